@@ -1,0 +1,104 @@
+/* ledger.h: the voucher rules (DESIGN.md §4) as a pure state machine.
+ *
+ * Given the chain's genesis, a state view, the block context (height, block time, index)
+ * and a decoded signed transaction, ledger_apply either applies the transaction to the
+ * state or returns a precise rejection (an slq_err code plus text) and changes nothing.
+ * No I/O, no clock, no randomness: time arrives as the block time, state through a
+ * ledger_state over whatever base the caller has. Single-threaded per state;
+ * ledger_tx_decode (decoding + signature check) is thread-safe and may run on workers.
+ *
+ * Signature preimage: chain_id || body bytes, exactly as received. A chain id is 1..64
+ * bytes of [a-z0-9._-] and a valid body starts with the tag byte 0x08 (field 1, `kind`),
+ * so the boundary between the two is unambiguous. */
+#ifndef SLQ_LEDGER_H
+#define SLQ_LEDGER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto.h"
+#include "slq.pb-c.h"
+#include "slq/err.h"
+#include "state.h"
+
+typedef struct ledger ledger; /* opaque: the decoded, validated genesis */
+
+/* Decodes and validates genesis bytes (suite, chain id, policy, programs, validators,
+ * accounts). On SLQ_OK *out is yours (ledger_destroy). On SLQ_GENESIS_INVALID, `why`
+ * (if not NULL) gets a one-line reason. */
+SLQ_MUST_USE slq_err ledger_create(ledger **out, const uint8_t *genesis, size_t len, char *why,
+                                   size_t why_cap);
+void ledger_destroy(ledger *l); /* NULL is a no-op */
+
+crypto_suite ledger_suite(const ledger *l);
+const char *ledger_chain_id(const ledger *l);
+const Slq__Genesis *ledger_genesis(const ledger *l);
+/* Hash of the genesis bytes. */
+const uint8_t *ledger_genesis_hash(const ledger *l);
+/* Index of a program by name, or -1. */
+int ledger_program_index(const ledger *l, const char *name);
+
+/* Writes the genesis state (the genesis accounts) into st. */
+SLQ_MUST_USE slq_err ledger_genesis_state(const ledger *l, ledger_state *st);
+
+/* A decoded, signature-checked transaction. */
+typedef struct {
+    Slq__SignedTx *signed_tx; /* owned */
+    Slq__TxBody *body;        /* owned */
+    uint8_t hash[CRYPTO_HASH_BYTES];
+    uint8_t signer[CRYPTO_ADDRESS_BYTES];
+} ledger_tx;
+
+/* Decodes bytes[0..len) as a SignedTx, checks size, canonical encoding, no unknown fields,
+ * kind/payload agreement and field shapes, and verifies the signature over
+ * chain_id || body. On SLQ_OK *tx holds what it decoded: ledger_tx_free() it. */
+SLQ_MUST_USE slq_err ledger_tx_decode(ledger_tx *tx, const ledger *l, const uint8_t *bytes,
+                                      size_t len);
+void ledger_tx_free(ledger_tx *tx);
+
+/* Encodes body, signs chain_id || body with key and encodes the SignedTx. On SLQ_OK *out is
+ * malloc'd (free()). */
+SLQ_MUST_USE slq_err ledger_tx_sign(const ledger *l, const crypto_key *key,
+                                    const Slq__TxBody *body, uint8_t **out, size_t *out_len);
+
+typedef struct {
+    uint64_t height;  /* height of the block being built or replayed */
+    int64_t time_ms;  /* its block time, UTC ms */
+    uint32_t index;   /* position of the transaction in the block */
+} ledger_block_ctx;
+
+/* What a transaction did, or why it was refused. */
+typedef struct {
+    slq_err code;                                 /* SLQ_OK or the rejection */
+    char reason[256];                             /* one line with the specifics */
+    uint8_t vouchers[2][CRYPTO_HASH_BYTES];       /* vouchers created, recipient's first */
+    size_t vouchers_count;
+    uint8_t claim[CRYPTO_HASH_BYTES];             /* claim opened by REDEEM */
+    bool has_claim;
+} ledger_outcome;
+
+/* Applies tx to st, or leaves st unchanged and explains why not. Returns out->code.
+ * Errors of the base view (e.g. SLQ_STORAGE_IO) are returned the same way. */
+SLQ_MUST_USE slq_err ledger_apply(const ledger *l, ledger_state *st, const ledger_block_ctx *ctx,
+                                  const ledger_tx *tx, ledger_outcome *out);
+
+/* app_hash after a block: H("slq/app" || prev || each change in key order as
+ * u32 key_len || key || u8 present || u32 value_len || value). Deterministic for the same
+ * sequence of blocks, so replay recomputes it exactly. */
+void ledger_app_hash(crypto_suite suite, uint8_t out[CRYPTO_HASH_BYTES],
+                     const uint8_t prev[CRYPTO_HASH_BYTES], const ledger_change *changes,
+                     size_t count);
+
+/* Derived identifiers. */
+void ledger_voucher_id(crypto_suite suite, uint8_t out[CRYPTO_HASH_BYTES],
+                       const uint8_t tx_hash[CRYPTO_HASH_BYTES], uint32_t index);
+void ledger_claim_id(crypto_suite suite, uint8_t out[CRYPTO_HASH_BYTES],
+                     const uint8_t tx_hash[CRYPTO_HASH_BYTES]);
+
+/* True when a voucher is expired at block time t (t >= expires_at_ms). */
+static inline bool ledger_voucher_expired(const Slq__Voucher *v, int64_t time_ms) {
+    return time_ms >= v->expires_at_ms;
+}
+
+#endif
