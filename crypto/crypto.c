@@ -5,11 +5,11 @@
  * clears the error queue and returns an slq_err without logging; a failure of OpenSSL itself
  * on good input is logged once and returned as SLQ_CRYPTO_INTERNAL, or, in the void hashing
  * functions that cannot return it, logged and turned into an abort. The SM2 distinguishing
- * ID is always set explicitly, on signing and on verifying, because OpenSSL 3.0 otherwise
- * uses an empty ID rather than the standard default. */
+ * ID is always set explicitly, on signing and on verifying: OpenSSL 3.0 does not default to
+ * the standard ID (`openssl pkeyutl` signs with the standard ID only given
+ * `-pkeyopt distid:1234567812345678`). */
 #include "crypto.h"
 
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
