@@ -40,5 +40,5 @@ uint32_t slq_budget_year(int64_t time_ms) {
     int64_t y = yoe + era * 400 + (m <= 2);
     if (y < 0) y = 0;
     if (y > 9999) y = 9999;
-    return (uint32_t)y;
+    return (uint32_t) y;
 }

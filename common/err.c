@@ -3,8 +3,8 @@
 
 const char *slq_err_str(slq_err e) {
     switch (e) {
-#define X(name, num, msg)                                                                  \
-    case SLQ_##name:                                                                       \
+#define X(name, num, msg) \
+    case SLQ_##name:      \
         return msg;
         SLQ_ERRORS(X)
 #undef X
@@ -14,8 +14,8 @@ const char *slq_err_str(slq_err e) {
 
 const char *slq_err_name(slq_err e) {
     switch (e) {
-#define X(name, num, msg)                                                                  \
-    case SLQ_##name:                                                                       \
+#define X(name, num, msg) \
+    case SLQ_##name:      \
         return #name;
         SLQ_ERRORS(X)
 #undef X

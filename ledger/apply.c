@@ -33,10 +33,10 @@ static slq_err reject(apply_ctx *a, slq_err code, const char *fmt, ...) {
     SLQ_ASSERT(code != SLQ_OK);
     a->out->code = code;
     int n = snprintf(a->out->reason, sizeof a->out->reason, "%s: ", slq_err_str(code));
-    if (n < 0 || (size_t)n >= sizeof a->out->reason) return code;
+    if (n < 0 || (size_t) n >= sizeof a->out->reason) return code;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(a->out->reason + n, sizeof a->out->reason - (size_t)n, fmt, ap);
+    vsnprintf(a->out->reason + n, sizeof a->out->reason - (size_t) n, fmt, ap);
     va_end(ap);
     return code;
 }
@@ -77,12 +77,12 @@ static bool row_exists(apply_ctx *a, const slq_key *k, slq_err *err) {
 
 static slq_err account_get(apply_ctx *a, const uint8_t *addr, Slq__Account **out) {
     slq_key k = slq_key_bytes(SLQ_KEY_ACCOUNT, addr, CRYPTO_ADDRESS_BYTES);
-    return row_get(a, &k, &slq__account__descriptor, (ProtobufCMessage **)out);
+    return row_get(a, &k, &slq__account__descriptor, (ProtobufCMessage **) out);
 }
 
 static slq_err voucher_get(apply_ctx *a, const uint8_t *id, Slq__Voucher **out) {
     slq_key k = slq_key_bytes(SLQ_KEY_VOUCHER, id, CRYPTO_HASH_BYTES);
-    return row_get(a, &k, &slq__voucher__descriptor, (ProtobufCMessage **)out);
+    return row_get(a, &k, &slq__voucher__descriptor, (ProtobufCMessage **) out);
 }
 
 static slq_err voucher_put(apply_ctx *a, const Slq__Voucher *v) {
@@ -90,7 +90,8 @@ static slq_err voucher_put(apply_ctx *a, const Slq__Voucher *v) {
     slq_err err = row_put(a, &k, &v->base);
     if (err != SLQ_OK) return err;
     slq_key h = slq_key_holding(v->holder.data, v->id.data);
-    if (v->state == SLQ__VOUCHER_STATE__VOUCHER_ACTIVE) return ledger_state_put(a->st, h.bytes, h.len, NULL, 0);
+    if (v->state == SLQ__VOUCHER_STATE__VOUCHER_ACTIVE)
+        return ledger_state_put(a->st, h.bytes, h.len, NULL, 0);
     return ledger_state_del(a->st, h.bytes, h.len);
 }
 
@@ -104,9 +105,9 @@ typedef struct {
 /* Reads the totals row at k; zeros (with the year set) when absent. */
 static slq_err totals_read(apply_ctx *a, const slq_key *k, uint32_t year, Slq__YearTotals *out) {
     Slq__YearTotals *t = NULL;
-    slq_err err = row_get(a, k, &slq__year_totals__descriptor, (ProtobufCMessage **)&t);
+    slq_err err = row_get(a, k, &slq__year_totals__descriptor, (ProtobufCMessage **) &t);
     if (err != SLQ_OK && err != SLQ_NOT_FOUND) return err;
-    *out = (Slq__YearTotals)SLQ__YEAR_TOTALS__INIT;
+    *out = (Slq__YearTotals) SLQ__YEAR_TOTALS__INIT;
     if (t != NULL) {
         *out = *t;
         out->base.unknown_fields = NULL;
@@ -134,8 +135,7 @@ static slq_err totals_add(apply_ctx *a, const slq_key *k, uint32_t year, const t
 
 /* Adds d to the city row and the program row of (year, program). The city row's cap_used
  * moves only for programs that count toward the city cap. */
-static slq_err totals_apply(apply_ctx *a, uint32_t year, uint32_t program,
-                            const totals_delta *d) {
+static slq_err totals_apply(apply_ctx *a, uint32_t year, uint32_t program, const totals_delta *d) {
     const Slq__Program *p = a->l->genesis->policy->programs[program];
     totals_delta cd = *d;
     if (p->outside_city_cap) cd.cap_used = 0;
@@ -146,7 +146,7 @@ static slq_err totals_apply(apply_ctx *a, uint32_t year, uint32_t program,
 
 static slq_err quota_read(apply_ctx *a, const slq_key *k, int64_t *used) {
     Slq__HolderQuota *q = NULL;
-    slq_err err = row_get(a, k, &slq__holder_quota__descriptor, (ProtobufCMessage **)&q);
+    slq_err err = row_get(a, k, &slq__holder_quota__descriptor, (ProtobufCMessage **) &q);
     if (err != SLQ_OK && err != SLQ_NOT_FOUND) return err;
     *used = q != NULL ? q->used_fen : 0;
     slq__holder_quota__free_unpacked(q, NULL);
@@ -165,8 +165,12 @@ static slq_err quota_add(apply_ctx *a, uint32_t year, uint32_t program, const ui
 
 /* ------------------------------------------------------------------ field checks */
 
-static bool is_addr(const ProtobufCBinaryData *b) { return b->len == CRYPTO_ADDRESS_BYTES; }
-static bool is_hash(const ProtobufCBinaryData *b) { return b->len == CRYPTO_HASH_BYTES; }
+static bool is_addr(const ProtobufCBinaryData *b) {
+    return b->len == CRYPTO_ADDRESS_BYTES;
+}
+static bool is_hash(const ProtobufCBinaryData *b) {
+    return b->len == CRYPTO_HASH_BYTES;
+}
 
 static slq_err check_text(apply_ctx *a, const char *s, size_t max, const char *what) {
     if (ledger_text_ok(s, max)) return SLQ_OK;
@@ -176,19 +180,20 @@ static slq_err check_text(apply_ctx *a, const char *s, size_t max, const char *w
 
 static void ref_key(apply_ctx *a, slq_key *k, uint8_t family, const char *ref) {
     uint8_t h[CRYPTO_HASH_BYTES];
-    crypto_hash(a->l->suite, h, (const uint8_t *)ref, strlen(ref));
+    crypto_hash(a->l->suite, h, (const uint8_t *) ref, strlen(ref));
     *k = slq_key_bytes(family, h, CRYPTO_HASH_BYTES);
 }
 
 static slq_err ref_use(apply_ctx *a, const slq_key *k, const uint8_t *object_id) {
     Slq__RefUse r = SLQ__REF_USE__INIT;
-    r.tx = (ProtobufCBinaryData){CRYPTO_HASH_BYTES, (uint8_t *)a->tx->hash};
-    r.object_id = (ProtobufCBinaryData){CRYPTO_HASH_BYTES, (uint8_t *)object_id};
+    r.tx = (ProtobufCBinaryData){CRYPTO_HASH_BYTES, (uint8_t *) a->tx->hash};
+    r.object_id = (ProtobufCBinaryData){CRYPTO_HASH_BYTES, (uint8_t *) object_id};
     return row_put(a, k, &r.base);
 }
 
 static const char *role_name(Slq__Role r) {
-    const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(&slq__role__descriptor, (int)r);
+    const ProtobufCEnumValue *v =
+        protobuf_c_enum_descriptor_get_value(&slq__role__descriptor, (int) r);
     return v != NULL ? v->name : "unknown";
 }
 
@@ -203,18 +208,21 @@ static slq_err need_role(apply_ctx *a, Slq__Role role, const char *what) {
 /* Refuses a voucher that is not active or has expired at block time. */
 static slq_err check_spendable(apply_ctx *a, const Slq__Voucher *v) {
     switch (v->state) {
-        case SLQ__VOUCHER_STATE__VOUCHER_ACTIVE: break;
+        case SLQ__VOUCHER_STATE__VOUCHER_ACTIVE:
+            break;
         case SLQ__VOUCHER_STATE__VOUCHER_REVOKED:
             return reject(a, SLQ_VOUCHER_REVOKED, "by tx %02x%02x..", v->closed_tx.data[0],
                           v->closed_tx.data[1]);
-        case SLQ__VOUCHER_STATE__VOUCHER_REDEEMED: return reject(a, SLQ_VOUCHER_REDEEMED, "already");
+        case SLQ__VOUCHER_STATE__VOUCHER_REDEEMED:
+            return reject(a, SLQ_VOUCHER_REDEEMED, "already");
         case SLQ__VOUCHER_STATE__VOUCHER_SPLIT:
             return reject(a, SLQ_VOUCHER_SPLIT, "its amount lives on in its children");
-        default: return reject(a, SLQ_STORAGE_CORRUPT, "voucher has no state");
+        default:
+            return reject(a, SLQ_STORAGE_CORRUPT, "voucher has no state");
     }
     if (ledger_voucher_expired(v, a->ctx->time_ms))
         return reject(a, SLQ_VOUCHER_EXPIRED, "expired at %lld ms, block time %lld ms",
-                      (long long)v->expires_at_ms, (long long)a->ctx->time_ms);
+                      (long long) v->expires_at_ms, (long long) a->ctx->time_ms);
     return SLQ_OK;
 }
 
@@ -224,8 +232,9 @@ static slq_err voucher_close(apply_ctx *a, const Slq__Voucher *v, Slq__VoucherSt
     Slq__Voucher w = *v;
     w.state = state;
     w.remaining_fen = 0;
-    w.closed_tx = (ProtobufCBinaryData){CRYPTO_HASH_BYTES, (uint8_t *)a->tx->hash};
-    if (claim_id != NULL) w.claim_id = (ProtobufCBinaryData){CRYPTO_HASH_BYTES, (uint8_t *)claim_id};
+    w.closed_tx = (ProtobufCBinaryData){CRYPTO_HASH_BYTES, (uint8_t *) a->tx->hash};
+    if (claim_id != NULL)
+        w.claim_id = (ProtobufCBinaryData){CRYPTO_HASH_BYTES, (uint8_t *) claim_id};
     return voucher_put(a, &w);
 }
 
@@ -251,8 +260,8 @@ static slq_err apply_register(apply_ctx *a, const Slq__Register *r) {
     if (err != SLQ_OK) return err;
     if (!is_addr(&r->address)) return reject(a, SLQ_FIELD_INVALID, "address must be 20 bytes");
     if (!ledger_role_valid(r->role) || r->role == SLQ__ROLE__ROLE_ISSUER)
-        return reject(a, SLQ_ROLE_INVALID, "role %d cannot be registered (issuers come from genesis)",
-                      (int)r->role);
+        return reject(a, SLQ_ROLE_INVALID,
+                      "role %d cannot be registered (issuers come from genesis)", (int) r->role);
     if ((err = check_text(a, r->name, SLQ_NAME_BYTES_MAX, "name")) != SLQ_OK) return err;
     if (r->credit_code_hash.len != 0 && !is_hash(&r->credit_code_hash))
         return reject(a, SLQ_FIELD_INVALID, "credit code hash must be 32 bytes");
@@ -279,7 +288,8 @@ static slq_err issue_shape(apply_ctx *a, const Slq__Issue *is, int *program) {
     *program = ledger_program_index(a->l, is->program);
     if (*program < 0) return reject(a, SLQ_PROGRAM_UNKNOWN, "\"%.64s\"", is->program);
     if (is->amount_fen <= 0)
-        return reject(a, SLQ_AMOUNT_MUST_BE_POSITIVE, "amount %lld fen", (long long)is->amount_fen);
+        return reject(a, SLQ_AMOUNT_MUST_BE_POSITIVE, "amount %lld fen",
+                      (long long) is->amount_fen);
     if (is->cost_fen < 0) return reject(a, SLQ_FIELD_INVALID, "declared cost is negative");
     return check_text(a, is->application_ref, SLQ_REF_BYTES_MAX, "application reference");
 }
@@ -291,14 +301,16 @@ static slq_err issue_rules(apply_ctx *a, const Slq__Issue *is, const Slq__Progra
     int64_t t = a->ctx->time_ms;
     if (t < pol->valid_from_ms || t >= pol->valid_until_ms)
         return reject(a, SLQ_POLICY_WINDOW_CLOSED, "block time %lld ms, window [%lld, %lld)",
-                      (long long)t, (long long)pol->valid_from_ms, (long long)pol->valid_until_ms);
+                      (long long) t, (long long) pol->valid_from_ms,
+                      (long long) pol->valid_until_ms);
     Slq__Account *h = NULL;
     slq_err err = account_get(a, is->holder.data, &h);
     if (err == SLQ_NOT_FOUND) return reject(a, SLQ_ACCOUNT_UNKNOWN, "recipient is not registered");
     if (err != SLQ_OK) return err;
     Slq__Role role = h->role;
     slq__account__free_unpacked(h, NULL);
-    if (!ledger_role_can_hold(role)) return reject(a, SLQ_HOLDER_CANNOT_HOLD, "%s", role_name(role));
+    if (!ledger_role_can_hold(role))
+        return reject(a, SLQ_HOLDER_CANNOT_HOLD, "%s", role_name(role));
     if (p->max_share_bp > 0) {
         if (is->cost_fen == 0) return reject(a, SLQ_COST_REQUIRED, "program %s", p->name);
         int64_t limit;
@@ -306,11 +318,12 @@ static slq_err issue_rules(apply_ctx *a, const Slq__Issue *is, const Slq__Progra
             return reject(a, SLQ_AMOUNT_OVERFLOW, "cost share");
         if (is->amount_fen > limit)
             return reject(a, SLQ_SHARE_EXCEEDED, "%lld fen > %u bp of %lld fen = %lld fen",
-                          (long long)is->amount_fen, p->max_share_bp, (long long)is->cost_fen,
-                          (long long)limit);
+                          (long long) is->amount_fen, p->max_share_bp, (long long) is->cost_fen,
+                          (long long) limit);
     }
     ref_key(a, ref, SLQ_KEY_APP_REF, is->application_ref);
-    if (row_exists(a, ref, &err)) return reject(a, SLQ_APPLICATION_REF_USED, "\"%.64s\"", is->application_ref);
+    if (row_exists(a, ref, &err))
+        return reject(a, SLQ_APPLICATION_REF_USED, "\"%.64s\"", is->application_ref);
     return err;
 }
 
@@ -319,8 +332,9 @@ static slq_err issue_expiry(apply_ctx *a, const Slq__Issue *is, const Slq__Progr
     int64_t t = a->ctx->time_ms;
     if (is->expires_at_ms != 0) {
         *expires = is->expires_at_ms;
-        if (*expires <= t) return reject(a, SLQ_EXPIRY_INVALID, "%lld <= block time %lld",
-                                         (long long)*expires, (long long)t);
+        if (*expires <= t)
+            return reject(a, SLQ_EXPIRY_INVALID, "%lld <= block time %lld", (long long) *expires,
+                          (long long) t);
         return SLQ_OK;
     }
     if (p->expiry_ms == 0) {
@@ -336,8 +350,8 @@ static slq_err issue_expiry(apply_ctx *a, const Slq__Issue *is, const Slq__Progr
 static slq_err cap_check(apply_ctx *a, slq_err code, const char *what, int64_t used, int64_t amount,
                          int64_t cap) {
     if (amount <= cap - used) return SLQ_OK;
-    return reject(a, code, "%s: %lld used + %lld > %lld fen", what, (long long)used,
-                  (long long)amount, (long long)cap);
+    return reject(a, code, "%s: %lld used + %lld > %lld fen", what, (long long) used,
+                  (long long) amount, (long long) cap);
 }
 
 /* Checks the amount against the city, program and holder caps of the year, then books it. */
@@ -381,19 +395,19 @@ static slq_err apply_issue(apply_ctx *a, const Slq__Issue *is) {
     uint32_t year = slq_budget_year(a->ctx->time_ms);
     int64_t expires;
     if ((err = issue_expiry(a, is, p, year, &expires)) != SLQ_OK) return err;
-    if ((err = issue_caps(a, is, (uint32_t)program, year)) != SLQ_OK) return err;
+    if ((err = issue_caps(a, is, (uint32_t) program, year)) != SLQ_OK) return err;
     uint8_t *id = a->out->vouchers[0];
     ledger_voucher_id(a->l->suite, id, a->tx->hash, 0);
     Slq__Voucher v = SLQ__VOUCHER__INIT;
     v.id = (ProtobufCBinaryData){CRYPTO_HASH_BYTES, id};
-    v.program = (uint32_t)program;
+    v.program = (uint32_t) program;
     v.budget_year = year;
     v.original_fen = v.remaining_fen = is->amount_fen;
     v.holder = v.beneficiary = is->holder;
     v.issued_at_ms = a->ctx->time_ms;
     v.expires_at_ms = expires;
     v.state = SLQ__VOUCHER_STATE__VOUCHER_ACTIVE;
-    v.created_tx = (ProtobufCBinaryData){CRYPTO_HASH_BYTES, (uint8_t *)a->tx->hash};
+    v.created_tx = (ProtobufCBinaryData){CRYPTO_HASH_BYTES, (uint8_t *) a->tx->hash};
     if ((err = voucher_put(a, &v)) != SLQ_OK) return err;
     a->out->vouchers_count = 1;
     return ref_use(a, &ref, id);
@@ -429,9 +443,9 @@ static slq_err transfer_child(apply_ctx *a, const Slq__Voucher *v, uint32_t inde
     Slq__Voucher c = *v;
     c.id = (ProtobufCBinaryData){CRYPTO_HASH_BYTES, id};
     c.original_fen = c.remaining_fen = amount;
-    c.holder = (ProtobufCBinaryData){CRYPTO_ADDRESS_BYTES, (uint8_t *)holder};
+    c.holder = (ProtobufCBinaryData){CRYPTO_ADDRESS_BYTES, (uint8_t *) holder};
     c.parent_id = v->id;
-    c.created_tx = (ProtobufCBinaryData){CRYPTO_HASH_BYTES, (uint8_t *)a->tx->hash};
+    c.created_tx = (ProtobufCBinaryData){CRYPTO_HASH_BYTES, (uint8_t *) a->tx->hash};
     c.closed_tx = (ProtobufCBinaryData){0, NULL};
     c.hops = index == 0 ? v->hops + 1 : v->hops;
     a->out->vouchers_count = index + 1;
@@ -450,10 +464,11 @@ static slq_err transfer_move(apply_ctx *a, const Slq__Transfer *t, const Slq__Vo
 }
 
 static slq_err apply_transfer(apply_ctx *a, const Slq__Transfer *t) {
-    if (!is_hash(&t->voucher_id)) return reject(a, SLQ_FIELD_INVALID, "voucher id must be 32 bytes");
+    if (!is_hash(&t->voucher_id))
+        return reject(a, SLQ_FIELD_INVALID, "voucher id must be 32 bytes");
     if (!is_addr(&t->to)) return reject(a, SLQ_FIELD_INVALID, "recipient must be 20 bytes");
     if (t->amount_fen <= 0)
-        return reject(a, SLQ_AMOUNT_MUST_BE_POSITIVE, "amount %lld fen", (long long)t->amount_fen);
+        return reject(a, SLQ_AMOUNT_MUST_BE_POSITIVE, "amount %lld fen", (long long) t->amount_fen);
     Slq__Voucher *v = NULL;
     slq_err err = voucher_get(a, t->voucher_id.data, &v);
     if (err == SLQ_NOT_FOUND) return reject(a, SLQ_VOUCHER_UNKNOWN, "no such voucher");
@@ -462,8 +477,8 @@ static slq_err apply_transfer(apply_ctx *a, const Slq__Transfer *t) {
         err = reject(a, SLQ_NOT_HOLDER, "voucher is held by another account");
     if (err == SLQ_OK) err = check_spendable(a, v);
     if (err == SLQ_OK && t->amount_fen > v->remaining_fen)
-        err = reject(a, SLQ_AMOUNT_EXCEEDS_REMAINING, "%lld > %lld fen", (long long)t->amount_fen,
-                     (long long)v->remaining_fen);
+        err = reject(a, SLQ_AMOUNT_EXCEEDS_REMAINING, "%lld > %lld fen", (long long) t->amount_fen,
+                     (long long) v->remaining_fen);
     if (err == SLQ_OK) err = transfer_recipient(a, t, v);
     if (err == SLQ_OK) err = transfer_move(a, t, v);
     slq__voucher__free_unpacked(v, NULL);
@@ -488,7 +503,7 @@ static slq_err year_amounts_add(year_amounts *ya, uint32_t year, uint32_t progra
         return amount_add(&ya->items[i].amount_fen, ya->items[i].amount_fen, amount);
     SLQ_ASSERT(ya->n < SLQ_REDEEM_VOUCHERS_MAX);
     memmove(&ya->items[i + 1], &ya->items[i], (ya->n - i) * sizeof ya->items[0]);
-    ya->items[i] = (Slq__YearAmount)SLQ__YEAR_AMOUNT__INIT;
+    ya->items[i] = (Slq__YearAmount) SLQ__YEAR_AMOUNT__INIT;
     ya->items[i].budget_year = year;
     ya->items[i].program = program;
     ya->items[i].amount_fen = amount;
@@ -500,7 +515,8 @@ static slq_err year_amounts_add(year_amounts *ya, uint32_t year, uint32_t progra
 static slq_err redeem_shape(apply_ctx *a, const Slq__Redeem *r) {
     if (r->n_voucher_ids == 0) return reject(a, SLQ_FIELD_INVALID, "no vouchers listed");
     if (r->n_voucher_ids > SLQ_REDEEM_VOUCHERS_MAX)
-        return reject(a, SLQ_TOO_MANY_VOUCHERS, "%zu > %u", r->n_voucher_ids, SLQ_REDEEM_VOUCHERS_MAX);
+        return reject(a, SLQ_TOO_MANY_VOUCHERS, "%zu > %u", r->n_voucher_ids,
+                      SLQ_REDEEM_VOUCHERS_MAX);
     for (size_t i = 0; i < r->n_voucher_ids; i++) {
         if (!is_hash(&r->voucher_ids[i]))
             return reject(a, SLQ_FIELD_INVALID, "voucher id %zu must be 32 bytes", i);
@@ -508,7 +524,8 @@ static slq_err redeem_shape(apply_ctx *a, const Slq__Redeem *r) {
             if (memcmp(r->voucher_ids[i].data, r->voucher_ids[j].data, CRYPTO_HASH_BYTES) == 0)
                 return reject(a, SLQ_VOUCHER_LISTED_TWICE, "positions %zu and %zu", j, i);
     }
-    if (!is_hash(&r->evidence_hash)) return reject(a, SLQ_FIELD_INVALID, "evidence hash must be 32 bytes");
+    if (!is_hash(&r->evidence_hash))
+        return reject(a, SLQ_FIELD_INVALID, "evidence hash must be 32 bytes");
     return check_text(a, r->contract_ref, SLQ_REF_BYTES_MAX, "contract reference");
 }
 
@@ -522,8 +539,9 @@ static slq_err redeem_one(apply_ctx *a, const Slq__Redeem *r, size_t i, const ui
     if (memcmp(v->holder.data, a->tx->signer, CRYPTO_ADDRESS_BYTES) != 0)
         err = reject(a, SLQ_NOT_HOLDER, "voucher %zu is not held by this centre", i);
     if (err == SLQ_OK) err = check_spendable(a, v);
-    if (err == SLQ_OK && (amount_add(sum, *sum, v->remaining_fen) != SLQ_OK ||
-                          year_amounts_add(ya, v->budget_year, v->program, v->remaining_fen) != SLQ_OK))
+    if (err == SLQ_OK &&
+        (amount_add(sum, *sum, v->remaining_fen) != SLQ_OK ||
+         year_amounts_add(ya, v->budget_year, v->program, v->remaining_fen) != SLQ_OK))
         err = reject(a, SLQ_AMOUNT_OVERFLOW, "claim amount");
     totals_delta d = {.redeemed = v->remaining_fen};
     if (err == SLQ_OK) err = totals_apply(a, v->budget_year, v->program, &d);
@@ -538,7 +556,8 @@ static slq_err apply_redeem(apply_ctx *a, const Slq__Redeem *r) {
     if (err != SLQ_OK) return err;
     slq_key ref;
     ref_key(a, &ref, SLQ_KEY_CONTRACT_REF, r->contract_ref);
-    if (row_exists(a, &ref, &err)) return reject(a, SLQ_CONTRACT_REF_USED, "\"%.64s\"", r->contract_ref);
+    if (row_exists(a, &ref, &err))
+        return reject(a, SLQ_CONTRACT_REF_USED, "\"%.64s\"", r->contract_ref);
     if (err != SLQ_OK) return err;
     uint8_t *claim_id = a->out->claim;
     ledger_claim_id(a->l->suite, claim_id, a->tx->hash);
@@ -549,14 +568,14 @@ static slq_err apply_redeem(apply_ctx *a, const Slq__Redeem *r) {
     if (err != SLQ_OK) return err;
     Slq__Claim c = SLQ__CLAIM__INIT;
     c.id = (ProtobufCBinaryData){CRYPTO_HASH_BYTES, claim_id};
-    c.centre = (ProtobufCBinaryData){CRYPTO_ADDRESS_BYTES, (uint8_t *)a->tx->signer};
+    c.centre = (ProtobufCBinaryData){CRYPTO_ADDRESS_BYTES, (uint8_t *) a->tx->signer};
     c.n_voucher_ids = r->n_voucher_ids;
     c.voucher_ids = r->voucher_ids;
     c.amount_fen = sum;
     c.contract_ref = r->contract_ref;
     c.evidence_hash = r->evidence_hash;
     c.opened_at_ms = a->ctx->time_ms;
-    c.redeem_tx = (ProtobufCBinaryData){CRYPTO_HASH_BYTES, (uint8_t *)a->tx->hash};
+    c.redeem_tx = (ProtobufCBinaryData){CRYPTO_HASH_BYTES, (uint8_t *) a->tx->hash};
     c.n_years = ya.n;
     c.years = ya.ptrs;
     slq_key k = slq_key_bytes(SLQ_KEY_CLAIM, claim_id, CRYPTO_HASH_BYTES);
@@ -581,7 +600,7 @@ static slq_err settle_claim(apply_ctx *a, const Slq__Settle *s, const Slq__Claim
     w.settled = true;
     w.payment_ref = s->payment_ref;
     w.settled_at_ms = a->ctx->time_ms;
-    w.settle_tx = (ProtobufCBinaryData){CRYPTO_HASH_BYTES, (uint8_t *)a->tx->hash};
+    w.settle_tx = (ProtobufCBinaryData){CRYPTO_HASH_BYTES, (uint8_t *) a->tx->hash};
     slq_key k = slq_key_bytes(SLQ_KEY_CLAIM, c->id.data, CRYPTO_HASH_BYTES);
     return row_put(a, &k, &w.base);
 }
@@ -594,7 +613,7 @@ static slq_err apply_settle(apply_ctx *a, const Slq__Settle *s) {
         return err;
     slq_key k = slq_key_bytes(SLQ_KEY_CLAIM, s->claim_id.data, CRYPTO_HASH_BYTES);
     Slq__Claim *c = NULL;
-    err = row_get(a, &k, &slq__claim__descriptor, (ProtobufCMessage **)&c);
+    err = row_get(a, &k, &slq__claim__descriptor, (ProtobufCMessage **) &c);
     if (err == SLQ_NOT_FOUND) return reject(a, SLQ_CLAIM_UNKNOWN, "no such claim");
     if (err != SLQ_OK) return err;
     err = settle_claim(a, s, c);
@@ -617,7 +636,8 @@ static slq_err revoke_voucher(apply_ctx *a, const Slq__Voucher *v) {
 static slq_err apply_revoke(apply_ctx *a, const Slq__Revoke *r) {
     slq_err err = need_role(a, SLQ__ROLE__ROLE_ISSUER, "REVOKE");
     if (err != SLQ_OK) return err;
-    if (!is_hash(&r->voucher_id)) return reject(a, SLQ_FIELD_INVALID, "voucher id must be 32 bytes");
+    if (!is_hash(&r->voucher_id))
+        return reject(a, SLQ_FIELD_INVALID, "voucher id must be 32 bytes");
     if ((err = check_text(a, r->reason, SLQ_REF_BYTES_MAX, "reason")) != SLQ_OK) return err;
     Slq__Voucher *v = NULL;
     err = voucher_get(a, r->voucher_id.data, &v);
@@ -634,7 +654,8 @@ static slq_err apply_revoke(apply_ctx *a, const Slq__Revoke *r) {
 static slq_err check_common(apply_ctx *a) {
     slq_key k = slq_key_bytes(SLQ_KEY_TX, a->tx->hash, CRYPTO_HASH_BYTES);
     slq_err err;
-    if (row_exists(a, &k, &err)) return reject(a, SLQ_TX_DUPLICATE, "same bytes were committed before");
+    if (row_exists(a, &k, &err))
+        return reject(a, SLQ_TX_DUPLICATE, "same bytes were committed before");
     if (err != SLQ_OK) return fault(a, err);
     err = account_get(a, a->tx->signer, &a->signer);
     if (err == SLQ_NOT_FOUND) return reject(a, SLQ_SIGNER_UNKNOWN, "signer has no account");
@@ -642,7 +663,7 @@ static slq_err check_common(apply_ctx *a) {
     uint64_t want = a->signer->nonce + 1;
     if (a->tx->body->nonce != want)
         return reject(a, SLQ_NONCE_INVALID, "nonce %llu, expected %llu",
-                      (unsigned long long)a->tx->body->nonce, (unsigned long long)want);
+                      (unsigned long long) a->tx->body->nonce, (unsigned long long) want);
     return SLQ_OK;
 }
 
@@ -663,13 +684,20 @@ static slq_err record_tx(apply_ctx *a) {
 static slq_err dispatch(apply_ctx *a) {
     const Slq__TxBody *b = a->tx->body;
     switch (b->payload_case) {
-        case SLQ__TX_BODY__PAYLOAD_REGISTER: return apply_register(a, b->register_);
-        case SLQ__TX_BODY__PAYLOAD_ISSUE: return apply_issue(a, b->issue);
-        case SLQ__TX_BODY__PAYLOAD_TRANSFER: return apply_transfer(a, b->transfer);
-        case SLQ__TX_BODY__PAYLOAD_REDEEM: return apply_redeem(a, b->redeem);
-        case SLQ__TX_BODY__PAYLOAD_SETTLE: return apply_settle(a, b->settle);
-        case SLQ__TX_BODY__PAYLOAD_REVOKE: return apply_revoke(a, b->revoke);
-        default: return reject(a, SLQ_TX_KIND_MISMATCH, "no payload");
+        case SLQ__TX_BODY__PAYLOAD_REGISTER:
+            return apply_register(a, b->register_);
+        case SLQ__TX_BODY__PAYLOAD_ISSUE:
+            return apply_issue(a, b->issue);
+        case SLQ__TX_BODY__PAYLOAD_TRANSFER:
+            return apply_transfer(a, b->transfer);
+        case SLQ__TX_BODY__PAYLOAD_REDEEM:
+            return apply_redeem(a, b->redeem);
+        case SLQ__TX_BODY__PAYLOAD_SETTLE:
+            return apply_settle(a, b->settle);
+        case SLQ__TX_BODY__PAYLOAD_REVOKE:
+            return apply_revoke(a, b->revoke);
+        default:
+            return reject(a, SLQ_TX_KIND_MISMATCH, "no payload");
     }
 }
 

@@ -17,8 +17,8 @@ bool ledger_chain_id_ok(const char *s) {
     if (n == 0 || n > SLQ_CHAIN_ID_BYTES_MAX) return false;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-                  c == '-';
+        bool ok =
+            (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
         if (!ok) return false;
     }
     return true;
@@ -42,7 +42,7 @@ static size_t utf8_seq(const unsigned char *s, size_t left) {
 bool ledger_text_ok(const char *s, size_t max) {
     size_t n = strlen(s);
     if (n == 0 || n > max) return false;
-    const unsigned char *p = (const unsigned char *)s;
+    const unsigned char *p = (const unsigned char *) s;
     for (size_t i = 0; i < n;) {
         if (p[i] < 0x20 || p[i] == 0x7f) return false;
         size_t k = utf8_seq(p + i, n - i);
@@ -62,10 +62,10 @@ bool ledger_role_can_hold(Slq__Role r) {
            r == SLQ__ROLE__ROLE_INTERMEDIARY;
 }
 
-#define FAIL(...)                                                                          \
-    do {                                                                                   \
-        if (why != NULL) snprintf(why, why_cap, __VA_ARGS__);                              \
-        return SLQ_GENESIS_INVALID;                                                        \
+#define FAIL(...)                                             \
+    do {                                                      \
+        if (why != NULL) snprintf(why, why_cap, __VA_ARGS__); \
+        return SLQ_GENESIS_INVALID;                           \
     } while (0)
 
 static slq_err check_program(const Slq__Program *p, char *why, size_t why_cap) {
@@ -77,8 +77,9 @@ static slq_err check_program(const Slq__Program *p, char *why, size_t why_cap) {
     if (p->n_edges > SLQ_EDGES_MAX) FAIL("program %s: too many transfer edges", p->name);
     for (size_t i = 0; i < p->n_edges; i++) {
         const Slq__TransferEdge *e = p->edges[i];
-        bool ok = e->from >= SLQ__PARTY__PARTY_HOLDER && e->from <= SLQ__PARTY__PARTY_INTERMEDIARY &&
-                  e->to >= SLQ__PARTY__PARTY_HOLDER && e->to <= SLQ__PARTY__PARTY_INTERMEDIARY;
+        bool ok = e->from >= SLQ__PARTY__PARTY_HOLDER &&
+                  e->from <= SLQ__PARTY__PARTY_INTERMEDIARY && e->to >= SLQ__PARTY__PARTY_HOLDER &&
+                  e->to <= SLQ__PARTY__PARTY_INTERMEDIARY;
         if (!ok || e->base.n_unknown_fields != 0)
             FAIL("program %s: transfer edge %zu is invalid", p->name, i);
     }
@@ -90,8 +91,8 @@ static slq_err check_policy(const Slq__Policy *p, char *why, size_t why_cap) {
     if (p->base.n_unknown_fields != 0) FAIL("policy has unknown fields");
     if (p->valid_from_ms >= p->valid_until_ms) FAIL("policy window is empty");
     if (p->city_annual_cap_fen <= 0) FAIL("city annual cap must be positive");
-    if (p->n_programs == 0 || p->n_programs > SLQ_PROGRAMS_MAX) FAIL("need 1..%u programs",
-                                                                    SLQ_PROGRAMS_MAX);
+    if (p->n_programs == 0 || p->n_programs > SLQ_PROGRAMS_MAX)
+        FAIL("need 1..%u programs", SLQ_PROGRAMS_MAX);
     for (size_t i = 0; i < p->n_programs; i++) {
         slq_err e = check_program(p->programs[i], why, why_cap);
         if (e != SLQ_OK) return e;
@@ -180,8 +181,7 @@ static slq_err check_genesis(const Slq__Genesis *g, crypto_suite *suite, char *w
     return e;
 }
 
-slq_err ledger_create(ledger **out, const uint8_t *genesis, size_t len, char *why,
-                      size_t why_cap) {
+slq_err ledger_create(ledger **out, const uint8_t *genesis, size_t len, char *why, size_t why_cap) {
     if (why != NULL && why_cap > 0) why[0] = '\0';
     if (len > SLQ_GENESIS_BYTES_MAX) FAIL("genesis exceeds %u bytes", SLQ_GENESIS_BYTES_MAX);
     Slq__Genesis *g = slq__genesis__unpack(NULL, len, genesis);
@@ -206,15 +206,23 @@ void ledger_destroy(ledger *l) {
     free(l);
 }
 
-crypto_suite ledger_suite(const ledger *l) { return l->suite; }
-const char *ledger_chain_id(const ledger *l) { return l->genesis->chain_id; }
-const Slq__Genesis *ledger_genesis(const ledger *l) { return l->genesis; }
-const uint8_t *ledger_genesis_hash(const ledger *l) { return l->genesis_hash; }
+crypto_suite ledger_suite(const ledger *l) {
+    return l->suite;
+}
+const char *ledger_chain_id(const ledger *l) {
+    return l->genesis->chain_id;
+}
+const Slq__Genesis *ledger_genesis(const ledger *l) {
+    return l->genesis;
+}
+const uint8_t *ledger_genesis_hash(const ledger *l) {
+    return l->genesis_hash;
+}
 
 int ledger_program_index(const ledger *l, const char *name) {
     const Slq__Policy *p = l->genesis->policy;
     for (size_t i = 0; i < p->n_programs; i++)
-        if (strcmp(p->programs[i]->name, name) == 0) return (int)i;
+        if (strcmp(p->programs[i]->name, name) == 0) return (int) i;
     return -1;
 }
 

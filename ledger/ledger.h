@@ -59,22 +59,22 @@ void ledger_tx_free(ledger_tx *tx);
 
 /* Encodes body, signs chain_id || body with key and encodes the SignedTx. On SLQ_OK *out is
  * malloc'd (free()). */
-SLQ_MUST_USE slq_err ledger_tx_sign(const ledger *l, const crypto_key *key,
-                                    const Slq__TxBody *body, uint8_t **out, size_t *out_len);
+SLQ_MUST_USE slq_err ledger_tx_sign(const ledger *l, const crypto_key *key, const Slq__TxBody *body,
+                                    uint8_t **out, size_t *out_len);
 
 typedef struct {
-    uint64_t height;  /* height of the block being built or replayed */
-    int64_t time_ms;  /* its block time, UTC ms */
-    uint32_t index;   /* position of the transaction in the block */
+    uint64_t height; /* height of the block being built or replayed */
+    int64_t time_ms; /* its block time, UTC ms */
+    uint32_t index;  /* position of the transaction in the block */
 } ledger_block_ctx;
 
 /* What a transaction did, or why it was refused. */
 typedef struct {
-    slq_err code;                                 /* SLQ_OK or the rejection */
-    char reason[256];                             /* one line with the specifics */
-    uint8_t vouchers[2][CRYPTO_HASH_BYTES];       /* vouchers created, recipient's first */
+    slq_err code;                           /* SLQ_OK or the rejection */
+    char reason[256];                       /* one line with the specifics */
+    uint8_t vouchers[2][CRYPTO_HASH_BYTES]; /* vouchers created, recipient's first */
     size_t vouchers_count;
-    uint8_t claim[CRYPTO_HASH_BYTES];             /* claim opened by REDEEM */
+    uint8_t claim[CRYPTO_HASH_BYTES]; /* claim opened by REDEEM */
     bool has_claim;
 } ledger_outcome;
 

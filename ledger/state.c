@@ -76,7 +76,7 @@ void ledger_state_destroy(ledger_state *st) {
 }
 
 static size_t probe(const entry *slots, size_t cap, const uint8_t *key, size_t key_len) {
-    size_t i = (size_t)key_hash(key, key_len) & (cap - 1);
+    size_t i = (size_t) key_hash(key, key_len) & (cap - 1);
     while (slots[i].key_len != 0 &&
            (slots[i].key_len != key_len || memcmp(slots[i].key, key, key_len) != 0)) {
         i = (i + 1) & (cap - 1);
@@ -114,7 +114,7 @@ static slq_err slot_for(ledger_state *st, const uint8_t *key, size_t key_len, si
     size_t i = probe(st->slots, st->cap, key, key_len);
     if (st->slots[i].key_len == 0) {
         memcpy(st->slots[i].key, key, key_len);
-        st->slots[i].key_len = (uint8_t)key_len;
+        st->slots[i].key_len = (uint8_t) key_len;
         st->used++;
     }
     *slot = i;
@@ -140,8 +140,8 @@ static slq_err load(ledger_state *st, entry *e) {
     return SLQ_OK;
 }
 
-slq_err ledger_state_get(ledger_state *st, const uint8_t *key, size_t key_len,
-                         const uint8_t **val, size_t *val_len) {
+slq_err ledger_state_get(ledger_state *st, const uint8_t *key, size_t key_len, const uint8_t **val,
+                         size_t *val_len) {
     size_t i;
     slq_err err = slot_for(st, key, key_len, &i);
     if (err != SLQ_OK) return err;
@@ -165,9 +165,12 @@ static slq_err journal_push(ledger_state *st, size_t slot) {
         st->journal_cap = cap;
     }
     const entry *e = &st->slots[slot];
-    st->journal[st->journal_len++] = (undo){.slot = slot, .loaded = e->loaded,
-                                            .dirty = e->dirty, .present = e->present,
-                                            .val = e->val, .val_len = e->val_len};
+    st->journal[st->journal_len++] = (undo){.slot = slot,
+                                            .loaded = e->loaded,
+                                            .dirty = e->dirty,
+                                            .present = e->present,
+                                            .val = e->val,
+                                            .val_len = e->val_len};
     return SLQ_OK;
 }
 
@@ -196,8 +199,8 @@ slq_err ledger_state_put_owned(ledger_state *st, const uint8_t *key, size_t key_
     return write_row(st, key, key_len, true, val, len);
 }
 
-slq_err ledger_state_put(ledger_state *st, const uint8_t *key, size_t key_len,
-                         const uint8_t *val, size_t len) {
+slq_err ledger_state_put(ledger_state *st, const uint8_t *key, size_t key_len, const uint8_t *val,
+                         size_t len) {
     uint8_t *copy = malloc(len == 0 ? 1 : len);
     if (copy == NULL) return SLQ_NO_MEMORY;
     if (len > 0) memcpy(copy, val, len);
@@ -255,7 +258,8 @@ slq_err ledger_state_changes(ledger_state *st, ledger_change **out, size_t *coun
     for (size_t i = 0; i < st->cap; i++) {
         const entry *e = &st->slots[i];
         if (!e->dirty) continue;
-        c[k++] = (ledger_change){.key = e->key, .key_len = e->key_len,
+        c[k++] = (ledger_change){.key = e->key,
+                                 .key_len = e->key_len,
                                  .value = e->present ? e->val : NULL,
                                  .value_len = e->present ? e->val_len : 0};
     }

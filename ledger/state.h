@@ -19,8 +19,7 @@
  * it), SLQ_NOT_FOUND, or another error (e.g. SLQ_STORAGE_IO) that aborts the operation. */
 typedef struct {
     void *ctx;
-    slq_err (*get)(void *ctx, const uint8_t *key, size_t key_len, uint8_t **val,
-                   size_t *val_len);
+    slq_err (*get)(void *ctx, const uint8_t *key, size_t key_len, uint8_t **val, size_t *val_len);
 } ledger_view;
 
 /* One pending change; value == NULL is a delete. Pointers borrowed from the state. */
@@ -62,8 +61,8 @@ void ledger_state_reset(ledger_state *st);
 
 /* Calls cb for every present row in the overlay whose key starts with prefix (unordered),
  * until cb returns false. Only meaningful for a state without base (tests, simulation). */
-typedef bool (*ledger_state_cb)(void *arg, const uint8_t *key, size_t key_len,
-                                const uint8_t *val, size_t val_len);
+typedef bool (*ledger_state_cb)(void *arg, const uint8_t *key, size_t key_len, const uint8_t *val,
+                                size_t val_len);
 void ledger_state_foreach(ledger_state *st, const uint8_t *prefix, size_t prefix_len,
                           ledger_state_cb cb, void *arg);
 

@@ -29,13 +29,20 @@ static bool canonical(const ProtobufCMessage *msg, const uint8_t *bytes, size_t 
 /* The payload submessage of body, or NULL when none is set. */
 static const ProtobufCMessage *payload_of(const Slq__TxBody *b) {
     switch (b->payload_case) {
-        case SLQ__TX_BODY__PAYLOAD_REGISTER: return &b->register_->base;
-        case SLQ__TX_BODY__PAYLOAD_ISSUE: return &b->issue->base;
-        case SLQ__TX_BODY__PAYLOAD_TRANSFER: return &b->transfer->base;
-        case SLQ__TX_BODY__PAYLOAD_REDEEM: return &b->redeem->base;
-        case SLQ__TX_BODY__PAYLOAD_SETTLE: return &b->settle->base;
-        case SLQ__TX_BODY__PAYLOAD_REVOKE: return &b->revoke->base;
-        default: return NULL;
+        case SLQ__TX_BODY__PAYLOAD_REGISTER:
+            return &b->register_->base;
+        case SLQ__TX_BODY__PAYLOAD_ISSUE:
+            return &b->issue->base;
+        case SLQ__TX_BODY__PAYLOAD_TRANSFER:
+            return &b->transfer->base;
+        case SLQ__TX_BODY__PAYLOAD_REDEEM:
+            return &b->redeem->base;
+        case SLQ__TX_BODY__PAYLOAD_SETTLE:
+            return &b->settle->base;
+        case SLQ__TX_BODY__PAYLOAD_REVOKE:
+            return &b->revoke->base;
+        default:
+            return NULL;
     }
 }
 
@@ -138,7 +145,7 @@ slq_err ledger_tx_sign(const ledger *l, const crypto_key *key, const Slq__TxBody
 }
 
 static void put_u32(crypto_hasher *h, uint32_t v) {
-    uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+    uint8_t b[4] = {(uint8_t) (v >> 24), (uint8_t) (v >> 16), (uint8_t) (v >> 8), (uint8_t) v};
     crypto_hasher_update(h, b, 4);
 }
 
@@ -146,7 +153,7 @@ void ledger_voucher_id(crypto_suite suite, uint8_t out[CRYPTO_HASH_BYTES],
                        const uint8_t tx_hash[CRYPTO_HASH_BYTES], uint32_t index) {
     crypto_hasher h;
     crypto_hasher_init(&h, suite);
-    crypto_hasher_update(&h, (const uint8_t *)"slq/voucher", 11);
+    crypto_hasher_update(&h, (const uint8_t *) "slq/voucher", 11);
     crypto_hasher_update(&h, tx_hash, CRYPTO_HASH_BYTES);
     put_u32(&h, index);
     crypto_hasher_final(&h, out);
@@ -156,7 +163,7 @@ void ledger_claim_id(crypto_suite suite, uint8_t out[CRYPTO_HASH_BYTES],
                      const uint8_t tx_hash[CRYPTO_HASH_BYTES]) {
     crypto_hasher h;
     crypto_hasher_init(&h, suite);
-    crypto_hasher_update(&h, (const uint8_t *)"slq/claim", 9);
+    crypto_hasher_update(&h, (const uint8_t *) "slq/claim", 9);
     crypto_hasher_update(&h, tx_hash, CRYPTO_HASH_BYTES);
     crypto_hasher_final(&h, out);
 }
@@ -166,15 +173,15 @@ void ledger_app_hash(crypto_suite suite, uint8_t out[CRYPTO_HASH_BYTES],
                      size_t count) {
     crypto_hasher h;
     crypto_hasher_init(&h, suite);
-    crypto_hasher_update(&h, (const uint8_t *)"slq/app", 7);
+    crypto_hasher_update(&h, (const uint8_t *) "slq/app", 7);
     crypto_hasher_update(&h, prev, CRYPTO_HASH_BYTES);
     for (size_t i = 0; i < count; i++) {
         const ledger_change *c = &changes[i];
         uint8_t present = c->value != NULL;
-        put_u32(&h, (uint32_t)c->key_len);
+        put_u32(&h, (uint32_t) c->key_len);
         crypto_hasher_update(&h, c->key, c->key_len);
         crypto_hasher_update(&h, &present, 1);
-        put_u32(&h, (uint32_t)c->value_len);
+        put_u32(&h, (uint32_t) c->value_len);
         if (c->value_len > 0) crypto_hasher_update(&h, c->value, c->value_len);
     }
     crypto_hasher_final(&h, out);

@@ -20,9 +20,9 @@ static inline SLQ_MUST_USE slq_err amount_sub(int64_t *diff_fen, int64_t a_fen, 
 /* floor(a * bp / 10000) for a >= 0 and bp >= 0, computed exactly in 128 bits. */
 static inline SLQ_MUST_USE slq_err amount_share_bp(int64_t *out_fen, int64_t a_fen, uint32_t bp) {
     if (a_fen < 0) return SLQ_AMOUNT_MUST_BE_POSITIVE;
-    __int128 v = (__int128)a_fen * (__int128)bp / 10000;
+    __int128 v = (__int128) a_fen * (__int128) bp / 10000;
     if (v > INT64_MAX) return SLQ_AMOUNT_OVERFLOW;
-    *out_fen = (int64_t)v;
+    *out_fen = (int64_t) v;
     return SLQ_OK;
 }
 

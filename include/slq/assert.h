@@ -6,13 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define SLQ_ASSERT(cond)                                                                   \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "slq: assertion failed: %s (%s:%d)\n", #cond, __FILE__,         \
-                    __LINE__);                                                             \
-            abort();                                                                       \
-        }                                                                                  \
+#define SLQ_ASSERT(cond)                                                                       \
+    do {                                                                                       \
+        if (!(cond)) {                                                                         \
+            fprintf(stderr, "slq: assertion failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__); \
+            abort();                                                                           \
+        }                                                                                      \
     } while (0)
 
 #endif

@@ -5,71 +5,71 @@
 #ifndef SLQ_ERR_H
 #define SLQ_ERR_H
 
-#define SLQ_ERRORS(X)                                                                      \
-    X(OK, 0, "ok")                                                                         \
-    X(NOT_FOUND, 1, "not found")                                                           \
-    X(NO_MEMORY, 2, "out of memory")                                                       \
-    X(INVALID_ARGUMENT, 3, "invalid argument")                                             \
-    X(STORAGE_IO, 4, "storage read or write failed")                                       \
-    X(STORAGE_CORRUPT, 5, "stored data is corrupt")                                        \
-    X(NET, 6, "network operation failed")                                                  \
-    X(IO, 7, "file read or write failed")                                                  \
-    /* crypto */                                                                           \
-    X(SUITE_UNKNOWN, 20, "unknown crypto suite")                                           \
-    X(SIG_INVALID, 21, "signature does not verify")                                        \
-    X(PUBKEY_INVALID, 22, "public key is malformed or of the wrong suite")                 \
-    X(KEY_INVALID, 23, "key file is not a usable PKCS#8 PEM key")                          \
-    X(KEY_PASSPHRASE, 24, "key passphrase is wrong or missing")                            \
-    X(KEY_SUITE_MISMATCH, 25, "key does not belong to the chain's crypto suite")           \
-    X(CRYPTO_INTERNAL, 26, "cryptographic library failure")                                \
-    X(ADDRESS_INVALID, 27, "address is not slq1 followed by 40 lowercase hex digits")      \
-    /* decoding */                                                                         \
-    X(TX_TOO_LARGE, 40, "transaction exceeds size limit")                                  \
-    X(TX_MALFORMED, 41, "transaction bytes do not decode")                                 \
-    X(TX_NOT_CANONICAL, 42, "transaction encoding is not canonical or has unknown fields") \
-    X(TX_KIND_MISMATCH, 43, "transaction kind does not match its payload")                 \
-    X(FIELD_INVALID, 44, "a field has the wrong length or format")                         \
-    X(NAME_TOO_LONG, 45, "name or reference exceeds its length limit")                     \
-    X(BLOCK_MALFORMED, 46, "block bytes do not decode")                                    \
-    X(BLOCK_TOO_LARGE, 47, "block exceeds size or transaction-count limit")                \
-    X(GENESIS_INVALID, 48, "genesis is invalid")                                           \
-    /* ledger: accounts and nonces */                                                      \
-    X(SIGNER_UNKNOWN, 60, "signer is not a registered account")                            \
-    X(NONCE_INVALID, 61, "nonce is not the signer's last nonce + 1")                       \
-    X(ROLE_FORBIDDEN, 62, "signer's role may not send this transaction")                   \
-    X(TX_DUPLICATE, 63, "transaction was already committed")                               \
-    X(ACCOUNT_EXISTS, 64, "address is already registered")                                 \
-    X(ACCOUNT_UNKNOWN, 65, "account is not registered")                                    \
-    X(ROLE_INVALID, 66, "role is not valid here")                                          \
-    /* ledger: amounts and caps */                                                         \
-    X(AMOUNT_MUST_BE_POSITIVE, 80, "amount must be greater than zero")                     \
-    X(AMOUNT_OVERFLOW, 81, "amount arithmetic would overflow")                             \
-    X(CITY_CAP_EXCEEDED, 82, "issue would exceed the city's annual cap")                   \
-    X(PROGRAM_CAP_EXCEEDED, 83, "issue would exceed the program's annual pool")            \
+#define SLQ_ERRORS(X)                                                                        \
+    X(OK, 0, "ok")                                                                           \
+    X(NOT_FOUND, 1, "not found")                                                             \
+    X(NO_MEMORY, 2, "out of memory")                                                         \
+    X(INVALID_ARGUMENT, 3, "invalid argument")                                               \
+    X(STORAGE_IO, 4, "storage read or write failed")                                         \
+    X(STORAGE_CORRUPT, 5, "stored data is corrupt")                                          \
+    X(NET, 6, "network operation failed")                                                    \
+    X(IO, 7, "file read or write failed")                                                    \
+    /* crypto */                                                                             \
+    X(SUITE_UNKNOWN, 20, "unknown crypto suite")                                             \
+    X(SIG_INVALID, 21, "signature does not verify")                                          \
+    X(PUBKEY_INVALID, 22, "public key is malformed or of the wrong suite")                   \
+    X(KEY_INVALID, 23, "key file is not a usable PKCS#8 PEM key")                            \
+    X(KEY_PASSPHRASE, 24, "key passphrase is wrong or missing")                              \
+    X(KEY_SUITE_MISMATCH, 25, "key does not belong to the chain's crypto suite")             \
+    X(CRYPTO_INTERNAL, 26, "cryptographic library failure")                                  \
+    X(ADDRESS_INVALID, 27, "address is not slq1 followed by 40 lowercase hex digits")        \
+    /* decoding */                                                                           \
+    X(TX_TOO_LARGE, 40, "transaction exceeds size limit")                                    \
+    X(TX_MALFORMED, 41, "transaction bytes do not decode")                                   \
+    X(TX_NOT_CANONICAL, 42, "transaction encoding is not canonical or has unknown fields")   \
+    X(TX_KIND_MISMATCH, 43, "transaction kind does not match its payload")                   \
+    X(FIELD_INVALID, 44, "a field has the wrong length or format")                           \
+    X(NAME_TOO_LONG, 45, "name or reference exceeds its length limit")                       \
+    X(BLOCK_MALFORMED, 46, "block bytes do not decode")                                      \
+    X(BLOCK_TOO_LARGE, 47, "block exceeds size or transaction-count limit")                  \
+    X(GENESIS_INVALID, 48, "genesis is invalid")                                             \
+    /* ledger: accounts and nonces */                                                        \
+    X(SIGNER_UNKNOWN, 60, "signer is not a registered account")                              \
+    X(NONCE_INVALID, 61, "nonce is not the signer's last nonce + 1")                         \
+    X(ROLE_FORBIDDEN, 62, "signer's role may not send this transaction")                     \
+    X(TX_DUPLICATE, 63, "transaction was already committed")                                 \
+    X(ACCOUNT_EXISTS, 64, "address is already registered")                                   \
+    X(ACCOUNT_UNKNOWN, 65, "account is not registered")                                      \
+    X(ROLE_INVALID, 66, "role is not valid here")                                            \
+    /* ledger: amounts and caps */                                                           \
+    X(AMOUNT_MUST_BE_POSITIVE, 80, "amount must be greater than zero")                       \
+    X(AMOUNT_OVERFLOW, 81, "amount arithmetic would overflow")                               \
+    X(CITY_CAP_EXCEEDED, 82, "issue would exceed the city's annual cap")                     \
+    X(PROGRAM_CAP_EXCEEDED, 83, "issue would exceed the program's annual pool")              \
     X(HOLDER_CAP_EXCEEDED, 84, "issue would exceed the holder's yearly cap for the program") \
-    X(SHARE_EXCEEDED, 85, "amount exceeds the program's share of the declared cost")       \
-    X(COST_REQUIRED, 86, "program requires a declared compute cost")                       \
-    X(APPLICATION_REF_USED, 87, "application reference was already used")                  \
-    X(POLICY_WINDOW_CLOSED, 88, "block time is outside the policy validity window")        \
-    X(HOLDER_CANNOT_HOLD, 89, "recipient's role cannot hold vouchers")                     \
-    X(PROGRAM_UNKNOWN, 90, "program is not in the policy")                                 \
-    X(EXPIRY_INVALID, 91, "expiry must be after the block time")                           \
-    X(AMOUNT_EXCEEDS_REMAINING, 92, "amount exceeds the voucher's remaining amount")       \
-    /* ledger: vouchers */                                                                 \
-    X(VOUCHER_UNKNOWN, 100, "voucher does not exist")                                      \
-    X(NOT_HOLDER, 101, "signer does not hold the voucher")                                 \
-    X(VOUCHER_EXPIRED, 102, "voucher has expired")                                         \
-    X(VOUCHER_REVOKED, 103, "voucher was revoked")                                         \
-    X(VOUCHER_REDEEMED, 104, "voucher was redeemed")                                       \
-    X(VOUCHER_SPLIT, 105, "voucher was transferred on and is no longer spendable")         \
-    X(EDGE_NOT_ALLOWED, 106, "program does not allow a transfer between these parties")    \
-    X(RELATED_PARTY, 107, "payer and centre are in the same affiliation group")            \
-    X(CONTRACT_REF_USED, 108, "contract reference was already claimed")                    \
-    X(VOUCHER_LISTED_TWICE, 109, "a voucher is listed twice")                              \
-    X(TOO_MANY_VOUCHERS, 110, "too many vouchers in one redemption")                       \
-    X(SELF_TRANSFER, 111, "sender and recipient are the same")                             \
-    /* ledger: claims */                                                                   \
-    X(CLAIM_UNKNOWN, 120, "claim does not exist")                                          \
+    X(SHARE_EXCEEDED, 85, "amount exceeds the program's share of the declared cost")         \
+    X(COST_REQUIRED, 86, "program requires a declared compute cost")                         \
+    X(APPLICATION_REF_USED, 87, "application reference was already used")                    \
+    X(POLICY_WINDOW_CLOSED, 88, "block time is outside the policy validity window")          \
+    X(HOLDER_CANNOT_HOLD, 89, "recipient's role cannot hold vouchers")                       \
+    X(PROGRAM_UNKNOWN, 90, "program is not in the policy")                                   \
+    X(EXPIRY_INVALID, 91, "expiry must be after the block time")                             \
+    X(AMOUNT_EXCEEDS_REMAINING, 92, "amount exceeds the voucher's remaining amount")         \
+    /* ledger: vouchers */                                                                   \
+    X(VOUCHER_UNKNOWN, 100, "voucher does not exist")                                        \
+    X(NOT_HOLDER, 101, "signer does not hold the voucher")                                   \
+    X(VOUCHER_EXPIRED, 102, "voucher has expired")                                           \
+    X(VOUCHER_REVOKED, 103, "voucher was revoked")                                           \
+    X(VOUCHER_REDEEMED, 104, "voucher was redeemed")                                         \
+    X(VOUCHER_SPLIT, 105, "voucher was transferred on and is no longer spendable")           \
+    X(EDGE_NOT_ALLOWED, 106, "program does not allow a transfer between these parties")      \
+    X(RELATED_PARTY, 107, "payer and centre are in the same affiliation group")              \
+    X(CONTRACT_REF_USED, 108, "contract reference was already claimed")                      \
+    X(VOUCHER_LISTED_TWICE, 109, "a voucher is listed twice")                                \
+    X(TOO_MANY_VOUCHERS, 110, "too many vouchers in one redemption")                         \
+    X(SELF_TRANSFER, 111, "sender and recipient are the same")                               \
+    /* ledger: claims */                                                                     \
+    X(CLAIM_UNKNOWN, 120, "claim does not exist")                                            \
     X(CLAIM_SETTLED, 121, "claim is already settled")
 
 typedef enum {

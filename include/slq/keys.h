@@ -12,25 +12,25 @@
 #include <string.h>
 
 /* Block families, written by storage/ with each block. */
-#define SLQ_KEY_BLOCK 'b'       /* height u64              -> Block bytes */
-#define SLQ_KEY_CERT 'c'        /* height u64              -> Certificate bytes */
-#define SLQ_KEY_BLOCK_HASH 'h'  /* block hash [32]         -> height u64 */
-#define SLQ_KEY_TIP 'T'         /* (none)                  -> height u64 || hash[32] || app_hash[32] */
-#define SLQ_KEY_GENESIS 'G'     /* (none)                  -> Genesis bytes */
+#define SLQ_KEY_BLOCK        'b' /* height u64              -> Block bytes */
+#define SLQ_KEY_CERT         'c' /* height u64              -> Certificate bytes */
+#define SLQ_KEY_BLOCK_HASH   'h' /* block hash [32]         -> height u64 */
+#define SLQ_KEY_TIP          'T' /* (none)                  -> height u64 || hash[32] || app_hash[32] */
+#define SLQ_KEY_GENESIS      'G' /* (none)                  -> Genesis bytes */
 /* State families, produced by ledger/. */
-#define SLQ_KEY_TX 'x'          /* tx hash [32]            -> TxLocation */
-#define SLQ_KEY_ACCOUNT 'a'     /* address [20]            -> Account */
-#define SLQ_KEY_VOUCHER 'v'     /* voucher id [32]         -> Voucher */
-#define SLQ_KEY_HOLDING 'i'     /* holder [20] id [32]     -> empty (holder's active vouchers) */
-#define SLQ_KEY_YEAR 'y'        /* year u32                -> YearTotals (city-wide) */
-#define SLQ_KEY_PROGRAM_YEAR 'p'/* year u32 program u32    -> YearTotals (one program) */
-#define SLQ_KEY_QUOTA 'q'       /* year u32 program u32 holder [20] -> HolderQuota */
-#define SLQ_KEY_APP_REF 'r'     /* hash(ref) [32]          -> RefUse (application refs) */
-#define SLQ_KEY_CONTRACT_REF 'k'/* hash(ref) [32]          -> RefUse (contract refs) */
-#define SLQ_KEY_CLAIM 'l'       /* claim id [32]           -> Claim */
+#define SLQ_KEY_TX           'x' /* tx hash [32]            -> TxLocation */
+#define SLQ_KEY_ACCOUNT      'a' /* address [20]            -> Account */
+#define SLQ_KEY_VOUCHER      'v' /* voucher id [32]         -> Voucher */
+#define SLQ_KEY_HOLDING      'i' /* holder [20] id [32]     -> empty (holder's active vouchers) */
+#define SLQ_KEY_YEAR         'y' /* year u32                -> YearTotals (city-wide) */
+#define SLQ_KEY_PROGRAM_YEAR 'p' /* year u32 program u32    -> YearTotals (one program) */
+#define SLQ_KEY_QUOTA        'q' /* year u32 program u32 holder [20] -> HolderQuota */
+#define SLQ_KEY_APP_REF      'r' /* hash(ref) [32]          -> RefUse (application refs) */
+#define SLQ_KEY_CONTRACT_REF 'k' /* hash(ref) [32]          -> RefUse (contract refs) */
+#define SLQ_KEY_CLAIM        'l' /* claim id [32]           -> Claim */
 
 #define SLQ_ADDRESS_BYTES 20u
-#define SLQ_HASH_BYTES 32u
+#define SLQ_HASH_BYTES    32u
 #define SLQ_KEY_BYTES_MAX 64u
 
 typedef struct {
@@ -39,10 +39,10 @@ typedef struct {
 } slq_key;
 
 static inline void slq_key_u32(slq_key *k, uint32_t v) {
-    for (int i = 3; i >= 0; i--) k->bytes[k->len++] = (uint8_t)(v >> (8 * i));
+    for (int i = 3; i >= 0; i--) k->bytes[k->len++] = (uint8_t) (v >> (8 * i));
 }
 static inline void slq_key_u64(slq_key *k, uint64_t v) {
-    for (int i = 7; i >= 0; i--) k->bytes[k->len++] = (uint8_t)(v >> (8 * i));
+    for (int i = 7; i >= 0; i--) k->bytes[k->len++] = (uint8_t) (v >> (8 * i));
 }
 static inline void slq_key_raw(slq_key *k, const uint8_t *p, size_t n) {
     memcpy(k->bytes + k->len, p, n);

@@ -10,33 +10,33 @@
 
 static int check_failures_ = 0;
 
-#define CHECK(cond)                                                                        \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "  %s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);      \
-            check_failures_++;                                                             \
-        }                                                                                  \
+#define CHECK(cond)                                                                    \
+    do {                                                                               \
+        if (!(cond)) {                                                                 \
+            fprintf(stderr, "  %s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
+            check_failures_++;                                                         \
+        }                                                                              \
     } while (0)
 
-#define CHECK_EQ_INT(a, b)                                                                 \
-    do {                                                                                   \
-        long long a_ = (long long)(a), b_ = (long long)(b);                                \
-        if (a_ != b_) {                                                                    \
-            fprintf(stderr, "  %s:%d: %s == %s failed: %lld != %lld\n", __FILE__, __LINE__, \
-                    #a, #b, a_, b_);                                                       \
-            check_failures_++;                                                             \
-        }                                                                                  \
+#define CHECK_EQ_INT(a, b)                                                                      \
+    do {                                                                                        \
+        long long a_ = (long long) (a), b_ = (long long) (b);                                   \
+        if (a_ != b_) {                                                                         \
+            fprintf(stderr, "  %s:%d: %s == %s failed: %lld != %lld\n", __FILE__, __LINE__, #a, \
+                    #b, a_, b_);                                                                \
+            check_failures_++;                                                                  \
+        }                                                                                       \
     } while (0)
 
 /* Compares two slq_err values and prints their names on mismatch. */
-#define CHECK_ERR(got, want)                                                               \
-    do {                                                                                   \
-        slq_err g_ = (got), w_ = (want);                                                   \
-        if (g_ != w_) {                                                                    \
-            fprintf(stderr, "  %s:%d: %s: got %s, want %s\n", __FILE__, __LINE__, #got,     \
-                    slq_err_name(g_), slq_err_name(w_));                                   \
-            check_failures_++;                                                             \
-        }                                                                                  \
+#define CHECK_ERR(got, want)                                                            \
+    do {                                                                                \
+        slq_err g_ = (got), w_ = (want);                                                \
+        if (g_ != w_) {                                                                 \
+            fprintf(stderr, "  %s:%d: %s: got %s, want %s\n", __FILE__, __LINE__, #got, \
+                    slq_err_name(g_), slq_err_name(w_));                                \
+            check_failures_++;                                                          \
+        }                                                                               \
     } while (0)
 
 #define CHECK_MEM(a, b, n) CHECK(memcmp((a), (b), (n)) == 0)
@@ -46,7 +46,8 @@ typedef struct {
     void (*fn)(void);
 } check_test;
 
-#define TEST(fn) {#fn, fn}
+#define TEST(fn) \
+    { #fn, fn }
 
 static inline int check_run(const check_test *tests, size_t n, const char *suite) {
     int passed = 0, failed = 0;
@@ -64,10 +65,10 @@ static inline int check_run(const check_test *tests, size_t n, const char *suite
     return failed == 0 ? 0 : 1;
 }
 
-#define TEST_MAIN(suite, ...)                                                              \
-    int main(void) {                                                                       \
-        static const check_test tests_[] = {__VA_ARGS__};                                  \
-        return check_run(tests_, sizeof tests_ / sizeof tests_[0], suite);                 \
+#define TEST_MAIN(suite, ...)                                              \
+    int main(void) {                                                       \
+        static const check_test tests_[] = {__VA_ARGS__};                  \
+        return check_run(tests_, sizeof tests_ / sizeof tests_[0], suite); \
     }
 
 #endif

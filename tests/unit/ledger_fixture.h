@@ -13,17 +13,25 @@
 #include "slq/keys.h"
 
 enum {
-    K_ISSUER, K_FINANCE, K_CENTRE1, K_CENTRE2, K_INTER, K_REGULATOR, /* in genesis */
-    K_H1, K_H2, K_H3, K_STRANGER,                                   /* registered by tests */
+    K_ISSUER,
+    K_FINANCE,
+    K_CENTRE1,
+    K_CENTRE2,
+    K_INTER,
+    K_REGULATOR, /* in genesis */
+    K_H1,
+    K_H2,
+    K_H3,
+    K_STRANGER, /* registered by tests */
     K_COUNT
 };
 
 /* Programs of the fixture's policy, by index. */
 enum { P_GENERAL, P_NATIONAL, P_PROVINCIAL, P_SHARED, P_OUTSIDE, P_COUNT };
 
-#define FX_CITY_CAP 1000000000LL /* 10,000,000 yuan */
-#define FX_SHARED_CAP 5000000LL  /* pool of the `shared` program */
-#define DAY_MS 86400000LL
+#define FX_CITY_CAP   1000000000LL /* 10,000,000 yuan */
+#define FX_SHARED_CAP 5000000LL    /* pool of the `shared` program */
+#define DAY_MS        86400000LL
 
 typedef struct {
     crypto_suite suite;
@@ -58,7 +66,7 @@ static inline Slq__Program *fx_program(const char *name, int64_t cap, int64_t ho
     Slq__Program *p = calloc(1, sizeof *p);
     SLQ_ASSERT(p != NULL);
     slq__program__init(p);
-    p->name = (char *)name;
+    p->name = (char *) name;
     p->annual_cap_fen = cap;
     p->holder_annual_cap_fen = holder_cap;
     p->max_share_bp = bp;
@@ -84,8 +92,8 @@ static inline void fx_genesis_bytes(fx *f, uint8_t **out, size_t *len) {
     pol.city_annual_cap_fen = FX_CITY_CAP;
     pol.n_programs = P_COUNT;
     pol.programs = progs;
-    static const Slq__Role roles[6] = {SLQ__ROLE__ROLE_ISSUER, SLQ__ROLE__ROLE_FINANCE,
-                                       SLQ__ROLE__ROLE_CENTRE, SLQ__ROLE__ROLE_CENTRE,
+    static const Slq__Role roles[6] = {SLQ__ROLE__ROLE_ISSUER,       SLQ__ROLE__ROLE_FINANCE,
+                                       SLQ__ROLE__ROLE_CENTRE,       SLQ__ROLE__ROLE_CENTRE,
                                        SLQ__ROLE__ROLE_INTERMEDIARY, SLQ__ROLE__ROLE_REGULATOR};
     static const char *names[6] = {"issuer", "finance", "centre-1", "centre-2", "inter", "reg"};
     Slq__GenesisAccount acc[6], *accp[6];
@@ -96,8 +104,8 @@ static inline void fx_genesis_bytes(fx *f, uint8_t **out, size_t *len) {
         SLQ_ASSERT(crypto_key_public(f->keys[i], pub[i], sizeof pub[i], &n) == SLQ_OK);
         acc[i].pubkey = (ProtobufCBinaryData){n, pub[i]};
         acc[i].role = roles[i];
-        acc[i].name = (char *)names[i];
-        acc[i].affiliation = (char *)(i == K_CENTRE2 ? "group-b" : "");
+        acc[i].name = (char *) names[i];
+        acc[i].affiliation = (char *) (i == K_CENTRE2 ? "group-b" : "");
         accp[i] = &acc[i];
     }
     Slq__Validator val = SLQ__VALIDATOR__INIT, *valp = &val;
@@ -106,7 +114,7 @@ static inline void fx_genesis_bytes(fx *f, uint8_t **out, size_t *len) {
     val.power = 1;
     Slq__Genesis g = SLQ__GENESIS__INIT;
     g.chain_id = "slq-test";
-    g.suite = (char *)crypto_suite_name(f->suite);
+    g.suite = (char *) crypto_suite_name(f->suite);
     g.time_ms = cst_ms(2023, 1, 1, 0, 0);
     g.n_validators = 1;
     g.validators = &valp;
@@ -144,7 +152,9 @@ static inline void fx_init_suite(fx *f, crypto_suite suite) {
     f->height = 1;
 }
 
-static inline void fx_init(fx *f) { fx_init_suite(f, CRYPTO_SUITE_ED25519_SHA256); }
+static inline void fx_init(fx *f) {
+    fx_init_suite(f, CRYPTO_SUITE_ED25519_SHA256);
+}
 
 static inline void fx_deinit(fx *f) {
     for (int i = 0; i < K_COUNT; i++) crypto_key_destroy(f->keys[i]);
@@ -188,7 +198,7 @@ static inline slq_err fx_register(fx *f, int who_new, Slq__Role role, const char
     r.address = (ProtobufCBinaryData){CRYPTO_ADDRESS_BYTES, f->addr[who_new]};
     r.role = role;
     r.name = "party";
-    r.affiliation = (char *)affiliation;
+    r.affiliation = (char *) affiliation;
     return fx_send(f, K_ISSUER, &b);
 }
 
@@ -213,10 +223,10 @@ static inline slq_err fx_issue_as(fx *f, int signer, fx_issue_args a, uint8_t id
     b.payload_case = SLQ__TX_BODY__PAYLOAD_ISSUE;
     b.issue = &is;
     is.holder = (ProtobufCBinaryData){CRYPTO_ADDRESS_BYTES, f->addr[a.to]};
-    is.program = (char *)(a.program >= 0 ? programs[a.program] : "no-such-program");
+    is.program = (char *) (a.program >= 0 ? programs[a.program] : "no-such-program");
     is.amount_fen = a.amount_fen;
     is.cost_fen = a.cost_fen;
-    is.application_ref = (char *)(a.ref != NULL ? a.ref : ref);
+    is.application_ref = (char *) (a.ref != NULL ? a.ref : ref);
     is.expires_at_ms = a.expires_at_ms;
     slq_err err = fx_send(f, signer, &b);
     if (err == SLQ_OK && id != NULL) memcpy(id, f->out.vouchers[0], 32);
@@ -231,7 +241,7 @@ static inline slq_err fx_transfer(fx *f, int who, const uint8_t id[32], int to, 
     b.kind = SLQ__TX_KIND__TX_TRANSFER;
     b.payload_case = SLQ__TX_BODY__PAYLOAD_TRANSFER;
     b.transfer = &t;
-    t.voucher_id = (ProtobufCBinaryData){32, (uint8_t *)id};
+    t.voucher_id = (ProtobufCBinaryData){32, (uint8_t *) id};
     t.to = (ProtobufCBinaryData){CRYPTO_ADDRESS_BYTES, f->addr[to]};
     t.amount_fen = amount;
     return fx_send(f, who, &b);
@@ -241,7 +251,7 @@ static inline slq_err fx_redeem(fx *f, int centre, const uint8_t (*ids)[32], siz
                                 const char *contract) {
     ProtobufCBinaryData v[80];
     SLQ_ASSERT(n <= 80);
-    for (size_t i = 0; i < n; i++) v[i] = (ProtobufCBinaryData){32, (uint8_t *)ids[i]};
+    for (size_t i = 0; i < n; i++) v[i] = (ProtobufCBinaryData){32, (uint8_t *) ids[i]};
     static uint8_t evidence[32] = {0xe5};
     Slq__TxBody b = SLQ__TX_BODY__INIT;
     Slq__Redeem r = SLQ__REDEEM__INIT;
@@ -250,7 +260,7 @@ static inline slq_err fx_redeem(fx *f, int centre, const uint8_t (*ids)[32], siz
     b.redeem = &r;
     r.n_voucher_ids = n;
     r.voucher_ids = v;
-    r.contract_ref = (char *)contract;
+    r.contract_ref = (char *) contract;
     r.evidence_hash = (ProtobufCBinaryData){32, evidence};
     return fx_send(f, centre, &b);
 }
@@ -261,8 +271,8 @@ static inline slq_err fx_settle(fx *f, int who, const uint8_t claim[32], const c
     b.kind = SLQ__TX_KIND__TX_SETTLE;
     b.payload_case = SLQ__TX_BODY__PAYLOAD_SETTLE;
     b.settle = &s;
-    s.claim_id = (ProtobufCBinaryData){32, (uint8_t *)claim};
-    s.payment_ref = (char *)payment;
+    s.claim_id = (ProtobufCBinaryData){32, (uint8_t *) claim};
+    s.payment_ref = (char *) payment;
     return fx_send(f, who, &b);
 }
 
@@ -272,8 +282,8 @@ static inline slq_err fx_revoke(fx *f, int who, const uint8_t id[32], const char
     b.kind = SLQ__TX_KIND__TX_REVOKE;
     b.payload_case = SLQ__TX_BODY__PAYLOAD_REVOKE;
     b.revoke = &r;
-    r.voucher_id = (ProtobufCBinaryData){32, (uint8_t *)id};
-    r.reason = (char *)reason;
+    r.voucher_id = (ProtobufCBinaryData){32, (uint8_t *) id};
+    r.reason = (char *) reason;
     return fx_send(f, who, &b);
 }
 

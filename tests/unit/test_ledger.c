@@ -37,7 +37,7 @@ static void test_register_rejects_bad_roles_signers_and_names(void) {
     fx_init(&f);
     CHECK_ERR(fx_register(&f, K_H1, SLQ__ROLE__ROLE_ISSUER, ""), SLQ_ROLE_INVALID);
     CHECK_ERR(fx_register(&f, K_H1, SLQ__ROLE__ROLE_UNSPECIFIED, ""), SLQ_ROLE_INVALID);
-    CHECK_ERR(fx_register(&f, K_H1, (Slq__Role)42, ""), SLQ_ROLE_INVALID);
+    CHECK_ERR(fx_register(&f, K_H1, (Slq__Role) 42, ""), SLQ_ROLE_INVALID);
     char long_group[SLQ_AFFILIATION_BYTES_MAX + 2];
     memset(long_group, 'g', sizeof long_group - 1);
     long_group[sizeof long_group - 1] = '\0';
@@ -296,7 +296,8 @@ static void test_partial_transfer_splits_into_linked_parts(void) {
     CHECK_EQ_INT(f.out.vouchers_count, 2);
     memcpy(to_centre, f.out.vouchers[0], 32);
     memcpy(change, f.out.vouchers[1], 32);
-    Slq__Voucher *p = fx_voucher(&f, id), *a = fx_voucher(&f, to_centre), *b = fx_voucher(&f, change);
+    Slq__Voucher *p = fx_voucher(&f, id), *a = fx_voucher(&f, to_centre),
+                 *b = fx_voucher(&f, change);
     CHECK_EQ_INT(p->state, SLQ__VOUCHER_STATE__VOUCHER_SPLIT);
     CHECK_EQ_INT(p->remaining_fen, 0);
     CHECK_EQ_INT(a->remaining_fen, 300);
@@ -359,7 +360,8 @@ static void test_voucher_expires_at_its_expiry_instant(void) {
     memcpy(change, f.out.vouchers[1], 32);
     f.time_ms = exp;
     CHECK_ERR(fx_transfer(&f, K_H1, change, K_CENTRE1, 10), SLQ_VOUCHER_EXPIRED);
-    CHECK_ERR(fx_redeem(&f, K_CENTRE1, (const uint8_t(*)[32])paid, 1, "C-exp"), SLQ_VOUCHER_EXPIRED);
+    CHECK_ERR(fx_redeem(&f, K_CENTRE1, (const uint8_t(*)[32]) paid, 1, "C-exp"),
+              SLQ_VOUCHER_EXPIRED);
     CHECK_ERR(fx_revoke(&f, K_ISSUER, change, "late"), SLQ_VOUCHER_EXPIRED);
     fx_deinit(&f);
 }
@@ -420,7 +422,7 @@ static void test_redeem_burns_vouchers_into_one_claim(void) {
     uint8_t ids[2][32];
     pay_centre(&f, K_CENTRE1, 700, ids[0]);
     pay_centre(&f, K_CENTRE1, 300, ids[1]);
-    CHECK_ERR(fx_redeem(&f, K_CENTRE1, (const uint8_t(*)[32])ids, 2, "SC-2024-17"), SLQ_OK);
+    CHECK_ERR(fx_redeem(&f, K_CENTRE1, (const uint8_t(*)[32]) ids, 2, "SC-2024-17"), SLQ_OK);
     CHECK(f.out.has_claim);
     uint8_t claim[32];
     memcpy(claim, f.out.claim, 32);
@@ -431,7 +433,8 @@ static void test_redeem_burns_vouchers_into_one_claim(void) {
     Slq__YearTotals t = fx_year(&f, 2024);
     CHECK_EQ_INT(t.redeemed_fen, 1000);
     CHECK_EQ_INT(t.settled_fen, 0);
-    CHECK_ERR(fx_redeem(&f, K_CENTRE1, (const uint8_t(*)[32])ids, 1, "SC-2024-18"), SLQ_VOUCHER_REDEEMED);
+    CHECK_ERR(fx_redeem(&f, K_CENTRE1, (const uint8_t(*)[32]) ids, 1, "SC-2024-18"),
+              SLQ_VOUCHER_REDEEMED);
     CHECK_ERR(fx_settle(&f, K_FINANCE, claim, "PAY-1"), SLQ_OK);
     CHECK_EQ_INT(fx_year(&f, 2024).settled_fen, 1000);
     CHECK_ERR(fx_settle(&f, K_FINANCE, claim, "PAY-2"), SLQ_CLAIM_SETTLED);
@@ -445,9 +448,9 @@ static void test_a_contract_reference_is_claimed_only_once(void) {
     uint8_t a[32], b[32];
     pay_centre(&f, K_CENTRE1, 100, a);
     pay_centre(&f, K_CENTRE2, 100, b);
-    CHECK_ERR(fx_redeem(&f, K_CENTRE1, (const uint8_t(*)[32])a, 1, "SC-1"), SLQ_OK);
-    CHECK_ERR(fx_redeem(&f, K_CENTRE2, (const uint8_t(*)[32])b, 1, "SC-1"), SLQ_CONTRACT_REF_USED);
-    CHECK_ERR(fx_redeem(&f, K_CENTRE2, (const uint8_t(*)[32])b, 1, "SC-2"), SLQ_OK);
+    CHECK_ERR(fx_redeem(&f, K_CENTRE1, (const uint8_t(*)[32]) a, 1, "SC-1"), SLQ_OK);
+    CHECK_ERR(fx_redeem(&f, K_CENTRE2, (const uint8_t(*)[32]) b, 1, "SC-1"), SLQ_CONTRACT_REF_USED);
+    CHECK_ERR(fx_redeem(&f, K_CENTRE2, (const uint8_t(*)[32]) b, 1, "SC-2"), SLQ_OK);
     fx_deinit(&f);
 }
 
@@ -458,15 +461,18 @@ static void test_redeem_refuses_bad_lists_and_other_holders(void) {
     uint8_t ids[66][32], held[32];
     pay_centre(&f, K_CENTRE1, 100, ids[0]);
     memcpy(ids[1], ids[0], 32);
-    CHECK_ERR(fx_redeem(&f, K_CENTRE1, (const uint8_t(*)[32])ids, 2, "SC-x"), SLQ_VOUCHER_LISTED_TWICE);
-    CHECK_ERR(fx_redeem(&f, K_CENTRE1, (const uint8_t(*)[32])ids, 0, "SC-x"), SLQ_FIELD_INVALID);
+    CHECK_ERR(fx_redeem(&f, K_CENTRE1, (const uint8_t(*)[32]) ids, 2, "SC-x"),
+              SLQ_VOUCHER_LISTED_TWICE);
+    CHECK_ERR(fx_redeem(&f, K_CENTRE1, (const uint8_t(*)[32]) ids, 0, "SC-x"), SLQ_FIELD_INVALID);
     for (int i = 0; i < 66; i++) memset(ids[i], i + 1, 32);
-    CHECK_ERR(fx_redeem(&f, K_CENTRE1, (const uint8_t(*)[32])ids, 65, "SC-x"), SLQ_TOO_MANY_VOUCHERS);
-    CHECK_ERR(fx_redeem(&f, K_CENTRE1, (const uint8_t(*)[32])ids, 64, "SC-x"), SLQ_VOUCHER_UNKNOWN);
+    CHECK_ERR(fx_redeem(&f, K_CENTRE1, (const uint8_t(*)[32]) ids, 65, "SC-x"),
+              SLQ_TOO_MANY_VOUCHERS);
+    CHECK_ERR(fx_redeem(&f, K_CENTRE1, (const uint8_t(*)[32]) ids, 64, "SC-x"),
+              SLQ_VOUCHER_UNKNOWN);
     CHECK_ERR(fx_issue(&f, held, K_H1, P_GENERAL, 100, 0, NULL, 0), SLQ_OK);
-    CHECK_ERR(fx_redeem(&f, K_CENTRE1, (const uint8_t(*)[32])held, 1, "SC-x"), SLQ_NOT_HOLDER);
-    CHECK_ERR(fx_redeem(&f, K_H1, (const uint8_t(*)[32])held, 1, "SC-x"), SLQ_ROLE_FORBIDDEN);
-    CHECK_ERR(fx_redeem(&f, K_CENTRE1, (const uint8_t(*)[32])held, 1, ""), SLQ_FIELD_INVALID);
+    CHECK_ERR(fx_redeem(&f, K_CENTRE1, (const uint8_t(*)[32]) held, 1, "SC-x"), SLQ_NOT_HOLDER);
+    CHECK_ERR(fx_redeem(&f, K_H1, (const uint8_t(*)[32]) held, 1, "SC-x"), SLQ_ROLE_FORBIDDEN);
+    CHECK_ERR(fx_redeem(&f, K_CENTRE1, (const uint8_t(*)[32]) held, 1, ""), SLQ_FIELD_INVALID);
     fx_deinit(&f);
 }
 
@@ -476,7 +482,7 @@ static void test_settle_needs_finance_and_a_known_claim(void) {
     setup_holders(&f);
     uint8_t paid[32], none[32] = {9};
     pay_centre(&f, K_CENTRE1, 100, paid);
-    CHECK_ERR(fx_redeem(&f, K_CENTRE1, (const uint8_t(*)[32])paid, 1, "SC-9"), SLQ_OK);
+    CHECK_ERR(fx_redeem(&f, K_CENTRE1, (const uint8_t(*)[32]) paid, 1, "SC-9"), SLQ_OK);
     uint8_t claim[32];
     memcpy(claim, f.out.claim, 32);
     CHECK_ERR(fx_settle(&f, K_ISSUER, claim, "PAY"), SLQ_ROLE_FORBIDDEN);
@@ -516,7 +522,7 @@ static void test_revoke_refuses_redeemed_split_and_non_issuers(void) {
     CHECK_ERR(fx_transfer(&f, K_H1, id, K_CENTRE1, 100), SLQ_OK);
     memcpy(paid, f.out.vouchers[0], 32);
     CHECK_ERR(fx_revoke(&f, K_ISSUER, id, "split"), SLQ_VOUCHER_SPLIT);
-    CHECK_ERR(fx_redeem(&f, K_CENTRE1, (const uint8_t(*)[32])paid, 1, "SC-r"), SLQ_OK);
+    CHECK_ERR(fx_redeem(&f, K_CENTRE1, (const uint8_t(*)[32]) paid, 1, "SC-r"), SLQ_OK);
     CHECK_ERR(fx_revoke(&f, K_ISSUER, paid, "late"), SLQ_VOUCHER_REDEEMED);
     fx_deinit(&f);
 }
@@ -543,7 +549,7 @@ static void test_decode_refuses_tampered_oversized_and_malformed_bytes(void) {
     buf[n] = 0x20; /* an unknown field 4 appended: varint 0 */
     buf[n + 1] = 0x00;
     CHECK_ERR(ledger_tx_decode(&tx, f.l, buf, n + 2), SLQ_TX_NOT_CANONICAL);
-    CHECK_ERR(ledger_tx_decode(&tx, f.l, (const uint8_t *)"\xff\xff\xff", 3), SLQ_TX_MALFORMED);
+    CHECK_ERR(ledger_tx_decode(&tx, f.l, (const uint8_t *) "\xff\xff\xff", 3), SLQ_TX_MALFORMED);
     memset(buf, 0, sizeof buf);
     CHECK_ERR(ledger_tx_decode(&tx, f.l, buf, SLQ_TX_BYTES_MAX + 1), SLQ_TX_TOO_LARGE);
     CHECK_ERR(ledger_tx_decode(&tx, f.l, buf, 0), SLQ_PUBKEY_INVALID);
@@ -576,7 +582,7 @@ static void test_a_signature_for_another_chain_does_not_verify(void) {
     CHECK_ERR(ledger_tx_decode(&tx, g.l, f.last_bytes, f.last_len), SLQ_OK);
     ledger_tx_free(&tx);
     /* ...and a tx re-labelled with a different chain id fails its signature. */
-    Slq__Genesis *gen = (Slq__Genesis *)ledger_genesis(g.l);
+    Slq__Genesis *gen = (Slq__Genesis *) ledger_genesis(g.l);
     char *saved = gen->chain_id;
     gen->chain_id = "slq-other";
     CHECK_ERR(ledger_tx_decode(&tx, g.l, f.last_bytes, f.last_len), SLQ_SIG_INVALID);
@@ -600,7 +606,7 @@ static void test_rejected_transactions_change_nothing(void) {
     uint8_t two[2][32];
     memcpy(two[0], id, 32);
     memset(two[1], 7, 32);
-    CHECK_ERR(fx_redeem(&f, K_CENTRE1, (const uint8_t(*)[32])two, 2, "SC-n"), SLQ_NOT_HOLDER);
+    CHECK_ERR(fx_redeem(&f, K_CENTRE1, (const uint8_t(*)[32]) two, 2, "SC-n"), SLQ_NOT_HOLDER);
     state_digest(&f, after);
     CHECK_MEM(before, after, 32);
     fx_deinit(&f);
@@ -627,7 +633,7 @@ static void test_replaying_the_same_transactions_gives_the_same_app_hash(void) {
         ledger_tx tx;
         ledger_outcome out;
         CHECK_ERR(ledger_tx_decode(&tx, f.l, log[i], lens[i]), SLQ_OK);
-        ledger_block_ctx ctx = {.height = 1, .time_ms = f.time_ms, .index = (uint32_t)i};
+        ledger_block_ctx ctx = {.height = 1, .time_ms = f.time_ms, .index = (uint32_t) i};
         CHECK_ERR(ledger_apply(f.l, st, &ctx, &tx, &out), SLQ_OK);
         ledger_tx_free(&tx);
         free(log[i]);
@@ -657,7 +663,8 @@ static void test_sm2_suite_runs_the_same_rules(void) {
 static void test_genesis_rejects_garbage_and_bad_policies(void) {
     ledger *l = NULL;
     char why[128];
-    CHECK_ERR(ledger_create(&l, (const uint8_t *)"\xff\x01", 2, why, sizeof why), SLQ_GENESIS_INVALID);
+    CHECK_ERR(ledger_create(&l, (const uint8_t *) "\xff\x01", 2, why, sizeof why),
+              SLQ_GENESIS_INVALID);
     CHECK(strstr(why, "do not decode") != NULL);
     fx f;
     fx_init(&f);
@@ -693,39 +700,32 @@ static void test_genesis_rejects_garbage_and_bad_policies(void) {
     fx_deinit(&f);
 }
 
-TEST_MAIN("ledger",
-          TEST(test_register_creates_an_account_once),
-          TEST(test_register_rejects_bad_roles_signers_and_names),
-          TEST(test_nonce_must_be_last_plus_one),
-          TEST(test_unregistered_signer_is_refused),
-          TEST(test_resubmitting_the_same_bytes_is_a_duplicate_and_changes_nothing),
-          TEST(test_issue_creates_a_voucher_expiring_at_the_end_of_its_cst_year),
-          TEST(test_city_cap_holds_exactly_at_the_cap_and_refuses_one_fen_over),
-          TEST(test_budget_year_turns_at_midnight_cst),
-          TEST(test_program_pool_cap_is_enforced_per_year),
-          TEST(test_program_outside_the_city_cap_does_not_count_toward_it),
-          TEST(test_holder_yearly_cap_per_program),
-          TEST(test_share_of_cost_is_floor_rounded_basis_points),
-          TEST(test_application_reference_is_used_once),
-          TEST(test_issue_only_inside_the_policy_window),
-          TEST(test_issue_checks_recipient_program_amount_and_signer),
-          TEST(test_issue_expiry_explicit_default_and_program),
-          TEST(test_partial_transfer_splits_into_linked_parts),
-          TEST(test_full_transfer_creates_one_part),
-          TEST(test_transfer_needs_the_holder_and_a_live_voucher),
-          TEST(test_voucher_expires_at_its_expiry_instant),
-          TEST(test_transfer_edges_follow_the_program),
-          TEST(test_payment_to_a_related_centre_is_refused),
-          TEST(test_redeem_burns_vouchers_into_one_claim),
-          TEST(test_a_contract_reference_is_claimed_only_once),
-          TEST(test_redeem_refuses_bad_lists_and_other_holders),
-          TEST(test_settle_needs_finance_and_a_known_claim),
-          TEST(test_revocation_returns_budget_to_the_pool_and_the_holder_quota),
-          TEST(test_revoke_refuses_redeemed_split_and_non_issuers),
-          TEST(test_decode_refuses_tampered_oversized_and_malformed_bytes),
-          TEST(test_kind_must_match_payload),
-          TEST(test_a_signature_for_another_chain_does_not_verify),
-          TEST(test_rejected_transactions_change_nothing),
-          TEST(test_replaying_the_same_transactions_gives_the_same_app_hash),
-          TEST(test_sm2_suite_runs_the_same_rules),
-          TEST(test_genesis_rejects_garbage_and_bad_policies))
+TEST_MAIN(
+    "ledger", TEST(test_register_creates_an_account_once),
+    TEST(test_register_rejects_bad_roles_signers_and_names), TEST(test_nonce_must_be_last_plus_one),
+    TEST(test_unregistered_signer_is_refused),
+    TEST(test_resubmitting_the_same_bytes_is_a_duplicate_and_changes_nothing),
+    TEST(test_issue_creates_a_voucher_expiring_at_the_end_of_its_cst_year),
+    TEST(test_city_cap_holds_exactly_at_the_cap_and_refuses_one_fen_over),
+    TEST(test_budget_year_turns_at_midnight_cst), TEST(test_program_pool_cap_is_enforced_per_year),
+    TEST(test_program_outside_the_city_cap_does_not_count_toward_it),
+    TEST(test_holder_yearly_cap_per_program),
+    TEST(test_share_of_cost_is_floor_rounded_basis_points),
+    TEST(test_application_reference_is_used_once), TEST(test_issue_only_inside_the_policy_window),
+    TEST(test_issue_checks_recipient_program_amount_and_signer),
+    TEST(test_issue_expiry_explicit_default_and_program),
+    TEST(test_partial_transfer_splits_into_linked_parts), TEST(test_full_transfer_creates_one_part),
+    TEST(test_transfer_needs_the_holder_and_a_live_voucher),
+    TEST(test_voucher_expires_at_its_expiry_instant), TEST(test_transfer_edges_follow_the_program),
+    TEST(test_payment_to_a_related_centre_is_refused),
+    TEST(test_redeem_burns_vouchers_into_one_claim),
+    TEST(test_a_contract_reference_is_claimed_only_once),
+    TEST(test_redeem_refuses_bad_lists_and_other_holders),
+    TEST(test_settle_needs_finance_and_a_known_claim),
+    TEST(test_revocation_returns_budget_to_the_pool_and_the_holder_quota),
+    TEST(test_revoke_refuses_redeemed_split_and_non_issuers),
+    TEST(test_decode_refuses_tampered_oversized_and_malformed_bytes),
+    TEST(test_kind_must_match_payload), TEST(test_a_signature_for_another_chain_does_not_verify),
+    TEST(test_rejected_transactions_change_nothing),
+    TEST(test_replaying_the_same_transactions_gives_the_same_app_hash),
+    TEST(test_sm2_suite_runs_the_same_rules), TEST(test_genesis_rejects_garbage_and_bad_policies))

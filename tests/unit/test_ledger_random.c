@@ -24,7 +24,9 @@ static uint64_t rnd(rng *r) {
     r->s ^= r->s << 17;
     return r->s;
 }
-static uint64_t below(rng *r, uint64_t n) { return rnd(r) % n; }
+static uint64_t below(rng *r, uint64_t n) {
+    return rnd(r) % n;
+}
 
 typedef struct {
     int64_t issued, active, expired, redeemed, revoked, open_claims;
@@ -43,7 +45,7 @@ static year_sums *year_of(scan *s, uint32_t year) {
 }
 
 static bool scan_voucher(void *arg, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
-    (void)k, (void)kl;
+    (void) k, (void) kl;
     scan *s = arg;
     Slq__Voucher *x = slq__voucher__unpack(NULL, vl, v);
     SLQ_ASSERT(x != NULL);
@@ -54,28 +56,36 @@ static bool scan_voucher(void *arg, const uint8_t *k, size_t kl, const uint8_t *
         case SLQ__VOUCHER_STATE__VOUCHER_ACTIVE:
             if (x->remaining_fen != x->original_fen) s->bad++;
             s->active_count++;
-            if (ledger_voucher_expired(x, s->f->time_ms)) y->expired += x->remaining_fen;
-            else y->active += x->remaining_fen;
+            if (ledger_voucher_expired(x, s->f->time_ms))
+                y->expired += x->remaining_fen;
+            else
+                y->active += x->remaining_fen;
             break;
-        case SLQ__VOUCHER_STATE__VOUCHER_REDEEMED: y->redeemed += x->original_fen; break;
-        case SLQ__VOUCHER_STATE__VOUCHER_REVOKED: y->revoked += x->original_fen; break;
+        case SLQ__VOUCHER_STATE__VOUCHER_REDEEMED:
+            y->redeemed += x->original_fen;
+            break;
+        case SLQ__VOUCHER_STATE__VOUCHER_REVOKED:
+            y->revoked += x->original_fen;
+            break;
         case SLQ__VOUCHER_STATE__VOUCHER_SPLIT:
             if (x->remaining_fen != 0) s->bad++;
             break;
-        default: s->bad++;
+        default:
+            s->bad++;
     }
     slq__voucher__free_unpacked(x, NULL);
     return true;
 }
 
 static bool scan_claim(void *arg, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
-    (void)k, (void)kl;
+    (void) k, (void) kl;
     scan *s = arg;
     Slq__Claim *c = slq__claim__unpack(NULL, vl, v);
     SLQ_ASSERT(c != NULL);
     int64_t sum = 0;
     for (size_t i = 0; i < c->n_years; i++) {
-        if (!c->settled) year_of(s, c->years[i]->budget_year)->open_claims += c->years[i]->amount_fen;
+        if (!c->settled)
+            year_of(s, c->years[i]->budget_year)->open_claims += c->years[i]->amount_fen;
         sum += c->years[i]->amount_fen;
     }
     if (sum != c->amount_fen) s->bad++;
@@ -84,8 +94,8 @@ static bool scan_claim(void *arg, const uint8_t *k, size_t kl, const uint8_t *v,
 }
 
 static bool count_row(void *arg, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
-    (void)k, (void)kl, (void)v, (void)vl;
-    ((scan *)arg)->holding_rows++;
+    (void) k, (void) kl, (void) v, (void) vl;
+    ((scan *) arg)->holding_rows++;
     return true;
 }
 
@@ -124,14 +134,17 @@ static int check_invariants(fx *f, uint64_t seed, int step) {
                     "  seed %llu step %d year %u: issued %lld (row %lld) active %lld expired "
                     "%lld redeemed %lld (row %lld) revoked %lld (row %lld) settled %lld open "
                     "%lld cap_used %lld (programs %lld)\n",
-                    (unsigned long long)seed, step, yr, (long long)y->issued,
-                    (long long)t.issued_fen, (long long)y->active, (long long)y->expired,
-                    (long long)y->redeemed, (long long)t.redeemed_fen, (long long)y->revoked,
-                    (long long)t.revoked_fen, (long long)t.settled_fen, (long long)y->open_claims,
-                    (long long)t.cap_used_fen, (long long)program_cap_used);
+                    (unsigned long long) seed, step, yr, (long long) y->issued,
+                    (long long) t.issued_fen, (long long) y->active, (long long) y->expired,
+                    (long long) y->redeemed, (long long) t.redeemed_fen, (long long) y->revoked,
+                    (long long) t.revoked_fen, (long long) t.settled_fen,
+                    (long long) y->open_claims, (long long) t.cap_used_fen,
+                    (long long) program_cap_used);
         bad += violations;
     }
-    if (bad != 0) fprintf(stderr, "  seed %llu step %d: %d violations\n", (unsigned long long)seed, step, bad);
+    if (bad != 0)
+        fprintf(stderr, "  seed %llu step %d: %d violations\n", (unsigned long long) seed, step,
+                bad);
     return bad;
 }
 
@@ -146,17 +159,22 @@ typedef struct {
 } world;
 
 static const int holders[] = {K_H1, K_H2, K_H3, K_INTER};
-static const int anyone[] = {K_ISSUER, K_FINANCE, K_CENTRE1, K_CENTRE2, K_INTER,
-                             K_REGULATOR, K_H1, K_H2, K_H3, K_STRANGER};
+static const int anyone[] = {K_ISSUER,    K_FINANCE, K_CENTRE1, K_CENTRE2, K_INTER,
+                             K_REGULATOR, K_H1,      K_H2,      K_H3,      K_STRANGER};
 #define PICK(w, arr) (arr)[below(&(w)->r, sizeof(arr) / sizeof((arr)[0]))]
 
 static int64_t random_amount(world *w) {
     switch (below(&w->r, 10)) {
-        case 0: return -(int64_t)below(&w->r, 100);
-        case 1: return 0;
-        case 2: return INT64_MAX - (int64_t)below(&w->r, 2);
-        case 3: return (int64_t)below(&w->r, 400000000);
-        default: return 1 + (int64_t)below(&w->r, 5000000);
+        case 0:
+            return -(int64_t) below(&w->r, 100);
+        case 1:
+            return 0;
+        case 2:
+            return INT64_MAX - (int64_t) below(&w->r, 2);
+        case 3:
+            return (int64_t) below(&w->r, 400000000);
+        default:
+            return 1 + (int64_t) below(&w->r, 5000000);
     }
 }
 
@@ -190,14 +208,18 @@ static void remember_vouchers(world *w) {
 static slq_err random_tx(world *w, int *kind) {
     fx *f = w->f;
     char ref[32];
-    snprintf(ref, sizeof ref, "ref-%llu", (unsigned long long)below(&w->r, 3000));
-    *kind = (int)below(&w->r, 6);
+    snprintf(ref, sizeof ref, "ref-%llu", (unsigned long long) below(&w->r, 3000));
+    *kind = (int) below(&w->r, 6);
     int signer = below(&w->r, 8) == 0 ? PICK(w, anyone) : -1;
     switch (*kind) {
         case 0: {
-            fx_issue_args a = {PICK(w, anyone), (int)below(&w->r, P_COUNT), random_amount(w),
-                               (int64_t)below(&w->r, 2000000000), below(&w->r, 4) ? NULL : ref,
-                               below(&w->r, 5) ? 0 : f->time_ms + (int64_t)below(&w->r, 60 * DAY_MS)};
+            fx_issue_args a = {PICK(w, anyone),
+                               (int) below(&w->r, P_COUNT),
+                               random_amount(w),
+                               (int64_t) below(&w->r, 2000000000),
+                               below(&w->r, 4) ? NULL : ref,
+                               below(&w->r, 5) ? 0
+                                               : f->time_ms + (int64_t) below(&w->r, 60 * DAY_MS)};
             if (below(&w->r, 3)) a.to = PICK(w, holders);
             return fx_issue_as(f, signer < 0 ? K_ISSUER : signer, a, NULL);
         }
@@ -207,7 +229,11 @@ static slq_err random_tx(world *w, int *kind) {
             int holder = K_H1;
             for (int k = 0; v != NULL && k < K_COUNT; k++)
                 if (memcmp(v->holder.data, f->addr[k], 20) == 0) holder = k;
-            int64_t amt = v != NULL && below(&w->r, 3) ? 1 + (int64_t)below(&w->r, (uint64_t)(v->remaining_fen > 0 ? v->remaining_fen : 1) + 1) : random_amount(w);
+            int64_t amt =
+                v != NULL && below(&w->r, 3)
+                    ? 1 + (int64_t) below(
+                              &w->r, (uint64_t) (v->remaining_fen > 0 ? v->remaining_fen : 1) + 1)
+                    : random_amount(w);
             if (v != NULL) slq__voucher__free_unpacked(v, NULL);
             int to = below(&w->r, 2) ? (below(&w->r, 2) ? K_CENTRE1 : K_CENTRE2) : PICK(w, anyone);
             return fx_transfer(f, signer < 0 ? holder : signer, id, to, amt);
@@ -216,16 +242,18 @@ static slq_err random_tx(world *w, int *kind) {
             uint8_t ids[3][32];
             int centre = signer < 0 ? (below(&w->r, 2) ? K_CENTRE1 : K_CENTRE2) : signer;
             size_t n = held_by(w, centre, ids);
-            return fx_redeem(f, centre, (const uint8_t(*)[32])ids, n, ref);
+            return fx_redeem(f, centre, (const uint8_t(*)[32]) ids, n, ref);
         }
         case 3: {
             static const uint8_t none[32] = {0x66};
-            const uint8_t *c = w->nc == 0 || below(&w->r, 10) == 0 ? none : w->claims[below(&w->r, w->nc)];
+            const uint8_t *c =
+                w->nc == 0 || below(&w->r, 10) == 0 ? none : w->claims[below(&w->r, w->nc)];
             return fx_settle(f, signer < 0 ? K_FINANCE : signer, c, "PAY");
         }
-        case 4: return fx_revoke(f, signer < 0 ? K_ISSUER : signer, some_voucher(w), "audit finding");
+        case 4:
+            return fx_revoke(f, signer < 0 ? K_ISSUER : signer, some_voucher(w), "audit finding");
         default: {
-            fx_sign(f, K_H1, &(Slq__TxBody)SLQ__TX_BODY__INIT, f->nonce[K_H1] + 1);
+            fx_sign(f, K_H1, &(Slq__TxBody) SLQ__TX_BODY__INIT, f->nonce[K_H1] + 1);
             return fx_apply_last(f, K_H1); /* a body with no payload */
         }
     }
@@ -253,7 +281,7 @@ static int run_seed(uint64_t seed, int steps) {
     f.time_ms = cst_ms(2023, 3, 1, 9, 0);
     int bad = 0;
     for (int step = 0; step < steps && bad == 0; step++) {
-        f.time_ms += (int64_t)below(&w.r, 16 * 3600000LL);
+        f.time_ms += (int64_t) below(&w.r, 16 * 3600000LL);
         uint8_t before[32], after[32];
         bool digest = step % 16 == 0;
         if (digest) state_digest(&f, before);
@@ -267,18 +295,19 @@ static int run_seed(uint64_t seed, int steps) {
             state_digest(&f, after);
             if (memcmp(before, after, 32) != 0) {
                 fprintf(stderr, "  seed %llu step %d: rejected %s changed state\n",
-                        (unsigned long long)seed, step, slq_err_name(err));
+                        (unsigned long long) seed, step, slq_err_name(err));
                 bad++;
             }
         }
         if (step % 8 == 0 || step == steps - 1) bad += check_invariants(&f, seed, step);
     }
     printf("seed %llu: accepted issue %d transfer %d redeem %d settle %d revoke %d of %d\n",
-           (unsigned long long)seed, w.accepted[0], w.accepted[1], w.accepted[2], w.accepted[3],
+           (unsigned long long) seed, w.accepted[0], w.accepted[1], w.accepted[2], w.accepted[3],
            w.accepted[4], steps);
     for (int k = 0; k < 5; k++)
         if (w.accepted[k] == 0) {
-            fprintf(stderr, "  seed %llu: no accepted transaction of kind %d\n", (unsigned long long)seed, k);
+            fprintf(stderr, "  seed %llu: no accepted transaction of kind %d\n",
+                    (unsigned long long) seed, k);
             bad++;
         }
     fx_deinit(&f);
@@ -293,7 +322,7 @@ static void test_random_transactions_keep_every_fen_accounted_for(void) {
     }
     for (uint64_t seed = 1; seed <= 4; seed++) {
         int bad = run_seed(seed, 1500);
-        if (bad != 0) fprintf(stderr, "  failing seed: SLQ_SEED=%llu\n", (unsigned long long)seed);
+        if (bad != 0) fprintf(stderr, "  failing seed: SLQ_SEED=%llu\n", (unsigned long long) seed);
         CHECK_EQ_INT(bad, 0);
     }
 }
