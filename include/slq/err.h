@@ -33,6 +33,8 @@
     X(BLOCK_MALFORMED, 46, "block bytes do not decode")                                      \
     X(BLOCK_TOO_LARGE, 47, "block exceeds size or transaction-count limit")                  \
     X(GENESIS_INVALID, 48, "genesis is invalid")                                             \
+    X(CERT_INVALID, 49, "commit certificate does not prove finality")                        \
+    X(BLOCK_INVALID, 50, "block does not follow the chain or breaks a rule")                 \
     /* ledger: accounts and nonces */                                                        \
     X(SIGNER_UNKNOWN, 60, "signer is not a registered account")                              \
     X(NONCE_INVALID, 61, "nonce is not the signer's last nonce + 1")                         \
@@ -70,7 +72,16 @@
     X(SELF_TRANSFER, 111, "sender and recipient are the same")                               \
     /* ledger: claims */                                                                     \
     X(CLAIM_UNKNOWN, 120, "claim does not exist")                                            \
-    X(CLAIM_SETTLED, 121, "claim is already settled")
+    X(CLAIM_SETTLED, 121, "claim is already settled")                                        \
+    /* node and API */                                                                       \
+    X(MEMPOOL_FULL, 140, "mempool is full; retry later")                                     \
+    X(CONFIG_INVALID, 141, "node configuration is invalid")                                  \
+    X(HTTP_MALFORMED, 142, "HTTP request is malformed")                                      \
+    X(BODY_TOO_LARGE, 143, "request body exceeds the limit")                                 \
+    X(HEADERS_TOO_LARGE, 144, "request headers exceed the limit")                            \
+    X(RATE_LIMITED, 145, "too many requests on this connection")                             \
+    X(JSON_INVALID, 146, "request JSON is malformed or has wrong fields")                    \
+    X(TX_PENDING_TOO_MANY, 147, "too many pending transactions for this account")
 
 typedef enum {
 #define X(name, num, msg) SLQ_##name = num,
