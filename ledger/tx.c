@@ -21,7 +21,7 @@ static bool canonical(const ProtobufCMessage *msg, const uint8_t *bytes, size_t 
     uint8_t *buf = malloc(n == 0 ? 1 : n);
     if (buf == NULL) return false;
     protobuf_c_message_pack(msg, buf);
-    bool same = memcmp(buf, bytes, n) == 0;
+    bool same = n == 0 || memcmp(buf, bytes, n) == 0; /* bytes may be NULL when n == 0 */
     free(buf);
     return same;
 }

@@ -22,6 +22,8 @@ static inline bool fz_err_documented(slq_err e) {
 }
 
 /* Rejected inputs log a warning each; at fuzzing speed that is only noise and time. */
-static inline void fz_quiet(void) { slq_log_threshold = SLQ_LOG_OFF; }
+static inline void fz_quiet(void) {
+    slq_log_threshold = SLQ_LOG_OFF;
+}
 
 #endif
