@@ -61,6 +61,11 @@ void ledger_tx_free(ledger_tx *tx);
  * malloc'd (free()). */
 SLQ_MUST_USE slq_err ledger_tx_sign(const ledger *l, const crypto_key *key, const Slq__TxBody *body,
                                     uint8_t **out, size_t *out_len);
+/* The same for a signer that knows the chain only by its id and suite (a client).
+ * SLQ_KEY_SUITE_MISMATCH if the key is of another suite; SLQ_TX_TOO_LARGE. */
+SLQ_MUST_USE slq_err ledger_tx_sign_for(crypto_suite suite, const char *chain_id,
+                                        const crypto_key *key, const Slq__TxBody *body,
+                                        uint8_t **out, size_t *out_len);
 
 typedef struct {
     uint64_t height; /* height of the block being built or replayed */

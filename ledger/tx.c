@@ -119,13 +119,19 @@ void ledger_tx_free(ledger_tx *tx) {
 
 slq_err ledger_tx_sign(const ledger *l, const crypto_key *key, const Slq__TxBody *body,
                        uint8_t **out, size_t *out_len) {
-    if (crypto_key_suite(key) != l->suite) return SLQ_KEY_SUITE_MISMATCH;
+    return ledger_tx_sign_for(l->suite, l->genesis->chain_id, key, body, out, out_len);
+}
+
+slq_err ledger_tx_sign_for(crypto_suite suite, const char *chain_id, const crypto_key *key,
+                           const Slq__TxBody *body, uint8_t **out, size_t *out_len) {
+    if (crypto_key_suite(key) != suite) return SLQ_KEY_SUITE_MISMATCH;
+    if (!ledger_chain_id_ok(chain_id)) return SLQ_INVALID_ARGUMENT;
     size_t body_len = slq__tx_body__get_packed_size(body);
     if (body_len > SLQ_TX_BYTES_MAX) return SLQ_TX_TOO_LARGE;
     uint8_t body_buf[SLQ_TX_BYTES_MAX];
     slq__tx_body__pack(body, body_buf);
     uint8_t msg[SLQ_CHAIN_ID_BYTES_MAX + SLQ_TX_BYTES_MAX];
-    size_t n = preimage(msg, l->genesis->chain_id, body_buf, body_len);
+    size_t n = preimage(msg, chain_id, body_buf, body_len);
     uint8_t sig[CRYPTO_SIG_BYTES_MAX], pub[CRYPTO_PUBKEY_BYTES_MAX];
     size_t sig_len = 0, pub_len = 0;
     slq_err err = crypto_sign(key, sig, sizeof sig, &sig_len, msg, n);

@@ -1,0 +1,137 @@
+/* help.c: the table of slq's commands with their usage lines and help texts. The names,
+ * flags and exit codes are a contract (issue 3, docs/cli.md): scripts depend on them. */
+#include "cli.h"
+
+const char cli_global_help[] =
+    "usage: slq [--node URL] [--json] COMMAND [ARGS]\n"
+    "\n"
+    "The command-line client of slq, the ledger of compute vouchers (算力券). Keys stay on\n"
+    "this machine: transactions are signed here and sent to the node's HTTP API.\n"
+    "\n"
+    "Keys and networks:\n"
+    "  keygen     write a new key file and print its address\n"
+    "  address    print the address of a key file (also keys made by openssl genpkey)\n"
+    "  testnet    write a ready local network (node homes, genesis, demo keys)\n"
+    "Transactions (signed with --key, wait for their block unless --no-wait):\n"
+    "  register   the issuer registers a party\n"
+    "  issue      the issuer issues a voucher (发放)\n"
+    "  transfer   a holder pays a centre or an intermediary passes a voucher on (使用/流转)\n"
+    "  redeem     a centre redeems vouchers against a service contract (兑现)\n"
+    "  settle     the finance bureau marks a claim paid (拨付/核销)\n"
+    "  revoke     the issuer cancels a voucher (追回/撤销)\n"
+    "Queries:\n"
+    "  balance    active vouchers of an address and their total\n"
+    "  vouchers   every voucher an address holds, expired ones included\n"
+    "  voucher    one voucher with its lineage\n"
+    "  tx         a transaction and its result\n"
+    "  block      a block (the latest without HEIGHT)\n"
+    "  claims     redemption claims, of one centre with --centre\n"
+    "  status     the node: chain, height, validators\n"
+    "  audit      the audit of a budget year (cap, conservation)\n"
+    "\n"
+    "Global flags: --node URL (default $SLQ_NODE, else " CLI_DEFAULT_NODE "), --json.\n"
+    "Amounts are yuan with at most two decimals (1200, 12.50); dates are China Standard Time.\n"
+    "Exit codes: 0 success; 1 bad usage or input (nothing was sent); 2 refused by the node or\n"
+    "the ledger (the reason is printed); 3 node unreachable, overloaded or timed out.\n"
+    "Help on one command: slq COMMAND --help.\n";
+
+#define TX_HELP                                                                                \
+    "  --key FILE             the signer's PEM key (PKCS#8; openssl genpkey keys work too)\n"  \
+    "  --passphrase-env VAR   read the key's passphrase from environment variable VAR\n"       \
+    "  --no-wait              return once the node accepted the transaction\n"                 \
+    "Prints \"committed at height H\", the tx hash and what the transaction created. With\n"   \
+    "--json: {\"tx\", \"status\", \"height\", \"error\", \"vouchers\", \"claim\"}.\n"          \
+    "Exit 2 when the ledger rejects it (the reason is printed), 3 when it is not in a block\n" \
+    "within 30 s or the node cannot be reached.\n"
+
+const cli_command cli_commands[] = {
+    {"keygen", cli_cmd_keygen, "keygen --out FILE [--suite ed25519|sm2] [--passphrase-env VAR]",
+     "Writes a new PKCS#8 PEM private key to FILE (mode 0600; an existing FILE is never\n"
+     "overwritten) and prints its address. --suite: ed25519 (Ed25519 + SHA-256, the default)\n"
+     "or sm2 (国密 SM2 + SM3); it must be the suite of the chain that will use the key.\n"
+     "--passphrase-env VAR encrypts the file (AES-256-CBC) with the passphrase in VAR.\n"
+     "With --json: {\"address\", \"suite\", \"key_file\"}.\n"},
+    {"address", cli_cmd_address, "address --key FILE [--passphrase-env VAR]",
+     "Prints the address of the key in FILE: slq1 followed by 40 hex digits. The suite is\n"
+     "the key's own (Ed25519 -> SHA-256, SM2 -> SM3), so keys made with\n"
+     "`openssl genpkey -algorithm ed25519` or `-algorithm SM2` work too.\n"
+     "With --json: {\"address\", \"suite\", \"key_file\"}.\n"},
+    {"testnet", cli_cmd_testnet,
+     "testnet --validators N --out DIR [--base-port P] [--suite ed25519|sm2] [--cap YUAN]\n"
+     "           [--policy-from YYYY-MM-DD]",
+     "Writes a ready local network into DIR (created; refused if it exists and is not\n"
+     "empty): DIR/node0 .. DIR/node{N-1}, each with genesis.json (the same for all),\n"
+     "node.pem (its validator key) and config.json (node i: p2p 127.0.0.1:P+2i, API\n"
+     "127.0.0.1:P+2i+1; P defaults to 7600), and DIR/keys/ with issuer.pem, finance.pem,\n"
+     "regulator.pem, centre-1.pem, centre-2.pem, intermediary.pem, holder-1.pem .. holder-3.pem.\n"
+     "Genesis registers every party but the holders (register them with slq register) and\n"
+     "holds the Chengdu programs general, national-major and provincial-major.\n"
+     "  --cap YUAN             the city's annual cap (default 10000000)\n"
+     "  --policy-from DATE     first day of the three-year policy window (default today, CST)\n"},
+    {"register", cli_cmd_register,
+     "register --key ISSUER_KEY --address ADDR --role ROLE --name NAME [--credit-code C]\n"
+     "           [--affiliation GROUP]",
+     "The issuer registers a party. ROLE: centre, finance, enterprise, maker, research,\n"
+     "university, intermediary or regulator (issuers exist only through genesis).\n"
+     "--credit-code C: the unified social credit code (or a maker's incubator id); only its\n"
+     "hash under the chain's hash function is recorded. --affiliation GROUP: parties of the\n"
+     "same group are related (a holder may not pay a centre of its own group).\n" TX_HELP},
+    {"issue", cli_cmd_issue,
+     "issue --key ISSUER_KEY --to ADDR --amount YUAN --program NAME [--cost YUAN]\n"
+     "           [--expires YYYY-MM-DD|--expires-ms MS] [--ref TEXT]",
+     "The issuer issues a voucher of YUAN to a registered holder or intermediary, under a\n"
+     "program of the policy (presets: general, national-major, provincial-major).\n"
+     "  --cost YUAN            the declared compute cost (required by programs with a share)\n"
+     "  --expires DATE         usable through that whole day: expires at 00:00 CST of the\n"
+     "                         next day. Default: the program's expiry, or the end of the\n"
+     "                         budget year (CST)\n"
+     "  --expires-ms MS        the expiry instant, ms since the epoch (UTC)\n"
+     "  --ref TEXT             the application reference (申请编号); the ledger accepts each\n"
+     "                         once, so a retried command cannot issue twice. Without --ref\n"
+     "                         slq uses cli:ISSUER_ADDRESS:NONCE (unique, but a retry is a new\n"
+     "                         issue) and says so on stderr.\n"
+     "Prints the new voucher id (line \"voucher ID\").\n" TX_HELP},
+    {"transfer", cli_cmd_transfer, "transfer --key KEY --voucher ID --to ADDR --amount YUAN",
+     "Moves YUAN of voucher ID to ADDR along an edge the program allows (holder -> centre\n"
+     "as payment, intermediary -> holder). A partial amount splits the voucher: prints the\n"
+     "recipient's new voucher (\"voucher ID\") and the change kept (\"change ID\").\n" TX_HELP},
+    {"redeem", cli_cmd_redeem,
+     "redeem --key CENTRE_KEY --voucher ID[,ID...] --contract REF [--evidence FILE]",
+     "A centre burns vouchers it holds (at most 64) against one service contract and opens\n"
+     "a settlement claim; prints the claim id (\"claim ID\"). The contract reference can be\n"
+     "claimed once on the whole chain. --evidence FILE: the evidence hash is the chain hash\n"
+     "of the file's bytes (invoice, delivery proof); without it, the hash of REF.\n" TX_HELP},
+    {"settle", cli_cmd_settle, "settle --key FINANCE_KEY --claim ID --payment REF",
+     "The finance bureau marks claim ID paid with payment reference REF.\n" TX_HELP},
+    {"revoke", cli_cmd_revoke, "revoke --key ISSUER_KEY --voucher ID --reason TEXT",
+     "The issuer cancels an active voucher; its amount returns to its year's pool.\n" TX_HELP},
+    {"balance", cli_cmd_balance, "balance ADDR",
+     "The active vouchers of ADDR (held and unexpired at the tip's block time) and their\n"
+     "total. With --json: {\"address\", \"total_fen\", \"vouchers\": [{\"id\", \"amount_fen\",\n"
+     "\"program\", \"budget_year\", \"expires_at_ms\", \"state\"}]}.\n"},
+    {"vouchers", cli_cmd_vouchers, "vouchers ADDR",
+     "Every voucher ADDR holds, the expired ones included (state \"expired\", not in the\n"
+     "total). With --json: the node's answer to GET /v1/accounts/ADDR/vouchers?all=1.\n"},
+    {"voucher", cli_cmd_voucher, "voucher ID",
+     "One voucher, its lineage (ancestors up to the issued root) and the transactions that\n"
+     "created or closed them. With --json: the node's answer to GET /v1/vouchers/ID.\n"},
+    {"tx", cli_cmd_tx, "tx HASH",
+     "A transaction and its result (pending, committed with height, or rejected with the\n"
+     "reason). With --json: the node's answer to GET /v1/txs/HASH.\n"},
+    {"block", cli_cmd_block, "block [HEIGHT]",
+     "The block at HEIGHT, or the latest, with its commit certificate.\n"
+     "With --json: the node's answer to GET /v1/blocks/HEIGHT.\n"},
+    {"claims", cli_cmd_claims, "claims [--centre ADDR]",
+     "Redemption claims (of one centre with --centre): amount, contract, settlement.\n"
+     "With --json: the node's answer to GET /v1/claims.\n"},
+    {"status", cli_cmd_status, "status",
+     "The node's chain id, suite, height, tip hash and validators.\n"
+     "With --json: the node's answer to GET /v1/status.\n"},
+    {"audit", cli_cmd_audit, "audit [--year YYYY]",
+     "The audit of a budget year (default: the current year, CST), recomputed by the node\n"
+     "from the blocks: cap, issued, redeemed, settled, revoked, expired, outstanding, and\n"
+     "whether the cap held and every fen is accounted for.\n"
+     "With --json: the node's answer to GET /v1/audit/YEAR.\n"},
+};
+
+const size_t cli_commands_count = sizeof cli_commands / sizeof cli_commands[0];

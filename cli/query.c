@@ -1,0 +1,264 @@
+/* query.c: the read-only commands, one GET of docs/api.md each. Arguments are checked
+ * before the request. With --json the node's JSON is printed as received (exact integers),
+ * except `balance`, whose shape is the CLI contract's and is rebuilt key by key. Without
+ * --json, lists are aligned tables and objects are "key  value" lines, amounts in yuan and
+ * times in CST. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "codec.h"
+#include "slq/cst.h"
+
+/* Prints the node's body as received, with a final newline. */
+static int print_body(const cli_response *r) {
+    fwrite(r->body, 1, r->len, stdout);
+    if (r->len == 0 || r->body[r->len - 1] != '\n') putchar('\n');
+    return CLI_EXIT_OK;
+}
+
+/* GETs path and prints the object (verbatim with --json, else via show()). */
+static int get_and_show(cli *c, const char *path, void (*show)(const cJSON *)) {
+    cli_response r;
+    int rc = cli_get(c, path, &r);
+    if (rc != CLI_PROCEED) return rc;
+    rc = CLI_EXIT_OK;
+    if (c->json)
+        rc = print_body(&r);
+    else
+        show(r.json);
+    cli_response_free(&r);
+    return rc;
+}
+
+static void show_object(const cJSON *j) {
+    cli_print_object(j, 0);
+}
+
+static void yuan_cell(char out[CODEC_YUAN_TEXT_BYTES], const cJSON *obj, const char *key) {
+    int64_t fen = 0;
+    if (cli_json_int(obj, key, &fen))
+        codec_yuan_format(out, fen);
+    else
+        snprintf(out, CODEC_YUAN_TEXT_BYTES, "-");
+}
+
+static void int_cell(char out[24], const cJSON *obj, const char *key) {
+    int64_t v = 0;
+    if (cli_json_int(obj, key, &v))
+        snprintf(out, 24, "%lld", (long long) v);
+    else
+        snprintf(out, 24, "-");
+}
+
+static void time_cell(char out[32], const cJSON *obj, const char *key) {
+    int64_t v = 0;
+    if (cli_json_int(obj, key, &v) && v > 0)
+        cli_format_cst(out, v);
+    else
+        snprintf(out, 32, "-");
+}
+
+/* ------------------------------------------------------------------ balance, vouchers */
+
+static void show_vouchers(const cJSON *j) {
+    static const char *const head[] = {"ID", "AMOUNT", "PROGRAM", "YEAR", "EXPIRES (CST)", "STATE"};
+    char total[CODEC_YUAN_TEXT_BYTES];
+    yuan_cell(total, j, "total_fen");
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(j, "vouchers");
+    printf("address  %s\ntotal    %s yuan\n",
+           cli_json_str(j, "address") ? cli_json_str(j, "address") : "-", total);
+    if (!cJSON_IsArray(list) || list->child == NULL) return;
+    cli_table *t = cli_table_create(6, head);
+    for (const cJSON *v = list->child; t != NULL && v != NULL; v = v->next) {
+        char amount[CODEC_YUAN_TEXT_BYTES], year[24], expires[32];
+        yuan_cell(amount, v, "amount_fen");
+        int_cell(year, v, "budget_year");
+        time_cell(expires, v, "expires_at_ms");
+        const char *row[] = {
+            cli_json_str(v, "id"),   amount, cli_json_str(v, "program"), year, expires,
+            cli_json_str(v, "state")};
+        if (!cli_table_add(t, row)) break;
+    }
+    putchar('\n');
+    if (t != NULL) cli_table_print(t);
+    cli_table_destroy(t);
+}
+
+/* Copies member key of from into to, as-is (null when absent). */
+static bool copy_member(cJSON *to, const cJSON *from, const char *key) {
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(from, key);
+    cJSON *dup = m != NULL ? cJSON_Duplicate(m, true) : cJSON_CreateNull();
+    if (dup != NULL && cJSON_AddItemToObject(to, key, dup)) return true;
+    cJSON_Delete(dup);
+    return false;
+}
+
+/* {"address", "total_fen", "vouchers": [{"id", "amount_fen", "program", "budget_year",
+ * "expires_at_ms", "state"}]}: exactly these keys, whatever else the node adds. */
+static int print_balance_json(const cJSON *j) {
+    static const char *const keys[] = {"id",          "amount_fen",    "program",
+                                       "budget_year", "expires_at_ms", "state"};
+    cJSON *o = cJSON_CreateObject(), *list = cJSON_CreateArray();
+    bool ok =
+        o != NULL && list != NULL && copy_member(o, j, "address") && copy_member(o, j, "total_fen");
+    ok = ok && cJSON_AddItemToObject(o, "vouchers", list);
+    if (!ok) cJSON_Delete(list);
+    const cJSON *src = cJSON_GetObjectItemCaseSensitive(j, "vouchers");
+    for (const cJSON *v = cJSON_IsArray(src) ? src->child : NULL; ok && v != NULL; v = v->next) {
+        cJSON *e = cJSON_CreateObject();
+        ok = e != NULL && cJSON_AddItemToArray(list, e);
+        if (!ok) cJSON_Delete(e);
+        for (size_t i = 0; ok && i < sizeof keys / sizeof keys[0]; i++)
+            ok = copy_member(e, v, keys[i]);
+    }
+    int rc = ok ? cli_print_json(o) : cli_fail(CLI_EXIT_USAGE, "out of memory");
+    cJSON_Delete(o);
+    return rc;
+}
+
+static int vouchers_of(cli *c, const cli_command *cmd, int argc, char **argv, bool all) {
+    cli_args a = {.pos_min = 1, .pos_max = 1};
+    int rc = cli_args_parse(c, cmd, &a, argc, argv);
+    uint8_t addr[CRYPTO_ADDRESS_BYTES];
+    if (rc == CLI_PROCEED) rc = cli_parse_address(cmd, "address", a.pos[0], addr);
+    if (rc != CLI_PROCEED) return rc;
+    char path[128];
+    snprintf(path, sizeof path, "/v1/accounts/%s/vouchers%s", a.pos[0], all ? "?all=1" : "");
+    if (all) return get_and_show(c, path, show_vouchers);
+    cli_response r;
+    rc = cli_get(c, path, &r);
+    if (rc != CLI_PROCEED) return rc;
+    rc = CLI_EXIT_OK;
+    if (c->json)
+        rc = print_balance_json(r.json);
+    else
+        show_vouchers(r.json);
+    cli_response_free(&r);
+    return rc;
+}
+
+int cli_cmd_balance(cli *c, const cli_command *cmd, int argc, char **argv) {
+    return vouchers_of(c, cmd, argc, argv, false);
+}
+
+int cli_cmd_vouchers(cli *c, const cli_command *cmd, int argc, char **argv) {
+    return vouchers_of(c, cmd, argc, argv, true);
+}
+
+/* ------------------------------------------------------------------ voucher, tx, block */
+
+/* Commands whose one positional argument is a 64-hex id appended to a path prefix. */
+static int by_id(cli *c, const cli_command *cmd, int argc, char **argv, const char *prefix) {
+    cli_args a = {.pos_min = 1, .pos_max = 1};
+    int rc = cli_args_parse(c, cmd, &a, argc, argv);
+    uint8_t id[CRYPTO_HASH_BYTES];
+    char hex[CLI_ID_HEX_BYTES];
+    if (rc == CLI_PROCEED) rc = cli_parse_id(cmd, NULL, a.pos[0], id, hex);
+    if (rc != CLI_PROCEED) return rc;
+    char path[128];
+    snprintf(path, sizeof path, "%s%s", prefix, hex);
+    return get_and_show(c, path, show_object);
+}
+
+int cli_cmd_voucher(cli *c, const cli_command *cmd, int argc, char **argv) {
+    return by_id(c, cmd, argc, argv, "/v1/vouchers/");
+}
+
+int cli_cmd_tx(cli *c, const cli_command *cmd, int argc, char **argv) {
+    return by_id(c, cmd, argc, argv, "/v1/txs/");
+}
+
+int cli_cmd_block(cli *c, const cli_command *cmd, int argc, char **argv) {
+    cli_args a = {.pos_min = 0, .pos_max = 1};
+    int rc = cli_args_parse(c, cmd, &a, argc, argv);
+    uint64_t height = 0;
+    if (rc == CLI_PROCEED && a.pos_count == 1)
+        rc = cli_parse_u64(cmd, "height", a.pos[0], 0, INT64_MAX, &height);
+    if (rc != CLI_PROCEED) return rc;
+    char path[64];
+    if (a.pos_count == 1)
+        snprintf(path, sizeof path, "/v1/blocks/%llu", (unsigned long long) height);
+    else
+        snprintf(path, sizeof path, "/v1/blocks/latest");
+    return get_and_show(c, path, show_object);
+}
+
+/* ------------------------------------------------------------------ claims, status, audit */
+
+static void show_claims(const cJSON *j) {
+    static const char *const head[] = {"CLAIM",    "CENTRE",       "AMOUNT",
+                                       "CONTRACT", "OPENED (CST)", "SETTLED"};
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(j, "claims");
+    if (!cJSON_IsArray(list) || list->child == NULL) {
+        printf("no claims\n");
+        return;
+    }
+    cli_table *t = cli_table_create(6, head);
+    for (const cJSON *v = list->child; t != NULL && v != NULL; v = v->next) {
+        char amount[CODEC_YUAN_TEXT_BYTES], opened[32], settled[160];
+        yuan_cell(amount, v, "amount_fen");
+        time_cell(opened, v, "opened_at_ms");
+        const cJSON *s = cJSON_GetObjectItemCaseSensitive(v, "settled");
+        const char *pay = cli_json_str(v, "payment_ref");
+        snprintf(settled, sizeof settled, "%s%s%s", cJSON_IsTrue(s) ? "yes" : "no",
+                 cJSON_IsTrue(s) && pay != NULL ? ": " : "",
+                 cJSON_IsTrue(s) && pay != NULL ? pay : "");
+        const char *row[] = {cli_json_str(v, "id"),
+                             cli_json_str(v, "centre"),
+                             amount,
+                             cli_json_str(v, "contract_ref"),
+                             opened,
+                             settled};
+        if (!cli_table_add(t, row)) break;
+    }
+    if (t != NULL) cli_table_print(t);
+    cli_table_destroy(t);
+}
+
+int cli_cmd_claims(cli *c, const cli_command *cmd, int argc, char **argv) {
+    cli_flag fl[] = {{"--centre", true, NULL}};
+    cli_args a = {.flags = fl, .flags_count = 1};
+    int rc = cli_args_parse(c, cmd, &a, argc, argv);
+    const char *centre = rc == CLI_PROCEED ? cli_flag_get(&a, "--centre") : NULL;
+    uint8_t addr[CRYPTO_ADDRESS_BYTES];
+    if (rc == CLI_PROCEED && centre != NULL) rc = cli_parse_address(cmd, "--centre", centre, addr);
+    if (rc != CLI_PROCEED) return rc;
+    char path[96];
+    snprintf(path, sizeof path, "/v1/claims%s%s", centre != NULL ? "?centre=" : "",
+             centre != NULL ? centre : "");
+    return get_and_show(c, path, show_claims);
+}
+
+int cli_cmd_status(cli *c, const cli_command *cmd, int argc, char **argv) {
+    cli_args a = {0};
+    int rc = cli_args_parse(c, cmd, &a, argc, argv);
+    if (rc != CLI_PROCEED) return rc;
+    return get_and_show(c, "/v1/status", show_object);
+}
+
+static void show_audit(const cJSON *j) {
+    const cJSON *cap = cJSON_GetObjectItemCaseSensitive(j, "cap_held");
+    const cJSON *cons = cJSON_GetObjectItemCaseSensitive(j, "conservation_holds");
+    int64_t year = 0;
+    cli_json_int(j, "year", &year);
+    printf("budget year %lld: cap %s, conservation %s\n\n", (long long) year,
+           cJSON_IsTrue(cap) ? "held" : "NOT HELD", cJSON_IsTrue(cons) ? "holds" : "DOES NOT HOLD");
+    cli_print_object(j, 0);
+}
+
+int cli_cmd_audit(cli *c, const cli_command *cmd, int argc, char **argv) {
+    cli_flag fl[] = {{"--year", true, NULL}};
+    cli_args a = {.flags = fl, .flags_count = 1};
+    int rc = cli_args_parse(c, cmd, &a, argc, argv);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    uint64_t year = slq_budget_year((int64_t) now.tv_sec * 1000);
+    const char *text = rc == CLI_PROCEED ? cli_flag_get(&a, "--year") : NULL;
+    if (text != NULL) rc = cli_parse_u64(cmd, "--year", text, 1970, 9999, &year);
+    if (rc != CLI_PROCEED) return rc;
+    char path[64];
+    snprintf(path, sizeof path, "/v1/audit/%llu", (unsigned long long) year);
+    return get_and_show(c, path, show_audit);
+}

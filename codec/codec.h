@@ -1,0 +1,74 @@
+/* codec.h: text forms shared by the node and the CLI: genesis.json <-> Genesis bytes,
+ * yuan amounts <-> int64 fen, lowercase hex, and the lowercase names of roles.
+ *
+ * genesis.json is read strictly (docs/genesis.md): unknown or repeated keys, wrong types,
+ * numbers that are not plain integers, bad hex, unknown enum names and out-of-range values
+ * are refused with SLQ_GENESIS_INVALID and a reason that names the JSON path, e.g.
+ * "policy.programs[1].max_share_bp: must be an integer 0..10000". The codec checks form;
+ * ledger_create() checks meaning (one issuer, unique names, a non-empty window...).
+ *
+ * Amounts: the CLI reads and prints yuan with at most two decimals; everything inside is
+ * int64 fen, converted with integer arithmetic only.
+ *
+ * No state; every function is thread-safe. */
+#ifndef SLQ_CODEC_H
+#define SLQ_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "slq.pb-c.h"
+#include "slq/err.h"
+#include "slq/limits.h"
+
+/* genesis.json is hex-heavy text around at most SLQ_GENESIS_BYTES_MAX bytes of genesis. */
+#define CODEC_GENESIS_JSON_BYTES_MAX (4u * SLQ_GENESIS_BYTES_MAX)
+/* Longest text of codec_yuan_format, NUL included ("-92233720368547758.08"). */
+#define CODEC_YUAN_TEXT_BYTES        32u
+
+/* ---- genesis.json ---- */
+
+/* Reads genesis.json text json[0..len) (need not be NUL-terminated) and packs it as a
+ * Genesis. On SLQ_OK *out is malloc'd (free()) and holds *out_len bytes, the canonical
+ * protobuf-c encoding, ready for ledger_create(). On SLQ_GENESIS_INVALID, why[0..why_cap)
+ * (if not NULL) gets one line naming the JSON path and the problem. SLQ_NO_MEMORY too. */
+SLQ_MUST_USE slq_err codec_genesis_from_json(uint8_t **out, size_t *out_len, const char *json,
+                                             size_t len, char *why, size_t why_cap);
+
+/* Writes g as pretty-printed genesis.json (ends with a newline). On SLQ_OK *out is
+ * malloc'd and NUL-terminated (free()). SLQ_GENESIS_INVALID when g holds something the
+ * JSON form cannot express (an unknown role or party number, an address that is not 20
+ * bytes, a missing policy); SLQ_NO_MEMORY. */
+SLQ_MUST_USE slq_err codec_genesis_to_json(char **out, const Slq__Genesis *g);
+
+/* ---- amounts ---- */
+
+/* Parses yuan: digits (no sign, no leading zero unless the whole part is "0"), then
+ * optionally '.' and one or two digits: "12", "12.3", "12.34", "0.05". Returns
+ * SLQ_AMOUNT_MUST_BE_POSITIVE for zero ("0", "0.00"), SLQ_AMOUNT_OVERFLOW beyond
+ * INT64_MAX fen, SLQ_FIELD_INVALID for anything else ("1.234", "-5", "abc", "1e3", "",
+ * " 1", "1.", ".5", "+1"). *fen is written only on SLQ_OK. */
+SLQ_MUST_USE slq_err codec_yuan_parse(int64_t *fen, const char *text);
+
+/* Writes fen as yuan with exactly two decimals: "1234.56", "-0.05", "0.00". */
+void codec_yuan_format(char out[CODEC_YUAN_TEXT_BYTES], int64_t fen);
+
+/* ---- hex ---- */
+
+/* Writes 2n lowercase hex digits of p[0..n) and a NUL into out[0..2n+1). */
+void codec_hex_encode(char *out, const uint8_t *p, size_t n);
+/* Parses exactly 2n lowercase hex digits into out[0..n). SLQ_FIELD_INVALID otherwise. */
+SLQ_MUST_USE slq_err codec_hex_decode(uint8_t *out, size_t n, const char *text);
+
+/* ---- enum names (docs/api.md) ---- */
+
+/* Lowercase role name ("issuer", "centre", ...), or NULL for a number that is not a role. */
+const char *codec_role_name(Slq__Role role);
+/* Parses a lowercase role name. SLQ_ROLE_INVALID otherwise. */
+SLQ_MUST_USE slq_err codec_role_parse(Slq__Role *out, const char *name);
+/* "holder", "centre", "intermediary", or NULL. */
+const char *codec_party_name(Slq__Party party);
+/* Parses a party name. SLQ_FIELD_INVALID otherwise. */
+SLQ_MUST_USE slq_err codec_party_parse(Slq__Party *out, const char *name);
+
+#endif

@@ -1,0 +1,311 @@
+/* api.c: the HTTP JSON API of docs/api.md: routing and the read-only handlers. Every
+ * answer reads committed state from the store; nothing here writes. Integers (fen, ms,
+ * heights, nonces) are written as exact JSON integers, never through a double. */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_json.h"
+#include "codec.h"
+#include "node.h"
+#include "slq/cst.h"
+#include "slq/keys.h"
+#include "slq/log.h"
+
+void node_api_json(node *n, http_req_ref ref, int status, char *json) {
+    if (n->http == NULL || json == NULL) {
+        free(json);
+        return;
+    }
+    slq_err err = http_respond(n->http, ref, status, "application/json", json, strlen(json));
+    if (err != SLQ_OK && err != SLQ_NOT_FOUND) log_warn("node: api: respond: %s", slq_err_str(err));
+    free(json);
+}
+
+void node_api_error(node *n, http_req_ref ref, int status, slq_err code, const char *message) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "error", slq_err_name(code));
+    cJSON_AddNumberToObject(o, "code", code);
+    cJSON_AddStringToObject(o, "message", message);
+    node_api_json(n, ref, status, cJSON_PrintUnformatted(o));
+    cJSON_Delete(o);
+}
+
+static void reply(node *n, http_req_ref ref, cJSON *o) {
+    node_api_json(n, ref, 200, cJSON_PrintUnformatted(o));
+    cJSON_Delete(o);
+}
+
+static bool parse_u64(const char *s, uint64_t *out) {
+    if (*s == '\0' || strlen(s) > 19) return false;
+    uint64_t v = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9') return false;
+        v = v * 10 + (uint64_t) (*s - '0');
+    }
+    *out = v;
+    return true;
+}
+
+/* ------------------------------------------------------------------ status, blocks */
+
+static void get_status(node *n, http_req_ref ref) {
+    const ledger *l = chain_ledger(n->chain);
+    const storage_tip *tip = chain_tip(n->chain);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "chain_id", ledger_chain_id(l));
+    cJSON_AddStringToObject(o, "suite", crypto_suite_name(ledger_suite(l)));
+    json_hex(o, "genesis_hash", ledger_genesis_hash(l), CRYPTO_HASH_BYTES);
+    json_u64(o, "height", tip->height);
+    json_hex(o, "tip_hash", tip->hash, CRYPTO_HASH_BYTES);
+    json_hex(o, "app_hash", tip->app_hash, CRYPTO_HASH_BYTES);
+    json_i64(o, "time_ms", chain_tip_time_ms(n->chain));
+    json_u64(o, "mempool", mempool_count(n->mp));
+    json_address(o, "node", n->addr);
+    cJSON_AddBoolToObject(o, "validator", n->validator);
+    cJSON *vs = cJSON_AddArrayToObject(o, "validators");
+    const Slq__Genesis *g = ledger_genesis(l);
+    for (size_t i = 0; i < g->n_validators; i++) {
+        cJSON *v = cJSON_CreateObject();
+        uint8_t addr[CRYPTO_ADDRESS_BYTES];
+        if (crypto_address(ledger_suite(l), addr, g->validators[i]->pubkey.data,
+                           g->validators[i]->pubkey.len) == SLQ_OK)
+            json_address(v, "address", addr);
+        cJSON_AddStringToObject(v, "name", g->validators[i]->name);
+        json_u64(v, "power", g->validators[i]->power);
+        cJSON_AddItemToArray(vs, v);
+    }
+    reply(n, ref, o);
+}
+
+static void get_block(node *n, http_req_ref ref, const char *which) {
+    uint64_t height = chain_tip(n->chain)->height;
+    if (strcmp(which, "latest") != 0 && !parse_u64(which, &height)) {
+        node_api_error(n, ref, 400, SLQ_INVALID_ARGUMENT, "height must be a number or latest");
+        return;
+    }
+    cJSON *o = NULL;
+    slq_err err = height == 0 ? SLQ_NOT_FOUND : api_block_json(n, height, &o);
+    if (err == SLQ_NOT_FOUND)
+        node_api_error(n, ref, 404, err, "no block at that height");
+    else if (err != SLQ_OK)
+        node_api_error(n, ref, 500, err, slq_err_str(err));
+    else
+        reply(n, ref, o);
+}
+
+/* ------------------------------------------------------------------ transactions */
+
+static void get_tx(node *n, http_req_ref ref, const char *hex) {
+    uint8_t hash[CRYPTO_HASH_BYTES];
+    if (strlen(hex) != 2 * CRYPTO_HASH_BYTES ||
+        codec_hex_decode(hash, sizeof hash, hex) != SLQ_OK) {
+        node_api_error(n, ref, 400, SLQ_FIELD_INVALID, "tx hash must be 64 lowercase hex digits");
+        return;
+    }
+    cJSON *o = NULL;
+    slq_err err = api_tx_json(n, hash, &o);
+    if (err == SLQ_OK) {
+        reply(n, ref, o);
+        return;
+    }
+    if (err != SLQ_NOT_FOUND) {
+        node_api_error(n, ref, 500, err, slq_err_str(err));
+        return;
+    }
+    const node_result *r = node_result_find(n, hash);
+    if (r == NULL) {
+        node_api_error(n, ref, 404, SLQ_NOT_FOUND, "unknown transaction");
+        return;
+    }
+    o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "tx", hex);
+    cJSON_AddStringToObject(o, "status", "rejected");
+    cJSON_AddStringToObject(o, "error", slq_err_name(r->code));
+    cJSON_AddNumberToObject(o, "code", r->code);
+    cJSON_AddStringToObject(o, "message", r->message);
+    reply(n, ref, o);
+}
+
+/* ------------------------------------------------------------------ accounts, vouchers */
+
+static void get_account(node *n, http_req_ref ref, const char *addr_text, const char *rest,
+                        const char *query) {
+    uint8_t addr[CRYPTO_ADDRESS_BYTES];
+    if (crypto_address_parse(addr, addr_text) != SLQ_OK) {
+        node_api_error(n, ref, 400, SLQ_ADDRESS_INVALID, slq_err_str(SLQ_ADDRESS_INVALID));
+        return;
+    }
+    cJSON *o = NULL;
+    slq_err err;
+    if (rest == NULL)
+        err = api_account_json(n, addr, &o);
+    else if (strcmp(rest, "vouchers") == 0)
+        err = api_balance_json(n, addr, strstr(query, "all=1") != NULL, &o);
+    else
+        err = SLQ_INVALID_ARGUMENT;
+    if (err == SLQ_OK)
+        reply(n, ref, o);
+    else if (err == SLQ_NOT_FOUND)
+        node_api_error(n, ref, 404, SLQ_ACCOUNT_UNKNOWN, "no such account");
+    else if (err == SLQ_INVALID_ARGUMENT)
+        node_api_error(n, ref, 404, SLQ_NOT_FOUND, "unknown path");
+    else
+        node_api_error(n, ref, 500, err, slq_err_str(err));
+}
+
+static void get_voucher(node *n, http_req_ref ref, const char *hex) {
+    uint8_t id[CRYPTO_HASH_BYTES];
+    if (strlen(hex) != 2 * CRYPTO_HASH_BYTES || codec_hex_decode(id, sizeof id, hex) != SLQ_OK) {
+        node_api_error(n, ref, 400, SLQ_FIELD_INVALID,
+                       "voucher id must be 64 lowercase hex digits");
+        return;
+    }
+    cJSON *o = NULL;
+    slq_err err = api_voucher_lineage_json(n, id, &o);
+    if (err == SLQ_OK)
+        reply(n, ref, o);
+    else if (err == SLQ_NOT_FOUND)
+        node_api_error(n, ref, 404, SLQ_VOUCHER_UNKNOWN, "no such voucher");
+    else
+        node_api_error(n, ref, 500, err, slq_err_str(err));
+}
+
+static void get_claims(node *n, http_req_ref ref, const char *query) {
+    uint8_t centre[CRYPTO_ADDRESS_BYTES];
+    const char *c = strstr(query, "centre=");
+    char text[64] = "";
+    if (c != NULL) {
+        snprintf(text, sizeof text, "%.*s", (int) strcspn(c + 7, "&"), c + 7);
+        if (crypto_address_parse(centre, text) != SLQ_OK) {
+            node_api_error(n, ref, 400, SLQ_ADDRESS_INVALID, "centre must be an slq1 address");
+            return;
+        }
+    }
+    cJSON *o = NULL;
+    slq_err err = api_claims_json(n, c != NULL ? centre : NULL, &o);
+    if (err == SLQ_OK)
+        reply(n, ref, o);
+    else
+        node_api_error(n, ref, 500, err, slq_err_str(err));
+}
+
+static void get_audit(node *n, http_req_ref ref, const char *year_text) {
+    uint64_t year;
+    if (!parse_u64(year_text, &year) || year < 2000 || year > 9999) {
+        node_api_error(n, ref, 400, SLQ_INVALID_ARGUMENT, "year must be 2000..9999");
+        return;
+    }
+    cJSON *o = NULL;
+    slq_err err = api_audit_json(n, (uint32_t) year, &o);
+    if (err == SLQ_OK)
+        reply(n, ref, o);
+    else
+        node_api_error(n, ref, 500, err, slq_err_str(err));
+}
+
+/* ------------------------------------------------------------------ metrics */
+
+static void get_metrics(node *n, http_req_ref ref) {
+    size_t cap = 16384, len = 0;
+    char *buf = malloc(cap);
+    if (buf == NULL) {
+        node_api_error(n, ref, 500, SLQ_NO_MEMORY, "out of memory");
+        return;
+    }
+#define OUT(...) len += (size_t) snprintf(buf + len, cap - len, __VA_ARGS__)
+    OUT("# TYPE slq_height gauge\nslq_height %llu\n",
+        (unsigned long long) chain_tip(n->chain)->height);
+    OUT("# TYPE slq_mempool_txs gauge\nslq_mempool_txs %zu\n", mempool_count(n->mp));
+    OUT("# TYPE slq_txs_committed_total counter\nslq_txs_committed_total %llu\n",
+        (unsigned long long) n->metrics.txs_committed);
+    OUT("# TYPE slq_blocks_committed_total counter\nslq_blocks_committed_total %llu\n",
+        (unsigned long long) n->metrics.blocks_committed);
+    OUT("# TYPE slq_http_requests_total counter\nslq_http_requests_total %llu\n",
+        (unsigned long long) n->metrics.http_requests);
+    OUT("# TYPE slq_peers gauge\nslq_peers 0\n");
+    OUT("# TYPE slq_txs_rejected_total counter\n");
+    for (unsigned e = 0; e < 256 && len + 128 < cap; e++)
+        if (n->metrics.rejected[e] > 0)
+            OUT("slq_txs_rejected_total{reason=\"%s\"} %llu\n", slq_err_name((slq_err) e),
+                (unsigned long long) n->metrics.rejected[e]);
+#undef OUT
+    slq_err err = http_respond(n->http, ref, 200, "text/plain; version=0.0.4", buf, len);
+    if (err != SLQ_OK && err != SLQ_NOT_FOUND) log_warn("node: api: metrics: %s", slq_err_str(err));
+    free(buf);
+}
+
+/* ------------------------------------------------------------------ routing */
+
+/* Splits "/v1/a/b/c" into at most 4 segments (in place in buf). */
+static size_t split_path(char *buf, const char *path, const char *seg[4]) {
+    snprintf(buf, 256, "%s", path);
+    size_t n = 0;
+    for (char *p = buf; *p == '/' && n < 4;) {
+        *p++ = '\0';
+        seg[n++] = p;
+        p = strchr(p, '/');
+        if (p == NULL) break;
+    }
+    return n;
+}
+
+static void route_get(node *n, const http_request *req) {
+    char buf[256];
+    const char *s[4] = {0};
+    size_t k = strlen(req->path) < 250 ? split_path(buf, req->path, s) : 0;
+    http_req_ref ref = req->ref;
+    if (k == 1 && strcmp(s[0], "metrics") == 0) {
+        get_metrics(n, ref);
+        return;
+    }
+    if (k < 2 || strcmp(s[0], "v1") != 0) {
+        node_api_error(n, ref, 404, SLQ_NOT_FOUND, "unknown path");
+        return;
+    }
+    if (k == 2 && strcmp(s[1], "status") == 0) {
+        get_status(n, ref);
+        return;
+    }
+    if (k == 3 && strcmp(s[1], "blocks") == 0) {
+        get_block(n, ref, s[2]);
+        return;
+    }
+    if (k == 3 && strcmp(s[1], "txs") == 0) {
+        get_tx(n, ref, s[2]);
+        return;
+    }
+    if ((k == 3 || k == 4) && strcmp(s[1], "accounts") == 0) {
+        get_account(n, ref, s[2], k == 4 ? s[3] : NULL, req->query);
+        return;
+    }
+    if (k == 3 && strcmp(s[1], "vouchers") == 0) {
+        get_voucher(n, ref, s[2]);
+        return;
+    }
+    if (k == 2 && strcmp(s[1], "claims") == 0) {
+        get_claims(n, ref, req->query);
+        return;
+    }
+    if (k == 3 && strcmp(s[1], "audit") == 0) {
+        get_audit(n, ref, s[2]);
+        return;
+    }
+    node_api_error(n, ref, 404, SLQ_NOT_FOUND, "unknown path");
+}
+
+void node_api_handle(void *arg, const http_request *req) {
+    node *n = arg;
+    n->metrics.http_requests++;
+    if (strcmp(req->method, "GET") == 0) return route_get(n, req);
+    if (strcmp(req->method, "POST") == 0 && strcmp(req->path, "/v1/txs") == 0) {
+        node_submit(n, req);
+        return;
+    }
+    if (strcmp(req->path, "/v1/txs") == 0) {
+        node_api_error(n, req->ref, 405, SLQ_INVALID_ARGUMENT, "use POST");
+        return;
+    }
+    node_api_error(n, req->ref, 405, SLQ_INVALID_ARGUMENT, "method not allowed");
+}

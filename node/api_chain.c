@@ -1,0 +1,198 @@
+/* api_chain.c: JSON of blocks and transactions for the API (api_json.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_json.h"
+#include "codec.h"
+
+static void hash_list(cJSON *arr, const ProtobufCBinaryData *txs, size_t n, crypto_suite suite) {
+    for (size_t i = 0; i < n; i++) {
+        uint8_t h[CRYPTO_HASH_BYTES];
+        char hex[2 * CRYPTO_HASH_BYTES + 1];
+        crypto_hash(suite, h, txs[i].data, txs[i].len);
+        codec_hex_encode(hex, h, CRYPTO_HASH_BYTES);
+        cJSON_AddItemToArray(arr, cJSON_CreateString(hex));
+    }
+}
+
+static cJSON *cert_json(const uint8_t *bytes, size_t len) {
+    Slq__Certificate *c = slq__certificate__unpack(NULL, len, bytes);
+    if (c == NULL) return cJSON_CreateNull();
+    cJSON *o = cJSON_CreateObject();
+    json_u64(o, "height", c->height);
+    json_u64(o, "round", c->round);
+    json_hex(o, "block_hash", c->block_hash.data, c->block_hash.len);
+    cJSON *sigs = cJSON_AddArrayToObject(o, "signatures");
+    for (size_t i = 0; i < c->n_sigs; i++) {
+        cJSON *s = cJSON_CreateObject();
+        static const char *flags[] = {"absent", "commit", "nil"};
+        unsigned f = (unsigned) c->sigs[i]->flag;
+        cJSON_AddStringToObject(s, "flag", f < 3 ? flags[f] : "unknown");
+        if (c->sigs[i]->validator.len == CRYPTO_ADDRESS_BYTES)
+            json_address(s, "validator", c->sigs[i]->validator.data);
+        cJSON_AddItemToArray(sigs, s);
+    }
+    slq__certificate__free_unpacked(c, NULL);
+    return o;
+}
+
+/* Loads and decodes the block at height: *b and *h are yours. */
+static slq_err load_block(node *n, uint64_t height, Slq__Block **b, Slq__BlockHeader **h) {
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    slq_err err = storage_block_by_height(chain_storage(n->chain), height, &bytes, &len);
+    if (err != SLQ_OK) return err;
+    *b = slq__block__unpack(NULL, len, bytes);
+    free(bytes);
+    *h = *b == NULL ? NULL : slq__block_header__unpack(NULL, (*b)->header.len, (*b)->header.data);
+    if (*h != NULL) return SLQ_OK;
+    if (*b != NULL) slq__block__free_unpacked(*b, NULL);
+    return SLQ_STORAGE_CORRUPT;
+}
+
+slq_err api_block_json(node *n, uint64_t height, cJSON **out) {
+    Slq__Block *b;
+    Slq__BlockHeader *h;
+    slq_err err = load_block(n, height, &b, &h);
+    if (err != SLQ_OK) return err;
+    crypto_suite suite = ledger_suite(chain_ledger(n->chain));
+    uint8_t hash[CRYPTO_HASH_BYTES];
+    crypto_hash(suite, hash, b->header.data, b->header.len);
+    cJSON *o = cJSON_CreateObject();
+    json_u64(o, "height", h->height);
+    json_hex(o, "hash", hash, CRYPTO_HASH_BYTES);
+    json_i64(o, "time_ms", h->time_ms);
+    json_hex(o, "prev_hash", h->prev_hash.data, h->prev_hash.len);
+    json_hex(o, "txs_root", h->txs_root.data, h->txs_root.len);
+    json_hex(o, "app_hash", h->app_hash.data, h->app_hash.len);
+    if (h->proposer.len == CRYPTO_ADDRESS_BYTES) json_address(o, "proposer", h->proposer.data);
+    json_hex(o, "validators_hash", h->validators_hash.data, h->validators_hash.len);
+    hash_list(cJSON_AddArrayToObject(o, "txs"), b->txs, b->n_txs, suite);
+    uint8_t *cert = NULL;
+    size_t cert_len = 0;
+    if (storage_cert_by_height(chain_storage(n->chain), height, &cert, &cert_len) == SLQ_OK) {
+        cJSON_AddItemToObject(o, "certificate", cert_json(cert, cert_len));
+        free(cert);
+    }
+    slq__block_header__free_unpacked(h, NULL);
+    slq__block__free_unpacked(b, NULL);
+    *out = o;
+    return SLQ_OK;
+}
+
+/* ------------------------------------------------------------------ transactions */
+
+static const char *kind_name(Slq__TxKind k) {
+    static const char *names[] = {"unknown", "register", "issue", "transfer",
+                                  "redeem",  "settle",   "revoke"};
+    return (unsigned) k < 7 ? names[k] : "unknown";
+}
+
+static void ids_json(cJSON *arr, const ProtobufCBinaryData *ids, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        char hex[2 * CRYPTO_HASH_BYTES + 1];
+        codec_hex_encode(hex, ids[i].data, ids[i].len == 32 ? 32 : 0);
+        cJSON_AddItemToArray(arr, cJSON_CreateString(hex));
+    }
+}
+
+static cJSON *body_json(const Slq__TxBody *b) {
+    cJSON *o = cJSON_CreateObject();
+    if (b->payload_case == SLQ__TX_BODY__PAYLOAD_REGISTER) {
+        if (b->register_->address.len == 20) json_address(o, "address", b->register_->address.data);
+        const char *role = codec_role_name(b->register_->role);
+        cJSON_AddStringToObject(o, "role", role != NULL ? role : "unknown");
+        cJSON_AddStringToObject(o, "name", b->register_->name);
+        cJSON_AddStringToObject(o, "affiliation", b->register_->affiliation);
+    } else if (b->payload_case == SLQ__TX_BODY__PAYLOAD_ISSUE) {
+        if (b->issue->holder.len == 20) json_address(o, "holder", b->issue->holder.data);
+        cJSON_AddStringToObject(o, "program", b->issue->program);
+        json_i64(o, "amount_fen", b->issue->amount_fen);
+        json_i64(o, "cost_fen", b->issue->cost_fen);
+        cJSON_AddStringToObject(o, "application_ref", b->issue->application_ref);
+        json_i64(o, "expires_at_ms", b->issue->expires_at_ms);
+    } else if (b->payload_case == SLQ__TX_BODY__PAYLOAD_TRANSFER) {
+        json_hex(o, "voucher", b->transfer->voucher_id.data, b->transfer->voucher_id.len);
+        if (b->transfer->to.len == 20) json_address(o, "to", b->transfer->to.data);
+        json_i64(o, "amount_fen", b->transfer->amount_fen);
+    } else if (b->payload_case == SLQ__TX_BODY__PAYLOAD_REDEEM) {
+        ids_json(cJSON_AddArrayToObject(o, "vouchers"), b->redeem->voucher_ids,
+                 b->redeem->n_voucher_ids);
+        cJSON_AddStringToObject(o, "contract_ref", b->redeem->contract_ref);
+        json_hex(o, "evidence_hash", b->redeem->evidence_hash.data, b->redeem->evidence_hash.len);
+    } else if (b->payload_case == SLQ__TX_BODY__PAYLOAD_SETTLE) {
+        json_hex(o, "claim", b->settle->claim_id.data, b->settle->claim_id.len);
+        cJSON_AddStringToObject(o, "payment_ref", b->settle->payment_ref);
+    } else if (b->payload_case == SLQ__TX_BODY__PAYLOAD_REVOKE) {
+        json_hex(o, "voucher", b->revoke->voucher_id.data, b->revoke->voucher_id.len);
+        cJSON_AddStringToObject(o, "reason", b->revoke->reason);
+    }
+    return o;
+}
+
+/* The vouchers a committed tx created (recipient's first) and the claim it opened. */
+static void outcome_json(node *n, cJSON *o, const ledger_tx *tx) {
+    crypto_suite suite = ledger_suite(chain_ledger(n->chain));
+    cJSON *vs = cJSON_AddArrayToObject(o, "vouchers");
+    Slq__TxKind k = tx->body->kind;
+    uint32_t max = k == SLQ__TX_KIND__TX_ISSUE ? 1 : k == SLQ__TX_KIND__TX_TRANSFER ? 2 : 0;
+    for (uint32_t i = 0; i < max; i++) {
+        uint8_t id[CRYPTO_HASH_BYTES];
+        ledger_voucher_id(suite, id, tx->hash, i);
+        uint8_t *v = NULL;
+        size_t len = 0;
+        if (storage_voucher(chain_storage(n->chain), id, &v, &len) != SLQ_OK) continue;
+        free(v);
+        char hex[2 * CRYPTO_HASH_BYTES + 1];
+        codec_hex_encode(hex, id, CRYPTO_HASH_BYTES);
+        cJSON_AddItemToArray(vs, cJSON_CreateString(hex));
+    }
+    if (k == SLQ__TX_KIND__TX_REDEEM) {
+        uint8_t claim[CRYPTO_HASH_BYTES];
+        ledger_claim_id(suite, claim, tx->hash);
+        json_hex(o, "claim", claim, CRYPTO_HASH_BYTES);
+    }
+}
+
+slq_err api_tx_json(node *n, const uint8_t hash[CRYPTO_HASH_BYTES], cJSON **out) {
+    uint64_t height = 0;
+    uint32_t index = 0;
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    slq_err err = storage_tx_by_hash(chain_storage(n->chain), hash, &height, &index, &bytes, &len);
+    if (err == SLQ_NOT_FOUND && mempool_has(n->mp, hash)) {
+        *out = cJSON_CreateObject();
+        json_hex(*out, "tx", hash, CRYPTO_HASH_BYTES);
+        cJSON_AddStringToObject(*out, "status", "pending");
+        return SLQ_OK;
+    }
+    if (err != SLQ_OK) return err;
+    ledger_tx tx;
+    err = ledger_tx_decode(&tx, chain_ledger(n->chain), bytes, len);
+    free(bytes);
+    if (err != SLQ_OK) return SLQ_STORAGE_CORRUPT; /* it was valid when committed */
+    Slq__Block *b = NULL;
+    Slq__BlockHeader *h = NULL;
+    err = load_block(n, height, &b, &h);
+    cJSON *o = cJSON_CreateObject();
+    json_hex(o, "tx", hash, CRYPTO_HASH_BYTES);
+    cJSON_AddStringToObject(o, "status", "committed");
+    json_u64(o, "height", height);
+    json_u64(o, "index", index);
+    if (err == SLQ_OK) json_i64(o, "time_ms", h->time_ms);
+    cJSON_AddStringToObject(o, "kind", kind_name(tx.body->kind));
+    json_address(o, "signer", tx.signer);
+    json_u64(o, "nonce", tx.body->nonce);
+    outcome_json(n, o, &tx);
+    cJSON_AddItemToObject(o, "body", body_json(tx.body));
+    ledger_tx_free(&tx);
+    if (h != NULL) slq__block_header__free_unpacked(h, NULL);
+    if (b != NULL) slq__block__free_unpacked(b, NULL);
+    if (err != SLQ_OK) {
+        cJSON_Delete(o);
+        return err;
+    }
+    *out = o;
+    return SLQ_OK;
+}

@@ -1,0 +1,395 @@
+/* api_json.c: the JSON documents of api_json.h. Reads only committed rows of the store. */
+#include "api_json.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "slq/keys.h"
+
+void json_i64(cJSON *o, const char *key, int64_t v) {
+    char buf[24];
+    snprintf(buf, sizeof buf, "%lld", (long long) v);
+    cJSON_AddRawToObject(o, key, buf);
+}
+
+void json_u64(cJSON *o, const char *key, uint64_t v) {
+    char buf[24];
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long) v);
+    cJSON_AddRawToObject(o, key, buf);
+}
+
+void json_hex(cJSON *o, const char *key, const uint8_t *p, size_t n) {
+    char buf[2 * 64 + 1];
+    if (n > 64) n = 64;
+    codec_hex_encode(buf, p, n);
+    cJSON_AddStringToObject(o, key, buf);
+}
+
+void json_address(cJSON *o, const char *key, const uint8_t addr[CRYPTO_ADDRESS_BYTES]) {
+    char buf[CRYPTO_ADDRESS_TEXT_BYTES];
+    crypto_address_format(buf, addr);
+    cJSON_AddStringToObject(o, key, buf);
+}
+
+static void json_bytes_or_null(cJSON *o, const char *key, const ProtobufCBinaryData *b) {
+    if (b->len == CRYPTO_ADDRESS_BYTES)
+        json_address(o, key, b->data);
+    else if (b->len > 0)
+        json_hex(o, key, b->data, b->len);
+    else
+        cJSON_AddNullToObject(o, key);
+}
+
+/* Reads and unpacks one row; SLQ_NOT_FOUND, SLQ_STORAGE_CORRUPT or a storage error. */
+static slq_err row(node *n, const slq_key *k, const ProtobufCMessageDescriptor *d,
+                   ProtobufCMessage **out) {
+    uint8_t *v = NULL;
+    size_t len = 0;
+    slq_err err = storage_get(chain_storage(n->chain), k->bytes, k->len, &v, &len);
+    if (err != SLQ_OK) return err;
+    *out = protobuf_c_message_unpack(d, NULL, len, v);
+    free(v);
+    return *out == NULL ? SLQ_STORAGE_CORRUPT : SLQ_OK;
+}
+
+/* ------------------------------------------------------------------ vouchers */
+
+static const char *program_name(node *n, uint32_t i) {
+    const Slq__Policy *p = ledger_genesis(chain_ledger(n->chain))->policy;
+    return i < p->n_programs ? p->programs[i]->name : "unknown";
+}
+
+static const char *voucher_state(const Slq__Voucher *v, int64_t now_ms) {
+    switch (v->state) {
+        case SLQ__VOUCHER_STATE__VOUCHER_ACTIVE:
+            return ledger_voucher_expired(v, now_ms) ? "expired" : "active";
+        case SLQ__VOUCHER_STATE__VOUCHER_SPLIT:
+            return "split";
+        case SLQ__VOUCHER_STATE__VOUCHER_REDEEMED:
+            return "redeemed";
+        case SLQ__VOUCHER_STATE__VOUCHER_REVOKED:
+            return "revoked";
+        default:
+            return "unknown";
+    }
+}
+
+static cJSON *voucher_json(node *n, const Slq__Voucher *v) {
+    cJSON *o = cJSON_CreateObject();
+    json_hex(o, "id", v->id.data, v->id.len);
+    cJSON_AddStringToObject(o, "program", program_name(n, v->program));
+    json_u64(o, "budget_year", v->budget_year);
+    json_i64(o, "amount_fen", v->remaining_fen);
+    json_i64(o, "original_fen", v->original_fen);
+    json_bytes_or_null(o, "holder", &v->holder);
+    json_bytes_or_null(o, "beneficiary", &v->beneficiary);
+    json_i64(o, "issued_at_ms", v->issued_at_ms);
+    json_i64(o, "expires_at_ms", v->expires_at_ms);
+    cJSON_AddStringToObject(o, "state", voucher_state(v, chain_tip_time_ms(n->chain)));
+    json_bytes_or_null(o, "parent_id", &v->parent_id);
+    json_bytes_or_null(o, "created_tx", &v->created_tx);
+    json_bytes_or_null(o, "closed_tx", &v->closed_tx);
+    json_bytes_or_null(o, "claim_id", &v->claim_id);
+    json_u64(o, "hops", v->hops);
+    return o;
+}
+
+static slq_err voucher_get(node *n, const uint8_t *id, Slq__Voucher **v) {
+    slq_key k = slq_key_bytes(SLQ_KEY_VOUCHER, id, CRYPTO_HASH_BYTES);
+    return row(n, &k, &slq__voucher__descriptor, (ProtobufCMessage **) v);
+}
+
+/* Adds a tx hash to a list kept oldest first and without repeats (walking up the lineage
+ * meets the newest first, and a split parent's closing tx is its child's creating tx). */
+static void tx_prepend(cJSON *txs, const ProtobufCBinaryData *h) {
+    if (h->len != CRYPTO_HASH_BYTES) return;
+    char hex[2 * CRYPTO_HASH_BYTES + 1];
+    codec_hex_encode(hex, h->data, CRYPTO_HASH_BYTES);
+    const cJSON *first = cJSON_GetArrayItem(txs, 0);
+    if (first != NULL && strcmp(first->valuestring, hex) == 0) return;
+    cJSON_InsertItemInArray(txs, 0, cJSON_CreateString(hex));
+}
+
+slq_err api_voucher_lineage_json(node *n, const uint8_t id[CRYPTO_HASH_BYTES], cJSON **out) {
+    Slq__Voucher *v = NULL;
+    slq_err err = voucher_get(n, id, &v);
+    if (err != SLQ_OK) return err;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "voucher", voucher_json(n, v));
+    cJSON *lineage = cJSON_AddArrayToObject(o, "lineage");
+    cJSON *txs = cJSON_AddArrayToObject(o, "txs");
+    /* Up to the root: every step is one transfer, so the walk is as long as the history. */
+    for (size_t depth = 0; v != NULL; depth++) {
+        if (depth > 0) cJSON_AddItemToArray(lineage, voucher_json(n, v));
+        tx_prepend(txs, &v->closed_tx);
+        tx_prepend(txs, &v->created_tx);
+        Slq__Voucher *parent = NULL;
+        if (v->parent_id.len == CRYPTO_HASH_BYTES) err = voucher_get(n, v->parent_id.data, &parent);
+        slq__voucher__free_unpacked(v, NULL);
+        v = parent;
+        if (err != SLQ_OK) break;
+    }
+    if (err != SLQ_OK) {
+        cJSON_Delete(o);
+        return err == SLQ_NOT_FOUND ? SLQ_STORAGE_CORRUPT : err; /* a parent must exist */
+    }
+    *out = o;
+    return SLQ_OK;
+}
+
+typedef struct {
+    node *n;
+    cJSON *list;
+    int64_t total;
+    bool all;
+    slq_err err;
+} balance_scan;
+
+static bool balance_cb(void *arg, const uint8_t id[32]) {
+    balance_scan *b = arg;
+    Slq__Voucher *v = NULL;
+    b->err = voucher_get(b->n, id, &v);
+    if (b->err != SLQ_OK) return false;
+    bool expired = ledger_voucher_expired(v, chain_tip_time_ms(b->n->chain));
+    if (!expired) b->total += v->remaining_fen; /* sum of held amounts: bounded by the caps */
+    if (!expired || b->all) cJSON_AddItemToArray(b->list, voucher_json(b->n, v));
+    slq__voucher__free_unpacked(v, NULL);
+    return true;
+}
+
+slq_err api_balance_json(node *n, const uint8_t addr[CRYPTO_ADDRESS_BYTES], bool all, cJSON **out) {
+    cJSON *o = cJSON_CreateObject();
+    json_address(o, "address", addr);
+    balance_scan b = {.n = n, .list = cJSON_CreateArray(), .all = all, .err = SLQ_OK};
+    slq_err err = storage_holder_vouchers(chain_storage(n->chain), addr, balance_cb, &b);
+    if (err == SLQ_OK) err = b.err;
+    json_i64(o, "total_fen", b.total);
+    cJSON_AddItemToObject(o, "vouchers", b.list);
+    if (err != SLQ_OK) {
+        cJSON_Delete(o);
+        return err;
+    }
+    *out = o;
+    return SLQ_OK;
+}
+
+slq_err api_account_json(node *n, const uint8_t addr[CRYPTO_ADDRESS_BYTES], cJSON **out) {
+    slq_key k = slq_key_bytes(SLQ_KEY_ACCOUNT, addr, CRYPTO_ADDRESS_BYTES);
+    Slq__Account *a = NULL;
+    slq_err err = row(n, &k, &slq__account__descriptor, (ProtobufCMessage **) &a);
+    uint64_t pending = mempool_pending_nonce(n->mp, addr);
+    if (err == SLQ_NOT_FOUND && pending > 0) {
+        /* Unknown to the chain but signing already (its REGISTER may be pending). */
+        cJSON *o = cJSON_CreateObject();
+        json_address(o, "address", addr);
+        cJSON_AddNullToObject(o, "role");
+        json_u64(o, "nonce", 0);
+        json_u64(o, "pending_nonce", pending);
+        *out = o;
+        return SLQ_OK;
+    }
+    if (err != SLQ_OK) return err;
+    cJSON *o = cJSON_CreateObject();
+    json_address(o, "address", addr);
+    const char *role = codec_role_name(a->role);
+    cJSON_AddStringToObject(o, "role", role != NULL ? role : "unknown");
+    cJSON_AddStringToObject(o, "name", a->name);
+    cJSON_AddStringToObject(o, "affiliation", a->affiliation);
+    json_bytes_or_null(o, "credit_code_hash", &a->credit_code_hash);
+    json_u64(o, "nonce", a->nonce);
+    json_u64(o, "pending_nonce", pending > a->nonce ? pending : a->nonce);
+    json_u64(o, "registered_height", a->registered_height);
+    slq__account__free_unpacked(a, NULL);
+    *out = o;
+    return SLQ_OK;
+}
+
+/* ------------------------------------------------------------------ claims */
+
+static cJSON *claim_json(const Slq__Claim *c) {
+    cJSON *o = cJSON_CreateObject();
+    json_hex(o, "id", c->id.data, c->id.len);
+    json_bytes_or_null(o, "centre", &c->centre);
+    json_i64(o, "amount_fen", c->amount_fen);
+    cJSON_AddStringToObject(o, "contract_ref", c->contract_ref);
+    json_bytes_or_null(o, "evidence_hash", &c->evidence_hash);
+    json_i64(o, "opened_at_ms", c->opened_at_ms);
+    cJSON_AddBoolToObject(o, "settled", c->settled);
+    cJSON_AddStringToObject(o, "payment_ref", c->payment_ref);
+    json_i64(o, "settled_at_ms", c->settled_at_ms);
+    json_bytes_or_null(o, "redeem_tx", &c->redeem_tx);
+    json_bytes_or_null(o, "settle_tx", &c->settle_tx);
+    cJSON *vs = cJSON_AddArrayToObject(o, "vouchers");
+    for (size_t i = 0; i < c->n_voucher_ids; i++) {
+        char hex[2 * CRYPTO_HASH_BYTES + 1];
+        codec_hex_encode(hex, c->voucher_ids[i].data, c->voucher_ids[i].len == 32 ? 32 : 0);
+        cJSON_AddItemToArray(vs, cJSON_CreateString(hex));
+    }
+    return o;
+}
+
+typedef struct {
+    cJSON *list;
+    const uint8_t *centre;
+    slq_err err;
+} claims_scan;
+
+static bool claims_cb(void *arg, const uint8_t *key, size_t key_len, const uint8_t *val,
+                      size_t val_len) {
+    (void) key, (void) key_len;
+    claims_scan *cs = arg;
+    Slq__Claim *c = slq__claim__unpack(NULL, val_len, val);
+    if (c == NULL) {
+        cs->err = SLQ_STORAGE_CORRUPT;
+        return false;
+    }
+    if (cs->centre == NULL || (c->centre.len == CRYPTO_ADDRESS_BYTES &&
+                               memcmp(c->centre.data, cs->centre, CRYPTO_ADDRESS_BYTES) == 0))
+        cJSON_AddItemToArray(cs->list, claim_json(c));
+    slq__claim__free_unpacked(c, NULL);
+    return true;
+}
+
+slq_err api_claims_json(node *n, const uint8_t *centre, cJSON **out) {
+    cJSON *o = cJSON_CreateObject();
+    claims_scan cs = {.list = cJSON_AddArrayToObject(o, "claims"), .centre = centre};
+    uint8_t prefix = SLQ_KEY_CLAIM;
+    slq_err err = storage_scan(chain_storage(n->chain), &prefix, 1, claims_cb, &cs);
+    if (err == SLQ_OK) err = cs.err;
+    if (err != SLQ_OK) {
+        cJSON_Delete(o);
+        return err;
+    }
+    *out = o;
+    return SLQ_OK;
+}
+
+/* ------------------------------------------------------------------ audit */
+
+typedef struct {
+    uint32_t year;
+    int64_t now_ms, active, expired, redeemed, revoked, issued, open_claims;
+    slq_err err;
+} audit_scan;
+
+static bool audit_voucher_cb(void *arg, const uint8_t *key, size_t key_len, const uint8_t *val,
+                             size_t val_len) {
+    (void) key, (void) key_len;
+    audit_scan *a = arg;
+    Slq__Voucher *v = slq__voucher__unpack(NULL, val_len, val);
+    if (v == NULL) {
+        a->err = SLQ_STORAGE_CORRUPT;
+        return false;
+    }
+    if (v->budget_year == a->year) {
+        if (v->parent_id.len == 0) a->issued += v->original_fen;
+        if (v->state == SLQ__VOUCHER_STATE__VOUCHER_ACTIVE) {
+            if (ledger_voucher_expired(v, a->now_ms))
+                a->expired += v->remaining_fen;
+            else
+                a->active += v->remaining_fen;
+        } else if (v->state == SLQ__VOUCHER_STATE__VOUCHER_REDEEMED) {
+            a->redeemed += v->original_fen;
+        } else if (v->state == SLQ__VOUCHER_STATE__VOUCHER_REVOKED) {
+            a->revoked += v->original_fen;
+        }
+    }
+    slq__voucher__free_unpacked(v, NULL);
+    return true;
+}
+
+static bool audit_claim_cb(void *arg, const uint8_t *key, size_t key_len, const uint8_t *val,
+                           size_t val_len) {
+    (void) key, (void) key_len;
+    audit_scan *a = arg;
+    Slq__Claim *c = slq__claim__unpack(NULL, val_len, val);
+    if (c == NULL) {
+        a->err = SLQ_STORAGE_CORRUPT;
+        return false;
+    }
+    for (size_t i = 0; !c->settled && i < c->n_years; i++)
+        if (c->years[i]->budget_year == a->year) a->open_claims += c->years[i]->amount_fen;
+    slq__claim__free_unpacked(c, NULL);
+    return true;
+}
+
+/* Reads a YearTotals row into *t (zeros when absent). */
+static slq_err totals(node *n, const slq_key *k, Slq__YearTotals *t) {
+    Slq__YearTotals *r = NULL;
+    slq_err err = row(n, k, &slq__year_totals__descriptor, (ProtobufCMessage **) &r);
+    *t = (Slq__YearTotals) SLQ__YEAR_TOTALS__INIT;
+    if (err == SLQ_NOT_FOUND) return SLQ_OK;
+    if (err != SLQ_OK) return err;
+    *t = *r;
+    t->base.unknown_fields = NULL;
+    t->base.n_unknown_fields = 0;
+    slq__year_totals__free_unpacked(r, NULL);
+    return SLQ_OK;
+}
+
+static void totals_json(cJSON *o, const Slq__YearTotals *t) {
+    json_i64(o, "issued_fen", t->issued_fen);
+    json_i64(o, "cap_used_fen", t->cap_used_fen);
+    json_i64(o, "redeemed_fen", t->redeemed_fen);
+    json_i64(o, "settled_fen", t->settled_fen);
+    json_i64(o, "revoked_fen", t->revoked_fen);
+    json_i64(o, "transferred_fen", t->transferred_fen);
+    json_u64(o, "issued_count", t->issued_count);
+}
+
+static slq_err audit_programs(node *n, uint32_t year, cJSON *o) {
+    const Slq__Policy *p = ledger_genesis(chain_ledger(n->chain))->policy;
+    cJSON *list = cJSON_AddArrayToObject(o, "programs");
+    for (uint32_t i = 0; i < p->n_programs; i++) {
+        Slq__YearTotals t;
+        slq_key k = slq_key_program_year(year, i);
+        slq_err err = totals(n, &k, &t);
+        if (err != SLQ_OK) return err;
+        cJSON *po = cJSON_CreateObject();
+        cJSON_AddStringToObject(po, "name", p->programs[i]->name);
+        json_i64(po, "cap_fen", p->programs[i]->annual_cap_fen);
+        totals_json(po, &t);
+        cJSON_AddItemToArray(list, po);
+    }
+    return SLQ_OK;
+}
+
+slq_err api_audit_json(node *n, uint32_t year, cJSON **out) {
+    Slq__YearTotals t;
+    slq_key k = slq_key_year(year);
+    slq_err err = totals(n, &k, &t);
+    audit_scan a = {.year = year, .now_ms = chain_tip_time_ms(n->chain), .err = SLQ_OK};
+    uint8_t prefix = SLQ_KEY_VOUCHER;
+    if (err == SLQ_OK)
+        err = storage_scan(chain_storage(n->chain), &prefix, 1, audit_voucher_cb, &a);
+    prefix = SLQ_KEY_CLAIM;
+    if (err == SLQ_OK) err = storage_scan(chain_storage(n->chain), &prefix, 1, audit_claim_cb, &a);
+    if (err == SLQ_OK) err = a.err;
+    if (err != SLQ_OK) return err;
+    int64_t cap = ledger_genesis(chain_ledger(n->chain))->policy->city_annual_cap_fen;
+    cJSON *o = cJSON_CreateObject();
+    json_u64(o, "year", year);
+    json_u64(o, "height", chain_tip(n->chain)->height);
+    json_i64(o, "cap_fen", cap);
+    totals_json(o, &t);
+    json_i64(o, "headroom_fen", cap - t.cap_used_fen);
+    json_i64(o, "open_claims_fen", a.open_claims);
+    json_i64(o, "active_fen", a.active);
+    json_i64(o, "expired_fen", a.expired);
+    json_i64(o, "outstanding_fen", a.active + a.expired);
+    cJSON_AddBoolToObject(o, "cap_held", t.cap_used_fen <= cap);
+    cJSON_AddBoolToObject(o, "conservation_holds",
+                          a.issued == t.issued_fen && a.redeemed == t.redeemed_fen &&
+                              a.revoked == t.revoked_fen &&
+                              a.issued == a.active + a.expired + a.redeemed + a.revoked &&
+                              t.redeemed_fen == t.settled_fen + a.open_claims);
+    err = audit_programs(n, year, o);
+    if (err != SLQ_OK) {
+        cJSON_Delete(o);
+        return err;
+    }
+    *out = o;
+    return SLQ_OK;
+}

@@ -1,0 +1,28 @@
+/* api_json.h: JSON documents of the API (docs/api.md) built from committed state. Integers
+ * go out as exact JSON integers (cJSON raw text), never through a double. */
+#ifndef SLQ_NODE_API_JSON_H
+#define SLQ_NODE_API_JSON_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+
+#include "node.h"
+
+void json_i64(cJSON *o, const char *key, int64_t v);
+void json_u64(cJSON *o, const char *key, uint64_t v);
+void json_hex(cJSON *o, const char *key, const uint8_t *p, size_t n);
+void json_address(cJSON *o, const char *key, const uint8_t addr[CRYPTO_ADDRESS_BYTES]);
+
+/* Each fills *out (cJSON_Delete it) or returns SLQ_NOT_FOUND / a storage error. */
+SLQ_MUST_USE slq_err api_block_json(node *n, uint64_t height, cJSON **out);
+SLQ_MUST_USE slq_err api_tx_json(node *n, const uint8_t hash[CRYPTO_HASH_BYTES], cJSON **out);
+SLQ_MUST_USE slq_err api_account_json(node *n, const uint8_t addr[CRYPTO_ADDRESS_BYTES],
+                                      cJSON **out);
+SLQ_MUST_USE slq_err api_balance_json(node *n, const uint8_t addr[CRYPTO_ADDRESS_BYTES], bool all,
+                                      cJSON **out);
+SLQ_MUST_USE slq_err api_voucher_lineage_json(node *n, const uint8_t id[CRYPTO_HASH_BYTES],
+                                              cJSON **out);
+SLQ_MUST_USE slq_err api_claims_json(node *n, const uint8_t *centre, cJSON **out);
+SLQ_MUST_USE slq_err api_audit_json(node *n, uint32_t year, cJSON **out);
+
+#endif

@@ -1,0 +1,142 @@
+/* config.c: reading a node's config.json (docs/node.md) strictly: unknown keys, wrong
+ * types and out-of-range values are errors that name the file and the key. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node.h"
+#include "slq/limits.h"
+
+#define WHY(...)                                              \
+    do {                                                      \
+        if (why != NULL) snprintf(why, why_cap, __VA_ARGS__); \
+    } while (0)
+
+/* Reads a whole small file into a NUL-terminated malloc'd buffer. */
+static slq_err read_file(const char *path, size_t max, char **out, size_t *len, char *why,
+                         size_t why_cap) {
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        WHY("%s: %s", path, strerror(errno));
+        return SLQ_IO;
+    }
+    char *buf = malloc(max + 1);
+    size_t n = buf != NULL ? fread(buf, 1, max + 1, f) : 0;
+    bool err = ferror(f) != 0;
+    fclose(f);
+    if (buf == NULL) return SLQ_NO_MEMORY;
+    if (err || n > max) {
+        WHY("%s: %s", path, err ? "read error" : "file too large");
+        free(buf);
+        return SLQ_IO;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return SLQ_OK;
+}
+
+/* Parses "host:port" (IPv6 as "[::1]:port"). */
+static bool parse_hostport(const char *s, char *host, size_t host_cap, uint16_t *port) {
+    const char *colon = strrchr(s, ':');
+    if (colon == NULL || colon == s) return false;
+    const char *h = s, *h_end = colon;
+    if (*h == '[') {
+        if (colon[-1] != ']') return false;
+        h++;
+        h_end--;
+    }
+    size_t hl = (size_t) (h_end - h);
+    if (hl == 0 || hl >= host_cap) return false;
+    char *end = NULL;
+    errno = 0;
+    unsigned long p = strtoul(colon + 1, &end, 10);
+    if (errno != 0 || *end != '\0' || colon[1] == '\0' || p > 65535) return false;
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    *port = (uint16_t) p;
+    return true;
+}
+
+static bool get_u32(const cJSON *v, uint32_t lo, uint32_t hi, uint32_t *out) {
+    if (!cJSON_IsNumber(v) || v->valuedouble < lo || v->valuedouble > hi ||
+        v->valuedouble != (double) (uint32_t) v->valuedouble)
+        return false;
+    *out = (uint32_t) v->valuedouble;
+    return true;
+}
+
+static bool get_str(const cJSON *v, char *out, size_t cap) {
+    if (!cJSON_IsString(v) || strlen(v->valuestring) >= cap) return false;
+    snprintf(out, cap, "%s", v->valuestring);
+    return true;
+}
+
+static bool parse_peers(const cJSON *v, node_config *cfg) {
+    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > (int) SLQ_PEERS_MAX) return false;
+    const cJSON *p;
+    cJSON_ArrayForEach(p, v) {
+        if (!get_str(p, cfg->peers[cfg->peers_count], sizeof cfg->peers[0])) return false;
+        cfg->peers_count++;
+    }
+    return true;
+}
+
+/* Applies one key of the config object; false if the key is unknown or its value bad. */
+static bool parse_key(const cJSON *it, node_config *cfg) {
+    const char *k = it->string;
+    if (strcmp(k, "chain_id") == 0) return get_str(it, cfg->chain_id, sizeof cfg->chain_id);
+    if (strcmp(k, "api_listen") == 0)
+        return cJSON_IsString(it) &&
+               parse_hostport(it->valuestring, cfg->api_host, sizeof cfg->api_host, &cfg->api_port);
+    if (strcmp(k, "p2p_listen") == 0)
+        return cJSON_IsString(it) &&
+               parse_hostport(it->valuestring, cfg->p2p_host, sizeof cfg->p2p_host, &cfg->p2p_port);
+    if (strcmp(k, "key_file") == 0) return get_str(it, cfg->key_file, sizeof cfg->key_file);
+    if (strcmp(k, "block_interval_ms") == 0) return get_u32(it, 10, 60000, &cfg->block_interval_ms);
+    if (strcmp(k, "empty_block_interval_ms") == 0)
+        return get_u32(it, 100, 3600000, &cfg->empty_block_interval_ms);
+    if (strcmp(k, "peers") == 0) return parse_peers(it, cfg);
+    if (strcmp(k, "observers") == 0) return cJSON_IsArray(it); /* used by the network layer */
+    return false;
+}
+
+slq_err node_config_load(node_config *cfg, const char *home, char *why, size_t why_cap) {
+    memset(cfg, 0, sizeof *cfg);
+    snprintf(cfg->api_host, sizeof cfg->api_host, "127.0.0.1");
+    cfg->api_port = 7601;
+    snprintf(cfg->p2p_host, sizeof cfg->p2p_host, "127.0.0.1");
+    cfg->p2p_port = 7600;
+    snprintf(cfg->key_file, sizeof cfg->key_file, "node.pem");
+    cfg->block_interval_ms = 200;
+    cfg->empty_block_interval_ms = 3000;
+    char path[4096], *text = NULL;
+    size_t len = 0;
+    snprintf(path, sizeof path, "%s/config.json", home);
+    slq_err err = read_file(path, 64 * 1024, &text, &len, why, why_cap);
+    if (err != SLQ_OK) return err;
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    free(text);
+    if (!cJSON_IsObject(root)) {
+        WHY("%s: not a JSON object", path);
+        cJSON_Delete(root);
+        return SLQ_CONFIG_INVALID;
+    }
+    const cJSON *it;
+    cJSON_ArrayForEach(it, root) {
+        if (!parse_key(it, cfg)) {
+            WHY("%s: key \"%s\": unknown or invalid value", path, it->string);
+            err = SLQ_CONFIG_INVALID;
+            break;
+        }
+    }
+    cJSON_Delete(root);
+    return err;
+}
+
+slq_err node_read_file(const char *path, size_t max, char **out, size_t *len, char *why,
+                       size_t why_cap) {
+    return read_file(path, max, out, len, why, why_cap);
+}

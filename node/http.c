@@ -1,0 +1,981 @@
+/* http.c: the generic HTTP/1.1 server of http.h on libuv and http-parser.
+ *
+ * The server owns one listener, a spare handle for refusing connections over the limit and
+ * an array of conns_max connection slots allocated at start. A slot keeps its read buffer
+ * and URL buffer (allocated on first use) for the server's lifetime; a body buffer grows to
+ * the request's body and is freed after the request when it is larger than
+ * HTTP_BODY_KEEP_BYTES. An answer is one malloc'd buffer (headers and body) written with one
+ * uv_write and freed in its write callback.
+ *
+ * A connection reads into its slot's buffer; http-parser is paused on every complete request
+ * (on_message_complete), so bytes after it stay unparsed in the buffer. The handler is called
+ * after http_parser_execute returned, never from inside a parser callback. While a request
+ * is in flight (handed to the handler, or its answer being written) the connection keeps
+ * reading only while the buffer has room: that notices a client that goes away (EOF) and
+ * still bounds memory. Parsing resumes in the answer's write callback. After an answer with
+ * "Connection: close" the connection shuts down its write side and discards input until the
+ * client closes or HTTP_LINGER_MS pass, so the client reads the answer instead of a reset.
+ *
+ * Threading: the loop thread only. Handles are freed only in their close callbacks; the
+ * server is freed by the last of them (server_free_if_done). */
+#include "http.h"
+
+#include <http_parser.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "slq/assert.h"
+#include "slq/limits.h"
+#include "slq/log.h"
+
+#define HTTP_READ_BYTES      (16u * 1024) /* read buffer of one connection */
+#define HTTP_BACKLOG         128
+#define HTTP_LINGER_MS       1000u          /* wait for the client's EOF after closing */
+#define HTTP_DRAIN_BYTES_MAX (1024u * 1024) /* discarded while lingering, at most */
+#define HTTP_BODY_KEEP_BYTES (64u * 1024)   /* a larger body buffer is freed after use */
+#define HTTP_HEAD_BYTES_MAX  160u /* answer status line and headers besides Content-Type */
+#define HTTP_CTYPE_BYTES_MAX 128u /* Content-Type of an answer */
+#define HTTP_ERROR_BYTES_MAX 256u /* JSON body of an error the server answers itself */
+#define HTTP_RATE_WINDOW_MS  1000u
+#define HTTP_HNAME_BYTES     8u  /* kept of a header name: enough for "Expect" */
+#define HTTP_HVALUE_BYTES    16u /* kept of the Expect value: enough for "100-continue" */
+/* Sanity bounds on http_limits, far above any useful setting. */
+#define HTTP_CONNS_HARD_MAX  65536u
+#define HTTP_HEADER_HARD_MAX (1024u * 1024)
+#define HTTP_BODY_HARD_MAX   (1024u * 1024 * 1024)
+
+_Static_assert(SLQ_HTTP_HEADER_BYTES_MAX <= HTTP_HEADER_HARD_MAX, "default header limit");
+_Static_assert(SLQ_HTTP_BODY_BYTES_MAX <= HTTP_BODY_HARD_MAX, "default body limit");
+
+static const char http_continue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+typedef enum {
+    CONN_FREE = 0, /* slot unused, handles closed */
+    CONN_OPEN,     /* reading requests or serving one */
+    CONN_DRAINING, /* final answer written, write side shut down, input discarded */
+    CONN_CLOSING,  /* uv_close called, waiting for the close callbacks */
+} conn_state;
+
+typedef struct conn {
+    uv_tcp_t tcp;
+    uv_timer_t timer; /* idle timeout while OPEN, linger while DRAINING */
+    uv_shutdown_t shutdown_req;
+    uv_write_t continue_req; /* the "100 Continue" interim answer */
+    http_parser parser;
+    struct http_server *server;
+    conn_state state;
+    uint32_t slot;
+    uint32_t gen; /* generation of the request in flight: http_req_ref.gen */
+    uint32_t id;  /* connection number, for logs */
+    unsigned handles_open;
+    bool tcp_inited;
+    bool reading;          /* uv_read_start in effect */
+    bool awaiting;         /* a request is with the handler, not answered */
+    bool writing;          /* an answer is being written */
+    bool continue_writing; /* continue_req is in flight */
+    bool close_after;      /* close once the answer is written; later input is discarded */
+    bool in_headers;       /* parsing a request line or headers: header_bytes counts */
+    bool message_done;     /* the parser paused on a complete request */
+    bool head;             /* the request in flight is HEAD: answer without body */
+    bool expect_continue;
+    bool hdr_in_value; /* the parser's last header callback was a value */
+    int fail_status;   /* set by a parser callback: answer this status and close */
+    uint64_t fail_bytes;
+    uint8_t *rbuf; /* HTTP_READ_BYTES; [roff, rlen) read but not parsed */
+    size_t roff, rlen;
+    char *url; /* header_bytes_max + 1 */
+    size_t url_len;
+    uint8_t *body;
+    size_t body_len, body_cap;
+    size_t header_bytes;
+    size_t drained_bytes;
+    uint64_t rate_window_ms;
+    unsigned rate_count;
+    char hname[HTTP_HNAME_BYTES];
+    size_t hname_len; /* full length; only the first HTTP_HNAME_BYTES are kept */
+    char hvalue[HTTP_HVALUE_BYTES];
+    size_t hvalue_len;
+} conn;
+
+struct http_server {
+    uv_loop_t *loop;
+    uv_tcp_t listener;
+    uv_tcp_t spare; /* accepts and closes a connection over conns_max */
+    http_limits lim;
+    http_handler_fn fn;
+    void *arg;
+    http_closed_fn closed_fn;
+    void *closed_arg;
+    conn *conns; /* lim.conns_max slots */
+    size_t conns_open;
+    uint32_t conn_seq;
+    uint16_t port;
+    bool spare_busy;     /* spare is open or closing */
+    bool accept_pending; /* libuv holds a connection nobody could accept yet */
+    bool closing;
+    bool listener_closed;
+};
+
+static int on_message_begin(http_parser *p);
+static int on_url(http_parser *p, const char *at, size_t len);
+static int on_header_field(http_parser *p, const char *at, size_t len);
+static int on_header_value(http_parser *p, const char *at, size_t len);
+static int on_headers_complete(http_parser *p);
+static int on_body(http_parser *p, const char *at, size_t len);
+static int on_message_complete(http_parser *p);
+
+static const http_parser_settings http_settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+static void conn_process(conn *c);
+static void conn_close(conn *c);
+static void server_accept(http_server *s);
+
+static void conn_timer_cb(uv_timer_t *t);
+static void conn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void conn_read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
+
+/* ------------------------------------------------------------------ small helpers */
+
+static bool conn_busy(const conn *c) {
+    return c->awaiting || c->writing;
+}
+
+static void conn_timer_start(conn *c, unsigned ms) {
+    int r = uv_timer_start(&c->timer, conn_timer_cb, ms, 0);
+    if (r < 0) {
+        log_warn("http: timer: start conn=%u err=%s", c->id, uv_err_name(r));
+        conn_close(c); /* a connection without its timer could idle forever */
+    }
+}
+
+static void conn_timer_stop(conn *c) {
+    int r = uv_timer_stop(&c->timer);
+    if (r < 0) log_warn("http: timer: stop conn=%u err=%s", c->id, uv_err_name(r));
+}
+
+static void conn_read_start(conn *c) {
+    if (c->reading) return;
+    int r = uv_read_start((uv_stream_t *) &c->tcp, conn_alloc_cb, conn_read_cb);
+    if (r < 0) {
+        log_warn("http: read: start conn=%u err=%s", c->id, uv_err_name(r));
+        conn_close(c);
+        return;
+    }
+    c->reading = true;
+}
+
+static void conn_read_stop(conn *c) {
+    if (!c->reading) return;
+    int r = uv_read_stop((uv_stream_t *) &c->tcp);
+    if (r < 0) log_warn("http: read: stop conn=%u err=%s", c->id, uv_err_name(r));
+    c->reading = false;
+}
+
+/* Grows the body buffer to hold `need` bytes (need <= body_bytes_max), doubling, so a
+ * chunked body costs O(log n) reallocations. */
+static slq_err conn_body_reserve(conn *c, size_t need) {
+    size_t max = c->server->lim.body_bytes_max;
+    SLQ_ASSERT(need <= max);
+    if (need <= c->body_cap) return SLQ_OK;
+    size_t cap = c->body_cap < 4096 ? 4096 : c->body_cap;
+    while (cap < need) cap = cap > max / 2 ? max : cap * 2;
+    if (cap > max) cap = max;
+    uint8_t *b = realloc(c->body, cap);
+    if (b == NULL) return SLQ_NO_MEMORY;
+    c->body = b;
+    c->body_cap = cap;
+    SLQ_ASSERT(c->body_cap >= need);
+    return SLQ_OK;
+}
+
+static void conn_body_trim(conn *c) {
+    if (c->body_cap <= HTTP_BODY_KEEP_BYTES) return;
+    free(c->body);
+    c->body = NULL;
+    c->body_cap = 0;
+}
+
+/* Appends the piece at[0..len) of a header name or value whose total length is *total,
+ * keeping at most cap bytes of it in dst. */
+static void header_piece_add(char *dst, size_t cap, size_t *total, const char *at, size_t len) {
+    if (*total < cap) {
+        size_t n = cap - *total < len ? cap - *total : len;
+        memcpy(dst + *total, at, n);
+    }
+    *total += len; /* bounded by the header limit */
+}
+
+static bool header_is(const char *kept, size_t len, const char *want) {
+    size_t n = strlen(want);
+    return len == n && strncasecmp(kept, want, n) == 0;
+}
+
+/* Called when a header (name and value) is complete. */
+static void conn_header_done(conn *c) {
+    if (!header_is(c->hname, c->hname_len, "expect")) return;
+    if (header_is(c->hvalue, c->hvalue_len, "100-continue")) c->expect_continue = true;
+}
+
+/* ------------------------------------------------------------------ answers */
+
+typedef struct {
+    uv_write_t req; /* first member: the write callback casts back */
+    char data[];    /* status line, headers, body */
+} answer;
+
+static void conn_drain_start(conn *c);
+
+/* Resumes a kept-alive connection after its answer went out: reset the request state,
+ * restart the idle timer and parse what the client already sent. */
+static void conn_request_done(conn *c) {
+    c->in_headers = true;
+    c->header_bytes = 0;
+    c->body_len = 0;
+    c->head = false;
+    conn_body_trim(c);
+    conn_timer_start(c, c->server->lim.idle_ms);
+    if (c->state == CONN_OPEN) conn_process(c);
+}
+
+static void conn_write_cb(uv_write_t *req, int status) {
+    conn *c = req->data;
+    free((answer *) req);
+    SLQ_ASSERT(c->writing);
+    c->writing = false;
+    if (c->state != CONN_OPEN) return; /* closing: the write was cancelled */
+    if (status < 0) {
+        log_info("http: write: failed conn=%u err=%s", c->id, uv_err_name(status));
+        conn_close(c);
+        return;
+    }
+    if (c->close_after) {
+        conn_drain_start(c);
+        return;
+    }
+    conn_request_done(c);
+}
+
+/* Writes one answer on c (which must not be writing) with Connection: close if
+ * c->close_after. On an error the connection is closed. */
+static slq_err conn_send(conn *c, int status, const char *ctype, const char *body, size_t len) {
+    SLQ_ASSERT(c->state == CONN_OPEN);
+    SLQ_ASSERT(!c->writing);
+    size_t sent = c->head ? 0 : len;
+    size_t cap = HTTP_HEAD_BYTES_MAX + strlen(ctype) + sent;
+    if (cap > UINT32_MAX) {
+        log_warn("http: write: answer too large conn=%u bytes=%zu", c->id, len);
+        conn_close(c);
+        return SLQ_INVALID_ARGUMENT;
+    }
+    answer *a = malloc(sizeof *a + cap);
+    if (a == NULL) {
+        log_warn("http: write: no memory conn=%u bytes=%zu", c->id, cap);
+        conn_close(c);
+        return SLQ_NO_MEMORY;
+    }
+    int n = snprintf(a->data, cap,
+                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                     "Connection: %s\r\n\r\n",
+                     status, http_status_str((enum http_status) status), ctype, len,
+                     c->close_after ? "close" : "keep-alive");
+    SLQ_ASSERT(n > 0);
+    SLQ_ASSERT((size_t) n + sent < cap); /* not truncated */
+    if (sent > 0) memcpy(a->data + n, body, sent);
+    uv_buf_t buf = uv_buf_init(a->data, (unsigned) ((size_t) n + sent));
+    a->req.data = c;
+    int r = uv_write(&a->req, (uv_stream_t *) &c->tcp, &buf, 1, conn_write_cb);
+    if (r < 0) {
+        free(a);
+        log_warn("http: write: conn=%u err=%s", c->id, uv_err_name(r));
+        conn_close(c);
+        return SLQ_NET;
+    }
+    c->awaiting = false;
+    c->writing = true;
+    return SLQ_OK;
+}
+
+/* Answers an error the server found itself, in the JSON of docs/api.md. */
+static void conn_send_error(conn *c, int status, const char *name, const char *message) {
+    char json[HTTP_ERROR_BYTES_MAX];
+    int n = snprintf(json, sizeof json, "{\"error\":\"%s\",\"code\":%d,\"message\":\"%s\"}", name,
+                     status == 500 ? (int) SLQ_NO_MEMORY : status, message);
+    SLQ_ASSERT(n > 0 && (size_t) n < sizeof json);
+    slq_err e = conn_send(c, status, "application/json", json, (size_t) n);
+    if (e != SLQ_OK) return; /* logged, and the connection is closed */
+}
+
+static void conn_continue_cb(uv_write_t *req, int status) {
+    conn *c = req->data;
+    c->continue_writing = false;
+    if (status < 0 && c->state == CONN_OPEN) {
+        log_info("http: write: continue failed conn=%u err=%s", c->id, uv_err_name(status));
+        conn_close(c);
+    }
+}
+
+/* Sends "100 Continue" from inside the parser; the buffer is static. A failure closes the
+ * connection once the parser returned (conn_close only marks and closes handles). */
+static void conn_send_continue(conn *c) {
+    SLQ_ASSERT(!c->continue_writing);
+    uv_buf_t buf = uv_buf_init((char *) http_continue, (unsigned) (sizeof http_continue - 1));
+    c->continue_req.data = c;
+    int r = uv_write(&c->continue_req, (uv_stream_t *) &c->tcp, &buf, 1, conn_continue_cb);
+    if (r < 0) {
+        log_warn("http: write: continue conn=%u err=%s", c->id, uv_err_name(r));
+        conn_close(c);
+        return;
+    }
+    c->continue_writing = true;
+}
+
+/* ------------------------------------------------------------------ closing */
+
+static void server_free_if_done(http_server *s);
+
+static void conn_release(conn *c) {
+    http_server *s = c->server;
+    SLQ_ASSERT(c->state == CONN_CLOSING);
+    SLQ_ASSERT(!c->writing);
+    SLQ_ASSERT(!c->continue_writing);
+    c->state = CONN_FREE;
+    c->gen++; /* any ref into the old connection stays stale */
+    conn_body_trim(c);
+    SLQ_ASSERT(s->conns_open > 0);
+    s->conns_open--;
+    log_debug("http: close: conn=%u open=%zu", c->id, s->conns_open);
+    if (s->closing) {
+        server_free_if_done(s);
+    } else if (s->accept_pending) {
+        server_accept(s);
+    }
+}
+
+static void conn_close_cb(uv_handle_t *h) {
+    conn *c = h->data;
+    SLQ_ASSERT(c->handles_open > 0);
+    if (--c->handles_open == 0) conn_release(c);
+}
+
+/* Closes the connection's handles; the slot is released in the last close callback. Pending
+ * writes are cancelled (their callbacks run first). Idempotent. */
+static void conn_close(conn *c) {
+    if (c->state == CONN_CLOSING) return;
+    SLQ_ASSERT(c->state != CONN_FREE);
+    c->state = CONN_CLOSING;
+    c->awaiting = false;
+    c->reading = false;
+    if (c->tcp_inited) uv_close((uv_handle_t *) &c->tcp, conn_close_cb);
+    uv_close((uv_handle_t *) &c->timer, conn_close_cb);
+}
+
+static void conn_shutdown_cb(uv_shutdown_t *req, int status) {
+    conn *c = req->handle->data;
+    if (status < 0 && c->state == CONN_DRAINING) {
+        log_debug("http: shutdown: conn=%u err=%s", c->id, uv_err_name(status));
+        conn_close(c);
+    }
+}
+
+/* After the last answer: send FIN, then discard input until the client's EOF, the linger
+ * timer or HTTP_DRAIN_BYTES_MAX, whichever comes first. */
+static void conn_drain_start(conn *c) {
+    SLQ_ASSERT(c->state == CONN_OPEN);
+    c->state = CONN_DRAINING;
+    c->roff = 0;
+    c->rlen = 0;
+    int r = uv_shutdown(&c->shutdown_req, (uv_stream_t *) &c->tcp, conn_shutdown_cb);
+    if (r < 0) {
+        log_debug("http: shutdown: conn=%u err=%s", c->id, uv_err_name(r));
+        conn_close(c);
+        return;
+    }
+    unsigned idle = c->server->lim.idle_ms;
+    conn_timer_start(c, idle < HTTP_LINGER_MS ? idle : HTTP_LINGER_MS);
+    if (c->state == CONN_DRAINING) conn_read_start(c);
+}
+
+static void conn_timer_cb(uv_timer_t *t) {
+    conn *c = t->data;
+    if (c->state == CONN_OPEN) {
+        log_info("http: idle: closing conn=%u idle_ms=%u", c->id, c->server->lim.idle_ms);
+    }
+    conn_close(c);
+}
+
+/* ------------------------------------------------------------------ parser callbacks */
+
+/* Marks the request as failed with `status`; the parser stops (callbacks return -1) and
+ * conn_parse answers it. */
+static int conn_reject(conn *c, int status, uint64_t bytes) {
+    c->fail_status = status;
+    c->fail_bytes = bytes;
+    return -1;
+}
+
+static int on_message_begin(http_parser *p) {
+    conn *c = p->data;
+    c->url_len = 0;
+    c->body_len = 0;
+    c->expect_continue = false;
+    c->hdr_in_value = false;
+    c->hname_len = 0;
+    c->hvalue_len = 0;
+    return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t len) {
+    conn *c = p->data;
+    size_t cap = c->server->lim.header_bytes_max;
+    if (len > cap - c->url_len) return conn_reject(c, 431, c->url_len + len);
+    memcpy(c->url + c->url_len, at, len);
+    c->url_len += len;
+    return 0;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t len) {
+    conn *c = p->data;
+    if (c->hdr_in_value) {
+        conn_header_done(c);
+        c->hdr_in_value = false;
+        c->hname_len = 0;
+        c->hvalue_len = 0;
+    }
+    header_piece_add(c->hname, sizeof c->hname, &c->hname_len, at, len);
+    return 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t len) {
+    conn *c = p->data;
+    c->hdr_in_value = true;
+    if (header_is(c->hname, c->hname_len, "expect")) {
+        header_piece_add(c->hvalue, sizeof c->hvalue, &c->hvalue_len, at, len);
+    }
+    return 0;
+}
+
+static int on_headers_complete(http_parser *p) {
+    conn *c = p->data;
+    const http_limits *lim = &c->server->lim;
+    if (c->hdr_in_value) conn_header_done(c);
+    c->in_headers = false;
+    bool has_length = (p->flags & F_CONTENTLENGTH) != 0;
+    if (has_length && p->content_length > lim->body_bytes_max) {
+        return conn_reject(c, 413, p->content_length);
+    }
+    /* Reserve up front only a little: the buffer grows with the bytes that arrive, so a
+     * declared length costs nothing until it is sent. */
+    size_t first = p->content_length < HTTP_BODY_KEEP_BYTES ? (size_t) p->content_length
+                                                            : HTTP_BODY_KEEP_BYTES;
+    if (has_length && first > 0 && conn_body_reserve(c, first) != SLQ_OK) {
+        return conn_reject(c, 500, p->content_length);
+    }
+    bool has_body = (p->flags & F_CHUNKED) != 0 || (has_length && p->content_length > 0);
+    if (c->expect_continue && has_body && p->http_major == 1 && p->http_minor >= 1) {
+        conn_send_continue(c);
+    }
+    return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t len) {
+    conn *c = p->data;
+    size_t max = c->server->lim.body_bytes_max;
+    if (len > max - c->body_len) return conn_reject(c, 413, (uint64_t) c->body_len + len);
+    if (conn_body_reserve(c, c->body_len + len) != SLQ_OK) {
+        return conn_reject(c, 500, (uint64_t) c->body_len + len);
+    }
+    memcpy(c->body + c->body_len, at, len);
+    c->body_len += len;
+    return 0;
+}
+
+/* Pauses the parser: http_parser_execute returns right after this request's last byte. */
+static int on_message_complete(http_parser *p) {
+    conn *c = p->data;
+    c->message_done = true;
+    http_parser_pause(p, 1);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ requests */
+
+/* Answers the failure a parser callback (or the header count) found, and closes. */
+static void conn_fail(conn *c) {
+    const http_limits *lim = &c->server->lim;
+    char msg[128];
+    c->close_after = true;
+    c->head = false;
+    conn_timer_stop(c);
+    switch (c->fail_status) {
+        case 413:
+            log_warn("http: read: body too large conn=%u bytes=%" PRIu64 " max=%zu", c->id,
+                     c->fail_bytes, lim->body_bytes_max);
+            /* (void) here and below: a short fixed text with one number always fits */
+            (void) snprintf(msg, sizeof msg, "request body over %zu bytes", lim->body_bytes_max);
+            conn_send_error(c, 413, "BODY_TOO_LARGE", msg);
+            break;
+        case 431:
+            log_warn("http: read: headers too large conn=%u bytes=%" PRIu64 " max=%zu", c->id,
+                     c->fail_bytes, lim->header_bytes_max);
+            (void) snprintf(msg, sizeof msg, "request line and headers over %zu bytes",
+                            lim->header_bytes_max);
+            conn_send_error(c, 431, "HEADERS_TOO_LARGE", msg);
+            break;
+        case 500:
+            log_warn("http: read: no memory for body conn=%u bytes=%" PRIu64, c->id, c->fail_bytes);
+            conn_send_error(c, 500, "NO_MEMORY", "no memory for the request body");
+            break;
+        default:
+            SLQ_ASSERT(c->fail_status == 400);
+            conn_send_error(c, 400, "HTTP_MALFORMED", "malformed HTTP request");
+            break;
+    }
+}
+
+/* Counts a request against the connection's rate; returns false if it is over. */
+static bool conn_rate_ok(conn *c) {
+    const http_server *s = c->server;
+    uint64_t now = uv_now(s->loop);
+    if (now - c->rate_window_ms >= HTTP_RATE_WINDOW_MS) {
+        c->rate_window_ms = now;
+        c->rate_count = 0;
+    }
+    if (c->rate_count < UINT32_MAX) c->rate_count++;
+    if (c->rate_count <= s->lim.requests_per_sec) return true;
+    if (c->rate_count == s->lim.requests_per_sec + 1) { /* once per window */
+        log_warn("http: read: rate limited conn=%u max=%u", c->id, s->lim.requests_per_sec);
+    }
+    return false;
+}
+
+/* Hands the complete request to the handler (or answers 429). The handler may answer, close
+ * the connection or close the server before it returns. */
+static void conn_dispatch(conn *c) {
+    http_server *s = c->server;
+    c->message_done = false;
+    c->awaiting = true;
+    c->gen++;
+    c->head = c->parser.method == HTTP_HEAD;
+    c->close_after = !http_should_keep_alive(&c->parser) || c->parser.upgrade;
+    conn_timer_stop(c);
+    if (!conn_rate_ok(c)) {
+        char msg[64];
+        (void) snprintf(msg, sizeof msg, "over %u requests per second", /* always fits */
+                        s->lim.requests_per_sec);
+        conn_send_error(c, 429, "RATE_LIMITED", msg);
+        return;
+    }
+    SLQ_ASSERT(c->url_len <= s->lim.header_bytes_max);
+    c->url[c->url_len] = '\0';
+    const char *query = "";
+    char *q = memchr(c->url, '?', c->url_len);
+    if (q != NULL) {
+        *q = '\0';
+        query = q + 1;
+    }
+    http_request req = {
+        .ref = {.slot = c->slot, .gen = c->gen},
+        .method = http_method_str((enum http_method) c->parser.method),
+        .path = c->url,
+        .query = query,
+        .body = c->body_len > 0 ? c->body : (const uint8_t *) "",
+        .body_len = c->body_len,
+    };
+    s->fn(s->arg, &req);
+}
+
+/* Feeds unparsed bytes to http-parser: all of them, or while in the request line and
+ * headers at most the header budget left. If the headers end within that slice they fit;
+ * if they are still going on when the budget is used up, they are over the limit. So the
+ * count is exact without knowing where in a slice the headers ended. Returns false if the
+ * connection failed (an error answer is on its way). */
+static bool conn_parse(conn *c) {
+    const http_limits *lim = &c->server->lim;
+    size_t avail = c->rlen - c->roff;
+    bool counting = c->in_headers;
+    SLQ_ASSERT(c->header_bytes < lim->header_bytes_max);
+    if (counting && avail > lim->header_bytes_max - c->header_bytes) {
+        avail = lim->header_bytes_max - c->header_bytes;
+    }
+    const char *at = (const char *) c->rbuf + c->roff;
+    size_t n = http_parser_execute(&c->parser, &http_settings, at, avail);
+    SLQ_ASSERT(n <= avail);
+    c->roff += n;
+    if (counting && c->in_headers) c->header_bytes += n;
+    enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+    if (c->state != CONN_OPEN) return false; /* a failed 100 Continue write closed it */
+    bool over = counting && c->in_headers && c->header_bytes == lim->header_bytes_max;
+    if (c->fail_status == 0 && (over || e == HPE_HEADER_OVERFLOW)) {
+        conn_reject(c, 431, (uint64_t) c->header_bytes + 1); /* at least */
+    }
+    if (c->fail_status == 0 && e == HPE_OK && n < avail) {
+        e = HPE_UNKNOWN; /* stopped early without a reason: do not loop on it */
+    }
+    if (c->fail_status == 0 && e != HPE_OK && e != HPE_PAUSED) {
+        log_warn("http: read: malformed request conn=%u err=%s", c->id, http_errno_name(e));
+        conn_reject(c, 400, 0);
+    }
+    if (c->fail_status != 0) {
+        conn_fail(c);
+        return false;
+    }
+    if (e == HPE_PAUSED) http_parser_pause(&c->parser, 0);
+    return true;
+}
+
+/* Parses what was read, dispatching complete requests one at a time, then decides whether
+ * to keep reading: always when idle or discarding, while the buffer has room when busy. */
+static void conn_process(conn *c) {
+    while (c->state == CONN_OPEN && !c->close_after && !conn_busy(c) && c->roff < c->rlen) {
+        if (!conn_parse(c)) break;
+        if (c->message_done) conn_dispatch(c);
+    }
+    if (c->state != CONN_OPEN) return;
+    if (c->close_after) {
+        c->roff = 0; /* nothing after a closing request is parsed */
+        c->rlen = 0;
+    }
+    if (c->roff > 0) { /* keep unparsed bytes at the front: room for more behind them */
+        memmove(c->rbuf, c->rbuf + c->roff, c->rlen - c->roff);
+        c->rlen -= c->roff;
+        c->roff = 0;
+    }
+    if (c->rlen < HTTP_READ_BYTES) {
+        conn_read_start(c);
+    } else {
+        conn_read_stop(c); /* busy and full: the client waits for the answer */
+    }
+}
+
+/* ------------------------------------------------------------------ reading */
+
+static void conn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+    (void) suggested; /* the slot's buffer has a fixed size */
+    conn *c = h->data;
+    if (c->state != CONN_OPEN || c->close_after) {
+        c->roff = 0; /* discarding: reuse the whole buffer */
+        c->rlen = 0;
+    }
+    SLQ_ASSERT(c->rlen < HTTP_READ_BYTES);
+    buf->base = (char *) c->rbuf + c->rlen;
+    buf->len = HTTP_READ_BYTES - c->rlen;
+}
+
+static void conn_read_end(conn *c, ssize_t nread) {
+    if (nread != UV_EOF) {
+        log_info("http: read: conn=%u err=%s", c->id, uv_err_name((int) nread));
+    } else if (conn_busy(c) && c->state == CONN_OPEN) {
+        log_info("http: read: client gone with a request in flight conn=%u", c->id);
+    }
+    conn_close(c);
+}
+
+static void conn_read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
+    (void) buf; /* always the tail of c->rbuf */
+    conn *c = st->data;
+    if (nread == 0) return; /* EAGAIN */
+    if (nread < 0) {
+        conn_read_end(c, nread);
+        return;
+    }
+    if (c->state != CONN_OPEN || c->close_after) {
+        c->drained_bytes += (size_t) nread;
+        if (c->drained_bytes > HTTP_DRAIN_BYTES_MAX) conn_close(c);
+        return;
+    }
+    c->rlen += (size_t) nread;
+    SLQ_ASSERT(c->rlen <= HTTP_READ_BYTES);
+    conn_process(c);
+}
+
+/* ------------------------------------------------------------------ accepting */
+
+static conn *server_slot_free(http_server *s) {
+    for (size_t i = 0; i < s->lim.conns_max; i++) {
+        if (s->conns[i].state == CONN_FREE) return &s->conns[i];
+    }
+    return NULL;
+}
+
+/* Clears a free slot for a new connection, keeping its buffers, slot number and gen. */
+static void conn_reset(conn *c) {
+    conn keep = *c;
+    memset(c, 0, sizeof *c);
+    c->server = keep.server;
+    c->slot = keep.slot;
+    c->gen = keep.gen;
+    c->rbuf = keep.rbuf;
+    c->url = keep.url;
+    c->body = keep.body;
+    c->body_cap = keep.body_cap;
+}
+
+/* Accepts the pending connection into the free slot c. Returns false if the connection is
+ * still pending (the slot stays free); true once accepted, even if it failed afterwards. */
+static bool conn_open(http_server *s, conn *c) {
+    if (c->rbuf == NULL) {
+        c->rbuf = malloc(HTTP_READ_BYTES + s->lim.header_bytes_max + 1);
+        if (c->rbuf == NULL) return false;
+        c->url = (char *) c->rbuf + HTTP_READ_BYTES;
+    }
+    conn_reset(c);
+    int r = uv_timer_init(s->loop, &c->timer);
+    if (r < 0) {
+        log_warn("http: accept: timer init err=%s", uv_err_name(r));
+        return false;
+    }
+    c->timer.data = c;
+    c->tcp.data = c;
+    c->handles_open = 1;
+    c->state = CONN_OPEN;
+    c->id = ++s->conn_seq;
+    s->conns_open++;
+    r = uv_tcp_init(s->loop, &c->tcp);
+    if (r < 0) {
+        log_warn("http: accept: tcp init err=%s", uv_err_name(r));
+        conn_close(c);
+        return false;
+    }
+    c->tcp_inited = true;
+    c->handles_open = 2;
+    r = uv_accept((uv_stream_t *) &s->listener, (uv_stream_t *) &c->tcp);
+    if (r < 0) {
+        log_warn("http: accept: err=%s", uv_err_name(r));
+        conn_close(c);
+        return true;
+    }
+    r = uv_tcp_nodelay(&c->tcp, 1); /* an answer is one write: send it at once */
+    if (r < 0) log_debug("http: accept: nodelay conn=%u err=%s", c->id, uv_err_name(r));
+    http_parser_init(&c->parser, HTTP_REQUEST);
+    c->parser.data = c;
+    c->in_headers = true;
+    c->rate_window_ms = uv_now(s->loop);
+    log_debug("http: accept: conn=%u slot=%u open=%zu", c->id, c->slot, s->conns_open);
+    conn_timer_start(c, s->lim.idle_ms);
+    if (c->state == CONN_OPEN) conn_read_start(c);
+    return true;
+}
+
+static void server_spare_close_cb(uv_handle_t *h) {
+    http_server *s = h->data;
+    s->spare_busy = false;
+    if (s->closing) {
+        server_free_if_done(s);
+    } else if (s->accept_pending) {
+        server_accept(s);
+    }
+}
+
+/* Accepts the pending connection into the spare handle and closes it at once. If the spare
+ * is still closing, the connection stays pending (libuv stops accepting meanwhile) and is
+ * taken by the next slot or spare that frees up. */
+static void server_refuse(http_server *s) {
+    if (s->spare_busy) {
+        s->accept_pending = true;
+        return;
+    }
+    int r = uv_tcp_init(s->loop, &s->spare);
+    if (r < 0) {
+        log_error("http: accept: spare init err=%s", uv_err_name(r));
+        s->accept_pending = true;
+        return;
+    }
+    s->spare.data = s;
+    s->spare_busy = true;
+    r = uv_accept((uv_stream_t *) &s->listener, (uv_stream_t *) &s->spare);
+    if (r < 0) log_warn("http: accept: spare err=%s", uv_err_name(r));
+    uv_close((uv_handle_t *) &s->spare, server_spare_close_cb);
+    if (r == 0)
+        log_warn("http: accept: refused conns=%zu max=%zu", s->conns_open, s->lim.conns_max);
+}
+
+static void server_accept(http_server *s) {
+    SLQ_ASSERT(!s->closing);
+    s->accept_pending = false;
+    conn *c = server_slot_free(s);
+    if (c != NULL && conn_open(s, c)) return;
+    server_refuse(s);
+}
+
+static void server_connection_cb(uv_stream_t *l, int status) {
+    http_server *s = l->data;
+    if (status < 0) {
+        log_warn("http: accept: err=%s", uv_err_name(status));
+        return;
+    }
+    server_accept(s);
+}
+
+/* ------------------------------------------------------------------ server */
+
+http_limits http_limits_default(void) {
+    http_limits lim = {
+        .conns_max = SLQ_HTTP_CONNS_MAX,
+        .header_bytes_max = SLQ_HTTP_HEADER_BYTES_MAX,
+        .body_bytes_max = SLQ_HTTP_BODY_BYTES_MAX,
+        .requests_per_sec = SLQ_HTTP_REQUESTS_PER_SEC,
+        .idle_ms = SLQ_HTTP_IDLE_MS,
+    };
+    return lim;
+}
+
+static bool limits_valid(const http_limits *lim) {
+    return lim->conns_max > 0 && lim->conns_max <= HTTP_CONNS_HARD_MAX &&
+           lim->header_bytes_max > 0 && lim->header_bytes_max <= HTTP_HEADER_HARD_MAX &&
+           lim->body_bytes_max > 0 && lim->body_bytes_max <= HTTP_BODY_HARD_MAX &&
+           lim->requests_per_sec > 0 && lim->idle_ms > 0;
+}
+
+/* Fills *addr from a literal IPv4 or IPv6 address. */
+static bool addr_parse(struct sockaddr_storage *addr, const char *host, uint16_t port) {
+    memset(addr, 0, sizeof *addr);
+    if (uv_ip4_addr(host, port, (struct sockaddr_in *) addr) == 0) return true;
+    return uv_ip6_addr(host, port, (struct sockaddr_in6 *) addr) == 0;
+}
+
+static void server_free_if_done(http_server *s) {
+    if (!s->closing || !s->listener_closed || s->spare_busy || s->conns_open > 0) return;
+    http_closed_fn fn = s->closed_fn;
+    void *arg = s->closed_arg;
+    for (size_t i = 0; i < s->lim.conns_max; i++) {
+        SLQ_ASSERT(s->conns[i].state == CONN_FREE);
+        free(s->conns[i].rbuf); /* the URL buffer shares this allocation */
+        free(s->conns[i].body);
+    }
+    free(s->conns);
+    free(s);
+    if (fn != NULL) fn(arg);
+}
+
+static void server_listener_close_cb(uv_handle_t *h) {
+    http_server *s = h->data;
+    s->listener_closed = true;
+    server_free_if_done(s);
+}
+
+/* Binds and listens; reads back the bound port. */
+static slq_err server_listen(http_server *s, const struct sockaddr_storage *addr,
+                             const char *host) {
+    struct sockaddr_storage bound;
+    int len = (int) sizeof bound;
+    const char *what = "bind";
+    int r = uv_tcp_bind(&s->listener, (const struct sockaddr *) addr, 0);
+    if (r == 0) {
+        what = "listen";
+        r = uv_listen((uv_stream_t *) &s->listener, HTTP_BACKLOG, server_connection_cb);
+    }
+    if (r == 0) {
+        what = "getsockname";
+        r = uv_tcp_getsockname(&s->listener, (struct sockaddr *) &bound, &len);
+    }
+    if (r < 0) {
+        log_warn("http: start: %s host=%s err=%s", what, host, uv_err_name(r));
+        return SLQ_NET;
+    }
+    if (bound.ss_family == AF_INET6) {
+        s->port = ntohs(((const struct sockaddr_in6 *) &bound)->sin6_port);
+    } else {
+        s->port = ntohs(((const struct sockaddr_in *) &bound)->sin_port);
+    }
+    return SLQ_OK;
+}
+
+static http_server *server_alloc(uv_loop_t *loop, const http_limits *lim) {
+    http_server *s = calloc(1, sizeof *s);
+    if (s == NULL) return NULL;
+    s->conns = calloc(lim->conns_max, sizeof *s->conns);
+    if (s->conns == NULL) {
+        free(s);
+        return NULL;
+    }
+    s->loop = loop;
+    s->lim = *lim;
+    for (size_t i = 0; i < lim->conns_max; i++) {
+        s->conns[i].server = s;
+        s->conns[i].slot = (uint32_t) i;
+    }
+    return s;
+}
+
+slq_err http_server_start(http_server **out, uv_loop_t *loop, const char *host, uint16_t port,
+                          const http_limits *lim, http_handler_fn fn, void *arg) {
+    SLQ_ASSERT(out != NULL);
+    SLQ_ASSERT(loop != NULL);
+    SLQ_ASSERT(host != NULL);
+    SLQ_ASSERT(lim != NULL);
+    SLQ_ASSERT(fn != NULL);
+    *out = NULL;
+    struct sockaddr_storage addr;
+    if (!limits_valid(lim) || !addr_parse(&addr, host, port)) return SLQ_INVALID_ARGUMENT;
+    http_server *s = server_alloc(loop, lim);
+    if (s == NULL) return SLQ_NO_MEMORY;
+    s->fn = fn;
+    s->arg = arg;
+    int r = uv_tcp_init(loop, &s->listener);
+    if (r < 0) {
+        log_warn("http: start: tcp init err=%s", uv_err_name(r));
+        free(s->conns);
+        free(s);
+        return SLQ_NET;
+    }
+    s->listener.data = s;
+    slq_err e = server_listen(s, &addr, host);
+    if (e != SLQ_OK) {
+        s->closing = true; /* freed in the close callback */
+        uv_close((uv_handle_t *) &s->listener, server_listener_close_cb);
+        return e;
+    }
+    log_info("http: start: listening host=%s port=%u conns_max=%zu", host, s->port, lim->conns_max);
+    *out = s;
+    return SLQ_OK;
+}
+
+uint16_t http_server_port(const http_server *s) {
+    SLQ_ASSERT(s != NULL);
+    return s->port;
+}
+
+size_t http_server_conns_open(const http_server *s) {
+    SLQ_ASSERT(s != NULL);
+    return s->conns_open;
+}
+
+void http_server_close(http_server *s, http_closed_fn closed_fn, void *closed_arg) {
+    if (s == NULL) return;
+    SLQ_ASSERT(!s->closing);
+    s->closing = true;
+    s->closed_fn = closed_fn;
+    s->closed_arg = closed_arg;
+    log_info("http: close: port=%u conns=%zu", s->port, s->conns_open);
+    uv_close((uv_handle_t *) &s->listener, server_listener_close_cb);
+    for (size_t i = 0; i < s->lim.conns_max; i++) {
+        conn *c = &s->conns[i];
+        if (c->state == CONN_OPEN || c->state == CONN_DRAINING) conn_close(c);
+    }
+}
+
+slq_err http_respond(http_server *s, http_req_ref ref, int status, const char *content_type,
+                     const char *body, size_t body_len) {
+    SLQ_ASSERT(s != NULL);
+    SLQ_ASSERT(content_type != NULL);
+    SLQ_ASSERT(status >= 200 && status <= 599);
+    SLQ_ASSERT(strlen(content_type) < HTTP_CTYPE_BYTES_MAX);
+    SLQ_ASSERT(strpbrk(content_type, "\r\n") == NULL);
+    SLQ_ASSERT(body != NULL || body_len == 0);
+    if (s->closing || ref.slot >= s->lim.conns_max) return SLQ_NOT_FOUND;
+    conn *c = &s->conns[ref.slot];
+    if (c->state != CONN_OPEN || !c->awaiting || c->gen != ref.gen) return SLQ_NOT_FOUND;
+    return conn_send(c, status, content_type, body, body_len);
+}

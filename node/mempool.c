@@ -1,0 +1,336 @@
+/* mempool.c: the mempool behind mempool.h.
+ *
+ * Entries live in a slab of `cap` slots; two open-addressing indexes (linear probing with
+ * backward-shift deletion, so no tombstones) find an entry by tx hash and a signer by
+ * address. Each signer keeps its slots sorted by nonce, and signers form a list in the
+ * order they first arrived, which is the order blocks serve them. */
+#include "mempool.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "slq/assert.h"
+#include "slq/limits.h"
+
+#define NIL UINT32_MAX
+
+typedef struct {
+    mempool_tx t;
+    bool used;
+    uint32_t account;
+} entry;
+
+typedef struct {
+    uint8_t addr[CRYPTO_ADDRESS_BYTES];
+    bool used;
+    uint32_t *slots; /* sorted by nonce */
+    uint32_t n, cap;
+    uint32_t prev, next;
+} account;
+
+typedef struct {
+    uint32_t *cells; /* slot + 1; 0 is empty */
+    size_t mask;
+} index_t;
+
+struct mempool {
+    size_t cap, count;
+    entry *entries;
+    account *accounts;
+    uint32_t *free_entries, *free_accounts;
+    size_t free_entries_n, free_accounts_n;
+    index_t by_hash, by_addr;
+    uint32_t head, tail; /* signers in arrival order */
+};
+
+/* ------------------------------------------------------------------ index */
+
+static uint64_t key_hash(const uint8_t *k) {
+    uint64_t h;
+    memcpy(&h, k, sizeof h); /* keys are hashes or addresses: already uniform */
+    return h;
+}
+
+static const uint8_t *key_of(const mempool *m, const index_t *ix, uint32_t slot) {
+    return ix == &m->by_hash ? m->entries[slot].t.tx.hash : m->accounts[slot].addr;
+}
+
+static size_t ix_find(const mempool *m, const index_t *ix, const uint8_t *key, size_t klen,
+                      uint32_t *slot) {
+    size_t i = (size_t) key_hash(key) & ix->mask;
+    while (ix->cells[i] != 0) {
+        if (memcmp(key_of(m, ix, ix->cells[i] - 1), key, klen) == 0) {
+            *slot = ix->cells[i] - 1;
+            return i;
+        }
+        i = (i + 1) & ix->mask;
+    }
+    *slot = NIL;
+    return i;
+}
+
+static void ix_insert(mempool *m, index_t *ix, const uint8_t *key, size_t klen, uint32_t slot) {
+    uint32_t found;
+    size_t i = ix_find(m, ix, key, klen, &found);
+    SLQ_ASSERT(found == NIL);
+    ix->cells[i] = slot + 1;
+}
+
+static void ix_remove(mempool *m, index_t *ix, const uint8_t *key, size_t klen) {
+    uint32_t found;
+    size_t i = ix_find(m, ix, key, klen, &found);
+    SLQ_ASSERT(found != NIL);
+    ix->cells[i] = 0;
+    for (size_t j = (i + 1) & ix->mask; ix->cells[j] != 0; j = (j + 1) & ix->mask) {
+        size_t home = (size_t) key_hash(key_of(m, ix, ix->cells[j] - 1)) & ix->mask;
+        /* Move j back to i unless its home lies cyclically in (i, j]. */
+        bool stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (stays) continue;
+        ix->cells[i] = ix->cells[j];
+        ix->cells[j] = 0;
+        i = j;
+    }
+}
+
+/* ------------------------------------------------------------------ life cycle */
+
+slq_err mempool_create(mempool **out, size_t cap) {
+    SLQ_ASSERT(cap > 0 && cap <= SLQ_MEMPOOL_TXS_MAX);
+    mempool *m = calloc(1, sizeof *m);
+    if (m == NULL) return SLQ_NO_MEMORY;
+    size_t cells = 4;
+    while (cells < 2 * cap) cells *= 2;
+    m->cap = cap;
+    m->entries = calloc(cap, sizeof *m->entries);
+    m->accounts = calloc(cap, sizeof *m->accounts);
+    m->free_entries = malloc(cap * sizeof *m->free_entries);
+    m->free_accounts = malloc(cap * sizeof *m->free_accounts);
+    m->by_hash = (index_t){calloc(cells, sizeof(uint32_t)), cells - 1};
+    m->by_addr = (index_t){calloc(cells, sizeof(uint32_t)), cells - 1};
+    m->head = m->tail = NIL;
+    if (!m->entries || !m->accounts || !m->free_entries || !m->free_accounts || !m->by_hash.cells ||
+        !m->by_addr.cells) {
+        mempool_destroy(m);
+        return SLQ_NO_MEMORY;
+    }
+    for (size_t i = 0; i < cap; i++) {
+        m->free_entries[i] = (uint32_t) (cap - 1 - i);
+        m->free_accounts[i] = (uint32_t) (cap - 1 - i);
+    }
+    m->free_entries_n = m->free_accounts_n = cap;
+    *out = m;
+    return SLQ_OK;
+}
+
+void mempool_destroy(mempool *m) {
+    if (m == NULL) return;
+    for (size_t i = 0; m->entries != NULL && i < m->cap; i++) {
+        if (!m->entries[i].used) continue;
+        free(m->entries[i].t.bytes);
+        ledger_tx_free(&m->entries[i].t.tx);
+    }
+    for (size_t i = 0; m->accounts != NULL && i < m->cap; i++) free(m->accounts[i].slots);
+    free(m->entries);
+    free(m->accounts);
+    free(m->free_entries);
+    free(m->free_accounts);
+    free(m->by_hash.cells);
+    free(m->by_addr.cells);
+    free(m);
+}
+
+size_t mempool_count(const mempool *m) {
+    return m->count;
+}
+
+bool mempool_has(const mempool *m, const uint8_t hash[CRYPTO_HASH_BYTES]) {
+    uint32_t slot;
+    ix_find(m, &m->by_hash, hash, CRYPTO_HASH_BYTES, &slot);
+    return slot != NIL;
+}
+
+static uint64_t nonce_of(const mempool *m, uint32_t slot) {
+    return m->entries[slot].t.tx.body->nonce;
+}
+
+uint64_t mempool_pending_nonce(const mempool *m, const uint8_t addr[CRYPTO_ADDRESS_BYTES]) {
+    uint32_t a;
+    ix_find(m, &m->by_addr, addr, CRYPTO_ADDRESS_BYTES, &a);
+    if (a == NIL || m->accounts[a].n == 0) return 0;
+    return nonce_of(m, m->accounts[a].slots[m->accounts[a].n - 1]);
+}
+
+/* ------------------------------------------------------------------ adding */
+
+/* Finds or creates the signer's account record. */
+static slq_err account_for(mempool *m, const uint8_t *addr, uint32_t *out) {
+    ix_find(m, &m->by_addr, addr, CRYPTO_ADDRESS_BYTES, out);
+    if (*out != NIL) return SLQ_OK;
+    SLQ_ASSERT(m->free_accounts_n > 0); /* at most one account per entry */
+    uint32_t a = m->free_accounts[--m->free_accounts_n];
+    account *acc = &m->accounts[a];
+    memcpy(acc->addr, addr, CRYPTO_ADDRESS_BYTES);
+    acc->used = true;
+    acc->n = 0;
+    acc->prev = m->tail;
+    acc->next = NIL;
+    if (m->tail != NIL)
+        m->accounts[m->tail].next = a;
+    else
+        m->head = a;
+    m->tail = a;
+    ix_insert(m, &m->by_addr, addr, CRYPTO_ADDRESS_BYTES, a);
+    *out = a;
+    return SLQ_OK;
+}
+
+static void account_release(mempool *m, uint32_t a) {
+    account *acc = &m->accounts[a];
+    SLQ_ASSERT(acc->n == 0);
+    if (acc->prev != NIL)
+        m->accounts[acc->prev].next = acc->next;
+    else
+        m->head = acc->next;
+    if (acc->next != NIL)
+        m->accounts[acc->next].prev = acc->prev;
+    else
+        m->tail = acc->prev;
+    ix_remove(m, &m->by_addr, acc->addr, CRYPTO_ADDRESS_BYTES);
+    acc->used = false;
+    m->free_accounts[m->free_accounts_n++] = a;
+}
+
+/* Position at which nonce goes in the account's sorted slots; *taken if already there. */
+static uint32_t nonce_position(const mempool *m, const account *acc, uint64_t nonce, bool *taken) {
+    uint32_t i = acc->n;
+    while (i > 0 && nonce_of(m, acc->slots[i - 1]) > nonce) i--;
+    *taken = i > 0 && nonce_of(m, acc->slots[i - 1]) == nonce;
+    return i;
+}
+
+static slq_err account_insert(mempool *m, account *acc, uint32_t slot) {
+    bool taken;
+    uint32_t pos = nonce_position(m, acc, nonce_of(m, slot), &taken);
+    if (taken) return SLQ_NONCE_INVALID;
+    if (acc->n >= SLQ_MEMPOOL_PER_ACCOUNT_MAX) return SLQ_TX_PENDING_TOO_MANY;
+    if (acc->n == acc->cap) {
+        uint32_t cap = acc->cap == 0 ? 8 : acc->cap * 2;
+        uint32_t *s = realloc(acc->slots, cap * sizeof *s);
+        if (s == NULL) return SLQ_NO_MEMORY;
+        acc->slots = s;
+        acc->cap = cap;
+    }
+    memmove(&acc->slots[pos + 1], &acc->slots[pos], (acc->n - pos) * sizeof acc->slots[0]);
+    acc->slots[pos] = slot;
+    acc->n++;
+    return SLQ_OK;
+}
+
+slq_err mempool_add(mempool *m, uint8_t *bytes, size_t len, ledger_tx *tx) {
+    slq_err err = SLQ_OK;
+    if (mempool_has(m, tx->hash))
+        err = SLQ_TX_DUPLICATE;
+    else if (m->free_entries_n == 0)
+        err = SLQ_MEMPOOL_FULL;
+    uint32_t a = NIL, slot = NIL;
+    if (err == SLQ_OK) err = account_for(m, tx->signer, &a);
+    if (err == SLQ_OK) {
+        slot = m->free_entries[m->free_entries_n - 1];
+        m->entries[slot] = (entry){.t = {.bytes = bytes, .len = len, .tx = *tx}, .account = a};
+        err = account_insert(m, &m->accounts[a], slot);
+    }
+    if (err != SLQ_OK) {
+        if (a != NIL && m->accounts[a].n == 0) account_release(m, a);
+        free(bytes);
+        ledger_tx_free(tx);
+        return err;
+    }
+    m->free_entries_n--;
+    m->entries[slot].used = true;
+    ix_insert(m, &m->by_hash, tx->hash, CRYPTO_HASH_BYTES, slot);
+    m->count++;
+    memset(tx, 0, sizeof *tx); /* moved into the mempool */
+    return SLQ_OK;
+}
+
+/* ------------------------------------------------------------------ removing */
+
+/* Frees entry `slot` and takes it out of its account (at position pos). */
+static void entry_release(mempool *m, uint32_t slot, uint32_t pos) {
+    entry *e = &m->entries[slot];
+    account *acc = &m->accounts[e->account];
+    SLQ_ASSERT(acc->slots[pos] == slot);
+    memmove(&acc->slots[pos], &acc->slots[pos + 1], (acc->n - pos - 1) * sizeof acc->slots[0]);
+    acc->n--;
+    ix_remove(m, &m->by_hash, e->t.tx.hash, CRYPTO_HASH_BYTES);
+    free(e->t.bytes);
+    ledger_tx_free(&e->t.tx);
+    e->used = false;
+    m->free_entries[m->free_entries_n++] = slot;
+    m->count--;
+    if (acc->n == 0) account_release(m, e->account);
+}
+
+static uint32_t position_of(const mempool *m, uint32_t slot) {
+    const account *acc = &m->accounts[m->entries[slot].account];
+    for (uint32_t i = 0; i < acc->n; i++)
+        if (acc->slots[i] == slot) return i;
+    SLQ_ASSERT(0);
+    return 0;
+}
+
+void mempool_remove(mempool *m, const uint8_t hash[CRYPTO_HASH_BYTES]) {
+    uint32_t slot;
+    ix_find(m, &m->by_hash, hash, CRYPTO_HASH_BYTES, &slot);
+    if (slot != NIL) entry_release(m, slot, position_of(m, slot));
+}
+
+void mempool_reject(mempool *m, const uint8_t hash[CRYPTO_HASH_BYTES], mempool_drop_fn drop_fn,
+                    void *arg) {
+    uint32_t slot;
+    ix_find(m, &m->by_hash, hash, CRYPTO_HASH_BYTES, &slot);
+    if (slot == NIL) return;
+    uint32_t a = m->entries[slot].account, pos = position_of(m, slot);
+    /* Later nonces of this signer go first (from the end), then the refused one. */
+    while (m->accounts[a].n > pos + 1) {
+        uint32_t last = m->accounts[a].slots[m->accounts[a].n - 1];
+        if (drop_fn != NULL) drop_fn(arg, &m->entries[last].t, SLQ_NONCE_INVALID);
+        entry_release(m, last, m->accounts[a].n - 1);
+    }
+    entry_release(m, slot, pos);
+}
+
+/* ------------------------------------------------------------------ selection */
+
+/* Drops the account's leading stale transactions; returns false if the account is gone. */
+static bool drop_stale(mempool *m, uint32_t a, uint64_t committed, mempool_drop_fn drop_fn,
+                       void *arg) {
+    while (m->accounts[a].used && m->accounts[a].n > 0) {
+        uint32_t slot = m->accounts[a].slots[0];
+        if (nonce_of(m, slot) > committed) return true;
+        if (drop_fn != NULL) drop_fn(arg, &m->entries[slot].t, SLQ_NONCE_INVALID);
+        entry_release(m, slot, 0);
+    }
+    return false;
+}
+
+size_t mempool_select(mempool *m, const mempool_tx **out, size_t max, mempool_nonce_fn nonce_fn,
+                      mempool_drop_fn drop_fn, void *arg) {
+    size_t n = 0;
+    uint32_t a = m->head;
+    while (a != NIL && n < max) {
+        uint32_t next = m->accounts[a].next;
+        uint64_t committed = 0;
+        if (nonce_fn(arg, m->accounts[a].addr, &committed) != SLQ_OK) break;
+        if (drop_stale(m, a, committed, drop_fn, arg)) {
+            const account *acc = &m->accounts[a];
+            uint64_t want = committed + 1;
+            for (uint32_t i = 0; i < acc->n && n < max; i++, want++) {
+                if (nonce_of(m, acc->slots[i]) != want) break; /* a gap: wait for it */
+                out[n++] = &m->entries[acc->slots[i]].t;
+            }
+        }
+        a = next;
+    }
+    return n;
+}

@@ -1,0 +1,57 @@
+/* mempool.h: transactions waiting for a block: bounded, deduplicated by hash, ordered by
+ * nonce per signer, signers served in the order they first arrived.
+ *
+ * Entries hold the signed bytes and the decoded, signature-checked transaction, so a
+ * transaction is verified once, before it enters. All storage is allocated at creation
+ * (SLQ_MEMPOOL_TXS_MAX entries); no allocation per transaction besides the bytes and the
+ * decoded message. Loop thread only. */
+#ifndef SLQ_NODE_MEMPOOL_H
+#define SLQ_NODE_MEMPOOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ledger.h"
+
+typedef struct mempool mempool; /* opaque */
+
+typedef struct {
+    uint8_t *bytes; /* the SignedTx bytes */
+    size_t len;
+    ledger_tx tx; /* decoded */
+} mempool_tx;
+
+SLQ_MUST_USE slq_err mempool_create(mempool **out, size_t cap);
+void mempool_destroy(mempool *m); /* NULL is a no-op */
+size_t mempool_count(const mempool *m);
+
+/* Adds a transaction, taking bytes (malloc'd) and the decoded tx in every case (freed when
+ * refused). Refuses SLQ_TX_DUPLICATE (these bytes are pending), SLQ_NONCE_INVALID (another
+ * pending transaction of the signer has this nonce), SLQ_TX_PENDING_TOO_MANY or
+ * SLQ_MEMPOOL_FULL. */
+SLQ_MUST_USE slq_err mempool_add(mempool *m, uint8_t *bytes, size_t len, ledger_tx *tx);
+bool mempool_has(const mempool *m, const uint8_t hash[CRYPTO_HASH_BYTES]);
+/* The highest pending nonce of a signer, or 0 if it has none pending. */
+uint64_t mempool_pending_nonce(const mempool *m, const uint8_t addr[CRYPTO_ADDRESS_BYTES]);
+
+/* The committed nonce of a signer, asked of the chain during selection. */
+typedef slq_err (*mempool_nonce_fn)(void *arg, const uint8_t addr[CRYPTO_ADDRESS_BYTES],
+                                    uint64_t *nonce);
+/* Called for a transaction the mempool drops as stale (its nonce is already committed). */
+typedef void (*mempool_drop_fn)(void *arg, const mempool_tx *t, slq_err why);
+
+/* Picks up to max transactions for the next block: for each signer in arrival order, its
+ * pending transactions with consecutive nonces from committed + 1. Stale ones are dropped
+ * (drop_fn). out[] points into the mempool until the next mutation. Returns the count. */
+size_t mempool_select(mempool *m, const mempool_tx **out, size_t max, mempool_nonce_fn nonce_fn,
+                      mempool_drop_fn drop_fn, void *arg);
+
+/* Removes the transaction with this hash (included in a block). */
+void mempool_remove(mempool *m, const uint8_t hash[CRYPTO_HASH_BYTES]);
+/* Removes a refused transaction and every pending one of its signer with a higher nonce
+ * (they can no longer apply), calling drop_fn for each of the latter. */
+void mempool_reject(mempool *m, const uint8_t hash[CRYPTO_HASH_BYTES], mempool_drop_fn drop_fn,
+                    void *arg);
+
+#endif

@@ -1,0 +1,235 @@
+/* submit.c: POST /v1/txs. The body's transactions are decoded and their signatures
+ * verified on libuv's thread pool, in chunks so that a large batch uses every worker; then,
+ * back on the loop thread, each is checked against the committed nonce and put into the
+ * mempool, and the request is answered with one result per transaction. The ledger's rules
+ * run when a block is built (see main.c). */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "node.h"
+#include "slq/limits.h"
+#include "slq/log.h"
+
+#define CHUNK_TXS 64u
+
+typedef struct submit_job submit_job;
+
+typedef struct {
+    uv_work_t work;
+    submit_job *job;
+    size_t from, to;
+} submit_chunk;
+
+struct submit_job {
+    node *n;
+    http_req_ref ref;
+    bool single;
+    size_t count, chunks_left;
+    uint8_t **bytes;
+    size_t *lens;
+    ledger_tx *txs;
+    slq_err *errs;
+    uint8_t (*hashes)[CRYPTO_HASH_BYTES];
+    submit_chunk *chunks;
+};
+
+static void job_free(submit_job *j) {
+    for (size_t i = 0; i < j->count; i++) {
+        free(j->bytes[i]);
+        if (j->errs[i] == SLQ_OK) ledger_tx_free(&j->txs[i]);
+    }
+    free(j->bytes);
+    free(j->lens);
+    free(j->txs);
+    free(j->errs);
+    free(j->hashes);
+    free(j->chunks);
+    free(j);
+}
+
+static submit_job *job_new(node *n, size_t count) {
+    submit_job *j = calloc(1, sizeof *j);
+    if (j == NULL) return NULL;
+    size_t chunks = (count + CHUNK_TXS - 1) / CHUNK_TXS;
+    j->n = n;
+    j->count = count;
+    j->bytes = calloc(count, sizeof *j->bytes);
+    j->lens = calloc(count, sizeof *j->lens);
+    j->txs = calloc(count, sizeof *j->txs);
+    j->errs = calloc(count, sizeof *j->errs);
+    j->hashes = calloc(count, sizeof *j->hashes);
+    j->chunks = calloc(chunks, sizeof *j->chunks);
+    if (!j->bytes || !j->lens || !j->txs || !j->errs || !j->hashes || !j->chunks) {
+        for (size_t i = 0; i < count && j->errs; i++) j->errs[i] = SLQ_TX_MALFORMED;
+        job_free(j);
+        return NULL;
+    }
+    for (size_t i = 0; i < count; i++) j->errs[i] = SLQ_TX_MALFORMED; /* until decoded */
+    j->chunks_left = chunks;
+    return j;
+}
+
+/* Fills transaction i of the job from its hex text. */
+static void take_hex(submit_job *j, size_t i, const cJSON *v) {
+    if (!cJSON_IsString(v)) return;
+    size_t hex_len = strlen(v->valuestring);
+    if (hex_len % 2 != 0 || hex_len == 0) return;
+    if (hex_len > 2 * SLQ_TX_BYTES_MAX) {
+        j->errs[i] = SLQ_TX_TOO_LARGE;
+        return;
+    }
+    j->bytes[i] = malloc(hex_len / 2);
+    if (j->bytes[i] == NULL) return;
+    if (codec_hex_decode(j->bytes[i], hex_len / 2, v->valuestring) != SLQ_OK) return;
+    j->lens[i] = hex_len / 2;
+    j->errs[i] = SLQ_OK; /* decodable so far: the worker decides */
+}
+
+/* Parses {"tx": HEX} or {"txs": [HEX, ...]}; NULL (and an answer sent) when malformed. */
+static submit_job *parse_body(node *n, const http_request *req) {
+    cJSON *root = cJSON_ParseWithLength((const char *) req->body, req->body_len);
+    const cJSON *tx = cJSON_GetObjectItemCaseSensitive(root, "tx");
+    const cJSON *txs = cJSON_GetObjectItemCaseSensitive(root, "txs");
+    int keys = cJSON_GetArraySize(root);
+    submit_job *j = NULL;
+    const char *bad = NULL;
+    if (!cJSON_IsObject(root) || keys != 1 || (tx == NULL) == (txs == NULL))
+        bad = "body must be {\"tx\": HEX} or {\"txs\": [HEX, ...]}";
+    else if (txs != NULL && (!cJSON_IsArray(txs) || cJSON_GetArraySize(txs) == 0))
+        bad = "\"txs\" must be a non-empty array";
+    else if (txs != NULL && cJSON_GetArraySize(txs) > (int) SLQ_HTTP_BATCH_MAX)
+        bad = "too many transactions in one batch";
+    if (bad != NULL) {
+        node_api_error(n, req->ref, 400, SLQ_JSON_INVALID, bad);
+    } else {
+        size_t count = tx != NULL ? 1 : (size_t) cJSON_GetArraySize(txs);
+        j = job_new(n, count);
+        if (j == NULL) node_api_error(n, req->ref, 500, SLQ_NO_MEMORY, "out of memory");
+    }
+    if (j != NULL) {
+        j->ref = req->ref;
+        j->single = tx != NULL;
+        if (tx != NULL) take_hex(j, 0, tx);
+        size_t i = 0;
+        const cJSON *v;
+        if (txs != NULL) cJSON_ArrayForEach(v, txs) take_hex(j, i++, v);
+    }
+    cJSON_Delete(root);
+    return j;
+}
+
+/* Worker thread: decode and verify one chunk. Touches only the chunk's own slots and the
+ * read-only ledger. */
+static void verify_work(uv_work_t *w) {
+    submit_chunk *c = w->data;
+    submit_job *j = c->job;
+    const ledger *l = chain_ledger(j->n->chain);
+    for (size_t i = c->from; i < c->to; i++) {
+        if (j->bytes[i] != NULL)
+            crypto_hash(ledger_suite(l), j->hashes[i], j->bytes[i], j->lens[i]);
+        if (j->errs[i] != SLQ_OK) continue;
+        j->errs[i] = ledger_tx_decode(&j->txs[i], l, j->bytes[i], j->lens[i]);
+    }
+}
+
+/* Admits transaction i; fills its result object. */
+static void admit_one(submit_job *j, size_t i, cJSON *r) {
+    node *n = j->n;
+    char hex[2 * CRYPTO_HASH_BYTES + 1];
+    codec_hex_encode(hex, j->hashes[i], CRYPTO_HASH_BYTES);
+    cJSON_AddStringToObject(r, "tx", hex);
+    slq_err err = j->errs[i];
+    char msg[160] = "";
+    uint64_t height = 0, committed = 0;
+    uint32_t index = 0;
+    uint8_t *stored = NULL;
+    size_t stored_len = 0;
+    if (err == SLQ_OK && storage_tx_by_hash(chain_storage(n->chain), j->hashes[i], &height, &index,
+                                            &stored, &stored_len) == SLQ_OK) {
+        free(stored);
+        cJSON_AddStringToObject(r, "status", "committed");
+        char h[24];
+        snprintf(h, sizeof h, "%llu", (unsigned long long) height);
+        cJSON_AddRawToObject(r, "height", h);
+        return;
+    }
+    if (err == SLQ_OK && mempool_has(n->mp, j->hashes[i])) {
+        cJSON_AddStringToObject(r, "status", "pending");
+        return;
+    }
+    if (err == SLQ_OK) err = chain_account_nonce(n->chain, j->txs[i].signer, &committed);
+    uint64_t nonce = err == SLQ_OK ? j->txs[i].body->nonce : 0;
+    if (err == SLQ_OK && (nonce <= committed || nonce > committed + SLQ_MEMPOOL_PER_ACCOUNT_MAX)) {
+        err = SLQ_NONCE_INVALID;
+        snprintf(msg, sizeof msg, "nonce %llu, last committed %llu", (unsigned long long) nonce,
+                 (unsigned long long) committed);
+    }
+    if (err == SLQ_OK) {
+        err = mempool_add(n->mp, j->bytes[i], j->lens[i], &j->txs[i]);
+        j->bytes[i] = NULL;            /* taken by the mempool, even when refused */
+        j->errs[i] = SLQ_TX_MALFORMED; /* the decoded tx is gone too */
+        if (err == SLQ_OK) {
+            cJSON_AddStringToObject(r, "status", "pending");
+            return;
+        }
+    }
+    if (msg[0] == '\0') snprintf(msg, sizeof msg, "%s", slq_err_str(err));
+    node_result_record(n, j->hashes[i], err, msg);
+    cJSON_AddStringToObject(r, "status", "rejected");
+    cJSON_AddStringToObject(r, "error", slq_err_name(err));
+    cJSON_AddNumberToObject(r, "code", err);
+    cJSON_AddStringToObject(r, "message", msg);
+}
+
+static void answer(submit_job *j) {
+    cJSON *root = cJSON_CreateObject(), *results = cJSON_AddArrayToObject(root, "results");
+    int status = 202;
+    for (size_t i = 0; i < j->count; i++) {
+        cJSON *r = cJSON_CreateObject();
+        admit_one(j, i, r);
+        cJSON_AddItemToArray(results, r);
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(r, "status");
+        if (j->single && strcmp(st->valuestring, "rejected") == 0) status = 422;
+    }
+    if (status == 422) {
+        /* A single refused transaction answers the error object itself. */
+        cJSON *r = cJSON_DetachItemFromArray(results, 0);
+        cJSON_Delete(root);
+        root = r;
+    }
+    node_api_json(j->n, j->ref, status, cJSON_PrintUnformatted(root));
+    cJSON_Delete(root);
+}
+
+static void verify_done(uv_work_t *w, int status) {
+    submit_chunk *c = w->data;
+    submit_job *j = c->job;
+    (void) status; /* a cancelled chunk (shutdown) leaves its txs undecoded */
+    if (--j->chunks_left > 0) return;
+    j->n->jobs_in_flight--;
+    if (!j->n->stopping) answer(j);
+    job_free(j);
+}
+
+void node_submit(node *n, const http_request *req) {
+    submit_job *j = parse_body(n, req);
+    if (j == NULL) return;
+    size_t chunks = j->chunks_left;
+    n->jobs_in_flight++;
+    for (size_t k = 0; k < chunks; k++) {
+        submit_chunk *c = &j->chunks[k];
+        c->job = j;
+        c->from = k * CHUNK_TXS;
+        c->to = c->from + CHUNK_TXS < j->count ? c->from + CHUNK_TXS : j->count;
+        c->work.data = c;
+        int r = uv_queue_work(n->loop, &c->work, verify_work, verify_done);
+        if (r != 0) {
+            log_warn("node: submit: queue work: %s", uv_strerror(r));
+            verify_work(&c->work); /* do it here rather than lose it */
+            verify_done(&c->work, 0);
+        }
+    }
+}

@@ -1,0 +1,94 @@
+# tests/cluster/lib.sh: helpers for cluster tests that run real slqd processes on 127.0.0.1
+# and drive them only through the slq CLI. Source it after setting SLQ and SLQD.
+
+# Debian's python3, not a version manager's shim (which costs half a second per start).
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=$(command -v python3)
+
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); }
+fail() {
+    echo "FAIL: $*"
+    failed=$((failed + 1))
+}
+
+# A base port P with P..P+2*nodes free on 127.0.0.1 (testnet uses P+2i and P+2i+1).
+free_base_port() {
+    "$PY" - "$1" <<'PY'
+import random, socket, sys
+n = int(sys.argv[1])
+for _ in range(200):
+    base = random.randrange(20000, 60000 - 2 * n, 2)
+    socks = []
+    try:
+        for p in range(base, base + 2 * n):
+            s = socket.socket(); s.bind(("127.0.0.1", p)); socks.append(s)
+        print(base); break
+    except OSError:
+        pass
+    finally:
+        for s in socks: s.close()
+PY
+}
+
+# start_node HOME LOG: starts slqd in the background; sets NODE_PID.
+start_node() {
+    "$SLQD" --home "$1" 2>>"$2" &
+    NODE_PID=$!
+}
+
+# wait_ready URL: waits (at most 10 s) until the node answers status.
+wait_ready() {
+    local i
+    for i in $(seq 1 100); do
+        "$SLQ" --node "$1" status >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# jget EXPR: reads JSON on stdin and prints python expression EXPR of it (d is the object).
+jget() { "$PY" -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
+# expect WANT_RC DESCRIPTION COMMAND...: runs COMMAND with its output in $T/out, $T/err.
+expect() {
+    local want=$1 desc=$2
+    shift 2
+    "$@" >"$T/out" 2>"$T/err"
+    local rc=$?
+    if [ "$rc" -eq "$want" ]; then
+        pass
+    else
+        fail "$desc: exit $rc, want $want"
+        sed 's/^/    /' "$T/err" | head -5
+    fi
+}
+
+# reject NAME DESCRIPTION COMMAND...: COMMAND (a tx command, run with --json) must exit 2
+# and report error NAME.
+reject() {
+    local name=$1 desc=$2
+    shift 2
+    "$SLQ" --node "$API" --json "$@" >"$T/out" 2>"$T/err"
+    local rc=$? got
+    got=$(jget 'd.get("error")' <"$T/out" 2>/dev/null)
+    if [ "$rc" -eq 2 ] && [ "$got" = "$name" ]; then
+        pass
+    else
+        fail "$desc: exit $rc error $got, want exit 2 error $name"
+        sed 's/^/    /' "$T/err" | head -3
+    fi
+}
+
+# check DESCRIPTION COMMAND...: passes when COMMAND succeeds.
+check() {
+    local desc=$1
+    shift
+    if "$@" >/dev/null 2>&1; then pass; else fail "$desc"; fi
+}
+
+summary() {
+    echo "$passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+}

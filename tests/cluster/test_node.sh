@@ -1,0 +1,263 @@
+#!/usr/bin/env bash
+# test_node.sh: one real slqd on 127.0.0.1, driven only through the slq CLI.
+#   - the voucher lifecycle with every command, human and --json output;
+#   - every rejection reason a user can meet reaches them with exit code 2 and its name;
+#   - a restart keeps all state; kill -9 during a stream of transactions loses no committed
+#     transaction and leaves a consistent store;
+#   - malformed HTTP requests and oversized bodies do not crash the node.
+# usage: test_node.sh PATH_TO_SLQ PATH_TO_SLQD. Prints "N passed, N failed".
+set -u
+SLQ=${1:?usage: test_node.sh SLQ SLQD}
+SLQD=${2:?usage: test_node.sh SLQ SLQD}
+HERE=$(cd "$(dirname "$0")" && pwd)
+source "$HERE/lib.sh"
+T=$(mktemp -d)
+NODE_PID=
+STREAM_PID=
+trap '[ -n "$STREAM_PID" ] && kill "$STREAM_PID" 2>/dev/null; [ -n "$NODE_PID" ] && kill -9 "$NODE_PID" 2>/dev/null; rm -rf "$T"' EXIT
+
+BASE=$(free_base_port 1)
+API="http://127.0.0.1:$((BASE + 1))"
+export SLQ_NODE=$API
+"$SLQ" testnet --validators 1 --out "$T/net" --base-port "$BASE" >/dev/null || exit 1
+K="$T/net/keys"
+HOME0="$T/net/node0"
+LOG="$T/node0.log"
+start_node "$HOME0" "$LOG"
+wait_ready "$API" || { echo "node did not start"; cat "$LOG"; exit 1; }
+
+addr() { "$SLQ" address --key "$K/$1.pem"; }
+H1=$(addr holder-1)
+H2=$(addr holder-2)
+H3=$(addr holder-3)
+C1=$(addr centre-1)
+INTER=$(addr intermediary)
+YEAR=$(TZ=Asia/Shanghai date +%Y)
+"$SLQ" keygen --out "$T/new.pem" >"$T/out" && NEW=$(cat "$T/out")
+tx() { "$SLQ" --json "$@"; } # a transaction command with --json
+
+echo "== lifecycle"
+expect 0 "status" "$SLQ" --json status
+check "status has chain_id, height, tip_hash, validators" \
+    jget '[d["chain_id"], d["height"], d["tip_hash"], d["validators"][0]["address"]]' <"$T/out"
+expect 0 "register an SME" "$SLQ" register --key "$K/issuer.pem" --address "$H1" \
+    --role enterprise --name "成都某AI公司" --credit-code 91510100MA6C000001
+expect 0 "register a university" "$SLQ" register --key "$K/issuer.pem" --address "$H2" \
+    --role university --name "某大学"
+expect 0 "register a maker of the centre's group" "$SLQ" register --key "$K/issuer.pem" \
+    --address "$H3" --role maker --name "创客" --affiliation scc-group
+expect 0 "issue 1000 yuan" tx issue --key "$K/issuer.pem" --to "$H1" --amount 1000 \
+    --program general --ref A1
+check "issue answers committed with the voucher" \
+    test "$(jget 'd["status"]' <"$T/out")" = committed
+V1=$(jget 'd["vouchers"][0]' <"$T/out")
+ISSUE_TX=$(jget 'd["tx"]' <"$T/out")
+expect 0 "issue a national-major voucher" tx issue --key "$K/issuer.pem" --to "$H2" \
+    --amount 3000 --cost 10000 --program national-major --ref A2
+expect 0 "pay a centre 400 yuan" tx transfer --key "$K/holder-1.pem" --voucher "$V1" \
+    --to "$C1" --amount 400
+P=$(jget 'd["vouchers"][0]' <"$T/out")
+CHANGE=$(jget 'd["vouchers"][1]' <"$T/out")
+expect 0 "the centre redeems" tx redeem --key "$K/centre-1.pem" --voucher "$P" --contract SC-1
+CLAIM=$(jget 'd["claim"]' <"$T/out")
+check "redeem answers a claim id" test ${#CLAIM} -eq 64
+expect 0 "finance settles" "$SLQ" settle --key "$K/finance.pem" --claim "$CLAIM" --payment PAY-1
+expect 0 "the issuer revokes the change" "$SLQ" revoke --key "$K/issuer.pem" \
+    --voucher "$CHANGE" --reason "audit finding"
+expect 0 "balance" "$SLQ" --json balance "$H2"
+check "balance --json shape and total" test "$(jget 'd["total_fen"], sorted(d["vouchers"][0])' <"$T/out")" = \
+    "300000 ['amount_fen', 'budget_year', 'expires_at_ms', 'id', 'program', 'state']"
+expect 0 "balance in yuan" "$SLQ" balance "$H2"
+check "balance prints yuan" grep -q "3000.00" "$T/out"
+expect 0 "vouchers" "$SLQ" vouchers "$H1"
+expect 0 "voucher with lineage" "$SLQ" --json voucher "$P"
+check "lineage reaches the issued voucher" test "$(jget 'd["lineage"][-1]["id"]' <"$T/out")" = "$V1"
+expect 0 "tx" "$SLQ" --json tx "$ISSUE_TX"
+check "tx is committed" test "$(jget 'd["status"]' <"$T/out")" = committed
+expect 0 "latest block" "$SLQ" block
+expect 0 "block 1" "$SLQ" --json block 1
+check "block 1 has height 1" test "$(jget 'd["height"]' <"$T/out")" = 1
+expect 0 "claims" "$SLQ" claims
+expect 0 "claims of a centre" "$SLQ" --json claims --centre "$C1"
+check "the claim is settled" test "$(jget 'd["claims"][0]["settled"]' <"$T/out")" = True
+expect 0 "audit" "$SLQ" --json audit --year "$YEAR"
+check "audit figures" test "$(jget '[d[k] for k in ("issued_fen","redeemed_fen","settled_fen","revoked_fen","cap_held","conservation_holds")]' <"$T/out")" = \
+    "[400000, 40000, 40000, 60000, True, True]"
+
+echo "== rejections (exit 2, with the reason)"
+reject ROLE_FORBIDDEN "a holder cannot issue" issue --key "$K/holder-1.pem" --to "$H1" \
+    --amount 1 --program general --ref R1
+reject CITY_CAP_EXCEEDED "over the city cap" issue --key "$K/issuer.pem" --to "$H1" \
+    --amount 10000000 --program general --ref R2
+reject HOLDER_CAP_EXCEEDED "over the holder's cap" issue --key "$K/issuer.pem" --to "$H2" \
+    --amount 2997001 --cost 10000000 --program national-major --ref R3
+reject SHARE_EXCEEDED "over 30% of the cost" issue --key "$K/issuer.pem" --to "$H2" \
+    --amount 3000.01 --cost 10000 --program national-major --ref R4
+reject COST_REQUIRED "no cost for a share program" issue --key "$K/issuer.pem" --to "$H2" \
+    --amount 100 --program national-major --ref R5
+reject APPLICATION_REF_USED "application used twice" issue --key "$K/issuer.pem" --to "$H2" \
+    --amount 100 --program general --ref A1
+reject HOLDER_CANNOT_HOLD "a centre is not issued to" issue --key "$K/issuer.pem" --to "$C1" \
+    --amount 100 --program general --ref R6
+reject ACCOUNT_UNKNOWN "an unregistered recipient" issue --key "$K/issuer.pem" --to "$NEW" \
+    --amount 100 --program general --ref R7
+reject PROGRAM_UNKNOWN "no such program" issue --key "$K/issuer.pem" --to "$H1" \
+    --amount 100 --program lottery --ref R8
+reject EXPIRY_INVALID "expiry in the past" issue --key "$K/issuer.pem" --to "$H1" \
+    --amount 100 --program general --ref R9 --expires-ms 1000
+reject SIGNER_UNKNOWN "an unregistered signer" issue --key "$T/new.pem" --to "$H1" \
+    --amount 100 --program general --ref R10
+reject ACCOUNT_EXISTS "registered twice" register --key "$K/issuer.pem" --address "$H1" \
+    --role enterprise --name again
+reject ROLE_INVALID "issuers come only from genesis" register --key "$K/issuer.pem" \
+    --address "$NEW" --role issuer --name second
+tx issue --key "$K/issuer.pem" --to "$H1" --amount 500 --program general --ref B1 >"$T/out"
+V2=$(jget 'd["vouchers"][0]' <"$T/out")
+reject AMOUNT_EXCEEDS_REMAINING "more than the voucher holds" transfer \
+    --key "$K/holder-1.pem" --voucher "$V2" --to "$C1" --amount 500.01
+reject NOT_HOLDER "someone else's voucher" transfer --key "$K/holder-2.pem" --voucher "$V2" \
+    --to "$C1" --amount 1
+reject VOUCHER_REVOKED "a revoked voucher" transfer --key "$K/holder-1.pem" \
+    --voucher "$CHANGE" --to "$C1" --amount 1
+reject VOUCHER_SPLIT "a voucher already passed on" transfer --key "$K/holder-1.pem" \
+    --voucher "$V1" --to "$C1" --amount 1
+reject EDGE_NOT_ALLOWED "holder to holder in general" transfer --key "$K/holder-1.pem" \
+    --voucher "$V2" --to "$H2" --amount 1
+reject SELF_TRANSFER "to oneself" transfer --key "$K/holder-1.pem" --voucher "$V2" \
+    --to "$H1" --amount 1
+reject VOUCHER_UNKNOWN "no such voucher" transfer --key "$K/holder-1.pem" \
+    --voucher "$(printf '%064d' 7)" --to "$C1" --amount 1
+reject VOUCHER_REDEEMED "redeemed twice" redeem --key "$K/centre-1.pem" --voucher "$P" \
+    --contract SC-2
+tx issue --key "$K/issuer.pem" --to "$H3" --amount 100 --program general --ref B2 >"$T/out"
+V3=$(jget 'd["vouchers"][0]' <"$T/out")
+reject RELATED_PARTY "paying a centre of one's own group" transfer --key "$K/holder-3.pem" \
+    --voucher "$V3" --to "$C1" --amount 10
+tx transfer --key "$K/holder-1.pem" --voucher "$V2" --to "$C1" --amount 10 >"$T/out"
+P2=$(jget 'd["vouchers"][0]' <"$T/out")
+reject CONTRACT_REF_USED "a contract claimed twice" redeem --key "$K/centre-1.pem" \
+    --voucher "$P2" --contract SC-1
+reject VOUCHER_LISTED_TWICE "a voucher listed twice" redeem --key "$K/centre-1.pem" \
+    --voucher "$P2,$P2" --contract SC-3
+reject NOT_HOLDER "a voucher the centre does not hold" redeem --key "$K/centre-1.pem" \
+    --voucher "$V3" --contract SC-4
+reject CLAIM_SETTLED "a claim settled twice" settle --key "$K/finance.pem" --claim "$CLAIM" \
+    --payment PAY-2
+reject CLAIM_UNKNOWN "no such claim" settle --key "$K/finance.pem" \
+    --claim "$(printf '%064d' 9)" --payment PAY-3
+reject ROLE_FORBIDDEN "only finance settles" settle --key "$K/issuer.pem" --claim "$CLAIM" \
+    --payment PAY-4
+NOW_MS=$(($(date +%s%3N) + 1500))
+tx issue --key "$K/issuer.pem" --to "$H1" --amount 5 --program general --ref B3 \
+    --expires-ms "$NOW_MS" >"$T/out"
+V4=$(jget 'd["vouchers"][0]' <"$T/out")
+sleep 2
+reject VOUCHER_EXPIRED "an expired voucher" transfer --key "$K/holder-1.pem" --voucher "$V4" \
+    --to "$C1" --amount 1
+
+echo "== restart keeps all state"
+"$SLQ" --json status >"$T/status1"
+"$SLQ" --json audit --year "$YEAR" | jget '{k: v for k, v in d.items() if k != "height"}' >"$T/audit1"
+"$SLQ" --json balance "$H1" >"$T/bal1"
+kill -TERM "$NODE_PID"
+wait "$NODE_PID"
+check "slqd exits 0 on SIGTERM" test $? -eq 0
+check "the log says it stopped" grep -q "node: stop" "$LOG"
+start_node "$HOME0" "$LOG"
+wait_ready "$API" || fail "node did not restart"
+H_OLD=$(jget 'd["height"]' <"$T/status1")
+"$SLQ" --json block "$H_OLD" >"$T/out"
+check "the old tip is still the block at its height" \
+    test "$(jget 'd["hash"]' <"$T/out")" = "$(jget 'd["tip_hash"]' <"$T/status1")"
+"$SLQ" --json audit --year "$YEAR" | jget '{k: v for k, v in d.items() if k != "height"}' >"$T/audit2"
+check "the audit is unchanged" cmp "$T/audit1" "$T/audit2"
+"$SLQ" --json balance "$H1" >"$T/bal2"
+check "balances are unchanged" cmp "$T/bal1" "$T/bal2"
+expect 0 "transactions go on after the restart" "$SLQ" issue --key "$K/issuer.pem" \
+    --to "$H1" --amount 1 --program general --ref C1
+
+echo "== kill -9 during a stream of transactions"
+STREAM_NONCE0=$("$SLQ" --json tx "$("$SLQ" --json issue --key "$K/issuer.pem" --to "$H1" \
+    --amount 1 --program general --ref S0 | jget 'd["tx"]')" | jget 'd["nonce"]')
+(
+    # Every fifth waits for its block; the others only enter the mempool, which is full of
+    # pending transactions when the node is killed.
+    for i in $(seq 1 2000); do
+        wait_flag=--no-wait
+        [ $((i % 5)) -eq 0 ] && wait_flag=
+        "$SLQ" --json issue --key "$K/issuer.pem" --to "$H2" --amount 0.01 --program general \
+            --ref "S$i" $wait_flag >"$T/s.out" 2>/dev/null || break
+        grep -q '"status": *"committed"' "$T/s.out" &&
+            sed -n 's/.*"tx": *"\([0-9a-f]*\)".*/\1/p' "$T/s.out" >>"$T/committed"
+    done
+) &
+STREAM_PID=$!
+sleep 3
+kill -9 "$NODE_PID"
+wait "$NODE_PID" 2>/dev/null
+wait "$STREAM_PID" 2>/dev/null
+STREAM_PID=
+COMMITTED=$(wc -l <"$T/committed")
+check "the stream committed transactions before the kill" test "$COMMITTED" -gt 3
+start_node "$HOME0" "$LOG"
+wait_ready "$API" || fail "node did not restart after kill -9"
+lost=0
+while read -r h; do
+    s=$("$SLQ" --json tx "$h" | jget 'd["status"]')
+    [ "$s" = committed ] || lost=$((lost + 1))
+done <"$T/committed"
+echo "  $COMMITTED stream transactions committed before the kill"; check "no committed transaction is lost ($COMMITTED checked)" test "$lost" -eq 0
+"$SLQ" --json balance "$H2" >"$T/out"
+N_SMALL=$(jget 'len([v for v in d["vouchers"] if v["amount_fen"] == 1])' <"$T/out")
+check "the store holds at least each committed stream voucher" test "$N_SMALL" -ge "$COMMITTED"
+"$SLQ" --json status >"$T/out"
+ISSUER_NONCE=$("$SLQ" --json tx "$(tail -1 "$T/committed")" | jget 'd["nonce"]')
+check "the issuer's nonces are gapless: vouchers = committed stream nonces" \
+    test "$N_SMALL" -ge $((ISSUER_NONCE - STREAM_NONCE0))
+"$SLQ" --json audit --year "$YEAR" >"$T/out"
+check "the store is consistent: the audit balances" \
+    test "$(jget 'd["cap_held"] and d["conservation_holds"]' <"$T/out")" = True
+
+echo "== malformed HTTP and oversized bodies"
+"$PY" - "$((BASE + 1))" >"$T/http.out" 2>&1 <<'PY'
+import socket, sys
+port = int(sys.argv[1])
+def ask(raw, read=True):
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(raw)
+    data = b""
+    try:
+        while read:
+            chunk = s.recv(65536)
+            if not chunk: break
+            data += chunk
+            if b"\r\n\r\n" in data and len(data) > 12: break
+    except socket.timeout:
+        pass
+    s.close()
+    return data.split(b"\r\n", 1)[0].decode(errors="replace")
+print(ask(b"\x00\xff garbage \r\n\r\n"))
+print(ask(b"POST /v1/txs HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999\r\n\r\n"))
+print(ask(b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n"))
+body = b"{"
+print(ask(b"POST /v1/txs HTTP/1.1\r\nContent-Length: 1\r\n\r\n" + body))
+body = b'{"tx": "zz"}'
+print(ask(b"POST /v1/txs HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % len(body) + body))
+print(ask(b"GET /v1/nowhere HTTP/1.1\r\n\r\n"))
+print(ask(b"DELETE /v1/txs HTTP/1.1\r\n\r\n"))
+for _ in range(50):
+    ask(b"POST /v1/txs HTTP/1.1\r\nContent-Length: 10\r\n\r\n{\"t", read=False)
+PY
+check "garbage answers 400" grep -q "^HTTP/1.1 400" "$T/http.out"
+check "an oversized body answers 413" grep -q "^HTTP/1.1 413" "$T/http.out"
+check "oversized headers answer 431" grep -q "^HTTP/1.1 431" "$T/http.out"
+check "bad transaction hex answers 422" grep -q "^HTTP/1.1 422" "$T/http.out"
+check "an unknown path answers 404" grep -q "^HTTP/1.1 404" "$T/http.out"
+check "a wrong method answers 405" grep -q "^HTTP/1.1 405" "$T/http.out"
+check "the node is still alive" kill -0 "$NODE_PID"
+expect 0 "and still serves" "$SLQ" status
+
+kill -TERM "$NODE_PID"
+wait "$NODE_PID"
+NODE_PID=
+summary
