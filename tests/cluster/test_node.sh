@@ -23,6 +23,40 @@ export SLQ_NODE=$API
 K="$T/net/keys"
 HOME0="$T/net/node0"
 LOG="$T/node0.log"
+echo "== a bad home is refused with one line naming the file"
+# bad_home DESCRIPTION PATTERN SETUP...: copies node0's home, breaks it with SETUP (run in
+# the copy), and expects slqd to exit 1 at once with PATTERN on stderr.
+bad_home() {
+    local desc=$1 pattern=$2
+    shift 2
+    rm -rf "$T/bad" && cp -r "$HOME0" "$T/bad"
+    (cd "$T/bad" && eval "$*")
+    timeout 10 "$SLQD" --home "$T/bad" >/dev/null 2>"$T/err"
+    local rc=$?
+    if [ "$rc" -eq 1 ] && [ "$(wc -l <"$T/err")" -eq 1 ] && grep -q -- "$pattern" "$T/err"; then
+        pass
+    else
+        fail "$desc: exit $rc, stderr: $(head -c 300 "$T/err")"
+    fi
+}
+bad_home "no genesis" "genesis.json: No such file" rm genesis.json
+bad_home "genesis not JSON" "genesis.json" "echo '{' > genesis.json"
+bad_home "config not JSON" "config.json: not a JSON object" "echo '[1' > config.json"
+bad_home "unknown config key" 'config.json: key "colour"' \
+    "sed -i 's/\"peers\"/\"colour\"/' config.json"
+bad_home "no key file" "node.pem: No such file" rm node.pem
+bad_home "garbage key" "node.pem: key file is not" "echo junk > node.pem"
+bad_home "key of the other suite" "node.pem: key is not" \
+    "openssl genpkey -algorithm SM2 -out node.pem 2>/dev/null"
+"$SLQ" testnet --validators 1 --out "$T/other" --base-port "$BASE" >/dev/null
+rm -rf "$T/bad" && cp -r "$HOME0" "$T/bad"
+timeout -s TERM 1 "$SLQD" --home "$T/bad" 2>/dev/null # creates data/ for this genesis
+cp "$T/other/node0/genesis.json" "$T/bad/"
+timeout 10 "$SLQD" --home "$T/bad" >/dev/null 2>"$T/err"
+check "data of another genesis is refused" grep -q "data/ holds the chain of another genesis" "$T/err"
+check "usage without --home" test "$("$SLQD" 2>&1 >/dev/null; echo $?)" = "usage: slqd --home DIR [--log debug|info|warn|error]
+1"
+
 start_node "$HOME0" "$LOG"
 wait_ready "$API" || { echo "node did not start"; cat "$LOG"; exit 1; }
 
