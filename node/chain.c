@@ -421,8 +421,18 @@ static slq_err replay_txs(chain *c, const Slq__Block *b, const Slq__BlockHeader 
     return err == SLQ_OK || err == SLQ_STORAGE_IO || err == SLQ_NO_MEMORY ? err : SLQ_BLOCK_INVALID;
 }
 
-slq_err chain_apply_block(chain *c, const uint8_t *block, size_t len, const uint8_t *cert,
-                          size_t cert_len, char *why, size_t why_cap) {
+typedef struct {
+    const uint8_t *cert; /* NULL: do not check a certificate (a proposal) */
+    size_t cert_len;
+    int64_t max_time_ms; /* 0: no bound on the block time */
+    bool commit;
+    uint8_t *hash; /* out: the block hash */
+} execute_opts;
+
+/* Decodes, checks and replays a block on the pending state; commits it if asked, else
+ * drops the pending state. */
+static slq_err execute_block(chain *c, const uint8_t *block, size_t len, const execute_opts *o,
+                             char *why, size_t why_cap) {
     SLQ_ASSERT(!c->pending);
     if (len > SLQ_BLOCK_BYTES_MAX) return SLQ_BLOCK_TOO_LARGE;
     Slq__Block *b = slq__block__unpack(NULL, len, block);
@@ -436,25 +446,43 @@ slq_err chain_apply_block(chain *c, const uint8_t *block, size_t len, const uint
         err = SLQ_BLOCK_TOO_LARGE;
     }
     if (err == SLQ_OK) err = check_header(c, b, h, why, why_cap);
+    if (err == SLQ_OK && o->max_time_ms > 0 && h->time_ms > o->max_time_ms) {
+        WHY("block time %lld runs ahead of our clock", (long long)h->time_ms);
+        err = SLQ_BLOCK_INVALID;
+    }
     chain_proposal p = {.height = c->tip.height + 1};
-    if (err == SLQ_OK) {
-        crypto_hash(ledger_suite(c->l), p.hash, b->header.data, b->header.len);
+    if (err == SLQ_OK) crypto_hash(ledger_suite(c->l), p.hash, b->header.data, b->header.len);
+    if (err == SLQ_OK && o->hash != NULL) memcpy(o->hash, p.hash, CRYPTO_HASH_BYTES);
+    if (err == SLQ_OK && o->cert != NULL) {
         const Slq__Genesis *g = ledger_genesis(c->l);
-        err =
-            consensus_cert_verify(ledger_suite(c->l), ledger_chain_id(c->l), g->validators,
-                                  g->n_validators, cert, cert_len, p.height, p.hash, why, why_cap);
+        err = consensus_cert_verify(ledger_suite(c->l), ledger_chain_id(c->l), g->validators,
+                                    g->n_validators, o->cert, o->cert_len, p.height, p.hash, why,
+                                    why_cap);
     }
     c->pending = true;
     if (err == SLQ_OK) err = replay_txs(c, b, h, why, why_cap);
-    if (err == SLQ_OK) {
+    if (err == SLQ_OK && o->commit) {
         p.time_ms = h->time_ms;
         p.block = malloc(len == 0 ? 1 : len);
         err = p.block == NULL ? SLQ_NO_MEMORY : SLQ_OK;
         if (err == SLQ_OK) memcpy(p.block, block, len), p.block_len = len;
-        if (err == SLQ_OK) err = chain_commit(c, &p, cert, cert_len);
+        if (err == SLQ_OK) err = chain_commit(c, &p, o->cert, o->cert_len);
     }
     if (c->pending) chain_abandon(c, &p);
     if (h != NULL) slq__block_header__free_unpacked(h, NULL);
     if (b != NULL) slq__block__free_unpacked(b, NULL);
     return err;
+}
+
+slq_err chain_apply_block(chain *c, const uint8_t *block, size_t len, const uint8_t *cert,
+                          size_t cert_len, char *why, size_t why_cap) {
+    if (cert == NULL) return SLQ_CERT_INVALID;
+    execute_opts o = {.cert = cert, .cert_len = cert_len, .commit = true};
+    return execute_block(c, block, len, &o, why, why_cap);
+}
+
+slq_err chain_check_block(chain *c, const uint8_t *block, size_t len, int64_t max_time_ms,
+                          uint8_t hash[CRYPTO_HASH_BYTES], char *why, size_t why_cap) {
+    execute_opts o = {.max_time_ms = max_time_ms, .hash = hash};
+    return execute_block(c, block, len, &o, why, why_cap);
 }

@@ -72,6 +72,12 @@ SLQ_MUST_USE slq_err chain_apply_block(chain *c, const uint8_t *block, size_t le
                                        const uint8_t *cert, size_t cert_len, char *why,
                                        size_t why_cap);
 
+/* Checks a proposed block as chain_apply_block does, without a certificate, and rejects a
+ * block time after max_time_ms (0: no bound). Writes nothing; *hash gets the block hash. */
+SLQ_MUST_USE slq_err chain_check_block(chain *c, const uint8_t *block, size_t len,
+                                       int64_t max_time_ms, uint8_t hash[CRYPTO_HASH_BYTES],
+                                       char *why, size_t why_cap);
+
 /* Signs a one-signature certificate for a proposal with the node key (enough when the node
  * holds more than 2/3 of the power, e.g. a one-validator network). On SLQ_OK *cert is
  * malloc'd (free()). SLQ_ROLE_FORBIDDEN if the key is not a validator. */
