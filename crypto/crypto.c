@@ -21,6 +21,7 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 
 #include "slq/assert.h"
 #include "slq/limits.h"
@@ -580,6 +581,13 @@ slq_err crypto_sign(const crypto_key *key, uint8_t *sig, size_t cap, size_t *sig
     if (buf_len > cap) return SLQ_INVALID_ARGUMENT; /* sig is too small */
     memcpy(sig, buf, buf_len);
     *sig_len = buf_len;
+    return SLQ_OK;
+}
+
+slq_err crypto_random(uint8_t *buf, size_t n) {
+    SLQ_ASSERT(buf != NULL || n == 0);
+    if (n > INT32_MAX) return SLQ_INVALID_ARGUMENT;
+    if (RAND_bytes(buf, (int) n) != 1) return crypto_fail("random");
     return SLQ_OK;
 }
 

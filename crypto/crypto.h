@@ -102,6 +102,9 @@ SLQ_MUST_USE slq_err crypto_key_public(const crypto_key *key, uint8_t *out, size
 SLQ_MUST_USE slq_err crypto_sign(const crypto_key *key, uint8_t *sig, size_t cap, size_t *sig_len,
                                  const uint8_t *msg, size_t msg_len);
 
+/* Fills buf with n cryptographically random bytes (handshake challenges). */
+SLQ_MUST_USE slq_err crypto_random(uint8_t *buf, size_t n);
+
 /* Constant-time comparison; returns 1 when equal. */
 int crypto_equal(const void *a, const void *b, size_t n);
 

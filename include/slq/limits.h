@@ -20,18 +20,20 @@
 #define SLQ_KEY_FILE_BYTES_MAX    (16u * 1024)
 
 /* Node */
-#define SLQ_MEMPOOL_TXS_MAX 20000u         /* transactions waiting for a block */
+#define SLQ_MEMPOOL_TXS_MAX         20000u /* transactions waiting for a block */
 #define SLQ_MEMPOOL_PER_ACCOUNT_MAX 1024u  /* pending transactions of one signer */
-#define SLQ_RESULTS_MAX 65536u             /* recent rejection results kept in memory */
-#define SLQ_PEERS_MAX 32u
+#define SLQ_RESULTS_MAX             65536u /* recent rejection results kept in memory */
+#define SLQ_PEERS_MAX               32u
+#define SLQ_P2P_HELLO_BYTES_MAX     1024u               /* frames before the handshake completes */
+#define SLQ_P2P_QUEUE_BYTES_MAX     (64u * 1024 * 1024) /* unsent bytes per peer */
 
 /* HTTP API */
-#define SLQ_HTTP_CONNS_MAX 256u
+#define SLQ_HTTP_CONNS_MAX        256u
 #define SLQ_HTTP_HEADER_BYTES_MAX (16u * 1024) /* request line and headers together */
-#define SLQ_HTTP_BATCH_MAX 512u                /* transactions in one POST /v1/txs */
-#define SLQ_HTTP_BODY_BYTES_MAX (SLQ_HTTP_BATCH_MAX * (2u * SLQ_TX_BYTES_MAX + 8u) + 1024u)
-#define SLQ_HTTP_REQUESTS_PER_SEC 1000u        /* per connection; more answer 429 */
-#define SLQ_HTTP_IDLE_MS 30000u                /* an idle connection is closed */
+#define SLQ_HTTP_BATCH_MAX        512u         /* transactions in one POST /v1/txs */
+#define SLQ_HTTP_BODY_BYTES_MAX   (SLQ_HTTP_BATCH_MAX * (2u * SLQ_TX_BYTES_MAX + 8u) + 1024u)
+#define SLQ_HTTP_REQUESTS_PER_SEC 1000u  /* per connection; more answer 429 */
+#define SLQ_HTTP_IDLE_MS          30000u /* an idle connection is closed */
 
 _Static_assert(SLQ_BLOCK_TXS_MAX *SLQ_TX_BYTES_MAX < SLQ_BLOCK_BYTES_MAX, "block fits");
 _Static_assert(SLQ_BLOCK_BYTES_MAX < SLQ_FRAME_BYTES_MAX, "a block fits in one frame");
