@@ -224,7 +224,9 @@ static void get_metrics(node *n, http_req_ref ref) {
         (unsigned long long) n->metrics.blocks_committed);
     OUT("# TYPE slq_http_requests_total counter\nslq_http_requests_total %llu\n",
         (unsigned long long) n->metrics.http_requests);
-    OUT("# TYPE slq_peers gauge\nslq_peers 0\n");
+    OUT("# TYPE slq_peers gauge\nslq_peers %zu\n", engine_peers(n->engine));
+    OUT("# TYPE slq_evidence_total gauge\nslq_evidence_total %zu\n",
+        engine_evidence_count(n->engine));
     OUT("# TYPE slq_txs_rejected_total counter\n");
     for (unsigned e = 0; e < 256 && len + 128 < cap; e++)
         if (n->metrics.rejected[e] > 0)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h"
 #include "node.h"
 #include "slq/limits.h"
 
@@ -84,6 +85,21 @@ static bool parse_peers(const cJSON *v, node_config *cfg) {
     return true;
 }
 
+/* Observers: hex public keys of read-only nodes this node admits as peers. */
+static bool parse_observers(const cJSON *v, node_config *cfg) {
+    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > (int) SLQ_PEERS_MAX) return false;
+    const cJSON *p;
+    cJSON_ArrayForEach(p, v) {
+        if (!cJSON_IsString(p)) return false;
+        size_t n = strlen(p->valuestring) / 2;
+        if (n != 32 && n != 65) return false; /* an Ed25519 or SM2 raw public key */
+        if (codec_hex_decode(cfg->observers[cfg->observers_count], n, p->valuestring) != SLQ_OK)
+            return false;
+        cfg->observers_count++;
+    }
+    return true;
+}
+
 /* Applies one key of the config object; false if the key is unknown or its value bad. */
 static bool parse_key(const cJSON *it, node_config *cfg) {
     const char *k = it->string;
@@ -99,7 +115,7 @@ static bool parse_key(const cJSON *it, node_config *cfg) {
     if (strcmp(k, "empty_block_interval_ms") == 0)
         return get_u32(it, 100, 3600000, &cfg->empty_block_interval_ms);
     if (strcmp(k, "peers") == 0) return parse_peers(it, cfg);
-    if (strcmp(k, "observers") == 0) return cJSON_IsArray(it); /* used by the network layer */
+    if (strcmp(k, "observers") == 0) return parse_observers(it, cfg);
     return false;
 }
 

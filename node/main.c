@@ -1,20 +1,12 @@
-/* main.c: slqd: loads a node home, opens the chain, serves the API and, on a validator,
- * produces blocks. `slqd --home DIR` runs in the foreground until SIGINT or SIGTERM; a
- * block being written is finished first (the commit runs on the loop thread, signals are
- * handled between callbacks), then LevelDB is closed.
- *
- * Producer (one validator; the consensus engine will replace the certification step):
- * every block_interval_ms, if the mempool holds transactions, or empty_block_interval_ms
- * passed since the last block, build block tip+1 from the mempool, sign its certificate,
- * commit it in one synced write, and settle each candidate: included ones leave the
- * mempool, refused ones leave it with their reason recorded. */
+/* main.c: slqd: loads a node home, opens the chain, serves the API and runs the consensus
+ * engine (engine.c) with its peers. `slqd --home DIR` runs in the foreground until SIGINT
+ * or SIGTERM; a block being written is finished first (commits run on the loop thread,
+ * signals are handled between callbacks), then LevelDB is closed. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "cert.h"
 #include "codec.h"
 #include "node.h"
 #include "slq/limits.h"
@@ -42,143 +34,13 @@ const node_result *node_result_find(const node *n, const uint8_t hash[CRYPTO_HAS
     return NULL;
 }
 
-/* ------------------------------------------------------------------ producer */
-
-static int64_t wall_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-typedef struct {
-    node *n;
-    slq_err *codes;
-    char (*reasons)[256];
-    bool *tried;
-} produce_ctx;
-
-static slq_err nonce_cb(void *arg, const uint8_t addr[CRYPTO_ADDRESS_BYTES], uint64_t *nonce) {
-    return chain_account_nonce(((node *) arg)->chain, addr, nonce);
-}
-
-static void drop_cb(void *arg, const mempool_tx *t, slq_err why) {
-    node_result_record(arg, t->tx.hash, why,
-                       "nonce is already used, or an earlier transaction of the signer was "
-                       "rejected");
-}
-
-static void result_cb(void *arg, size_t i, const ledger_outcome *out) {
-    produce_ctx *pc = arg;
-    pc->tried[i] = true;
-    pc->codes[i] = out->code;
-    snprintf(pc->reasons[i], sizeof pc->reasons[i], "%s", out->reason);
-}
-
-/* Builds, certifies and commits one block from the candidates. */
-static slq_err produce_from(node *n, const mempool_tx **sel, size_t count, produce_ctx *pc,
-                            chain_proposal *p) {
-    const uint8_t **bytes = malloc((count + 1) * sizeof *bytes);
-    size_t *lens = malloc((count + 1) * sizeof *lens);
-    const ledger_tx **txs = malloc((count + 1) * sizeof *txs);
-    slq_err err = bytes && lens && txs ? SLQ_OK : SLQ_NO_MEMORY;
-    for (size_t i = 0; err == SLQ_OK && i < count; i++) {
-        bytes[i] = sel[i]->bytes;
-        lens[i] = sel[i]->len;
-        txs[i] = &sel[i]->tx;
-    }
-    chain_candidates cand = {.bytes = bytes, .lens = lens, .txs = txs, .count = count};
-    int64_t t = wall_ms();
-    if (t <= chain_tip_time_ms(n->chain)) t = chain_tip_time_ms(n->chain) + 1;
-    if (err == SLQ_OK) err = chain_propose(n->chain, p, t, n->addr, &cand, result_cb, pc);
-    uint8_t *cert = NULL;
-    size_t cert_len = 0;
-    if (err == SLQ_OK) {
-        err = chain_certify_alone(n->chain, p, n->key, &cert, &cert_len);
-        if (err == SLQ_OK)
-            err = chain_commit(n->chain, p, cert, cert_len);
-        else
-            chain_abandon(n->chain, p);
-    }
-    free(cert);
-    free(bytes);
-    free(lens);
-    free(txs);
-    return err;
-}
-
-/* Takes committed and refused candidates out of the mempool. */
-static void settle_candidates(node *n, const mempool_tx **sel, size_t count, produce_ctx *pc) {
-    uint8_t(*hashes)[CRYPTO_HASH_BYTES] = malloc((count + 1) * CRYPTO_HASH_BYTES);
-    if (hashes == NULL) return; /* they stay pending and are tried again */
-    for (size_t i = 0; i < count; i++) memcpy(hashes[i], sel[i]->tx.hash, CRYPTO_HASH_BYTES);
-    /* sel[] points into the mempool: from here on only the copied hashes are used. */
-    for (size_t i = 0; i < count; i++) {
-        if (!pc->tried[i]) continue;
-        if (pc->codes[i] == SLQ_OK) {
-            mempool_remove(n->mp, hashes[i]);
-            n->metrics.txs_committed++;
-        } else {
-            node_result_record(n, hashes[i], pc->codes[i], pc->reasons[i]);
-            mempool_reject(n->mp, hashes[i], drop_cb, n);
-        }
-    }
-    free(hashes);
-}
-
-/* Scratch for one block: the candidates and what the ledger said of each. */
-typedef struct {
-    const mempool_tx *sel[SLQ_BLOCK_TXS_MAX];
-    slq_err codes[SLQ_BLOCK_TXS_MAX];
-    char reasons[SLQ_BLOCK_TXS_MAX][256];
-    bool tried[SLQ_BLOCK_TXS_MAX];
-} produce_scratch;
-
-static void produce(node *n) {
-    produce_scratch *s = calloc(1, sizeof *s);
-    if (s == NULL) return; /* tried again at the next tick */
-    const mempool_tx **sel = s->sel;
-    size_t count = mempool_select(n->mp, sel, SLQ_BLOCK_TXS_MAX, nonce_cb, drop_cb, n);
-    produce_ctx pc = {.n = n, .codes = s->codes, .reasons = s->reasons, .tried = s->tried};
-    chain_proposal p;
-    slq_err err = produce_from(n, sel, count, &pc, &p);
-    if (err != SLQ_OK) {
-        log_error("node: produce: height=%llu failed: %s; stopping",
-                  (unsigned long long) chain_tip(n->chain)->height + 1, slq_err_str(err));
-        free(s);
-        n->exit_code = 1;
-        uv_stop(n->loop); /* a node that cannot write its chain must not go on */
-        return;
-    }
-    settle_candidates(n, sel, count, &pc);
-    free(s);
-    n->metrics.blocks_committed++;
-    n->last_block_mono_ms = uv_now(n->loop);
-    char hex[2 * CRYPTO_HASH_BYTES + 1];
-    codec_hex_encode(hex, chain_tip(n->chain)->hash, 16);
-    log_info("node: block: height=%llu txs=%zu hash=%s mempool=%zu", (unsigned long long) p.height,
-             p.txs_count, hex, mempool_count(n->mp));
-}
-
-static void producer_cb(uv_timer_t *t) {
-    node *n = t->data;
-    if (n->stopping || !n->validator) return;
-    bool due = uv_now(n->loop) - n->last_block_mono_ms >= n->cfg.empty_block_interval_ms;
-    if (mempool_count(n->mp) > 0 || due) produce(n);
-    /* A full block's worth still waiting: build the next one at once (after the loop has
-     * polled for I/O, so the API stays responsive), else wait for the next tick. */
-    uint64_t next = mempool_count(n->mp) >= SLQ_BLOCK_TXS_MAX ? 0 : n->cfg.block_interval_ms;
-    if (!n->stopping && uv_timer_start(t, producer_cb, next, n->cfg.block_interval_ms) != 0)
-        log_warn("node: producer: cannot rearm the timer");
-}
-
 /* ------------------------------------------------------------------ start and stop */
 
 static void stop(node *n) {
     if (n->stopping) return;
     n->stopping = true;
     log_info("node: stop: closing (height=%llu)", (unsigned long long) chain_tip(n->chain)->height);
-    uv_timer_stop(&n->producer);
-    uv_close((uv_handle_t *) &n->producer, NULL);
+    engine_stop(n->engine);
     uv_close((uv_handle_t *) &n->sigint, NULL);
     uv_close((uv_handle_t *) &n->sigterm, NULL);
     http_server_close(n->http, NULL, NULL);
@@ -241,25 +103,21 @@ static slq_err open_chain(node *n, const char *home, const uint8_t *genesis, siz
     return err;
 }
 
-static slq_err start_loop(node *n) {
+static slq_err start_loop(node *n, const char *home) {
     http_limits lim = http_limits_default();
     slq_err err = http_server_start(&n->http, n->loop, n->cfg.api_host, n->cfg.api_port, &lim,
                                     node_api_handle, n);
     if (err != SLQ_OK) return err;
-    int r = uv_timer_init(n->loop, &n->producer);
-    if (r == 0) r = uv_signal_init(n->loop, &n->sigint);
+    int r = uv_signal_init(n->loop, &n->sigint);
     if (r == 0) r = uv_signal_init(n->loop, &n->sigterm);
-    n->producer.data = n->sigint.data = n->sigterm.data = n;
-    if (r == 0)
-        r = uv_timer_start(&n->producer, producer_cb, n->cfg.block_interval_ms,
-                           n->cfg.block_interval_ms);
+    n->sigint.data = n->sigterm.data = n;
     if (r == 0) r = uv_signal_start(&n->sigint, signal_cb, SIGINT);
     if (r == 0) r = uv_signal_start(&n->sigterm, signal_cb, SIGTERM);
     if (r != 0) {
         log_error("node: start: %s", uv_strerror(r));
         return SLQ_NET;
     }
-    return SLQ_OK;
+    return engine_start(n, home);
 }
 
 static int usage(void) {
@@ -282,13 +140,12 @@ static int run(node *n, const char *home) {
         return 1;
     }
     n->loop = uv_default_loop();
-    err = start_loop(n);
+    err = start_loop(n, home);
     if (err != SLQ_OK) {
         fprintf(stderr, "slqd: cannot serve the API on %s:%u: %s\n", n->cfg.api_host,
                 n->cfg.api_port, slq_err_str(err));
         return 1;
     }
-    n->last_block_mono_ms = uv_now(n->loop);
     log_info("node: start: chain=%s height=%llu api=%s:%u validator=%s",
              ledger_chain_id(chain_ledger(n->chain)),
              (unsigned long long) chain_tip(n->chain)->height, n->cfg.api_host,
@@ -318,6 +175,7 @@ int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     static node n; /* owns everything; static only to keep a large struct off the stack */
     int rc = run(&n, home);
+    engine_free(n.engine);
     mempool_destroy(n.mp);
     chain_close(n.chain);
     crypto_key_destroy(n.key);

@@ -1,6 +1,7 @@
 /* node.h: the slqd process: one libuv loop that owns the chain, the mempool, the HTTP API
- * and the block producer. Shared by node.c (wiring, producer, submission) and api.c (the
- * HTTP handlers). Loop thread only, except the verification work in submit.c. */
+ * and the consensus engine with its peers. Shared by main.c (wiring), submit.c and admit.c
+ * (transactions in), api*.c (the HTTP handlers) and engine.c (consensus, peers, sync).
+ * Loop thread only, except the verification work in submit.c. */
 #ifndef SLQ_NODE_NODE_H
 #define SLQ_NODE_NODE_H
 
@@ -21,10 +22,12 @@ typedef struct {
     char p2p_host[64];
     uint16_t p2p_port;
     char key_file[256];
-    uint32_t block_interval_ms;       /* how often the producer looks at the mempool */
+    uint32_t block_interval_ms;       /* how often a waiting proposer looks at the mempool */
     uint32_t empty_block_interval_ms; /* an empty block at most this often */
     char peers[SLQ_PEERS_MAX][72];
     size_t peers_count;
+    uint8_t observers[SLQ_PEERS_MAX][CRYPTO_PUBKEY_BYTES_MAX]; /* read-only nodes admitted */
+    size_t observers_count;
 } node_config;
 
 /* Reads DIR/config.json. On failure `why` says which file and what is wrong. */
@@ -49,6 +52,8 @@ typedef struct {
     uint64_t rejected[256]; /* by slq_err number */
 } node_metrics;
 
+typedef struct engine engine; /* consensus and peers (engine.c) */
+
 typedef struct node {
     uv_loop_t *loop;
     node_config cfg;
@@ -58,9 +63,8 @@ typedef struct node {
     uint8_t addr[CRYPTO_ADDRESS_BYTES];
     bool validator;
     http_server *http;
-    uv_timer_t producer;
+    engine *engine; /* NULL until started */
     uv_signal_t sigint, sigterm;
-    uint64_t last_block_mono_ms;
     node_result *results; /* ring of SLQ_RESULTS_MAX */
     size_t results_next;
     node_metrics metrics;
@@ -75,6 +79,24 @@ void node_result_record(node *n, const uint8_t hash[CRYPTO_HASH_BYTES], slq_err 
 /* The remembered rejection of hash, or NULL. */
 const node_result *node_result_find(const node *n, const uint8_t hash[CRYPTO_HASH_BYTES]);
 
+/* What became of a transaction offered to the node (admit.c). */
+typedef enum {
+    NODE_ADMIT_NEW,       /* queued in the mempool and relayed to peers */
+    NODE_ADMIT_PENDING,   /* these bytes were already pending */
+    NODE_ADMIT_COMMITTED, /* these bytes are already in a block (height set) */
+    NODE_ADMIT_REJECTED,  /* refused: err and message set, result recorded */
+} node_admit_status;
+
+typedef struct {
+    slq_err err;
+    char message[160];
+    uint64_t height;
+} node_admit_result;
+
+/* Offers a decoded, signature-checked transaction; takes bytes (malloc'd) and tx always. */
+node_admit_status node_admit(node *n, uint8_t *bytes, size_t len, ledger_tx *tx,
+                             node_admit_result *r);
+
 /* The HTTP handler (api.c). */
 void node_api_handle(void *arg, const http_request *req);
 /* POST /v1/txs (submit.c): verifies off the loop, admits, answers. */
@@ -83,5 +105,21 @@ void node_submit(node *n, const http_request *req);
 void node_api_error(node *n, http_req_ref ref, int status, slq_err code, const char *message);
 /* Answers with a JSON text (taken: freed here). */
 void node_api_json(node *n, http_req_ref ref, int status, char *json);
+
+/* ---- engine.c: consensus (Tendermint), peers, block sync ---- */
+
+/* Starts the engine: peers, and consensus at the tip's next height. */
+SLQ_MUST_USE slq_err engine_start(node *n, const char *home);
+/* Stops it; the loop must run on until the close callbacks have run. */
+void engine_stop(engine *e);
+void engine_free(engine *e);
+/* Relays a newly admitted transaction to peers. */
+void engine_relay_tx(engine *e, const uint8_t *bytes, size_t len);
+/* The mempool gained transactions (wakes a proposer waiting for some). */
+void engine_mempool_changed(engine *e);
+size_t engine_peers(const engine *e);
+/* Equivocation evidence seen so far (for the API and metrics). */
+size_t engine_evidence_count(const engine *e);
+const Slq__Evidence *engine_evidence(const engine *e, size_t i);
 
 #endif

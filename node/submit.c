@@ -137,51 +137,32 @@ static void verify_work(uv_work_t *w) {
 
 /* Admits transaction i; fills its result object. */
 static void admit_one(submit_job *j, size_t i, cJSON *r) {
-    node *n = j->n;
     char hex[2 * CRYPTO_HASH_BYTES + 1];
     codec_hex_encode(hex, j->hashes[i], CRYPTO_HASH_BYTES);
     cJSON_AddStringToObject(r, "tx", hex);
-    slq_err err = j->errs[i];
-    char msg[160] = "";
-    uint64_t height = 0, committed = 0;
-    uint32_t index = 0;
-    uint8_t *stored = NULL;
-    size_t stored_len = 0;
-    if (err == SLQ_OK && storage_tx_by_hash(chain_storage(n->chain), j->hashes[i], &height, &index,
-                                            &stored, &stored_len) == SLQ_OK) {
-        free(stored);
+    node_admit_result res = {.err = j->errs[i]};
+    node_admit_status st = NODE_ADMIT_REJECTED;
+    if (res.err == SLQ_OK) {
+        st = node_admit(j->n, j->bytes[i], j->lens[i], &j->txs[i], &res);
+        j->bytes[i] = NULL;            /* taken, whatever became of it */
+        j->errs[i] = SLQ_TX_MALFORMED; /* the decoded tx is gone too */
+    } else {
+        snprintf(res.message, sizeof res.message, "%s", slq_err_str(res.err));
+        node_result_record(j->n, j->hashes[i], res.err, res.message);
+    }
+    if (st == NODE_ADMIT_COMMITTED) {
         cJSON_AddStringToObject(r, "status", "committed");
         char h[24];
-        snprintf(h, sizeof h, "%llu", (unsigned long long) height);
+        snprintf(h, sizeof h, "%llu", (unsigned long long) res.height);
         cJSON_AddRawToObject(r, "height", h);
-        return;
-    }
-    if (err == SLQ_OK && mempool_has(n->mp, j->hashes[i])) {
+    } else if (st != NODE_ADMIT_REJECTED) {
         cJSON_AddStringToObject(r, "status", "pending");
-        return;
+    } else {
+        cJSON_AddStringToObject(r, "status", "rejected");
+        cJSON_AddStringToObject(r, "error", slq_err_name(res.err));
+        cJSON_AddNumberToObject(r, "code", res.err);
+        cJSON_AddStringToObject(r, "message", res.message);
     }
-    if (err == SLQ_OK) err = chain_account_nonce(n->chain, j->txs[i].signer, &committed);
-    uint64_t nonce = err == SLQ_OK ? j->txs[i].body->nonce : 0;
-    if (err == SLQ_OK && (nonce <= committed || nonce > committed + SLQ_MEMPOOL_PER_ACCOUNT_MAX)) {
-        err = SLQ_NONCE_INVALID;
-        snprintf(msg, sizeof msg, "nonce %llu, last committed %llu", (unsigned long long) nonce,
-                 (unsigned long long) committed);
-    }
-    if (err == SLQ_OK) {
-        err = mempool_add(n->mp, j->bytes[i], j->lens[i], &j->txs[i]);
-        j->bytes[i] = NULL;            /* taken by the mempool, even when refused */
-        j->errs[i] = SLQ_TX_MALFORMED; /* the decoded tx is gone too */
-        if (err == SLQ_OK) {
-            cJSON_AddStringToObject(r, "status", "pending");
-            return;
-        }
-    }
-    if (msg[0] == '\0') snprintf(msg, sizeof msg, "%s", slq_err_str(err));
-    node_result_record(n, j->hashes[i], err, msg);
-    cJSON_AddStringToObject(r, "status", "rejected");
-    cJSON_AddStringToObject(r, "error", slq_err_name(err));
-    cJSON_AddNumberToObject(r, "code", err);
-    cJSON_AddStringToObject(r, "message", msg);
 }
 
 static void answer(submit_job *j) {
@@ -211,6 +192,7 @@ static void verify_done(uv_work_t *w, int status) {
     if (--j->chunks_left > 0) return;
     j->n->jobs_in_flight--;
     if (!j->n->stopping) answer(j);
+    if (!j->n->stopping && j->n->engine != NULL) engine_mempool_changed(j->n->engine);
     job_free(j);
 }
 

@@ -1,0 +1,970 @@
+/* engine.c: the node's consensus engine: it drives the pure Tendermint machine
+ * (consensus/tendermint.h) with the chain, the mempool, the signer and the peer network.
+ *
+ * - Proposals carry the whole block; a proposed block is checked against the chain
+ *   (chain_check_block, with a bound on its time) before the machine hears of it.
+ * - Votes and proposals are signed through the signer, which persists what it signs before
+ *   anything is sent; received ones are signature-checked here, relayed once, then fed in.
+ * - A decided block is applied with the certificate built from the deciding precommits
+ *   (chain_apply_block re-checks everything), so every node commits through one path.
+ * - A proposer with an empty mempool waits (up to empty_block_interval_ms since the last
+ *   block) before proposing an empty block; the propose timeout leaves room for that.
+ * - Every second the engine tells peers its height (Status) and re-sends its own latest
+ *   proposal and votes of the current height, so a message lost by a crash or a dropped
+ *   connection is not lost for good (the gossip property of CONSENSUS.md §6).
+ * - Block sync: a peer whose Status is ahead is asked for our next block (BlockRequest);
+ *   its answer is applied only if its certificate proves it final for our validator set.
+ *   While behind, the engine does not vote (the machine restarts at the new height).
+ * Loop thread only. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cert.h"
+#include "codec.h"
+#include "node.h"
+#include "p2p.h"
+#include "signer.h"
+#include "slq/assert.h"
+#include "slq/log.h"
+#include "tendermint.h"
+
+#define PROPOSALS_MAX    16u
+#define TIMERS_MAX       8u
+#define SEEN_MAX         4096u
+#define EVIDENCE_MAX     64u
+#define PEER_HEIGHTS_MAX 64u
+#define VOTES_KEPT       1024u /* signature-checked votes of the current height, for NEED_POL */
+#define TIME_AHEAD_MS    10000 /* a proposal's block time may run this far ahead of our clock */
+
+typedef struct {
+    bool used, valid;
+    uint32_t round, proposer;
+    int32_t pol_round;
+    uint8_t hash[CRYPTO_HASH_BYTES];
+    uint8_t *block;
+    size_t len;
+    uint8_t sig[CRYPTO_SIG_BYTES_MAX];
+    size_t sig_len;
+} proposal_slot;
+
+typedef struct {
+    uv_timer_t t;
+    engine *e;
+    tm_step step;
+    uint64_t h;
+    uint32_t r;
+} step_timer;
+
+typedef struct {
+    uint32_t peer;
+    uint64_t height;
+} peer_height;
+
+struct engine {
+    node *n;
+    tm *m;
+    int self;
+    size_t nvals;
+    uint8_t addrs[SLQ_VALIDATORS_MAX][CRYPTO_ADDRESS_BYTES];
+    p2p *net;
+    signer *sg;
+    proposal_slot props[PROPOSALS_MAX];
+    uint64_t props_height;
+    step_timer timers[TIMERS_MAX];
+    size_t next_timer;
+    uv_timer_t build, tick;
+    bool want_value;
+    uint64_t want_h;
+    uint32_t want_r;
+    tm_vote votes[VOTES_KEPT]; /* votes of this height we fed in (ours included) */
+    size_t votes_count;
+    peer_height heights[PEER_HEIGHTS_MAX];
+    bool syncing;
+    uint32_t sync_peer;
+    uint64_t sync_asked_ms;
+    uint64_t seen[SEEN_MAX]; /* digests of relayed votes and proposals */
+    size_t seen_next;
+    Slq__Evidence *evidence[EVIDENCE_MAX];
+    size_t evidence_count;
+    uint64_t last_block_mono_ms;
+    unsigned open_handles;
+    bool stopping;
+};
+
+static const char *chain_id(const engine *e) {
+    return ledger_chain_id(chain_ledger(e->n->chain));
+}
+static crypto_suite suite(const engine *e) {
+    return ledger_suite(chain_ledger(e->n->chain));
+}
+
+static int64_t wall_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void run(engine *e, const tm_actions *acts);
+
+/* ------------------------------------------------------------------ dedup */
+
+/* True the first time these bytes are seen (of the last SEEN_MAX). */
+static bool first_sight(engine *e, const uint8_t *p, size_t n) {
+    uint8_t h[CRYPTO_HASH_BYTES];
+    crypto_hash(suite(e), h, p, n);
+    uint64_t d;
+    memcpy(&d, h, sizeof d);
+    for (size_t i = 0; i < SEEN_MAX; i++)
+        if (e->seen[i] == d) return false;
+    e->seen[e->seen_next] = d;
+    e->seen_next = (e->seen_next + 1) % SEEN_MAX;
+    return true;
+}
+
+/* ------------------------------------------------------------------ proposals */
+
+static void props_clear(engine *e) {
+    for (size_t i = 0; i < PROPOSALS_MAX; i++) {
+        free(e->props[i].block);
+        memset(&e->props[i], 0, sizeof e->props[i]);
+    }
+    e->props_height = chain_tip(e->n->chain)->height + 1;
+    e->votes_count = 0;
+}
+
+static proposal_slot *prop_find(engine *e, const uint8_t *hash) {
+    for (size_t i = 0; i < PROPOSALS_MAX; i++)
+        if (e->props[i].used && memcmp(e->props[i].hash, hash, CRYPTO_HASH_BYTES) == 0)
+            return &e->props[i];
+    return NULL;
+}
+
+/* A free slot (the oldest round is evicted when full). Takes block. */
+static proposal_slot *prop_store(engine *e, const uint8_t *hash, uint8_t *block, size_t len) {
+    proposal_slot *s = prop_find(e, hash);
+    if (s != NULL) {
+        free(block);
+        return s;
+    }
+    size_t pick = 0;
+    for (size_t i = 0; i < PROPOSALS_MAX; i++) {
+        if (!e->props[i].used) {
+            pick = i;
+            break;
+        }
+        if (e->props[i].round < e->props[pick].round) pick = i;
+    }
+    s = &e->props[pick];
+    free(s->block);
+    memset(s, 0, sizeof *s);
+    s->used = true;
+    memcpy(s->hash, hash, CRYPTO_HASH_BYTES);
+    s->block = block;
+    s->len = len;
+    return s;
+}
+
+/* ------------------------------------------------------------------ messages out */
+
+static void send_status(engine *e, uint32_t peer) {
+    Slq__Status st = SLQ__STATUS__INIT;
+    st.height = chain_tip(e->n->chain)->height;
+    st.tip_hash =
+        (ProtobufCBinaryData){CRYPTO_HASH_BYTES, (uint8_t *) chain_tip(e->n->chain)->hash};
+    st.round = tm_round(e->m);
+    Slq__Envelope env = SLQ__ENVELOPE__INIT;
+    env.msg_case = SLQ__ENVELOPE__MSG_STATUS;
+    env.status = &st;
+    if (peer == UINT32_MAX)
+        p2p_broadcast(e->net, &env, UINT32_MAX);
+    else if (p2p_send(e->net, peer, &env) != SLQ_OK)
+        log_debug("engine: status: peer gone");
+}
+
+static void broadcast_vote(engine *e, const tm_vote *v, uint32_t except) {
+    Slq__Vote pv = SLQ__VOTE__INIT;
+    bool nil = true;
+    for (size_t i = 0; i < CRYPTO_HASH_BYTES; i++) nil = nil && v->block.hash[i] == 0;
+    pv.type = (Slq__VoteType) v->type;
+    pv.height = v->height;
+    pv.round = v->round;
+    if (!nil) pv.block_hash = (ProtobufCBinaryData){CRYPTO_HASH_BYTES, (uint8_t *) v->block.hash};
+    pv.validator = (ProtobufCBinaryData){CRYPTO_ADDRESS_BYTES, e->addrs[v->validator]};
+    pv.signature = (ProtobufCBinaryData){v->sig_len, (uint8_t *) v->sig};
+    Slq__Envelope env = SLQ__ENVELOPE__INIT;
+    env.msg_case = SLQ__ENVELOPE__MSG_VOTE;
+    env.vote = &pv;
+    p2p_broadcast(e->net, &env, except);
+}
+
+static void broadcast_proposal(engine *e, const proposal_slot *s, uint32_t except) {
+    Slq__Proposal pp = SLQ__PROPOSAL__INIT;
+    pp.height = e->props_height;
+    pp.round = s->round;
+    pp.pol_round = s->pol_round;
+    pp.block = (ProtobufCBinaryData){s->len, s->block};
+    pp.proposer = (ProtobufCBinaryData){CRYPTO_ADDRESS_BYTES, e->addrs[s->proposer]};
+    pp.signature = (ProtobufCBinaryData){s->sig_len, (uint8_t *) s->sig};
+    Slq__Envelope env = SLQ__ENVELOPE__INIT;
+    env.msg_case = SLQ__ENVELOPE__MSG_PROPOSAL;
+    env.proposal = &pp;
+    p2p_broadcast(e->net, &env, except);
+}
+
+void engine_relay_tx(engine *e, const uint8_t *bytes, size_t len) {
+    if (e->net == NULL) return;
+    Slq__Envelope env = SLQ__ENVELOPE__INIT;
+    env.msg_case = SLQ__ENVELOPE__MSG_TX;
+    env.tx = (ProtobufCBinaryData){len, (uint8_t *) bytes};
+    p2p_broadcast(e->net, &env, UINT32_MAX);
+}
+
+/* ------------------------------------------------------------------ committing */
+
+/* Takes the transactions of a committed block out of the mempool. */
+static void settle_block(engine *e, const uint8_t *block, size_t len) {
+    Slq__Block *b = slq__block__unpack(NULL, len, block);
+    if (b == NULL) return; /* it was applied, so it decodes */
+    for (size_t i = 0; i < b->n_txs; i++) {
+        uint8_t h[CRYPTO_HASH_BYTES];
+        crypto_hash(suite(e), h, b->txs[i].data, b->txs[i].len);
+        mempool_remove(e->n->mp, h);
+    }
+    e->n->metrics.txs_committed += b->n_txs;
+    e->n->metrics.blocks_committed++;
+    slq__block__free_unpacked(b, NULL);
+}
+
+/* After the tip moved (commit or sync): a fresh height for the machine. */
+static void new_height(engine *e) {
+    props_clear(e);
+    e->want_value = false;
+    e->last_block_mono_ms = uv_now(e->n->loop);
+    send_status(e, UINT32_MAX);
+    tm_actions acts = {.n = 0};
+    tm_start_height(e->m, chain_tip(e->n->chain)->height + 1, &acts);
+    run(e, &acts);
+}
+
+static void fatal(engine *e, const char *what, slq_err err) {
+    log_error("engine: %s: %s; stopping", what, slq_err_str(err));
+    e->n->exit_code = 1;
+    uv_stop(e->n->loop);
+}
+
+static void act_commit(engine *e, const tm_action *a) {
+    proposal_slot *s = prop_find(e, a->block.hash);
+    if (s == NULL) {
+        /* Decided without the block: fetch it, with its certificate, from a peer. */
+        log_info("engine: commit: height=%llu block not here; syncing",
+                 (unsigned long long) a->height);
+        return;
+    }
+    tm_vote votes[TM_VALIDATORS_MAX];
+    consensus_sig sigs[TM_VALIDATORS_MAX] = {{0}};
+    tm_commit_votes(e->m, a->height, a->round, &a->block, votes);
+    for (size_t i = 0; i < e->nvals; i++)
+        if (votes[i].sig_len > 0) sigs[i] = (consensus_sig){votes[i].sig, votes[i].sig_len};
+    const Slq__Genesis *g = ledger_genesis(chain_ledger(e->n->chain));
+    uint8_t *cert = NULL;
+    size_t cert_len = 0;
+    char why[256] = "";
+    slq_err err =
+        consensus_cert_encode(&cert, &cert_len, suite(e), chain_id(e), a->height, a->round,
+                              a->block.hash, g->validators, g->n_validators, sigs);
+    if (err == SLQ_OK)
+        err = chain_apply_block(e->n->chain, s->block, s->len, cert, cert_len, why, sizeof why);
+    free(cert);
+    if (err != SLQ_OK) {
+        log_error("engine: commit: height=%llu: %s", (unsigned long long) a->height, why);
+        fatal(e, "commit", err);
+        return;
+    }
+    settle_block(e, s->block, s->len);
+    char hex[2 * CRYPTO_HASH_BYTES + 1];
+    codec_hex_encode(hex, a->block.hash, 16);
+    log_info("engine: commit: height=%llu round=%u hash=%s mempool=%zu",
+             (unsigned long long) a->height, a->round, hex, mempool_count(e->n->mp));
+    new_height(e);
+}
+
+/* ------------------------------------------------------------------ building a value */
+
+typedef struct {
+    engine *e;
+    slq_err codes[SLQ_BLOCK_TXS_MAX];
+    char reasons[SLQ_BLOCK_TXS_MAX][256];
+    bool tried[SLQ_BLOCK_TXS_MAX];
+    const mempool_tx *sel[SLQ_BLOCK_TXS_MAX];
+    uint8_t hashes[SLQ_BLOCK_TXS_MAX][CRYPTO_HASH_BYTES];
+} build_scratch;
+
+static slq_err nonce_cb(void *arg, const uint8_t addr[CRYPTO_ADDRESS_BYTES], uint64_t *nonce) {
+    return chain_account_nonce(((engine *) arg)->n->chain, addr, nonce);
+}
+
+static void drop_cb(void *arg, const mempool_tx *t, slq_err why) {
+    node_result_record(((engine *) arg)->n, t->tx.hash, why,
+                       "nonce is already used, or an earlier transaction of the signer was "
+                       "rejected");
+}
+
+static void result_cb(void *arg, size_t i, const ledger_outcome *out) {
+    build_scratch *b = arg;
+    b->tried[i] = true;
+    b->codes[i] = out->code;
+    snprintf(b->reasons[i], sizeof b->reasons[i], "%s", out->reason);
+}
+
+/* Builds block tip+1 from the mempool; *block (malloc'd) and hash out. Refused candidates
+ * leave the mempool with their reason. */
+static slq_err build_block(engine *e, build_scratch *b, uint8_t **block, size_t *len,
+                           uint8_t hash[CRYPTO_HASH_BYTES]) {
+    size_t count = mempool_select(e->n->mp, b->sel, SLQ_BLOCK_TXS_MAX, nonce_cb, drop_cb, e);
+    const uint8_t *bytes[SLQ_BLOCK_TXS_MAX];
+    size_t lens[SLQ_BLOCK_TXS_MAX];
+    const ledger_tx *txs[SLQ_BLOCK_TXS_MAX];
+    for (size_t i = 0; i < count; i++) {
+        bytes[i] = b->sel[i]->bytes;
+        lens[i] = b->sel[i]->len;
+        txs[i] = &b->sel[i]->tx;
+        memcpy(b->hashes[i], b->sel[i]->tx.hash, CRYPTO_HASH_BYTES);
+    }
+    chain_candidates cand = {.bytes = bytes, .lens = lens, .txs = txs, .count = count};
+    int64_t t = wall_ms();
+    if (t <= chain_tip_time_ms(e->n->chain)) t = chain_tip_time_ms(e->n->chain) + 1;
+    chain_proposal p;
+    slq_err err = chain_propose(e->n->chain, &p, t, e->addrs[e->self], &cand, result_cb, b);
+    if (err != SLQ_OK) return err;
+    *block = p.block;
+    *len = p.block_len;
+    memcpy(hash, p.hash, CRYPTO_HASH_BYTES);
+    p.block = NULL; /* ours now: the proposal's pending state is dropped */
+    chain_abandon(e->n->chain, &p);
+    for (size_t i = 0; i < count; i++) { /* sel[] is stale from the first removal on */
+        if (!b->tried[i] || b->codes[i] == SLQ_OK) continue;
+        node_result_record(e->n, b->hashes[i], b->codes[i], b->reasons[i]);
+        mempool_reject(e->n->mp, b->hashes[i], drop_cb, e);
+    }
+    return SLQ_OK;
+}
+
+static void build_timer_cb(uv_timer_t *t);
+
+static void try_build(engine *e) {
+    if (!e->want_value || e->stopping) return;
+    if (e->want_h != chain_tip(e->n->chain)->height + 1 || e->want_h != tm_height(e->m)) {
+        e->want_value = false; /* the height moved on */
+        return;
+    }
+    bool empty_due =
+        uv_now(e->n->loop) - e->last_block_mono_ms >= e->n->cfg.empty_block_interval_ms;
+    if (mempool_count(e->n->mp) == 0 && !empty_due) {
+        if (!uv_is_active((uv_handle_t *) &e->build) &&
+            uv_timer_start(&e->build, build_timer_cb, e->n->cfg.block_interval_ms, 0) != 0)
+            log_warn("engine: build: cannot start the timer");
+        return;
+    }
+    build_scratch *b = calloc(1, sizeof *b);
+    uint8_t *block = NULL, hash[CRYPTO_HASH_BYTES];
+    size_t len = 0;
+    slq_err err = b == NULL ? SLQ_NO_MEMORY : build_block(e, b, &block, &len, hash);
+    free(b);
+    if (err != SLQ_OK) {
+        fatal(e, "build block", err);
+        return;
+    }
+    proposal_slot *s = prop_store(e, hash, block, len);
+    s->round = e->want_r;
+    s->proposer = (uint32_t) e->self;
+    s->valid = true;
+    e->want_value = false;
+    tm_actions acts = {.n = 0};
+    tm_on_value(e->m, e->want_h, e->want_r, (const tm_block_id *) hash, &acts);
+    run(e, &acts);
+}
+
+static void build_timer_cb(uv_timer_t *t) {
+    try_build(t->data);
+}
+
+void engine_mempool_changed(engine *e) {
+    if (e->want_value && uv_is_active((uv_handle_t *) &e->build)) {
+        uv_timer_stop(&e->build);
+        try_build(e);
+    }
+}
+
+/* ------------------------------------------------------------------ actions */
+
+static void act_propose(engine *e, const tm_action *a) {
+    proposal_slot *s = prop_find(e, a->block.hash);
+    if (s == NULL) {
+        log_warn("engine: propose: height=%llu round=%u: block not here",
+                 (unsigned long long) a->height, a->round);
+        return;
+    }
+    consensus_vote_fields f = {.type = CONSENSUS_PROPOSAL,
+                               .height = a->height,
+                               .round = a->round,
+                               .pol_round = a->pol_round,
+                               .block_hash = a->block.hash};
+    slq_err err = signer_sign(e->sg, chain_id(e), &f, s->sig, &s->sig_len);
+    if (err == SLQ_IO || err == SLQ_STORAGE_CORRUPT) {
+        fatal(e, "sign proposal", err);
+        return;
+    }
+    if (err != SLQ_OK) return; /* the guard refused: signed something else here before */
+    s->round = a->round;
+    s->pol_round = a->pol_round;
+    s->proposer = (uint32_t) e->self;
+    broadcast_proposal(e, s, UINT32_MAX);
+    tm_proposal p = {.height = a->height,
+                     .round = a->round,
+                     .pol_round = a->pol_round,
+                     .block = a->block,
+                     .proposer = (uint32_t) e->self};
+    tm_actions acts = {.n = 0};
+    tm_on_proposal(e->m, &p, true, &acts);
+    run(e, &acts);
+}
+
+static bool is_nil(const tm_block_id *b) {
+    for (size_t i = 0; i < CRYPTO_HASH_BYTES; i++)
+        if (b->hash[i] != 0) return false;
+    return true;
+}
+
+/* Feeds a checked vote of the current height to the machine and keeps it. */
+static void feed_vote(engine *e, const tm_vote *v) {
+    if (e->votes_count < VOTES_KEPT) e->votes[e->votes_count++] = *v;
+    tm_actions acts = {.n = 0};
+    tm_on_vote(e->m, v, &acts);
+    run(e, &acts);
+}
+
+/* Rule 2 waits for the prevotes of a proposal's POL round: feed those we hold again (the
+ * machine may have dropped them as too old when they came), and peers re-send theirs. */
+static void act_need_pol(engine *e, const tm_action *a) {
+    for (size_t i = 0; i < e->votes_count && !e->stopping; i++) {
+        tm_vote v = e->votes[i];
+        if (v.type != TM_PREVOTE || v.round != a->round || v.height != a->height) continue;
+        tm_actions acts = {.n = 0};
+        tm_on_vote(e->m, &v, &acts);
+        run(e, &acts);
+    }
+}
+
+static void act_vote(engine *e, const tm_action *a) {
+    tm_vote v = {.type = a->vote_type,
+                 .height = a->height,
+                 .round = a->round,
+                 .block = a->block,
+                 .validator = (uint32_t) e->self};
+    consensus_vote_fields f = {.type = (consensus_msg_type) a->vote_type,
+                               .height = a->height,
+                               .round = a->round,
+                               .pol_round = -1,
+                               .block_hash = is_nil(&a->block) ? NULL : a->block.hash};
+    slq_err err = signer_sign(e->sg, chain_id(e), &f, v.sig, &v.sig_len);
+    if (err == SLQ_IO || err == SLQ_STORAGE_CORRUPT) {
+        fatal(e, "sign vote", err);
+        return;
+    }
+    if (err != SLQ_OK) return;
+    (void) first_sight(e, v.sig, v.sig_len); /* so that peers' relays of it are not fed again */
+    broadcast_vote(e, &v, UINT32_MAX);
+    feed_vote(e, &v);
+}
+
+static void step_timer_cb(uv_timer_t *t) {
+    step_timer *st = t->data;
+    engine *e = st->e;
+    if (e->stopping) return;
+    tm_actions acts = {.n = 0};
+    tm_on_timeout(e->m, st->step, st->h, st->r, &acts);
+    run(e, &acts);
+}
+
+static void act_timeout(engine *e, const tm_action *a) {
+    step_timer *st = &e->timers[e->next_timer];
+    e->next_timer = (e->next_timer + 1) % TIMERS_MAX;
+    st->step = a->step;
+    st->h = a->height;
+    st->r = a->round;
+    if (uv_timer_start(&st->t, step_timer_cb, a->ms, 0) != 0)
+        log_warn("engine: timeout: cannot start a timer");
+}
+
+static void act_evidence(engine *e, const tm_action *a) {
+    log_warn("engine: evidence: validator=%u height=%llu round=%u type=%d signed two votes",
+             a->evidence[0].validator, (unsigned long long) a->evidence[0].height,
+             a->evidence[0].round, (int) a->evidence[0].type);
+    if (e->evidence_count >= EVIDENCE_MAX) return;
+    Slq__Evidence *ev = calloc(1, sizeof *ev);
+    Slq__Vote *v = calloc(2, sizeof *v);
+    uint8_t *buf = calloc(2, CRYPTO_ADDRESS_BYTES + CRYPTO_HASH_BYTES + TM_SIG_BYTES_MAX);
+    if (ev == NULL || v == NULL || buf == NULL) {
+        free(ev), free(v), free(buf);
+        return;
+    }
+    slq__evidence__init(ev);
+    for (int i = 0; i < 2; i++) {
+        const tm_vote *t = &a->evidence[i];
+        uint8_t *p =
+            buf + (size_t) i * (CRYPTO_ADDRESS_BYTES + CRYPTO_HASH_BYTES + TM_SIG_BYTES_MAX);
+        slq__vote__init(&v[i]);
+        v[i].type = (Slq__VoteType) t->type;
+        v[i].height = t->height;
+        v[i].round = t->round;
+        memcpy(p, e->addrs[t->validator], CRYPTO_ADDRESS_BYTES);
+        memcpy(p + CRYPTO_ADDRESS_BYTES, t->block.hash, CRYPTO_HASH_BYTES);
+        memcpy(p + CRYPTO_ADDRESS_BYTES + CRYPTO_HASH_BYTES, t->sig, t->sig_len);
+        v[i].validator = (ProtobufCBinaryData){CRYPTO_ADDRESS_BYTES, p};
+        if (!is_nil(&t->block))
+            v[i].block_hash = (ProtobufCBinaryData){CRYPTO_HASH_BYTES, p + CRYPTO_ADDRESS_BYTES};
+        v[i].signature =
+            (ProtobufCBinaryData){t->sig_len, p + CRYPTO_ADDRESS_BYTES + CRYPTO_HASH_BYTES};
+    }
+    ev->a = &v[0];
+    ev->b = &v[1];
+    e->evidence[e->evidence_count++] = ev;
+}
+
+static void maybe_sync(engine *e);
+
+/* 2f+1 precommits for a block we do not hold (or hold as invalid): the validators that
+ * decided it commit it and move on; block sync fetches it with its certificate. */
+static void act_need_block(engine *e, const tm_action *a) {
+    log_info("engine: decided without the block: height=%llu round=%u; syncing",
+             (unsigned long long) a->height, a->round);
+    maybe_sync(e);
+}
+
+static void act_need_value(engine *e, const tm_action *a) {
+    e->want_value = true;
+    e->want_h = a->height;
+    e->want_r = a->round;
+    try_build(e);
+}
+
+static void run(engine *e, const tm_actions *acts) {
+    for (size_t i = 0; i < acts->n && !e->stopping; i++) {
+        const tm_action *a = &acts->a[i];
+        switch (a->kind) {
+            case TM_ACT_NEED_VALUE:
+                act_need_value(e, a);
+                break;
+            case TM_ACT_PROPOSE:
+                act_propose(e, a);
+                break;
+            case TM_ACT_VOTE:
+                act_vote(e, a);
+                break;
+            case TM_ACT_TIMEOUT:
+                act_timeout(e, a);
+                break;
+            case TM_ACT_COMMIT:
+                act_commit(e, a);
+                break;
+            case TM_ACT_EVIDENCE:
+                act_evidence(e, a);
+                break;
+            case TM_ACT_NEED_BLOCK:
+                act_need_block(e, a);
+                break;
+            case TM_ACT_NEED_POL:
+                act_need_pol(e, a);
+                break;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ messages in */
+
+static int validator_of(const engine *e, const ProtobufCBinaryData *addr) {
+    if (addr->len != CRYPTO_ADDRESS_BYTES) return -1;
+    for (size_t i = 0; i < e->nvals; i++)
+        if (memcmp(e->addrs[i], addr->data, CRYPTO_ADDRESS_BYTES) == 0) return (int) i;
+    return -1;
+}
+
+static slq_err verify_fields(const engine *e, uint32_t validator, const consensus_vote_fields *f,
+                             const ProtobufCBinaryData *sig) {
+    const Slq__Validator *v = ledger_genesis(chain_ledger(e->n->chain))->validators[validator];
+    uint8_t msg[CONSENSUS_VOTE_BYTES_MAX];
+    size_t n = consensus_vote_bytes(msg, chain_id(e), f);
+    return crypto_verify(suite(e), v->pubkey.data, v->pubkey.len, msg, n, sig->data, sig->len);
+}
+
+static void on_tx(engine *e, uint32_t peer, const ProtobufCBinaryData *tx) {
+    ledger_tx dec;
+    slq_err err = ledger_tx_decode(&dec, chain_ledger(e->n->chain), tx->data, tx->len);
+    if (err != SLQ_OK) {
+        p2p_disconnect(e->net, peer, "sent a transaction that does not verify");
+        return;
+    }
+    uint8_t *copy = malloc(tx->len);
+    if (copy == NULL) {
+        ledger_tx_free(&dec);
+        return;
+    }
+    memcpy(copy, tx->data, tx->len);
+    node_admit_result r;
+    if (node_admit(e->n, copy, tx->len, &dec, &r) == NODE_ADMIT_NEW) engine_mempool_changed(e);
+}
+
+static void on_vote(engine *e, uint32_t peer, const Slq__Vote *v) {
+    int vi = validator_of(e, &v->validator);
+    bool shape =
+        v->base.n_unknown_fields == 0 && vi >= 0 &&
+        (v->type == SLQ__VOTE_TYPE__VOTE_PREVOTE || v->type == SLQ__VOTE_TYPE__VOTE_PRECOMMIT) &&
+        (v->block_hash.len == 0 || v->block_hash.len == CRYPTO_HASH_BYTES) &&
+        v->signature.len <= TM_SIG_BYTES_MAX;
+    consensus_vote_fields f = {.type = (consensus_msg_type) v->type,
+                               .height = v->height,
+                               .round = v->round,
+                               .pol_round = -1,
+                               .block_hash = v->block_hash.len > 0 ? v->block_hash.data : NULL};
+    if (!shape || verify_fields(e, (uint32_t) vi, &f, &v->signature) != SLQ_OK) {
+        p2p_disconnect(e->net, peer, "sent a malformed or forged vote");
+        return;
+    }
+    if (v->height != tm_height(e->m)) return; /* old, or ahead of us: Status drives sync */
+    if (!first_sight(e, v->signature.data, v->signature.len)) return; /* a resend */
+    Slq__Envelope env = SLQ__ENVELOPE__INIT;
+    env.msg_case = SLQ__ENVELOPE__MSG_VOTE;
+    env.vote = (Slq__Vote *) v;
+    p2p_broadcast(e->net, &env, peer);
+    tm_vote t = {.type = (tm_vote_type) v->type,
+                 .height = v->height,
+                 .round = v->round,
+                 .validator = (uint32_t) vi,
+                 .sig_len = v->signature.len};
+    if (v->block_hash.len > 0) memcpy(t.block.hash, v->block_hash.data, CRYPTO_HASH_BYTES);
+    memcpy(t.sig, v->signature.data, v->signature.len);
+    feed_vote(e, &t);
+}
+
+/* The hash of a block's header bytes, without checking anything else. */
+static bool block_hash_of(const engine *e, const ProtobufCBinaryData *block, uint8_t *hash) {
+    Slq__Block *b = slq__block__unpack(NULL, block->len, block->data);
+    if (b == NULL) return false;
+    crypto_hash(suite(e), hash, b->header.data, b->header.len);
+    slq__block__free_unpacked(b, NULL);
+    return true;
+}
+
+static void on_proposal(engine *e, uint32_t peer, const Slq__Proposal *p) {
+    if (p->height != tm_height(e->m) || p->round > tm_round(e->m) + TM_ROUNDS_AHEAD) return;
+    uint8_t hash[CRYPTO_HASH_BYTES];
+    int vi = validator_of(e, &p->proposer);
+    consensus_vote_fields f = {.type = CONSENSUS_PROPOSAL,
+                               .height = p->height,
+                               .round = p->round,
+                               .pol_round = p->pol_round,
+                               .block_hash = hash};
+    bool ok = p->base.n_unknown_fields == 0 && vi >= 0 && p->pol_round >= -1 &&
+              p->pol_round < (int32_t) p->round && p->signature.len <= CRYPTO_SIG_BYTES_MAX &&
+              (uint32_t) vi == tm_proposer(e->m, p->height, p->round) &&
+              block_hash_of(e, &p->block, hash) &&
+              verify_fields(e, (uint32_t) vi, &f, &p->signature) == SLQ_OK;
+    if (!ok) {
+        p2p_disconnect(e->net, peer, "sent a malformed or forged proposal");
+        return;
+    }
+    if (!first_sight(e, p->signature.data, p->signature.len)) return;
+    Slq__Envelope env = SLQ__ENVELOPE__INIT;
+    env.msg_case = SLQ__ENVELOPE__MSG_PROPOSAL;
+    env.proposal = (Slq__Proposal *) p;
+    p2p_broadcast(e->net, &env, peer);
+    char why[256] = "";
+    uint8_t checked[CRYPTO_HASH_BYTES];
+    bool valid = chain_check_block(e->n->chain, p->block.data, p->block.len,
+                                   wall_ms() + TIME_AHEAD_MS, checked, why, sizeof why) == SLQ_OK;
+    if (!valid)
+        log_warn("engine: proposal: height=%llu round=%u invalid: %s",
+                 (unsigned long long) p->height, p->round, why);
+    uint8_t *copy = malloc(p->block.len == 0 ? 1 : p->block.len);
+    if (copy == NULL) return;
+    memcpy(copy, p->block.data, p->block.len);
+    proposal_slot *s = prop_store(e, hash, copy, p->block.len);
+    s->round = p->round;
+    s->pol_round = p->pol_round;
+    s->proposer = (uint32_t) vi;
+    s->valid = valid;
+    memcpy(s->sig, p->signature.data, p->signature.len);
+    s->sig_len = p->signature.len;
+    tm_proposal tp = {.height = p->height,
+                      .round = p->round,
+                      .pol_round = p->pol_round,
+                      .proposer = (uint32_t) vi};
+    memcpy(tp.block.hash, hash, CRYPTO_HASH_BYTES);
+    tm_actions acts = {.n = 0};
+    tm_on_proposal(e->m, &tp, valid, &acts);
+    run(e, &acts);
+}
+
+/* ------------------------------------------------------------------ block sync */
+
+static void note_height(engine *e, uint32_t peer, uint64_t height) {
+    size_t free_slot = PEER_HEIGHTS_MAX;
+    for (size_t i = 0; i < PEER_HEIGHTS_MAX; i++) {
+        if (e->heights[i].peer == peer + 1) {
+            e->heights[i].height = height;
+            return;
+        }
+        if (e->heights[i].peer == 0 && free_slot == PEER_HEIGHTS_MAX) free_slot = i;
+    }
+    if (free_slot < PEER_HEIGHTS_MAX) e->heights[free_slot] = (peer_height){peer + 1, height};
+}
+
+/* Asks the most advanced peer for our next block, one request at a time. */
+static void maybe_sync(engine *e) {
+    uint64_t tip = chain_tip(e->n->chain)->height, now = uv_now(e->n->loop);
+    if (e->syncing && now - e->sync_asked_ms < 3000) return;
+    e->syncing = false;
+    size_t best = PEER_HEIGHTS_MAX;
+    for (size_t i = 0; i < PEER_HEIGHTS_MAX; i++)
+        if (e->heights[i].peer != 0 && e->heights[i].height > tip &&
+            (best == PEER_HEIGHTS_MAX || e->heights[i].height > e->heights[best].height))
+            best = i;
+    if (best == PEER_HEIGHTS_MAX) return;
+    Slq__BlockRequest br = SLQ__BLOCK_REQUEST__INIT;
+    br.height = tip + 1;
+    Slq__Envelope env = SLQ__ENVELOPE__INIT;
+    env.msg_case = SLQ__ENVELOPE__MSG_BLOCK_REQUEST;
+    env.block_request = &br;
+    if (p2p_send(e->net, e->heights[best].peer - 1, &env) != SLQ_OK) return;
+    e->syncing = true;
+    e->sync_peer = e->heights[best].peer - 1;
+    e->sync_asked_ms = now;
+}
+
+static void on_status(engine *e, uint32_t peer, const Slq__Status *st) {
+    note_height(e, peer, st->height);
+    if (st->height > chain_tip(e->n->chain)->height) maybe_sync(e);
+}
+
+static void on_block_request(engine *e, uint32_t peer, const Slq__BlockRequest *br) {
+    storage *s = chain_storage(e->n->chain);
+    if (br->height == 0 || br->height > chain_tip(e->n->chain)->height) return;
+    uint8_t *block = NULL, *cert = NULL;
+    size_t block_len = 0, cert_len = 0;
+    if (storage_block_by_height(s, br->height, &block, &block_len) == SLQ_OK &&
+        storage_cert_by_height(s, br->height, &cert, &cert_len) == SLQ_OK) {
+        Slq__BlockResponse r = SLQ__BLOCK_RESPONSE__INIT;
+        r.height = br->height;
+        r.block = (ProtobufCBinaryData){block_len, block};
+        r.cert = (ProtobufCBinaryData){cert_len, cert};
+        Slq__Envelope env = SLQ__ENVELOPE__INIT;
+        env.msg_case = SLQ__ENVELOPE__MSG_BLOCK_RESPONSE;
+        env.block_response = &r;
+        if (p2p_send(e->net, peer, &env) != SLQ_OK) log_debug("engine: sync: peer gone");
+    }
+    free(block);
+    free(cert);
+}
+
+static void on_block_response(engine *e, uint32_t peer, const Slq__BlockResponse *r) {
+    if (!e->syncing || peer != e->sync_peer || r->height != chain_tip(e->n->chain)->height + 1)
+        return; /* not asked for, or overtaken by consensus */
+    e->syncing = false;
+    char why[256] = "";
+    slq_err err = chain_apply_block(e->n->chain, r->block.data, r->block.len, r->cert.data,
+                                    r->cert.len, why, sizeof why);
+    if (err != SLQ_OK) {
+        log_warn("engine: sync: height=%llu refused: %s", (unsigned long long) r->height, why);
+        p2p_disconnect(e->net, peer, "sent a block that does not verify");
+        return;
+    }
+    settle_block(e, r->block.data, r->block.len);
+    log_info("engine: sync: height=%llu applied", (unsigned long long) r->height);
+    new_height(e);
+    maybe_sync(e);
+}
+
+/* ------------------------------------------------------------------ wiring */
+
+static void msg_cb(void *arg, uint32_t peer, const Slq__Envelope *env) {
+    engine *e = arg;
+    if (e->stopping) return;
+    switch (env->msg_case) {
+        case SLQ__ENVELOPE__MSG_TX:
+            on_tx(e, peer, &env->tx);
+            break;
+        case SLQ__ENVELOPE__MSG_VOTE:
+            on_vote(e, peer, env->vote);
+            break;
+        case SLQ__ENVELOPE__MSG_PROPOSAL:
+            on_proposal(e, peer, env->proposal);
+            break;
+        case SLQ__ENVELOPE__MSG_STATUS:
+            on_status(e, peer, env->status);
+            break;
+        case SLQ__ENVELOPE__MSG_BLOCK_REQUEST:
+            on_block_request(e, peer, env->block_request);
+            break;
+        case SLQ__ENVELOPE__MSG_BLOCK_RESPONSE:
+            on_block_response(e, peer, env->block_response);
+            break;
+        default:
+            break; /* evidence is kept by each node from the votes it sees */
+    }
+}
+
+static void peer_cb(void *arg, uint32_t peer, bool up, const uint8_t *pubkey, size_t len) {
+    engine *e = arg;
+    (void) pubkey, (void) len;
+    if (up) {
+        send_status(e, peer);
+        return;
+    }
+    for (size_t i = 0; i < PEER_HEIGHTS_MAX; i++)
+        if (e->heights[i].peer == peer + 1) e->heights[i].peer = 0;
+    if (e->syncing && e->sync_peer == peer) e->syncing = false;
+}
+
+/* Every second: our height to peers, our own latest messages again, sync if behind. */
+static void tick_cb(uv_timer_t *t) {
+    engine *e = t->data;
+    if (e->stopping) return;
+    send_status(e, UINT32_MAX);
+    for (size_t i = 0; i < PROPOSALS_MAX; i++)
+        if (e->props[i].used && e->props[i].sig_len > 0 && e->self >= 0 &&
+            e->props[i].proposer == (uint32_t) e->self)
+            broadcast_proposal(e, &e->props[i], UINT32_MAX);
+    for (size_t i = 0; i < e->votes_count; i++) /* ours, of every round of this height */
+        if (e->self >= 0 && e->votes[i].validator == (uint32_t) e->self)
+            broadcast_vote(e, &e->votes[i], UINT32_MAX);
+    maybe_sync(e);
+}
+
+static uint64_t height_cb(void *arg) {
+    return chain_tip(((engine *) arg)->n->chain)->height;
+}
+
+/* ------------------------------------------------------------------ life cycle */
+
+/* Fills the validators' addresses and powers; finds our own index. */
+static void load_validators(engine *e, uint64_t *powers) {
+    const Slq__Genesis *g = ledger_genesis(chain_ledger(e->n->chain));
+    uint8_t pub[CRYPTO_PUBKEY_BYTES_MAX];
+    size_t pub_len = 0;
+    SLQ_ASSERT(crypto_key_public(e->n->key, pub, sizeof pub, &pub_len) == SLQ_OK);
+    e->nvals = g->n_validators;
+    e->self = -1;
+    for (size_t i = 0; i < g->n_validators; i++) {
+        const Slq__Validator *v = g->validators[i];
+        SLQ_ASSERT(crypto_address(suite(e), e->addrs[i], v->pubkey.data, v->pubkey.len) == SLQ_OK);
+        powers[i] = v->power;
+        if (v->pubkey.len == pub_len && memcmp(v->pubkey.data, pub, pub_len) == 0)
+            e->self = (int) i;
+    }
+}
+
+static slq_err start_net(engine *e) {
+    const node_config *cfg = &e->n->cfg;
+    const Slq__Genesis *g = ledger_genesis(chain_ledger(e->n->chain));
+    const uint8_t *allowed[SLQ_VALIDATORS_MAX + SLQ_PEERS_MAX];
+    size_t k = 0;
+    for (size_t i = 0; i < g->n_validators; i++) allowed[k++] = g->validators[i]->pubkey.data;
+    for (size_t i = 0; i < cfg->observers_count; i++) allowed[k++] = cfg->observers[i];
+    const char *peers[SLQ_PEERS_MAX];
+    for (size_t i = 0; i < cfg->peers_count; i++) peers[i] = cfg->peers[i];
+    p2p_config pc = {.suite = suite(e),
+                     .chain_id = chain_id(e),
+                     .genesis_hash = ledger_genesis_hash(chain_ledger(e->n->chain)),
+                     .key = e->n->key,
+                     .allowed = allowed,
+                     .allowed_count = k,
+                     .listen_host = cfg->p2p_host,
+                     .listen_port = cfg->p2p_port,
+                     .peers = peers,
+                     .peers_count = cfg->peers_count,
+                     .height_fn = height_cb};
+    return p2p_start(&e->net, e->n->loop, &pc, peer_cb, msg_cb, e);
+}
+
+static slq_err start_timers(engine *e) {
+    int r = 0;
+    for (size_t i = 0; i < TIMERS_MAX && r == 0; i++) {
+        r = uv_timer_init(e->n->loop, &e->timers[i].t);
+        e->timers[i].t.data = &e->timers[i];
+        e->timers[i].e = e;
+    }
+    if (r == 0) r = uv_timer_init(e->n->loop, &e->build);
+    if (r == 0) r = uv_timer_init(e->n->loop, &e->tick);
+    e->build.data = e->tick.data = e;
+    if (r == 0) r = uv_timer_start(&e->tick, tick_cb, 1000, 1000);
+    if (r != 0) log_error("engine: start: timers: %s", uv_strerror(r));
+    return r == 0 ? SLQ_OK : SLQ_NET;
+}
+
+slq_err engine_start(node *n, const char *home) {
+    engine *e = calloc(1, sizeof *e);
+    if (e == NULL) return SLQ_NO_MEMORY;
+    e->n = n;
+    n->engine = e;
+    uint64_t powers[SLQ_VALIDATORS_MAX];
+    load_validators(e, powers);
+    e->m = calloc(1, tm_size());
+    if (e->m == NULL) return SLQ_NO_MEMORY;
+    uint32_t empty = n->cfg.empty_block_interval_ms;
+    tm_timeouts to = {.propose_ms = empty + 2000,
+                      .propose_delta_ms = 500,
+                      .prevote_ms = 1000,
+                      .prevote_delta_ms = 500,
+                      .precommit_ms = 1000,
+                      .precommit_delta_ms = 500};
+    tm_init(e->m, powers, e->nvals, e->self, &to);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/signer.state", home);
+    slq_err err = e->self >= 0 ? signer_open(&e->sg, path, n->key) : SLQ_OK;
+    if (err != SLQ_OK) {
+        log_error("engine: start: %s: %s", path, slq_err_str(err));
+        return err;
+    }
+    err = start_timers(e);
+    if (err == SLQ_OK) err = start_net(e);
+    if (err != SLQ_OK) return err;
+    log_info("engine: start: validators=%zu self=%d p2p=%s:%u", e->nvals, e->self, n->cfg.p2p_host,
+             p2p_port(e->net));
+    new_height(e);
+    return SLQ_OK;
+}
+
+void engine_stop(engine *e) {
+    if (e == NULL || e->stopping) return;
+    e->stopping = true;
+    for (size_t i = 0; i < TIMERS_MAX; i++) uv_close((uv_handle_t *) &e->timers[i].t, NULL);
+    uv_close((uv_handle_t *) &e->build, NULL);
+    uv_close((uv_handle_t *) &e->tick, NULL);
+    p2p_close(e->net, NULL, NULL);
+    e->net = NULL;
+}
+
+void engine_free(engine *e) {
+    if (e == NULL) return;
+    for (size_t i = 0; i < PROPOSALS_MAX; i++) free(e->props[i].block);
+    for (size_t i = 0; i < e->evidence_count; i++) {
+        free(e->evidence[i]->a->validator.data); /* one buffer for both votes' bytes */
+        free(e->evidence[i]->a);                 /* both votes */
+        free(e->evidence[i]);
+    }
+    free(e->m);
+    signer_close(e->sg);
+    free(e);
+}
+
+size_t engine_peers(const engine *e) {
+    return e != NULL && e->net != NULL ? p2p_peers_count(e->net) : 0;
+}
+size_t engine_evidence_count(const engine *e) {
+    return e != NULL ? e->evidence_count : 0;
+}
+const Slq__Evidence *engine_evidence(const engine *e, size_t i) {
+    return e->evidence[i];
+}

@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# test_network.sh: four validators and a read-only observer as real slqd processes on
+# 127.0.0.1, driven through slq (issue 4):
+#   - all four reach the same tip; a transaction sent to one is final on all;
+#   - one validator down: transactions still commit; two down: nothing commits (safety),
+#     and the network resumes when one returns;
+#   - a validator whose data was wiped syncs back to the same tip;
+#   - an observer follows read-only; a node with an unknown key is refused at the handshake;
+#   - a garbage or oversized frame closes only that connection.
+# usage: test_network.sh SLQ SLQD. Prints "N passed, N failed".
+set -u
+SLQ=${1:?usage: test_network.sh SLQ SLQD}
+SLQD=${2:?usage: test_network.sh SLQ SLQD}
+HERE=$(cd "$(dirname "$0")" && pwd)
+source "$HERE/lib.sh"
+T=$(mktemp -d)
+declare -A PID
+cleanup() {
+    for p in "${PID[@]}"; do kill -9 "$p" 2>/dev/null; done
+    [ -n "${KEEP:-}" ] && echo "kept $T" || rm -rf "$T"
+}
+trap cleanup EXIT
+
+BASE=$(free_base_port 7)
+NET="$T/net"
+"$SLQ" testnet --validators 4 --out "$NET" --base-port "$BASE" >/dev/null || exit 1
+K="$NET/keys"
+api() { echo "http://127.0.0.1:$((BASE + 2 * $1 + 1))"; }
+pubhex() { openssl pkey -in "$1" -pubout -outform DER | tail -c 32 | od -An -tx1 | tr -d ' \n'; }
+
+# The observer (node 4) and a stranger (node 5) with keys no genesis or config lists... the
+# observer's key is then added to every validator's "observers".
+for i in 4 5; do
+    mkdir -p "$NET/node$i"
+    cp "$NET/node0/genesis.json" "$NET/node$i/"
+    "$SLQ" keygen --out "$NET/node$i/node.pem" >/dev/null
+    peers=$("$PY" -c "import json; print(json.dumps(['127.0.0.1:%d' % ($BASE + 2 * j) for j in range(4)]))")
+    cat >"$NET/node$i/config.json" <<JSON
+{"p2p_listen": "127.0.0.1:$((BASE + 2 * i))", "api_listen": "127.0.0.1:$((BASE + 2 * i + 1))",
+ "peers": $peers, "block_interval_ms": 200, "empty_block_interval_ms": 1000}
+JSON
+done
+OBS=$(pubhex "$NET/node4/node.pem")
+for i in 0 1 2 3; do
+    "$PY" - "$NET/node$i/config.json" "$OBS" <<'PY'
+import json, sys
+p = sys.argv[1]
+c = json.load(open(p))
+c["observers"] = [sys.argv[2]]
+c["empty_block_interval_ms"] = 1000
+json.dump(c, open(p, "w"))
+PY
+done
+
+start() { # start I
+    "$SLQD" --home "$NET/node$1" 2>>"$T/node$1.log" &
+    PID[$1]=$!
+}
+stop() { # stop I [signal]
+    kill "-${2:-TERM}" "${PID[$1]}" 2>/dev/null
+    wait "${PID[$1]}" 2>/dev/null
+    unset "PID[$1]"
+}
+height() { "$SLQ" --node "$(api "$1")" --json status 2>/dev/null | jget 'd["height"]'; }
+block_hash() { "$SLQ" --node "$(api "$1")" --json block "$2" 2>/dev/null | jget 'd["hash"]'; }
+# wait_height I H [SECONDS]: waits until node I is at height >= H.
+wait_height() {
+    local end=$((SECONDS + ${3:-30})) h
+    while [ $SECONDS -lt $end ]; do
+        h=$(height "$1")
+        [ -n "$h" ] && [ "$h" -ge "$2" ] && return 0
+        sleep 0.3
+    done
+    return 1
+}
+issue() { # issue NODE REF: an issue of 1 yuan to the intermediary, waiting for its block
+    "$SLQ" --node "$(api "$1")" --json issue --key "$K/issuer.pem" --to "$INTER" --amount 1 \
+        --program general --ref "$2"
+}
+
+for i in 0 1 2 3 4; do start "$i"; done
+for i in 0 1 2 3 4; do wait_ready "$(api "$i")" || fail "node $i did not start"; done
+INTER=$("$SLQ" address --key "$K/intermediary.pem")
+
+echo "== four validators agree"
+check "a transaction commits" issue 0 N1
+H=$("$SLQ" --node "$(api 0)" --json status | jget 'd["height"]')
+for i in 1 2 3 4; do check "node $i reaches height $H" wait_height "$i" "$H"; done
+REF=$(block_hash 0 "$H")
+for i in 1 2 3 4; do check "node $i has the same block at $H" test "$(block_hash "$i" "$H")" = "$REF"; done
+"$SLQ" --node "$(api 3)" --json block "$H" >"$T/out"
+check "the certificate has at least 3 commit signatures" \
+    test "$(jget 'len([s for s in d["certificate"]["signatures"] if s["flag"] == "commit"])' <"$T/out")" -ge 3
+check "the observer serves the balance" \
+    test "$("$SLQ" --node "$(api 4)" --json balance "$INTER" | jget 'd["total_fen"]')" = 100
+
+echo "== one validator down: still live"
+stop 3
+check "a transaction commits with three of four" issue 1 N2
+
+echo "== two validators down: safe, then live again"
+stop 2
+H2=$(height 0)
+"$SLQ" --node "$(api 0)" --json issue --key "$K/issuer.pem" --to "$INTER" --amount 1 \
+    --program general --ref N3 --no-wait >"$T/out"
+TX3=$(jget 'd["tx"]' <"$T/out")
+sleep 6
+check "no block is committed with two of four" test "$(height 0)" = "$H2"
+check "the transaction is still pending" \
+    test "$("$SLQ" --node "$(api 0)" --json tx "$TX3" | jget 'd["status"]')" = pending
+start 2
+check "the network resumes when one returns" wait_height 0 $((H2 + 1)) 40
+for _ in $(seq 1 60); do
+    [ "$("$SLQ" --node "$(api 0)" --json tx "$TX3" | jget 'd["status"]')" = committed ] && break
+    sleep 0.5
+done
+check "the pending transaction commits" \
+    test "$("$SLQ" --node "$(api 0)" --json tx "$TX3" | jget 'd["status"]')" = committed
+
+echo "== a returning and a wiped validator catch up"
+start 3
+stop 1
+rm -rf "$NET/node1/data"
+start 1
+check "a transaction commits meanwhile" issue 0 N4
+H4=$(height 0)
+for i in 1 3; do check "node $i catches up to $H4" wait_height "$i" "$H4" 60; done
+REF4=$(block_hash 0 "$H4")
+for i in 1 2 3 4; do check "node $i has the same block at $H4" test "$(block_hash "$i" "$H4")" = "$REF4"; done
+
+echo "== admission and framing"
+start 5
+sleep 3
+check "a node with an unknown key gets no peers" \
+    test "$(curl -s "$(api 5)/metrics" | awk '/^slq_peers / {print $2}')" = 0
+check "the validators log the refusal" grep -q "unknown key\|not allowed\|refused" "$T/node0.log"
+stop 5
+P2P0=$((BASE))
+"$PY" - "$P2P0" >"$T/frames" 2>&1 <<'PY'
+import socket, struct, sys
+port = int(sys.argv[1])
+def closed_after(data):
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    try:
+        s.sendall(data)
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return True
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except socket.timeout:
+        return False
+    finally:
+        s.close()
+print("garbage", closed_after(b"\x00\x00\x00\x05garbage-bytes"))
+print("oversized", closed_after(struct.pack(">I", 0x7fffffff)))
+PY
+check "a garbage frame closes that connection" grep -q "garbage True" "$T/frames"
+check "an oversized frame closes that connection" grep -q "oversized True" "$T/frames"
+check "the validators keep their peers" \
+    test "$(curl -s "$(api 0)/metrics" | awk '/^slq_peers / {print $2}')" -ge 3
+check "and keep committing" issue 0 N5
+
+for i in "${!PID[@]}"; do stop "$i"; done
+summary

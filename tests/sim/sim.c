@@ -1,0 +1,466 @@
+/* sim.c: the deterministic simulation of issue 4. Each seed runs n = 4 validators (7 one
+ * seed in eight), maybe a follower and maybe one Byzantine validator, over the fake network
+ * of net.c with faults until heal_at, and checks at every commit:
+ *   - no two different blocks are committed at one height, by any node;
+ *   - every committed block has a certificate that consensus_cert_verify accepts;
+ *   - all correct nodes that committed height h have the same state digest after h, and that
+ *     state keeps the ledger's accounting (as test_ledger_random.c): per budget year
+ *     issued = active + redeemed + revoked + expired, redeemed = settled + open claims, the
+ *     year and program rows agree, no cap is exceeded (checked once per height: the digest
+ *     covers every row, so equal digests are equal states);
+ *   - no evidence names a correct validator, and no correct validator signs two different
+ *     messages for one (height, round, step), across crashes (node.c);
+ * and, after the faults heal, liveness: every correct node reaches the target height within
+ * a bounded simulated time.
+ *
+ * SLQ_SEED=N runs one seed, verbose. Otherwise SLQ_SIM_SEEDS seeds (default 1000) run and
+ * every failing seed is printed. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "sim.h"
+
+#define YEARS_MAX 8
+#define BASE_YEAR 2023
+
+static sim *the_sim; /* built once in main; the tests share the world */
+
+/* ---- the ledger's accounting (from test_ledger_random.c) ---- */
+
+typedef struct {
+    int64_t issued, active, expired, redeemed, revoked, open_claims;
+} year_sums;
+
+typedef struct {
+    int64_t time_ms;
+    year_sums y[YEARS_MAX];
+    int64_t holding_rows, active_count;
+    int bad;
+} scan;
+
+static year_sums *year_of(scan *s, uint32_t year) {
+    SLQ_ASSERT(year >= BASE_YEAR && year < BASE_YEAR + YEARS_MAX);
+    return &s->y[year - BASE_YEAR];
+}
+
+static bool scan_voucher(void *arg, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+    (void) k, (void) kl;
+    scan *s = arg;
+    Slq__Voucher *x = slq__voucher__unpack(NULL, vl, v);
+    SLQ_ASSERT(x != NULL);
+    year_sums *y = year_of(s, x->budget_year);
+    if (x->parent_id.len == 0) y->issued += x->original_fen;
+    if (x->remaining_fen < 0) s->bad++;
+    if (x->state == SLQ__VOUCHER_STATE__VOUCHER_ACTIVE) {
+        if (x->remaining_fen != x->original_fen) s->bad++;
+        s->active_count++;
+        if (ledger_voucher_expired(x, s->time_ms))
+            y->expired += x->remaining_fen;
+        else
+            y->active += x->remaining_fen;
+    } else if (x->state == SLQ__VOUCHER_STATE__VOUCHER_REDEEMED) {
+        y->redeemed += x->original_fen;
+    } else if (x->state == SLQ__VOUCHER_STATE__VOUCHER_REVOKED) {
+        y->revoked += x->original_fen;
+    } else if (x->state != SLQ__VOUCHER_STATE__VOUCHER_SPLIT || x->remaining_fen != 0) {
+        s->bad++;
+    }
+    slq__voucher__free_unpacked(x, NULL);
+    return true;
+}
+
+static bool scan_claim(void *arg, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+    (void) k, (void) kl;
+    scan *s = arg;
+    Slq__Claim *c = slq__claim__unpack(NULL, vl, v);
+    SLQ_ASSERT(c != NULL);
+    int64_t sum = 0;
+    for (size_t i = 0; i < c->n_years; i++) {
+        if (!c->settled)
+            year_of(s, c->years[i]->budget_year)->open_claims += c->years[i]->amount_fen;
+        sum += c->years[i]->amount_fen;
+    }
+    if (sum != c->amount_fen) s->bad++;
+    slq__claim__free_unpacked(c, NULL);
+    return true;
+}
+
+static bool count_row(void *arg, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+    (void) k, (void) kl, (void) v, (void) vl;
+    ((scan *) arg)->holding_rows++;
+    return true;
+}
+
+/* Reads a totals row (zeros when absent). */
+static Slq__YearTotals read_totals(ledger_state *st, slq_key k) {
+    Slq__YearTotals t = SLQ__YEAR_TOTALS__INIT;
+    const uint8_t *v;
+    size_t n;
+    if (ledger_state_get(st, k.bytes, k.len, &v, &n) != SLQ_OK) return t;
+    Slq__YearTotals *u = slq__year_totals__unpack(NULL, n, v);
+    SLQ_ASSERT(u != NULL);
+    t = *u;
+    t.base.unknown_fields = NULL;
+    slq__year_totals__free_unpacked(u, NULL);
+    return t;
+}
+
+static int year_violations(ledger_state *st, const year_sums *y, uint32_t yr) {
+    Slq__YearTotals t = read_totals(st, slq_key_year(yr));
+    int64_t program_cap_used = 0;
+    int bad = 0;
+    for (uint32_t prog = 0; prog < P_COUNT; prog++) {
+        Slq__YearTotals p = read_totals(st, slq_key_program_year(yr, prog));
+        if (prog != P_OUTSIDE) program_cap_used += p.cap_used_fen;
+        bad += (prog == P_SHARED && p.cap_used_fen > FX_SHARED_CAP);
+        bad += (p.cap_used_fen != p.issued_fen - p.revoked_fen);
+    }
+    bad += (y->issued != y->active + y->expired + y->redeemed + y->revoked) +
+           (t.issued_fen != y->issued) + (t.redeemed_fen != y->redeemed) +
+           (t.revoked_fen != y->revoked) + (t.redeemed_fen != t.settled_fen + y->open_claims) +
+           (t.cap_used_fen > FX_CITY_CAP) + (t.cap_used_fen != program_cap_used);
+    return bad;
+}
+
+static int ledger_violations(ledger_state *st, int64_t time_ms) {
+    scan s;
+    memset(&s, 0, sizeof s);
+    s.time_ms = time_ms;
+    uint8_t p = SLQ_KEY_VOUCHER;
+    ledger_state_foreach(st, &p, 1, scan_voucher, &s);
+    p = SLQ_KEY_CLAIM;
+    ledger_state_foreach(st, &p, 1, scan_claim, &s);
+    p = SLQ_KEY_HOLDING;
+    ledger_state_foreach(st, &p, 1, count_row, &s);
+    int bad = s.bad + (s.holding_rows != s.active_count);
+    for (uint32_t yr = BASE_YEAR; yr < BASE_YEAR + YEARS_MAX; yr++)
+        bad += year_violations(st, &s.y[yr - BASE_YEAR], yr);
+    return bad;
+}
+
+static void state_digest(const sim *s, ledger_state *st, uint8_t out[32]) {
+    ledger_change *c;
+    size_t n;
+    SLQ_ASSERT(ledger_state_changes(st, &c, &n) == SLQ_OK);
+    static const uint8_t zero[32];
+    ledger_app_hash(s->w->f.suite, out, zero, c, n);
+    free(c);
+}
+
+/* ---- the invariants at a commit ---- */
+
+bool sim_is_correct(const sim *s, const sim_node *nd) {
+    (void) s;
+    return !nd->byz;
+}
+
+void sim_check_commit(sim *s, sim_node *nd, uint64_t h) {
+    const sim_block *b = &s->blocks[nd->chain[h]];
+    s->st.commits++;
+    sim_trace(s, h ^ (uint64_t) nd->idx << 32);
+    sim_trace(s, (uint64_t) b->id.hash[0] << 8 | b->id.hash[1]);
+    sim_log(s, "node %u: commit height %llu (%u txs) id %02x%02x\n", nd->idx,
+            (unsigned long long) h, b->ntx, b->id.hash[0], b->id.hash[1]);
+    if (!sim_verify_cert(s, h, &b->id, nd->cert[h], nd->cert_len[h]))
+        sim_violation(s, "node %u: certificate of height %llu does not verify\n", nd->idx,
+                      (unsigned long long) h);
+    if (!s->decided_set[h]) {
+        s->decided_set[h] = true;
+        s->decided[h] = b->id;
+    } else if (memcmp(s->decided[h].hash, b->id.hash, 32) != 0) {
+        sim_violation(s, "node %u committed another block at height %llu\n", nd->idx,
+                      (unsigned long long) h);
+    }
+    if (!sim_is_correct(s, nd)) return;
+    uint8_t d[32];
+    state_digest(s, nd->st, d);
+    if (!s->digest_set[h]) {
+        s->digest_set[h] = true;
+        memcpy(s->digest[h], d, 32);
+        int bad = ledger_violations(nd->st, nd->tip_time_ms);
+        if (bad != 0)
+            sim_violation(s, "node %u: %d ledger invariants broken after height %llu\n", nd->idx,
+                          bad, (unsigned long long) h);
+    } else if (memcmp(s->digest[h], d, 32) != 0) {
+        sim_violation(s, "node %u: state digest differs after height %llu\n", nd->idx,
+                      (unsigned long long) h);
+    }
+}
+
+/* ---- one seed ---- */
+
+static void node_setup(sim *s, uint32_t i) {
+    sim_node *nd = &s->nodes[i];
+    tm *m = nd->m;
+    sim_wal *wal = nd->wal;
+    sim_known *known = nd->known;
+    sim_signed *signed_log = nd->signed_log;
+    size_t wal_cap = nd->wal_cap, known_cap = nd->known_cap, signed_cap = nd->signed_cap;
+    memset(nd, 0, sizeof *nd);
+    nd->m = m;
+    nd->wal = wal, nd->wal_cap = wal_cap;
+    nd->known = known, nd->known_cap = known_cap;
+    nd->signed_log = signed_log, nd->signed_cap = signed_cap;
+    nd->idx = i;
+    nd->self = i < s->n ? (int) i : -1;
+    nd->byz = (int) i == s->byz;
+    SLQ_ASSERT(ledger_state_create(&nd->st, NULL) == SLQ_OK);
+    SLQ_ASSERT(ledger_genesis_state(s->w->f.l, nd->st) == SLQ_OK);
+    nd->tip_time_ms = s->w->base_time_ms;
+    memset(nd->last_tick, 0xff, sizeof nd->last_tick);
+}
+
+static void seed_setup(sim *s, uint64_t seed) {
+    s->seed = seed;
+    s->verbose = s->opts.verbose;
+    s->rng.s = seed * 0x9e3779b97f4a7c15ULL + 0x2545f4914f6cdd1dULL;
+    if (s->rng.s == 0) s->rng.s = 1;
+    s->now = 0;
+    s->seq = 0;
+    s->ev_n = 0;
+    s->blocks_n = 0;
+    s->part_mask = 0;
+    s->n = sim_below(&s->rng, 8) == 0 ? 7 : 4;
+    if (s->opts.n != 0) s->n = s->opts.n;
+    s->nodes_n = s->n + (sim_chance(&s->rng, 50) ? 1 : 0);
+    s->byz = sim_below(&s->rng, 5) == 0 ? -1 : (int) sim_below(&s->rng, s->n);
+    if (s->opts.byz != -2) s->byz = s->opts.byz;
+    s->byz_pct = s->opts.byz_pct != 0 ? s->opts.byz_pct : 20 + (uint32_t) sim_below(&s->rng, 50);
+    s->target = s->n == 7 ? 6 + sim_below(&s->rng, 4) : 10 + sim_below(&s->rng, 6);
+    for (size_t i = 0; i < s->n; i++) s->powers[i] = 1;
+    memset(s->decided_set, 0, sizeof s->decided_set);
+    memset(s->digest_set, 0, sizeof s->digest_set);
+    s->violations = 0;
+    s->trace = 14695981039346656037ULL;
+    memset(&s->st, 0, sizeof s->st);
+    s->cache_gen++;
+    s->cache_used = 0;
+    for (uint32_t i = 0; i < s->nodes_n; i++) node_setup(s, i);
+    sim_log(s, "seed %llu: %zu validators%s, byzantine %d (%u%%), target height %llu\n",
+            (unsigned long long) seed, s->n, s->nodes_n > s->n ? " and a follower" : "", s->byz,
+            s->byz_pct, (unsigned long long) s->target);
+}
+
+static void seed_teardown(sim *s) {
+    for (uint32_t i = 0; i < s->nodes_n; i++) {
+        sim_node *nd = &s->nodes[i];
+        for (size_t h = 0; h <= SIM_HEIGHTS_MAX; h++) free(nd->cert[h]);
+        ledger_state_destroy(nd->st);
+        nd->st = NULL;
+    }
+}
+
+static void dispatch(sim *s, const sim_event *e) {
+    sim_node *nd = &s->nodes[e->node];
+    bool live = nd->up && (e->inc == 0 || e->inc == nd->incarnation);
+    switch (e->kind) {
+        case EV_DELIVER:
+            if (live) sim_node_deliver(s, nd, &e->msg);
+            break;
+        case EV_TIMEOUT:
+            if (live) sim_node_timeout(s, nd, e);
+            break;
+        case EV_TICK:
+            if (live) sim_node_tick(s, nd);
+            break;
+        case EV_CRASH:
+            if (nd->up) sim_node_crash(s, nd);
+            break;
+        case EV_RESTART:
+            if (!nd->up) sim_node_restart(s, nd);
+            break;
+        case EV_PARTITION:
+            s->part_mask = e->mask;
+            sim_log(s, "partition %#x\n", e->mask);
+            break;
+        case EV_HEAL:
+            s->part_mask = 0;
+            sim_log(s, "heal\n");
+            for (uint32_t i = 0; i < s->nodes_n; i++)
+                if (!s->nodes[i].up) sim_node_restart(s, &s->nodes[i]);
+            break;
+    }
+}
+
+static bool all_at_target(const sim *s) {
+    for (uint32_t i = 0; i < s->nodes_n; i++)
+        if (sim_is_correct(s, &s->nodes[i]) && s->nodes[i].tip < s->target) return false;
+    return true;
+}
+
+static void report_liveness(sim *s) {
+    char heights[128];
+    size_t n = 0;
+    for (uint32_t i = 0; i < s->nodes_n && n < sizeof heights - 24; i++)
+        n += (size_t) snprintf(heights + n, sizeof heights - n, " %llu/r%u",
+                               (unsigned long long) s->nodes[i].tip, tm_round(s->nodes[i].m));
+    sim_violation(s, "liveness: target %llu not reached %lld ms after healing; tips:%s\n",
+                  (unsigned long long) s->target, (long long) (s->now - s->heal_at), heights);
+}
+
+/* Runs one seed; returns the number of invariant violations. */
+static int run_seed(sim *s, uint64_t seed) {
+    seed_setup(s, seed);
+    sim_schedule_faults(s);
+    s->live_by = s->heal_at + 60000 + 6000 * (int64_t) s->target;
+    for (uint32_t i = 0; i < s->nodes_n; i++) sim_node_start(s, &s->nodes[i]);
+    sim_event e;
+    while (s->violations == 0 && sim_pop(s, &e)) {
+        s->now = e.at;
+        if (++s->st.events > SIM_EVENTS_MAX) {
+            sim_violation(s, "more than %u events\n", SIM_EVENTS_MAX);
+            break;
+        }
+        if (s->now > s->live_by) {
+            report_liveness(s);
+            break;
+        }
+        sim_trace(s, (uint64_t) e.at ^ (uint64_t) e.kind << 48 ^ (uint64_t) e.node << 56);
+        dispatch(s, &e);
+        if (all_at_target(s)) {
+            s->st.liveness_ms = s->now - s->heal_at;
+            break;
+        }
+    }
+    sim_log(s, "done: %llu commits, %llu syncs, %llu restarts, %llu evidence (%llu by correct "
+               "nodes), %llu equivocations, %llu refused, %llu reused, max round %llu\n",
+            (unsigned long long) s->st.commits, (unsigned long long) s->st.syncs,
+            (unsigned long long) s->st.restarts, (unsigned long long) s->st.evidence_seen,
+            (unsigned long long) s->st.evidence_by_correct,
+            (unsigned long long) s->st.equivocations, (unsigned long long) s->st.refused,
+            (unsigned long long) s->st.reused, (unsigned long long) s->st.max_round);
+    seed_teardown(s);
+    return s->violations;
+}
+
+static sim *sim_create(void) {
+    sim *s = calloc(1, sizeof *s);
+    SLQ_ASSERT(s != NULL);
+    s->w = calloc(1, sizeof *s->w);
+    s->cache = calloc(SIM_CACHE_SLOTS, sizeof *s->cache);
+    SLQ_ASSERT(s->w != NULL && s->cache != NULL);
+    sim_world_init(s->w);
+    for (size_t i = 0; i < SIM_NODES_MAX; i++) {
+        s->nodes[i].m = malloc(tm_size());
+        SLQ_ASSERT(s->nodes[i].m != NULL);
+    }
+    return s;
+}
+
+static void sim_destroy(sim *s) {
+    for (size_t i = 0; i < SIM_NODES_MAX; i++) {
+        free(s->nodes[i].m);
+        free(s->nodes[i].wal);
+        free(s->nodes[i].known);
+        free(s->nodes[i].signed_log);
+    }
+    sim_world_deinit(s->w);
+    free(s->w);
+    free(s->cache);
+    free(s->ev);
+    free(s->blocks);
+    free(s);
+}
+
+/* ---- tests ---- */
+
+static const sim_opts random_opts = {false, 0, -2, false, 0};
+
+static void test_a_seed_reproduces_the_same_run(void) {
+    sim *s = the_sim;
+    for (uint64_t seed = 3; seed <= 4; seed++) {
+        s->opts = random_opts;
+        CHECK_EQ_INT(run_seed(s, seed), 0);
+        uint64_t trace = s->trace;
+        sim_stats st = s->st;
+        CHECK_EQ_INT(run_seed(s, seed), 0);
+        CHECK(trace == s->trace);
+        CHECK(memcmp(&st, &s->st, sizeof st) == 0);
+    }
+}
+
+static void test_a_calm_network_decides_every_height_in_round_zero(void) {
+    sim *s = the_sim;
+    s->opts = (sim_opts){false, 4, -1, true, 0};
+    CHECK_EQ_INT(run_seed(s, 1), 0);
+    CHECK_EQ_INT(s->st.max_round, 0);
+    CHECK_EQ_INT(s->st.syncs, 0);
+    s->opts = (sim_opts){false, 7, -1, true, 0};
+    CHECK_EQ_INT(run_seed(s, 2), 0);
+    CHECK_EQ_INT(s->st.max_round, 0);
+}
+
+static void test_an_equivocating_validator_is_caught_by_correct_nodes(void) {
+    sim *s = the_sim;
+    for (uint64_t seed = 1; seed <= 6; seed++) {
+        s->opts = (sim_opts){false, seed % 3 == 0 ? 7 : 4, (int) (seed % 4), seed % 2 == 0, 100};
+        CHECK_EQ_INT(run_seed(s, seed), 0);
+        CHECK(s->st.equivocations > 0);
+        CHECK(s->st.evidence_by_correct > 0);
+    }
+}
+
+typedef struct {
+    uint64_t seeds, failed, commits, syncs, restarts, evidence, refused, fetches;
+    uint64_t max_round, invalid;
+    int64_t max_liveness_ms;
+} totals;
+
+static void add_totals(totals *t, const sim *s, int bad) {
+    t->seeds++;
+    t->failed += bad != 0;
+    t->commits += s->st.commits;
+    t->syncs += s->st.syncs;
+    t->restarts += s->st.restarts;
+    t->evidence += s->st.evidence_by_correct;
+    t->refused += s->st.refused;
+    t->fetches += s->st.fetches;
+    t->invalid += s->st.invalid_proposals;
+    if (s->st.max_round > t->max_round) t->max_round = s->st.max_round;
+    if (s->st.liveness_ms > t->max_liveness_ms) t->max_liveness_ms = s->st.liveness_ms;
+}
+
+static void test_random_seeds_keep_safety_certificates_the_ledger_and_liveness(void) {
+    sim *s = the_sim;
+    s->opts = random_opts;
+    const char *one = getenv("SLQ_SEED");
+    if (one != NULL) {
+        s->opts.verbose = true;
+        CHECK_EQ_INT(run_seed(s, strtoull(one, NULL, 10)), 0);
+        return;
+    }
+    const char *env = getenv("SLQ_SIM_SEEDS");
+    uint64_t seeds = env != NULL ? strtoull(env, NULL, 10) : 1000;
+    totals t;
+    memset(&t, 0, sizeof t);
+    for (uint64_t seed = 1; seed <= seeds; seed++) {
+        int bad = run_seed(s, seed);
+        if (bad != 0) fprintf(stderr, "  failing seed: SLQ_SEED=%llu\n", (unsigned long long) seed);
+        add_totals(&t, s, bad);
+    }
+    printf("sim: %llu seeds, %llu failed; %llu commits, %llu synced, %llu restarts, %llu evidence, "
+           "%llu refused by the guard, %llu fetches, %llu invalid proposals, max round %llu, "
+           "slowest recovery %lld ms after healing\n",
+           (unsigned long long) t.seeds, (unsigned long long) t.failed,
+           (unsigned long long) t.commits, (unsigned long long) t.syncs,
+           (unsigned long long) t.restarts, (unsigned long long) t.evidence,
+           (unsigned long long) t.refused, (unsigned long long) t.fetches,
+           (unsigned long long) t.invalid, (unsigned long long) t.max_round,
+           (long long) t.max_liveness_ms);
+    CHECK_EQ_INT(t.failed, 0);
+}
+
+int main(void) {
+    static const check_test tests[] = {
+        TEST(test_a_seed_reproduces_the_same_run),
+        TEST(test_a_calm_network_decides_every_height_in_round_zero),
+        TEST(test_an_equivocating_validator_is_caught_by_correct_nodes),
+        TEST(test_random_seeds_keep_safety_certificates_the_ledger_and_liveness),
+    };
+    the_sim = sim_create();
+    int rc = check_run(tests, sizeof tests / sizeof tests[0], "sim");
+    sim_destroy(the_sim);
+    return rc;
+}
