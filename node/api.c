@@ -205,6 +205,36 @@ static void get_audit(node *n, http_req_ref ref, const char *year_text) {
         node_api_error(n, ref, 500, err, slq_err_str(err));
 }
 
+/* ------------------------------------------------------------------ evidence */
+
+static cJSON *vote_json(const Slq__Vote *v) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "type",
+                            v->type == SLQ__VOTE_TYPE__VOTE_PREVOTE ? "prevote" : "precommit");
+    json_u64(o, "height", v->height);
+    json_u64(o, "round", v->round);
+    if (v->block_hash.len > 0)
+        json_hex(o, "block_hash", v->block_hash.data, v->block_hash.len);
+    else
+        cJSON_AddNullToObject(o, "block_hash");
+    if (v->validator.len == CRYPTO_ADDRESS_BYTES) json_address(o, "validator", v->validator.data);
+    json_hex(o, "signature", v->signature.data, v->signature.len);
+    return o;
+}
+
+/* Conflicting signed votes this node has seen (kept in memory since it started). */
+static void get_evidence(node *n, http_req_ref ref) {
+    cJSON *o = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(o, "evidence");
+    for (size_t i = 0; i < engine_evidence_count(n->engine); i++) {
+        const Slq__Evidence *ev = engine_evidence(n->engine, i);
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddItemToObject(e, "a", vote_json(ev->a));
+        cJSON_AddItemToObject(e, "b", vote_json(ev->b));
+        cJSON_AddItemToArray(list, e);
+    }
+    reply(n, ref, o);
+}
+
 /* ------------------------------------------------------------------ metrics */
 
 static void get_metrics(node *n, http_req_ref ref) {
@@ -288,6 +318,10 @@ static void route_get(node *n, const http_request *req) {
     }
     if (k == 2 && strcmp(s[1], "claims") == 0) {
         get_claims(n, ref, req->query);
+        return;
+    }
+    if (k == 2 && strcmp(s[1], "evidence") == 0) {
+        get_evidence(n, ref);
         return;
     }
     if (k == 3 && strcmp(s[1], "audit") == 0) {

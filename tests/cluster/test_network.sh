@@ -162,5 +162,11 @@ check "the validators keep their peers" \
     test "$(curl -s "$(api 0)/metrics" | awk '/^slq_peers / {print $2}')" -ge 3
 check "and keep committing" issue 0 N5
 
+for i in 0 1 2 3; do
+    check "node $i saw no evidence against a correct validator" \
+        test "$(curl -s "$(api "$i")/metrics" | awk '/^slq_evidence_total / {print $2}')" = 0
+done
+check "the evidence endpoint answers" test "$(curl -s "$(api 0)/v1/evidence")" = '{"evidence":[]}'
+
 for i in "${!PID[@]}"; do stop "$i"; done
 summary
