@@ -95,7 +95,7 @@ check "the observer serves the balance" \
     test "$("$SLQ" --node "$(api 4)" --json balance "$INTER" | jget 'd["total_fen"]')" = 100
 
 echo "== one validator down: still live"
-stop 3
+stop 3 KILL # kill -9: it comes back later with its signer record
 check "a transaction commits with three of four" issue 1 N2
 
 echo "== two validators down: safe, then live again"
