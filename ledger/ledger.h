@@ -56,6 +56,10 @@ typedef struct {
 SLQ_MUST_USE slq_err ledger_tx_decode(ledger_tx *tx, const ledger *l, const uint8_t *bytes,
                                       size_t len);
 void ledger_tx_free(ledger_tx *tx);
+/* The same without the signature check, for bytes whose signature the caller has already
+ * verified (the same bytes, so the same tx hash: e.g. a transaction in a node's mempool). */
+SLQ_MUST_USE slq_err ledger_tx_decode_verified(ledger_tx *tx, const ledger *l, const uint8_t *bytes,
+                                               size_t len);
 
 /* Encodes body, signs chain_id || body with key and encodes the SignedTx. On SLQ_OK *out is
  * malloc'd (free()). */

@@ -78,6 +78,11 @@ SLQ_MUST_USE slq_err chain_check_block(chain *c, const uint8_t *block, size_t le
                                        int64_t max_time_ms, uint8_t hash[CRYPTO_HASH_BYTES],
                                        char *why, size_t why_cap);
 
+/* Tells the chain which transactions' signatures are already verified (by tx hash), so that
+ * checking or applying a block does not verify them again. fn may be NULL (verify all). */
+typedef bool (*chain_verified_fn)(void *arg, const uint8_t hash[CRYPTO_HASH_BYTES]);
+void chain_set_verified(chain *c, chain_verified_fn fn, void *arg);
+
 /* Signs a one-signature certificate for a proposal with the node key (enough when the node
  * holds more than 2/3 of the power, e.g. a one-validator network). On SLQ_OK *cert is
  * malloc'd (free()). SLQ_ROLE_FORBIDDEN if the key is not a validator. */

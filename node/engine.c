@@ -842,6 +842,11 @@ static void tick_cb(uv_timer_t *t) {
     maybe_sync(e);
 }
 
+/* Transactions in the mempool had their signatures verified when they were admitted. */
+static bool verified_cb(void *arg, const uint8_t hash[CRYPTO_HASH_BYTES]) {
+    return mempool_has(((engine *) arg)->n->mp, hash);
+}
+
 static uint64_t height_cb(void *arg) {
     return chain_tip(((engine *) arg)->n->chain)->height;
 }
@@ -927,6 +932,7 @@ slq_err engine_start(node *n, const char *home) {
         log_error("engine: start: %s: %s", path, slq_err_str(err));
         return err;
     }
+    chain_set_verified(n->chain, verified_cb, e);
     err = start_timers(e);
     if (err == SLQ_OK) err = start_net(e);
     if (err != SLQ_OK) return err;

@@ -556,6 +556,20 @@ static void test_decode_refuses_tampered_oversized_and_malformed_bytes(void) {
     fx_deinit(&f);
 }
 
+static void test_decode_verified_skips_only_the_signature_check(void) {
+    fx f;
+    fx_init(&f);
+    CHECK_ERR(fx_register(&f, K_H1, SLQ__ROLE__ROLE_ENTERPRISE, ""), SLQ_OK);
+    ledger_tx tx;
+    f.last_bytes[f.last_len - 1] ^= 1; /* a signature that no longer verifies */
+    CHECK_ERR(ledger_tx_decode(&tx, f.l, f.last_bytes, f.last_len), SLQ_SIG_INVALID);
+    CHECK_ERR(ledger_tx_decode_verified(&tx, f.l, f.last_bytes, f.last_len), SLQ_OK);
+    ledger_tx_free(&tx);
+    CHECK_ERR(ledger_tx_decode_verified(&tx, f.l, (const uint8_t *) "\xff\xff", 2),
+              SLQ_TX_MALFORMED);
+    fx_deinit(&f);
+}
+
 static void test_kind_must_match_payload(void) {
     fx f;
     fx_init(&f);
