@@ -739,7 +739,8 @@ TEST_MAIN(
     TEST(test_revocation_returns_budget_to_the_pool_and_the_holder_quota),
     TEST(test_revoke_refuses_redeemed_split_and_non_issuers),
     TEST(test_decode_refuses_tampered_oversized_and_malformed_bytes),
-    TEST(test_kind_must_match_payload), TEST(test_a_signature_for_another_chain_does_not_verify),
+    TEST(test_kind_must_match_payload), TEST(test_decode_verified_skips_only_the_signature_check),
+    TEST(test_a_signature_for_another_chain_does_not_verify),
     TEST(test_rejected_transactions_change_nothing),
     TEST(test_replaying_the_same_transactions_gives_the_same_app_hash),
     TEST(test_sm2_suite_runs_the_same_rules), TEST(test_genesis_rejects_garbage_and_bad_policies))
