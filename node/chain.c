@@ -31,6 +31,8 @@ struct chain {
     uint8_t *tip_cert; /* certificate of the tip, carried by the next block */
     size_t tip_cert_len;
     bool pending; /* the overlay holds a proposal's changes */
+    bool kept;    /* ...those of block kept_hash, checked or built, kept for its commit */
+    uint8_t kept_hash[CRYPTO_HASH_BYTES];
     chain_verified_fn verified;
     void *verified_arg;
 };
@@ -238,10 +240,18 @@ static slq_err select_txs(chain *c, chain_proposal *p, const chain_candidates *c
     return SLQ_OK;
 }
 
+/* Drops a kept pending state (the replay of a block that was not committed). */
+static void drop_kept(chain *c) {
+    if (!c->pending) return;
+    SLQ_ASSERT(c->kept);
+    ledger_state_reset(c->st);
+    c->pending = c->kept = false;
+}
+
 slq_err chain_propose(chain *c, chain_proposal *p, int64_t time_ms,
                       const uint8_t proposer[CRYPTO_ADDRESS_BYTES], const chain_candidates *cand,
                       chain_result_cb cb, void *arg) {
-    SLQ_ASSERT(!c->pending);
+    drop_kept(c);
     SLQ_ASSERT(time_ms > c->tip_time_ms);
     memset(p, 0, sizeof *p);
     p->height = c->tip.height + 1;
@@ -259,13 +269,18 @@ slq_err chain_propose(chain *c, chain_proposal *p, int64_t time_ms,
     free(txs);
     free(lens);
     free(hashes);
-    if (err != SLQ_OK) chain_abandon(c, p);
-    return err;
+    if (err != SLQ_OK) {
+        chain_abandon(c, p);
+        return err;
+    }
+    c->kept = true; /* until committed, abandoned, or another block is checked */
+    memcpy(c->kept_hash, p->hash, CRYPTO_HASH_BYTES);
+    return SLQ_OK;
 }
 
 void chain_abandon(chain *c, chain_proposal *p) {
     ledger_state_reset(c->st);
-    c->pending = false;
+    c->pending = c->kept = false;
     free(p->block);
     p->block = NULL;
 }
@@ -444,7 +459,6 @@ typedef struct {
  * drops the pending state. */
 static slq_err execute_block(chain *c, const uint8_t *block, size_t len, const execute_opts *o,
                              char *why, size_t why_cap) {
-    SLQ_ASSERT(!c->pending);
     if (len > SLQ_BLOCK_BYTES_MAX) return SLQ_BLOCK_TOO_LARGE;
     Slq__Block *b = slq__block__unpack(NULL, len, block);
     Slq__BlockHeader *h =
@@ -470,8 +484,16 @@ static slq_err execute_block(chain *c, const uint8_t *block, size_t len, const e
                                     g->n_validators, o->cert, o->cert_len, p.height, p.hash, why,
                                     why_cap);
     }
+    /* The replay of this very block may be kept from checking or building it. */
+    bool replayed =
+        err == SLQ_OK && c->kept && memcmp(c->kept_hash, p.hash, CRYPTO_HASH_BYTES) == 0;
+    if (!replayed) drop_kept(c);
     c->pending = true;
-    if (err == SLQ_OK) err = replay_txs(c, b, h, why, why_cap);
+    if (err == SLQ_OK && !replayed) err = replay_txs(c, b, h, why, why_cap);
+    if (err == SLQ_OK && !o->commit) {
+        c->kept = true;
+        memcpy(c->kept_hash, p.hash, CRYPTO_HASH_BYTES);
+    }
     if (err == SLQ_OK && o->commit) {
         p.time_ms = h->time_ms;
         p.block = malloc(len == 0 ? 1 : len);
@@ -479,7 +501,8 @@ static slq_err execute_block(chain *c, const uint8_t *block, size_t len, const e
         if (err == SLQ_OK) memcpy(p.block, block, len), p.block_len = len;
         if (err == SLQ_OK) err = chain_commit(c, &p, o->cert, o->cert_len);
     }
-    if (c->pending) chain_abandon(c, &p);
+    if (c->pending && !c->kept) chain_abandon(c, &p);
+    if (err != SLQ_OK && c->pending) chain_abandon(c, &p);
     if (h != NULL) slq__block_header__free_unpacked(h, NULL);
     if (b != NULL) slq__block__free_unpacked(b, NULL);
     return err;

@@ -54,8 +54,9 @@ typedef struct {
 
 /* Builds block tip+1 at time_ms (> tip time) proposed by `proposer` (an address), applying
  * the candidates in order on the pending state and keeping those that apply (at most
- * SLQ_BLOCK_TXS_MAX and SLQ_BLOCK_BYTES_MAX). The pending state stays until chain_commit or
- * chain_abandon. */
+ * SLQ_BLOCK_TXS_MAX and SLQ_BLOCK_BYTES_MAX). The pending state is kept: chain_commit
+ * commits it, chain_apply_block of this same block commits it without replaying, and
+ * checking or building another block drops it. */
 SLQ_MUST_USE slq_err chain_propose(chain *c, chain_proposal *p, int64_t time_ms,
                                    const uint8_t proposer[CRYPTO_ADDRESS_BYTES],
                                    const chain_candidates *cand, chain_result_cb cb, void *arg);
@@ -73,7 +74,8 @@ SLQ_MUST_USE slq_err chain_apply_block(chain *c, const uint8_t *block, size_t le
                                        size_t why_cap);
 
 /* Checks a proposed block as chain_apply_block does, without a certificate, and rejects a
- * block time after max_time_ms (0: no bound). Writes nothing; *hash gets the block hash. */
+ * block time after max_time_ms (0: no bound). Writes nothing; *hash gets the block hash.
+ * The replay is kept, so that applying this block once it is decided does not replay it. */
 SLQ_MUST_USE slq_err chain_check_block(chain *c, const uint8_t *block, size_t len,
                                        int64_t max_time_ms, uint8_t hash[CRYPTO_HASH_BYTES],
                                        char *why, size_t why_cap);

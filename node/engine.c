@@ -341,8 +341,7 @@ static slq_err build_block(engine *e, build_scratch *b, uint8_t **block, size_t 
     *block = p.block;
     *len = p.block_len;
     memcpy(hash, p.hash, CRYPTO_HASH_BYTES);
-    p.block = NULL; /* ours now: the proposal's pending state is dropped */
-    chain_abandon(e->n->chain, &p);
+    p.block = NULL; /* ours now; the chain keeps the block's replay for its commit */
     for (size_t i = 0; i < count; i++) { /* sel[] is stale from the first removal on */
         if (!b->tried[i] || b->codes[i] == SLQ_OK) continue;
         node_result_record(e->n, b->hashes[i], b->codes[i], b->reasons[i]);
