@@ -22,7 +22,7 @@
 #define TM_SLOTS       (TM_ROUNDS_KEPT + 3u)
 #define TM_KNOWN_MAX   4u
 /* Rounds stay below this so that round + 1 and (int32_t) round never overflow. */
-#define TM_ROUND_MAX ((uint32_t) INT32_MAX - 1u)
+#define TM_ROUND_MAX   ((uint32_t) INT32_MAX - 1u)
 
 _Static_assert(TM_VALIDATORS_MAX <= 64u, "validator sets are 64-bit masks");
 _Static_assert(TM_ROUNDS_KEPT > TM_ROUNDS_AHEAD, "the current round is kept");
@@ -230,12 +230,14 @@ static void store_vote(tm_slot *s, const tm_vote *v, tm_actions *out) {
 
 /* ---- rules ---- */
 
-/* Rule 0 [L11-21]. */
+/* Rule 0 [L11-21]. The logs of rounds no longer kept are forgotten. */
 static void start_round(tm *m, uint32_t round, tm_actions *out) {
     SLQ_ASSERT(round <= TM_ROUND_MAX);
     m->round = round;
     m->step = TM_STEP_PROPOSE;
     m->awaiting_value = false;
+    for (size_t i = 0; i < TM_SLOTS; i++)
+        if (m->slots[i].used && !round_kept(m, m->slots[i].round)) m->slots[i].used = false;
     if (m->self >= 0 && tm_proposer(m, m->h, round) == (uint32_t) m->self) {
         if (m->valid_round >= 0) {
             tm_action *a = push(out, TM_ACT_PROPOSE, m->h, round);
@@ -466,10 +468,8 @@ void tm_on_proposal(tm *m, const tm_proposal *p, bool valid, tm_actions *out) {
 
 void tm_on_vote(tm *m, const tm_vote *v, tm_actions *out) {
     SLQ_ASSERT(m != NULL && v != NULL && out != NULL);
-    if (!m->started || v->height != m->h || v->validator >= m->n || v->round > TM_ROUND_MAX)
-        return;
-    if ((v->type != TM_PREVOTE && v->type != TM_PRECOMMIT) || v->sig_len > TM_SIG_BYTES_MAX)
-        return;
+    if (!m->started || v->height != m->h || v->validator >= m->n || v->round > TM_ROUND_MAX) return;
+    if ((v->type != TM_PREVOTE && v->type != TM_PRECOMMIT) || v->sig_len > TM_SIG_BYTES_MAX) return;
     if (!m->decided) {
         note_heard(m, v->validator, v->round);
         (void) rule_skip(m, out); /* first, so a vote that makes us skip is kept */

@@ -56,6 +56,12 @@
  * proposed with valid = true at this height, or one the driver fetched and checked
  * (tm_on_block; CONSENSUS.md §7: the block may be from a round or proposal we never saw).
  *
+ * Restart: the machine is volatile, and a validator that forgets its lock (amnesia) can
+ * help a Byzantine one to decide a second block. A restarted node starts a fresh machine at
+ * its next height and replays into it, in order, what it fed the old one at that height (a
+ * WAL, synced before each signature); the signer's guard then refuses everything but the
+ * very last signed message, whose stored signature it re-sends. tests/sim does exactly this.
+ *
  * Memory: everything is in the tm struct (caller's memory, fixed size): no allocation.
  * Rounds beyond round + TM_ROUNDS_AHEAD are ignored (bounded buffers). Single-threaded. */
 #ifndef SLQ_CONSENSUS_TENDERMINT_H
@@ -68,11 +74,11 @@
 #include "slq/err.h"
 
 #define TM_VALIDATORS_MAX 64u
-#define TM_ROUNDS_KEPT 8u     /* vote logs kept for rounds round-3 .. round+TM_ROUNDS_AHEAD, */
-                              /* plus lockedRound, validRound and the proposal's POL round */
-#define TM_ROUNDS_AHEAD 4u    /* votes for rounds further ahead are dropped (rule 8 sees them) */
-#define TM_SIG_BYTES_MAX 72u
-#define TM_ACTIONS_MAX 16u    /* actions one event can produce */
+#define TM_ROUNDS_KEPT    8u /* vote logs kept for rounds round-3 .. round+TM_ROUNDS_AHEAD, */
+                             /* plus lockedRound, validRound and the proposal's POL round */
+#define TM_ROUNDS_AHEAD   4u /* votes for rounds further ahead are dropped (rule 8 sees them) */
+#define TM_SIG_BYTES_MAX  72u
+#define TM_ACTIONS_MAX    16u /* actions one event can produce */
 
 typedef enum { TM_STEP_PROPOSE = 0, TM_STEP_PREVOTE = 1, TM_STEP_PRECOMMIT = 2 } tm_step;
 typedef enum { TM_PREVOTE = 1, TM_PRECOMMIT = 2 } tm_vote_type; /* = consensus_msg_type */
@@ -85,7 +91,7 @@ typedef struct {
     tm_vote_type type;
     uint64_t height;
     uint32_t round;
-    tm_block_id block; /* zero = nil */
+    tm_block_id block;  /* zero = nil */
     uint32_t validator; /* index in the validator set */
     uint8_t sig[TM_SIG_BYTES_MAX];
     size_t sig_len;

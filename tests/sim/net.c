@@ -103,9 +103,11 @@ bool sim_pop(sim *s, sim_event *out) {
 
 void sim_send(sim *s, uint32_t from, uint32_t to, const sim_msg *m) {
     SLQ_ASSERT(from != to && to < s->nodes_n);
+    if (s->opts.filter != NULL && s->opts.filter(s, from, to, m)) return;
     if (s->part_mask != 0 && ((s->part_mask >> from) & 1u) != ((s->part_mask >> to) & 1u)) return;
     bool faulty = s->now < s->heal_at;
-    if (faulty && sim_chance(&s->rng, s->drop_pct)) return;
+    bool precommit = m->kind == MSG_VOTE && m->u.vote.type == TM_PRECOMMIT;
+    if (faulty && sim_chance(&s->rng, precommit ? s->drop_precommit_pct : s->drop_pct)) return;
     int copies = faulty && sim_chance(&s->rng, s->dup_pct) ? 2 : 1;
     for (int c = 0; c < copies; c++) {
         sim_event e;
@@ -138,7 +140,7 @@ void sim_broadcast(sim *s, uint32_t from, uint32_t except, const sim_msg *m) {
         if (to != from && to != except) sim_send(s, from, to, m);
 }
 
-static void push_at(sim *s, int64_t at, sim_ev_kind kind, uint32_t node, uint32_t mask) {
+void sim_push_at(sim *s, int64_t at, sim_ev_kind kind, uint32_t node, uint32_t mask) {
     sim_event e;
     memset(&e, 0, sizeof e);
     e.at = at;
@@ -157,33 +159,40 @@ static uint32_t some_correct_node(sim *s) {
 }
 
 /* One seed in eight is calm; the others get up to 30 s of loss, delay, duplication,
- * partitions and crashes, then heal. */
+ * partitions and crashes, then heal. A quarter of those are harsh: most messages lost, and
+ * delays longer than the timeouts, so that nodes see different things and rounds change
+ * under locks. */
 void sim_schedule_faults(sim *s) {
     sim_rng *r = &s->rng;
     bool calm = sim_below(r, 8) == 0 || s->opts.calm;
+    bool harsh = sim_below(r, 4) == 0;
+    s->harsh = harsh && !calm;
     s->heal_at = calm ? 0 : 2000 + (int64_t) sim_below(r, 28000);
-    s->drop_pct = (uint32_t) sim_below(r, 25);
-    s->dup_pct = (uint32_t) sim_below(r, 10);
-    s->delay_max_ms = 20 + (int64_t) sim_below(r, 1500);
+    s->drop_pct = harsh ? 30 + (uint32_t) sim_below(r, 31) : (uint32_t) sim_below(r, 25);
+    s->drop_precommit_pct = harsh ? 50 + (uint32_t) sim_below(r, 41) : s->drop_pct;
+    s->dup_pct = (uint32_t) sim_below(r, harsh ? 20 : 10);
+    s->delay_max_ms =
+        harsh ? 500 + (int64_t) sim_below(r, 3500) : 20 + (int64_t) sim_below(r, 1500);
     size_t partitions = calm ? 0 : (size_t) sim_below(r, 3);
     size_t crashes = calm ? 0 : (size_t) sim_below(r, 4);
     for (size_t i = 0; i < partitions; i++) {
         int64_t at = (int64_t) sim_below(r, (uint64_t) s->heal_at);
         int64_t end = at + 500 + (int64_t) sim_below(r, 8000);
         uint32_t mask = 1u + (uint32_t) sim_below(r, (1u << s->nodes_n) - 2u);
-        push_at(s, at, EV_PARTITION, 0, mask);
-        push_at(s, end < s->heal_at ? end : s->heal_at, EV_PARTITION, 0, 0);
+        sim_push_at(s, at, EV_PARTITION, 0, mask);
+        sim_push_at(s, end < s->heal_at ? end : s->heal_at, EV_PARTITION, 0, 0);
     }
     for (size_t i = 0; i < crashes; i++) {
         uint32_t node = some_correct_node(s);
         int64_t at = (int64_t) sim_below(r, (uint64_t) s->heal_at);
         int64_t end = at + 300 + (int64_t) sim_below(r, 10000);
-        push_at(s, at, EV_CRASH, node, 0);
-        push_at(s, end < s->heal_at ? end : s->heal_at, EV_RESTART, node, 0);
+        sim_push_at(s, at, EV_CRASH, node, 0);
+        sim_push_at(s, end < s->heal_at ? end : s->heal_at, EV_RESTART, node, 0);
     }
-    push_at(s, s->heal_at, EV_HEAL, 0, 0);
-    sim_log(s, "faults: heal at %lld ms, drop %u%%, dup %u%%, delay <= %lld ms, %zu partitions, "
-               "%zu crashes\n",
-            (long long) s->heal_at, s->drop_pct, s->dup_pct, (long long) s->delay_max_ms,
-            partitions, crashes);
+    sim_push_at(s, s->heal_at, EV_HEAL, 0, 0);
+    sim_log(s,
+            "faults%s: heal at %lld ms, drop %u%% (precommits %u%%), dup %u%%, delay <= %lld "
+            "ms, %zu partitions, %zu crashes\n",
+            s->harsh ? " (harsh)" : "", (long long) s->heal_at, s->drop_pct, s->drop_precommit_pct,
+            s->dup_pct, (long long) s->delay_max_ms, partitions, crashes);
 }

@@ -1,21 +1,25 @@
-/* node.c: one simulated node, driving a tendermint machine the way the real node does.
+/* node.c: one simulated node, driving a tendermint machine the way the real node should.
  *
  * Durable across a crash (what the real node keeps on disk): the committed chain, state and
  * certificates, the signer's guard record, and the write-ahead log (WAL) of the current
  * height: every proposal, vote, timeout, value and checked block fed to the machine, in
- * order. A restart gets a fresh machine and replays the WAL into it, so it recovers its lock
- * (CONSENSUS.md §7) while the guard refuses to sign anything again but the very last message.
- * Volatile: the blocks held for the current height (rebuilt from the WAL), the buffer of
- * next-height messages, pending timers.
+ * order, synced before each signature (a crash may lose the entries written since). A
+ * restart gets a fresh machine and replays the WAL into it, so it recovers its lock
+ * (CONSENSUS.md §7) while the guard refuses to sign anything again but the very last
+ * message. Volatile: the blocks held for the current height (rebuilt from the WAL), the
+ * buffer of next-height messages, pending timers.
  *
  * Gossip: a valid proposal or vote is relayed to every peer on first sight; every tick a node
  * sends its status (peers that are ahead answer with blocks and certificates: block sync) and,
  * if it made no progress since the last tick, re-sends the recent messages of its WAL. A
- * machine that sees 2f+1 precommits for a block it lacks asks peers for it.
+ * machine that sees 2f+1 precommits for a block it lacks asks peers for it
+ * (TM_ACT_NEED_BLOCK); one whose proposal's POL is incomplete gets the prevotes of that round
+ * from the WAL again (TM_ACT_NEED_POL).
  *
  * The Byzantine validator runs the same code without a guard, and sometimes signs two
  * different votes for one step or proposes two blocks (or an invalid one), sending each to a
- * random part of its peers, and sends votes for rounds ahead. */
+ * part of its peers, relays only sometimes, and sends votes for rounds ahead. In attack mode
+ * it splits every vote for a block, and it prevotes any proposal whatever its lock says. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,7 +57,8 @@ static bool known_add(sim *s, sim_node *nd, uint32_t bi) {
     return k->valid;
 }
 
-/* ---- the write-ahead log ---- */
+/* ---- the write-ahead log ----
+ * Synced to "disk" before each signature; a crash may lose what was appended since. */
 
 static void wal_append(sim_node *nd, const sim_wal *e) {
     SLQ_ASSERT(!nd->replaying);
@@ -99,8 +104,8 @@ static void signed_log_add(sim *s, sim_node *nd, const guard_request *q) {
         nd->signed_log = realloc(nd->signed_log, nd->signed_cap * sizeof *nd->signed_log);
         SLQ_ASSERT(nd->signed_log != NULL);
     }
-    nd->signed_log[nd->signed_n++] = (sim_signed){q->height, q->round, q->step, q->pol_round,
-                                                  q->block};
+    nd->signed_log[nd->signed_n++] =
+        (sim_signed){q->height, q->round, q->step, q->pol_round, q->block};
 }
 
 /* Signs through the guard (the Byzantine validator has none). False: refused. */
@@ -116,6 +121,7 @@ static bool node_sign(sim *s, sim_node *nd, const guard_request *q, consensus_ms
         case GUARD_SIGN:
             sim_sign(s->w, (uint32_t) nd->self, bytes, n, sig, sig_len);
             guard_record_set(&nd->guard, q, sig, *sig_len); /* "fsync" before sending */
+            nd->wal_synced = nd->wal_n;                     /* and the WAL with it */
             signed_log_add(s, nd, q);
             return true;
         case GUARD_REUSE:
@@ -158,31 +164,66 @@ static bool make_proposal(sim *s, sim_node *nd, uint64_t h, uint32_t round, int3
     return node_sign(s, nd, &q, CONSENSUS_PROPOSAL, m->u.prop.sig, &m->u.prop.sig_len);
 }
 
-/* Sends a to some peers and b to the others (the Byzantine validator's equivocation). */
-static void split_send(sim *s, const sim_node *nd, const sim_msg *a, const sim_msg *b) {
-    for (uint32_t to = 0; to < s->nodes_n; to++)
-        if (to != nd->idx) sim_send(s, nd->idx, to, sim_chance(&s->rng, 50) ? a : b);
+typedef enum { SPLIT_COIN, SPLIT_ONE, SPLIT_ALL_BUT_ONE } split_mode;
+
+/* Sends a to some peers and b to the others (the Byzantine validator's equivocation): by a
+ * coin per peer, a to one peer only, or b to one peer only. */
+static void split_send(sim *s, const sim_node *nd, const sim_msg *a, const sim_msg *b,
+                       split_mode mode) {
+    uint32_t pick = (uint32_t) sim_below(&s->rng, s->nodes_n - 1);
+    if (pick >= nd->idx) pick++;
+    for (uint32_t to = 0; to < s->nodes_n; to++) {
+        if (to == nd->idx) continue;
+        bool get_a = mode == SPLIT_COIN  ? sim_chance(&s->rng, 50)
+                     : mode == SPLIT_ONE ? to == pick
+                                         : to != pick;
+        sim_send(s, nd->idx, to, get_a ? a : b);
+    }
 }
 
 /* ---- actions ---- */
 
+/* A valid block proposed at (current height, round), or nil. */
+static tm_block_id byz_any_proposal(const sim *s, const sim_node *nd, uint32_t round) {
+    for (size_t i = 0; i < nd->wal_n; i++) {
+        const sim_wal *e = &nd->wal[i];
+        if (e->kind == WAL_MSG && e->msg.kind == MSG_PROPOSAL && e->valid &&
+            e->msg.u.prop.p.round == round)
+            return s->blocks[e->msg.block].id;
+    }
+    return nil_id;
+}
+
+/* A vote: signed through the guard, fed back, sent. The Byzantine validator sometimes sends
+ * a conflicting one to part of its peers; in attack mode, every vote for a block: a prevote
+ * that one peer sees as nil (it misses the polka), a precommit that only one peer sees (it
+ * alone decides). */
 static void act_vote(sim *s, sim_node *nd, const tm_action *a) {
     sim_msg m, other;
-    if (getenv("SIMDBG")) sim_log(s, "node %u: vote %d (%llu,%u) %02x lock %d valid %d%s\n", nd->idx, a->vote_type, (unsigned long long) a->height, a->round, a->block.hash[0], tm_locked_round(nd->m), tm_valid_round(nd->m), nd->replaying ? " replay" : "");
-    if (!make_vote(s, nd, a->vote_type, a->height, a->round, &a->block, &m)) return;
+    tm_block_id block = a->block;
+    bool amnesic = s->byz_attack || s->opts.byz_ignores_locks;
+    if (nd->byz && amnesic && a->vote_type == TM_PREVOTE && same_id(&block, &nil_id))
+        block = byz_any_proposal(s, nd, a->round); /* locks mean nothing to it */
+    sim_log(s, "node %u: %s (%llu, %u) %02x%02x, locked round %d\n", nd->idx,
+            a->vote_type == TM_PREVOTE ? "prevote" : "precommit", (unsigned long long) a->height,
+            a->round, block.hash[0], block.hash[1], tm_locked_round(nd->m));
+    if (!make_vote(s, nd, a->vote_type, a->height, a->round, &block, &m)) return;
     sim_send_self(s, nd, &m); /* fed back; own messages are not relayed again */
-    if (!nd->byz || !sim_chance(&s->rng, s->byz_pct)) {
+    bool attack = nd->byz && s->byz_attack && !same_id(&block, &nil_id);
+    if (!attack && (!nd->byz || !sim_chance(&s->rng, s->byz_pct))) {
         sim_broadcast(s, nd->idx, nd->idx, &m);
         return;
     }
     tm_block_id alt = nil_id;
-    if (same_id(&a->block, &nil_id)) {
+    if (same_id(&block, &nil_id)) {
         for (size_t i = 0; i < nd->known_n; i++) alt = s->blocks[nd->known[i].block].id;
         if (same_id(&alt, &nil_id)) memset(alt.hash, 0xee, 32);
     }
     SLQ_ASSERT(make_vote(s, nd, a->vote_type, a->height, a->round, &alt, &other));
     s->st.equivocations++;
-    split_send(s, nd, &m, &other);
+    split_mode mode = sim_chance(&s->rng, 50) ? SPLIT_ONE : SPLIT_COIN;
+    if (attack) mode = a->vote_type == TM_PRECOMMIT ? SPLIT_ONE : SPLIT_ALL_BUT_ONE;
+    split_send(s, nd, &m, &other, mode);
 }
 
 static void act_propose(sim *s, sim_node *nd, const tm_action *a) {
@@ -192,20 +233,23 @@ static void act_propose(sim *s, sim_node *nd, const tm_action *a) {
         return;
     }
     sim_msg m, other;
-    if (getenv("SIMDBG")) sim_log(s, "node %u: propose (%llu,%u) %02x pol %d\n", nd->idx, (unsigned long long) a->height, a->round, a->block.hash[0], a->pol_round);
+    sim_log(s, "node %u: propose (%llu, %u) %02x%02x, POL round %d\n", nd->idx,
+            (unsigned long long) a->height, a->round, a->block.hash[0], a->block.hash[1],
+            a->pol_round);
     if (!make_proposal(s, nd, a->height, a->round, a->pol_round, k->block, &m)) return;
     sim_send_self(s, nd, &m);
-    if (!nd->byz || !sim_chance(&s->rng, s->byz_pct)) {
+    bool attack = nd->byz && s->byz_attack;
+    if (!attack && (!nd->byz || !sim_chance(&s->rng, s->byz_pct))) {
         sim_broadcast(s, nd->idx, nd->idx, &m);
         return;
     }
     sim_block b = s->blocks[k->block];
     b.time_ms += 1 + (int64_t) sim_below(&s->rng, 5);
-    uint32_t bi = sim_chance(&s->rng, 50) ? sim_block_add(s, &b)
-                                           : sim_block_build(s, nd, a->round, true);
+    uint32_t bi = attack || sim_chance(&s->rng, 50) ? sim_block_add(s, &b)
+                                                    : sim_block_build(s, nd, a->round, true);
     SLQ_ASSERT(make_proposal(s, nd, a->height, a->round, a->pol_round, bi, &other));
     s->st.equivocations++;
-    split_send(s, nd, &m, &other);
+    split_send(s, nd, &m, &other, attack ? SPLIT_ALL_BUT_ONE : SPLIT_COIN);
 }
 
 static void act_need_value(sim *s, sim_node *nd, const tm_action *a) {
@@ -227,8 +271,8 @@ static void act_evidence(sim *s, sim_node *nd, const tm_action *a) {
         x->height != y->height || same_id(&x->block, &y->block))
         sim_violation(s, "node %u: malformed evidence\n", nd->idx);
     if (s->byz < 0 || x->validator != (uint32_t) s->byz)
-        sim_violation(s, "node %u: evidence against correct validator %u at (%llu, %u)\n",
-                      nd->idx, x->validator, (unsigned long long) x->height, x->round);
+        sim_violation(s, "node %u: evidence against correct validator %u at (%llu, %u)\n", nd->idx,
+                      x->validator, (unsigned long long) x->height, x->round);
     s->st.evidence_seen++;
     if (!nd->byz) s->st.evidence_by_correct++;
     sim_log(s, "node %u: evidence against validator %u at (%llu, %u)\n", nd->idx, x->validator,
@@ -297,7 +341,7 @@ static void node_commit(sim *s, sim_node *nd, uint32_t bi, uint8_t *cert, size_t
     nd->chain[h] = bi;
     nd->cert[h] = cert;
     nd->cert_len[h] = cert_len;
-    nd->wal_n = 0;
+    nd->wal_n = nd->wal_synced = 0;
     nd->known_n = 0;
     sim_check_commit(s, nd, h);
     if (h >= s->target) {
@@ -347,8 +391,12 @@ static void run_actions(sim *s, sim_node *nd, const tm_actions *acts) {
                 act_vote(s, nd, a);
                 break;
             case TM_ACT_TIMEOUT: {
-                sim_event e = {.at = s->now + a->ms, .kind = EV_TIMEOUT, .node = nd->idx,
-                               .inc = nd->incarnation, .step = a->step, .height = a->height,
+                sim_event e = {.at = s->now + a->ms,
+                               .kind = EV_TIMEOUT,
+                               .node = nd->idx,
+                               .inc = nd->incarnation,
+                               .step = a->step,
+                               .height = a->height,
                                .round = a->round};
                 sim_push(s, &e);
                 break;
@@ -401,7 +449,9 @@ static void on_consensus_msg(sim *s, sim_node *nd, const sim_msg *m) {
     sim_wal e = {.kind = WAL_MSG, .msg = *m};
     if (m->kind == MSG_PROPOSAL) e.valid = known_add(s, nd, m->block);
     wal_append(nd, &e);
-    if (m->from != nd->idx) sim_broadcast(s, nd->idx, m->from, m); /* relay on first sight */
+    /* Relay on first sight (the Byzantine validator only sometimes). */
+    if (m->from != nd->idx && (!nd->byz || sim_chance(&s->rng, 50)))
+        sim_broadcast(s, nd->idx, m->from, m);
     tm_actions out = {0};
     if (m->kind == MSG_PROPOSAL)
         tm_on_proposal(nd->m, &m->u.prop.p, e.valid, &out);
@@ -427,8 +477,8 @@ static void on_sync(sim *s, sim_node *nd, const sim_msg *m) {
     const sim_block *b = &s->blocks[m->block];
     if (nd->halted || b->height != nd->tip + 1) return;
     if (!sim_verify_cert(s, b->height, &b->id, m->u.sync.cert, m->u.sync.len)) {
-        sim_violation(s, "node %u: a peer's certificate of height %llu does not verify\n",
-                      nd->idx, (unsigned long long) b->height);
+        sim_violation(s, "node %u: a peer's certificate of height %llu does not verify\n", nd->idx,
+                      (unsigned long long) b->height);
         return;
     }
     if (!sim_block_check(s, nd, m->block)) {
@@ -503,8 +553,9 @@ static bool worth_resending(const sim_node *nd, const sim_msg *m, uint32_t round
         if (pinned[i] >= 0 && (uint32_t) pinned[i] == r) return true;
     for (size_t i = 0; i < nd->wal_n; i++) {
         const sim_wal *e = &nd->wal[i];
-        if (e->kind == WAL_MSG && e->msg.kind == MSG_PROPOSAL && e->msg.u.prop.p.round + 2 >= round &&
-            e->msg.u.prop.p.pol_round >= 0 && (uint32_t) e->msg.u.prop.p.pol_round == r)
+        if (e->kind == WAL_MSG && e->msg.kind == MSG_PROPOSAL &&
+            e->msg.u.prop.p.round + 2 >= round && e->msg.u.prop.p.pol_round >= 0 &&
+            (uint32_t) e->msg.u.prop.p.pol_round == r)
             return true;
     }
     return false;
@@ -556,8 +607,11 @@ void sim_node_start(sim *s, sim_node *nd) {
     schedule_tick(s, nd, 1 + (int64_t) sim_below(&s->rng, SIM_TICK_MS));
 }
 
+/* A crash loses the volatile state and, sometimes, the WAL entries written since the last
+ * signature (the WAL is synced before signing, so nothing a signature depended on is lost). */
 void sim_node_crash(sim *s, sim_node *nd) {
     nd->up = false;
+    if (sim_chance(&s->rng, 50)) nd->wal_n = nd->wal_synced;
     nd->known_n = 0;
     nd->next_n = 0;
     sim_log(s, "node %u: crash at height %llu round %u\n", nd->idx,
@@ -611,6 +665,6 @@ void sim_node_restart(sim *s, sim_node *nd) {
         run_actions(s, nd, &out);
     }
     nd->replaying = false;
-    sim_log(s, "node %u: restart at height %llu, replayed %zu WAL entries to round %u\n",
-            nd->idx, (unsigned long long) h, nd->wal_n, tm_round(nd->m));
+    sim_log(s, "node %u: restart at height %llu, replayed %zu WAL entries to round %u\n", nd->idx,
+            (unsigned long long) h, nd->wal_n, tm_round(nd->m));
 }

@@ -11,7 +11,11 @@
  *   - no evidence names a correct validator, and no correct validator signs two different
  *     messages for one (height, round, step), across crashes (node.c);
  * and, after the faults heal, liveness: every correct node reaches the target height within
- * a bounded simulated time.
+ * a bounded simulated time (60 s plus 6 s per height).
+ *
+ * Random seeds rarely put a decision in the hands of a lock, so one scripted run does: a
+ * message filter and a crash make one node decide alone while the others go on (see
+ * lock_scenario). It fails if a locked node prevotes another block without a POL.
  *
  * SLQ_SEED=N runs one seed, verbose. Otherwise SLQ_SIM_SEEDS seeds (default 1000) run and
  * every failing seed is printed. */
@@ -151,6 +155,15 @@ static void state_digest(const sim *s, ledger_state *st, uint8_t out[32]) {
 
 /* ---- the invariants at a commit ---- */
 
+/* In harsh seeds, the first node to decide a height sometimes crashes right away, so the
+ * others must finish the height without it: only their locks keep them on its block. */
+static void crash_the_first_to_decide(sim *s, sim_node *nd) {
+    if (!s->harsh || s->now >= s->heal_at || nd->byz || !sim_chance(&s->rng, 50)) return;
+    int64_t back = s->now + 2000 + (int64_t) sim_below(&s->rng, 8000);
+    sim_push_at(s, s->now, EV_CRASH, nd->idx, 0);
+    sim_push_at(s, back < s->heal_at ? back : s->heal_at, EV_RESTART, nd->idx, 0);
+}
+
 bool sim_is_correct(const sim *s, const sim_node *nd) {
     (void) s;
     return !nd->byz;
@@ -169,6 +182,11 @@ void sim_check_commit(sim *s, sim_node *nd, uint64_t h) {
     if (!s->decided_set[h]) {
         s->decided_set[h] = true;
         s->decided[h] = b->id;
+        crash_the_first_to_decide(s, nd);
+    }
+    if (h == 1 && ((s->opts.crash_on_commit >> nd->idx) & 1u)) {
+        sim_push_at(s, s->now, EV_CRASH, nd->idx, 0);
+        sim_push_at(s, s->now + 20000, EV_RESTART, nd->idx, 0);
     } else if (memcmp(s->decided[h].hash, b->id.hash, 32) != 0) {
         sim_violation(s, "node %u committed another block at height %llu\n", nd->idx,
                       (unsigned long long) h);
@@ -224,10 +242,12 @@ static void seed_setup(sim *s, uint64_t seed) {
     s->part_mask = 0;
     s->n = sim_below(&s->rng, 8) == 0 ? 7 : 4;
     if (s->opts.n != 0) s->n = s->opts.n;
-    s->nodes_n = s->n + (sim_chance(&s->rng, 50) ? 1 : 0);
+    s->nodes_n = s->n + (sim_chance(&s->rng, 50) && !s->opts.no_follower ? 1 : 0);
     s->byz = sim_below(&s->rng, 5) == 0 ? -1 : (int) sim_below(&s->rng, s->n);
     if (s->opts.byz != -2) s->byz = s->opts.byz;
     s->byz_pct = s->opts.byz_pct != 0 ? s->opts.byz_pct : 20 + (uint32_t) sim_below(&s->rng, 50);
+    s->byz_attack = s->byz >= 0 && sim_chance(&s->rng, 33) && !s->opts.byz_ignores_locks;
+    if (s->opts.byz_ignores_locks) s->byz_pct = 0;
     s->target = s->n == 7 ? 6 + sim_below(&s->rng, 4) : 10 + sim_below(&s->rng, 6);
     for (size_t i = 0; i < s->n; i++) s->powers[i] = 1;
     memset(s->decided_set, 0, sizeof s->decided_set);
@@ -238,9 +258,9 @@ static void seed_setup(sim *s, uint64_t seed) {
     s->cache_gen++;
     s->cache_used = 0;
     for (uint32_t i = 0; i < s->nodes_n; i++) node_setup(s, i);
-    sim_log(s, "seed %llu: %zu validators%s, byzantine %d (%u%%), target height %llu\n",
+    sim_log(s, "seed %llu: %zu validators%s, byzantine %d (%u%%%s), target height %llu\n",
             (unsigned long long) seed, s->n, s->nodes_n > s->n ? " and a follower" : "", s->byz,
-            s->byz_pct, (unsigned long long) s->target);
+            s->byz_pct, s->byz_attack ? ", attacking" : "", (unsigned long long) s->target);
 }
 
 static void seed_teardown(sim *s) {
@@ -324,8 +344,9 @@ static int run_seed(sim *s, uint64_t seed) {
             break;
         }
     }
-    sim_log(s, "done: %llu commits, %llu syncs, %llu restarts, %llu evidence (%llu by correct "
-               "nodes), %llu equivocations, %llu refused, %llu reused, max round %llu\n",
+    sim_log(s,
+            "done: %llu commits, %llu syncs, %llu restarts, %llu evidence (%llu by correct "
+            "nodes), %llu equivocations, %llu refused, %llu reused, max round %llu\n",
             (unsigned long long) s->st.commits, (unsigned long long) s->st.syncs,
             (unsigned long long) s->st.restarts, (unsigned long long) s->st.evidence_seen,
             (unsigned long long) s->st.evidence_by_correct,
@@ -366,7 +387,7 @@ static void sim_destroy(sim *s) {
 
 /* ---- tests ---- */
 
-static const sim_opts random_opts = {false, 0, -2, false, 0};
+static const sim_opts random_opts = {.byz = -2};
 
 static void test_a_seed_reproduces_the_same_run(void) {
     sim *s = the_sim;
@@ -383,11 +404,11 @@ static void test_a_seed_reproduces_the_same_run(void) {
 
 static void test_a_calm_network_decides_every_height_in_round_zero(void) {
     sim *s = the_sim;
-    s->opts = (sim_opts){false, 4, -1, true, 0};
+    s->opts = (sim_opts){.n = 4, .byz = -1, .calm = true};
     CHECK_EQ_INT(run_seed(s, 1), 0);
     CHECK_EQ_INT(s->st.max_round, 0);
     CHECK_EQ_INT(s->st.syncs, 0);
-    s->opts = (sim_opts){false, 7, -1, true, 0};
+    s->opts = (sim_opts){.n = 7, .byz = -1, .calm = true};
     CHECK_EQ_INT(run_seed(s, 2), 0);
     CHECK_EQ_INT(s->st.max_round, 0);
 }
@@ -395,11 +416,47 @@ static void test_a_calm_network_decides_every_height_in_round_zero(void) {
 static void test_an_equivocating_validator_is_caught_by_correct_nodes(void) {
     sim *s = the_sim;
     for (uint64_t seed = 1; seed <= 6; seed++) {
-        s->opts = (sim_opts){false, seed % 3 == 0 ? 7 : 4, (int) (seed % 4), seed % 2 == 0, 100};
+        s->opts = (sim_opts){.n = seed % 3 == 0 ? 7 : 4,
+                             .byz = (int) (seed % 4),
+                             .calm = seed % 2 == 0,
+                             .byz_pct = 100};
         CHECK_EQ_INT(run_seed(s, seed), 0);
         CHECK(s->st.equivocations > 0);
         CHECK(s->st.evidence_by_correct > 0);
     }
+}
+
+/* Validators A = 0, Z = 1 (Byzantine, proposes round 0 of height 1, ignores locks), C = 2
+ * (proposes round 1), B = 3. For 8 s, in round 0 of height 1: C gets neither the proposal nor
+ * Z's prevote, so it sees no polka, while A, B and Z lock on the block; only A receives enough
+ * precommits to decide, and it crashes at once (crash_on_commit). In round 1 C proposes
+ * another block, which Z and C prevote: only B's lock stands between it and a second decision
+ * at height 1. In round 2, B proposes its locked block with its POL, and once the network
+ * heals C gets the POL and they decide A's block. */
+static bool lock_scenario(const sim *s, uint32_t from, uint32_t to, const sim_msg *m) {
+    (void) from;
+    static const uint8_t precommit_authors[4] = {0xf, 0x4, 0xa, 0x6}; /* allowed, per recipient */
+    if (s->now >= 8000) return false;
+    if (m->kind == MSG_PROPOSAL)
+        return m->u.prop.p.height == 1 && m->u.prop.p.round == 0 && to == 2;
+    if (m->kind != MSG_VOTE || m->u.vote.height != 1 || m->u.vote.round != 0) return false;
+    uint32_t author = m->u.vote.validator;
+    if (m->u.vote.type == TM_PREVOTE) return author == 1 && to == 2;
+    return !((precommit_authors[to] >> author) & 1u);
+}
+
+static void test_a_lock_keeps_the_block_a_crashed_node_decided(void) {
+    sim *s = the_sim;
+    s->opts = (sim_opts){.n = 4,
+                         .byz = 1,
+                         .calm = true,
+                         .byz_ignores_locks = true,
+                         .no_follower = true,
+                         .filter = lock_scenario,
+                         .crash_on_commit = 1u << 0};
+    CHECK_EQ_INT(run_seed(s, 1), 0);
+    CHECK_EQ_INT(s->st.max_round, 2); /* B and C decided A's block in round 2 */
+    CHECK_EQ_INT(s->st.restarts, 1);
 }
 
 typedef struct {
@@ -457,6 +514,7 @@ int main(void) {
         TEST(test_a_seed_reproduces_the_same_run),
         TEST(test_a_calm_network_decides_every_height_in_round_zero),
         TEST(test_an_equivocating_validator_is_caught_by_correct_nodes),
+        TEST(test_a_lock_keeps_the_block_a_crashed_node_decided),
         TEST(test_random_seeds_keep_safety_certificates_the_ledger_and_liveness),
     };
     the_sim = sim_create();

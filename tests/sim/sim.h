@@ -128,7 +128,7 @@ typedef struct {
     uint32_t incarnation;
     bool replaying;
     size_t replay_limit; /* while replaying: WAL entries fed so far, the current one included */
-    bool halted; /* reached the target height */
+    bool halted;         /* reached the target height */
     tm *m;
     guard_record guard; /* durable */
     ledger_state *st;   /* durable: committed state */
@@ -139,8 +139,8 @@ typedef struct {
     uint8_t *cert[SIM_HEIGHTS_MAX + 1];
     size_t cert_len[SIM_HEIGHTS_MAX + 1];
     bool tx_done[SIM_POOL_MAX];
-    sim_wal *wal; /* durable */
-    size_t wal_n, wal_cap;
+    sim_wal *wal; /* durable up to wal_synced */
+    size_t wal_n, wal_cap, wal_synced;
     sim_known *known; /* blocks held for the current height */
     size_t known_n, known_cap;
     sim_msg next[SIM_NEXT_MAX];
@@ -185,16 +185,24 @@ typedef struct {
     int64_t liveness_ms; /* time from heal to every correct node at the target */
 } sim_stats;
 
+typedef struct sim sim;
+/* A scripted network: returns true to drop the message. */
+typedef bool (*sim_filter)(const sim *s, uint32_t from, uint32_t to, const sim_msg *m);
+
 /* What a seed may not choose for itself (tests pin some of it). */
 typedef struct {
     bool verbose;
-    size_t n;         /* validators; 0: the seed picks 4 (or 7 one time in eight) */
-    int byz;          /* -2: the seed picks; -1: none; else that validator */
-    bool calm;        /* no faults at all */
-    uint32_t byz_pct; /* how often the Byzantine validator equivocates; 0: the seed picks */
+    size_t n;                 /* validators; 0: the seed picks 4 (or 7 one time in eight) */
+    int byz;                  /* -2: the seed picks; -1: none; else that validator */
+    bool calm;                /* no faults at all */
+    uint32_t byz_pct;         /* how often the Byzantine validator equivocates; 0: seed picks */
+    bool byz_ignores_locks;   /* it never equivocates, but prevotes any proposal */
+    bool no_follower;         /* no follower */
+    sim_filter filter;        /* NULL: none */
+    uint32_t crash_on_commit; /* nodes (bits) that crash right after committing height 1 */
 } sim_opts;
 
-typedef struct {
+struct sim {
     sim_world *w;
     uint64_t seed;
     bool verbose;
@@ -213,8 +221,10 @@ typedef struct {
     size_t blocks_n, blocks_cap;
     /* faults, all before heal_at */
     int64_t heal_at;
+    bool harsh;      /* heavy loss; the first node to decide a height may crash at once */
     int64_t live_by; /* liveness deadline */
-    uint32_t drop_pct, dup_pct, byz_pct;
+    uint32_t drop_pct, drop_precommit_pct, dup_pct, byz_pct;
+    bool byz_attack; /* the Byzantine validator splits every vote for a block */
     int64_t delay_max_ms;
     uint32_t part_mask; /* 0: no partition */
     /* invariants */
@@ -229,7 +239,7 @@ typedef struct {
     uint32_t cache_gen;
     size_t cache_used;
     sim_stats st;
-} sim;
+};
 
 /* world.c */
 void sim_world_init(sim_world *w);
@@ -239,10 +249,9 @@ size_t sim_sign_bytes(uint8_t out[CONSENSUS_VOTE_BYTES_MAX], const sim_world *w,
                       const tm_block_id *id);
 void sim_sign(const sim_world *w, uint32_t validator, const uint8_t *msg, size_t len,
               uint8_t sig[TM_SIG_BYTES_MAX], size_t *sig_len);
-bool sim_verify_sig(sim *s, uint32_t validator, const uint8_t *msg, size_t len,
-                    const uint8_t *sig, size_t sig_len);
-bool sim_verify_cert(sim *s, uint64_t h, const tm_block_id *id, const uint8_t *cert,
-                     size_t len);
+bool sim_verify_sig(sim *s, uint32_t validator, const uint8_t *msg, size_t len, const uint8_t *sig,
+                    size_t sig_len);
+bool sim_verify_cert(sim *s, uint64_t h, const tm_block_id *id, const uint8_t *cert, size_t len);
 uint32_t sim_block_add(sim *s, const sim_block *b);
 uint32_t sim_block_build(sim *s, const sim_node *nd, uint32_t round, bool invalid);
 bool sim_block_check(sim *s, const sim_node *nd, uint32_t bi);
@@ -255,6 +264,7 @@ void sim_send(sim *s, uint32_t from, uint32_t to, const sim_msg *m);
 void sim_send_self(sim *s, const sim_node *nd, const sim_msg *m);
 void sim_broadcast(sim *s, uint32_t from, uint32_t except, const sim_msg *m);
 void sim_schedule_faults(sim *s);
+void sim_push_at(sim *s, int64_t at, sim_ev_kind kind, uint32_t node, uint32_t mask);
 void sim_trace(sim *s, uint64_t v);
 void sim_log(const sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sim_violation(sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -157,8 +157,8 @@ static bool cache_lookup(sim *s, const uint8_t key[32], bool insert) {
     return false;
 }
 
-bool sim_verify_sig(sim *s, uint32_t validator, const uint8_t *msg, size_t len,
-                    const uint8_t *sig, size_t sig_len) {
+bool sim_verify_sig(sim *s, uint32_t validator, const uint8_t *msg, size_t len, const uint8_t *sig,
+                    size_t sig_len) {
     if (validator >= s->n || sig_len == 0 || sig_len > TM_SIG_BYTES_MAX) return false;
     crypto_hasher h;
     uint8_t key[32], tag[5] = {'S', (uint8_t) validator, 0, 0, (uint8_t) sig_len};
@@ -174,8 +174,7 @@ bool sim_verify_sig(sim *s, uint32_t validator, const uint8_t *msg, size_t len,
     return true;
 }
 
-bool sim_verify_cert(sim *s, uint64_t h, const tm_block_id *id, const uint8_t *cert,
-                     size_t len) {
+bool sim_verify_cert(sim *s, uint64_t h, const tm_block_id *id, const uint8_t *cert, size_t len) {
     crypto_hasher hs;
     uint8_t key[32], tag[9] = {'C'};
     for (int i = 0; i < 8; i++) tag[1 + i] = (uint8_t) (h >> (8 * i));

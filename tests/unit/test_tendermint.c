@@ -294,6 +294,28 @@ static void test_a_proposal_with_a_missing_pol_waits_for_it(void) {
     free(m);
 }
 
+static void test_a_proposal_whose_pol_was_dropped_asks_for_it_once(void) {
+    tm_actions out = {0};
+    tm *m = machine(4, 0);
+    tm_start_height(m, 1, &out);
+    votes(m, TM_PREVOTE, 1, 5, 0, 0x6, &out); /* skip to round 5 */
+    CHECK_EQ_INT(tm_round(m), 5);
+    votes(m, TM_PREVOTE, 1, 0, 0xc, 0xe, &out); /* round 0 is not kept: dropped */
+    clear(&out);
+    propose(m, 1, 5, 0xc, 0, true, &out); /* C with its POL at round 0 */
+    const tm_action *need = find(&out, TM_ACT_NEED_POL, 0);
+    tm_block_id c = blk(0xc);
+    CHECK(need != NULL && need->height == 1 && need->round == 0);
+    CHECK(need != NULL && memcmp(need->block.hash, c.hash, 32) == 0);
+    CHECK(find(&out, TM_ACT_VOTE, TM_PREVOTE) == NULL);
+    clear(&out);
+    vote(m, TM_PREVOTE, 1, 0, 0xc, 1, &out);
+    CHECK(find(&out, TM_ACT_NEED_POL, 0) == NULL); /* asked once */
+    votes(m, TM_PREVOTE, 1, 0, 0xc, 0xc, &out);    /* the driver feeds them again */
+    CHECK(voted(&out, TM_PREVOTE, 0xc));
+    free(m);
+}
+
 static void test_a_proposer_re_proposes_its_valid_value_with_its_pol_round(void) {
     tm_actions out = {0};
     tm *m = locked_on_b(2, &out); /* validator 2 proposes (1, 1) */
@@ -521,10 +543,12 @@ static guard_record signed_prevote_b(void) {
 
 static void test_guard_signs_only_strictly_later_height_round_step(void) {
     guard_record rec = signed_prevote_b();
-    guard_request later[] = {req(5, 2, TM_STEP_PRECOMMIT, 0, -1), req(5, 3, TM_STEP_PROPOSE, 0xc, 1),
+    guard_request later[] = {req(5, 2, TM_STEP_PRECOMMIT, 0, -1),
+                             req(5, 3, TM_STEP_PROPOSE, 0xc, 1),
                              req(6, 0, TM_STEP_PREVOTE, 0xb, -1)};
     for (size_t i = 0; i < 3; i++) CHECK_EQ_INT(guard_check(&rec, &later[i]), GUARD_SIGN);
-    guard_request earlier[] = {req(5, 2, TM_STEP_PROPOSE, 0xb, -1), req(5, 1, TM_STEP_PRECOMMIT, 0xb, -1),
+    guard_request earlier[] = {req(5, 2, TM_STEP_PROPOSE, 0xb, -1),
+                               req(5, 1, TM_STEP_PRECOMMIT, 0xb, -1),
                                req(4, 9, TM_STEP_PRECOMMIT, 0xb, -1)};
     for (size_t i = 0; i < 3; i++) CHECK_EQ_INT(guard_check(&rec, &earlier[i]), GUARD_REFUSE);
 }
@@ -539,7 +563,8 @@ static void test_guard_reuses_the_stored_signature_for_the_identical_request(voi
 
 static void test_guard_refuses_other_content_at_the_same_step(void) {
     guard_record rec = signed_prevote_b();
-    guard_request nil = req(5, 2, TM_STEP_PREVOTE, 0, -1), other = req(5, 2, TM_STEP_PREVOTE, 0xc, -1);
+    guard_request nil = req(5, 2, TM_STEP_PREVOTE, 0, -1),
+                  other = req(5, 2, TM_STEP_PREVOTE, 0xc, -1);
     CHECK_EQ_INT(guard_check(&rec, &nil), GUARD_REFUSE);
     CHECK_EQ_INT(guard_check(&rec, &other), GUARD_REFUSE);
     guard_record p;
@@ -594,6 +619,7 @@ TEST_MAIN("consensus-tendermint", TEST(test_four_validators_decide_in_round_zero
           TEST(test_a_pol_from_a_round_at_or_after_the_lock_unlocks),
           TEST(test_a_pol_from_before_the_lock_does_not_unlock),
           TEST(test_a_proposal_with_a_missing_pol_waits_for_it),
+          TEST(test_a_proposal_whose_pol_was_dropped_asks_for_it_once),
           TEST(test_a_proposer_re_proposes_its_valid_value_with_its_pol_round),
           TEST(test_f_plus_one_distinct_validators_skip_rounds_but_one_validator_does_not),
           TEST(test_a_duplicate_vote_counts_once),
