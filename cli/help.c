@@ -27,7 +27,7 @@ const char cli_global_help[] =
     "  block      a block (the latest without HEIGHT)\n"
     "  claims     redemption claims, of one centre with --centre\n"
     "  status     the node: chain, height, validators\n"
-    "  audit      the audit of a budget year (cap, conservation)\n"
+    "  audit      the regulator's report of a budget year; verify-report checks a signed one\n"
     "\n"
     "Global flags: --node URL (default $SLQ_NODE, else " CLI_DEFAULT_NODE "), --json.\n"
     "Amounts are yuan with at most two decimals (1200, 12.50); dates are China Standard Time.\n"
@@ -127,11 +127,22 @@ const cli_command cli_commands[] = {
     {"status", cli_cmd_status, "status",
      "The node's chain id, suite, height, tip hash and validators.\n"
      "With --json: the node's answer to GET /v1/status.\n"},
-    {"audit", cli_cmd_audit, "audit [--year YYYY]",
-     "The audit of a budget year (default: the current year, CST), recomputed by the node\n"
-     "from the blocks: cap, issued, redeemed, settled, revoked, expired, outstanding, and\n"
-     "whether the cap held and every fen is accounted for.\n"
-     "With --json: the node's answer to GET /v1/audit/YEAR.\n"},
+    {"audit", cli_cmd_audit,
+     "audit [--year YYYY] [--csv | --sign KEY [--passphrase-env VAR]]\n"
+     "       slq audit verify-report FILE [--signer ADDR]",
+     "The regulator's report of a budget year (default: the current year, CST) at the\n"
+     "node's tip, recomputed from the chain: cap, issued, headroom, whether the cap held after\n"
+     "every transaction, redeemed per centre with the settlement claims and contract\n"
+     "references, transferred, revoked, expired, outstanding, the conservation equation, per\n"
+     "program, per holder with the per-holder caps, and anomalies worth a look. It is the\n"
+     "same JSON that `slqd verify --report --json --year YYYY` prints offline for that height.\n"
+     "  --json                 the node's JSON (GET /v1/report/YEAR) as received\n"
+     "  --csv                  one fact per row: year,section,subject,metric,value (fen)\n"
+     "  --sign KEY             print the node's JSON wrapped in an envelope signed with KEY\n"
+     "                         (the regulator's key): {\"report\", \"signer\", \"suite\",\n"
+     "                         \"pubkey\", \"signature\"}\n"
+     "verify-report FILE checks a signed envelope offline: exit 0 valid, 2 invalid or damaged,\n"
+     "1 unreadable. --signer ADDR also requires that ADDR signed it.\n"},
 };
 
 const size_t cli_commands_count = sizeof cli_commands / sizeof cli_commands[0];

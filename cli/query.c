@@ -1,15 +1,13 @@
-/* query.c: the read-only commands, one GET of docs/api.md each. Arguments are checked
- * before the request. With --json the node's JSON is printed as received (exact integers),
- * except `balance`, whose shape is the CLI contract's and is rebuilt key by key. Without
- * --json, lists are aligned tables and objects are "key  value" lines, amounts in yuan and
- * times in CST. */
+/* query.c: the read-only commands, one GET of docs/api.md each (`audit` is in audit.c).
+ * Arguments are checked before the request. With --json the node's JSON is printed as
+ * received (exact integers), except `balance`, whose shape is the CLI contract's and is
+ * rebuilt key by key. Without --json, lists are aligned tables and objects are "key  value"
+ * lines, amounts in yuan and times in CST. */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
 #include "codec.h"
-#include "slq/cst.h"
 
 /* Prints the node's body as received, with a final newline. */
 static int print_body(const cli_response *r) {
@@ -185,7 +183,7 @@ int cli_cmd_block(cli *c, const cli_command *cmd, int argc, char **argv) {
     return get_and_show(c, path, show_object);
 }
 
-/* ------------------------------------------------------------------ claims, status, audit */
+/* ------------------------------------------------------------------ claims, status */
 
 static void show_claims(const cJSON *j) {
     static const char *const head[] = {"CLAIM",    "CENTRE",       "AMOUNT",
@@ -236,29 +234,4 @@ int cli_cmd_status(cli *c, const cli_command *cmd, int argc, char **argv) {
     int rc = cli_args_parse(c, cmd, &a, argc, argv);
     if (rc != CLI_PROCEED) return rc;
     return get_and_show(c, "/v1/status", show_object);
-}
-
-static void show_audit(const cJSON *j) {
-    const cJSON *cap = cJSON_GetObjectItemCaseSensitive(j, "cap_held");
-    const cJSON *cons = cJSON_GetObjectItemCaseSensitive(j, "conservation_holds");
-    int64_t year = 0;
-    cli_json_int(j, "year", &year);
-    printf("budget year %lld: cap %s, conservation %s\n\n", (long long) year,
-           cJSON_IsTrue(cap) ? "held" : "NOT HELD", cJSON_IsTrue(cons) ? "holds" : "DOES NOT HOLD");
-    cli_print_object(j, 0);
-}
-
-int cli_cmd_audit(cli *c, const cli_command *cmd, int argc, char **argv) {
-    cli_flag fl[] = {{"--year", true, NULL}};
-    cli_args a = {.flags = fl, .flags_count = 1};
-    int rc = cli_args_parse(c, cmd, &a, argc, argv);
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    uint64_t year = slq_budget_year((int64_t) now.tv_sec * 1000);
-    const char *text = rc == CLI_PROCEED ? cli_flag_get(&a, "--year") : NULL;
-    if (text != NULL) rc = cli_parse_u64(cmd, "--year", text, 1970, 9999, &year);
-    if (rc != CLI_PROCEED) return rc;
-    char path[64];
-    snprintf(path, sizeof path, "/v1/audit/%llu", (unsigned long long) year);
-    return get_and_show(c, path, show_audit);
 }

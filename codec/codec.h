@@ -10,6 +10,9 @@
  * Amounts: the CLI reads and prints yuan with at most two decimals; everything inside is
  * int64 fen, converted with integer arithmetic only.
  *
+ * The regulator's report (docs/audit.md): its table and CSV forms and its signed envelope,
+ * so that slqd and slq print and sign the same bytes the same way.
+ *
  * No state; every function is thread-safe. */
 #ifndef SLQ_CODEC_H
 #define SLQ_CODEC_H
@@ -17,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "crypto.h"
 #include "slq.pb-c.h"
 #include "slq/err.h"
 #include "slq/limits.h"
@@ -70,5 +74,35 @@ SLQ_MUST_USE slq_err codec_role_parse(Slq__Role *out, const char *name);
 const char *codec_party_name(Slq__Party party);
 /* Parses a party name. SLQ_FIELD_INVALID otherwise. */
 SLQ_MUST_USE slq_err codec_party_parse(Slq__Party *out, const char *name);
+
+/* ---- the regulator's report (docs/audit.md) ---- */
+
+/* The largest report text that is rendered, signed or verified. */
+#define CODEC_REPORT_BYTES_MAX (64u * 1024 * 1024)
+
+typedef enum {
+    CODEC_REPORT_TABLE, /* for people: aligned tables, yuan, CST */
+    CODEC_REPORT_CSV,   /* year,section,subject,metric,value; fen */
+} codec_report_style;
+
+/* Renders a report's JSON text (node/report.h: one year, or every year under "years").
+ * On SLQ_OK *out is malloc'd NUL-terminated text (free()). SLQ_FIELD_INVALID when json is
+ * not a report; SLQ_NO_MEMORY. */
+SLQ_MUST_USE slq_err codec_report_format(char **out, const char *json, size_t len,
+                                         codec_report_style style);
+
+/* Signs report[0..len) (JSON text, as produced) with key over the preimage
+ * "slq/report" || 0x00 || report, and wraps it in the envelope
+ * {"report":<report>,"signer":"slq1...","suite":"...","pubkey":"<hex>","signature":"<hex>"}
+ * plus a newline. On SLQ_OK *out is malloc'd, NUL-terminated, *out_len bytes (free()). */
+SLQ_MUST_USE slq_err codec_report_sign(char **out, size_t *out_len, const char *report, size_t len,
+                                       const crypto_key *key);
+
+/* Checks an envelope of codec_report_sign: SLQ_OK when the signature over the report's
+ * bytes verifies under pubkey and signer is pubkey's address (signer gets it); otherwise
+ * SLQ_SIG_INVALID (a damaged or altered envelope included) with `why` saying what. */
+SLQ_MUST_USE slq_err codec_report_verify(const char *envelope, size_t len,
+                                         char signer[CRYPTO_ADDRESS_TEXT_BYTES], char *why,
+                                         size_t why_cap);
 
 #endif

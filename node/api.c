@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api_json.h"
+#include "api_report.h"
 #include "codec.h"
 #include "node.h"
 #include "slq/cst.h"
@@ -326,6 +327,10 @@ static void route_get(node *n, const http_request *req) {
     }
     if (k == 3 && strcmp(s[1], "audit") == 0) {
         get_audit(n, ref, s[2]);
+        return;
+    }
+    if (k == 3 && strcmp(s[1], "report") == 0) {
+        node_api_report(n, ref, s[2]);
         return;
     }
     node_api_error(n, ref, 404, SLQ_NOT_FOUND, "unknown path");

@@ -11,6 +11,7 @@
 #include "node.h"
 #include "slq/limits.h"
 #include "slq/log.h"
+#include "verify.h"
 
 /* ------------------------------------------------------------------ results */
 
@@ -157,6 +158,7 @@ static int run(node *n, const char *home) {
 }
 
 int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "verify") == 0) return verify_main(argc - 1, argv + 1);
     const char *home = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--home") == 0 && i + 1 < argc)

@@ -1,0 +1,482 @@
+/* report_text.c: the regulator's report (docs/audit.md) for people and for spreadsheets,
+ * rendered from its JSON text, so that `slqd verify --report` and `slq audit` print the
+ * same thing from the same bytes. The table shows amounts in yuan (two decimals, integer
+ * arithmetic), times in CST, columns aligned by display width (CJK names take two columns).
+ * The CSV is one fact per row: year,section,subject,metric,value, amounts in integer fen.
+ * Integers are read back exactly up to 2^53 (9e13 yuan, far above any cap), as the CLI
+ * reads every JSON integer. No state; thread-safe. */
+#include <cjson/cJSON.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "slq/cst.h"
+
+#define JSON_INT_MAX 9007199254740992.0 /* 2^53 */
+#define TBL_COLS_MAX 12u
+#define CELL_BYTES   256u
+#define DAY_MS       86400000LL
+
+/* ------------------------------------------------------------------ text buffer */
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+    bool ok; /* false after a failed allocation: the text is dropped */
+} sbuf;
+
+static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void sb_printf(sbuf *b, const char *fmt, ...) {
+    if (!b->ok) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        b->ok = false;
+        return;
+    }
+    if (b->len + (size_t) n + 1 > b->cap) {
+        size_t cap = (b->len + (size_t) n + 1) * 2;
+        char *p = realloc(b->p, cap);
+        if (p == NULL) {
+            b->ok = false;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    b->len += (size_t) n;
+}
+
+/* ------------------------------------------------------------------ members */
+
+static const cJSON *member(const cJSON *o, const char *key) {
+    return cJSON_GetObjectItemCaseSensitive(o, key);
+}
+
+static bool int_of(const cJSON *m, int64_t *out) {
+    if (!cJSON_IsNumber(m)) return false;
+    double d = m->valuedouble;
+    if (!(d >= -JSON_INT_MAX && d <= JSON_INT_MAX) || d != (double) (int64_t) d) return false;
+    *out = (int64_t) d;
+    return true;
+}
+
+static int64_t num(const cJSON *o, const char *key) {
+    int64_t v = 0;
+    return int_of(member(o, key), &v) ? v : 0;
+}
+
+static const char *str(const cJSON *o, const char *key) {
+    const cJSON *m = member(o, key);
+    return cJSON_IsString(m) ? m->valuestring : "";
+}
+
+static const cJSON *list(const cJSON *o, const char *key) {
+    const cJSON *m = member(o, key);
+    return cJSON_IsArray(m) ? m->child : NULL;
+}
+
+/* Amount member `key` in yuan, or "-" when absent. */
+static const char *yuan(char out[CODEC_YUAN_TEXT_BYTES], const cJSON *o, const char *key) {
+    int64_t v = 0;
+    if (int_of(member(o, key), &v))
+        codec_yuan_format(out, v);
+    else
+        snprintf(out, CODEC_YUAN_TEXT_BYTES, "-");
+    return out;
+}
+
+static const char *yes_no(const cJSON *o, const char *key) {
+    const cJSON *m = member(o, key);
+    return !cJSON_IsBool(m) ? "-" : cJSON_IsTrue(m) ? "yes" : "NO";
+}
+
+/* UTC ms as "YYYY-MM-DD HH:MM CST" (years 1970..9999; other times as ms). */
+static void cst_text(char out[64], int64_t ms) {
+    if (ms < 0 || ms >= 253402300800000LL) {
+        snprintf(out, 64, "%lld ms", (long long) ms);
+        return;
+    }
+    int64_t local = ms + SLQ_CST_OFFSET_MS, z = local / DAY_MS + 719468, rem = local % DAY_MS;
+    int64_t era = z / 146097, doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+    int64_t d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
+    snprintf(out, 64, "%04lld-%02lld-%02lld %02lld:%02lld CST",
+             (long long) (yoe + era * 400 + (m <= 2)), (long long) m, (long long) d,
+             (long long) (rem / 3600000), (long long) (rem / 60000 % 60));
+}
+
+/* ------------------------------------------------------------------ tables */
+
+typedef struct {
+    size_t cols, rows, cap;
+    char **cells; /* rows * cols, owned; row 0 is the header */
+    bool ok;
+} tbl;
+
+static void tbl_row(tbl *t, const char *const *cells) {
+    if (!t->ok) return;
+    if (t->rows == t->cap) {
+        size_t cap = t->cap == 0 ? 8 : 2 * t->cap;
+        char **p = realloc(t->cells, cap * t->cols * sizeof *p);
+        if (p == NULL) {
+            t->ok = false;
+            return;
+        }
+        t->cells = p;
+        t->cap = cap;
+    }
+    char **row = t->cells + t->rows * t->cols;
+    for (size_t i = 0; i < t->cols; i++) {
+        row[i] = strdup(cells[i] != NULL && cells[i][0] != '\0' ? cells[i] : "-");
+        if (row[i] == NULL) {
+            for (size_t j = 0; j < i; j++) free(row[j]);
+            t->ok = false;
+            return;
+        }
+    }
+    t->rows++;
+}
+
+static tbl tbl_make(size_t cols, const char *const *header) {
+    tbl t = {.cols = cols, .ok = cols <= TBL_COLS_MAX};
+    tbl_row(&t, header);
+    return t;
+}
+
+static bool wide(unsigned cp) {
+    return (cp >= 0x1100 && cp <= 0x115f) || (cp >= 0x2e80 && cp <= 0xa4cf) ||
+           (cp >= 0xac00 && cp <= 0xd7a3) || (cp >= 0xf900 && cp <= 0xfaff) ||
+           (cp >= 0xfe30 && cp <= 0xfe4f) || (cp >= 0xff00 && cp <= 0xff60) ||
+           (cp >= 0xffe0 && cp <= 0xffe6) || (cp >= 0x20000 && cp <= 0x3fffd);
+}
+
+/* Display width of UTF-8 text: East Asian wide characters take two columns. */
+static size_t display_width(const char *s) {
+    size_t w = 0;
+    const unsigned char *p = (const unsigned char *) s;
+    while (*p != '\0') {
+        unsigned c = *p;
+        size_t n = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+        unsigned cp = n == 1 ? c : n == 2 ? c & 0x1fu : n == 3 ? c & 0x0fu : c & 0x07u;
+        size_t i = 1;
+        for (; i < n && (p[i] & 0xc0) == 0x80; i++) cp = cp << 6 | (p[i] & 0x3fu);
+        w += wide(cp) ? 2 : 1;
+        p += i;
+    }
+    return w;
+}
+
+/* Prints the table (only its header when empty: "(none)" then) and frees it. */
+static void tbl_emit(sbuf *b, tbl *t, const char *title) {
+    size_t width[TBL_COLS_MAX] = {0};
+    sb_printf(b, "\n%s\n", title);
+    if (!t->ok) b->ok = false;
+    for (size_t r = 0; t->ok && r < t->rows; r++)
+        for (size_t c = 0; c < t->cols; c++) {
+            size_t w = display_width(t->cells[r * t->cols + c]);
+            if (w > width[c]) width[c] = w;
+        }
+    for (size_t r = 0; t->ok && r < t->rows; r++) {
+        sb_printf(b, "  ");
+        for (size_t c = 0; c < t->cols; c++) {
+            const char *cell = t->cells[r * t->cols + c];
+            bool last = c + 1 == t->cols;
+            sb_printf(b, "%s%*s", cell, last ? 0 : (int) (width[c] + 2 - display_width(cell)), "");
+        }
+        sb_printf(b, "\n");
+    }
+    if (t->ok && t->rows == 1) sb_printf(b, "  (none)\n");
+    for (size_t i = 0; i < t->rows * t->cols; i++) free(t->cells[i]);
+    free(t->cells);
+}
+
+/* ------------------------------------------------------------------ the table form */
+
+static void summary_line(sbuf *b, const char *label, const char *value) {
+    sb_printf(b, "  %-26s %s\n", label, value);
+}
+
+static void year_totals(sbuf *b, const cJSON *y) {
+    char v[5][CODEC_YUAN_TEXT_BYTES], line[CELL_BYTES];
+    summary_line(b, "cap", yuan(v[0], y, "cap_fen"));
+    snprintf(line, sizeof line, "%s in %lld vouchers", yuan(v[0], y, "issued_fen"),
+             (long long) num(y, "issued_count"));
+    summary_line(b, "issued", line);
+    snprintf(line, sizeof line, "%s (peak %s)", yuan(v[0], y, "cap_used_fen"),
+             yuan(v[1], y, "cap_peak_fen"));
+    summary_line(b, "counted against the cap", line);
+    summary_line(b, "headroom", yuan(v[0], y, "headroom_fen"));
+    summary_line(b, "cap held at every block", yes_no(y, "cap_held"));
+    summary_line(b, "redeemed", yuan(v[0], y, "redeemed_fen"));
+    summary_line(b, "  settled", yuan(v[0], y, "settled_fen"));
+    summary_line(b, "  open claims", yuan(v[0], y, "open_claims_fen"));
+    summary_line(b, "transferred", yuan(v[0], y, "transferred_fen"));
+    summary_line(b, "revoked", yuan(v[0], y, "revoked_fen"));
+    summary_line(b, "expired unredeemed", yuan(v[0], y, "expired_fen"));
+    summary_line(b, "active", yuan(v[0], y, "active_fen"));
+    summary_line(b, "outstanding", yuan(v[0], y, "outstanding_fen"));
+    snprintf(line, sizeof line, "issued %s = active %s + redeemed %s + revoked %s + expired %s",
+             yuan(v[0], y, "issued_fen"), yuan(v[1], y, "active_fen"),
+             yuan(v[2], y, "redeemed_fen"), yuan(v[3], y, "revoked_fen"),
+             yuan(v[4], y, "expired_fen"));
+    summary_line(b, "conservation", line);
+    snprintf(line, sizeof line, "redeemed %s = settled %s + open claims %s",
+             yuan(v[0], y, "redeemed_fen"), yuan(v[1], y, "settled_fen"),
+             yuan(v[2], y, "open_claims_fen"));
+    summary_line(b, "", line);
+    summary_line(b, "conservation holds", yes_no(y, "conservation_holds"));
+    summary_line(b, "totals rows match", yes_no(y, "totals_match"));
+    summary_line(b, "program caps held", yes_no(y, "program_caps_held"));
+    summary_line(b, "holder caps held", yes_no(y, "holder_caps_held"));
+}
+
+static void year_programs(sbuf *b, const cJSON *y) {
+    static const char *const head[] = {"PROGRAM",     "POOL",    "ISSUED",   "CAP USED",
+                                       "PEAK",        "HELD",    "REDEEMED", "SETTLED",
+                                       "TRANSFERRED", "REVOKED", "EXPIRED",  "OUTSTANDING"};
+    static const char *const keys[] = {
+        "cap_fen",     "issued_fen",   "cap_used_fen",   "cap_peak_fen",
+        NULL,          "redeemed_fen", "settled_fen",    "transferred_fen",
+        "revoked_fen", "expired_fen",  "outstanding_fen"};
+    tbl t = tbl_make(12, head);
+    for (const cJSON *p = list(y, "programs"); p != NULL; p = p->next) {
+        char cells[11][CODEC_YUAN_TEXT_BYTES];
+        const char *row[12] = {str(p, "name")};
+        for (size_t i = 0; i < 11; i++)
+            row[i + 1] = keys[i] != NULL ? yuan(cells[i], p, keys[i]) : yes_no(p, "cap_held");
+        if (num(p, "cap_fen") == 0) row[1] = "none";
+        tbl_row(&t, row);
+    }
+    tbl_emit(b, &t, "programs (POOL: the program's own annual pool)");
+}
+
+static void year_centres(sbuf *b, const cJSON *y) {
+    static const char *const head[] = {"CENTRE", "NAME", "REDEEMED", "SETTLED", "OPEN"};
+    static const char *const chead[] = {"CENTRE", "CLAIM",   "CONTRACT",
+                                        "AMOUNT", "SETTLED", "PAYMENT"};
+    tbl t = tbl_make(5, head), c = tbl_make(6, chead);
+    for (const cJSON *ce = list(y, "centres"); ce != NULL; ce = ce->next) {
+        char v[3][CODEC_YUAN_TEXT_BYTES];
+        const char *row[] = {str(ce, "centre"), str(ce, "name"), yuan(v[0], ce, "redeemed_fen"),
+                             yuan(v[1], ce, "settled_fen"), yuan(v[2], ce, "open_claims_fen")};
+        tbl_row(&t, row);
+        for (const cJSON *cl = list(ce, "claims"); cl != NULL; cl = cl->next) {
+            const char *crow[] = {str(ce, "name"),         str(cl, "claim"),
+                                  str(cl, "contract_ref"), yuan(v[0], cl, "amount_fen"),
+                                  yes_no(cl, "settled"),   str(cl, "payment_ref")};
+            tbl_row(&c, crow);
+        }
+    }
+    tbl_emit(b, &t, "redeemed by centre");
+    tbl_emit(b, &c, "settlement claims");
+}
+
+static void year_holders(sbuf *b, const cJSON *y) {
+    static const char *const head[] = {"HOLDER", "NAME", "ROLE", "ISSUED", "HELD", "REDEEMED"};
+    static const char *const chead[] = {"HOLDER", "PROGRAM", "USED", "PEAK", "CAP", "HELD"};
+    tbl t = tbl_make(6, head), c = tbl_make(6, chead);
+    for (const cJSON *h = list(y, "holders"); h != NULL; h = h->next) {
+        char v[3][CODEC_YUAN_TEXT_BYTES];
+        const char *row[] = {str(h, "holder"),
+                             str(h, "name"),
+                             str(h, "role"),
+                             yuan(v[0], h, "issued_fen"),
+                             yuan(v[1], h, "held_fen"),
+                             yuan(v[2], h, "redeemed_fen")};
+        tbl_row(&t, row);
+        for (const cJSON *cap = list(h, "caps"); cap != NULL; cap = cap->next) {
+            const char *crow[] = {str(h, "holder"),
+                                  str(cap, "program"),
+                                  yuan(v[0], cap, "used_fen"),
+                                  yuan(v[1], cap, "peak_fen"),
+                                  num(cap, "cap_fen") == 0 ? "none" : yuan(v[2], cap, "cap_fen"),
+                                  yes_no(cap, "cap_held")};
+            tbl_row(&c, crow);
+        }
+    }
+    tbl_emit(b, &t, "holders (REDEEMED: what they paid to centres that the centres redeemed)");
+    tbl_emit(b, &c, "per-holder caps (USED: issued to the holder minus revoked)");
+}
+
+static void anomaly_row(tbl *t, const cJSON *a) {
+    char detail[CELL_BYTES], v[2][CODEC_YUAN_TEXT_BYTES];
+    const char *kind = str(a, "kind"), *subject = str(a, "voucher");
+    if (strcmp(kind, "near_holder_cap") == 0) {
+        subject = str(a, "holder");
+        snprintf(detail, sizeof detail, "%s: used %s of the holder cap %s", str(a, "program"),
+                 yuan(v[0], a, "used_fen"), yuan(v[1], a, "cap_fen"));
+    } else if (strcmp(kind, "affiliated_redemption") == 0) {
+        snprintf(detail, sizeof detail, "%s redeemed at %s (group %s); %s %s of the group held it",
+                 yuan(v[0], a, "amount_fen"), str(a, "holder"), str(a, "affiliation"),
+                 str(a, "party_name"), str(a, "party"));
+    } else {
+        snprintf(detail, sizeof detail, "%s, %lld hops, %s, held by %s",
+                 yuan(v[0], a, "amount_fen"), (long long) num(a, "hops"), str(a, "state"),
+                 str(a, "holder"));
+    }
+    const char *row[] = {kind, subject, detail};
+    tbl_row(t, row);
+}
+
+static void year_table(sbuf *b, const cJSON *y) {
+    static const char *const head[] = {"KIND", "SUBJECT", "DETAIL"};
+    sb_printf(b, "\nbudget year %lld\n", (long long) num(y, "year"));
+    year_totals(b, y);
+    year_programs(b, y);
+    year_centres(b, y);
+    year_holders(b, y);
+    tbl t = tbl_make(3, head);
+    for (const cJSON *a = list(y, "anomalies"); a != NULL; a = a->next) anomaly_row(&t, a);
+    tbl_emit(b, &t, "anomalies worth a look");
+}
+
+static void table_form(sbuf *b, const cJSON *r) {
+    char at[64];
+    cst_text(at, num(r, "time_ms"));
+    sb_printf(b, "slq report: chain %s (%s), height %lld, at %s\n", str(r, "chain_id"),
+              str(r, "suite"), (long long) num(r, "height"), at);
+    sb_printf(b, "tip %s\n", str(r, "tip_hash"));
+    if (member(r, "year") != NULL) {
+        year_table(b, r);
+        return;
+    }
+    if (list(r, "years") == NULL) sb_printf(b, "\nno budget year has vouchers yet\n");
+    for (const cJSON *y = list(r, "years"); y != NULL; y = y->next) year_table(b, y);
+}
+
+/* ------------------------------------------------------------------ the CSV form */
+
+/* One field, quoted when it holds a comma, a quote, a line break or edge spaces. */
+static void csv_field(sbuf *b, const char *s) {
+    size_t n = strlen(s);
+    bool quote = strpbrk(s, ",\"\r\n") != NULL || (n > 0 && (s[0] == ' ' || s[n - 1] == ' '));
+    if (!quote) {
+        sb_printf(b, "%s", s);
+        return;
+    }
+    sb_printf(b, "\"");
+    for (const char *p = s; *p != '\0'; p++) sb_printf(b, *p == '"' ? "\"\"" : "%c", *p);
+    sb_printf(b, "\"");
+}
+
+typedef struct {
+    const char *year, *section, *subject;
+} csv_row;
+
+/* One row for a scalar member m: year,section,subject,metric,value. */
+static void csv_value(sbuf *b, const csv_row *r, const cJSON *m) {
+    char value[CELL_BYTES];
+    int64_t v = 0;
+    if (cJSON_IsString(m))
+        snprintf(value, sizeof value, "%s", m->valuestring);
+    else if (cJSON_IsBool(m))
+        snprintf(value, sizeof value, "%s", cJSON_IsTrue(m) ? "true" : "false");
+    else if (int_of(m, &v))
+        snprintf(value, sizeof value, "%lld", (long long) v);
+    else
+        value[0] = '\0';
+    sb_printf(b, "%s,%s,", r->year, r->section);
+    csv_field(b, r->subject);
+    sb_printf(b, ",%s,", m->string);
+    csv_field(b, value);
+    sb_printf(b, "\n");
+}
+
+/* The scalar members of o, one row each, except `skip` (the one that names the subject). */
+static void csv_object(sbuf *b, const csv_row *r, const cJSON *o, const char *skip) {
+    for (const cJSON *m = o->child; m != NULL; m = m->next)
+        if (!cJSON_IsArray(m) && !cJSON_IsObject(m) &&
+            (skip == NULL || strcmp(m->string, skip) != 0))
+            csv_value(b, r, m);
+}
+
+static void csv_nested(sbuf *b, const char *year, const cJSON *y) {
+    char subject[CELL_BYTES];
+    for (const cJSON *ce = list(y, "centres"); ce != NULL; ce = ce->next) {
+        csv_object(b, &(csv_row){year, "centre", str(ce, "centre")}, ce, "centre");
+        for (const cJSON *cl = list(ce, "claims"); cl != NULL; cl = cl->next) {
+            snprintf(subject, sizeof subject, "%s/%s", str(ce, "centre"), str(cl, "claim"));
+            csv_object(b, &(csv_row){year, "claim", subject}, cl, "claim");
+        }
+    }
+    for (const cJSON *h = list(y, "holders"); h != NULL; h = h->next) {
+        csv_object(b, &(csv_row){year, "holder", str(h, "holder")}, h, "holder");
+        for (const cJSON *c = list(h, "caps"); c != NULL; c = c->next) {
+            snprintf(subject, sizeof subject, "%s/%s", str(h, "holder"), str(c, "program"));
+            csv_object(b, &(csv_row){year, "holder_cap", subject}, c, "program");
+        }
+    }
+    long long i = 0;
+    for (const cJSON *a = list(y, "anomalies"); a != NULL; a = a->next) {
+        snprintf(subject, sizeof subject, "%lld", ++i);
+        csv_object(b, &(csv_row){year, "anomaly", subject}, a, NULL);
+    }
+}
+
+static const char *const report_header[] = {"chain_id", "suite",    "genesis_hash",
+                                            "height",   "tip_hash", "time_ms"};
+
+static bool is_report_header(const char *key) {
+    for (size_t i = 0; i < sizeof report_header / sizeof report_header[0]; i++)
+        if (strcmp(key, report_header[i]) == 0) return true;
+    return false;
+}
+
+static void csv_year(sbuf *b, const cJSON *y) {
+    char year[24];
+    snprintf(year, sizeof year, "%lld", (long long) num(y, "year"));
+    csv_row row = {year, "year", ""};
+    for (const cJSON *m = y->child; m != NULL; m = m->next)
+        if (!cJSON_IsArray(m) && !cJSON_IsObject(m) && !is_report_header(m->string) &&
+            strcmp(m->string, "year") != 0)
+            csv_value(b, &row, m);
+    for (const cJSON *p = list(y, "programs"); p != NULL; p = p->next)
+        csv_object(b, &(csv_row){year, "program", str(p, "name")}, p, "name");
+    csv_nested(b, year, y);
+}
+
+static void csv_form(sbuf *b, const cJSON *r) {
+    sb_printf(b, "year,section,subject,metric,value\n");
+    csv_row row = {"", "report", ""};
+    for (const cJSON *m = r->child; m != NULL; m = m->next)
+        if (is_report_header(m->string)) csv_value(b, &row, m);
+    if (member(r, "year") != NULL) {
+        csv_year(b, r);
+        return;
+    }
+    for (const cJSON *y = list(r, "years"); y != NULL; y = y->next) csv_year(b, y);
+}
+
+/* ------------------------------------------------------------------ entry point */
+
+slq_err codec_report_format(char **out, const char *json, size_t len, codec_report_style style) {
+    cJSON *r = cJSON_ParseWithLength(json, len);
+    if (r == NULL) return SLQ_FIELD_INVALID;
+    if (!cJSON_IsObject(r) || (member(r, "year") == NULL && member(r, "years") == NULL)) {
+        cJSON_Delete(r);
+        return SLQ_FIELD_INVALID;
+    }
+    sbuf b = {.ok = true};
+    if (style == CODEC_REPORT_CSV)
+        csv_form(&b, r);
+    else
+        table_form(&b, r);
+    cJSON_Delete(r);
+    if (!b.ok || b.p == NULL) {
+        free(b.p);
+        return SLQ_NO_MEMORY;
+    }
+    *out = b.p;
+    return SLQ_OK;
+}

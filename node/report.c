@@ -1,0 +1,1053 @@
+/* report.c: the report of report.h, in four steps:
+ *
+ *   1. load: every voucher, claim and account row, the year and program totals and the
+ *      holder quotas, each decoded strictly and checked for shape (a row that does not
+ *      decode, or a voucher whose parent is missing, is SLQ_STORAGE_CORRUPT);
+ *   2. tally: per budget year, program, centre and holder, recomputed from the vouchers and
+ *      claims themselves (the totals rows are only compared with the result: totals_match);
+ *   3. timeline: every ISSUE (+amount) and REVOKE (-amount) placed at its (height, index)
+ *      through the tx location rows, replayed in order per year, per program and per
+ *      (holder, program), so that cap_held says the cap held after every transaction, not
+ *      only at the tip;
+ *   4. emit: JSON with members in a fixed order, lists in id or address order.
+ *
+ * All sums are overflow-checked. Pointers into the loaded rows stay valid until the report
+ * is freed (the rows are never moved; only the arrays of pointers are sorted). */
+#include "report.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "slq/amount.h"
+#include "slq/keys.h"
+#include "slq/limits.h"
+
+#define ADDR SLQ_ADDRESS_BYTES
+#define HASH SLQ_HASH_BYTES
+
+/* ------------------------------------------------------------------ sources */
+
+static slq_err storage_scan_family(void *ctx, uint8_t family, report_row_cb cb, void *arg) {
+    return storage_scan(ctx, &family, 1, cb, arg);
+}
+
+static slq_err storage_get_row(void *ctx, const uint8_t *key, size_t key_len, uint8_t **val,
+                               size_t *val_len) {
+    return storage_get(ctx, key, key_len, val, val_len);
+}
+
+report_source report_source_storage(storage *s) {
+    return (report_source){.ctx = s, .scan = storage_scan_family, .get = storage_get_row};
+}
+
+static slq_err state_scan_family(void *ctx, uint8_t family, report_row_cb cb, void *arg) {
+    ledger_state_foreach(ctx, &family, 1, cb, arg);
+    return SLQ_OK;
+}
+
+static slq_err state_get_row(void *ctx, const uint8_t *key, size_t key_len, uint8_t **val,
+                             size_t *val_len) {
+    const uint8_t *v = NULL;
+    size_t n = 0;
+    slq_err err = ledger_state_get(ctx, key, key_len, &v, &n);
+    if (err != SLQ_OK) return err;
+    *val = malloc(n > 0 ? n : 1);
+    if (*val == NULL) return SLQ_NO_MEMORY;
+    if (n > 0) memcpy(*val, v, n);
+    *val_len = n;
+    return SLQ_OK;
+}
+
+report_source report_source_state(ledger_state *st) {
+    return (report_source){.ctx = st, .scan = state_scan_family, .get = state_get_row};
+}
+
+/* ------------------------------------------------------------------ the model */
+
+typedef struct {
+    int64_t issued, cap_used, cap_peak, redeemed, settled, open, revoked, expired, active,
+        transferred;
+    uint64_t count;
+} rtot;
+
+typedef struct {
+    const Slq__Claim *c;
+    int64_t amount; /* the part of the claim that is of this budget year */
+} rclaim;
+
+typedef struct {
+    uint8_t addr[ADDR]; /* first: the arrays are sorted by it */
+    int64_t redeemed, settled, open;
+    rclaim *claims;
+    size_t n_claims, cap_claims;
+} rcentre;
+
+typedef struct {
+    uint8_t addr[ADDR]; /* first: the arrays are sorted by it */
+    int64_t issued, held, redeemed;
+    int64_t used[SLQ_PROGRAMS_MAX], peak[SLQ_PROGRAMS_MAX];
+    bool quota_row[SLQ_PROGRAMS_MAX]; /* a stored quota row was compared */
+} rholder;
+
+enum { ANOM_HOPS, ANOM_NEAR_CAP, ANOM_AFFILIATED, ANOM_KINDS };
+
+typedef struct {
+    int kind;
+    const Slq__Voucher *v;      /* hops, affiliated */
+    const rholder *h;           /* near cap (the holders are final when it is made) */
+    uint32_t program;           /* near cap */
+    const Slq__Account *party;  /* affiliated: the related party in the lineage */
+    const Slq__Account *centre; /* affiliated */
+} ranom;
+
+typedef struct {
+    uint32_t year;
+    rtot city, prog[SLQ_PROGRAMS_MAX];
+    const Slq__YearTotals *row_city, *row_prog[SLQ_PROGRAMS_MAX];
+    rcentre *centres;
+    size_t n_centres, cap_centres;
+    rholder *holders;
+    size_t n_holders, cap_holders;
+    ranom *anoms;
+    size_t n_anoms, cap_anoms;
+    bool quota_match;
+} ryear;
+
+typedef struct {
+    uint32_t year, program;
+    bool city;
+    Slq__YearTotals *t;
+} rrow;
+
+typedef struct {
+    uint32_t year, program;
+    uint8_t holder[ADDR];
+    int64_t used;
+} rquota;
+
+typedef struct {
+    const ledger *l;
+    const Slq__Policy *pol;
+    const report_source *src;
+    const report_tip *tip;
+    Slq__Voucher **vouchers;
+    size_t n_vouchers, cap_vouchers;
+    Slq__Claim **claims;
+    size_t n_claims, cap_claims;
+    Slq__Account **accounts;
+    size_t n_accounts, cap_accounts;
+    rrow *rows;
+    size_t n_rows, cap_rows;
+    rquota *quotas;
+    size_t n_quotas, cap_quotas;
+    ryear *years;
+    size_t n_years;
+} rep;
+
+/* Makes room for one more element of `size` bytes in *arr. */
+static slq_err reserve(void **arr, size_t *cap, size_t n, size_t size) {
+    if (n < *cap) return SLQ_OK;
+    size_t c = *cap == 0 ? 16 : 2 * *cap;
+    void *p = realloc(*arr, c * size);
+    if (p == NULL) return SLQ_NO_MEMORY;
+    *arr = p;
+    *cap = c;
+    return SLQ_OK;
+}
+
+#define PUSH(arr, n, cap, value)                                     \
+    (reserve((void **) &(arr), &(cap), (n), sizeof *(arr)) != SLQ_OK \
+         ? SLQ_NO_MEMORY                                             \
+         : ((arr)[(n)++] = (value), SLQ_OK))
+
+static bool add(int64_t *acc, int64_t v) {
+    return amount_add(acc, *acc, v) == SLQ_OK;
+}
+
+static void rep_free(rep *r) {
+    for (size_t i = 0; i < r->n_vouchers; i++) slq__voucher__free_unpacked(r->vouchers[i], NULL);
+    for (size_t i = 0; i < r->n_claims; i++) slq__claim__free_unpacked(r->claims[i], NULL);
+    for (size_t i = 0; i < r->n_accounts; i++) slq__account__free_unpacked(r->accounts[i], NULL);
+    for (size_t i = 0; i < r->n_rows; i++) slq__year_totals__free_unpacked(r->rows[i].t, NULL);
+    for (size_t y = 0; y < r->n_years; y++) {
+        ryear *yr = &r->years[y];
+        for (size_t i = 0; i < yr->n_centres; i++) free(yr->centres[i].claims);
+        free(yr->centres);
+        free(yr->holders);
+        free(yr->anoms);
+    }
+    free(r->vouchers);
+    free(r->claims);
+    free(r->accounts);
+    free(r->rows);
+    free(r->quotas);
+    free(r->years);
+}
+
+/* ------------------------------------------------------------------ lookups */
+
+/* Binary search in a sorted array of pointers to messages whose `field` is `n` bytes. */
+#define FIND(arr, count, field, key, n)                           \
+    do {                                                          \
+        size_t lo_ = 0, hi_ = (count);                            \
+        while (lo_ < hi_) {                                       \
+            size_t mid_ = lo_ + (hi_ - lo_) / 2;                  \
+            int c_ = memcmp((arr)[mid_]->field.data, (key), (n)); \
+            if (c_ == 0) return (arr)[mid_];                      \
+            if (c_ < 0)                                           \
+                lo_ = mid_ + 1;                                   \
+            else                                                  \
+                hi_ = mid_;                                       \
+        }                                                         \
+        return NULL;                                              \
+    } while (0)
+
+static const Slq__Voucher *voucher_find(const rep *r, const uint8_t *id) {
+    FIND(r->vouchers, r->n_vouchers, id, id, HASH);
+}
+
+static const Slq__Account *account_find(const rep *r, const uint8_t *addr) {
+    FIND(r->accounts, r->n_accounts, address, addr, ADDR);
+}
+
+static bool is_centre(const rep *r, const uint8_t *addr) {
+    const Slq__Account *a = account_find(r, addr);
+    return a != NULL && a->role == SLQ__ROLE__ROLE_CENTRE;
+}
+
+static ryear *year_of(const rep *r, uint32_t year) {
+    for (size_t i = 0; i < r->n_years; i++)
+        if (r->years[i].year == year) return &r->years[i];
+    return NULL;
+}
+
+/* Finds the element of a sorted array (elements of `size` bytes that start with their
+ * address) whose address is addr; with insert, adds a zeroed one where it belongs. */
+static void *addr_entry(void **arr, size_t *n, size_t *cap, size_t size, const uint8_t *addr,
+                        bool insert) {
+    size_t lo = 0, hi = *n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = memcmp((uint8_t *) *arr + mid * size, addr, ADDR);
+        if (c == 0) return (uint8_t *) *arr + mid * size;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (!insert || reserve(arr, cap, *n, size) != SLQ_OK) return NULL;
+    uint8_t *base = *arr;
+    memmove(base + (lo + 1) * size, base + lo * size, (*n - lo) * size);
+    memset(base + lo * size, 0, size);
+    memcpy(base + lo * size, addr, ADDR);
+    (*n)++;
+    return base + lo * size;
+}
+
+static rholder *holder_entry(ryear *y, const uint8_t *addr, bool insert) {
+    return addr_entry((void **) &y->holders, &y->n_holders, &y->cap_holders, sizeof(rholder), addr,
+                      insert);
+}
+
+static rcentre *centre_entry(ryear *y, const uint8_t *addr) {
+    return addr_entry((void **) &y->centres, &y->n_centres, &y->cap_centres, sizeof(rcentre), addr,
+                      true);
+}
+
+/* ------------------------------------------------------------------ load */
+
+typedef struct {
+    rep *r;
+    slq_err err;
+} load_ctx;
+
+static bool stop(load_ctx *c, slq_err err) {
+    c->err = err;
+    return false;
+}
+
+static bool voucher_ok(const rep *r, const Slq__Voucher *v, const uint8_t *key, size_t key_len) {
+    return key_len == 1 + HASH && v->id.len == HASH && memcmp(key + 1, v->id.data, HASH) == 0 &&
+           v->holder.len == ADDR && v->beneficiary.len == ADDR && v->created_tx.len == HASH &&
+           (v->parent_id.len == 0 || v->parent_id.len == HASH) &&
+           (v->closed_tx.len == 0 || v->closed_tx.len == HASH) &&
+           (v->state != SLQ__VOUCHER_STATE__VOUCHER_REVOKED || v->closed_tx.len == HASH) &&
+           v->program < r->pol->n_programs && v->original_fen >= 0 && v->remaining_fen >= 0 &&
+           v->base.n_unknown_fields == 0;
+}
+
+static bool load_voucher(void *arg, const uint8_t *key, size_t key_len, const uint8_t *val,
+                         size_t val_len) {
+    load_ctx *c = arg;
+    Slq__Voucher *v = slq__voucher__unpack(NULL, val_len, val);
+    if (v == NULL) return stop(c, SLQ_STORAGE_CORRUPT);
+    if (!voucher_ok(c->r, v, key, key_len)) {
+        slq__voucher__free_unpacked(v, NULL);
+        return stop(c, SLQ_STORAGE_CORRUPT);
+    }
+    if (PUSH(c->r->vouchers, c->r->n_vouchers, c->r->cap_vouchers, v) != SLQ_OK) {
+        slq__voucher__free_unpacked(v, NULL);
+        return stop(c, SLQ_NO_MEMORY);
+    }
+    return true;
+}
+
+static bool claim_ok(const rep *r, const Slq__Claim *cl, const uint8_t *key, size_t key_len) {
+    bool ok = key_len == 1 + HASH && cl->id.len == HASH &&
+              memcmp(key + 1, cl->id.data, HASH) == 0 && cl->centre.len == ADDR &&
+              cl->base.n_unknown_fields == 0;
+    for (size_t i = 0; ok && i < cl->n_years; i++)
+        ok = cl->years[i]->program < r->pol->n_programs && cl->years[i]->amount_fen >= 0;
+    return ok;
+}
+
+static bool load_claim(void *arg, const uint8_t *key, size_t key_len, const uint8_t *val,
+                       size_t val_len) {
+    load_ctx *c = arg;
+    Slq__Claim *cl = slq__claim__unpack(NULL, val_len, val);
+    if (cl == NULL) return stop(c, SLQ_STORAGE_CORRUPT);
+    if (!claim_ok(c->r, cl, key, key_len)) {
+        slq__claim__free_unpacked(cl, NULL);
+        return stop(c, SLQ_STORAGE_CORRUPT);
+    }
+    if (PUSH(c->r->claims, c->r->n_claims, c->r->cap_claims, cl) != SLQ_OK) {
+        slq__claim__free_unpacked(cl, NULL);
+        return stop(c, SLQ_NO_MEMORY);
+    }
+    return true;
+}
+
+static bool load_account(void *arg, const uint8_t *key, size_t key_len, const uint8_t *val,
+                         size_t val_len) {
+    load_ctx *c = arg;
+    Slq__Account *a = slq__account__unpack(NULL, val_len, val);
+    if (a == NULL) return stop(c, SLQ_STORAGE_CORRUPT);
+    if (key_len != 1 + ADDR || a->address.len != ADDR ||
+        memcmp(key + 1, a->address.data, ADDR) != 0) {
+        slq__account__free_unpacked(a, NULL);
+        return stop(c, SLQ_STORAGE_CORRUPT);
+    }
+    if (PUSH(c->r->accounts, c->r->n_accounts, c->r->cap_accounts, a) != SLQ_OK) {
+        slq__account__free_unpacked(a, NULL);
+        return stop(c, SLQ_NO_MEMORY);
+    }
+    return true;
+}
+
+static uint32_t be32(const uint8_t *p) {
+    return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8 | p[3];
+}
+
+/* 'y' year -> YearTotals and 'p' year program -> YearTotals. */
+static bool load_totals(void *arg, const uint8_t *key, size_t key_len, const uint8_t *val,
+                        size_t val_len) {
+    load_ctx *c = arg;
+    bool city = key[0] == SLQ_KEY_YEAR;
+    if (key_len != (city ? 5u : 9u)) return stop(c, SLQ_STORAGE_CORRUPT);
+    rrow row = {.year = be32(key + 1), .program = city ? 0 : be32(key + 5), .city = city};
+    if (!city && row.program >= c->r->pol->n_programs) return stop(c, SLQ_STORAGE_CORRUPT);
+    row.t = slq__year_totals__unpack(NULL, val_len, val);
+    if (row.t == NULL) return stop(c, SLQ_STORAGE_CORRUPT);
+    if (PUSH(c->r->rows, c->r->n_rows, c->r->cap_rows, row) != SLQ_OK) {
+        slq__year_totals__free_unpacked(row.t, NULL);
+        return stop(c, SLQ_NO_MEMORY);
+    }
+    return true;
+}
+
+/* 'q' year program holder -> HolderQuota. */
+static bool load_quota(void *arg, const uint8_t *key, size_t key_len, const uint8_t *val,
+                       size_t val_len) {
+    load_ctx *c = arg;
+    if (key_len != 1 + 4 + 4 + ADDR) return stop(c, SLQ_STORAGE_CORRUPT);
+    Slq__HolderQuota *q = slq__holder_quota__unpack(NULL, val_len, val);
+    if (q == NULL) return stop(c, SLQ_STORAGE_CORRUPT);
+    rquota row = {.year = be32(key + 1), .program = be32(key + 5), .used = q->used_fen};
+    memcpy(row.holder, key + 9, ADDR);
+    slq__holder_quota__free_unpacked(q, NULL);
+    if (row.program >= c->r->pol->n_programs) return stop(c, SLQ_STORAGE_CORRUPT);
+    return PUSH(c->r->quotas, c->r->n_quotas, c->r->cap_quotas, row) == SLQ_OK
+               ? true
+               : stop(c, SLQ_NO_MEMORY);
+}
+
+static int cmp_voucher(const void *a, const void *b) {
+    return memcmp((*(Slq__Voucher *const *) a)->id.data, (*(Slq__Voucher *const *) b)->id.data,
+                  HASH);
+}
+static int cmp_claim(const void *a, const void *b) {
+    return memcmp((*(Slq__Claim *const *) a)->id.data, (*(Slq__Claim *const *) b)->id.data, HASH);
+}
+static int cmp_account(const void *a, const void *b) {
+    return memcmp((*(Slq__Account *const *) a)->address.data,
+                  (*(Slq__Account *const *) b)->address.data, ADDR);
+}
+static int cmp_u32(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
+    return x < y ? -1 : x > y;
+}
+
+static slq_err load(rep *r) {
+    static const struct {
+        uint8_t family;
+        report_row_cb cb;
+    } families[] = {{SLQ_KEY_VOUCHER, load_voucher},     {SLQ_KEY_CLAIM, load_claim},
+                    {SLQ_KEY_ACCOUNT, load_account},     {SLQ_KEY_YEAR, load_totals},
+                    {SLQ_KEY_PROGRAM_YEAR, load_totals}, {SLQ_KEY_QUOTA, load_quota}};
+    for (size_t i = 0; i < sizeof families / sizeof families[0]; i++) {
+        load_ctx c = {.r = r, .err = SLQ_OK};
+        slq_err err = r->src->scan(r->src->ctx, families[i].family, families[i].cb, &c);
+        if (err == SLQ_OK) err = c.err;
+        if (err != SLQ_OK) return err;
+    }
+    if (r->n_vouchers > 1) qsort(r->vouchers, r->n_vouchers, sizeof *r->vouchers, cmp_voucher);
+    if (r->n_claims > 1) qsort(r->claims, r->n_claims, sizeof *r->claims, cmp_claim);
+    if (r->n_accounts > 1) qsort(r->accounts, r->n_accounts, sizeof *r->accounts, cmp_account);
+    return SLQ_OK;
+}
+
+/* The years to report: `year`, or every year of a voucher or a totals row, ascending. */
+static slq_err years_init(rep *r, uint32_t year) {
+    size_t n = 0, cap = r->n_vouchers + r->n_rows + 1;
+    uint32_t *ys = malloc(cap * sizeof *ys);
+    if (ys == NULL) return SLQ_NO_MEMORY;
+    if (year != REPORT_ALL_YEARS) ys[n++] = year;
+    for (size_t i = 0; year == REPORT_ALL_YEARS && i < r->n_vouchers; i++)
+        ys[n++] = r->vouchers[i]->budget_year;
+    for (size_t i = 0; year == REPORT_ALL_YEARS && i < r->n_rows; i++) ys[n++] = r->rows[i].year;
+    if (n > 1) qsort(ys, n, sizeof *ys, cmp_u32);
+    r->years = calloc(n + 1, sizeof *r->years);
+    for (size_t i = 0; r->years != NULL && i < n; i++)
+        if (r->n_years == 0 || r->years[r->n_years - 1].year != ys[i])
+            r->years[r->n_years++].year = ys[i];
+    free(ys);
+    if (r->years == NULL) return SLQ_NO_MEMORY;
+    for (size_t i = 0; i < r->n_rows; i++) {
+        ryear *y = year_of(r, r->rows[i].year);
+        if (y == NULL) continue;
+        if (r->rows[i].city)
+            y->row_city = r->rows[i].t;
+        else
+            y->row_prog[r->rows[i].program] = r->rows[i].t;
+    }
+    return SLQ_OK;
+}
+
+/* ------------------------------------------------------------------ tally */
+
+static bool expired(const rep *r, const Slq__Voucher *v) {
+    return ledger_voucher_expired(v, r->tip->time_ms);
+}
+
+/* The voucher's amounts in the year's and its program's totals. */
+static slq_err tally_amounts(rep *r, ryear *y, const Slq__Voucher *v, const Slq__Voucher *parent) {
+    rtot *pt = &y->prog[v->program], *ct = &y->city;
+    bool counts = !r->pol->programs[v->program]->outside_city_cap, ok = true;
+    int64_t amt = v->original_fen;
+    if (parent == NULL) {
+        ok = add(&pt->issued, amt) && add(&ct->issued, amt) && add(&pt->cap_used, amt) &&
+             (!counts || add(&ct->cap_used, amt));
+        pt->count++, ct->count++;
+    } else if (v->hops == parent->hops + 1) { /* the recipient's part of a transfer */
+        ok = add(&pt->transferred, amt) && add(&ct->transferred, amt);
+    }
+    switch (v->state) {
+        case SLQ__VOUCHER_STATE__VOUCHER_ACTIVE:
+            if (expired(r, v))
+                ok = ok && add(&pt->expired, v->remaining_fen) &&
+                     add(&ct->expired, v->remaining_fen);
+            else
+                ok = ok && add(&pt->active, v->remaining_fen) && add(&ct->active, v->remaining_fen);
+            break;
+        case SLQ__VOUCHER_STATE__VOUCHER_REDEEMED:
+            ok = ok && add(&pt->redeemed, amt) && add(&ct->redeemed, amt);
+            break;
+        case SLQ__VOUCHER_STATE__VOUCHER_REVOKED:
+            ok = ok && add(&pt->revoked, amt) && add(&ct->revoked, amt) &&
+                 add(&pt->cap_used, -amt) && (!counts || add(&ct->cap_used, -amt));
+            break;
+        default:
+            break;
+    }
+    return ok ? SLQ_OK : SLQ_AMOUNT_OVERFLOW;
+}
+
+/* The voucher's part in its holders' lines: issued to and revoked from the beneficiary
+ * (whose yearly quota it uses), held by its holder, redeemed after its payer paid it. */
+static slq_err tally_holders(rep *r, ryear *y, const Slq__Voucher *v, const Slq__Voucher *parent) {
+    int64_t amt = v->original_fen;
+    bool ok = true;
+    rholder *h = NULL;
+    if (parent == NULL) {
+        if ((h = holder_entry(y, v->beneficiary.data, true)) == NULL) return SLQ_NO_MEMORY;
+        ok = add(&h->issued, amt) && add(&h->used[v->program], amt);
+    }
+    if (v->state == SLQ__VOUCHER_STATE__VOUCHER_REVOKED) {
+        if ((h = holder_entry(y, v->beneficiary.data, true)) == NULL) return SLQ_NO_MEMORY;
+        ok = ok && add(&h->used[v->program], -amt);
+    }
+    if (v->state == SLQ__VOUCHER_STATE__VOUCHER_ACTIVE && !expired(r, v) &&
+        !is_centre(r, v->holder.data)) {
+        if ((h = holder_entry(y, v->holder.data, true)) == NULL) return SLQ_NO_MEMORY;
+        ok = ok && add(&h->held, v->remaining_fen);
+    }
+    if (v->state == SLQ__VOUCHER_STATE__VOUCHER_REDEEMED && parent != NULL &&
+        !is_centre(r, parent->holder.data)) {
+        if ((h = holder_entry(y, parent->holder.data, true)) == NULL) return SLQ_NO_MEMORY;
+        ok = ok && add(&h->redeemed, amt);
+    }
+    return ok ? SLQ_OK : SLQ_AMOUNT_OVERFLOW;
+}
+
+/* The nearest party up the lineage of a redeemed voucher (the centre excluded) that shares
+ * the redeeming centre's affiliation group, or NULL. */
+static const Slq__Account *related_party(const rep *r, const Slq__Voucher *v,
+                                         const Slq__Account *centre) {
+    if (centre == NULL || centre->affiliation[0] == '\0') return NULL;
+    size_t steps = 0;
+    for (const Slq__Voucher *a = v; a != NULL && steps <= r->n_vouchers; steps++) {
+        if (memcmp(a->holder.data, centre->address.data, ADDR) != 0) {
+            const Slq__Account *p = account_find(r, a->holder.data);
+            if (p != NULL && strcmp(p->affiliation, centre->affiliation) == 0) return p;
+        }
+        a = a->parent_id.len == HASH ? voucher_find(r, a->parent_id.data) : NULL;
+    }
+    return NULL;
+}
+
+static slq_err tally_anomalies(rep *r, ryear *y, const Slq__Voucher *v) {
+    if (v->hops >= 3 && v->state != SLQ__VOUCHER_STATE__VOUCHER_SPLIT) {
+        ranom a = {.kind = ANOM_HOPS, .v = v};
+        if (PUSH(y->anoms, y->n_anoms, y->cap_anoms, a) != SLQ_OK) return SLQ_NO_MEMORY;
+    }
+    if (v->state != SLQ__VOUCHER_STATE__VOUCHER_REDEEMED) return SLQ_OK;
+    const Slq__Account *centre = account_find(r, v->holder.data);
+    const Slq__Account *party = related_party(r, v, centre);
+    if (party == NULL) return SLQ_OK;
+    ranom a = {.kind = ANOM_AFFILIATED, .v = v, .party = party, .centre = centre};
+    return PUSH(y->anoms, y->n_anoms, y->cap_anoms, a);
+}
+
+static slq_err tally_vouchers(rep *r) {
+    for (size_t i = 0; i < r->n_vouchers; i++) {
+        const Slq__Voucher *v = r->vouchers[i], *parent = NULL;
+        ryear *y = year_of(r, v->budget_year);
+        if (y == NULL) continue;
+        if (v->parent_id.len == HASH && (parent = voucher_find(r, v->parent_id.data)) == NULL)
+            return SLQ_STORAGE_CORRUPT; /* a voucher's parent is written with it */
+        slq_err err = tally_amounts(r, y, v, parent);
+        if (err == SLQ_OK) err = tally_holders(r, y, v, parent);
+        if (err == SLQ_OK) err = tally_anomalies(r, y, v);
+        if (err != SLQ_OK) return err;
+    }
+    return SLQ_OK;
+}
+
+/* Adds one (year, program) part of a claim to its centre and to the year's totals. */
+static slq_err tally_claim_part(rep *r, const Slq__Claim *c, const Slq__YearAmount *part) {
+    ryear *y = year_of(r, part->budget_year);
+    if (y == NULL) return SLQ_OK;
+    rcentre *ce = centre_entry(y, c->centre.data);
+    if (ce == NULL) return SLQ_NO_MEMORY;
+    int64_t amt = part->amount_fen;
+    rtot *pt = &y->prog[part->program];
+    bool ok = add(&ce->redeemed, amt);
+    if (c->settled)
+        ok = ok && add(&ce->settled, amt) && add(&y->city.settled, amt) && add(&pt->settled, amt);
+    else
+        ok = ok && add(&ce->open, amt) && add(&y->city.open, amt) && add(&pt->open, amt);
+    if (!ok) return SLQ_AMOUNT_OVERFLOW;
+    if (ce->n_claims > 0 && ce->claims[ce->n_claims - 1].c == c) /* another program, same year */
+        return add(&ce->claims[ce->n_claims - 1].amount, amt) ? SLQ_OK : SLQ_AMOUNT_OVERFLOW;
+    rclaim rc = {.c = c, .amount = amt};
+    return PUSH(ce->claims, ce->n_claims, ce->cap_claims, rc);
+}
+
+static slq_err tally_claims(rep *r) {
+    for (size_t i = 0; i < r->n_claims; i++)
+        for (size_t k = 0; k < r->claims[i]->n_years; k++) {
+            slq_err err = tally_claim_part(r, r->claims[i], r->claims[i]->years[k]);
+            if (err != SLQ_OK) return err;
+        }
+    return SLQ_OK;
+}
+
+/* ------------------------------------------------------------------ timeline */
+
+typedef struct {
+    uint64_t height;
+    uint32_t index, year, program;
+    const uint8_t *holder; /* the beneficiary, whose quota moves */
+    int64_t delta;
+} revent;
+
+/* Where a committed transaction is, from its 'x' row. */
+static slq_err tx_location(const rep *r, const ProtobufCBinaryData *tx, revent *e) {
+    slq_key k = slq_key_bytes(SLQ_KEY_TX, tx->data, HASH);
+    uint8_t *v = NULL;
+    size_t len = 0;
+    slq_err err = r->src->get(r->src->ctx, k.bytes, k.len, &v, &len);
+    if (err == SLQ_NOT_FOUND) return SLQ_STORAGE_CORRUPT; /* written with the tx's changes */
+    if (err != SLQ_OK) return err;
+    Slq__TxLocation *loc = slq__tx_location__unpack(NULL, len, v);
+    free(v);
+    if (loc == NULL) return SLQ_STORAGE_CORRUPT;
+    e->height = loc->height;
+    e->index = loc->index;
+    slq__tx_location__free_unpacked(loc, NULL);
+    return e->height == 0 ? SLQ_STORAGE_CORRUPT : SLQ_OK;
+}
+
+/* Every ISSUE (+) and REVOKE (-) of the reported years, placed at its transaction. */
+static slq_err events_collect(const rep *r, revent **out, size_t *count) {
+    size_t n = 0;
+    revent *ev = malloc((2 * r->n_vouchers + 1) * sizeof *ev);
+    if (ev == NULL) return SLQ_NO_MEMORY;
+    slq_err err = SLQ_OK;
+    for (size_t i = 0; err == SLQ_OK && i < r->n_vouchers; i++) {
+        const Slq__Voucher *v = r->vouchers[i];
+        if (year_of(r, v->budget_year) == NULL) continue;
+        revent e = {.year = v->budget_year, .program = v->program, .holder = v->beneficiary.data};
+        if (v->parent_id.len == 0) {
+            e.delta = v->original_fen;
+            err = tx_location(r, &v->created_tx, &e);
+            if (err == SLQ_OK) ev[n++] = e;
+        }
+        if (err == SLQ_OK && v->state == SLQ__VOUCHER_STATE__VOUCHER_REVOKED) {
+            e.delta = -v->original_fen;
+            err = tx_location(r, &v->closed_tx, &e);
+            if (err == SLQ_OK) ev[n++] = e;
+        }
+    }
+    if (err != SLQ_OK) {
+        free(ev);
+        return err;
+    }
+    *out = ev;
+    *count = n;
+    return SLQ_OK;
+}
+
+enum { SCOPE_CITY, SCOPE_PROGRAM, SCOPE_HOLDER };
+
+static int cmp_at(const revent *a, const revent *b) {
+    if (a->height != b->height) return a->height < b->height ? -1 : 1;
+    return a->index < b->index ? -1 : a->index > b->index;
+}
+
+/* Orders by year, then program (not for the city), then holder, then time. */
+static int cmp_scope(const revent *a, const revent *b, int scope) {
+    if (a->year != b->year) return a->year < b->year ? -1 : 1;
+    if (scope != SCOPE_CITY && a->program != b->program) return a->program < b->program ? -1 : 1;
+    int c = scope == SCOPE_HOLDER ? memcmp(a->holder, b->holder, ADDR) : 0;
+    return c != 0 ? c : cmp_at(a, b);
+}
+static int cmp_city(const void *a, const void *b) {
+    return cmp_scope(a, b, SCOPE_CITY);
+}
+static int cmp_program(const void *a, const void *b) {
+    return cmp_scope(a, b, SCOPE_PROGRAM);
+}
+static int cmp_holder(const void *a, const void *b) {
+    return cmp_scope(a, b, SCOPE_HOLDER);
+}
+
+/* Where the peak of an event's group is kept. */
+static int64_t *peak_of(rep *r, const revent *e, int scope) {
+    ryear *y = year_of(r, e->year);
+    if (scope == SCOPE_CITY) return &y->city.cap_peak;
+    if (scope == SCOPE_PROGRAM) return &y->prog[e->program].cap_peak;
+    rholder *h = holder_entry(y, e->holder, false);
+    return h != NULL ? &h->peak[e->program] : NULL;
+}
+
+/* Replays the events of each group in order and keeps the highest running sum. */
+static slq_err peaks(rep *r, revent *ev, size_t n, int scope) {
+    static int (*const cmp[])(const void *, const void *) = {cmp_city, cmp_program, cmp_holder};
+    if (n > 1) qsort(ev, n, sizeof *ev, cmp[scope]);
+    int64_t sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (scope == SCOPE_CITY && r->pol->programs[ev[i].program]->outside_city_cap) continue;
+        bool same = i > 0 && ev[i - 1].year == ev[i].year &&
+                    (scope == SCOPE_CITY || ev[i - 1].program == ev[i].program) &&
+                    (scope != SCOPE_HOLDER || memcmp(ev[i - 1].holder, ev[i].holder, ADDR) == 0);
+        if (!same) sum = 0;
+        if (!add(&sum, ev[i].delta)) return SLQ_AMOUNT_OVERFLOW;
+        int64_t *peak = peak_of(r, &ev[i], scope);
+        if (peak == NULL) return SLQ_STORAGE_CORRUPT;
+        if (sum > *peak) *peak = sum;
+    }
+    return SLQ_OK;
+}
+
+static slq_err timeline(rep *r) {
+    revent *ev = NULL;
+    size_t n = 0;
+    slq_err err = events_collect(r, &ev, &n);
+    for (int scope = SCOPE_CITY; err == SLQ_OK && scope <= SCOPE_HOLDER; scope++)
+        err = peaks(r, ev, n, scope);
+    free(ev);
+    return err;
+}
+
+/* ------------------------------------------------------------------ checks */
+
+static bool row_matches(const Slq__YearTotals *t, const rtot *x) {
+    if (t == NULL)
+        return x->issued == 0 && x->revoked == 0 && x->redeemed == 0 && x->settled == 0 &&
+               x->transferred == 0 && x->cap_used == 0 && x->count == 0;
+    return t->issued_fen == x->issued && t->revoked_fen == x->revoked &&
+           t->redeemed_fen == x->redeemed && t->settled_fen == x->settled &&
+           t->transferred_fen == x->transferred && t->cap_used_fen == x->cap_used &&
+           t->issued_count == x->count;
+}
+
+/* Compares the stored holder quotas with the recomputed ones, both ways. */
+static void quotas_check(rep *r) {
+    for (size_t y = 0; y < r->n_years; y++) r->years[y].quota_match = true;
+    for (size_t i = 0; i < r->n_quotas; i++) {
+        const rquota *q = &r->quotas[i];
+        ryear *y = year_of(r, q->year);
+        if (y == NULL) continue;
+        rholder *h = holder_entry(y, q->holder, false);
+        if (h == NULL ? q->used != 0 : h->used[q->program] != q->used) y->quota_match = false;
+        if (h != NULL) h->quota_row[q->program] = true;
+    }
+    for (size_t y = 0; y < r->n_years; y++)
+        for (size_t i = 0; i < r->years[y].n_holders; i++)
+            for (size_t p = 0; p < r->pol->n_programs; p++)
+                if (r->years[y].holders[i].used[p] != 0 && !r->years[y].holders[i].quota_row[p])
+                    r->years[y].quota_match = false;
+}
+
+/* A holder's yearly use of a program within 1% below (or at) its per-holder cap. */
+static slq_err near_caps(rep *r, ryear *y) {
+    for (size_t i = 0; i < y->n_holders; i++)
+        for (uint32_t p = 0; p < r->pol->n_programs; p++) {
+            int64_t cap = r->pol->programs[p]->holder_annual_cap_fen, used = y->holders[i].used[p];
+            if (cap <= 0 || used <= 0 || used > cap || cap - used > cap / 100) continue;
+            ranom a = {.kind = ANOM_NEAR_CAP, .h = &y->holders[i], .program = p};
+            if (PUSH(y->anoms, y->n_anoms, y->cap_anoms, a) != SLQ_OK) return SLQ_NO_MEMORY;
+        }
+    return SLQ_OK;
+}
+
+/* ------------------------------------------------------------------ emit */
+
+/* JSON building with every cJSON return checked once: the first failure sticks. */
+typedef struct {
+    bool ok;       /* false: cJSON ran out of memory */
+    bool overflow; /* a derived amount does not fit in int64 */
+} jb;
+
+static cJSON *jb_check(jb *j, cJSON *item) {
+    if (item == NULL) j->ok = false;
+    return item;
+}
+
+static void j_i64(jb *j, cJSON *o, const char *key, int64_t v) {
+    char buf[24];
+    snprintf(buf, sizeof buf, "%lld", (long long) v);
+    jb_check(j, cJSON_AddRawToObject(o, key, buf));
+}
+
+static void j_u64(jb *j, cJSON *o, const char *key, uint64_t v) {
+    char buf[24];
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long) v);
+    jb_check(j, cJSON_AddRawToObject(o, key, buf));
+}
+
+static void j_str(jb *j, cJSON *o, const char *key, const char *s) {
+    jb_check(j, cJSON_AddStringToObject(o, key, s));
+}
+
+static void j_bool(jb *j, cJSON *o, const char *key, bool b) {
+    jb_check(j, cJSON_AddBoolToObject(o, key, b));
+}
+
+static void j_hex(jb *j, cJSON *o, const char *key, const uint8_t *p, size_t n) {
+    char buf[2 * HASH + 1];
+    codec_hex_encode(buf, p, n <= HASH ? n : HASH);
+    j_str(j, o, key, buf);
+}
+
+static void j_addr(jb *j, cJSON *o, const char *key, const uint8_t *addr) {
+    char buf[CRYPTO_ADDRESS_TEXT_BYTES];
+    crypto_address_format(buf, addr);
+    j_str(j, o, key, buf);
+}
+
+/* A new object appended to array `arr`, or NULL (recorded in j). */
+static cJSON *j_item(jb *j, cJSON *arr) {
+    cJSON *o = jb_check(j, cJSON_CreateObject());
+    if (o != NULL && !cJSON_AddItemToArray(arr, o)) {
+        cJSON_Delete(o);
+        j->ok = false;
+        return NULL;
+    }
+    return o;
+}
+
+static cJSON *j_array(jb *j, cJSON *o, const char *key) {
+    return jb_check(j, cJSON_AddArrayToObject(o, key));
+}
+
+static const char *voucher_state(const rep *r, const Slq__Voucher *v) {
+    switch (v->state) {
+        case SLQ__VOUCHER_STATE__VOUCHER_ACTIVE:
+            return expired(r, v) ? "expired" : "active";
+        case SLQ__VOUCHER_STATE__VOUCHER_SPLIT:
+            return "split";
+        case SLQ__VOUCHER_STATE__VOUCHER_REDEEMED:
+            return "redeemed";
+        case SLQ__VOUCHER_STATE__VOUCHER_REVOKED:
+            return "revoked";
+        default:
+            return "unknown";
+    }
+}
+
+/* The amounts every level (year, program) shares, after the level's own fields. */
+static void j_amounts(jb *j, cJSON *o, const rtot *t, int64_t outstanding) {
+    j_i64(j, o, "redeemed_fen", t->redeemed);
+    j_i64(j, o, "settled_fen", t->settled);
+    j_i64(j, o, "open_claims_fen", t->open);
+    j_i64(j, o, "transferred_fen", t->transferred);
+    j_i64(j, o, "revoked_fen", t->revoked);
+    j_i64(j, o, "expired_fen", t->expired);
+    j_i64(j, o, "active_fen", t->active);
+    j_i64(j, o, "outstanding_fen", outstanding);
+}
+
+/* issued = active + redeemed + revoked + expired, and redeemed = settled + open claims. */
+static bool conserved(const rtot *t, int64_t *outstanding) {
+    int64_t out = 0, sum = 0, claims = 0;
+    bool ok = add(&out, t->active) && add(&out, t->expired);
+    ok = ok && add(&sum, out) && add(&sum, t->redeemed) && add(&sum, t->revoked);
+    ok = ok && add(&claims, t->settled) && add(&claims, t->open);
+    *outstanding = out;
+    return ok && sum == t->issued && claims == t->redeemed;
+}
+
+static void j_programs(jb *j, const rep *r, const ryear *y, cJSON *arr) {
+    for (uint32_t p = 0; p < r->pol->n_programs; p++) {
+        const Slq__Program *pg = r->pol->programs[p];
+        const rtot *t = &y->prog[p];
+        cJSON *o = j_item(j, arr);
+        if (o == NULL) return;
+        int64_t outstanding = 0;
+        bool holds = conserved(t, &outstanding);
+        j_str(j, o, "name", pg->name);
+        j_i64(j, o, "cap_fen", pg->annual_cap_fen);
+        j_i64(j, o, "holder_cap_fen", pg->holder_annual_cap_fen);
+        j_bool(j, o, "counts_toward_city_cap", !pg->outside_city_cap);
+        j_i64(j, o, "issued_fen", t->issued);
+        j_u64(j, o, "issued_count", t->count);
+        j_i64(j, o, "cap_used_fen", t->cap_used);
+        j_i64(j, o, "cap_peak_fen", t->cap_peak);
+        j_bool(j, o, "cap_held", pg->annual_cap_fen == 0 || t->cap_peak <= pg->annual_cap_fen);
+        j_amounts(j, o, t, outstanding);
+        j_bool(j, o, "conservation_holds", holds);
+        j_bool(j, o, "totals_match", row_matches(y->row_prog[p], t));
+    }
+}
+
+static void j_account(jb *j, const rep *r, cJSON *o, const uint8_t *addr) {
+    const Slq__Account *a = account_find(r, addr);
+    const char *role = a != NULL ? codec_role_name(a->role) : NULL;
+    j_str(j, o, "name", a != NULL ? a->name : "");
+    j_str(j, o, "role", role != NULL ? role : "unknown");
+    j_str(j, o, "affiliation", a != NULL ? a->affiliation : "");
+}
+
+static void j_claims(jb *j, const rcentre *ce, cJSON *arr) {
+    for (size_t k = 0; k < ce->n_claims; k++) {
+        const Slq__Claim *c = ce->claims[k].c;
+        cJSON *o = j_item(j, arr);
+        if (o == NULL) return;
+        j_hex(j, o, "claim", c->id.data, c->id.len);
+        j_str(j, o, "contract_ref", c->contract_ref);
+        j_i64(j, o, "amount_fen", ce->claims[k].amount);
+        j_bool(j, o, "settled", c->settled);
+        j_str(j, o, "payment_ref", c->payment_ref);
+        j_hex(j, o, "evidence_hash", c->evidence_hash.data, c->evidence_hash.len);
+        j_i64(j, o, "opened_at_ms", c->opened_at_ms);
+        j_i64(j, o, "settled_at_ms", c->settled_at_ms);
+    }
+}
+
+static void j_centres(jb *j, const rep *r, const ryear *y, cJSON *arr) {
+    for (size_t i = 0; i < y->n_centres; i++) {
+        const rcentre *ce = &y->centres[i];
+        cJSON *o = j_item(j, arr);
+        if (o == NULL) return;
+        j_addr(j, o, "centre", ce->addr);
+        j_account(j, r, o, ce->addr);
+        j_i64(j, o, "redeemed_fen", ce->redeemed);
+        j_i64(j, o, "settled_fen", ce->settled);
+        j_i64(j, o, "open_claims_fen", ce->open);
+        cJSON *claims = j_array(j, o, "claims");
+        if (claims != NULL) j_claims(j, ce, claims);
+    }
+}
+
+/* The per-holder cap lines of a holder: programs it used this year. */
+static bool j_holder_caps(jb *j, const rep *r, const rholder *h, cJSON *arr) {
+    bool held = true;
+    for (uint32_t p = 0; p < r->pol->n_programs; p++) {
+        if (h->used[p] == 0 && h->peak[p] == 0) continue;
+        int64_t cap = r->pol->programs[p]->holder_annual_cap_fen;
+        cJSON *o = j_item(j, arr);
+        if (o == NULL) return false;
+        j_str(j, o, "program", r->pol->programs[p]->name);
+        j_i64(j, o, "used_fen", h->used[p]);
+        j_i64(j, o, "peak_fen", h->peak[p]);
+        j_i64(j, o, "cap_fen", cap);
+        j_bool(j, o, "cap_held", cap == 0 || h->peak[p] <= cap);
+        held = held && (cap == 0 || h->peak[p] <= cap);
+    }
+    return held;
+}
+
+/* Returns whether every holder's caps held. */
+static bool j_holders(jb *j, const rep *r, const ryear *y, cJSON *arr) {
+    bool held = true;
+    for (size_t i = 0; i < y->n_holders; i++) {
+        const rholder *h = &y->holders[i];
+        cJSON *o = j_item(j, arr);
+        if (o == NULL) return false;
+        j_addr(j, o, "holder", h->addr);
+        j_account(j, r, o, h->addr);
+        j_i64(j, o, "issued_fen", h->issued);
+        j_i64(j, o, "held_fen", h->held);
+        j_i64(j, o, "redeemed_fen", h->redeemed);
+        cJSON *caps = j_array(j, o, "caps");
+        if (caps != NULL && !j_holder_caps(j, r, h, caps)) held = false;
+    }
+    return held;
+}
+
+static void j_anomaly(jb *j, const rep *r, const ranom *a, cJSON *o) {
+    static const char *const kinds[ANOM_KINDS] = {"many_hops", "near_holder_cap",
+                                                  "affiliated_redemption"};
+    j_str(j, o, "kind", kinds[a->kind]);
+    if (a->kind == ANOM_NEAR_CAP) {
+        j_addr(j, o, "holder", a->h->addr);
+        j_str(j, o, "program", r->pol->programs[a->program]->name);
+        j_i64(j, o, "used_fen", a->h->used[a->program]);
+        j_i64(j, o, "cap_fen", r->pol->programs[a->program]->holder_annual_cap_fen);
+        return;
+    }
+    j_hex(j, o, "voucher", a->v->id.data, a->v->id.len);
+    j_i64(j, o, "amount_fen", a->v->original_fen);
+    j_u64(j, o, "hops", a->v->hops);
+    j_addr(j, o, "holder", a->v->holder.data);
+    j_str(j, o, "state", voucher_state(r, a->v));
+    if (a->kind != ANOM_AFFILIATED) return;
+    j_hex(j, o, "claim", a->v->claim_id.data, a->v->claim_id.len);
+    j_addr(j, o, "party", a->party->address.data);
+    j_str(j, o, "party_name", a->party->name);
+    j_str(j, o, "affiliation", a->centre->affiliation);
+}
+
+static void j_anomalies(jb *j, const rep *r, const ryear *y, cJSON *arr) {
+    for (int kind = 0; kind < ANOM_KINDS; kind++)
+        for (size_t i = 0; i < y->n_anoms; i++) {
+            if (y->anoms[i].kind != kind) continue;
+            cJSON *o = j_item(j, arr);
+            if (o == NULL) return;
+            j_anomaly(j, r, &y->anoms[i], o);
+        }
+}
+
+/* The members of one budget year (also the top level of a one-year report). */
+static void j_year(jb *j, const rep *r, const ryear *y, cJSON *o) {
+    int64_t cap = r->pol->city_annual_cap_fen, headroom = 0, outstanding = 0;
+    bool holds = conserved(&y->city, &outstanding), progs_held = true;
+    if (amount_sub(&headroom, cap, y->city.cap_used) != SLQ_OK) j->overflow = true;
+    for (uint32_t p = 0; p < r->pol->n_programs; p++)
+        progs_held = progs_held && (r->pol->programs[p]->annual_cap_fen == 0 ||
+                                    y->prog[p].cap_peak <= r->pol->programs[p]->annual_cap_fen);
+    j_u64(j, o, "year", y->year);
+    j_i64(j, o, "cap_fen", cap);
+    j_i64(j, o, "issued_fen", y->city.issued);
+    j_u64(j, o, "issued_count", y->city.count);
+    j_i64(j, o, "cap_used_fen", y->city.cap_used);
+    j_i64(j, o, "cap_peak_fen", y->city.cap_peak);
+    j_i64(j, o, "headroom_fen", headroom);
+    j_bool(j, o, "cap_held", y->city.cap_peak <= cap);
+    j_amounts(j, o, &y->city, outstanding);
+    j_bool(j, o, "conservation_holds", holds);
+    j_bool(j, o, "totals_match", row_matches(y->row_city, &y->city) && y->quota_match);
+    j_bool(j, o, "program_caps_held", progs_held);
+    cJSON *progs = j_array(j, o, "programs"), *centres = j_array(j, o, "centres");
+    cJSON *holders = j_array(j, o, "holders");
+    if (progs != NULL) j_programs(j, r, y, progs);
+    if (centres != NULL) j_centres(j, r, y, centres);
+    j_bool(j, o, "holder_caps_held", holders != NULL && j_holders(j, r, y, holders));
+    cJSON *anoms = j_array(j, o, "anomalies");
+    if (anoms != NULL) j_anomalies(j, r, y, anoms);
+}
+
+static cJSON *j_report(jb *j, const rep *r, uint32_t year) {
+    cJSON *o = jb_check(j, cJSON_CreateObject());
+    if (o == NULL) return NULL;
+    j_str(j, o, "chain_id", ledger_chain_id(r->l));
+    j_str(j, o, "suite", crypto_suite_name(ledger_suite(r->l)));
+    j_hex(j, o, "genesis_hash", ledger_genesis_hash(r->l), HASH);
+    j_u64(j, o, "height", r->tip->height);
+    j_hex(j, o, "tip_hash", r->tip->hash, HASH);
+    j_i64(j, o, "time_ms", r->tip->time_ms);
+    if (year != REPORT_ALL_YEARS) {
+        j_year(j, r, &r->years[0], o);
+        return o;
+    }
+    cJSON *years = j_array(j, o, "years");
+    for (size_t i = 0; years != NULL && i < r->n_years; i++) {
+        cJSON *y = j_item(j, years);
+        if (y != NULL) j_year(j, r, &r->years[i], y);
+    }
+    return o;
+}
+
+/* ------------------------------------------------------------------ entry point */
+
+static slq_err compute(rep *r, uint32_t year) {
+    slq_err err = load(r);
+    if (err == SLQ_OK) err = years_init(r, year);
+    if (err == SLQ_OK) err = tally_vouchers(r);
+    if (err == SLQ_OK) err = tally_claims(r);
+    if (err == SLQ_OK) err = timeline(r);
+    if (err != SLQ_OK) return err;
+    quotas_check(r);
+    for (size_t i = 0; err == SLQ_OK && i < r->n_years; i++) err = near_caps(r, &r->years[i]);
+    return err;
+}
+
+slq_err report_json(char **out, size_t *len, const ledger *l, const report_source *src,
+                    const report_tip *tip, uint32_t year) {
+    if (year != REPORT_ALL_YEARS && (year < 2000 || year > 9999)) return SLQ_INVALID_ARGUMENT;
+    rep r = {.l = l, .pol = ledger_genesis(l)->policy, .src = src, .tip = tip};
+    slq_err err = compute(&r, year);
+    jb j = {.ok = true};
+    cJSON *o = err == SLQ_OK ? j_report(&j, &r, year) : NULL;
+    char *text = o != NULL && j.ok && !j.overflow ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    rep_free(&r);
+    if (err == SLQ_OK && j.overflow) err = SLQ_AMOUNT_OVERFLOW;
+    if (err != SLQ_OK) {
+        cJSON_free(text);
+        return err;
+    }
+    if (text == NULL) return SLQ_NO_MEMORY;
+    size_t n = strlen(text);
+    *out = malloc(n + 1);
+    if (*out != NULL) memcpy(*out, text, n + 1);
+    cJSON_free(text);
+    if (*out == NULL) return SLQ_NO_MEMORY;
+    *len = n;
+    return SLQ_OK;
+}

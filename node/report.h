@@ -1,0 +1,55 @@
+/* report.h: the regulator's report of budget years (issue 5, docs/audit.md).
+ *
+ * The report is a pure function of the genesis, the state rows of one height (vouchers,
+ * claims, accounts, tx locations, year totals, holder quotas) and that height's tip (height,
+ * hash, block time). The same rows give the same bytes, so the report of one height is
+ * byte-identical on every node: the node's API builds it over its store (GET
+ * /v1/report/YEAR) and `slqd verify --report` over the state it replayed from the blocks,
+ * with this one function. No clock: expiry is measured at the tip's block time. The output
+ * is JSON text (integers exact, members in a fixed order, lists sorted by id or address).
+ * Single-threaded; reads the source only. */
+#ifndef SLQ_NODE_REPORT_H
+#define SLQ_NODE_REPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ledger.h"
+#include "storage.h"
+
+/* Called for each row of a scan; returns false to stop. Key and value are borrowed. */
+typedef bool (*report_row_cb)(void *arg, const uint8_t *key, size_t key_len, const uint8_t *val,
+                              size_t val_len);
+
+/* Where the state rows come from. */
+typedef struct {
+    void *ctx;
+    /* Calls cb for every row whose key starts with the byte `family`, in any order. */
+    slq_err (*scan)(void *ctx, uint8_t family, report_row_cb cb, void *arg);
+    /* Reads one row: SLQ_OK with *val malloc'd (free()), SLQ_NOT_FOUND, or an error. */
+    slq_err (*get)(void *ctx, const uint8_t *key, size_t key_len, uint8_t **val, size_t *val_len);
+} report_source;
+
+/* A source over a node's store (reads committed rows) or over an in-memory state without
+ * base (the replay of `slqd verify`). Both borrow their argument. */
+report_source report_source_storage(storage *s);
+report_source report_source_state(ledger_state *st);
+
+/* The height the rows belong to. */
+typedef struct {
+    uint64_t height;
+    uint8_t hash[CRYPTO_HASH_BYTES]; /* zeros at height 0 */
+    int64_t time_ms;                 /* block time of the tip; genesis time at height 0 */
+} report_tip;
+
+#define REPORT_ALL_YEARS 0u
+
+/* Builds the report of budget year `year` (2000..9999), or of every year that has vouchers
+ * or totals (REPORT_ALL_YEARS). On SLQ_OK *out is malloc'd JSON text without a newline
+ * (free()), *len its length. SLQ_STORAGE_CORRUPT when a row does not decode or a reference
+ * between rows is broken, SLQ_AMOUNT_OVERFLOW, SLQ_NO_MEMORY, or the source's error. */
+SLQ_MUST_USE slq_err report_json(char **out, size_t *len, const ledger *l, const report_source *src,
+                                 const report_tip *tip, uint32_t year);
+
+#endif

@@ -1,0 +1,871 @@
+/* test_verify.c: `slqd verify` and the regulator's report (issue 5) over real LevelDB stores
+ * built block by block with the node's chain executor (chain_propose, chain_certify_alone,
+ * chain_commit) and the fixture's keys. One scenario with known totals: registrations,
+ * issues in four programs, transfers (one voucher through three hands), two redemptions
+ * (one at a centre whose group held the voucher before), a settlement, a revocation, an
+ * expiry and a holder just under a per-holder cap. Tampering uses the LevelDB C API
+ * directly, on a copy of the store. */
+#define _XOPEN_SOURCE 700
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <ftw.h>
+#include <leveldb/c.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "chain.h"
+#include "check.h"
+#include "codec.h"
+#include "ledger_fixture.h"
+#include "report.h"
+#include "verify.h"
+
+#define YEAR   2024u
+#define MINUTE 60000LL
+
+/* ------------------------------------------------------------------ files */
+
+static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void) sb, (void) flag, (void) ftw;
+    return remove(p);
+}
+
+static void rm_rf(const char *dir) {
+    nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void copy_file(const char *from, const char *to) {
+    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+    SLQ_ASSERT(in != NULL && out != NULL);
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0) SLQ_ASSERT(fwrite(buf, 1, n, out) == n);
+    SLQ_ASSERT(fclose(in) == 0 && fclose(out) == 0);
+}
+
+/* Copies the flat directory `from` into a new directory `to`. */
+static void copy_dir(const char *from, const char *to) {
+    SLQ_ASSERT(mkdir(to, 0700) == 0);
+    DIR *d = opendir(from);
+    SLQ_ASSERT(d != NULL);
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (e->d_name[0] == '.') continue;
+        char a[512], b[512];
+        snprintf(a, sizeof a, "%s/%s", from, e->d_name);
+        snprintf(b, sizeof b, "%s/%s", to, e->d_name);
+        copy_file(a, b);
+    }
+    closedir(d);
+}
+
+static int name_cmp(const void *a, const void *b) {
+    return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* "name size sha256\n" for every file of a flat directory, in name order (malloc'd). */
+static char *dir_fingerprint(const char *dir) {
+    char *names[256], *out = calloc(256, 160);
+    size_t n = 0, len = 0;
+    DIR *d = opendir(dir);
+    SLQ_ASSERT(d != NULL && out != NULL);
+    for (struct dirent *e; (e = readdir(d)) != NULL && n < 256;)
+        if (e->d_name[0] != '.') names[n++] = strdup(e->d_name);
+    closedir(d);
+    qsort(names, n, sizeof *names, name_cmp);
+    for (size_t i = 0; i < n; i++) {
+        char path[512], hex[65];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        FILE *f = fopen(path, "rb");
+        SLQ_ASSERT(f != NULL);
+        static uint8_t buf[4 << 20];
+        size_t got = fread(buf, 1, sizeof buf, f);
+        fclose(f);
+        uint8_t h[32];
+        crypto_hash(CRYPTO_SUITE_ED25519_SHA256, h, buf, got);
+        codec_hex_encode(hex, h, 32);
+        len += (size_t) snprintf(out + len, 160, "%.60s %zu %s\n", names[i], got, hex);
+        free(names[i]);
+    }
+    return out;
+}
+
+/* ------------------------------------------------------------------ the chain */
+
+typedef struct {
+    uint8_t *bytes[16];
+    size_t lens[16];
+    size_t n;
+} txlist;
+
+typedef struct {
+    fx f;
+    uint8_t *genesis; /* as codec_genesis_from_json makes it from genesis.json */
+    size_t genesis_len;
+    char home[64], data[80];
+    chain *c;
+    int64_t t0;
+    unsigned refs;
+    /* what the scenario made */
+    uint8_t v1[32], v2[32], v3[32], v4[32], v5[32], v6[32], p1[32], c1[32], v3a[32], v3b[32],
+        v4a[32], v4b[32], v4c[32], claim_a[32], claim_b[32], issue_tx[32], block2[32];
+} env;
+
+/* Writes the fixture genesis as home/genesis.json and reads it back, as slqd does. */
+static void env_genesis(env *e) {
+    uint8_t *g = NULL;
+    size_t len = 0;
+    fx_genesis_bytes(&e->f, &g, &len);
+    Slq__Genesis *gen = slq__genesis__unpack(NULL, len, g);
+    SLQ_ASSERT(gen != NULL);
+    char *json = NULL, path[128], why[128];
+    SLQ_ASSERT(codec_genesis_to_json(&json, gen) == SLQ_OK);
+    snprintf(path, sizeof path, "%s/genesis.json", e->home);
+    FILE *f = fopen(path, "w");
+    SLQ_ASSERT(f != NULL && fputs(json, f) >= 0 && fclose(f) == 0);
+    SLQ_ASSERT(codec_genesis_from_json(&e->genesis, &e->genesis_len, json, strlen(json), why,
+                                       sizeof why) == SLQ_OK);
+    free(json);
+    slq__genesis__free_unpacked(gen, NULL);
+    free(g);
+}
+
+static void env_init(env *e, crypto_suite suite) {
+    memset(e, 0, sizeof *e);
+    fx_init_suite(&e->f, suite);
+    snprintf(e->home, sizeof e->home, "/tmp/slq-verify-XXXXXX");
+    SLQ_ASSERT(mkdtemp(e->home) != NULL);
+    snprintf(e->data, sizeof e->data, "%s/data", e->home);
+    env_genesis(e);
+    char why[256] = "";
+    SLQ_ASSERT(chain_open(&e->c, e->data, e->genesis, e->genesis_len, why, sizeof why) == SLQ_OK);
+    e->t0 = cst_ms(2024, 6, 1, 10, 0);
+}
+
+static void env_deinit(env *e) {
+    chain_close(e->c);
+    rm_rf(e->home);
+    free(e->genesis);
+    fx_deinit(&e->f);
+}
+
+/* Signs body as `who` with its next nonce and queues it; hash gets the tx hash. */
+static void queue(env *e, txlist *l, int who, Slq__TxBody *b, uint8_t hash[32]) {
+    SLQ_ASSERT(l->n < 16);
+    fx_sign(&e->f, who, b, ++e->f.nonce[who]);
+    l->bytes[l->n] = e->f.last_bytes;
+    l->lens[l->n] = e->f.last_len;
+    e->f.last_bytes = NULL;
+    uint8_t h[32];
+    crypto_hash(e->f.suite, hash != NULL ? hash : h, l->bytes[l->n], l->lens[l->n]);
+    l->n++;
+}
+
+/* Proposes, certifies with the one validator and commits block `k` (at t0 + k minutes). */
+static void commit(env *e, txlist *l, int k) {
+    ledger_tx txs[16];
+    const ledger_tx *tp[16];
+    for (size_t i = 0; i < l->n; i++) {
+        SLQ_ASSERT(ledger_tx_decode(&txs[i], chain_ledger(e->c), l->bytes[i], l->lens[i]) ==
+                   SLQ_OK);
+        tp[i] = &txs[i];
+    }
+    chain_candidates cand = {
+        .bytes = (const uint8_t *const *) l->bytes, .lens = l->lens, .txs = tp, .count = l->n};
+    chain_proposal p;
+    uint8_t *cert = NULL;
+    size_t cert_len = 0;
+    CHECK_ERR(
+        chain_propose(e->c, &p, e->t0 + k * MINUTE, e->f.addr[K_REGULATOR], &cand, NULL, NULL),
+        SLQ_OK);
+    CHECK_EQ_INT(p.txs_count, l->n); /* every transaction of the scenario applies */
+    CHECK_ERR(chain_certify_alone(e->c, &p, e->f.keys[K_REGULATOR], &cert, &cert_len), SLQ_OK);
+    CHECK_ERR(chain_commit(e->c, &p, cert, cert_len), SLQ_OK);
+    free(cert);
+    for (size_t i = 0; i < l->n; i++) {
+        ledger_tx_free(&txs[i]);
+        free(l->bytes[i]);
+    }
+    l->n = 0;
+}
+
+#define BODY(kind_, field_, case_, var_)            \
+    Slq__TxBody b = SLQ__TX_BODY__INIT;             \
+    b.kind = SLQ__TX_KIND__##kind_;                 \
+    b.payload_case = SLQ__TX_BODY__PAYLOAD_##case_; \
+    b.field_ = &var_
+
+static void q_register(env *e, txlist *l, int who, Slq__Role role, const char *aff) {
+    Slq__Register r = SLQ__REGISTER__INIT;
+    BODY(TX_REGISTER, register_, REGISTER, r);
+    r.address = (ProtobufCBinaryData){20, e->f.addr[who]};
+    r.role = role;
+    r.name = who == K_H1 ? "成都某AI公司" : "party";
+    r.affiliation = (char *) aff;
+    queue(e, l, K_ISSUER, &b, NULL);
+}
+
+static void q_issue(env *e, txlist *l, int to, const char *program, int64_t amount, int64_t cost,
+                    int64_t expires, uint8_t id[32]) {
+    Slq__Issue is = SLQ__ISSUE__INIT;
+    BODY(TX_ISSUE, issue, ISSUE, is);
+    char ref[32];
+    snprintf(ref, sizeof ref, "app-%u", ++e->refs);
+    is.holder = (ProtobufCBinaryData){20, e->f.addr[to]};
+    is.program = (char *) program;
+    is.amount_fen = amount;
+    is.cost_fen = cost;
+    is.application_ref = ref;
+    is.expires_at_ms = expires;
+    uint8_t h[32];
+    queue(e, l, K_ISSUER, &b, h);
+    ledger_voucher_id(e->f.suite, id, h, 0);
+    if (e->refs == 1) memcpy(e->issue_tx, h, 32);
+}
+
+static void q_transfer(env *e, txlist *l, int who, const uint8_t *v, int to, int64_t amount,
+                       uint8_t part[32], uint8_t change[32]) {
+    Slq__Transfer t = SLQ__TRANSFER__INIT;
+    BODY(TX_TRANSFER, transfer, TRANSFER, t);
+    t.voucher_id = (ProtobufCBinaryData){32, (uint8_t *) v};
+    t.to = (ProtobufCBinaryData){20, e->f.addr[to]};
+    t.amount_fen = amount;
+    uint8_t h[32];
+    queue(e, l, who, &b, h);
+    ledger_voucher_id(e->f.suite, part, h, 0);
+    if (change != NULL) ledger_voucher_id(e->f.suite, change, h, 1);
+}
+
+static void q_redeem(env *e, txlist *l, int centre, const uint8_t *v, const char *contract,
+                     uint8_t claim[32]) {
+    static uint8_t evidence[32] = {0xe5};
+    ProtobufCBinaryData id = {32, (uint8_t *) v};
+    Slq__Redeem r = SLQ__REDEEM__INIT;
+    BODY(TX_REDEEM, redeem, REDEEM, r);
+    r.n_voucher_ids = 1;
+    r.voucher_ids = &id;
+    r.contract_ref = (char *) contract;
+    r.evidence_hash = (ProtobufCBinaryData){32, evidence};
+    uint8_t h[32];
+    queue(e, l, centre, &b, h);
+    ledger_claim_id(e->f.suite, claim, h);
+}
+
+static void q_settle(env *e, txlist *l, const uint8_t claim[32], const char *payment) {
+    Slq__Settle s = SLQ__SETTLE__INIT;
+    BODY(TX_SETTLE, settle, SETTLE, s);
+    s.claim_id = (ProtobufCBinaryData){32, (uint8_t *) claim};
+    s.payment_ref = (char *) payment;
+    queue(e, l, K_FINANCE, &b, NULL);
+}
+
+static void q_revoke(env *e, txlist *l, const uint8_t v[32]) {
+    Slq__Revoke r = SLQ__REVOKE__INIT;
+    BODY(TX_REVOKE, revoke, REVOKE, r);
+    r.voucher_id = (ProtobufCBinaryData){32, (uint8_t *) v};
+    r.reason = "audit finding";
+    queue(e, l, K_ISSUER, &b, NULL);
+}
+
+/* Blocks 1..3: parties, six issues, three transfers. */
+static void scenario_start(env *e) {
+    txlist l = {.n = 0};
+    q_register(e, &l, K_H1, SLQ__ROLE__ROLE_ENTERPRISE, "");
+    q_register(e, &l, K_H2, SLQ__ROLE__ROLE_UNIVERSITY, "");
+    q_register(e, &l, K_H3, SLQ__ROLE__ROLE_MAKER, "");
+    q_register(e, &l, K_STRANGER, SLQ__ROLE__ROLE_INTERMEDIARY, "group-b"); /* centre-2's */
+    commit(e, &l, 1);
+    q_issue(e, &l, K_H1, "general", 100000, 0, 0, e->v1);
+    q_issue(e, &l, K_H2, "national-major", 300000, 1000000, 0, e->v2);
+    q_issue(e, &l, K_STRANGER, "general", 50000, 0, 0, e->v3);
+    q_issue(e, &l, K_H1, "shared", 20000, 0, 0, e->v4);
+    q_issue(e, &l, K_H3, "general", 5000, 0, e->t0 + 4 * MINUTE + 30000, e->v5);
+    q_issue(e, &l, K_H2, "provincial-major", 149000000, 500000000, 0, e->v6);
+    commit(e, &l, 2);
+    memcpy(e->block2, chain_tip(e->c)->hash, 32);
+    q_transfer(e, &l, K_H1, e->v1, K_CENTRE1, 40000, e->p1, e->c1);
+    q_transfer(e, &l, K_STRANGER, e->v3, K_H3, 50000, e->v3a, NULL);
+    q_transfer(e, &l, K_H1, e->v4, K_H2, 20000, e->v4a, NULL);
+    commit(e, &l, 3);
+}
+
+/* Blocks 4..6: more hands, redemptions, settlement, revocation; block 6 (empty) is after
+ * v5's expiry. */
+static void scenario_end(env *e) {
+    txlist l = {.n = 0};
+    q_transfer(e, &l, K_H3, e->v3a, K_CENTRE2, 50000, e->v3b, NULL);
+    q_transfer(e, &l, K_H2, e->v4a, K_H3, 20000, e->v4b, NULL);
+    q_redeem(e, &l, K_CENTRE1, e->p1, "SC-1", e->claim_a);
+    commit(e, &l, 4);
+    q_transfer(e, &l, K_H3, e->v4b, K_CENTRE1, 20000, e->v4c, NULL);
+    q_redeem(e, &l, K_CENTRE2, e->v3b, "SC-2", e->claim_b);
+    q_settle(e, &l, e->claim_a, "PAY-1");
+    q_revoke(e, &l, e->c1);
+    commit(e, &l, 5);
+    commit(e, &l, 6);
+}
+
+static void scenario(env *e) {
+    scenario_start(e);
+    scenario_end(e);
+    CHECK_EQ_INT(chain_tip(e->c)->height, 6);
+}
+
+/* ------------------------------------------------------------------ running verify */
+
+typedef struct {
+    char text[65536];
+    size_t len;
+    size_t lines;
+} lines;
+
+static void collect(void *arg, const char *line) {
+    lines *l = arg;
+    l->lines++;
+    int n = snprintf(l->text + l->len, sizeof l->text - l->len, "%s\n", line);
+    if (n > 0 && l->len + (size_t) n < sizeof l->text) l->len += (size_t) n;
+}
+
+/* Verifies data_dir; *out (if not NULL) keeps the run. Returns the failure count. */
+static size_t run_verify(env *e, const char *data_dir, lines *l, verify **out) {
+    verify_opts o = {.on_failure = collect, .arg = l};
+    verify *v = NULL;
+    char why[256] = "";
+    slq_err err = verify_run(&v, e->genesis, e->genesis_len, data_dir, &o, why, sizeof why);
+    CHECK_ERR(err, SLQ_OK);
+    if (err != SLQ_OK) {
+        fprintf(stderr, "  verify_run: %s\n", why);
+        return (size_t) -1;
+    }
+    size_t failures = verify_result(v)->failures;
+    if (out != NULL)
+        *out = v;
+    else
+        verify_free(v);
+    return failures;
+}
+
+/* ------------------------------------------------------------------ report checks */
+
+static const cJSON *get(const cJSON *o, const char *key) {
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (m == NULL) fprintf(stderr, "  no member %s\n", key);
+    return m;
+}
+
+static long long num(const cJSON *o, const char *key) {
+    const cJSON *m = get(o, key);
+    return cJSON_IsNumber(m) ? (long long) m->valuedouble : -1;
+}
+
+static bool yes(const cJSON *o, const char *key) {
+    return cJSON_IsTrue(get(o, key));
+}
+
+/* The element of array `key` of o whose member `by` is the text `value`. */
+static const cJSON *find(const cJSON *o, const char *key, const char *by, const char *value) {
+    const cJSON *a = get(o, key);
+    for (const cJSON *x = a != NULL ? a->child : NULL; x != NULL; x = x->next) {
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(x, by);
+        if (cJSON_IsString(m) && strcmp(m->valuestring, value) == 0) return x;
+    }
+    fprintf(stderr, "  no %s with %s=%s\n", key, by, value);
+    return NULL;
+}
+
+static void addr_text(char out[CRYPTO_ADDRESS_TEXT_BYTES], const env *e, int who) {
+    crypto_address_format(out, e->f.addr[who]);
+}
+
+static void id_text(char out[65], const uint8_t id[32]) {
+    codec_hex_encode(out, id, 32);
+}
+
+static void check_year_totals(const cJSON *y) {
+    CHECK_EQ_INT(num(y, "year"), YEAR);
+    CHECK_EQ_INT(num(y, "cap_fen"), FX_CITY_CAP);
+    CHECK_EQ_INT(num(y, "issued_fen"), 149475000);
+    CHECK_EQ_INT(num(y, "issued_count"), 6);
+    CHECK_EQ_INT(num(y, "cap_used_fen"), 149415000);
+    CHECK_EQ_INT(num(y, "cap_peak_fen"), 149475000);
+    CHECK_EQ_INT(num(y, "headroom_fen"), FX_CITY_CAP - 149415000);
+    CHECK(yes(y, "cap_held"));
+    CHECK_EQ_INT(num(y, "redeemed_fen"), 90000);
+    CHECK_EQ_INT(num(y, "settled_fen"), 40000);
+    CHECK_EQ_INT(num(y, "open_claims_fen"), 50000);
+    CHECK_EQ_INT(num(y, "transferred_fen"), 200000);
+    CHECK_EQ_INT(num(y, "revoked_fen"), 60000);
+    CHECK_EQ_INT(num(y, "expired_fen"), 5000);
+    CHECK_EQ_INT(num(y, "active_fen"), 149320000);
+    CHECK_EQ_INT(num(y, "outstanding_fen"), 149325000);
+    CHECK(yes(y, "conservation_holds"));
+    CHECK(yes(y, "totals_match"));
+    CHECK(yes(y, "program_caps_held"));
+    CHECK(yes(y, "holder_caps_held"));
+}
+
+static void check_programs(const cJSON *y) {
+    const cJSON *g = find(y, "programs", "name", "general");
+    const cJSON *s = find(y, "programs", "name", "shared");
+    const cJSON *pm = find(y, "programs", "name", "provincial-major");
+    CHECK(g != NULL && s != NULL && pm != NULL);
+    if (g == NULL || s == NULL || pm == NULL) return;
+    CHECK_EQ_INT(num(g, "issued_fen"), 155000);
+    CHECK_EQ_INT(num(g, "issued_count"), 3);
+    CHECK_EQ_INT(num(g, "cap_used_fen"), 95000);
+    CHECK_EQ_INT(num(g, "redeemed_fen"), 90000);
+    CHECK_EQ_INT(num(g, "settled_fen"), 40000);
+    CHECK_EQ_INT(num(g, "revoked_fen"), 60000);
+    CHECK_EQ_INT(num(g, "expired_fen"), 5000);
+    CHECK_EQ_INT(num(g, "transferred_fen"), 140000);
+    CHECK_EQ_INT(num(s, "issued_fen"), 20000);
+    CHECK_EQ_INT(num(s, "transferred_fen"), 60000);
+    CHECK_EQ_INT(num(s, "active_fen"), 20000);
+    CHECK_EQ_INT(num(s, "cap_fen"), FX_SHARED_CAP);
+    CHECK(yes(s, "cap_held"));
+    CHECK_EQ_INT(num(pm, "active_fen"), 149000000);
+    CHECK_EQ_INT(num(pm, "holder_cap_fen"), 150000000);
+    CHECK(yes(g, "conservation_holds") && yes(s, "totals_match"));
+}
+
+static void check_centres(const env *e, const cJSON *y) {
+    char c1[CRYPTO_ADDRESS_TEXT_BYTES], c2[CRYPTO_ADDRESS_TEXT_BYTES], id[65];
+    addr_text(c1, e, K_CENTRE1);
+    addr_text(c2, e, K_CENTRE2);
+    const cJSON *a = find(y, "centres", "centre", c1), *b = find(y, "centres", "centre", c2);
+    CHECK(a != NULL && b != NULL);
+    if (a == NULL || b == NULL) return;
+    CHECK_EQ_INT(num(a, "redeemed_fen"), 40000);
+    CHECK_EQ_INT(num(a, "settled_fen"), 40000);
+    CHECK_EQ_INT(num(b, "open_claims_fen"), 50000);
+    id_text(id, e->claim_a);
+    const cJSON *ca = find(a, "claims", "claim", id);
+    CHECK(ca != NULL && strcmp(cJSON_GetObjectItem(ca, "contract_ref")->valuestring, "SC-1") == 0);
+    CHECK(ca != NULL && yes(ca, "settled") && num(ca, "amount_fen") == 40000);
+    CHECK(ca != NULL && strcmp(cJSON_GetObjectItem(ca, "payment_ref")->valuestring, "PAY-1") == 0);
+    id_text(id, e->claim_b);
+    const cJSON *cb = find(b, "claims", "claim", id);
+    CHECK(cb != NULL && !yes(cb, "settled") && num(cb, "amount_fen") == 50000);
+}
+
+static void check_holders(const env *e, const cJSON *y) {
+    char h1[CRYPTO_ADDRESS_TEXT_BYTES], h2[CRYPTO_ADDRESS_TEXT_BYTES],
+        h3[CRYPTO_ADDRESS_TEXT_BYTES];
+    addr_text(h1, e, K_H1);
+    addr_text(h2, e, K_H2);
+    addr_text(h3, e, K_H3);
+    const cJSON *a = find(y, "holders", "holder", h1), *b = find(y, "holders", "holder", h2);
+    const cJSON *c = find(y, "holders", "holder", h3);
+    CHECK(a != NULL && b != NULL && c != NULL);
+    if (a == NULL || b == NULL || c == NULL) return;
+    CHECK(strcmp(cJSON_GetObjectItem(a, "name")->valuestring, "成都某AI公司") == 0);
+    CHECK_EQ_INT(num(a, "issued_fen"), 120000);
+    CHECK_EQ_INT(num(a, "held_fen"), 0);
+    CHECK_EQ_INT(num(a, "redeemed_fen"), 40000);
+    CHECK_EQ_INT(num(b, "issued_fen"), 149300000);
+    CHECK_EQ_INT(num(b, "held_fen"), 149300000);
+    CHECK_EQ_INT(num(c, "issued_fen"), 5000);
+    CHECK_EQ_INT(num(c, "held_fen"), 0);
+    CHECK_EQ_INT(num(c, "redeemed_fen"), 50000);
+    const cJSON *gen = find(a, "caps", "program", "general");
+    CHECK(gen != NULL && num(gen, "used_fen") == 40000 && num(gen, "peak_fen") == 100000);
+    const cJSON *prov = find(b, "caps", "program", "provincial-major");
+    CHECK(prov != NULL && num(prov, "used_fen") == 149000000 && yes(prov, "cap_held"));
+}
+
+static void check_anomalies(const env *e, const cJSON *y) {
+    char id[65], addr[CRYPTO_ADDRESS_TEXT_BYTES];
+    const cJSON *hops = find(y, "anomalies", "kind", "many_hops");
+    id_text(id, e->v4c);
+    CHECK(hops != NULL && strcmp(cJSON_GetObjectItem(hops, "voucher")->valuestring, id) == 0);
+    CHECK(hops != NULL && num(hops, "hops") == 3);
+    const cJSON *near = find(y, "anomalies", "kind", "near_holder_cap");
+    addr_text(addr, e, K_H2);
+    CHECK(near != NULL && strcmp(cJSON_GetObjectItem(near, "holder")->valuestring, addr) == 0);
+    CHECK(near != NULL && num(near, "used_fen") == 149000000);
+    const cJSON *aff = find(y, "anomalies", "kind", "affiliated_redemption");
+    id_text(id, e->v3b);
+    addr_text(addr, e, K_STRANGER);
+    CHECK(aff != NULL && strcmp(cJSON_GetObjectItem(aff, "voucher")->valuestring, id) == 0);
+    CHECK(aff != NULL && strcmp(cJSON_GetObjectItem(aff, "party")->valuestring, addr) == 0);
+    CHECK(aff != NULL &&
+          strcmp(cJSON_GetObjectItem(aff, "affiliation")->valuestring, "group-b") == 0);
+    CHECK_EQ_INT(cJSON_GetArraySize(get(y, "anomalies")), 3);
+}
+
+/* ------------------------------------------------------------------ tests */
+
+static void test_a_clean_chain_verifies_with_every_count(void) {
+    env e;
+    env_init(&e, CRYPTO_SUITE_ED25519_SHA256);
+    scenario(&e);
+    storage_tip tip = *chain_tip(e.c);
+    chain_close(e.c);
+    e.c = NULL;
+    lines l = {.len = 0};
+    verify *v = NULL;
+    CHECK_EQ_INT(run_verify(&e, e.data, &l, &v), 0);
+    if (l.lines > 0) fprintf(stderr, "%s", l.text);
+    if (v != NULL) {
+        const verify_summary *s = verify_result(v);
+        CHECK_EQ_INT(s->height, 6);
+        CHECK_EQ_INT(s->certs, 6);
+        CHECK_EQ_INT(s->txs, 20);
+        CHECK(s->rows > 40);
+        CHECK_MEM(s->tip_hash, tip.hash, 32);
+        CHECK_MEM(s->app_hash, tip.app_hash, 32);
+        CHECK(strcmp(verify_chain_id(v), "slq-test") == 0);
+    }
+    verify_free(v);
+    env_deinit(&e);
+}
+
+static void test_the_report_has_every_figure_of_the_known_chain(void) {
+    env e;
+    env_init(&e, CRYPTO_SUITE_ED25519_SHA256);
+    scenario(&e);
+    chain_close(e.c);
+    e.c = NULL;
+    lines l = {.len = 0};
+    verify *v = NULL;
+    CHECK_EQ_INT(run_verify(&e, e.data, &l, &v), 0);
+    char *json = NULL;
+    size_t len = 0;
+    CHECK_ERR(verify_report(v, REPORT_ALL_YEARS, &json, &len), SLQ_OK);
+    cJSON *r = json != NULL ? cJSON_ParseWithLength(json, len) : NULL;
+    CHECK(r != NULL);
+    const cJSON *years = r != NULL ? get(r, "years") : NULL;
+    CHECK_EQ_INT(cJSON_GetArraySize(years), 1);
+    const cJSON *y = cJSON_GetArrayItem(years, 0);
+    if (y != NULL) {
+        CHECK_EQ_INT(num(r, "height"), 6);
+        CHECK_EQ_INT(num(r, "time_ms"), e.t0 + 6 * MINUTE);
+        check_year_totals(y);
+        check_programs(y);
+        check_centres(&e, y);
+        check_holders(&e, y);
+        check_anomalies(&e, y);
+    }
+    cJSON_Delete(r);
+    free(json);
+    verify_free(v);
+    env_deinit(&e);
+}
+
+static void test_the_report_over_the_store_is_the_report_over_the_replay(void) {
+    env e;
+    env_init(&e, CRYPTO_SUITE_ED25519_SHA256);
+    scenario(&e);
+    report_source src = report_source_storage(chain_storage(e.c));
+    report_tip tip = {.height = chain_tip(e.c)->height, .time_ms = chain_tip_time_ms(e.c)};
+    memcpy(tip.hash, chain_tip(e.c)->hash, 32);
+    char *node = NULL, *offline = NULL, *all = NULL;
+    size_t node_len = 0, offline_len = 0, all_len = 0;
+    CHECK_ERR(report_json(&node, &node_len, chain_ledger(e.c), &src, &tip, YEAR), SLQ_OK);
+    chain_close(e.c);
+    e.c = NULL;
+    lines l = {.len = 0};
+    verify *v = NULL;
+    CHECK_EQ_INT(run_verify(&e, e.data, &l, &v), 0);
+    CHECK_ERR(verify_report(v, YEAR, &offline, &offline_len), SLQ_OK);
+    CHECK_ERR(verify_report(v, REPORT_ALL_YEARS, &all, &all_len), SLQ_OK);
+    CHECK(node != NULL && offline != NULL && node_len == offline_len &&
+          memcmp(node, offline, node_len) == 0);
+    /* One year is flat: its members at the top, with the header. */
+    cJSON *one = cJSON_ParseWithLength(offline, offline_len);
+    CHECK(one != NULL && num(one, "year") == YEAR && num(one, "issued_fen") == 149475000);
+    CHECK(one != NULL && cJSON_GetObjectItem(one, "tip_hash") != NULL);
+    cJSON_Delete(one);
+    free(node);
+    free(offline);
+    free(all);
+    verify_free(v);
+    env_deinit(&e);
+}
+
+static void test_a_year_without_vouchers_reports_zeros_and_a_held_cap(void) {
+    env e;
+    env_init(&e, CRYPTO_SUITE_ED25519_SHA256);
+    scenario(&e);
+    report_source src = report_source_storage(chain_storage(e.c));
+    report_tip tip = {.height = 6, .time_ms = chain_tip_time_ms(e.c)};
+    char *json = NULL;
+    size_t len = 0;
+    CHECK_ERR(report_json(&json, &len, chain_ledger(e.c), &src, &tip, 2031), SLQ_OK);
+    cJSON *r = json != NULL ? cJSON_ParseWithLength(json, len) : NULL;
+    CHECK(r != NULL && num(r, "issued_fen") == 0 && num(r, "headroom_fen") == FX_CITY_CAP);
+    CHECK(r != NULL && yes(r, "cap_held") && yes(r, "conservation_holds"));
+    CHECK(r != NULL && cJSON_GetArraySize(get(r, "holders")) == 0);
+    CHECK_ERR(report_json(&json, &len, chain_ledger(e.c), &src, &tip, 1999), SLQ_INVALID_ARGUMENT);
+    cJSON_Delete(r);
+    free(json);
+    env_deinit(&e);
+}
+
+static void test_verify_leaves_the_data_directory_untouched(void) {
+    env e;
+    env_init(&e, CRYPTO_SUITE_ED25519_SHA256);
+    scenario(&e);
+    chain_close(e.c);
+    e.c = NULL;
+    char *before = dir_fingerprint(e.data);
+    lines l = {.len = 0};
+    CHECK_EQ_INT(run_verify(&e, e.data, &l, NULL), 0);
+    CHECK_EQ_INT(run_verify(&e, e.data, &l, NULL), 0);
+    char *after = dir_fingerprint(e.data);
+    CHECK(strcmp(before, after) == 0);
+    /* A home without data/ is refused, and data/ is not created. */
+    char missing[128], why[256] = "";
+    snprintf(missing, sizeof missing, "%s/nothing", e.home);
+    verify *v = NULL;
+    verify_opts o = {0};
+    CHECK_ERR(verify_run(&v, e.genesis, e.genesis_len, missing, &o, why, sizeof why),
+              SLQ_NOT_FOUND);
+    CHECK(access(missing, F_OK) != 0);
+    free(before);
+    free(after);
+    env_deinit(&e);
+}
+
+/* ------------------------------------------------------------------ tampering */
+
+typedef enum { T_FLIP, T_DEL, T_PUT } tamper_mode;
+
+typedef struct {
+    const char *name;
+    slq_key key;
+    tamper_mode mode;
+    int at;           /* T_FLIP: the byte to flip (-1: the middle) */
+    const char *want; /* a failure line contains it */
+} tamper_case;
+
+static void tamper(const char *dir, const tamper_case *t) {
+    char *err = NULL;
+    leveldb_options_t *o = leveldb_options_create();
+    leveldb_readoptions_t *ro = leveldb_readoptions_create();
+    leveldb_writeoptions_t *wo = leveldb_writeoptions_create();
+    leveldb_t *db = leveldb_open(o, dir, &err);
+    SLQ_ASSERT(err == NULL && db != NULL);
+    const char *k = (const char *) t->key.bytes;
+    if (t->mode == T_DEL) leveldb_delete(db, wo, k, t->key.len, &err);
+    if (t->mode == T_PUT) leveldb_put(db, wo, k, t->key.len, "\x08\x01", 2, &err);
+    if (t->mode == T_FLIP) {
+        size_t len = 0;
+        char *v = leveldb_get(db, ro, k, t->key.len, &len, &err);
+        SLQ_ASSERT(err == NULL && v != NULL);
+        if (len == 0) {
+            leveldb_put(db, wo, k, t->key.len, "x", 1, &err); /* an empty row gains a byte */
+        } else {
+            v[t->at >= 0 ? (size_t) t->at : len / 2] ^= 0x01;
+            leveldb_put(db, wo, k, t->key.len, v, len, &err);
+        }
+        leveldb_free(v);
+    }
+    SLQ_ASSERT(err == NULL);
+    leveldb_close(db);
+    leveldb_writeoptions_destroy(wo);
+    leveldb_readoptions_destroy(ro);
+    leveldb_options_destroy(o);
+}
+
+static slq_key hash_key(uint8_t family, const uint8_t *p, size_t n) {
+    return slq_key_bytes(family, p, n);
+}
+
+/* The wanted text of a failure about key k: "<family>/<hex>". */
+static const char *key_want(char *buf, size_t cap, const slq_key *k, const char *suffix) {
+    int n = snprintf(buf, cap, "%c/", k->bytes[0]);
+    codec_hex_encode(buf + n, k->bytes + 1, k->len - 1);
+    snprintf(buf + strlen(buf), cap - strlen(buf), "%s", suffix);
+    return buf;
+}
+
+#define CASES_MAX 32
+
+static size_t tamper_cases(const env *e, tamper_case *c, char (*want)[200]) {
+    size_t n = 0;
+    uint8_t ref[32], rand_hash[32] = {0x5a, 0x5a};
+    crypto_hash(e->f.suite, ref, (const uint8_t *) "SC-1", 4);
+    slq_key k;
+#define ADD(name_, key_, mode_, at_, suffix_)                                                   \
+    k = (key_);                                                                                 \
+    c[n] = (tamper_case){name_, k, mode_, at_, key_want(want[n], sizeof want[n], &k, suffix_)}; \
+    n++
+    ADD("block, one byte", slq_key_height(SLQ_KEY_BLOCK, 3), T_FLIP, -1, "");
+    c[n - 1].want = "height 3";
+    ADD("block, deleted", slq_key_height(SLQ_KEY_BLOCK, 3), T_DEL, -1, " missing");
+    ADD("certificate, one byte", slq_key_height(SLQ_KEY_CERT, 2), T_FLIP, -1, "");
+    ADD("certificate, deleted", slq_key_height(SLQ_KEY_CERT, 6), T_DEL, -1, " missing");
+    ADD("tx index, one byte", hash_key(SLQ_KEY_TX, e->issue_tx, 32), T_FLIP, -1, ": value differs");
+    ADD("tx index, deleted", hash_key(SLQ_KEY_TX, e->issue_tx, 32), T_DEL, -1, ": missing");
+    ADD("account, one byte", hash_key(SLQ_KEY_ACCOUNT, e->f.addr[K_H1], 20), T_FLIP, -1, ": value");
+    ADD("account, deleted", hash_key(SLQ_KEY_ACCOUNT, e->f.addr[K_H1], 20), T_DEL, -1, ": missing");
+    ADD("voucher, one byte", hash_key(SLQ_KEY_VOUCHER, e->v2, 32), T_FLIP, -1, ": value differs");
+    ADD("voucher, deleted", hash_key(SLQ_KEY_VOUCHER, e->v2, 32), T_DEL, -1, ": missing");
+    ADD("year totals, one byte", slq_key_year(YEAR), T_FLIP, -1, ": value differs");
+    ADD("year totals, deleted", slq_key_year(YEAR), T_DEL, -1, ": missing");
+    ADD("program totals, one byte", slq_key_program_year(YEAR, P_GENERAL), T_FLIP, -1, ": value");
+    ADD("holder quota, deleted", slq_key_quota(YEAR, P_PROVINCIAL, e->f.addr[K_H2]), T_DEL, -1,
+        ": missing");
+    ADD("contract index, one byte", hash_key(SLQ_KEY_CONTRACT_REF, ref, 32), T_FLIP, -1, ": value");
+    ADD("contract index, deleted", hash_key(SLQ_KEY_CONTRACT_REF, ref, 32), T_DEL, -1, ": missing");
+    ADD("claim, one byte", hash_key(SLQ_KEY_CLAIM, e->claim_a, 32), T_FLIP, -1, ": value differs");
+    ADD("holder index, deleted", slq_key_holding(e->f.addr[K_H2], e->v2), T_DEL, -1, ": missing");
+    ADD("holder index, changed", slq_key_holding(e->f.addr[K_H2], e->v2), T_FLIP, -1, ": value");
+    ADD("holder index, extra", slq_key_holding(e->f.addr[K_H1], e->v2), T_PUT, -1, ": extra");
+    ADD("hash index, deleted", hash_key(SLQ_KEY_BLOCK_HASH, e->block2, 32), T_DEL, -1, " missing");
+    ADD("hash index, changed", hash_key(SLQ_KEY_BLOCK_HASH, e->block2, 32), T_FLIP, 7,
+        " does not say height 2");
+    ADD("hash index, extra", hash_key(SLQ_KEY_BLOCK_HASH, rand_hash, 32), T_PUT, -1, ": malformed");
+    ADD("tip, app hash byte", slq_key_prefix(SLQ_KEY_TIP), T_FLIP, 71, ": app hash");
+    ADD("tip, deleted", slq_key_prefix(SLQ_KEY_TIP), T_DEL, -1, ": the tip row is missing");
+    ADD("genesis, one byte", slq_key_prefix(SLQ_KEY_GENESIS), T_FLIP, -1, ": the stored genesis");
+    ADD("block beyond the tip", slq_key_height(SLQ_KEY_BLOCK, 100), T_PUT, -1, ": block of height");
+    ADD("a key of no family", slq_key_prefix('Z'), T_PUT, -1, ": a key of no slq family");
+#undef ADD
+    SLQ_ASSERT(n <= CASES_MAX);
+    return n;
+}
+
+static void test_each_tampered_row_is_a_failure_that_names_it(void) {
+    env e;
+    env_init(&e, CRYPTO_SUITE_ED25519_SHA256);
+    scenario(&e);
+    chain_close(e.c);
+    e.c = NULL;
+    tamper_case cases[CASES_MAX];
+    char want[CASES_MAX][200];
+    size_t n = tamper_cases(&e, cases, want);
+    for (size_t i = 0; i < n; i++) {
+        char copy[128];
+        snprintf(copy, sizeof copy, "%s/copy%zu", e.home, i);
+        copy_dir(e.data, copy);
+        tamper(copy, &cases[i]);
+        static lines l;
+        memset(&l, 0, sizeof l);
+        size_t failures = run_verify(&e, copy, &l, NULL);
+        bool named = strstr(l.text, cases[i].want) != NULL;
+        if (failures == 0 || !named)
+            fprintf(stderr, "  %s: %zu failures, want \"%s\" in:\n%s", cases[i].name, failures,
+                    cases[i].want, l.text);
+        CHECK(failures > 0 && named);
+        rm_rf(copy);
+    }
+    env_deinit(&e);
+}
+
+/* ------------------------------------------------------------------ suites, signing, text */
+
+static void test_a_chain_of_the_sm2_suite_verifies(void) {
+    env e;
+    env_init(&e, CRYPTO_SUITE_SM2_SM3);
+    scenario(&e);
+    chain_close(e.c);
+    e.c = NULL;
+    lines l = {.len = 0};
+    verify *v = NULL;
+    CHECK_EQ_INT(run_verify(&e, e.data, &l, &v), 0);
+    if (l.lines > 0) fprintf(stderr, "%s", l.text);
+    char *json = NULL, *env_text = NULL, signer[CRYPTO_ADDRESS_TEXT_BYTES], why[256];
+    size_t len = 0, env_len = 0;
+    CHECK_ERR(verify_report(v, YEAR, &json, &len), SLQ_OK);
+    cJSON *r = json != NULL ? cJSON_ParseWithLength(json, len) : NULL;
+    CHECK(r != NULL && strcmp(cJSON_GetObjectItem(r, "suite")->valuestring, "sm2-sm3") == 0);
+    CHECK(r != NULL && num(r, "issued_fen") == 149475000 && yes(r, "conservation_holds"));
+    CHECK_ERR(codec_report_sign(&env_text, &env_len, json, len, e.f.keys[K_REGULATOR]), SLQ_OK);
+    CHECK_ERR(codec_report_verify(env_text, env_len, signer, why, sizeof why), SLQ_OK);
+    cJSON_Delete(r);
+    free(json);
+    free(env_text);
+    verify_free(v);
+    env_deinit(&e);
+}
+
+static void test_a_signed_report_verifies_and_a_flipped_byte_does_not(void) {
+    fx f;
+    fx_init(&f);
+    const char *report = "{\"chain_id\":\"slq-test\",\"height\":7,\"year\":2024,\"cap_fen\":100}";
+    char *env_text = NULL, signer[CRYPTO_ADDRESS_TEXT_BYTES] = "", why[256] = "", want[64];
+    size_t len = 0;
+    CHECK_ERR(codec_report_sign(&env_text, &len, report, strlen(report), f.keys[K_REGULATOR]),
+              SLQ_OK);
+    crypto_address_format(want, f.addr[K_REGULATOR]);
+    CHECK_ERR(codec_report_verify(env_text, len, signer, why, sizeof why), SLQ_OK);
+    CHECK(strcmp(signer, want) == 0);
+    CHECK(strncmp(env_text, "{\"report\":{\"chain_id\"", 21) == 0);
+    CHECK(env_text[len - 1] == '\n');
+    /* Every single flipped bit anywhere in the envelope is caught. */
+    size_t caught = 0;
+    for (size_t i = 0; i < len; i++) {
+        env_text[i] ^= 0x01;
+        caught += codec_report_verify(env_text, len, signer, why, sizeof why) == SLQ_SIG_INVALID;
+        env_text[i] ^= 0x01;
+    }
+    CHECK_EQ_INT(caught, len);
+    CHECK_ERR(codec_report_verify(env_text, len / 2, signer, why, sizeof why), SLQ_SIG_INVALID);
+    CHECK_ERR(codec_report_verify("{}", 2, signer, why, sizeof why), SLQ_SIG_INVALID);
+    CHECK_ERR(codec_report_sign(&env_text, &len, "", 0, f.keys[K_REGULATOR]), SLQ_FIELD_INVALID);
+    free(env_text);
+    fx_deinit(&f);
+}
+
+static void test_the_table_and_the_csv_show_the_figures(void) {
+    env e;
+    env_init(&e, CRYPTO_SUITE_ED25519_SHA256);
+    scenario(&e);
+    report_source src = report_source_storage(chain_storage(e.c));
+    report_tip tip = {.height = 6, .time_ms = chain_tip_time_ms(e.c)};
+    char *json = NULL, *table = NULL, *csv = NULL;
+    size_t len = 0;
+    CHECK_ERR(report_json(&json, &len, chain_ledger(e.c), &src, &tip, REPORT_ALL_YEARS), SLQ_OK);
+    CHECK_ERR(codec_report_format(&table, json, len, CODEC_REPORT_TABLE), SLQ_OK);
+    CHECK_ERR(codec_report_format(&csv, json, len, CODEC_REPORT_CSV), SLQ_OK);
+    CHECK(table != NULL && strstr(table, "budget year 2024") != NULL);
+    CHECK(table != NULL && strstr(table, "cap held at every block    yes") != NULL);
+    CHECK(table != NULL && strstr(table, "issued 1494750.00 = active 1493200.00 + redeemed "
+                                         "900.00 + revoked 600.00 + expired 50.00") != NULL);
+    CHECK(table != NULL && strstr(table, "affiliated_redemption") != NULL);
+    CHECK(table != NULL && strstr(table, "成都某AI公司") != NULL);
+    CHECK(csv != NULL && strncmp(csv, "year,section,subject,metric,value\n", 34) == 0);
+    CHECK(csv != NULL && strstr(csv, "\n2024,year,,issued_fen,149475000\n") != NULL);
+    CHECK(csv != NULL && strstr(csv, "\n2024,program,general,redeemed_fen,90000\n") != NULL);
+    CHECK(csv != NULL && strstr(csv, "\n,report,,height,6\n") != NULL);
+    CHECK_ERR(codec_report_format(&table, "[1]", 3, CODEC_REPORT_TABLE), SLQ_FIELD_INVALID);
+    free(json);
+    free(table);
+    free(csv);
+    env_deinit(&e);
+}
+
+static void test_verify_main_exits_0_verified_1_failed_2_unusable(void) {
+    env e;
+    env_init(&e, CRYPTO_SUITE_ED25519_SHA256);
+    scenario(&e);
+    chain_close(e.c);
+    e.c = NULL;
+    char *ok[] = {"verify", "--home", e.home, NULL};
+    CHECK_EQ_INT(verify_main(3, ok), 0);
+    char *report[] = {"verify", "--home", e.home, "--report", "--json", "--year", "2024", NULL};
+    CHECK_EQ_INT(verify_main(7, report), 0);
+    char *bad[] = {"verify", "--home", e.home, "--json", NULL};
+    CHECK_EQ_INT(verify_main(4, bad), 2); /* --json without --report */
+    char *nohome[] = {"verify", "--home", "/nonexistent/slq", NULL};
+    CHECK_EQ_INT(verify_main(3, nohome), 2);
+    tamper_case t = {"voucher", slq_key_bytes(SLQ_KEY_VOUCHER, e.v1, 32), T_DEL, -1, ""};
+    tamper(e.data, &t);
+    CHECK_EQ_INT(verify_main(3, ok), 1);
+    CHECK_EQ_INT(verify_main(7, report), 1); /* no report for a chain that fails */
+    env_deinit(&e);
+}
+
+TEST_MAIN("verify", TEST(test_a_clean_chain_verifies_with_every_count),
+          TEST(test_the_report_has_every_figure_of_the_known_chain),
+          TEST(test_the_report_over_the_store_is_the_report_over_the_replay),
+          TEST(test_a_year_without_vouchers_reports_zeros_and_a_held_cap),
+          TEST(test_verify_leaves_the_data_directory_untouched),
+          TEST(test_each_tampered_row_is_a_failure_that_names_it),
+          TEST(test_a_chain_of_the_sm2_suite_verifies),
+          TEST(test_a_signed_report_verifies_and_a_flipped_byte_does_not),
+          TEST(test_the_table_and_the_csv_show_the_figures),
+          TEST(test_verify_main_exits_0_verified_1_failed_2_unusable))
