@@ -29,6 +29,7 @@
 #include "slq/assert.h"
 #include "slq/log.h"
 #include "tendermint.h"
+#include "wal.h"
 
 #define PROPOSALS_MAX    16u
 #define TIMERS_MAX       8u
@@ -70,6 +71,8 @@ struct engine {
     uint8_t addrs[SLQ_VALIDATORS_MAX][CRYPTO_ADDRESS_BYTES];
     p2p *net;
     signer *sg;
+    wal *log;       /* the machine's inputs of this height (wal.h) */
+    bool replaying; /* feeding the log back after a restart: nothing is logged again */
     proposal_slot props[PROPOSALS_MAX];
     uint64_t props_height;
     step_timer timers[TIMERS_MAX];
@@ -123,6 +126,70 @@ static bool first_sight(engine *e, const uint8_t *p, size_t n) {
     return true;
 }
 
+/* ------------------------------------------------------------------ write-ahead log */
+
+static size_t put_be(uint8_t *p, uint64_t v, size_t n) {
+    for (size_t i = 0; i < n; i++) p[i] = (uint8_t) (v >> (8 * (n - 1 - i)));
+    return n;
+}
+
+static uint64_t get_be(const uint8_t *p, size_t n) {
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) v = (v << 8) | p[i];
+    return v;
+}
+
+static void fatal(engine *e, const char *what, slq_err err);
+
+/* Appends one input of the machine to the log (not while replaying it). */
+static void log_input(engine *e, wal_kind kind, const uint8_t *head, size_t head_len,
+                      const uint8_t *block, size_t block_len) {
+    if (e->replaying || e->log == NULL) return;
+    uint8_t *buf = malloc(head_len + block_len + 1);
+    slq_err err = buf == NULL ? SLQ_NO_MEMORY : SLQ_OK;
+    if (err == SLQ_OK) {
+        memcpy(buf, head, head_len);
+        if (block_len > 0) memcpy(buf + head_len, block, block_len);
+        err = wal_append(e->log, kind, buf, head_len + block_len);
+    }
+    free(buf);
+    if (err != SLQ_OK) fatal(e, "write-ahead log", err);
+}
+
+/* Vote layout: type u8 | height u64 | round u32 | validator u32 | block [32] | sig_len u8 |
+ * sig [72]. */
+#define WAL_VOTE_BYTES (1 + 8 + 4 + 4 + 32 + 1 + TM_SIG_BYTES_MAX)
+
+static void log_vote(engine *e, const tm_vote *v) {
+    uint8_t b[WAL_VOTE_BYTES] = {0}, *p = b;
+    p += put_be(p, (uint64_t) v->type, 1);
+    p += put_be(p, v->height, 8);
+    p += put_be(p, v->round, 4);
+    p += put_be(p, v->validator, 4);
+    memcpy(p, v->block.hash, 32);
+    p += 32;
+    p += put_be(p, v->sig_len, 1);
+    memcpy(p, v->sig, v->sig_len);
+    log_input(e, WAL_VOTE, b, sizeof b, NULL, 0);
+}
+
+static bool read_vote(tm_vote *v, const uint8_t *p, size_t len) {
+    if (len != WAL_VOTE_BYTES) return false;
+    memset(v, 0, sizeof *v);
+    v->type = (tm_vote_type) p[0];
+    v->height = get_be(p + 1, 8);
+    v->round = (uint32_t) get_be(p + 9, 4);
+    v->validator = (uint32_t) get_be(p + 13, 4);
+    memcpy(v->block.hash, p + 17, 32);
+    v->sig_len = p[49];
+    memcpy(v->sig, p + 50, TM_SIG_BYTES_MAX);
+    return v->sig_len <= TM_SIG_BYTES_MAX;
+}
+
+/* Proposal layout: height u64 | round u32 | pol_round u32 | proposer u32 | valid u8 |
+ * sig_len u8 | sig [72] | block bytes. */
+#define WAL_PROPOSAL_HEAD (8 + 4 + 4 + 4 + 1 + 1 + CRYPTO_SIG_BYTES_MAX)
+
 /* ------------------------------------------------------------------ proposals */
 
 static void props_clear(engine *e) {
@@ -164,6 +231,40 @@ static proposal_slot *prop_store(engine *e, const uint8_t *hash, uint8_t *block,
     s->block = block;
     s->len = len;
     return s;
+}
+
+static void log_proposal(engine *e, const proposal_slot *s, uint64_t height) {
+    uint8_t b[WAL_PROPOSAL_HEAD] = {0}, *p = b;
+    p += put_be(p, height, 8);
+    p += put_be(p, s->round, 4);
+    p += put_be(p, (uint32_t) s->pol_round, 4);
+    p += put_be(p, s->proposer, 4);
+    p += put_be(p, s->valid, 1);
+    p += put_be(p, s->sig_len, 1);
+    memcpy(p, s->sig, s->sig_len);
+    log_input(e, WAL_PROPOSAL, b, sizeof b, s->block, s->len);
+}
+
+static void log_value(engine *e, uint64_t h, uint32_t r, const uint8_t *block, size_t len) {
+    uint8_t b[12];
+    put_be(b, h, 8);
+    put_be(b + 8, r, 4);
+    log_input(e, WAL_VALUE, b, sizeof b, block, len);
+}
+
+static void log_timeout(engine *e, tm_step step, uint64_t h, uint32_t r) {
+    uint8_t b[13];
+    put_be(b, (uint64_t) step, 1);
+    put_be(b + 1, h, 8);
+    put_be(b + 9, r, 4);
+    log_input(e, WAL_TIMEOUT, b, sizeof b, NULL, 0);
+}
+
+/* The log must be durable before we sign: a restart replays it to recover our lock. */
+static bool log_sync(engine *e) {
+    slq_err err = e->log != NULL ? wal_sync(e->log) : SLQ_OK;
+    if (err != SLQ_OK) fatal(e, "write-ahead log sync", err);
+    return err == SLQ_OK;
 }
 
 /* ------------------------------------------------------------------ messages out */
@@ -241,6 +342,12 @@ static void settle_block(engine *e, const uint8_t *block, size_t len) {
 static void new_height(engine *e) {
     props_clear(e);
     e->want_value = false;
+    e->replaying = false; /* a decision during replay ends the replay with its height */
+    slq_err err = e->log != NULL ? wal_begin(e->log, chain_tip(e->n->chain)->height + 1) : SLQ_OK;
+    if (err != SLQ_OK) {
+        fatal(e, "write-ahead log", err);
+        return;
+    }
     e->last_block_mono_ms = uv_now(e->n->loop);
     send_status(e, UINT32_MAX);
     tm_actions acts = {.n = 0};
@@ -380,6 +487,7 @@ static void try_build(engine *e) {
     s->proposer = (uint32_t) e->self;
     s->valid = true;
     e->want_value = false;
+    log_value(e, e->want_h, e->want_r, s->block, s->len);
     tm_actions acts = {.n = 0};
     tm_on_value(e->m, e->want_h, e->want_r, (const tm_block_id *) hash, &acts);
     run(e, &acts);
@@ -410,6 +518,7 @@ static void act_propose(engine *e, const tm_action *a) {
                                .round = a->round,
                                .pol_round = a->pol_round,
                                .block_hash = a->block.hash};
+    if (!log_sync(e)) return;
     slq_err err = signer_sign(e->sg, chain_id(e), &f, s->sig, &s->sig_len);
     if (err == SLQ_IO || err == SLQ_STORAGE_CORRUPT) {
         fatal(e, "sign proposal", err);
@@ -419,7 +528,9 @@ static void act_propose(engine *e, const tm_action *a) {
     s->round = a->round;
     s->pol_round = a->pol_round;
     s->proposer = (uint32_t) e->self;
+    s->valid = true;
     broadcast_proposal(e, s, UINT32_MAX);
+    log_proposal(e, s, a->height);
     tm_proposal p = {.height = a->height,
                      .round = a->round,
                      .pol_round = a->pol_round,
@@ -439,6 +550,7 @@ static bool is_nil(const tm_block_id *b) {
 /* Feeds a checked vote of the current height to the machine and keeps it. */
 static void feed_vote(engine *e, const tm_vote *v) {
     if (e->votes_count < VOTES_KEPT) e->votes[e->votes_count++] = *v;
+    log_vote(e, v);
     tm_actions acts = {.n = 0};
     tm_on_vote(e->m, v, &acts);
     run(e, &acts);
@@ -467,6 +579,7 @@ static void act_vote(engine *e, const tm_action *a) {
                                .round = a->round,
                                .pol_round = -1,
                                .block_hash = is_nil(&a->block) ? NULL : a->block.hash};
+    if (!log_sync(e)) return;
     slq_err err = signer_sign(e->sg, chain_id(e), &f, v.sig, &v.sig_len);
     if (err == SLQ_IO || err == SLQ_STORAGE_CORRUPT) {
         fatal(e, "sign vote", err);
@@ -482,6 +595,7 @@ static void step_timer_cb(uv_timer_t *t) {
     step_timer *st = t->data;
     engine *e = st->e;
     if (e->stopping) return;
+    log_timeout(e, st->step, st->h, st->r);
     tm_actions acts = {.n = 0};
     tm_on_timeout(e->m, st->step, st->h, st->r, &acts);
     run(e, &acts);
@@ -533,6 +647,7 @@ static void act_evidence(engine *e, const tm_action *a) {
 }
 
 static void maybe_sync(engine *e);
+static bool block_hash_of(const engine *e, const ProtobufCBinaryData *block, uint8_t *hash);
 
 /* 2f+1 precommits for a block we do not hold (or hold as invalid): the validators that
  * decided it commit it and move on; block sync fetches it with its certificate. */
@@ -543,6 +658,7 @@ static void act_need_block(engine *e, const tm_action *a) {
 }
 
 static void act_need_value(engine *e, const tm_action *a) {
+    if (e->replaying) return; /* a value we built is in the log; else the round moves on */
     e->want_value = true;
     e->want_h = a->height;
     e->want_r = a->round;
@@ -701,6 +817,7 @@ static void on_proposal(engine *e, uint32_t peer, const Slq__Proposal *p) {
                       .pol_round = p->pol_round,
                       .proposer = (uint32_t) vi};
     memcpy(tp.block.hash, hash, CRYPTO_HASH_BYTES);
+    log_proposal(e, s, p->height);
     tm_actions acts = {.n = 0};
     tm_on_proposal(e->m, &tp, valid, &acts);
     run(e, &acts);
@@ -850,6 +967,100 @@ static uint64_t height_cb(void *arg) {
     return chain_tip(((engine *) arg)->n->chain)->height;
 }
 
+/* ------------------------------------------------------------------ restart */
+
+/* Reads the height record that starts the log. */
+static bool first_height_cb(void *arg, wal_kind kind, const uint8_t *p, size_t len) {
+    if (kind == WAL_HEIGHT && len == 8) *(uint64_t *) arg = get_be(p, 8);
+    return false; /* only the first record */
+}
+
+/* Holds a logged block again; NULL if it does not decode. */
+static proposal_slot *replay_block(engine *e, const uint8_t *p, size_t len) {
+    uint8_t hash[CRYPTO_HASH_BYTES];
+    ProtobufCBinaryData bd = {len, (uint8_t *) p};
+    uint8_t *block = block_hash_of(e, &bd, hash) ? malloc(len == 0 ? 1 : len) : NULL;
+    if (block == NULL) return NULL;
+    memcpy(block, p, len);
+    return prop_store(e, hash, block, len);
+}
+
+static void replay_proposal(engine *e, const uint8_t *p, size_t len, tm_actions *acts) {
+    proposal_slot *s = replay_block(e, p + WAL_PROPOSAL_HEAD, len - WAL_PROPOSAL_HEAD);
+    if (s == NULL) return;
+    s->round = (uint32_t) get_be(p + 8, 4);
+    s->pol_round = (int32_t) (uint32_t) get_be(p + 12, 4);
+    s->proposer = (uint32_t) get_be(p + 16, 4);
+    s->valid = p[20] != 0;
+    s->sig_len = p[21] <= CRYPTO_SIG_BYTES_MAX ? p[21] : 0;
+    memcpy(s->sig, p + 22, s->sig_len);
+    tm_proposal tp = {.height = get_be(p, 8),
+                      .round = s->round,
+                      .pol_round = s->pol_round,
+                      .proposer = s->proposer};
+    memcpy(tp.block.hash, s->hash, CRYPTO_HASH_BYTES);
+    tm_on_proposal(e->m, &tp, s->valid, acts);
+}
+
+/* Feeds one logged input back into the machine. */
+static bool replay_cb(void *arg, wal_kind kind, const uint8_t *p, size_t len) {
+    engine *e = arg;
+    tm_actions acts = {.n = 0};
+    uint64_t h = tm_height(e->m);
+    if (!e->replaying || e->stopping) return false; /* decided meanwhile: the log is done */
+    if (kind == WAL_VOTE) {
+        tm_vote v;
+        if (read_vote(&v, p, len) && v.validator < e->nvals) feed_vote(e, &v);
+        return true;
+    }
+    if (kind == WAL_TIMEOUT && len == 13) {
+        tm_on_timeout(e->m, (tm_step) p[0], get_be(p + 1, 8), (uint32_t) get_be(p + 9, 4), &acts);
+    } else if (kind == WAL_VALUE && len > 12 && get_be(p, 8) == h) {
+        proposal_slot *s = replay_block(e, p + 12, len - 12);
+        if (s == NULL) return true;
+        s->round = (uint32_t) get_be(p + 8, 4);
+        s->proposer = (uint32_t) e->self;
+        s->valid = true;
+        tm_on_value(e->m, h, s->round, (const tm_block_id *) s->hash, &acts);
+    } else if (kind == WAL_PROPOSAL && len > WAL_PROPOSAL_HEAD && get_be(p, 8) == h) {
+        replay_proposal(e, p, len, &acts);
+    }
+    run(e, &acts);
+    return true;
+}
+
+/* Restarts consensus at tip+1: from the write-ahead log of that height if there is one (so
+ * that the lock and valid value survive a crash), else afresh. */
+static void resume(engine *e) {
+    uint64_t next = chain_tip(e->n->chain)->height + 1;
+    uint64_t logged = 0;
+    slq_err err = wal_replay(e->log, first_height_cb, &logged);
+    if (err != SLQ_OK) {
+        fatal(e, "write-ahead log", err);
+        return;
+    }
+    if (logged != next) {
+        new_height(e);
+        return;
+    }
+    props_clear(e);
+    e->last_block_mono_ms = uv_now(e->n->loop);
+    e->replaying = true;
+    tm_actions acts = {.n = 0};
+    tm_start_height(e->m, next, &acts);
+    run(e, &acts);
+    err = wal_replay(e->log, replay_cb, e);
+    if (err != SLQ_OK) {
+        fatal(e, "write-ahead log replay", err);
+        return;
+    }
+    if (e->replaying)
+        log_info("engine: resume: height=%llu round=%u from the write-ahead log",
+                 (unsigned long long) next, tm_round(e->m));
+    e->replaying = false;
+    send_status(e, UINT32_MAX);
+}
+
 /* ------------------------------------------------------------------ life cycle */
 
 /* Fills the validators' addresses and powers; finds our own index. */
@@ -927,6 +1138,8 @@ slq_err engine_start(node *n, const char *home) {
     char path[4096];
     snprintf(path, sizeof path, "%s/signer.state", home);
     slq_err err = e->self >= 0 ? signer_open(&e->sg, path, n->key) : SLQ_OK;
+    snprintf(path, sizeof path, "%s/consensus.wal", home);
+    if (err == SLQ_OK) err = wal_open(&e->log, path);
     if (err != SLQ_OK) {
         log_error("engine: start: %s: %s", path, slq_err_str(err));
         return err;
@@ -937,7 +1150,7 @@ slq_err engine_start(node *n, const char *home) {
     if (err != SLQ_OK) return err;
     log_info("engine: start: validators=%zu self=%d p2p=%s:%u", e->nvals, e->self, n->cfg.p2p_host,
              p2p_port(e->net));
-    new_height(e);
+    resume(e);
     return SLQ_OK;
 }
 
@@ -961,6 +1174,7 @@ void engine_free(engine *e) {
     }
     free(e->m);
     signer_close(e->sg);
+    wal_close(e->log);
     free(e);
 }
 

@@ -1,0 +1,102 @@
+/* test_wal.c: the consensus write-ahead log: records come back in order, a torn tail is
+ * cut off, damage before the end stops the replay, and a new height starts afresh. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "slq/assert.h"
+#include "wal.h"
+
+typedef struct {
+    int count;
+    wal_kind kinds[16];
+    size_t lens[16];
+} seen;
+
+static bool collect(void *arg, wal_kind kind, const uint8_t *p, size_t len) {
+    seen *s = arg;
+    (void) p;
+    if (s->count < 16) s->kinds[s->count] = kind, s->lens[s->count] = len;
+    s->count++;
+    return true;
+}
+
+static void temp_path(char *out, size_t cap) {
+    char dir[] = "/tmp/slq-wal-XXXXXX";
+    SLQ_ASSERT(mkdtemp(dir) != NULL);
+    snprintf(out, cap, "%s/consensus.wal", dir);
+}
+
+static void write_three(const char *path) {
+    wal *w;
+    SLQ_ASSERT(wal_open(&w, path) == SLQ_OK);
+    SLQ_ASSERT(wal_begin(w, 7) == SLQ_OK);
+    uint8_t big[5000] = {1};
+    SLQ_ASSERT(wal_append(w, WAL_VOTE, (const uint8_t *) "vote", 4) == SLQ_OK);
+    SLQ_ASSERT(wal_append(w, WAL_PROPOSAL, big, sizeof big) == SLQ_OK);
+    SLQ_ASSERT(wal_sync(w) == SLQ_OK);
+    wal_close(w);
+}
+
+static void test_records_come_back_in_order_after_reopening(void) {
+    char path[64];
+    temp_path(path, sizeof path);
+    write_three(path);
+    wal *w;
+    CHECK_ERR(wal_open(&w, path), SLQ_OK);
+    seen s = {0};
+    CHECK_ERR(wal_replay(w, collect, &s), SLQ_OK);
+    CHECK_EQ_INT(s.count, 3);
+    CHECK_EQ_INT(s.kinds[0], WAL_HEIGHT);
+    CHECK_EQ_INT(s.kinds[1], WAL_VOTE);
+    CHECK_EQ_INT(s.lens[2], 5000);
+    CHECK_ERR(wal_begin(w, 8), SLQ_OK); /* a new height forgets the old one */
+    seen t = {0};
+    CHECK_ERR(wal_replay(w, collect, &t), SLQ_OK);
+    CHECK_EQ_INT(t.count, 1);
+    wal_close(w);
+}
+
+static void test_a_torn_tail_is_cut_off(void) {
+    char path[64];
+    temp_path(path, sizeof path);
+    write_three(path);
+    struct stat st;
+    SLQ_ASSERT(stat(path, &st) == 0);
+    SLQ_ASSERT(truncate(path, st.st_size - 100) == 0); /* the proposal half written */
+    wal *w;
+    CHECK_ERR(wal_open(&w, path), SLQ_OK);
+    seen s = {0};
+    CHECK_ERR(wal_replay(w, collect, &s), SLQ_OK);
+    CHECK_EQ_INT(s.count, 2);
+    CHECK_ERR(wal_append(w, WAL_TIMEOUT, (const uint8_t *) "t", 1), SLQ_OK);
+    seen t = {0};
+    CHECK_ERR(wal_replay(w, collect, &t), SLQ_OK);
+    CHECK_EQ_INT(t.count, 3); /* appends go after the cut */
+    CHECK_EQ_INT(t.kinds[2], WAL_TIMEOUT);
+    wal_close(w);
+}
+
+static void test_damage_before_the_end_stops_the_replay(void) {
+    char path[64];
+    temp_path(path, sizeof path);
+    write_three(path);
+    int fd = open(path, O_RDWR);
+    SLQ_ASSERT(fd >= 0);
+    uint8_t b;
+    SLQ_ASSERT(pread(fd, &b, 1, 30) == 1); /* inside the vote record */
+    b ^= 0x40;
+    SLQ_ASSERT(pwrite(fd, &b, 1, 30) == 1);
+    close(fd);
+    wal *w;
+    CHECK_ERR(wal_open(&w, path), SLQ_OK);
+    seen s = {0};
+    CHECK_ERR(wal_replay(w, collect, &s), SLQ_STORAGE_CORRUPT);
+    wal_close(w);
+}
+
+TEST_MAIN("wal", TEST(test_records_come_back_in_order_after_reopening),
+          TEST(test_a_torn_tail_is_cut_off), TEST(test_damage_before_the_end_stops_the_replay))
