@@ -226,7 +226,12 @@ STREAM_NONCE0=$("$SLQ" --json tx "$("$SLQ" --json issue --key "$K/issuer.pem" --
     done
 ) &
 STREAM_PID=$!
-sleep 3
+# Kill the node in the middle of the stream: once a few waited-for transactions committed
+# (bounded: 60 s), while more are pending in its mempool.
+for _ in $(seq 1 600); do
+    [ -f "$T/committed" ] && [ "$(wc -l <"$T/committed")" -ge 4 ] && break
+    sleep 0.1
+done
 kill -9 "$NODE_PID"
 wait "$NODE_PID" 2>/dev/null
 wait "$STREAM_PID" 2>/dev/null
