@@ -17,21 +17,22 @@ node_admit_status node_admit(node *n, uint8_t *bytes, size_t len, ledger_tx *tx,
     uint8_t *stored = NULL;
     size_t stored_len = 0;
     node_admit_status st = NODE_ADMIT_REJECTED;
-    if (storage_tx_by_hash(chain_storage(n->chain), tx->hash, &r->height, &index, &stored,
+    /* Committed bytes carry a nonce at or below the signer's committed one; only those are
+     * looked up in the tx index (most offered transactions are new: one read saved). */
+    r->err = chain_account_nonce(n->chain, tx->signer, &committed);
+    uint64_t nonce = tx->body->nonce;
+    if (r->err == SLQ_OK && nonce <= committed &&
+        storage_tx_by_hash(chain_storage(n->chain), tx->hash, &r->height, &index, &stored,
                            &stored_len) == SLQ_OK) {
         free(stored);
         st = NODE_ADMIT_COMMITTED;
-    } else if (mempool_has(n->mp, tx->hash)) {
+    } else if (r->err == SLQ_OK && mempool_has(n->mp, tx->hash)) {
         st = NODE_ADMIT_PENDING;
-    } else {
-        r->err = chain_account_nonce(n->chain, tx->signer, &committed);
-        uint64_t nonce = tx->body->nonce;
-        if (r->err == SLQ_OK &&
-            (nonce <= committed || nonce > committed + SLQ_MEMPOOL_PER_ACCOUNT_MAX)) {
-            r->err = SLQ_NONCE_INVALID;
-            snprintf(r->message, sizeof r->message, "nonce %llu, last committed %llu",
-                     (unsigned long long) nonce, (unsigned long long) committed);
-        }
+    } else if (r->err == SLQ_OK &&
+               (nonce <= committed || nonce > committed + SLQ_MEMPOOL_PER_ACCOUNT_MAX)) {
+        r->err = SLQ_NONCE_INVALID;
+        snprintf(r->message, sizeof r->message, "nonce %llu, last committed %llu",
+                 (unsigned long long) nonce, (unsigned long long) committed);
     }
     if (st == NODE_ADMIT_REJECTED && r->err == SLQ_OK) {
         uint8_t hash[CRYPTO_HASH_BYTES];

@@ -37,6 +37,7 @@ struct storage {
     leveldb_t *db;
     leveldb_options_t *options;
     leveldb_cache_t *cache;
+    leveldb_filterpolicy_t *filter;
     leveldb_readoptions_t *ropt;       /* verify_checksums = 1 */
     leveldb_writeoptions_t *wopt_sync; /* sync = 1, used for every write */
     storage_tip tip;                   /* cached; equals the 'T' row after every write */
@@ -139,9 +140,11 @@ static slq_err storage_load_tip(storage *s, storage_tip *tip) {
 static slq_err storage_options_create(storage *s) {
     s->options = leveldb_options_create();
     s->cache = leveldb_cache_create_lru(STORAGE_CACHE_BYTES);
+    s->filter = leveldb_filterpolicy_create_bloom(10);
     s->ropt = leveldb_readoptions_create();
     s->wopt_sync = leveldb_writeoptions_create();
-    if (s->options == NULL || s->cache == NULL || s->ropt == NULL || s->wopt_sync == NULL)
+    if (s->options == NULL || s->cache == NULL || s->filter == NULL || s->ropt == NULL ||
+        s->wopt_sync == NULL)
         return SLQ_NO_MEMORY;
     leveldb_options_set_create_if_missing(s->options, 1);
     leveldb_options_set_error_if_exists(s->options, 0);
@@ -149,7 +152,11 @@ static slq_err storage_options_create(storage *s) {
     leveldb_options_set_cache(s->options, s->cache);
     leveldb_options_set_write_buffer_size(s->options, STORAGE_WRITE_BUFFER_BYTES);
     leveldb_options_set_max_open_files(s->options, STORAGE_MAX_OPEN_FILES);
-    leveldb_options_set_compression(s->options, leveldb_snappy_compression);
+    /* Rows are mostly hashes, keys and signatures: compression would cost CPU for nothing. */
+    leveldb_options_set_compression(s->options, leveldb_no_compression);
+    /* Most point reads on the hot path are misses (is this tx already committed?): a bloom
+     * filter answers them without reading a block. */
+    leveldb_options_set_filter_policy(s->options, s->filter);
     leveldb_readoptions_set_verify_checksums(s->ropt, 1);
     leveldb_readoptions_set_fill_cache(s->ropt, 1);
     leveldb_writeoptions_set_sync(s->wopt_sync, 1);
@@ -192,6 +199,7 @@ void storage_close(storage *s) {
     if (s->ropt != NULL) leveldb_readoptions_destroy(s->ropt);
     if (s->options != NULL) leveldb_options_destroy(s->options);
     if (s->cache != NULL) leveldb_cache_destroy(s->cache);
+    if (s->filter != NULL) leveldb_filterpolicy_destroy(s->filter);
     free(s);
 }
 
