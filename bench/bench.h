@@ -31,13 +31,24 @@ _Static_assert(BENCH_TRANSFERS_MAX *BENCH_TRANSFER_FEN <= BENCH_ISSUE_FEN,
 
 /* ---- process helpers ---- */
 
-/* Prints "bench_node: " + the message + newline on stderr; returns false. */
+/* Prints the program's name ("bench_node" unless set) + ": " + the message + newline on
+ * stderr; returns false. */
 bool bench_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The name bench_fail puts first; name must outlive every call. */
+void bench_set_prog(const char *name);
 /* Seconds on CLOCK_MONOTONIC. */
 double bench_now_s(void);
+/* Milliseconds since the Unix epoch on CLOCK_REALTIME (the clock of a block's time_ms). */
+double bench_wall_ms(void);
 void bench_sleep_ms(long ms);
 /* Reads the whole file (at most max bytes) into a NUL-terminated malloc'd buffer. */
 bool bench_read_file(char **out, size_t *len, const char *path, size_t max);
+/* Strict unsigned in [lo, hi] from a flag's value; false (message printed) otherwise. */
+bool bench_parse_uint(unsigned *out, const char *flag, const char *text, unsigned lo, unsigned hi);
+/* Online cores of the machine (2 if unknown). */
+unsigned bench_cores(void);
+/* User + system CPU seconds of this process so far. */
+double bench_cpu_seconds(void);
 
 /* ---- HTTP (bench_http.c) ---- */
 
@@ -134,6 +145,8 @@ bool bench_batch_verdicts(bench_verdict *v, size_t count, const bench_reply *r, 
  * checks that it runs this chain. */
 bool bench_open(bench *b);
 void bench_close(bench *b);
+/* Checks, over h, that the node at url runs the chain of the genesis bench_open() read. */
+bool bench_check_chain(const bench *b, bench_http *h, const char *url);
 /* Bytes of the signature preimage (chain id || body) of a benchmark transfer. */
 size_t bench_transfer_preimage_len(const bench *b);
 /* The committed ("nonce") or highest pending ("pending_nonce") nonce of an account. */

@@ -20,14 +20,11 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "bench.h"
 #include "slq/assert.h"
@@ -39,46 +36,6 @@
 #define RUN_TIMEOUT_S  600.0 /* hard bound on the timed phase */
 #define VERIFY_SECONDS 2.0
 #define WHY_BYTES      320u
-
-/* ------------------------------------------------------------------ helpers */
-
-bool bench_fail(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("bench_node: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    return false;
-}
-
-double bench_now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
-void bench_sleep_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) continue;
-}
-
-bool bench_read_file(char **out, size_t *len, const char *path, size_t max) {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) return bench_fail("%s: %s", path, strerror(errno));
-    char *buf = malloc(max + 1);
-    size_t n = buf != NULL ? fread(buf, 1, max, f) : 0;
-    bool bad = buf == NULL || ferror(f) != 0, more = !bad && n == max && fgetc(f) != EOF;
-    fclose(f);
-    if (bad || more) {
-        free(buf);
-        return bench_fail("%s: %s", path, more ? "file too large" : "read failed");
-    }
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    return true;
-}
 
 /* ------------------------------------------------------------------ options */
 
@@ -93,29 +50,12 @@ static int usage(void) {
     return 2;
 }
 
-/* Strict unsigned in [lo, hi]. */
-static bool parse_uint(unsigned *out, const char *flag, const char *text, unsigned lo,
-                       unsigned hi) {
-    char *end = NULL;
-    errno = 0;
-    unsigned long v = text[0] >= '0' && text[0] <= '9' ? strtoul(text, &end, 10) : 0;
-    if (end == NULL || *end != '\0' || errno != 0 || v < lo || v > hi)
-        return bench_fail("%s \"%s\": want an integer %u..%u", flag, text, lo, hi);
-    *out = (unsigned) v;
-    return true;
-}
-
-static unsigned cores(void) {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n >= 1 && n <= 256 ? (unsigned) n : 2u;
-}
-
 static bool parse_args(bench_opts *o, int argc, char **argv) {
     *o = (bench_opts){.clients = 4,
                       .holders = 16,
                       .transfers = 250,
                       .batch = 256,
-                      .verify_threads = cores(),
+                      .verify_threads = bench_cores(),
                       .verify_seconds = VERIFY_SECONDS};
     bool ok = true;
     for (int i = 1; ok && i < argc; i += 2) {
@@ -131,17 +71,17 @@ static bool parse_args(bench_opts *o, int argc, char **argv) {
         else if (strcmp(f, "--node") == 0)
             o->node_url = v;
         else if (strcmp(f, "--clients") == 0)
-            ok = parse_uint(&o->clients, f, v, 1, BENCH_CLIENTS_MAX);
+            ok = bench_parse_uint(&o->clients, f, v, 1, BENCH_CLIENTS_MAX);
         else if (strcmp(f, "--holders") == 0)
-            ok = parse_uint(&o->holders, f, v, 1, BENCH_HOLDERS_MAX);
+            ok = bench_parse_uint(&o->holders, f, v, 1, BENCH_HOLDERS_MAX);
         else if (strcmp(f, "--transfers") == 0)
-            ok = parse_uint(&o->transfers, f, v, 1, BENCH_TRANSFERS_MAX);
+            ok = bench_parse_uint(&o->transfers, f, v, 1, BENCH_TRANSFERS_MAX);
         else if (strcmp(f, "--batch") == 0)
-            ok = parse_uint(&o->batch, f, v, 1, SLQ_HTTP_BATCH_MAX);
+            ok = bench_parse_uint(&o->batch, f, v, 1, SLQ_HTTP_BATCH_MAX);
         else if (strcmp(f, "--verify-threads") == 0)
-            ok = parse_uint(&o->verify_threads, f, v, 1, 256);
+            ok = bench_parse_uint(&o->verify_threads, f, v, 1, 256);
         else if (strcmp(f, "--verify-seconds") == 0) {
-            ok = parse_uint(&secs, f, v, 1, 60);
+            ok = bench_parse_uint(&secs, f, v, 1, 60);
             o->verify_seconds = secs;
         } else
             ok = bench_fail("unknown flag %s", f);
@@ -365,14 +305,6 @@ static bool count_committed(const bench *b, bench_result *res) {
     return true;
 }
 
-/* User + system CPU seconds of this process so far. */
-static double cpu_seconds(void) {
-    struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
-    return (double) ru.ru_utime.tv_sec + (double) ru.ru_utime.tv_usec / 1e6 +
-           (double) ru.ru_stime.tv_sec + (double) ru.ru_stime.tv_usec / 1e6;
-}
-
 /* ------------------------------------------------------------------ report */
 
 static void print_json(const bench *b, const bench_result *r) {
@@ -385,7 +317,7 @@ static void print_json(const bench *b, const bench_result *r) {
            "\"ratio_to_verify\": %.3f, \"cores\": %u, ",
            crypto_suite_name(b->suite), b->opt.clients, (unsigned long long) txs,
            (unsigned long long) r->committed, secs, tps, b->opt.verify_threads, r->verify,
-           r->verify_1, r->verify > 0 ? tps / r->verify : 0, cores());
+           r->verify_1, r->verify > 0 ? tps / r->verify : 0, bench_cores());
     printf("\"holders_per_client\": %u, \"transfers_per_holder\": %u, \"batch\": %u, "
            "\"blocks\": %llu, \"accepted_seconds\": %.3f, \"posts\": %llu, "
            "\"retried\": %llu, \"refused\": %llu, \"client_cpu_seconds\": %.3f}\n",
@@ -425,9 +357,9 @@ static int run(bench *b) {
     if (!bench_presign(b)) return 1;
     fprintf(stderr, "bench_node: setup: %zu transfers signed in %.1f s\n",
             b->holders_count * b->opt.transfers, bench_now_s() - t);
-    double cpu = cpu_seconds();
+    double cpu = bench_cpu_seconds();
     if (!run_clients(b, &res)) return 1;
-    res.client_cpu_s = cpu_seconds() - cpu;
+    res.client_cpu_s = bench_cpu_seconds() - cpu;
     if (!count_committed(b, &res) || !measure_verify(b, &res)) return 1;
     print_json(b, &res);
     uint64_t txs = (uint64_t) b->holders_count * b->opt.transfers;

@@ -68,9 +68,9 @@ static bool load_genesis(bench *b) {
 }
 
 /* The node must run the chain of this genesis, or every signature would be refused. */
-static bool check_node(bench *b) {
+bool bench_check_chain(const bench *b, bench_http *h, const char *url) {
     cJSON *st = NULL;
-    if (!bench_http_get_json(b->http, &st, "/v1/status")) return false;
+    if (!bench_http_get_json(h, &st, "/v1/status")) return false;
     char want[2 * CRYPTO_HASH_BYTES + 1];
     codec_hex_encode(want, ledger_genesis_hash(b->ledger), CRYPTO_HASH_BYTES);
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(st, "chain_id");
@@ -79,8 +79,8 @@ static bool check_node(bench *b) {
               cJSON_IsString(gh) && strcmp(gh->valuestring, want) == 0;
     cJSON_Delete(st);
     if (!ok)
-        return bench_fail("the node at %s does not run the chain of %s/node0/genesis.json",
-                          b->opt.node_url, b->opt.net_dir);
+        return bench_fail("the node at %s does not run the chain of %s/node0/genesis.json", url,
+                          b->opt.net_dir);
     return true;
 }
 
@@ -107,7 +107,8 @@ bool bench_open(bench *b) {
               key_address(b, b->centre_addr, centre);
     crypto_key_destroy(centre);
     b->holders_count = (size_t) b->opt.clients * b->opt.holders;
-    ok = ok && check_caps(b) && bench_http_open(&b->http, b->opt.node_url) && check_node(b);
+    ok = ok && check_caps(b) && bench_http_open(&b->http, b->opt.node_url) &&
+         bench_check_chain(b, b->http, b->opt.node_url);
     return ok;
 }
 
