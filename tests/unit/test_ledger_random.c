@@ -9,10 +9,7 @@
 #include <stdio.h>
 
 #include "check.h"
-#include "ledger_fixture.h"
-
-#define YEARS_MAX 8
-#define BASE_YEAR 2023
+#include "ledger_invariants.h"
 
 typedef struct {
     uint64_t s;
@@ -28,120 +25,9 @@ static uint64_t below(rng *r, uint64_t n) {
     return rnd(r) % n;
 }
 
-typedef struct {
-    int64_t issued, active, expired, redeemed, revoked, open_claims;
-} year_sums;
-
-typedef struct {
-    fx *f;
-    year_sums y[YEARS_MAX];
-    int64_t holding_rows, active_count;
-    int bad;
-} scan;
-
-static year_sums *year_of(scan *s, uint32_t year) {
-    SLQ_ASSERT(year >= BASE_YEAR && year < BASE_YEAR + YEARS_MAX);
-    return &s->y[year - BASE_YEAR];
-}
-
-static bool scan_voucher(void *arg, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
-    (void) k, (void) kl;
-    scan *s = arg;
-    Slq__Voucher *x = slq__voucher__unpack(NULL, vl, v);
-    SLQ_ASSERT(x != NULL);
-    year_sums *y = year_of(s, x->budget_year);
-    if (x->parent_id.len == 0) y->issued += x->original_fen;
-    if (x->remaining_fen < 0) s->bad++;
-    switch (x->state) {
-        case SLQ__VOUCHER_STATE__VOUCHER_ACTIVE:
-            if (x->remaining_fen != x->original_fen) s->bad++;
-            s->active_count++;
-            if (ledger_voucher_expired(x, s->f->time_ms))
-                y->expired += x->remaining_fen;
-            else
-                y->active += x->remaining_fen;
-            break;
-        case SLQ__VOUCHER_STATE__VOUCHER_REDEEMED:
-            y->redeemed += x->original_fen;
-            break;
-        case SLQ__VOUCHER_STATE__VOUCHER_REVOKED:
-            y->revoked += x->original_fen;
-            break;
-        case SLQ__VOUCHER_STATE__VOUCHER_SPLIT:
-            if (x->remaining_fen != 0) s->bad++;
-            break;
-        default:
-            s->bad++;
-    }
-    slq__voucher__free_unpacked(x, NULL);
-    return true;
-}
-
-static bool scan_claim(void *arg, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
-    (void) k, (void) kl;
-    scan *s = arg;
-    Slq__Claim *c = slq__claim__unpack(NULL, vl, v);
-    SLQ_ASSERT(c != NULL);
-    int64_t sum = 0;
-    for (size_t i = 0; i < c->n_years; i++) {
-        if (!c->settled)
-            year_of(s, c->years[i]->budget_year)->open_claims += c->years[i]->amount_fen;
-        sum += c->years[i]->amount_fen;
-    }
-    if (sum != c->amount_fen) s->bad++;
-    slq__claim__free_unpacked(c, NULL);
-    return true;
-}
-
-static bool count_row(void *arg, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
-    (void) k, (void) kl, (void) v, (void) vl;
-    ((scan *) arg)->holding_rows++;
-    return true;
-}
-
-/* Checks every invariant; returns the number of violations (and prints them). */
+/* Checks every invariant of ledger_invariants.h; prints where it failed. */
 static int check_invariants(fx *f, uint64_t seed, int step) {
-    scan s = {.f = f};
-    uint8_t p = SLQ_KEY_VOUCHER;
-    ledger_state_foreach(f->st, &p, 1, scan_voucher, &s);
-    p = SLQ_KEY_CLAIM;
-    ledger_state_foreach(f->st, &p, 1, scan_claim, &s);
-    p = SLQ_KEY_HOLDING;
-    ledger_state_foreach(f->st, &p, 1, count_row, &s);
-    int bad = s.bad + (s.holding_rows != s.active_count);
-    for (uint32_t yr = BASE_YEAR; yr < BASE_YEAR + YEARS_MAX; yr++) {
-        const year_sums *y = year_of(&s, yr);
-        Slq__YearTotals t = fx_year(f, yr);
-        int64_t program_cap_used = 0;
-        for (uint32_t prog = 0; prog < P_COUNT; prog++) {
-            slq_key k = slq_key_program_year(yr, prog);
-            const uint8_t *v;
-            size_t n;
-            if (ledger_state_get(f->st, k.bytes, k.len, &v, &n) != SLQ_OK) continue;
-            Slq__YearTotals *pt = slq__year_totals__unpack(NULL, n, v);
-            if (prog != P_OUTSIDE) program_cap_used += pt->cap_used_fen;
-            if (prog == P_SHARED && pt->cap_used_fen > FX_SHARED_CAP) bad++;
-            if (pt->cap_used_fen != pt->issued_fen - pt->revoked_fen) bad++;
-            slq__year_totals__free_unpacked(pt, NULL);
-        }
-        int violations = (y->issued != y->active + y->expired + y->redeemed + y->revoked) +
-                         (t.issued_fen != y->issued) + (t.redeemed_fen != y->redeemed) +
-                         (t.revoked_fen != y->revoked) +
-                         (t.redeemed_fen != t.settled_fen + y->open_claims) +
-                         (t.cap_used_fen > FX_CITY_CAP) + (t.cap_used_fen != program_cap_used);
-        if (violations != 0)
-            fprintf(stderr,
-                    "  seed %llu step %d year %u: issued %lld (row %lld) active %lld expired "
-                    "%lld redeemed %lld (row %lld) revoked %lld (row %lld) settled %lld open "
-                    "%lld cap_used %lld (programs %lld)\n",
-                    (unsigned long long) seed, step, yr, (long long) y->issued,
-                    (long long) t.issued_fen, (long long) y->active, (long long) y->expired,
-                    (long long) y->redeemed, (long long) t.redeemed_fen, (long long) y->revoked,
-                    (long long) t.revoked_fen, (long long) t.settled_fen,
-                    (long long) y->open_claims, (long long) t.cap_used_fen,
-                    (long long) program_cap_used);
-        bad += violations;
-    }
+    int bad = ledger_violations(f->st, f->time_ms);
     if (bad != 0)
         fprintf(stderr, "  seed %llu step %d: %d violations\n", (unsigned long long) seed, step,
                 bad);
