@@ -186,6 +186,56 @@ static void test_another_node_replays_blocks_to_the_same_tip(void) {
     env_deinit(&e);
 }
 
+/* Each validator stores the certificate it collected; the next block carries the proposer's.
+ * They differ (other precommits, randomized SM2 signatures of other lengths), and the next
+ * block must still be accepted. */
+static void test_a_block_with_another_valid_last_commit_is_accepted(void) {
+    env e;
+    memset(&e, 0, sizeof e);
+    fx_init_suite(&e.f, CRYPTO_SUITE_SM2_SM3);
+    fx_genesis_bytes(&e.f, &e.genesis, &e.genesis_len);
+    snprintf(e.dir, sizeof e.dir, "/tmp/slq-chain-XXXXXX");
+    SLQ_ASSERT(mkdtemp(e.dir) != NULL);
+    char dir2[64] = "/tmp/slq-chain3-XXXXXX", why[256] = "";
+    SLQ_ASSERT(mkdtemp(dir2) != NULL);
+    chain *a, *b;
+    CHECK_ERR(chain_open(&a, e.dir, e.genesis, e.genesis_len, why, sizeof why), SLQ_OK);
+    CHECK_ERR(chain_open(&b, dir2, e.genesis, e.genesis_len, why, sizeof why), SLQ_OK);
+    int64_t t = cst_ms(2024, 6, 1, 0, 0);
+    size_t len;
+    uint8_t *tx = register_tx(&e, K_H1, 1, &len);
+    CHECK_ERR(make_block(&e, a, &tx, &len, 1, t, NULL), SLQ_OK);
+    free(tx);
+    uint8_t *blk, *cert_a, *cert_b = NULL;
+    size_t blk_len, cert_a_len, cert_b_len = 0;
+    CHECK_ERR(storage_block_by_height(chain_storage(a), 1, &blk, &blk_len), SLQ_OK);
+    CHECK_ERR(storage_cert_by_height(chain_storage(a), 1, &cert_a, &cert_a_len), SLQ_OK);
+    chain_proposal p = {.height = 1};
+    memcpy(p.hash, chain_tip(a)->hash, 32);
+    for (int i = 0; i < 64 && (cert_b == NULL || cert_b_len == cert_a_len); i++) {
+        free(cert_b); /* SM2 signs randomly: re-sign until the length differs */
+        CHECK_ERR(chain_certify_alone(b, &p, e.f.keys[K_REGULATOR], &cert_b, &cert_b_len), SLQ_OK);
+    }
+    CHECK(cert_b_len != cert_a_len);
+    CHECK_ERR(chain_apply_block(b, blk, blk_len, cert_b, cert_b_len, why, sizeof why), SLQ_OK);
+    tx = register_tx(&e, K_H2, 2, &len);
+    CHECK_ERR(make_block(&e, a, &tx, &len, 1, t + 1, NULL), SLQ_OK); /* carries cert_a */
+    free(tx);
+    free(blk);
+    free(cert_a);
+    CHECK_ERR(storage_block_by_height(chain_storage(a), 2, &blk, &blk_len), SLQ_OK);
+    CHECK_ERR(storage_cert_by_height(chain_storage(a), 2, &cert_a, &cert_a_len), SLQ_OK);
+    CHECK_ERR(chain_apply_block(b, blk, blk_len, cert_a, cert_a_len, why, sizeof why), SLQ_OK);
+    CHECK_MEM(chain_tip(b)->hash, chain_tip(a)->hash, 32);
+    free(blk);
+    free(cert_a);
+    free(cert_b);
+    chain_close(a);
+    chain_close(b);
+    rm_rf(dir2);
+    env_deinit(&e);
+}
+
 /* ------------------------------------------------------------------ mempool */
 
 static void add(env *e, mempool *m, int who_new, uint64_t nonce, slq_err want) {
@@ -261,5 +311,6 @@ static void test_mempool_refuses_when_full(void) {
 TEST_MAIN("chain", TEST(test_a_committed_block_survives_reopening),
           TEST(test_a_store_of_another_genesis_is_refused),
           TEST(test_another_node_replays_blocks_to_the_same_tip),
+          TEST(test_a_block_with_another_valid_last_commit_is_accepted),
           TEST(test_mempool_orders_by_nonce_and_waits_for_gaps),
           TEST(test_mempool_refuses_when_full))
