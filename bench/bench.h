@@ -4,7 +4,8 @@
  * the raw signature-verify rate (bench_verify.c) and the rate at which a running node
  * commits signed transfers that several client threads submit in batches over the HTTP API
  * (bench_setup.c prepares the accounts and pre-signs the transfers; bench_node.c drives the
- * timed phase). bench_http.c is the small libcurl client they share.
+ * timed phase). bench_http.c is the small libcurl client they share, bench_util.c the
+ * process helpers. bench_network (bench_net.h) reuses the setup, the client and the helpers.
  *
  * Threading: one bench_http per thread; everything else is set up by the main thread
  * before the client threads start and only read by them afterwards. */

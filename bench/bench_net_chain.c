@@ -279,8 +279,10 @@ bool net_walk(netbench *nb) {
 
 /* ------------------------------------------------------------------ agreement */
 
-/* The hash of block `height` at the node behind h; waits for it to get there. */
-static bool block_hash(bench_http *h, char out[2 * CRYPTO_HASH_BYTES + 1], uint64_t height) {
+/* The hash of block `height` at the node behind h, waiting up to TIP_WAIT_S for the node to
+ * get there (*found false if it does not). false when the node cannot be asked. */
+static bool block_hash(bench_http *h, char out[2 * CRYPTO_HASH_BYTES + 1], bool *found,
+                       uint64_t height) {
     char path[64];
     snprintf(path, sizeof path, "/v1/blocks/%llu", (unsigned long long) height);
     double deadline = bench_now_s() + TIP_WAIT_S;
@@ -290,6 +292,8 @@ static bool block_hash(bench_http *h, char out[2 * CRYPTO_HASH_BYTES + 1], uint6
         if (r.status != 404 || bench_now_s() > deadline) break;
         bench_sleep_ms(50);
     }
+    *found = r.status == 200;
+    if (r.status == 404) return true;
     if (r.status != 200) return bench_fail("GET %s: HTTP %ld", path, r.status);
     cJSON *blk = cJSON_ParseWithLength(r.body, r.len);
     const cJSON *hv = cJSON_GetObjectItemCaseSensitive(blk, "hash");
@@ -299,21 +303,32 @@ static bool block_hash(bench_http *h, char out[2 * CRYPTO_HASH_BYTES + 1], uint6
     return ok ? true : bench_fail("GET %s: no \"hash\"", path);
 }
 
+/* Says how far behind node i is (its /v1/status height). */
+static void report_behind(const netbench *nb, bench_http *h, unsigned i, uint64_t height) {
+    uint64_t at = 0, mempool = 0;
+    if (status_height(h, &at, &mempool))
+        bench_fail("node %u (%s) is at height %llu, %.0f s after node 0 reached %llu", i,
+                   nb->urls[i], (unsigned long long) at, TIP_WAIT_S, (unsigned long long) height);
+}
+
 bool net_tips(netbench *nb) {
     char want[2 * CRYPTO_HASH_BYTES + 1], got[2 * CRYPTO_HASH_BYTES + 1];
     uint64_t height = nb->res.end_height;
-    if (!block_hash(nb->b.http, want, height)) return false;
+    bool found = false;
+    if (!block_hash(nb->b.http, want, &found, height)) return false;
+    if (!found) return bench_fail("node 0 lost block %llu", (unsigned long long) height);
     nb->res.tips_agree = true;
     for (unsigned i = 1; i < nb->nodes; i++) {
         bench_http *h = NULL;
-        bool ok = bench_http_open(&h, nb->urls[i]) && block_hash(h, got, height);
+        bool ok = bench_http_open(&h, nb->urls[i]) && block_hash(h, got, &found, height);
+        if (ok && !found) report_behind(nb, h, i, height);
         bench_http_close(h);
-        if (!ok) return bench_fail("node %u: no block %llu", i, (unsigned long long) height);
-        if (strcmp(got, want) != 0) {
-            nb->res.tips_agree = false;
+        if (!ok) return false;
+        if (found && strcmp(got, want) == 0) continue;
+        nb->res.tips_agree = false;
+        if (found)
             bench_fail("node %u holds another block at height %llu", i,
                        (unsigned long long) height);
-        }
     }
     return true;
 }

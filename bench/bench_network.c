@@ -438,7 +438,10 @@ static int run(netbench *nb) {
                    r->stalled ? "; node 0 stopped committing" : "");
         return 1;
     }
-    if (!r->tips_agree) return bench_fail("FAILED: the nodes disagree on the tip"), 1;
+    if (!r->tips_agree)
+        return bench_fail("FAILED: not every node holds node 0's block %llu",
+                          (unsigned long long) r->end_height),
+               1;
     return 0;
 }
 
