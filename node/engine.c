@@ -715,6 +715,11 @@ static slq_err verify_fields(const engine *e, uint32_t validator, const consensu
 }
 
 static void on_tx(engine *e, uint32_t peer, const ProtobufCBinaryData *tx) {
+    /* Every peer relays a new transaction: a copy already pending costs a hash, not a
+     * signature check. */
+    uint8_t hash[CRYPTO_HASH_BYTES];
+    crypto_hash(suite(e), hash, tx->data, tx->len);
+    if (mempool_has(e->n->mp, hash)) return;
     ledger_tx dec;
     slq_err err = ledger_tx_decode(&dec, chain_ledger(e->n->chain), tx->data, tx->len);
     if (err != SLQ_OK) {
