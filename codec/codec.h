@@ -17,6 +17,7 @@
 #ifndef SLQ_CODEC_H
 #define SLQ_CODEC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -74,6 +75,10 @@ SLQ_MUST_USE slq_err codec_role_parse(Slq__Role *out, const char *name);
 const char *codec_party_name(Slq__Party party);
 /* Parses a party name. SLQ_FIELD_INVALID otherwise. */
 SLQ_MUST_USE slq_err codec_party_parse(Slq__Party *out, const char *name);
+/* The API's name of a voucher state: "active", or "expired" for an active voucher past its
+ * expiry (the caller decides, by block time: ledger_voucher_expired), "split", "redeemed",
+ * "revoked"; "unknown" for a number that is not a state. */
+const char *codec_voucher_state_name(Slq__VoucherState state, bool expired);
 
 /* ---- the regulator's report (docs/audit.md) ---- */
 

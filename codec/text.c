@@ -117,3 +117,18 @@ slq_err codec_party_parse(Slq__Party *out, const char *name) {
     }
     return SLQ_FIELD_INVALID;
 }
+
+const char *codec_voucher_state_name(Slq__VoucherState state, bool expired) {
+    switch (state) {
+        case SLQ__VOUCHER_STATE__VOUCHER_ACTIVE:
+            return expired ? "expired" : "active";
+        case SLQ__VOUCHER_STATE__VOUCHER_SPLIT:
+            return "split";
+        case SLQ__VOUCHER_STATE__VOUCHER_REDEEMED:
+            return "redeemed";
+        case SLQ__VOUCHER_STATE__VOUCHER_REVOKED:
+            return "revoked";
+        default:
+            return "unknown";
+    }
+}

@@ -61,21 +61,6 @@ static const char *program_name(node *n, uint32_t i) {
     return i < p->n_programs ? p->programs[i]->name : "unknown";
 }
 
-static const char *voucher_state(const Slq__Voucher *v, int64_t now_ms) {
-    switch (v->state) {
-        case SLQ__VOUCHER_STATE__VOUCHER_ACTIVE:
-            return ledger_voucher_expired(v, now_ms) ? "expired" : "active";
-        case SLQ__VOUCHER_STATE__VOUCHER_SPLIT:
-            return "split";
-        case SLQ__VOUCHER_STATE__VOUCHER_REDEEMED:
-            return "redeemed";
-        case SLQ__VOUCHER_STATE__VOUCHER_REVOKED:
-            return "revoked";
-        default:
-            return "unknown";
-    }
-}
-
 static cJSON *voucher_json(node *n, const Slq__Voucher *v) {
     cJSON *o = cJSON_CreateObject();
     json_hex(o, "id", v->id.data, v->id.len);
@@ -87,7 +72,9 @@ static cJSON *voucher_json(node *n, const Slq__Voucher *v) {
     json_bytes_or_null(o, "beneficiary", &v->beneficiary);
     json_i64(o, "issued_at_ms", v->issued_at_ms);
     json_i64(o, "expires_at_ms", v->expires_at_ms);
-    cJSON_AddStringToObject(o, "state", voucher_state(v, chain_tip_time_ms(n->chain)));
+    cJSON_AddStringToObject(
+        o, "state",
+        codec_voucher_state_name(v->state, ledger_voucher_expired(v, chain_tip_time_ms(n->chain))));
     json_bytes_or_null(o, "parent_id", &v->parent_id);
     json_bytes_or_null(o, "created_tx", &v->created_tx);
     json_bytes_or_null(o, "closed_tx", &v->closed_tx);

@@ -795,21 +795,6 @@ static cJSON *j_array(jb *j, cJSON *o, const char *key) {
     return jb_check(j, cJSON_AddArrayToObject(o, key));
 }
 
-static const char *voucher_state(const rep *r, const Slq__Voucher *v) {
-    switch (v->state) {
-        case SLQ__VOUCHER_STATE__VOUCHER_ACTIVE:
-            return expired(r, v) ? "expired" : "active";
-        case SLQ__VOUCHER_STATE__VOUCHER_SPLIT:
-            return "split";
-        case SLQ__VOUCHER_STATE__VOUCHER_REDEEMED:
-            return "redeemed";
-        case SLQ__VOUCHER_STATE__VOUCHER_REVOKED:
-            return "revoked";
-        default:
-            return "unknown";
-    }
-}
-
 /* The amounts every level (year, program) shares, after the level's own fields. */
 static void j_amounts(jb *j, cJSON *o, const rtot *t, int64_t outstanding) {
     j_i64(j, o, "redeemed_fen", t->redeemed);
@@ -945,7 +930,7 @@ static void j_anomaly(jb *j, const rep *r, const ranom *a, cJSON *o) {
     j_i64(j, o, "amount_fen", a->v->original_fen);
     j_u64(j, o, "hops", a->v->hops);
     j_addr(j, o, "holder", a->v->holder.data);
-    j_str(j, o, "state", voucher_state(r, a->v));
+    j_str(j, o, "state", codec_voucher_state_name(a->v->state, expired(r, a->v)));
     if (a->kind != ANOM_AFFILIATED) return;
     j_hex(j, o, "claim", a->v->claim_id.data, a->v->claim_id.len);
     j_addr(j, o, "party", a->party->address.data);
