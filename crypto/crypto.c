@@ -1,6 +1,8 @@
 /* crypto.c: the two crypto suites of slq (crypto.h) on OpenSSL 3 EVP; the only file of slq
- * that includes OpenSSL. It owns no global state: every call builds and frees its own
- * contexts, so all functions are thread-safe (OpenSSL's error queue is per thread). Bad
+ * that includes OpenSSL. All functions are thread-safe (OpenSSL's error queue is per
+ * thread). Its only state: the two digests, fetched once for the process (an implicit fetch
+ * on every hash costs more than hashing a transaction), and, per thread, a cache of
+ * verification contexts prepared for recently seen public keys (see crypto_verify). Bad
  * input (a signature that does not verify, a malformed key or key file, a wrong passphrase)
  * clears the error queue and returns an slq_err without logging; a failure of OpenSSL itself
  * on good input is logged once and returned as SLQ_CRYPTO_INTERNAL, or, in the void hashing
@@ -10,6 +12,8 @@
  * `-pkeyopt distid:1234567812345678`). */
 #include "crypto.h"
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -118,10 +122,22 @@ static int pubkey_shape_ok(crypto_suite suite, const uint8_t *pubkey, size_t pub
 
 /* ---- hashing ---- */
 
-/* EVP_sha256() and EVP_sm3() return static method tables: no state of ours is shared. */
+/* The suites' digests, fetched once: EVP_sha256() and EVP_sm3() would make OpenSSL 3 look
+ * the implementation up (locks and a hash table) at every use. Immutable once fetched; kept
+ * for the life of the process. */
+static pthread_once_t digests_once = PTHREAD_ONCE_INIT;
+static EVP_MD *digest_sha256, *digest_sm3;
+
+static void digests_fetch(void) {
+    digest_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    digest_sm3 = EVP_MD_fetch(NULL, "SM3", NULL);
+    if (digest_sha256 == NULL || digest_sm3 == NULL) crypto_die("fetch digests");
+}
+
 static const EVP_MD *suite_md(crypto_suite suite) {
     SLQ_ASSERT(suite_valid(suite));
-    return suite == CRYPTO_SUITE_SM2_SM3 ? EVP_sm3() : EVP_sha256();
+    if (pthread_once(&digests_once, digests_fetch) != 0) abort();
+    return suite == CRYPTO_SUITE_SM2_SM3 ? digest_sm3 : digest_sha256;
 }
 
 void crypto_hash(crypto_suite suite, uint8_t out[CRYPTO_HASH_BYTES], const uint8_t *msg,
@@ -324,8 +340,8 @@ static int sig_len_ok(crypto_suite suite, size_t sig_len) {
 
 /* Starts a sign or verify operation of the key's suite on md_ctx, with the SM2 ID set. */
 static slq_err digest_init(EVP_MD_CTX *md_ctx, EVP_PKEY *pkey, crypto_suite suite, int signing) {
-    EVP_PKEY_CTX *pkey_ctx = NULL;                                       /* owned by md_ctx */
-    const EVP_MD *md = suite == CRYPTO_SUITE_SM2_SM3 ? EVP_sm3() : NULL; /* Ed25519: none */
+    EVP_PKEY_CTX *pkey_ctx = NULL;                                             /* owned by md_ctx */
+    const EVP_MD *md = suite == CRYPTO_SUITE_SM2_SM3 ? suite_md(suite) : NULL; /* Ed25519: none */
     int ok = signing ? EVP_DigestSignInit(md_ctx, &pkey_ctx, md, NULL, pkey)
                      : EVP_DigestVerifyInit(md_ctx, &pkey_ctx, md, NULL, pkey);
     if (ok != 1) return crypto_fail(signing ? "sign: init" : "verify: init");
@@ -336,30 +352,119 @@ static slq_err digest_init(EVP_MD_CTX *md_ctx, EVP_PKEY *pkey, crypto_suite suit
     return SLQ_OK;
 }
 
+/* A verification context prepared for one public key: the key parsed, the operation
+ * initialised, SM2's ID set. Each verification works on a copy of it. Preparing costs
+ * parsing and provider lookups, a few percent of an Ed25519 verification, and a node sees
+ * the same signers again and again. */
+static EVP_MD_CTX *verify_template(crypto_suite suite, const uint8_t *pubkey, size_t pubkey_len,
+                                   slq_err *err) {
+    EVP_PKEY *pkey = NULL;
+    *err = public_key(&pkey, suite, pubkey, pubkey_len);
+    if (*err != SLQ_OK) return NULL;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    *err = ctx == NULL ? crypto_fail("verify: md ctx") : digest_init(ctx, pkey, suite, 0);
+    EVP_PKEY_free(pkey); /* the context holds its own reference */
+    if (*err == SLQ_OK) return ctx;
+    EVP_MD_CTX_free(ctx);
+    return NULL;
+}
+
+/* Per thread: the prepared contexts of recent keys, direct-mapped by the key's last two bytes
+ * (of an Ed25519 key or an SM2 Y coordinate: uniformly distributed), and the context each
+ * verification works in. A thread's cache is freed when the thread exits. */
+#define VERIFY_CACHE_SLOTS 256u
+
+typedef struct {
+    crypto_suite suite;
+    size_t pub_len; /* 0: empty */
+    uint8_t pub[CRYPTO_PUBKEY_BYTES_MAX];
+    EVP_MD_CTX *tpl;
+} verify_slot;
+
+typedef struct {
+    EVP_MD_CTX *work;
+    verify_slot slots[VERIFY_CACHE_SLOTS];
+} verify_cache;
+
+static pthread_once_t verify_cache_once = PTHREAD_ONCE_INIT;
+static pthread_key_t verify_cache_key;
+static bool verify_cache_ok;
+
+static void verify_cache_free(void *p) {
+    verify_cache *c = p;
+    for (size_t i = 0; i < VERIFY_CACHE_SLOTS; i++) EVP_MD_CTX_free(c->slots[i].tpl);
+    EVP_MD_CTX_free(c->work);
+    free(c);
+}
+
+static void verify_cache_key_create(void) {
+    verify_cache_ok = pthread_key_create(&verify_cache_key, verify_cache_free) == 0;
+}
+
+/* This thread's cache, made on first use; NULL if it cannot be (nothing is cached then). */
+static verify_cache *verify_cache_get(void) {
+    if (pthread_once(&verify_cache_once, verify_cache_key_create) != 0 || !verify_cache_ok)
+        return NULL;
+    verify_cache *c = pthread_getspecific(verify_cache_key);
+    if (c != NULL) return c;
+    c = calloc(1, sizeof *c);
+    if (c == NULL) return NULL;
+    c->work = EVP_MD_CTX_new();
+    if (c->work == NULL || pthread_setspecific(verify_cache_key, c) != 0) {
+        verify_cache_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* The prepared context of a well-shaped key, from the cache or made and cached; NULL with
+ * *err when the key is refused or OpenSSL fails. */
+static const EVP_MD_CTX *verify_template_cached(verify_cache *c, crypto_suite suite,
+                                                const uint8_t *pubkey, size_t pubkey_len,
+                                                slq_err *err) {
+    size_t i = ((size_t) pubkey[pubkey_len - 2] << 8 | pubkey[pubkey_len - 1]) % VERIFY_CACHE_SLOTS;
+    verify_slot *s = &c->slots[i];
+    *err = SLQ_OK;
+    if (s->pub_len == pubkey_len && s->suite == suite && memcmp(s->pub, pubkey, pubkey_len) == 0)
+        return s->tpl;
+    EVP_MD_CTX *tpl = verify_template(suite, pubkey, pubkey_len, err);
+    if (tpl == NULL) return NULL;
+    EVP_MD_CTX_free(s->tpl);
+    s->tpl = tpl;
+    s->suite = suite;
+    s->pub_len = pubkey_len;
+    memcpy(s->pub, pubkey, pubkey_len);
+    return tpl;
+}
+
 slq_err crypto_verify(crypto_suite suite, const uint8_t *pubkey, size_t pubkey_len,
                       const uint8_t *msg, size_t msg_len, const uint8_t *sig, size_t sig_len) {
     SLQ_ASSERT(suite_valid(suite));
     SLQ_ASSERT(pubkey != NULL || pubkey_len == 0);
     SLQ_ASSERT(msg != NULL || msg_len == 0);
     SLQ_ASSERT(sig != NULL || sig_len == 0);
-    EVP_PKEY *pkey = NULL;
-    slq_err err = public_key(&pkey, suite, pubkey, pubkey_len);
-    if (err != SLQ_OK) return err;
-    if (!sig_len_ok(suite, sig_len)) {
-        EVP_PKEY_free(pkey);
-        return SLQ_SIG_INVALID;
-    }
-    EVP_MD_CTX *md_ctx = EVP_MD_CTX_new();
-    if (md_ctx == NULL) {
-        err = crypto_fail("verify: md ctx");
+    if (!pubkey_shape_ok(suite, pubkey, pubkey_len)) return SLQ_PUBKEY_INVALID;
+    slq_err err = SLQ_OK;
+    verify_cache *c = verify_cache_get();
+    EVP_MD_CTX *own = NULL, *work;
+    if (c != NULL) {
+        const EVP_MD_CTX *tpl = verify_template_cached(c, suite, pubkey, pubkey_len, &err);
+        if (tpl == NULL) return err;
+        if (!sig_len_ok(suite, sig_len)) return SLQ_SIG_INVALID;
+        work = c->work;
+        if (EVP_MD_CTX_copy_ex(work, tpl) != 1) return crypto_fail("verify: copy");
     } else {
-        err = digest_init(md_ctx, pkey, suite, 0);
+        work = own = verify_template(suite, pubkey, pubkey_len, &err);
+        if (own == NULL) return err;
+        if (!sig_len_ok(suite, sig_len)) {
+            EVP_MD_CTX_free(own);
+            return SLQ_SIG_INVALID;
+        }
     }
     /* 0 is a bad signature, < 0 a malformed one (bad DER): both are the signer's fault. */
-    if (err == SLQ_OK && EVP_DigestVerify(md_ctx, sig, sig_len, msg, msg_len) != 1)
+    if (EVP_DigestVerify(work, sig, sig_len, msg, msg_len) != 1)
         err = crypto_reject(SLQ_SIG_INVALID);
-    EVP_MD_CTX_free(md_ctx);
-    EVP_PKEY_free(pkey);
+    EVP_MD_CTX_free(own);
     return err;
 }
 

@@ -3,7 +3,9 @@
  * line in both directions, exact error codes for tampered input in both suites, PKCS#8 PEM
  * keys, the RFC 6962 Merkle shape and the address text form. The command-line tests work in
  * a mkdtemp directory under /tmp and remove it. Single-threaded. */
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -432,6 +434,116 @@ static void test_verify_rejects_pubkey_of_the_other_suite(void) {
     CHECK_ERR(verify_message(ED, &sm), SLQ_PUBKEY_INVALID);
     crypto_key_destroy(ed.key);
     crypto_key_destroy(sm.key);
+}
+
+/* ---- the per-thread cache of prepared verification contexts ---- */
+
+/* Keys whose cache slot (the last two bytes of the public key, mod 256) is the same:
+ * verifying with one must never answer for the other. */
+static void check_keys_sharing_a_slot_do_not_answer_for_each_other(crypto_suite suite) {
+    signed_message keys[64];
+    size_t n = 0, a = 0, b = 0;
+    bool found = false;
+    while (!found && n < 64) {
+        keys[n] = sign_message(suite);
+        size_t slot =
+            (keys[n].pub[keys[n].pub_len - 2] << 8 | keys[n].pub[keys[n].pub_len - 1]) % 256u;
+        for (size_t i = 0; i < n && !found; i++) {
+            const signed_message *k = &keys[i];
+            if ((k->pub[k->pub_len - 2] << 8 | k->pub[k->pub_len - 1]) % 256u == slot) {
+                a = i;
+                b = n;
+                found = true;
+            }
+        }
+        n++;
+    }
+    CHECK(found); /* 64 keys in 256 slots: a shared slot has probability > 0.99 */
+    for (int round = 0; round < 3 && found; round++) {
+        CHECK_ERR(verify_message(suite, &keys[a]), SLQ_OK);
+        CHECK_ERR(verify_message(suite, &keys[b]), SLQ_OK);
+        /* a's signature under b's key, and the reverse */
+        signed_message t = keys[b];
+        memcpy(t.sig, keys[a].sig, keys[a].sig_len);
+        t.sig_len = keys[a].sig_len;
+        CHECK_ERR(verify_message(suite, &t), SLQ_SIG_INVALID);
+        t = keys[a];
+        memcpy(t.sig, keys[b].sig, keys[b].sig_len);
+        t.sig_len = keys[b].sig_len;
+        CHECK_ERR(verify_message(suite, &t), SLQ_SIG_INVALID);
+    }
+    for (size_t i = 0; i < n; i++) crypto_key_destroy(keys[i].key);
+}
+
+static void test_ed25519_keys_sharing_a_cache_slot_stay_apart(void) {
+    check_keys_sharing_a_slot_do_not_answer_for_each_other(ED);
+}
+static void test_sm2_keys_sharing_a_cache_slot_stay_apart(void) {
+    check_keys_sharing_a_slot_do_not_answer_for_each_other(SM);
+}
+
+/* A refused signature leaves nothing behind: the same key verifies a good one next. */
+static void check_good_and_bad_signatures_alternate(crypto_suite suite) {
+    signed_message s = sign_message(suite);
+    for (int i = 0; i < 20; i++) {
+        signed_message t = s;
+        t.sig[i % t.sig_len] ^= 0x40;
+        CHECK_ERR(verify_message(suite, &t), SLQ_SIG_INVALID);
+        CHECK_ERR(verify_message(suite, &s), SLQ_OK);
+        CHECK_ERR(
+            crypto_verify(suite, s.pub, s.pub_len, message, sizeof message - 1, s.sig, s.sig_len),
+            SLQ_SIG_INVALID);
+    }
+    crypto_key_destroy(s.key);
+}
+
+static void test_ed25519_good_and_bad_signatures_alternate_under_one_key(void) {
+    check_good_and_bad_signatures_alternate(ED);
+}
+static void test_sm2_good_and_bad_signatures_alternate_under_one_key(void) {
+    check_good_and_bad_signatures_alternate(SM);
+}
+
+/* Threads verify the same keys at once, each with its own cache; threads that exit free
+ * theirs (LeakSanitizer checks that under ASan). */
+#define VERIFY_THREADS 4
+#define VERIFY_KEYS    8
+
+typedef struct {
+    const signed_message *keys;
+    size_t good, bad;
+} verify_thread_arg;
+
+static void *verify_thread(void *p) {
+    verify_thread_arg *a = p;
+    for (int round = 0; round < 50; round++) {
+        for (size_t i = 0; i < VERIFY_KEYS; i++) {
+            const signed_message *k = &a->keys[i];
+            crypto_suite suite = i % 2 == 0 ? ED : SM;
+            if (verify_message(suite, k) == SLQ_OK) a->good++;
+            signed_message t = a->keys[(i + 2) % VERIFY_KEYS]; /* same suite, other key */
+            memcpy(t.pub, k->pub, k->pub_len);
+            if (verify_message(suite, &t) == SLQ_SIG_INVALID) a->bad++;
+        }
+    }
+    return NULL;
+}
+
+static void test_threads_verify_at_once_with_their_own_caches(void) {
+    signed_message keys[VERIFY_KEYS];
+    for (size_t i = 0; i < VERIFY_KEYS; i++) keys[i] = sign_message(i % 2 == 0 ? ED : SM);
+    pthread_t t[VERIFY_THREADS];
+    verify_thread_arg args[VERIFY_THREADS];
+    for (size_t i = 0; i < VERIFY_THREADS; i++) {
+        args[i] = (verify_thread_arg){.keys = keys};
+        CHECK_EQ_INT(pthread_create(&t[i], NULL, verify_thread, &args[i]), 0);
+    }
+    for (size_t i = 0; i < VERIFY_THREADS; i++) {
+        CHECK_EQ_INT(pthread_join(t[i], NULL), 0);
+        CHECK_EQ_INT(args[i].good, 50 * VERIFY_KEYS);
+        CHECK_EQ_INT(args[i].bad, 50 * VERIFY_KEYS);
+    }
+    for (size_t i = 0; i < VERIFY_KEYS; i++) crypto_key_destroy(keys[i].key);
 }
 
 /* ---- the openssl command line ---- */
@@ -1008,6 +1120,11 @@ TEST_MAIN(
     TEST(test_sm2_rejects_pubkey_that_is_not_on_the_curve),
     TEST(test_sm2_rejects_pubkey_not_in_uncompressed_form),
     TEST(test_verify_rejects_pubkey_of_the_other_suite),
+    TEST(test_ed25519_keys_sharing_a_cache_slot_stay_apart),
+    TEST(test_sm2_keys_sharing_a_cache_slot_stay_apart),
+    TEST(test_ed25519_good_and_bad_signatures_alternate_under_one_key),
+    TEST(test_sm2_good_and_bad_signatures_alternate_under_one_key),
+    TEST(test_threads_verify_at_once_with_their_own_caches),
     TEST(test_verify_accepts_openssl_cli_ed25519_signature),
     TEST(test_verify_accepts_openssl_cli_sm2_signature_with_default_id),
     TEST(test_openssl_cli_verifies_our_ed25519_signature),
