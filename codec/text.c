@@ -63,20 +63,23 @@ void codec_hex_encode(char *out, const uint8_t *p, size_t n) {
     out[2 * n] = '\0';
 }
 
-static int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-}
+/* One more than the value of a lowercase hex digit; 0 for any other byte. Transactions
+ * arrive as hex, so this runs for every byte a node is sent. */
+static const uint8_t hex_digit_plus_1[256] = {
+    ['0'] = 1, ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,  ['7'] = 8,
+    ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+};
 
 slq_err codec_hex_decode(uint8_t *out, size_t n, const char *text) {
     if (text == NULL || strlen(text) != 2 * n) return SLQ_FIELD_INVALID;
+    bool bad = false;
     for (size_t i = 0; i < n; i++) {
-        int hi = hex_value(text[2 * i]), lo = hex_value(text[2 * i + 1]);
-        if (hi < 0 || lo < 0) return SLQ_FIELD_INVALID;
-        out[i] = (uint8_t) (hi << 4 | lo);
+        unsigned hi = hex_digit_plus_1[(unsigned char) text[2 * i]];
+        unsigned lo = hex_digit_plus_1[(unsigned char) text[2 * i + 1]];
+        bad |= hi == 0 || lo == 0;
+        out[i] = (uint8_t) ((hi - 1) << 4 | ((lo - 1) & 0x0fu));
     }
-    return SLQ_OK;
+    return bad ? SLQ_FIELD_INVALID : SLQ_OK;
 }
 
 /* Names indexed by the enum's number; index 0 (UNSPECIFIED) has none. */

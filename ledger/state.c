@@ -13,6 +13,7 @@
 #include "slq/keys.h"
 
 typedef struct {
+    uint64_t hash; /* of the key: compared before the key, reused when the table grows */
     uint8_t key[SLQ_KEY_BYTES_MAX];
     uint8_t key_len; /* 0: empty slot */
     bool loaded;     /* present/val reflect the row (clean or dirty) */
@@ -75,10 +76,11 @@ void ledger_state_destroy(ledger_state *st) {
     free(st);
 }
 
-static size_t probe(const entry *slots, size_t cap, const uint8_t *key, size_t key_len) {
-    size_t i = (size_t) key_hash(key, key_len) & (cap - 1);
-    while (slots[i].key_len != 0 &&
-           (slots[i].key_len != key_len || memcmp(slots[i].key, key, key_len) != 0)) {
+static size_t probe(const entry *slots, size_t cap, uint64_t hash, const uint8_t *key,
+                    size_t key_len) {
+    size_t i = (size_t) hash & (cap - 1);
+    while (slots[i].key_len != 0 && (slots[i].hash != hash || slots[i].key_len != key_len ||
+                                     memcmp(slots[i].key, key, key_len) != 0)) {
         i = (i + 1) & (cap - 1);
     }
     return i;
@@ -90,13 +92,13 @@ static slq_err grow(ledger_state *st) {
     if (slots == NULL) return SLQ_NO_MEMORY;
     for (size_t i = 0; i < st->cap; i++) {
         if (st->slots[i].key_len == 0) continue;
-        size_t j = probe(slots, cap, st->slots[i].key, st->slots[i].key_len);
-        slots[j] = st->slots[i];
+        const entry *e = &st->slots[i];
+        slots[probe(slots, cap, e->hash, e->key, e->key_len)] = *e;
     }
     /* Journal slots refer to the old table: remap them. */
     for (size_t k = 0; k < st->journal_len; k++) {
         const entry *e = &st->slots[st->journal[k].slot];
-        st->journal[k].slot = probe(slots, cap, e->key, e->key_len);
+        st->journal[k].slot = probe(slots, cap, e->hash, e->key, e->key_len);
     }
     free(st->slots);
     st->slots = slots;
@@ -107,12 +109,14 @@ static slq_err grow(ledger_state *st) {
 /* Finds or creates the slot of key; *slot set. */
 static slq_err slot_for(ledger_state *st, const uint8_t *key, size_t key_len, size_t *slot) {
     if (key_len == 0 || key_len > SLQ_KEY_BYTES_MAX) return SLQ_INVALID_ARGUMENT;
-    if ((st->used + 1) * 4 > st->cap * 3) {
+    if ((st->used + 1) * 2 > st->cap) { /* at most half full: short probe chains */
         slq_err e = grow(st);
         if (e != SLQ_OK) return e;
     }
-    size_t i = probe(st->slots, st->cap, key, key_len);
+    uint64_t hash = key_hash(key, key_len);
+    size_t i = probe(st->slots, st->cap, hash, key, key_len);
     if (st->slots[i].key_len == 0) {
+        st->slots[i].hash = hash;
         memcpy(st->slots[i].key, key, key_len);
         st->slots[i].key_len = (uint8_t) key_len;
         st->used++;
