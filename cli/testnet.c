@@ -233,7 +233,7 @@ static char *config_json(const testnet *t, unsigned i) {
          cJSON_AddStringToObject(o, "p2p_listen", p2p) &&
          cJSON_AddStringToObject(o, "api_listen", api) && cJSON_AddItemToObject(o, "peers", peers);
     if (!ok) cJSON_Delete(peers);
-    ok = ok && cJSON_AddNumberToObject(o, "block_interval_ms", 200) &&
+    ok = ok && cJSON_AddNumberToObject(o, "block_interval_ms", 50) &&
          cJSON_AddNumberToObject(o, "empty_block_interval_ms", 3000) &&
          cJSON_AddStringToObject(o, "key_file", "node.pem") &&
          cJSON_AddArrayToObject(o, "observers");

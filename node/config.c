@@ -126,7 +126,7 @@ slq_err node_config_load(node_config *cfg, const char *home, char *why, size_t w
     snprintf(cfg->p2p_host, sizeof cfg->p2p_host, "127.0.0.1");
     cfg->p2p_port = 7600;
     snprintf(cfg->key_file, sizeof cfg->key_file, "node.pem");
-    cfg->block_interval_ms = 200;
+    cfg->block_interval_ms = 50;
     cfg->empty_block_interval_ms = 3000;
     char path[4096], *text = NULL;
     size_t len = 0;

@@ -7,8 +7,10 @@
  *   anything is sent; received ones are signature-checked here, relayed once, then fed in.
  * - A decided block is applied with the certificate built from the deciding precommits
  *   (chain_apply_block re-checks everything), so every node commits through one path.
- * - A proposer with an empty mempool waits (up to empty_block_interval_ms since the last
- *   block) before proposing an empty block; the propose timeout leaves room for that.
+ * - A proposer with pending transactions waits until block_interval_ms after the last block
+ *   (unless a full block is pending), so that transactions arriving together share a block;
+ *   with an empty mempool it waits up to empty_block_interval_ms before proposing an empty
+ *   block. The propose timeout leaves room for that.
  * - Every second the engine tells peers its height (Status) and re-sends its own latest
  *   proposal and votes of the current height, so a message lost by a crash or a dropped
  *   connection is not lost for good (the gossip property of CONSENSUS.md §6).
@@ -465,12 +467,19 @@ static void try_build(engine *e) {
         e->want_value = false; /* the height moved on */
         return;
     }
-    bool empty_due =
-        uv_now(e->n->loop) - e->last_block_mono_ms >= e->n->cfg.empty_block_interval_ms;
-    if (mempool_count(e->n->mp) == 0 && !empty_due) {
-        if (!uv_is_active((uv_handle_t *) &e->build) &&
-            uv_timer_start(&e->build, build_timer_cb, e->n->cfg.block_interval_ms, 0) != 0)
-            log_warn("engine: build: cannot start the timer");
+    /* Pending transactions wait for block_interval_ms since the last block, unless they
+     * fill a block; none wait for empty_block_interval_ms. */
+    uint64_t since = uv_now(e->n->loop) - e->last_block_mono_ms;
+    size_t pending = mempool_count(e->n->mp);
+    uint64_t wait = pending == 0                   ? e->n->cfg.empty_block_interval_ms
+                    : pending >= SLQ_BLOCK_TXS_MAX ? 0
+                                                   : e->n->cfg.block_interval_ms;
+    if (since < wait) {
+        if (!uv_is_active((uv_handle_t *) &e->build)) {
+            uint64_t t = pending == 0 ? e->n->cfg.block_interval_ms : wait - since;
+            if (uv_timer_start(&e->build, build_timer_cb, t, 0) != 0)
+                log_warn("engine: build: cannot start the timer");
+        }
         return;
     }
     build_scratch *b = calloc(1, sizeof *b);

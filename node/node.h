@@ -22,7 +22,7 @@ typedef struct {
     char p2p_host[64];
     uint16_t p2p_port;
     char key_file[256];
-    uint32_t block_interval_ms;       /* how often a waiting proposer looks at the mempool */
+    uint32_t block_interval_ms;       /* pending txs wait this long after the last block */
     uint32_t empty_block_interval_ms; /* an empty block at most this often */
     char peers[SLQ_PEERS_MAX][72];
     size_t peers_count;

@@ -37,7 +37,7 @@ for i in 4 5; do
     peers=$("$PY" -c "import json; print(json.dumps(['127.0.0.1:%d' % ($BASE + 2 * j) for j in range(4)]))")
     cat >"$NET/node$i/config.json" <<JSON
 {"p2p_listen": "127.0.0.1:$((BASE + 2 * i))", "api_listen": "127.0.0.1:$((BASE + 2 * i + 1))",
- "peers": $peers, "block_interval_ms": 200, "empty_block_interval_ms": 1000}
+ "peers": $peers, "block_interval_ms": 50, "empty_block_interval_ms": 1000}
 JSON
 done
 OBS=$(pubhex "$NET/node4/node.pem")
