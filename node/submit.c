@@ -7,13 +7,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "codec.h"
 #include "node.h"
 #include "slq/limits.h"
 #include "slq/log.h"
 
-#define CHUNK_TXS 64u
+#define CHUNK_TXS   64u
+#define WORKER_NICE 10 /* workers yield the CPU to the loop thread */
 
 typedef struct submit_job submit_job;
 
@@ -121,12 +125,26 @@ static submit_job *parse_body(node *n, const http_request *req) {
     return j;
 }
 
+/* Lowers the calling worker thread's priority, once per thread. The loop thread admits what
+ * the workers verified, answers the clients and builds blocks; if it shared the cores evenly
+ * with four busy workers, it would get a fifth of them, fall behind, and the clients (waiting
+ * for its answers) would leave the workers without work. With the workers niced, the loop
+ * runs whenever it has something to do and the workers take the rest. */
+static void worker_yield_to_loop(void) {
+    static _Thread_local bool done;
+    if (done) return;
+    done = true;
+    if (setpriority(PRIO_PROCESS, (id_t) syscall(SYS_gettid), WORKER_NICE) != 0)
+        log_debug("node: submit: cannot lower a worker's priority");
+}
+
 /* Worker thread: decode and verify one chunk. Touches only the chunk's own slots and the
  * read-only ledger. */
 static void verify_work(uv_work_t *w) {
     submit_chunk *c = w->data;
     submit_job *j = c->job;
     const ledger *l = chain_ledger(j->n->chain);
+    worker_yield_to_loop();
     for (size_t i = c->from; i < c->to; i++) {
         if (j->bytes[i] != NULL)
             crypto_hash(ledger_suite(l), j->hashes[i], j->bytes[i], j->lens[i]);
