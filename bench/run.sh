@@ -14,6 +14,8 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
 build=${SLQ_BUILD:-$root/build}
 suite=${SLQ_BENCH_SUITE:-ed25519}
 slq=$build/cli/slq
@@ -47,9 +49,6 @@ cleanup() {
     fi
 }
 trap cleanup EXIT
-
-# True when something listens on 127.0.0.1:$1.
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # Starts a node on a fresh testnet; up to 5 attempts in case a port is taken meanwhile.
 started=0
@@ -88,8 +87,17 @@ if [[ $started != 1 ]]; then
 fi
 echo "run.sh: slqd pid $pid at $url ($suite), $(nproc) cores" >&2
 
+declare -A cpu_before=()
+while read -r tid _ ms; do cpu_before[$tid]=$ms; done < <(threads_cpu "$pid")
+
 rc=0
 "$bench" --net "$work/net" --node "$url" "$@" || rc=$?
+# CPU of each of the node's threads during the benchmark (setup included; the loop first).
+summary=
+while read -r tid name ms; do
+    summary+=" $name/$tid=$((ms - ${cpu_before[$tid]:-0}))"
+done < <(threads_cpu "$pid")
+echo "run.sh: slqd CPU ms by thread:$summary" >&2
 if ! kill -0 "$pid" 2>/dev/null; then
     echo "run.sh: slqd exited during the run; its log:" >&2
     tail -n 20 "$work/slqd.log" >&2 || true

@@ -14,6 +14,8 @@ set -euo pipefail
 
 validators=4
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
 build=${SLQ_BUILD:-$root/build}
 suite=${SLQ_BENCH_SUITE:-ed25519}
 slq=$build/cli/slq
@@ -45,9 +47,6 @@ cleanup() {
     fi
 }
 trap cleanup EXIT
-
-# True when something listens on 127.0.0.1:$1.
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # The node's height from `slq --json status`, or nothing if it does not answer.
 height_of() {
@@ -110,13 +109,6 @@ fi
 echo "run_network.sh: $validators validators (pids ${pids[*]}) at ${urls[*]} ($suite)," \
     "$(nproc) cores; load: $(uptime | sed 's/.*load average/load average/')" >&2
 
-# CPU seconds (user + system) of a process, or of one of its threads: /proc/PID[/task/TID]/stat.
-cpu_of() {
-    local f
-    f=$(sed 's/.*) //' "$1/stat" 2>/dev/null) || { echo 0; return; }
-    read -r -a f <<<"$f"
-    echo $(((f[11] + f[12]) * 1000 / $(getconf CLK_TCK)))
-}
 cpu_before=()
 for ((i = 0; i < validators; i++)); do
     p=${pids[$i]}

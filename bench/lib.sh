@@ -1,0 +1,21 @@
+# lib.sh: helpers shared by bench/run.sh and bench/run_network.sh (sourced, not run).
+
+# True when something listens on 127.0.0.1:$1.
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# CPU milliseconds (user + system) of a process, or of one of its threads:
+# cpu_of /proc/PID or cpu_of /proc/PID/task/TID. 0 if it is gone.
+cpu_of() {
+    local f
+    f=$(sed 's/.*) //' "$1/stat" 2>/dev/null) || { echo 0; return; }
+    read -r -a f <<<"$f"
+    echo $(((f[11] + f[12]) * 1000 / $(getconf CLK_TCK)))
+}
+
+# One line per thread of process $1: "TID NAME CPU_MS", the loop (main) thread first.
+threads_cpu() {
+    local t
+    for t in "/proc/$1/task/$1" /proc/"$1"/task/*; do
+        echo "${t##*/} $(cat "$t/comm" 2>/dev/null) $(cpu_of "$t")"
+    done | awk '!seen[$1]++' # the loop thread is listed twice
+}
