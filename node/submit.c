@@ -146,10 +146,12 @@ static void verify_work(uv_work_t *w) {
     const ledger *l = chain_ledger(j->n->chain);
     worker_yield_to_loop();
     for (size_t i = c->from; i < c->to; i++) {
-        if (j->bytes[i] != NULL)
+        if (j->errs[i] == SLQ_OK)
+            j->errs[i] = ledger_tx_decode(&j->txs[i], l, j->bytes[i], j->lens[i]);
+        if (j->errs[i] == SLQ_OK) /* decoding hashed it */
+            memcpy(j->hashes[i], j->txs[i].hash, CRYPTO_HASH_BYTES);
+        else if (j->bytes[i] != NULL)
             crypto_hash(ledger_suite(l), j->hashes[i], j->bytes[i], j->lens[i]);
-        if (j->errs[i] != SLQ_OK) continue;
-        j->errs[i] = ledger_tx_decode(&j->txs[i], l, j->bytes[i], j->lens[i]);
     }
 }
 
