@@ -8,7 +8,8 @@
  * in the handle after each successful write and read back at open. Storage knows keys
  * and bytes, not rules; the only messages it looks inside are TxLocation and Block, for
  * storage_tx_by_hash, through two small strict decoders below (no protobuf-c here).
- * Call from one thread at a time: the handle's cached tip and test hook are not locked. */
+ * Call from one thread at a time: the handle's cached tip, reused batch and test hook are
+ * not locked. */
 #include "storage.h"
 
 #include <leveldb/c.h>
@@ -44,6 +45,7 @@ struct storage {
     leveldb_filterpolicy_t *filter;
     leveldb_readoptions_t *ropt;       /* verify_checksums = 1 */
     leveldb_writeoptions_t *wopt_sync; /* sync = 1, used for every write */
+    leveldb_writebatch_t *batch;       /* reused by every write: cleared, it keeps its buffer */
     storage_tip tip;                   /* cached; equals the 'T' row after every write */
     unsigned fail_after;               /* test hook: the nth write fails; 0 = off */
 };
@@ -147,8 +149,9 @@ static slq_err storage_options_create(storage *s) {
     s->filter = leveldb_filterpolicy_create_bloom(10);
     s->ropt = leveldb_readoptions_create();
     s->wopt_sync = leveldb_writeoptions_create();
+    s->batch = leveldb_writebatch_create();
     if (s->options == NULL || s->cache == NULL || s->filter == NULL || s->ropt == NULL ||
-        s->wopt_sync == NULL)
+        s->wopt_sync == NULL || s->batch == NULL)
         return SLQ_NO_MEMORY;
     leveldb_options_set_create_if_missing(s->options, 1);
     leveldb_options_set_error_if_exists(s->options, 0);
@@ -200,6 +203,7 @@ void storage_close(storage *s) {
     if (s == NULL) return;
     if (s->db != NULL) leveldb_close(s->db); /* before the options and cache it uses */
     if (s->wopt_sync != NULL) leveldb_writeoptions_destroy(s->wopt_sync);
+    if (s->batch != NULL) leveldb_writebatch_destroy(s->batch);
     if (s->ropt != NULL) leveldb_readoptions_destroy(s->ropt);
     if (s->options != NULL) leveldb_options_destroy(s->options);
     if (s->cache != NULL) leveldb_cache_destroy(s->cache);
@@ -214,8 +218,14 @@ void storage_fail_write_after(storage *s, unsigned n) {
 
 /* ------------------------------------------------------------------ writes */
 
-/* Writes `batch` with sync, unless the test hook says this write fails. Does not destroy
- * the batch. */
+/* The handle's batch, emptied. A block's batch holds a megabyte or more; growing a fresh one
+ * every block cost page faults and copies on the loop thread. */
+static leveldb_writebatch_t *batch_begin(storage *s) {
+    leveldb_writebatch_clear(s->batch);
+    return s->batch;
+}
+
+/* Writes `batch` with sync, unless the test hook says this write fails. */
 static slq_err storage_write(storage *s, leveldb_writebatch_t *batch) {
     SLQ_ASSERT(s->db != NULL);
     SLQ_ASSERT(batch != NULL);
@@ -323,11 +333,9 @@ slq_err storage_commit_block(storage *s, const storage_block *b) {
     storage_tip tip = {.height = b->height};
     memcpy(tip.hash, b->hash, SLQ_HASH_BYTES);
     memcpy(tip.app_hash, b->app_hash, SLQ_HASH_BYTES);
-    leveldb_writebatch_t *batch = leveldb_writebatch_create();
-    if (batch == NULL) return SLQ_NO_MEMORY;
+    leveldb_writebatch_t *batch = batch_begin(s);
     e = batch_add_block(batch, b, &tip);
     if (e == SLQ_OK) e = storage_write(s, batch);
-    leveldb_writebatch_destroy(batch);
     if (e != SLQ_OK) return e;
     s->tip = tip;
     SLQ_ASSERT(s->tip.height == b->height);
@@ -359,8 +367,7 @@ slq_err storage_init_genesis(storage *s, const uint8_t *genesis, size_t len,
     memcpy(tip.app_hash, app_hash, SLQ_HASH_BYTES);
     uint8_t tip_row[STORAGE_TIP_BYTES];
     tip_encode(tip_row, &tip);
-    leveldb_writebatch_t *batch = leveldb_writebatch_create();
-    if (batch == NULL) return SLQ_NO_MEMORY;
+    leveldb_writebatch_t *batch = batch_begin(s);
     batch_put(batch, &k, genesis, len);
     e = batch_add_changes(batch, changes, changes_count);
     if (e == SLQ_OK) {
@@ -368,7 +375,6 @@ slq_err storage_init_genesis(storage *s, const uint8_t *genesis, size_t len,
         batch_put(batch, &k, tip_row, sizeof tip_row);
         e = storage_write(s, batch);
     }
-    leveldb_writebatch_destroy(batch);
     if (e != SLQ_OK) return e;
     s->tip = tip;
     return SLQ_OK;
@@ -382,12 +388,10 @@ slq_err storage_put_cert(storage *s, uint64_t height, const uint8_t *cert, size_
                  (unsigned long long) height, (unsigned long long) s->tip.height);
         return SLQ_INVALID_ARGUMENT;
     }
-    leveldb_writebatch_t *batch = leveldb_writebatch_create();
-    if (batch == NULL) return SLQ_NO_MEMORY;
+    leveldb_writebatch_t *batch = batch_begin(s);
     slq_key k = slq_key_height(SLQ_KEY_CERT, height);
     batch_put(batch, &k, cert, len);
     slq_err e = storage_write(s, batch);
-    leveldb_writebatch_destroy(batch);
     return e;
 }
 
