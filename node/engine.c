@@ -723,26 +723,12 @@ static slq_err verify_fields(const engine *e, uint32_t validator, const consensu
     return crypto_verify(suite(e), v->pubkey.data, v->pubkey.len, msg, n, sig->data, sig->len);
 }
 
+void engine_peer_misbehaved(engine *e, uint32_t peer, const char *why) {
+    p2p_disconnect(e->net, peer, why);
+}
+
 static void on_tx(engine *e, uint32_t peer, const ProtobufCBinaryData *tx) {
-    /* Every peer relays a new transaction: a copy already pending costs a hash, not a
-     * signature check. */
-    uint8_t hash[CRYPTO_HASH_BYTES];
-    crypto_hash(suite(e), hash, tx->data, tx->len);
-    if (mempool_has(e->n->mp, hash)) return;
-    ledger_tx dec;
-    slq_err err = ledger_tx_decode(&dec, chain_ledger(e->n->chain), tx->data, tx->len);
-    if (err != SLQ_OK) {
-        p2p_disconnect(e->net, peer, "sent a transaction that does not verify");
-        return;
-    }
-    uint8_t *copy = malloc(tx->len);
-    if (copy == NULL) {
-        ledger_tx_free(&dec);
-        return;
-    }
-    memcpy(copy, tx->data, tx->len);
-    node_admit_result r;
-    if (node_admit(e->n, copy, tx->len, &dec, &r) == NODE_ADMIT_NEW) engine_mempool_changed(e);
+    node_submit_gossip(e->n, peer, tx->data, tx->len);
 }
 
 static void on_vote(engine *e, uint32_t peer, const Slq__Vote *v) {

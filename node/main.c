@@ -42,6 +42,7 @@ static void stop(node *n) {
     n->stopping = true;
     log_info("node: stop: closing (height=%llu)", (unsigned long long) chain_tip(n->chain)->height);
     engine_stop(n->engine);
+    node_submit_stop(n);
     uv_close((uv_handle_t *) &n->sigint, NULL);
     uv_close((uv_handle_t *) &n->sigterm, NULL);
     http_server_close(n->http, NULL, NULL);
@@ -118,7 +119,8 @@ static slq_err start_loop(node *n, const char *home) {
         log_error("node: start: %s", uv_strerror(r));
         return SLQ_NET;
     }
-    return engine_start(n, home);
+    err = node_submit_start(n);
+    return err == SLQ_OK ? engine_start(n, home) : err;
 }
 
 static int usage(void) {
@@ -136,6 +138,7 @@ static int run(node *n, const char *home) {
     if (err == SLQ_OK) err = mempool_create(&n->mp, SLQ_MEMPOOL_TXS_MAX);
     n->results = err == SLQ_OK ? calloc(SLQ_RESULTS_MAX, sizeof *n->results) : NULL;
     if (err == SLQ_OK && n->results == NULL) err = SLQ_NO_MEMORY;
+    if (err == SLQ_OK) err = digest_set_init(&n->gossip_checking, 2 * SLQ_GOSSIP_CHECKING_MAX);
     if (err != SLQ_OK) {
         fprintf(stderr, "slqd: %s\n", why[0] ? why : slq_err_str(err));
         return 1;
@@ -182,6 +185,7 @@ int main(int argc, char **argv) {
     chain_close(n.chain);
     crypto_key_destroy(n.key);
     free(n.results);
+    digest_set_free(&n.gossip_checking);
     if (n.loop != NULL) uv_loop_close(n.loop);
     return rc;
 }

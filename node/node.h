@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "chain.h"
+#include "digest_set.h"
 #include "http.h"
 #include "mempool.h"
 #include "slq/limits.h"
@@ -68,7 +69,10 @@ typedef struct node {
     node_result *results; /* ring of SLQ_RESULTS_MAX */
     size_t results_next;
     node_metrics metrics;
-    unsigned jobs_in_flight; /* submission batches being verified */
+    unsigned jobs_in_flight;         /* submission batches being verified */
+    digest_set gossip_checking;      /* relayed transactions being verified (submit.c) */
+    struct submit_job *gossip_batch; /* relayed transactions not yet sent to the pool */
+    uv_timer_t gossip_flush;         /* sends them to the pool a little later, together */
     bool stopping;
     int exit_code;
 } node;
@@ -101,6 +105,13 @@ node_admit_status node_admit(node *n, uint8_t *bytes, size_t len, ledger_tx *tx,
 void node_api_handle(void *arg, const http_request *req);
 /* POST /v1/txs (submit.c): verifies off the loop, admits, answers. */
 void node_submit(node *n, const http_request *req);
+/* A transaction a peer relayed (submit.c): verified off the loop like the API's, then
+ * admitted; one that does not verify disconnects the peer. A copy already pending, or being
+ * verified, costs only a hash. */
+void node_submit_gossip(node *n, uint32_t peer, const uint8_t *bytes, size_t len);
+/* The loop handle node_submit_gossip uses; node_submit_stop closes it. */
+SLQ_MUST_USE slq_err node_submit_start(node *n);
+void node_submit_stop(node *n);
 /* Answers with a JSON error object. */
 void node_api_error(node *n, http_req_ref ref, int status, slq_err code, const char *message);
 /* Answers with a JSON text (taken: freed here). */
@@ -113,6 +124,8 @@ SLQ_MUST_USE slq_err engine_start(node *n, const char *home);
 /* Stops it; the loop must run on until the close callbacks have run. */
 void engine_stop(engine *e);
 void engine_free(engine *e);
+/* A peer sent something that does not verify: it is disconnected. */
+void engine_peer_misbehaved(engine *e, uint32_t peer, const char *why);
 /* Relays a newly admitted transaction to peers. */
 void engine_relay_tx(engine *e, const uint8_t *bytes, size_t len);
 /* The mempool gained transactions (wakes a proposer waiting for some). */

@@ -6,11 +6,14 @@
 #     and the network resumes when one returns;
 #   - a validator whose data was wiped syncs back to the same tip;
 #   - an observer follows read-only; a node with an unknown key is refused at the handshake;
-#   - a garbage or oversized frame closes only that connection.
-# usage: test_network.sh SLQ SLQD. Prints "N passed, N failed".
+#   - a garbage or oversized frame closes only that connection;
+#   - a peer relaying a transaction that does not verify is disconnected, one relaying a
+#     transaction that verifies is not (P2P_SEND plays that peer).
+# usage: test_network.sh SLQ SLQD P2P_SEND. Prints "N passed, N failed".
 set -u
-SLQ=${1:?usage: test_network.sh SLQ SLQD}
-SLQD=${2:?usage: test_network.sh SLQ SLQD}
+SLQ=${1:?usage: test_network.sh SLQ SLQD P2P_SEND}
+SLQD=${2:?usage: test_network.sh SLQ SLQD P2P_SEND}
+P2P_SEND=${3:?usage: test_network.sh SLQ SLQD P2P_SEND}
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/lib.sh"
 T=$(mktemp -d)
@@ -29,7 +32,8 @@ api() { echo "http://127.0.0.1:$((BASE + 2 * $1 + 1))"; }
 pubhex() { openssl pkey -in "$1" -pubout -outform DER | tail -c 32 | od -An -tx1 | tr -d ' \n'; }
 
 # The observer (node 4) and a stranger (node 5) with keys no genesis or config lists... the
-# observer's key is then added to every validator's "observers".
+# observer's key is then added to every validator's "observers", and so is the key of a
+# relaying peer that never runs a node (node 6, played by P2P_SEND).
 for i in 4 5; do
     mkdir -p "$NET/node$i"
     cp "$NET/node0/genesis.json" "$NET/node$i/"
@@ -40,13 +44,17 @@ for i in 4 5; do
  "peers": $peers, "block_interval_ms": 50, "empty_block_interval_ms": 1000}
 JSON
 done
+mkdir -p "$NET/node6"
+cp "$NET/node0/genesis.json" "$NET/node6/"
+"$SLQ" keygen --out "$NET/node6/node.pem" >/dev/null
 OBS=$(pubhex "$NET/node4/node.pem")
+RELAY=$(pubhex "$NET/node6/node.pem")
 for i in 0 1 2 3; do
-    "$PY" - "$NET/node$i/config.json" "$OBS" <<'PY'
+    "$PY" - "$NET/node$i/config.json" "$OBS" "$RELAY" <<'PY'
 import json, sys
 p = sys.argv[1]
 c = json.load(open(p))
-c["observers"] = [sys.argv[2]]
+c["observers"] = [sys.argv[2], sys.argv[3]]
 c["empty_block_interval_ms"] = 1000
 json.dump(c, open(p, "w"))
 PY
@@ -162,6 +170,14 @@ print("oversized", closed_after(struct.pack(">I", 0x7fffffff)))
 PY
 check "a garbage frame closes that connection" grep -q "garbage True" "$T/frames"
 check "an oversized frame closes that connection" grep -q "oversized True" "$T/frames"
+relay() { "$P2P_SEND" --home "$NET/node6" --peer "127.0.0.1:$P2P0" "$@" 2>&1; }
+check "a peer relaying malformed transaction bytes is disconnected" \
+    test "$(relay --tx 0a03616263ffff)" = disconnected
+check "a peer relaying a transaction with a spoiled signature is disconnected" \
+    test "$(relay --spoiled)" = disconnected
+check "the validator logs why" grep -q "sent a transaction that does not verify" "$T/node0.log"
+check "a peer relaying a transaction that verifies stays connected" \
+    test "$(relay --signed --wait-ms 2000)" = connected
 check "the validators keep their peers" \
     test "$(curl -s "$(api 0)/metrics" | awk '/^slq_peers / {print $2}')" -ge 3
 check "and keep committing" issue 0 N5
