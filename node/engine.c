@@ -115,17 +115,49 @@ static void run(engine *e, const tm_actions *acts);
 
 /* ------------------------------------------------------------------ dedup */
 
-/* True the first time these bytes are seen (of the last SEEN_MAX). */
+/* Digests of the votes and proposals relayed so far (the last SEEN_MAX). */
+static bool seen_has(const engine *e, uint64_t d) {
+    for (size_t i = 0; i < SEEN_MAX; i++)
+        if (e->seen[i] == d) return true;
+    return false;
+}
+
+static void seen_add(engine *e, uint64_t d) {
+    e->seen[e->seen_next] = d;
+    e->seen_next = (e->seen_next + 1) % SEEN_MAX;
+}
+
+/* True the first time these bytes are seen. */
 static bool first_sight(engine *e, const uint8_t *p, size_t n) {
     uint8_t h[CRYPTO_HASH_BYTES];
     crypto_hash(suite(e), h, p, n);
     uint64_t d;
     memcpy(&d, h, sizeof d);
-    for (size_t i = 0; i < SEEN_MAX; i++)
-        if (e->seen[i] == d) return false;
-    e->seen[e->seen_next] = d;
-    e->seen_next = (e->seen_next + 1) % SEEN_MAX;
+    if (seen_has(e, d)) return false;
+    seen_add(e, d);
     return true;
+}
+
+/* A vote's identity as gossiped: every field and the signature. Two copies with one digest
+ * are the same vote, valid or not alike, so a copy of one already checked is dropped
+ * unchecked; the signature alone would not do (another peer could pair it with other
+ * fields, a forgery, and have the genuine vote dropped). */
+static uint64_t vote_digest(const engine *e, const tm_vote *v) {
+    uint8_t head[1 + 8 + 4 + 4];
+    head[0] = (uint8_t) v->type;
+    for (int i = 0; i < 8; i++) head[1 + i] = (uint8_t) (v->height >> (56 - 8 * i));
+    for (int i = 0; i < 4; i++) head[9 + i] = (uint8_t) (v->round >> (24 - 8 * i));
+    for (int i = 0; i < 4; i++) head[13 + i] = (uint8_t) (v->validator >> (24 - 8 * i));
+    crypto_hasher h;
+    crypto_hasher_init(&h, suite(e));
+    crypto_hasher_update(&h, head, sizeof head);
+    crypto_hasher_update(&h, v->block.hash, CRYPTO_HASH_BYTES);
+    crypto_hasher_update(&h, v->sig, v->sig_len);
+    uint8_t out[CRYPTO_HASH_BYTES];
+    crypto_hasher_final(&h, out);
+    uint64_t d;
+    memcpy(&d, out, sizeof d);
+    return d;
 }
 
 /* ------------------------------------------------------------------ write-ahead log */
@@ -595,7 +627,7 @@ static void act_vote(engine *e, const tm_action *a) {
         return;
     }
     if (err != SLQ_OK) return;
-    (void) first_sight(e, v.sig, v.sig_len); /* so that peers' relays of it are not fed again */
+    seen_add(e, vote_digest(e, &v)); /* so that peers' relays of it are not fed again */
     broadcast_vote(e, &v, UINT32_MAX);
     feed_vote(e, &v);
 }
@@ -738,21 +770,11 @@ static void on_vote(engine *e, uint32_t peer, const Slq__Vote *v) {
         (v->type == SLQ__VOTE_TYPE__VOTE_PREVOTE || v->type == SLQ__VOTE_TYPE__VOTE_PRECOMMIT) &&
         (v->block_hash.len == 0 || v->block_hash.len == CRYPTO_HASH_BYTES) &&
         v->signature.len <= TM_SIG_BYTES_MAX;
-    consensus_vote_fields f = {.type = (consensus_msg_type) v->type,
-                               .height = v->height,
-                               .round = v->round,
-                               .pol_round = -1,
-                               .block_hash = v->block_hash.len > 0 ? v->block_hash.data : NULL};
-    if (!shape || verify_fields(e, (uint32_t) vi, &f, &v->signature) != SLQ_OK) {
-        p2p_disconnect(e->net, peer, "sent a malformed or forged vote");
+    if (!shape) {
+        p2p_disconnect(e->net, peer, "sent a malformed vote");
         return;
     }
     if (v->height != tm_height(e->m)) return; /* old, or ahead of us: Status drives sync */
-    if (!first_sight(e, v->signature.data, v->signature.len)) return; /* a resend */
-    Slq__Envelope env = SLQ__ENVELOPE__INIT;
-    env.msg_case = SLQ__ENVELOPE__MSG_VOTE;
-    env.vote = (Slq__Vote *) v;
-    p2p_broadcast(e->net, &env, peer);
     tm_vote t = {.type = (tm_vote_type) v->type,
                  .height = v->height,
                  .round = v->round,
@@ -760,6 +782,23 @@ static void on_vote(engine *e, uint32_t peer, const Slq__Vote *v) {
                  .sig_len = v->signature.len};
     if (v->block_hash.len > 0) memcpy(t.block.hash, v->block_hash.data, CRYPTO_HASH_BYTES);
     memcpy(t.sig, v->signature.data, v->signature.len);
+    /* Every peer relays every vote: a copy of one already checked costs a hash. */
+    uint64_t d = vote_digest(e, &t);
+    if (seen_has(e, d)) return;
+    consensus_vote_fields f = {.type = (consensus_msg_type) v->type,
+                               .height = v->height,
+                               .round = v->round,
+                               .pol_round = -1,
+                               .block_hash = v->block_hash.len > 0 ? v->block_hash.data : NULL};
+    if (verify_fields(e, (uint32_t) vi, &f, &v->signature) != SLQ_OK) {
+        p2p_disconnect(e->net, peer, "sent a forged vote");
+        return;
+    }
+    seen_add(e, d);
+    Slq__Envelope env = SLQ__ENVELOPE__INIT;
+    env.msg_case = SLQ__ENVELOPE__MSG_VOTE;
+    env.vote = (Slq__Vote *) v;
+    p2p_broadcast(e->net, &env, peer);
     feed_vote(e, &t);
 }
 
