@@ -2,8 +2,9 @@
  * their signatures verified on libuv's thread pool, in chunks so that a large batch uses
  * every worker; then, back on the loop thread, each is checked against the committed nonce
  * and put into the mempool, and the request is answered with one result per transaction.
- * A transaction a peer relays takes the same way, as a job of one, without an answer. The
- * ledger's rules run when a block is built (engine.c). */
+ * Transactions peers relay take the same way, gathered a few milliseconds into one job, with
+ * no answer (one that does not verify disconnects its peer). The ledger's rules run when a
+ * block is built (engine.c). */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
