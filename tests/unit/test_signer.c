@@ -1,0 +1,168 @@
+/* test_signer.c: the validator's persisted signing guard (node/signer.h). */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cert.h"
+#include "check.h"
+#include "crypto.h"
+#include "signer.h"
+
+#define CHAIN "chengdu-test"
+
+typedef struct {
+    char dir[64];
+    char path[96];
+    crypto_key *key;
+} fixture;
+
+static void fixture_init(fixture *f, crypto_suite suite) {
+    snprintf(f->dir, sizeof f->dir, "/tmp/slq-signer-XXXXXX");
+    CHECK(mkdtemp(f->dir) != NULL);
+    snprintf(f->path, sizeof f->path, "%s/signer.state", f->dir);
+    CHECK_ERR(crypto_key_generate(&f->key, suite), SLQ_OK);
+}
+
+static void fixture_free(fixture *f) {
+    char tmp[128];
+    snprintf(tmp, sizeof tmp, "%s.tmp", f->path);
+    unlink(tmp);
+    unlink(f->path);
+    rmdir(f->dir);
+    crypto_key_destroy(f->key);
+}
+
+static const uint8_t block_a[32] = {0xaa}, block_b[32] = {0xbb};
+
+static consensus_vote_fields prevote(uint64_t h, uint32_t r, const uint8_t *block) {
+    return (consensus_vote_fields){
+        .type = CONSENSUS_PREVOTE, .height = h, .round = r, .pol_round = -1, .block_hash = block};
+}
+
+typedef struct {
+    uint8_t sig[CRYPTO_SIG_BYTES_MAX];
+    size_t len;
+} sig_t_;
+
+static slq_err sign(signer *s, consensus_vote_fields f, sig_t_ *out) {
+    return signer_sign(s, CHAIN, &f, out->sig, &out->len);
+}
+
+/* The signature verifies under the key over the canonical bytes of the fields. */
+static bool verifies(const fixture *f, consensus_vote_fields v, const sig_t_ *sig) {
+    uint8_t pub[CRYPTO_PUBKEY_BYTES_MAX], msg[CONSENSUS_VOTE_BYTES_MAX];
+    size_t pub_len = 0;
+    if (crypto_key_public(f->key, pub, sizeof pub, &pub_len) != SLQ_OK) return false;
+    size_t n = consensus_vote_bytes(msg, CHAIN, &v);
+    return crypto_verify(crypto_key_suite(f->key), pub, pub_len, msg, n, sig->sig, sig->len) ==
+           SLQ_OK;
+}
+
+static void check_signs_refuses_and_repeats(crypto_suite suite) {
+    fixture f;
+    fixture_init(&f, suite);
+    signer *s = NULL;
+    CHECK_ERR(signer_open(&s, f.path, f.key), SLQ_OK);
+    sig_t_ a, again, other;
+    CHECK_ERR(sign(s, prevote(5, 0, block_a), &a), SLQ_OK);
+    CHECK(verifies(&f, prevote(5, 0, block_a), &a));
+    /* the same request: the stored signature, byte for byte (SM2 would otherwise differ) */
+    CHECK_ERR(sign(s, prevote(5, 0, block_a), &again), SLQ_OK);
+    CHECK_EQ_INT(again.len, a.len);
+    CHECK_MEM(again.sig, a.sig, a.len);
+    /* another block, or nil, at the same height/round/step: refused */
+    CHECK_ERR(sign(s, prevote(5, 0, block_b), &other), SLQ_ROLE_FORBIDDEN);
+    CHECK_ERR(sign(s, prevote(5, 0, NULL), &other), SLQ_ROLE_FORBIDDEN);
+    /* an earlier height: refused; a later round: signed */
+    CHECK_ERR(sign(s, prevote(4, 3, block_b), &other), SLQ_ROLE_FORBIDDEN);
+    CHECK_ERR(sign(s, prevote(5, 1, block_b), &other), SLQ_OK);
+    CHECK(verifies(&f, prevote(5, 1, block_b), &other));
+    signer_close(s);
+    fixture_free(&f);
+}
+
+static void test_ed25519_signer_signs_refuses_conflicts_and_repeats(void) {
+    check_signs_refuses_and_repeats(CRYPTO_SUITE_ED25519_SHA256);
+}
+static void test_sm2_signer_signs_refuses_conflicts_and_repeats(void) {
+    check_signs_refuses_and_repeats(CRYPTO_SUITE_SM2_SM3);
+}
+
+/* What was signed survives closing (a crash after signer_sign returned is the same: the
+ * record was synced before it returned). */
+static void test_record_survives_reopening(void) {
+    fixture f;
+    fixture_init(&f, CRYPTO_SUITE_SM2_SM3);
+    signer *s = NULL;
+    sig_t_ a, b;
+    CHECK_ERR(signer_open(&s, f.path, f.key), SLQ_OK);
+    CHECK_ERR(sign(s, prevote(9, 2, block_a), &a), SLQ_OK);
+    signer_close(s);
+    CHECK_ERR(signer_open(&s, f.path, f.key), SLQ_OK);
+    CHECK_ERR(sign(s, prevote(9, 2, block_b), &b), SLQ_ROLE_FORBIDDEN);
+    CHECK_ERR(sign(s, prevote(9, 2, block_a), &b), SLQ_OK);
+    CHECK_EQ_INT(b.len, a.len);
+    CHECK_MEM(b.sig, a.sig, a.len);
+    signer_close(s);
+    fixture_free(&f);
+}
+
+/* A record that does not read back stops the validator rather than let it guess. */
+static void test_a_damaged_record_refuses_to_open(void) {
+    fixture f;
+    fixture_init(&f, CRYPTO_SUITE_ED25519_SHA256);
+    signer *s = NULL;
+    sig_t_ a;
+    CHECK_ERR(signer_open(&s, f.path, f.key), SLQ_OK);
+    CHECK_ERR(sign(s, prevote(3, 0, block_a), &a), SLQ_OK);
+    signer_close(s);
+    struct stat st = {0};
+    bool written = stat(f.path, &st) == 0 && st.st_size > 1 && st.st_size < 4096;
+    CHECK(written); /* a record of a few hundred bytes; nothing below makes sense without it */
+    if (!written) {
+        fixture_free(&f);
+        return;
+    }
+    CHECK(truncate(f.path, st.st_size - 1) == 0);
+    s = NULL;
+    CHECK_ERR(signer_open(&s, f.path, f.key), SLQ_STORAGE_CORRUPT);
+    CHECK(s == NULL);
+    FILE *w = fopen(f.path, "wb"); /* garbage of the right length */
+    CHECK(w != NULL);
+    for (off_t i = 0; w != NULL && i < st.st_size; i++) fputc(0xff, w);
+    if (w != NULL) fclose(w);
+    CHECK_ERR(signer_open(&s, f.path, f.key), SLQ_STORAGE_CORRUPT);
+    fixture_free(&f);
+}
+
+/* A record that cannot be written: nothing is returned to send, and nothing is remembered
+ * (a later, different request may still be signed once the disk works). */
+static void test_a_record_that_cannot_be_written_yields_no_signature(void) {
+    fixture f;
+    fixture_init(&f, CRYPTO_SUITE_ED25519_SHA256);
+    char missing[128];
+    snprintf(missing, sizeof missing, "%s/gone/signer.state", f.dir);
+    signer *s = NULL;
+    sig_t_ a;
+    CHECK_ERR(signer_open(&s, missing, f.key), SLQ_OK); /* no record yet: nothing signed */
+    a.len = 0;
+    CHECK_ERR(sign(s, prevote(2, 0, block_a), &a), SLQ_IO);
+    CHECK_EQ_INT(a.len, 0);
+    char gone[96];
+    snprintf(gone, sizeof gone, "%s/gone", f.dir);
+    CHECK(mkdir(gone, 0700) == 0);
+    CHECK_ERR(sign(s, prevote(2, 0, block_b), &a), SLQ_OK);
+    CHECK(verifies(&f, prevote(2, 0, block_b), &a));
+    signer_close(s);
+    unlink(missing);
+    rmdir(gone);
+    fixture_free(&f);
+}
+
+TEST_MAIN("signer", TEST(test_ed25519_signer_signs_refuses_conflicts_and_repeats),
+          TEST(test_sm2_signer_signs_refuses_conflicts_and_repeats),
+          TEST(test_record_survives_reopening), TEST(test_a_damaged_record_refuses_to_open),
+          TEST(test_a_record_that_cannot_be_written_yields_no_signature))
