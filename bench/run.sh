@@ -16,17 +16,8 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=bench/lib.sh
 . "$root/bench/lib.sh"
-build=${SLQ_BUILD:-$root/build}
-suite=${SLQ_BENCH_SUITE:-ed25519}
-slq=$build/cli/slq
-slqd=$build/node/slqd
 bench=$build/bench/bench_node
-for exe in "$slq" "$slqd" "$bench"; do
-    if [[ ! -x $exe ]]; then
-        echo "run.sh: $exe is missing; build first: meson setup build && ninja -C build" >&2
-        exit 1
-    fi
-done
+require_built run.sh "$slq" "$slqd" "$bench"
 
 interval=${SLQ_BENCH_BLOCK_INTERVAL_MS:-}
 if [[ -n $interval && ! $interval =~ ^[1-9][0-9]{0,4}$ ]]; then

@@ -16,17 +16,8 @@ validators=4
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=bench/lib.sh
 . "$root/bench/lib.sh"
-build=${SLQ_BUILD:-$root/build}
-suite=${SLQ_BENCH_SUITE:-ed25519}
-slq=$build/cli/slq
-slqd=$build/node/slqd
 bench=$build/bench/bench_network
-for exe in "$slq" "$slqd" "$bench"; do
-    if [[ ! -x $exe ]]; then
-        echo "run_network.sh: $exe is missing; build first: meson setup build && ninja -C build" >&2
-        exit 1
-    fi
-done
+require_built run_network.sh "$slq" "$slqd" "$bench"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/slq-bench-net.XXXXXX")
 pids=()
