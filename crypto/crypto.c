@@ -130,14 +130,16 @@ static EVP_MD *digest_sha256, *digest_sm3;
 
 static void digests_fetch(void) {
     digest_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-    digest_sm3 = EVP_MD_fetch(NULL, "SM3", NULL);
-    if (digest_sha256 == NULL || digest_sm3 == NULL) crypto_die("fetch digests");
+    digest_sm3 = EVP_MD_fetch(NULL, "SM3", NULL); /* may be missing: only SM2 chains need it */
+    ERR_clear_error();
 }
 
 static const EVP_MD *suite_md(crypto_suite suite) {
     SLQ_ASSERT(suite_valid(suite));
     if (pthread_once(&digests_once, digests_fetch) != 0) abort();
-    return suite == CRYPTO_SUITE_SM2_SM3 ? digest_sm3 : digest_sha256;
+    const EVP_MD *md = suite == CRYPTO_SUITE_SM2_SM3 ? digest_sm3 : digest_sha256;
+    if (md == NULL) crypto_die(suite == CRYPTO_SUITE_SM2_SM3 ? "fetch SM3" : "fetch SHA256");
+    return md;
 }
 
 void crypto_hash(crypto_suite suite, uint8_t out[CRYPTO_HASH_BYTES], const uint8_t *msg,
@@ -369,8 +371,8 @@ static EVP_MD_CTX *verify_template(crypto_suite suite, const uint8_t *pubkey, si
     return NULL;
 }
 
-/* Per thread: the prepared contexts of recent keys, direct-mapped by the key's last two bytes
- * (of an Ed25519 key or an SM2 Y coordinate: uniformly distributed), and the context each
+/* Per thread: the prepared contexts of recent keys, direct-mapped by the key's last byte (of
+ * an Ed25519 key or an SM2 Y coordinate: uniformly distributed), and the context each
  * verification works in. A thread's cache is freed when the thread exits. */
 #define VERIFY_CACHE_SLOTS 256u
 
@@ -422,7 +424,7 @@ static verify_cache *verify_cache_get(void) {
 static const EVP_MD_CTX *verify_template_cached(verify_cache *c, crypto_suite suite,
                                                 const uint8_t *pubkey, size_t pubkey_len,
                                                 slq_err *err) {
-    size_t i = ((size_t) pubkey[pubkey_len - 2] << 8 | pubkey[pubkey_len - 1]) % VERIFY_CACHE_SLOTS;
+    size_t i = pubkey[pubkey_len - 1] % VERIFY_CACHE_SLOTS;
     verify_slot *s = &c->slots[i];
     *err = SLQ_OK;
     if (s->pub_len == pubkey_len && s->suite == suite && memcmp(s->pub, pubkey, pubkey_len) == 0)

@@ -149,6 +149,13 @@ slq_err node_config_load(node_config *cfg, const char *home, char *why, size_t w
         }
     }
     cJSON_Delete(root);
+    if (err == SLQ_OK && cfg->block_interval_ms > cfg->empty_block_interval_ms) {
+        /* pending transactions would wait longer than an empty mempool, and the propose
+         * timeout (empty_block_interval_ms + 2 s) could pass before a block is built */
+        WHY("%s: block_interval_ms (%u) is above empty_block_interval_ms (%u)", path,
+            cfg->block_interval_ms, cfg->empty_block_interval_ms);
+        err = SLQ_CONFIG_INVALID;
+    }
     return err;
 }
 

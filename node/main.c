@@ -187,5 +187,8 @@ int main(int argc, char **argv) {
     free(n.results);
     digest_set_free(&n.gossip_checking);
     if (n.loop != NULL) uv_loop_close(n.loop);
+    /* Join libuv's workers now: left to libuv's own destructor they would exit (and free
+     * their cached verification contexts) after OpenSSL's atexit cleanup. */
+    uv_library_shutdown();
     return rc;
 }

@@ -286,7 +286,10 @@ static void gossip_flush_cb(uv_timer_t *h) {
     uv_timer_stop(h);
     submit_job *j = n->gossip_batch;
     n->gossip_batch = NULL;
-    if (j != NULL) job_start(n, j);
+    if (j != NULL && j->count == 0)
+        job_free(j); /* its only copy could not be allocated */
+    else if (j != NULL)
+        job_start(n, j);
 }
 
 slq_err node_submit_start(node *n) {
@@ -304,13 +307,20 @@ void node_submit_stop(node *n) {
 
 void node_submit_gossip(node *n, uint32_t peer, const uint8_t *bytes, size_t len) {
     /* Every peer relays a new transaction: a copy already pending, or already being
-     * verified, costs a hash and no signature check. */
+     * verified, costs a hash and no signature check. With SLQ_GOSSIP_CHECKING_MAX being
+     * verified, relayed transactions are dropped: the peers that sent them still hold them
+     * (and propose them in their turn), and the node does not queue without bound. */
     uint8_t hash[CRYPTO_HASH_BYTES];
     crypto_hash(ledger_suite(chain_ledger(n->chain)), hash, bytes, len);
     if (n->stopping || mempool_has(n->mp, hash)) return;
     uint64_t digest = digest_of(hash);
     bool full = false;
-    if (!digest_set_add(&n->gossip_checking, digest, &full) && !full) return;
+    if (!digest_set_add(&n->gossip_checking, digest, &full)) {
+        if (full)
+            log_debug("node: gossip: %u relayed transactions being verified; one dropped",
+                      SLQ_GOSSIP_CHECKING_MAX);
+        return;
+    }
     submit_job *j = n->gossip_batch;
     if (j == NULL) {
         j = n->gossip_batch = job_new(n, GOSSIP_BATCH_MAX);
@@ -322,14 +332,14 @@ void node_submit_gossip(node *n, uint32_t peer, const uint8_t *bytes, size_t len
     }
     uint8_t *copy = j == NULL ? NULL : malloc(len == 0 ? 1 : len);
     if (copy == NULL) {
-        if (!full) digest_set_remove(&n->gossip_checking, digest);
+        digest_set_remove(&n->gossip_checking, digest);
         log_warn("node: gossip: out of memory; a relayed transaction is dropped");
         return;
     }
     if (len > 0) memcpy(copy, bytes, len);
     size_t i = j->count++;
     j->peers[i] = peer;
-    j->digests[i] = full ? 0 : digest; /* a full set: verified without being remembered */
+    j->digests[i] = digest;
     j->bytes[i] = copy;
     j->lens[i] = len;
     j->errs[i] = len > SLQ_TX_BYTES_MAX ? SLQ_TX_TOO_LARGE : SLQ_OK;

@@ -5,7 +5,8 @@
  *   p2p_send --home DIR --peer HOST:PORT (--tx HEX | --signed | --spoiled) [--wait-ms MS]
  *
  * DIR holds genesis.json and node.pem. --signed relays a well-formed transaction, a Register
- * signed with the home's key; --spoiled the same with one bit of its signature flipped. Prints
+ * signed with the home's key; --spoiled the same with one bit of its signature flipped. The
+ * hash of what is relayed goes to stderr ("p2p_send: tx HASH"). Prints
  * "disconnected" if the peer closed the connection within MS (default 5000) of the transaction
  * being sent, "connected" if not; exits 1 (with a reason on stderr) if it could not join at all. */
 #include <stdio.h>
@@ -184,6 +185,11 @@ int main(int argc, char **argv) {
             return 1;
         }
     }
+    uint8_t hash[CRYPTO_HASH_BYTES];
+    char hash_hex[2 * CRYPTO_HASH_BYTES + 1];
+    crypto_hash(ledger_suite(l), hash, tx, tx_len);
+    codec_hex_encode(hash_hex, hash, sizeof hash);
+    fprintf(stderr, "p2p_send: tx %s\n", hash_hex);
     const Slq__Genesis *g = ledger_genesis(l);
     const uint8_t *allowed[SLQ_VALIDATORS_MAX];
     for (size_t i = 0; i < g->n_validators; i++) allowed[i] = g->validators[i]->pubkey.data;

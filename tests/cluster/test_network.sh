@@ -170,14 +170,28 @@ print("oversized", closed_after(struct.pack(">I", 0x7fffffff)))
 PY
 check "a garbage frame closes that connection" grep -q "garbage True" "$T/frames"
 check "an oversized frame closes that connection" grep -q "oversized True" "$T/frames"
-relay() { "$P2P_SEND" --home "$NET/node6" --peer "127.0.0.1:$P2P0" "$@" 2>&1; }
-check "a peer relaying malformed transaction bytes is disconnected" \
-    test "$(relay --tx 0a03616263ffff)" = disconnected
+# relay ARGS...: P2P_SEND as node 6 towards node 0; its verdict in $T/relay.out, its stderr
+# (the relayed hash) in $T/relay.err, node 0's log lines written meanwhile in $T/relay.log.
+relay() {
+    local from
+    from=$(($(wc -l <"$T/node0.log") + 1))
+    "$P2P_SEND" --home "$NET/node6" --peer "127.0.0.1:$P2P0" "$@" >"$T/relay.out" 2>"$T/relay.err"
+    tail -n "+$from" "$T/node0.log" >"$T/relay.log"
+}
+why_line="disconnect: .*reason=sent a transaction that does not verify"
+relay --tx 0a03616263ffff
+check "a peer relaying malformed transaction bytes is disconnected" grep -qx disconnected "$T/relay.out"
+check "the validator says why" grep -q "$why_line" "$T/relay.log"
+relay --spoiled
 check "a peer relaying a transaction with a spoiled signature is disconnected" \
-    test "$(relay --spoiled)" = disconnected
-check "the validator logs why" grep -q "sent a transaction that does not verify" "$T/node0.log"
-check "a peer relaying a transaction that verifies stays connected" \
-    test "$(relay --signed --wait-ms 2000)" = connected
+    grep -qx disconnected "$T/relay.out"
+check "the validator says why again" grep -q "$why_line" "$T/relay.log"
+relay --signed --wait-ms 2000
+check "a peer relaying a transaction that verifies stays connected" grep -qx connected "$T/relay.out"
+RELAYED=$(sed -n 's/^p2p_send: tx \([0-9a-f]*\)$/\1/p' "$T/relay.err")
+"$SLQ" --node "$(api 0)" --json tx "$RELAYED" >"$T/out" 2>/dev/null
+check "which the validator checked and refused on its merits (signer not registered)" \
+    test "$(jget 'd["status"] + " " + d.get("error", "")' <"$T/out")" = "rejected SIGNER_UNKNOWN"
 check "the validators keep their peers" \
     test "$(curl -s "$(api 0)/metrics" | awk '/^slq_peers / {print $2}')" -ge 3
 check "and keep committing" issue 0 N5

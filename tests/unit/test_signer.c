@@ -76,6 +76,12 @@ static void check_signs_refuses_and_repeats(crypto_suite suite) {
     /* another block, or nil, at the same height/round/step: refused */
     CHECK_ERR(sign(s, prevote(5, 0, block_b), &other), SLQ_ROLE_FORBIDDEN);
     CHECK_ERR(sign(s, prevote(5, 0, NULL), &other), SLQ_ROLE_FORBIDDEN);
+    /* the precommit of that round, then its prevote again with other content: refused */
+    consensus_vote_fields pc = prevote(5, 0, block_a);
+    pc.type = CONSENSUS_PRECOMMIT;
+    CHECK_ERR(sign(s, pc, &other), SLQ_OK);
+    CHECK(verifies(&f, pc, &other));
+    CHECK_ERR(sign(s, prevote(5, 0, block_b), &other), SLQ_ROLE_FORBIDDEN);
     /* an earlier height: refused; a later round: signed */
     CHECK_ERR(sign(s, prevote(4, 3, block_b), &other), SLQ_ROLE_FORBIDDEN);
     CHECK_ERR(sign(s, prevote(5, 1, block_b), &other), SLQ_OK);
