@@ -460,10 +460,12 @@ static void result_cb(void *arg, size_t i, const ledger_outcome *out) {
 }
 
 /* Builds block tip+1 from the mempool; *block (malloc'd) and hash out. Refused candidates
- * leave the mempool with their reason. */
-static slq_err build_block(engine *e, build_scratch *b, uint8_t **block, size_t *len,
-                           uint8_t hash[CRYPTO_HASH_BYTES]) {
+ * leave the mempool with their reason. SLQ_NOT_FOUND, and nothing built, when no pending
+ * transaction can go in (each waits for an earlier nonce) and an empty block is not due. */
+static slq_err build_block(engine *e, build_scratch *b, bool empty_due, uint8_t **block,
+                           size_t *len, uint8_t hash[CRYPTO_HASH_BYTES]) {
     size_t count = mempool_select(e->n->mp, b->sel, SLQ_BLOCK_TXS_MAX, nonce_cb, drop_cb, e);
+    if (count == 0 && !empty_due) return SLQ_NOT_FOUND;
     const uint8_t *bytes[SLQ_BLOCK_TXS_MAX];
     size_t lens[SLQ_BLOCK_TXS_MAX];
     const ledger_tx *txs[SLQ_BLOCK_TXS_MAX];
@@ -517,8 +519,18 @@ static void try_build(engine *e) {
     build_scratch *b = calloc(1, sizeof *b);
     uint8_t *block = NULL, hash[CRYPTO_HASH_BYTES];
     size_t len = 0;
-    slq_err err = b == NULL ? SLQ_NO_MEMORY : build_block(e, b, &block, &len, hash);
+    bool empty_due = since >= e->n->cfg.empty_block_interval_ms;
+    slq_err err = b == NULL ? SLQ_NO_MEMORY : build_block(e, b, empty_due, &block, &len, hash);
     free(b);
+    if (err == SLQ_NOT_FOUND) {
+        /* Pending, but none can go in yet (a nonce gap): wait as for an empty mempool; a
+         * transaction that fills the gap wakes us (engine_mempool_changed). */
+        if (!uv_is_active((uv_handle_t *) &e->build) &&
+            uv_timer_start(&e->build, build_timer_cb, e->n->cfg.empty_block_interval_ms - since,
+                           0) != 0)
+            log_warn("engine: build: cannot start the timer");
+        return;
+    }
     if (err != SLQ_OK) {
         fatal(e, "build block", err);
         return;

@@ -3,10 +3,12 @@
  * peer would, and reports whether that peer then closed the connection:
  *
  *   p2p_send --home DIR --peer HOST:PORT (--tx HEX | --signed | --spoiled) [--wait-ms MS]
+ *            [--key FILE] [--nonce N]
  *
  * DIR holds genesis.json and node.pem. --signed relays a well-formed transaction, a Register
- * signed with the home's key; --spoiled the same with one bit of its signature flipped. The
- * hash of what is relayed goes to stderr ("p2p_send: tx HASH"). Prints
+ * signed with the home's key (or FILE's) and nonce N (default 1); --spoiled the same with one
+ * bit of its signature flipped. The hash of what is relayed goes to stderr
+ * ("p2p_send: tx HASH"). Prints
  * "disconnected" if the peer closed the connection within MS (default 5000) of the transaction
  * being sent, "connected" if not; exits 1 (with a reason on stderr) if it could not join at all. */
 #include <stdio.h>
@@ -80,16 +82,17 @@ static uint64_t height_cb(void *arg) {
 }
 
 /* A Register signed by key, one bit of its signature flipped if spoil; *out malloc'd. */
-static slq_err forge(const ledger *l, const crypto_key *key, bool spoil, uint8_t **out,
-                     size_t *len) {
-    uint8_t address[CRYPTO_ADDRESS_BYTES] = {0x5a};
+static slq_err forge(const ledger *l, const crypto_key *key, uint64_t nonce, bool spoil,
+                     uint8_t **out, size_t *len) {
+    uint8_t address[CRYPTO_ADDRESS_BYTES] = {0x5a}; /* then the nonce: one address per nonce */
+    for (int i = 0; i < 8; i++) address[1 + i] = (uint8_t) (nonce >> (56 - 8 * i));
     Slq__Register reg = SLQ__REGISTER__INIT;
     reg.address = (ProtobufCBinaryData){sizeof address, address};
     reg.role = SLQ__ROLE__ROLE_ENTERPRISE;
     reg.name = (char *) "forged";
     Slq__TxBody body = SLQ__TX_BODY__INIT;
     body.kind = SLQ__TX_KIND__TX_REGISTER;
-    body.nonce = 1;
+    body.nonce = nonce;
     body.payload_case = SLQ__TX_BODY__PAYLOAD_REGISTER;
     body.register_ = &reg;
     uint8_t *signed_bytes = NULL;
@@ -119,7 +122,8 @@ static char *read_all(const char *path, size_t *len) {
 }
 
 int main(int argc, char **argv) {
-    const char *home = NULL, *peer = NULL, *hex = NULL;
+    const char *home = NULL, *peer = NULL, *hex = NULL, *signer_file = NULL;
+    uint64_t nonce = 1;
     uint32_t wait_ms = 5000;
     bool spoil = false, forged = false;
     for (int i = 1; i < argc; i++) {
@@ -133,6 +137,10 @@ int main(int argc, char **argv) {
             peer = argv[++i];
         } else if (strcmp(argv[i], "--tx") == 0 && v != NULL) {
             hex = argv[++i];
+        } else if (strcmp(argv[i], "--key") == 0 && v != NULL) {
+            signer_file = argv[++i];
+        } else if (strcmp(argv[i], "--nonce") == 0 && v != NULL) {
+            nonce = strtoull(argv[++i], NULL, 10);
         } else if (strcmp(argv[i], "--wait-ms") == 0 && v != NULL) {
             wait_ms = (uint32_t) strtoul(argv[++i], NULL, 10);
         } else {
@@ -173,7 +181,16 @@ int main(int argc, char **argv) {
     free(pem);
     size_t tx_len = 0;
     uint8_t *tx = NULL;
-    if (forged && forge(l, key, spoil, &tx, &tx_len) != SLQ_OK) {
+    crypto_key *signer = NULL;
+    if (signer_file != NULL) {
+        pem = read_all(signer_file, &len);
+        if (pem == NULL || crypto_key_load_pem(&signer, pem, len, NULL) != SLQ_OK) {
+            fprintf(stderr, "p2p_send: %s: cannot load the key\n", signer_file);
+            return 1;
+        }
+        free(pem);
+    }
+    if (forged && forge(l, signer != NULL ? signer : key, nonce, spoil, &tx, &tx_len) != SLQ_OK) {
         fprintf(stderr, "p2p_send: cannot forge a transaction\n");
         return 1;
     }
@@ -218,6 +235,7 @@ int main(int argc, char **argv) {
     uv_loop_close(s.loop);
     free(tx);
     crypto_key_destroy(key);
+    crypto_key_destroy(signer);
     ledger_destroy(l);
     return rc;
 }

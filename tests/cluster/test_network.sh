@@ -192,8 +192,29 @@ RELAYED=$(sed -n 's/^p2p_send: tx \([0-9a-f]*\)$/\1/p' "$T/relay.err")
 "$SLQ" --node "$(api 0)" --json tx "$RELAYED" >"$T/out" 2>/dev/null
 check "which the validator checked and refused on its merits (signer not registered)" \
     test "$(jget 'd["status"] + " " + d.get("error", "")' <"$T/out")" = "rejected SIGNER_UNKNOWN"
+# A transaction that must wait for an earlier nonce sits in the mempools without making
+# blocks back to back: the proposers wait as for an empty mempool (1 s here), and the
+# transaction goes in once the gap is filled.
+ISSUER=$("$SLQ" address --key "$K/issuer.pem")
+NONCE=$(curl -s "$(api 0)/v1/accounts/$ISSUER" | jget 'd["nonce"]')
+relay --signed --key "$K/issuer.pem" --nonce $((NONCE + 2)) --wait-ms 500
+check "a transaction leaving a nonce gap is taken" grep -qx connected "$T/relay.out"
+GAPPED=$(sed -n 's/^p2p_send: tx \([0-9a-f]*\)$/\1/p' "$T/relay.err")
+H5=$(height 0)
+sleep 3
+check "and waits without a block every block_interval_ms ($(($(height 0) - H5)) blocks in 3 s)" \
+    test $(($(height 0) - H5)) -le 5
 check "the validators keep their peers" \
     test "$(curl -s "$(api 0)/metrics" | awk '/^slq_peers / {print $2}')" -ge 3
+relay --signed --key "$K/issuer.pem" --nonce $((NONCE + 1)) --wait-ms 500
+check "the transaction filling the gap is taken" grep -qx connected "$T/relay.out"
+for _ in $(seq 1 40); do
+    [ "$("$SLQ" --node "$(api 0)" --json tx "$GAPPED" 2>/dev/null | jget 'd["status"]')" = committed ] &&
+        break
+    sleep 0.25
+done
+check "the transaction that waited for the gap commits after it" \
+    test "$("$SLQ" --node "$(api 0)" --json tx "$GAPPED" | jget 'd["status"]')" = committed
 check "and keep committing" issue 0 N5
 
 for i in 0 1 2 3; do
