@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,6 +29,16 @@ static void temp_path(char *out, size_t cap) {
     char dir[] = "/tmp/slq-wal-XXXXXX";
     SLQ_ASSERT(mkdtemp(dir) != NULL);
     snprintf(out, cap, "%s/consensus.wal", dir);
+}
+
+/* Removes the log at path and the directory temp_path made for it. */
+static void temp_remove(const char *path) {
+    char dir[64];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    unlink(path);
+    if (slash != NULL) *slash = '\0';
+    rmdir(dir);
 }
 
 static void write_three(const char *path) {
@@ -58,6 +69,7 @@ static void test_records_come_back_in_order_after_reopening(void) {
     CHECK_ERR(wal_replay(w, collect, &t), SLQ_OK);
     CHECK_EQ_INT(t.count, 1);
     wal_close(w);
+    temp_remove(path);
 }
 
 static void test_a_torn_tail_is_cut_off(void) {
@@ -78,6 +90,7 @@ static void test_a_torn_tail_is_cut_off(void) {
     CHECK_EQ_INT(t.count, 3); /* appends go after the cut */
     CHECK_EQ_INT(t.kinds[2], WAL_TIMEOUT);
     wal_close(w);
+    temp_remove(path);
 }
 
 static void test_damage_before_the_end_stops_the_replay(void) {
@@ -96,6 +109,7 @@ static void test_damage_before_the_end_stops_the_replay(void) {
     seen s = {0};
     CHECK_ERR(wal_replay(w, collect, &s), SLQ_STORAGE_CORRUPT);
     wal_close(w);
+    temp_remove(path);
 }
 
 TEST_MAIN("wal", TEST(test_records_come_back_in_order_after_reopening),
