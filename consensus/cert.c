@@ -11,12 +11,8 @@
 #include <string.h>
 
 #include "slq/assert.h"
+#include "slq/be.h"
 #include "slq/limits.h"
-
-static size_t put_be(uint8_t *p, uint64_t v, size_t n) {
-    for (size_t i = 0; i < n; i++) p[i] = (uint8_t) (v >> (8 * (n - 1 - i)));
-    return n;
-}
 
 size_t consensus_vote_bytes(uint8_t out[CONSENSUS_VOTE_BYTES_MAX], const char *chain_id,
                             const consensus_vote_fields *v) {
@@ -28,9 +24,9 @@ size_t consensus_vote_bytes(uint8_t out[CONSENSUS_VOTE_BYTES_MAX], const char *c
     memcpy(out + n, chain_id, id_len);
     n += id_len;
     out[n++] = (uint8_t) v->type;
-    n += put_be(out + n, v->height, 8);
-    n += put_be(out + n, v->round, 4);
-    n += put_be(out + n, (uint32_t) v->pol_round, 4);
+    n += slq_put_be(out + n, v->height, 8);
+    n += slq_put_be(out + n, v->round, 4);
+    n += slq_put_be(out + n, (uint32_t) v->pol_round, 4);
     if (v->block_hash != NULL)
         memcpy(out + n, v->block_hash, 32);
     else
@@ -45,12 +41,12 @@ void consensus_validators_hash(crypto_suite suite, uint8_t out[CRYPTO_HASH_BYTES
     crypto_hasher h;
     uint8_t buf[8];
     crypto_hasher_init(&h, suite);
-    crypto_hasher_update(&h, buf, put_be(buf, n, 4));
+    crypto_hasher_update(&h, buf, slq_put_be(buf, n, 4));
     for (size_t i = 0; i < n; i++) {
         const Slq__Validator *v = validators[i];
-        crypto_hasher_update(&h, buf, put_be(buf, v->pubkey.len, 4));
+        crypto_hasher_update(&h, buf, slq_put_be(buf, v->pubkey.len, 4));
         crypto_hasher_update(&h, v->pubkey.data, v->pubkey.len);
-        crypto_hasher_update(&h, buf, put_be(buf, v->power, 8));
+        crypto_hasher_update(&h, buf, slq_put_be(buf, v->power, 8));
     }
     crypto_hasher_final(&h, out);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "slq/assert.h"
+#include "slq/be.h"
 
 #define GUARD_VERSION 1u
 
@@ -42,17 +43,6 @@ void guard_record_set(guard_record *rec, const guard_request *req, const uint8_t
     rec->sig_len = sig_len;
 }
 
-static size_t put_be(uint8_t *p, uint64_t v, size_t n) {
-    for (size_t i = 0; i < n; i++) p[i] = (uint8_t) (v >> (8 * (n - 1 - i)));
-    return n;
-}
-
-static uint64_t get_be(const uint8_t *p, size_t n) {
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++) v = (v << 8) | p[i];
-    return v;
-}
-
 void guard_record_encode(uint8_t out[GUARD_RECORD_BYTES], const guard_record *rec) {
     SLQ_ASSERT(out != NULL && rec != NULL);
     SLQ_ASSERT(rec->sig_len <= TM_SIG_BYTES_MAX);
@@ -61,10 +51,10 @@ void guard_record_encode(uint8_t out[GUARD_RECORD_BYTES], const guard_record *re
     out[n++] = GUARD_VERSION;
     out[n++] = rec->has ? 1 : 0;
     if (rec->has) {
-        n += put_be(out + n, rec->last.height, 8);
-        n += put_be(out + n, rec->last.round, 4);
+        n += slq_put_be(out + n, rec->last.height, 8);
+        n += slq_put_be(out + n, rec->last.round, 4);
         out[n++] = (uint8_t) rec->last.step;
-        n += put_be(out + n, (uint32_t) rec->last.pol_round, 4);
+        n += slq_put_be(out + n, (uint32_t) rec->last.pol_round, 4);
         memcpy(out + n, rec->last.block.hash, 32);
         n += 32;
         out[n++] = (uint8_t) rec->sig_len;
@@ -93,10 +83,10 @@ slq_err guard_record_decode(guard_record *rec, const uint8_t *in, size_t len) {
     }
     size_t n = 2;
     r.has = true;
-    r.last.height = get_be(in + n, 8), n += 8;
-    r.last.round = (uint32_t) get_be(in + n, 4), n += 4;
+    r.last.height = slq_get_be(in + n, 8), n += 8;
+    r.last.round = (uint32_t) slq_get_be(in + n, 4), n += 4;
     uint8_t step = in[n++];
-    r.last.pol_round = (int32_t) (uint32_t) get_be(in + n, 4), n += 4;
+    r.last.pol_round = (int32_t) (uint32_t) slq_get_be(in + n, 4), n += 4;
     memcpy(r.last.block.hash, in + n, 32), n += 32;
     r.sig_len = in[n++];
     if (step > TM_STEP_PRECOMMIT || r.sig_len == 0 || r.sig_len > TM_SIG_BYTES_MAX ||

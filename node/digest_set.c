@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "slq/assert.h"
+#include "slq/be.h"
 
 slq_err digest_set_init(digest_set *s, size_t cap) {
     SLQ_ASSERT(cap >= 2 && (cap & (cap - 1)) == 0);
@@ -20,8 +21,7 @@ void digest_set_free(digest_set *s) {
 }
 
 uint64_t digest_of(const uint8_t *hash) {
-    uint64_t d = 0;
-    for (int i = 0; i < 8; i++) d = d << 8 | hash[i];
+    uint64_t d = slq_get_be(hash, 8);
     return d == 0 ? 1 : d;
 }
 

@@ -29,6 +29,7 @@
 #include "p2p.h"
 #include "signer.h"
 #include "slq/assert.h"
+#include "slq/be.h"
 #include "slq/log.h"
 #include "tendermint.h"
 #include "wal.h"
@@ -144,10 +145,11 @@ static bool first_sight(engine *e, const uint8_t *p, size_t n) {
  * fields, a forgery, and have the genuine vote dropped). */
 static uint64_t vote_digest(const engine *e, const tm_vote *v) {
     uint8_t head[1 + 8 + 4 + 4];
-    head[0] = (uint8_t) v->type;
-    for (int i = 0; i < 8; i++) head[1 + i] = (uint8_t) (v->height >> (56 - 8 * i));
-    for (int i = 0; i < 4; i++) head[9 + i] = (uint8_t) (v->round >> (24 - 8 * i));
-    for (int i = 0; i < 4; i++) head[13 + i] = (uint8_t) (v->validator >> (24 - 8 * i));
+    size_t n = slq_put_be(head, (uint64_t) v->type, 1);
+    n += slq_put_be(head + n, v->height, 8);
+    n += slq_put_be(head + n, v->round, 4);
+    n += slq_put_be(head + n, v->validator, 4);
+    SLQ_ASSERT(n == sizeof head);
     crypto_hasher h;
     crypto_hasher_init(&h, suite(e));
     crypto_hasher_update(&h, head, sizeof head);
@@ -161,17 +163,6 @@ static uint64_t vote_digest(const engine *e, const tm_vote *v) {
 }
 
 /* ------------------------------------------------------------------ write-ahead log */
-
-static size_t put_be(uint8_t *p, uint64_t v, size_t n) {
-    for (size_t i = 0; i < n; i++) p[i] = (uint8_t) (v >> (8 * (n - 1 - i)));
-    return n;
-}
-
-static uint64_t get_be(const uint8_t *p, size_t n) {
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++) v = (v << 8) | p[i];
-    return v;
-}
 
 static void fatal(engine *e, const char *what, slq_err err);
 
@@ -196,13 +187,13 @@ static void log_input(engine *e, wal_kind kind, const uint8_t *head, size_t head
 
 static void log_vote(engine *e, const tm_vote *v) {
     uint8_t b[WAL_VOTE_BYTES] = {0}, *p = b;
-    p += put_be(p, (uint64_t) v->type, 1);
-    p += put_be(p, v->height, 8);
-    p += put_be(p, v->round, 4);
-    p += put_be(p, v->validator, 4);
+    p += slq_put_be(p, (uint64_t) v->type, 1);
+    p += slq_put_be(p, v->height, 8);
+    p += slq_put_be(p, v->round, 4);
+    p += slq_put_be(p, v->validator, 4);
     memcpy(p, v->block.hash, 32);
     p += 32;
-    p += put_be(p, v->sig_len, 1);
+    p += slq_put_be(p, v->sig_len, 1);
     memcpy(p, v->sig, v->sig_len);
     log_input(e, WAL_VOTE, b, sizeof b, NULL, 0);
 }
@@ -211,9 +202,9 @@ static bool read_vote(tm_vote *v, const uint8_t *p, size_t len) {
     if (len != WAL_VOTE_BYTES) return false;
     memset(v, 0, sizeof *v);
     v->type = (tm_vote_type) p[0];
-    v->height = get_be(p + 1, 8);
-    v->round = (uint32_t) get_be(p + 9, 4);
-    v->validator = (uint32_t) get_be(p + 13, 4);
+    v->height = slq_get_be(p + 1, 8);
+    v->round = (uint32_t) slq_get_be(p + 9, 4);
+    v->validator = (uint32_t) slq_get_be(p + 13, 4);
     memcpy(v->block.hash, p + 17, 32);
     v->sig_len = p[49];
     memcpy(v->sig, p + 50, TM_SIG_BYTES_MAX);
@@ -269,28 +260,28 @@ static proposal_slot *prop_store(engine *e, const uint8_t *hash, uint8_t *block,
 
 static void log_proposal(engine *e, const proposal_slot *s, uint64_t height) {
     uint8_t b[WAL_PROPOSAL_HEAD] = {0}, *p = b;
-    p += put_be(p, height, 8);
-    p += put_be(p, s->round, 4);
-    p += put_be(p, (uint32_t) s->pol_round, 4);
-    p += put_be(p, s->proposer, 4);
-    p += put_be(p, s->valid, 1);
-    p += put_be(p, s->sig_len, 1);
+    p += slq_put_be(p, height, 8);
+    p += slq_put_be(p, s->round, 4);
+    p += slq_put_be(p, (uint32_t) s->pol_round, 4);
+    p += slq_put_be(p, s->proposer, 4);
+    p += slq_put_be(p, s->valid, 1);
+    p += slq_put_be(p, s->sig_len, 1);
     memcpy(p, s->sig, s->sig_len);
     log_input(e, WAL_PROPOSAL, b, sizeof b, s->block, s->len);
 }
 
 static void log_value(engine *e, uint64_t h, uint32_t r, const uint8_t *block, size_t len) {
     uint8_t b[12];
-    put_be(b, h, 8);
-    put_be(b + 8, r, 4);
+    slq_put_be(b, h, 8);
+    slq_put_be(b + 8, r, 4);
     log_input(e, WAL_VALUE, b, sizeof b, block, len);
 }
 
 static void log_timeout(engine *e, tm_step step, uint64_t h, uint32_t r) {
     uint8_t b[13];
-    put_be(b, (uint64_t) step, 1);
-    put_be(b + 1, h, 8);
-    put_be(b + 9, r, 4);
+    slq_put_be(b, (uint64_t) step, 1);
+    slq_put_be(b + 1, h, 8);
+    slq_put_be(b + 9, r, 4);
     log_input(e, WAL_TIMEOUT, b, sizeof b, NULL, 0);
 }
 
@@ -1022,7 +1013,7 @@ static uint64_t height_cb(void *arg) {
 
 /* Reads the height record that starts the log. */
 static bool first_height_cb(void *arg, wal_kind kind, const uint8_t *p, size_t len) {
-    if (kind == WAL_HEIGHT && len == 8) *(uint64_t *) arg = get_be(p, 8);
+    if (kind == WAL_HEIGHT && len == 8) *(uint64_t *) arg = slq_get_be(p, 8);
     return false; /* only the first record */
 }
 
@@ -1039,13 +1030,13 @@ static proposal_slot *replay_block(engine *e, const uint8_t *p, size_t len) {
 static void replay_proposal(engine *e, const uint8_t *p, size_t len, tm_actions *acts) {
     proposal_slot *s = replay_block(e, p + WAL_PROPOSAL_HEAD, len - WAL_PROPOSAL_HEAD);
     if (s == NULL) return;
-    s->round = (uint32_t) get_be(p + 8, 4);
-    s->pol_round = (int32_t) (uint32_t) get_be(p + 12, 4);
-    s->proposer = (uint32_t) get_be(p + 16, 4);
+    s->round = (uint32_t) slq_get_be(p + 8, 4);
+    s->pol_round = (int32_t) (uint32_t) slq_get_be(p + 12, 4);
+    s->proposer = (uint32_t) slq_get_be(p + 16, 4);
     s->valid = p[20] != 0;
     s->sig_len = p[21] <= CRYPTO_SIG_BYTES_MAX ? p[21] : 0;
     memcpy(s->sig, p + 22, s->sig_len);
-    tm_proposal tp = {.height = get_be(p, 8),
+    tm_proposal tp = {.height = slq_get_be(p, 8),
                       .round = s->round,
                       .pol_round = s->pol_round,
                       .proposer = s->proposer};
@@ -1065,15 +1056,16 @@ static bool replay_cb(void *arg, wal_kind kind, const uint8_t *p, size_t len) {
         return true;
     }
     if (kind == WAL_TIMEOUT && len == 13) {
-        tm_on_timeout(e->m, (tm_step) p[0], get_be(p + 1, 8), (uint32_t) get_be(p + 9, 4), &acts);
-    } else if (kind == WAL_VALUE && len > 12 && get_be(p, 8) == h) {
+        tm_on_timeout(e->m, (tm_step) p[0], slq_get_be(p + 1, 8), (uint32_t) slq_get_be(p + 9, 4),
+                      &acts);
+    } else if (kind == WAL_VALUE && len > 12 && slq_get_be(p, 8) == h) {
         proposal_slot *s = replay_block(e, p + 12, len - 12);
         if (s == NULL) return true;
-        s->round = (uint32_t) get_be(p + 8, 4);
+        s->round = (uint32_t) slq_get_be(p + 8, 4);
         s->proposer = (uint32_t) e->self;
         s->valid = true;
         tm_on_value(e->m, h, s->round, (const tm_block_id *) s->hash, &acts);
-    } else if (kind == WAL_PROPOSAL && len > WAL_PROPOSAL_HEAD && get_be(p, 8) == h) {
+    } else if (kind == WAL_PROPOSAL && len > WAL_PROPOSAL_HEAD && slq_get_be(p, 8) == h) {
         replay_proposal(e, p, len, &acts);
     }
     run(e, &acts);

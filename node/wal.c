@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "crypto.h"
+#include "slq/be.h"
 #include "slq/log.h"
 
 #define HEAD_BYTES 5u
@@ -156,7 +157,7 @@ slq_err wal_sync(wal *w) {
 slq_err wal_begin(wal *w, uint64_t height) {
     if (ftruncate(w->fd, 0) != 0) return SLQ_IO;
     uint8_t h[8];
-    for (int i = 0; i < 8; i++) h[i] = (uint8_t) (height >> (8 * (7 - i)));
+    slq_put_be(h, height, sizeof h);
     slq_err err = wal_append(w, WAL_HEIGHT, h, sizeof h);
     return err == SLQ_OK ? wal_sync(w) : err;
 }

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "slq/assert.h"
+#include "slq/be.h"
 #include "slq/keys.h"
 #include "slq/limits.h"
 #include "slq/log.h"
@@ -52,13 +53,6 @@ struct storage {
 
 /* ------------------------------------------------------------------ small helpers */
 
-static void be64_put(uint8_t out[8], uint64_t v) {
-    for (int i = 7; i >= 0; i--) {
-        out[i] = (uint8_t) v;
-        v >>= 8;
-    }
-}
-
 /* Logs and frees a LevelDB error string; returns SLQ_STORAGE_IO. */
 static slq_err storage_leveldb_fail(const char *what, char *err) {
     SLQ_ASSERT(what != NULL);
@@ -83,7 +77,7 @@ static void batch_put(leveldb_writebatch_t *batch, const slq_key *k, const uint8
 
 /* Encodes the tip row: height(8 BE) || hash(32) || app_hash(32). */
 static void tip_encode(uint8_t out[STORAGE_TIP_BYTES], const storage_tip *t) {
-    be64_put(out, t->height);
+    slq_put_be(out, t->height, 8);
     memcpy(out + 8, t->hash, SLQ_HASH_BYTES);
     memcpy(out + 8 + SLQ_HASH_BYTES, t->app_hash, SLQ_HASH_BYTES);
 }
@@ -289,7 +283,7 @@ static slq_err batch_add_block(leveldb_writebatch_t *batch, const storage_block 
         batch_put(batch, &k, b->cert, b->cert_len);
     }
     uint8_t height_be[8];
-    be64_put(height_be, b->height);
+    slq_put_be(height_be, b->height, 8);
     k = slq_key_bytes(SLQ_KEY_BLOCK_HASH, b->hash, SLQ_HASH_BYTES);
     batch_put(batch, &k, height_be, sizeof height_be);
     slq_err e = batch_add_changes(batch, b->changes, b->changes_count);

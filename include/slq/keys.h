@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "slq/be.h"
+
 /* Block families, written by storage/ with each block. */
 #define SLQ_KEY_BLOCK        'b' /* height u64              -> Block bytes */
 #define SLQ_KEY_CERT         'c' /* height u64              -> Certificate bytes */
@@ -39,10 +41,10 @@ typedef struct {
 } slq_key;
 
 static inline void slq_key_u32(slq_key *k, uint32_t v) {
-    for (int i = 3; i >= 0; i--) k->bytes[k->len++] = (uint8_t) (v >> (8 * i));
+    k->len += slq_put_be(k->bytes + k->len, v, 4);
 }
 static inline void slq_key_u64(slq_key *k, uint64_t v) {
-    for (int i = 7; i >= 0; i--) k->bytes[k->len++] = (uint8_t) (v >> (8 * i));
+    k->len += slq_put_be(k->bytes + k->len, v, 8);
 }
 static inline void slq_key_raw(slq_key *k, const uint8_t *p, size_t n) {
     memcpy(k->bytes + k->len, p, n);
@@ -91,9 +93,7 @@ static inline slq_key slq_key_quota(uint32_t year, uint32_t program,
 
 /* Reads a big-endian u64 from 8 bytes. */
 static inline uint64_t slq_be64(const uint8_t *p) {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++) v = (v << 8) | p[i];
-    return v;
+    return slq_get_be(p, 8);
 }
 
 #endif
