@@ -1,10 +1,17 @@
 /* signer.c: the persisted signing guard behind signer.h.
  *
- * The decision is consensus/guard.h's (pure); this file makes it durable. The record is
- * one small file in guard_record_encode's fixed layout, replaced atomically (write a
- * temporary file, fsync it, rename it over the record, fsync the directory) before the
- * signature leaves this module. A record that does not read back is an error: a validator
- * that cannot know what it signed must not sign. */
+ * The decision is consensus/guard.h's (pure); this file makes it durable before a signature
+ * leaves this module. The file holds two slots, each in its own 4 KiB block: a sequence
+ * number, the record in guard_record_encode's fixed layout and a checksum (SHA-256 of the
+ * two, truncated). Each new record goes to the slot its sequence number selects, written in
+ * place and fdatasynced: one sync per signature, and the file never changes size or name.
+ * Opening takes the valid slot with the higher sequence number. A crash while a slot is
+ * written can only damage that slot, whose signature has not left yet, so the other slot is
+ * then the truth. A file in which no slot reads back (or of another size) is an error: a
+ * validator that cannot know what it signed must not sign.
+ *
+ * The file is created (and a record of the earlier one-record layout converted) by writing
+ * a temporary file, fsyncing it, renaming it over the record and fsyncing the directory. */
 #include "signer.h"
 
 #include <errno.h>
@@ -16,30 +23,118 @@
 #include <unistd.h>
 
 #include "guard.h"
+#include "slq/be.h"
 #include "slq/log.h"
+
+#define SLOT_SPACING 4096u /* slot i starts at i * SLOT_SPACING */
+#define SEQ_BYTES    8u
+#define SUM_BYTES    8u
+#define SLOT_BYTES   (SEQ_BYTES + GUARD_RECORD_BYTES + SUM_BYTES)
+#define FILE_BYTES   (2u * SLOT_SPACING)
+
+_Static_assert(SLOT_BYTES <= SLOT_SPACING, "a slot fits its block");
 
 struct signer {
     char path[4096];
     const crypto_key *key;
     guard_record rec;
+    uint64_t seq; /* of rec; 0: nothing stored in the two-slot layout yet */
+    int fd;       /* the two-slot file, open for writing in place; -1 until it exists */
 };
 
-/* Writes the record durably: temporary file, fsync, rename, fsync of the directory. */
-static slq_err persist(const signer *s, const guard_record *rec) {
-    uint8_t buf[GUARD_RECORD_BYTES];
-    guard_record_encode(buf, rec);
+static void slot_sum(uint8_t out[SUM_BYTES], const uint8_t *slot) {
+    uint8_t full[CRYPTO_HASH_BYTES];
+    crypto_hasher h;
+    crypto_hasher_init(&h, CRYPTO_SUITE_ED25519_SHA256);
+    crypto_hasher_update(&h, slot, SEQ_BYTES + GUARD_RECORD_BYTES);
+    crypto_hasher_final(&h, full);
+    memcpy(out, full, SUM_BYTES);
+}
+
+static void slot_encode(uint8_t out[SLOT_BYTES], uint64_t seq, const guard_record *rec) {
+    slq_put_be(out, seq, SEQ_BYTES);
+    guard_record_encode(out + SEQ_BYTES, rec);
+    slot_sum(out + SEQ_BYTES + GUARD_RECORD_BYTES, out);
+}
+
+/* SLQ_OK with the slot's sequence number and record, or SLQ_STORAGE_CORRUPT. */
+static slq_err slot_decode(const uint8_t *in, uint64_t *seq, guard_record *rec) {
+    uint8_t sum[SUM_BYTES];
+    slot_sum(sum, in);
+    if (memcmp(sum, in + SEQ_BYTES + GUARD_RECORD_BYTES, SUM_BYTES) != 0)
+        return SLQ_STORAGE_CORRUPT;
+    *seq = slq_get_be(in, SEQ_BYTES);
+    if (*seq == 0) return SLQ_STORAGE_CORRUPT;
+    return guard_record_decode(rec, in + SEQ_BYTES, GUARD_RECORD_BYTES);
+}
+
+/* Makes the file anew with rec in its slot: temporary file, fsync, rename, fsync of the
+ * directory; then keeps it open. */
+static slq_err create_file(signer *s, uint64_t seq, const guard_record *rec) {
+    uint8_t image[FILE_BYTES] = {0};
+    slot_encode(image + (seq & 1u) * SLOT_SPACING, seq, rec);
     char tmp[4200], dir[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp", s->path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    bool ok = fd >= 0 && write(fd, buf, sizeof buf) == (ssize_t) sizeof buf && fsync(fd) == 0;
+    bool ok = fd >= 0 && write(fd, image, sizeof image) == (ssize_t) sizeof image && fsync(fd) == 0;
     if (fd >= 0 && close(fd) != 0) ok = false;
     ok = ok && rename(tmp, s->path) == 0;
     snprintf(dir, sizeof dir, "%s", s->path);
     int dfd = ok ? open(dirname(dir), O_RDONLY | O_DIRECTORY) : -1;
     ok = ok && dfd >= 0 && fsync(dfd) == 0;
     if (dfd >= 0) close(dfd);
+    if (ok) {
+        s->fd = open(s->path, O_RDWR | O_CLOEXEC);
+        ok = s->fd >= 0;
+    }
     if (!ok) log_error("signer: persist: %s: %s", s->path, strerror(errno));
     return ok ? SLQ_OK : SLQ_IO;
+}
+
+/* Writes rec durably as record number seq. */
+static slq_err persist(signer *s, uint64_t seq, const guard_record *rec) {
+    if (s->fd < 0) return create_file(s, seq, rec);
+    uint8_t slot[SLOT_BYTES];
+    slot_encode(slot, seq, rec);
+    off_t at = (off_t) ((seq & 1u) * SLOT_SPACING);
+    if (pwrite(s->fd, slot, sizeof slot, at) != (ssize_t) sizeof slot || fdatasync(s->fd) != 0) {
+        log_error("signer: persist: %s: %s", s->path, strerror(errno));
+        return SLQ_IO;
+    }
+    return SLQ_OK;
+}
+
+/* Reads the record at s->path into s (nothing there: nothing signed). */
+static slq_err load(signer *s) {
+    int fd = open(s->path, O_RDWR | O_CLOEXEC);
+    if (fd < 0) return errno == ENOENT ? SLQ_OK : SLQ_IO;
+    uint8_t buf[FILE_BYTES + 1];
+    size_t n = 0;
+    ssize_t r;
+    while (n < sizeof buf && (r = pread(fd, buf + n, sizeof buf - n, (off_t) n)) > 0)
+        n += (size_t) r;
+    if (n == GUARD_RECORD_BYTES) { /* the earlier layout: one record, rewritten on next sign */
+        close(fd);
+        return guard_record_decode(&s->rec, buf, n);
+    }
+    slq_err err = SLQ_STORAGE_CORRUPT;
+    if (n == FILE_BYTES) {
+        for (unsigned i = 0; i < 2; i++) {
+            uint64_t seq = 0;
+            guard_record rec;
+            if (slot_decode(buf + i * SLOT_SPACING, &seq, &rec) != SLQ_OK || seq <= s->seq)
+                continue;
+            s->seq = seq;
+            s->rec = rec;
+            err = SLQ_OK;
+        }
+    }
+    if (err != SLQ_OK) {
+        close(fd);
+        return err;
+    }
+    s->fd = fd;
+    return SLQ_OK;
 }
 
 slq_err signer_open(signer **out, const char *path, const crypto_key *key) {
@@ -47,18 +142,13 @@ slq_err signer_open(signer **out, const char *path, const crypto_key *key) {
     if (s == NULL) return SLQ_NO_MEMORY;
     snprintf(s->path, sizeof s->path, "%s", path);
     s->key = key;
-    FILE *f = fopen(path, "rb");
-    slq_err err = SLQ_OK;
-    if (f != NULL) {
-        uint8_t buf[GUARD_RECORD_BYTES + 1];
-        size_t n = fread(buf, 1, sizeof buf, f);
-        fclose(f);
-        err = guard_record_decode(&s->rec, buf, n);
-        if (err != SLQ_OK) log_error("signer: open: %s does not read back; refusing to sign", path);
-    } else if (errno != ENOENT) {
-        err = SLQ_IO;
-    }
+    s->fd = -1;
+    slq_err err = load(s);
     if (err != SLQ_OK) {
+        if (err == SLQ_STORAGE_CORRUPT)
+            log_error("signer: open: %s does not read back; refusing to sign", path);
+        else
+            log_error("signer: open: %s: %s", path, strerror(errno));
         free(s);
         return err;
     }
@@ -67,9 +157,10 @@ slq_err signer_open(signer **out, const char *path, const crypto_key *key) {
 }
 
 void signer_close(signer *s) {
+    if (s == NULL) return;
+    if (s->fd >= 0) close(s->fd);
     free(s);
 }
-
 static tm_step step_of(consensus_msg_type t) {
     return t == CONSENSUS_PROPOSAL  ? TM_STEP_PROPOSE
            : t == CONSENSUS_PREVOTE ? TM_STEP_PREVOTE
@@ -96,8 +187,9 @@ slq_err signer_sign(signer *s, const char *chain_id, const consensus_vote_fields
         if (err != SLQ_OK) return err;
         guard_record next = s->rec;
         guard_record_set(&next, &req, fresh, fresh_len);
-        err = persist(s, &next);
+        err = persist(s, s->seq + 1, &next);
         if (err != SLQ_OK) return err;
+        s->seq++;
         s->rec = next;
     }
     memcpy(sig, s->rec.sig, s->rec.sig_len);

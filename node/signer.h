@@ -1,6 +1,6 @@
 /* signer.h: the validator's signing guard, persisted. Before a consensus message is sent,
  * what is signed (height, round, step, block id, the signature) is written to a file and
- * fsynced (the file is replaced atomically: write, fsync, rename, fsync the directory), so
+ * synced (in place, into the older of two checksummed slots: one fdatasync), so
  * that after a crash or kill -9 the validator never signs two different messages for one
  * height/round/step. The same request again returns the stored signature (SM2 signatures
  * are randomized: signing twice would make two different messages). CONSENSUS.md §10.

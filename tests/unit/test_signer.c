@@ -9,6 +9,7 @@
 #include "cert.h"
 #include "check.h"
 #include "crypto.h"
+#include "guard.h"
 #include "signer.h"
 
 #define CHAIN "chengdu-test"
@@ -116,6 +117,22 @@ static void test_record_survives_reopening(void) {
     fixture_free(&f);
 }
 
+/* The file's size, or -1. */
+static off_t file_size(const char *path) {
+    struct stat st = {0};
+    return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+/* Flips one byte of the file at off. */
+static bool flip_byte(const char *path, off_t off) {
+    FILE *f = fopen(path, "r+b");
+    if (f == NULL) return false;
+    bool ok = fseeko(f, off, SEEK_SET) == 0;
+    int c = ok ? fgetc(f) : EOF;
+    ok = c != EOF && fseeko(f, off, SEEK_SET) == 0 && fputc(c ^ 0x5a, f) != EOF;
+    return fclose(f) == 0 && ok;
+}
+
 /* A record that does not read back stops the validator rather than let it guess. */
 static void test_a_damaged_record_refuses_to_open(void) {
     fixture f;
@@ -125,22 +142,114 @@ static void test_a_damaged_record_refuses_to_open(void) {
     CHECK_ERR(signer_open(&s, f.path, f.key), SLQ_OK);
     CHECK_ERR(sign(s, prevote(3, 0, block_a), &a), SLQ_OK);
     signer_close(s);
-    struct stat st = {0};
-    bool written = stat(f.path, &st) == 0 && st.st_size > 1 && st.st_size < 4096;
-    CHECK(written); /* a record of a few hundred bytes; nothing below makes sense without it */
-    if (!written) {
+    off_t size = file_size(f.path);
+    CHECK_EQ_INT(size, 8192); /* two slots of 4 KiB */
+    if (size != 8192) {
         fixture_free(&f);
         return;
     }
-    CHECK(truncate(f.path, st.st_size - 1) == 0);
+    CHECK(truncate(f.path, size - 1) == 0);
     s = NULL;
     CHECK_ERR(signer_open(&s, f.path, f.key), SLQ_STORAGE_CORRUPT);
     CHECK(s == NULL);
     FILE *w = fopen(f.path, "wb"); /* garbage of the right length */
     CHECK(w != NULL);
-    for (off_t i = 0; w != NULL && i < st.st_size; i++) fputc(0xff, w);
+    for (off_t i = 0; w != NULL && i < size; i++) fputc(0xff, w);
     if (w != NULL) fclose(w);
     CHECK_ERR(signer_open(&s, f.path, f.key), SLQ_STORAGE_CORRUPT);
+    CHECK(s == NULL);
+    fixture_free(&f);
+}
+
+/* Records alternate between the two slots; after many, reopening knows the last one. */
+static void test_the_last_of_many_records_is_read_back(void) {
+    fixture f;
+    fixture_init(&f, CRYPTO_SUITE_ED25519_SHA256);
+    signer *s = NULL;
+    sig_t_ a, b;
+    CHECK_ERR(signer_open(&s, f.path, f.key), SLQ_OK);
+    for (uint64_t h = 1; h <= 8; h++) /* the last in slot 0 */
+        CHECK_ERR(sign(s, prevote(h, 0, block_a), &a), SLQ_OK);
+    signer_close(s);
+    CHECK_EQ_INT(file_size(f.path), 8192);
+    CHECK_ERR(signer_open(&s, f.path, f.key), SLQ_OK);
+    CHECK_ERR(sign(s, prevote(8, 0, block_b), &b), SLQ_ROLE_FORBIDDEN);
+    CHECK_ERR(sign(s, prevote(7, 0, block_a), &b), SLQ_ROLE_FORBIDDEN);
+    CHECK_ERR(sign(s, prevote(8, 0, block_a), &b), SLQ_OK);
+    CHECK_EQ_INT(b.len, a.len);
+    CHECK_MEM(b.sig, a.sig, a.len);
+    signer_close(s);
+    fixture_free(&f);
+}
+
+/* A crash while a record is written can damage only that record's slot, and its signature
+ * never left: the other slot, the one before, is what was signed. Both damaged: refused. */
+static void test_a_torn_last_record_falls_back_to_the_one_before(void) {
+    fixture f;
+    fixture_init(&f, CRYPTO_SUITE_ED25519_SHA256);
+    signer *s = NULL;
+    sig_t_ a, b;
+    CHECK_ERR(signer_open(&s, f.path, f.key), SLQ_OK);
+    CHECK_ERR(sign(s, prevote(3, 0, block_a), &a), SLQ_OK); /* record 1: slot 1 */
+    CHECK_ERR(sign(s, prevote(4, 0, block_a), &b), SLQ_OK); /* record 2: slot 0 */
+    signer_close(s);
+    CHECK(flip_byte(f.path, 20)); /* inside record 2 */
+    CHECK_ERR(signer_open(&s, f.path, f.key), SLQ_OK);
+    if (s != NULL) {
+        CHECK_ERR(sign(s, prevote(3, 0, block_b), &b), SLQ_ROLE_FORBIDDEN);
+        CHECK_ERR(sign(s, prevote(3, 0, block_a), &b), SLQ_OK);
+        CHECK_EQ_INT(b.len, a.len);
+        CHECK_MEM(b.sig, a.sig, a.len);
+        CHECK_ERR(sign(s, prevote(4, 0, block_b), &b), SLQ_OK); /* record 2 never left */
+        CHECK(verifies(&f, prevote(4, 0, block_b), &b));
+        signer_close(s);
+    }
+    s = NULL;
+    CHECK(flip_byte(f.path, 4096 + 20)); /* now record 3 (slot 1) is damaged too: ... */
+    CHECK(flip_byte(f.path, 20));        /* ... and record 2's slot again */
+    CHECK_ERR(signer_open(&s, f.path, f.key), SLQ_STORAGE_CORRUPT);
+    CHECK(s == NULL);
+    fixture_free(&f);
+}
+
+/* A record of the earlier layout (one record, replaced by rename) is read, and rewritten in
+ * the two-slot layout by the next signature. */
+static void test_a_record_of_the_earlier_layout_is_read_and_converted(void) {
+    fixture f;
+    fixture_init(&f, CRYPTO_SUITE_ED25519_SHA256);
+    guard_record old = {0};
+    const uint8_t stored[64] = {1, 2, 3};
+    guard_record_set(&old,
+                     &(guard_request){.height = 8,
+                                      .round = 1,
+                                      .step = TM_STEP_PREVOTE,
+                                      .pol_round = -1,
+                                      .block.hash = {0xaa}},
+                     stored, sizeof stored);
+    uint8_t bytes[GUARD_RECORD_BYTES];
+    guard_record_encode(bytes, &old);
+    FILE *w = fopen(f.path, "wb");
+    CHECK(w != NULL && fwrite(bytes, 1, sizeof bytes, w) == sizeof bytes);
+    if (w != NULL) fclose(w);
+    signer *s = NULL;
+    sig_t_ b;
+    CHECK_ERR(signer_open(&s, f.path, f.key), SLQ_OK);
+    if (s != NULL) {
+        CHECK_ERR(sign(s, prevote(8, 1, block_b), &b), SLQ_ROLE_FORBIDDEN);
+        CHECK_ERR(sign(s, prevote(8, 1, block_a), &b), SLQ_OK); /* the stored signature */
+        CHECK_EQ_INT(b.len, sizeof stored);
+        CHECK_MEM(b.sig, stored, sizeof stored);
+        CHECK_EQ_INT(file_size(f.path), (off_t) GUARD_RECORD_BYTES); /* nothing new signed */
+        CHECK_ERR(sign(s, prevote(8, 2, block_b), &b), SLQ_OK);
+        signer_close(s);
+    }
+    CHECK_EQ_INT(file_size(f.path), 8192);
+    s = NULL;
+    CHECK_ERR(signer_open(&s, f.path, f.key), SLQ_OK);
+    if (s != NULL) {
+        CHECK_ERR(sign(s, prevote(8, 1, block_a), &b), SLQ_ROLE_FORBIDDEN);
+        signer_close(s);
+    }
     fixture_free(&f);
 }
 
@@ -171,4 +280,7 @@ static void test_a_record_that_cannot_be_written_yields_no_signature(void) {
 TEST_MAIN("signer", TEST(test_ed25519_signer_signs_refuses_conflicts_and_repeats),
           TEST(test_sm2_signer_signs_refuses_conflicts_and_repeats),
           TEST(test_record_survives_reopening), TEST(test_a_damaged_record_refuses_to_open),
+          TEST(test_the_last_of_many_records_is_read_back),
+          TEST(test_a_torn_last_record_falls_back_to_the_one_before),
+          TEST(test_a_record_of_the_earlier_layout_is_read_and_converted),
           TEST(test_a_record_that_cannot_be_written_yields_no_signature))
