@@ -9,7 +9,7 @@
 # Environment: SLQ_BUILD (build directory, default ./build), SLQ_BENCH_SUITE (ed25519 or
 # sm2, default ed25519), SLQ_BENCH_KEEP=1 (keep the directory: node log and data),
 # SLQ_BENCH_BLOCK_INTERVAL_MS (experiments only: overrides the testnet's block_interval_ms,
-# 200, in the node's config.json).
+# 50, in the node's config.json).
 # Build first: meson setup build && ninja -C build
 set -euo pipefail
 

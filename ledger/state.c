@@ -252,6 +252,60 @@ static int change_cmp(const void *a, const void *b) {
     return (x->key_len > y->key_len) - (x->key_len < y->key_len);
 }
 
+/* A change's place in the sort: the first 8 key bytes, big-endian and zero-padded, order
+ * keys as memcmp does except among keys that share them (those are compared in full). */
+typedef struct {
+    uint64_t prefix;
+    size_t index;
+} sort_item;
+
+static uint64_t key_prefix(const uint8_t *key, size_t len) {
+    uint64_t p = 0;
+    for (size_t i = 0; i < 8; i++) p = p << 8 | (i < len ? key[i] : 0);
+    return p;
+}
+
+/* Sorts c[0..n) by key: a stable radix sort of the prefixes (one pass per byte that is not
+ * the same in all of them), then each run of equal prefixes by qsort. The changes of a
+ * block number in the thousands; qsort alone, a call and a memcmp per comparison, was a
+ * tenth of the time of applying and committing one. */
+static slq_err sort_changes(ledger_change *c, size_t n) {
+    sort_item *a = malloc((n == 0 ? 1 : n) * sizeof *a), *b = malloc((n == 0 ? 1 : n) * sizeof *b);
+    ledger_change *tmp = malloc((n == 0 ? 1 : n) * sizeof *tmp);
+    if (a == NULL || b == NULL || tmp == NULL) {
+        free(a);
+        free(b);
+        free(tmp);
+        return SLQ_NO_MEMORY;
+    }
+    uint64_t all_or = 0, all_and = UINT64_MAX;
+    for (size_t i = 0; i < n; i++) {
+        a[i] = (sort_item){.prefix = key_prefix(c[i].key, c[i].key_len), .index = i};
+        all_or |= a[i].prefix;
+        all_and &= a[i].prefix;
+    }
+    for (unsigned shift = 0; shift < 64; shift += 8) {
+        if (((all_or ^ all_and) >> shift & 0xffu) == 0) continue; /* a byte all share */
+        size_t counts[257] = {0};
+        for (size_t i = 0; i < n; i++) counts[(a[i].prefix >> shift & 0xffu) + 1]++;
+        for (size_t d = 1; d <= 256; d++) counts[d] += counts[d - 1];
+        for (size_t i = 0; i < n; i++) b[counts[a[i].prefix >> shift & 0xffu]++] = a[i];
+        sort_item *swap = a;
+        a = b;
+        b = swap;
+    }
+    for (size_t i = 0; i < n; i++) tmp[i] = c[a[i].index];
+    memcpy(c, tmp, n * sizeof *c);
+    for (size_t i = 0, j; i < n; i = j) {
+        for (j = i + 1; j < n && a[j].prefix == a[i].prefix;) j++;
+        if (j - i > 1) qsort(c + i, j - i, sizeof *c, change_cmp);
+    }
+    free(a);
+    free(b);
+    free(tmp);
+    return SLQ_OK;
+}
+
 slq_err ledger_state_changes(ledger_state *st, ledger_change **out, size_t *count) {
     SLQ_ASSERT(!st->in_tx);
     size_t n = 0;
@@ -268,7 +322,11 @@ slq_err ledger_state_changes(ledger_state *st, ledger_change **out, size_t *coun
                                  .value_len = e->present ? e->val_len : 0};
     }
     SLQ_ASSERT(k == n);
-    qsort(c, n, sizeof *c, change_cmp);
+    slq_err err = sort_changes(c, n);
+    if (err != SLQ_OK) {
+        free(c);
+        return err;
+    }
     *out = c;
     *count = n;
     return SLQ_OK;

@@ -11,6 +11,7 @@
 #include "node.h"
 #include "slq/limits.h"
 #include "slq/log.h"
+#include "slq/memory.h"
 #include "verify.h"
 
 /* ------------------------------------------------------------------ results */
@@ -178,6 +179,7 @@ int main(int argc, char **argv) {
     if (home == NULL) return usage();
     /* libuv writes with write(2): a peer that resets its connection must not kill us. */
     signal(SIGPIPE, SIG_IGN);
+    slq_keep_freed_memory();
     static node n; /* owns everything; static only to keep a large struct off the stack */
     int rc = run(&n, home);
     engine_free(n.engine);

@@ -21,6 +21,72 @@ static void setup_holders(fx *f) {
     SLQ_ASSERT(fx_register(f, K_H3, SLQ__ROLE__ROLE_MAKER, "group-b") == SLQ_OK);
 }
 
+/* ------------------------------------------------------------------ the state overlay */
+
+static int key_cmp(const void *a, const void *b) {
+    const ledger_change *x = a, *y = b;
+    size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
+    int c = memcmp(x->key, y->key, n);
+    return c != 0 ? c : (x->key_len > y->key_len) - (x->key_len < y->key_len);
+}
+
+/* The changes come out once each, in memcmp order (the order of LevelDB and of the app
+ * hash), whatever the keys: short ones, ones that are prefixes of others, many sharing
+ * their first bytes (a holder's index rows), deletes among them. */
+static void test_state_changes_come_out_in_key_order(void) {
+    ledger_state *st = NULL;
+    CHECK_ERR(ledger_state_create(&st, NULL), SLQ_OK);
+    uint64_t seed = 0x9e3779b97f4a7c15ULL;
+    enum { N = 3000 };
+    size_t written = 0;
+    for (size_t i = 0; i < N; i++) {
+        seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+        uint8_t key[SLQ_KEY_BYTES_MAX];
+        size_t len = 1 + (size_t) (seed % SLQ_KEY_BYTES_MAX);
+        for (size_t k = 0; k < len; k++) key[k] = (uint8_t) (seed >> (8 * (k % 8)) ^ k);
+        switch (seed >> 60 & 3) {
+            case 0: /* shares 21 bytes with every key of this kind */
+                memset(key, 'i', len < 21 ? len : 21);
+                break;
+            case 1: /* few distinct first bytes, short */
+                key[0] = (uint8_t) ('a' + seed % 3);
+                len = 1 + (size_t) (seed >> 8) % 9;
+                break;
+            case 2: /* shares its first 0..9 bytes with the others of this kind */
+                memset(key, 'v', len < seed % 10 ? len : seed % 10);
+                break;
+            default:
+                break;
+        }
+        uint8_t val = (uint8_t) i;
+        if (seed >> 58 & 1)
+            CHECK_ERR(ledger_state_del(st, key, len), SLQ_OK);
+        else
+            CHECK_ERR(ledger_state_put(st, key, len, &val, 1), SLQ_OK);
+        written++;
+    }
+    ledger_change *c = NULL;
+    size_t n = 0;
+    CHECK_ERR(ledger_state_changes(st, &c, &n), SLQ_OK);
+    CHECK(n > N / 2 && n <= written);
+    ledger_change *ref = malloc(n * sizeof *ref);
+    CHECK(ref != NULL);
+    if (c != NULL && ref != NULL) {
+        memcpy(ref, c, n * sizeof *ref);
+        qsort(ref, n, sizeof *ref, key_cmp);
+        size_t out_of_order = 0, same = 0;
+        for (size_t i = 0; i < n; i++) {
+            out_of_order += c[i].key != ref[i].key;
+            if (i > 0) same += key_cmp(&c[i - 1], &c[i]) >= 0;
+        }
+        CHECK_EQ_INT(out_of_order, 0);
+        CHECK_EQ_INT(same, 0); /* strictly increasing: each key once */
+    }
+    free(ref);
+    free(c);
+    ledger_state_destroy(st);
+}
+
 /* ------------------------------------------------------------------ register, nonce */
 
 static void test_register_creates_an_account_once(void) {
@@ -715,7 +781,8 @@ static void test_genesis_rejects_garbage_and_bad_policies(void) {
 }
 
 TEST_MAIN(
-    "ledger", TEST(test_register_creates_an_account_once),
+    "ledger", TEST(test_state_changes_come_out_in_key_order),
+    TEST(test_register_creates_an_account_once),
     TEST(test_register_rejects_bad_roles_signers_and_names), TEST(test_nonce_must_be_last_plus_one),
     TEST(test_unregistered_signer_is_refused),
     TEST(test_resubmitting_the_same_bytes_is_a_duplicate_and_changes_nothing),
