@@ -40,10 +40,23 @@ struct ledger_state {
     bool in_tx;
 };
 
+/* Eight bytes at a time (keys are 5 to 64 bytes, mostly hashes already), then a final mix
+ * so that the low bits, which pick the slot, depend on every byte. */
 static uint64_t key_hash(const uint8_t *key, size_t n) {
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++) h = (h ^ key[i]) * 1099511628211ULL;
-    return h;
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, key + i, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 32;
+    }
+    uint64_t tail = 0;
+    for (size_t k = 0; i + k < n; k++) tail |= (uint64_t) key[i + k] << (8 * k);
+    h = (h ^ tail) * 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    return h ^ (h >> 33);
 }
 
 slq_err ledger_state_create(ledger_state **out, const ledger_view *base) {
