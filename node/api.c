@@ -192,20 +192,6 @@ static void get_claims(node *n, http_req_ref ref, const char *query) {
         node_api_error(n, ref, 500, err, slq_err_str(err));
 }
 
-static void get_audit(node *n, http_req_ref ref, const char *year_text) {
-    uint64_t year;
-    if (!parse_u64(year_text, &year) || year < 2000 || year > 9999) {
-        node_api_error(n, ref, 400, SLQ_INVALID_ARGUMENT, "year must be 2000..9999");
-        return;
-    }
-    cJSON *o = NULL;
-    slq_err err = api_audit_json(n, (uint32_t) year, &o);
-    if (err == SLQ_OK)
-        reply(n, ref, o);
-    else
-        node_api_error(n, ref, 500, err, slq_err_str(err));
-}
-
 /* ------------------------------------------------------------------ evidence */
 
 static cJSON *vote_json(const Slq__Vote *v) {
@@ -326,11 +312,11 @@ static void route_get(node *n, const http_request *req) {
         return;
     }
     if (k == 3 && strcmp(s[1], "audit") == 0) {
-        get_audit(n, ref, s[2]);
+        node_api_scan(n, ref, NODE_SCAN_AUDIT, s[2]);
         return;
     }
     if (k == 3 && strcmp(s[1], "report") == 0) {
-        node_api_report(n, ref, s[2]);
+        node_api_scan(n, ref, NODE_SCAN_REPORT, s[2]);
         return;
     }
     node_api_error(n, ref, 404, SLQ_NOT_FOUND, "unknown path");

@@ -303,12 +303,16 @@ static bool audit_claim_cb(void *arg, const uint8_t *key, size_t key_len, const 
 }
 
 /* Reads a YearTotals row into *t (zeros when absent). */
-static slq_err totals(node *n, const slq_key *k, Slq__YearTotals *t) {
-    Slq__YearTotals *r = NULL;
-    slq_err err = row(n, k, &slq__year_totals__descriptor, (ProtobufCMessage **) &r);
+static slq_err totals(const report_source *src, const slq_key *k, Slq__YearTotals *t) {
+    uint8_t *v = NULL;
+    size_t len = 0;
     *t = (Slq__YearTotals) SLQ__YEAR_TOTALS__INIT;
+    slq_err err = src->get(src->ctx, k->bytes, k->len, &v, &len);
     if (err == SLQ_NOT_FOUND) return SLQ_OK;
     if (err != SLQ_OK) return err;
+    Slq__YearTotals *r = slq__year_totals__unpack(NULL, len, v);
+    free(v);
+    if (r == NULL) return SLQ_STORAGE_CORRUPT;
     *t = *r;
     t->base.unknown_fields = NULL;
     t->base.n_unknown_fields = 0;
@@ -326,13 +330,13 @@ static void totals_json(cJSON *o, const Slq__YearTotals *t) {
     json_u64(o, "issued_count", t->issued_count);
 }
 
-static slq_err audit_programs(node *n, uint32_t year, cJSON *o) {
-    const Slq__Policy *p = ledger_genesis(chain_ledger(n->chain))->policy;
+static slq_err audit_programs(const ledger *l, const report_source *src, uint32_t year, cJSON *o) {
+    const Slq__Policy *p = ledger_genesis(l)->policy;
     cJSON *list = cJSON_AddArrayToObject(o, "programs");
     for (uint32_t i = 0; i < p->n_programs; i++) {
         Slq__YearTotals t;
         slq_key k = slq_key_program_year(year, i);
-        slq_err err = totals(n, &k, &t);
+        slq_err err = totals(src, &k, &t);
         if (err != SLQ_OK) return err;
         cJSON *po = cJSON_CreateObject();
         cJSON_AddStringToObject(po, "name", p->programs[i]->name);
@@ -343,22 +347,20 @@ static slq_err audit_programs(node *n, uint32_t year, cJSON *o) {
     return SLQ_OK;
 }
 
-slq_err api_audit_json(node *n, uint32_t year, cJSON **out) {
+slq_err api_audit_json(const ledger *l, const report_source *src, const report_tip *tip,
+                       uint32_t year, cJSON **out) {
     Slq__YearTotals t;
     slq_key k = slq_key_year(year);
-    slq_err err = totals(n, &k, &t);
-    audit_scan a = {.year = year, .now_ms = chain_tip_time_ms(n->chain), .err = SLQ_OK};
-    uint8_t prefix = SLQ_KEY_VOUCHER;
-    if (err == SLQ_OK)
-        err = storage_scan(chain_storage(n->chain), &prefix, 1, audit_voucher_cb, &a);
-    prefix = SLQ_KEY_CLAIM;
-    if (err == SLQ_OK) err = storage_scan(chain_storage(n->chain), &prefix, 1, audit_claim_cb, &a);
+    slq_err err = totals(src, &k, &t);
+    audit_scan a = {.year = year, .now_ms = tip->time_ms, .err = SLQ_OK};
+    if (err == SLQ_OK) err = src->scan(src->ctx, SLQ_KEY_VOUCHER, audit_voucher_cb, &a);
+    if (err == SLQ_OK) err = src->scan(src->ctx, SLQ_KEY_CLAIM, audit_claim_cb, &a);
     if (err == SLQ_OK) err = a.err;
     if (err != SLQ_OK) return err;
-    int64_t cap = ledger_genesis(chain_ledger(n->chain))->policy->city_annual_cap_fen;
+    int64_t cap = ledger_genesis(l)->policy->city_annual_cap_fen;
     cJSON *o = cJSON_CreateObject();
     json_u64(o, "year", year);
-    json_u64(o, "height", chain_tip(n->chain)->height);
+    json_u64(o, "height", tip->height);
     json_i64(o, "cap_fen", cap);
     totals_json(o, &t);
     json_i64(o, "headroom_fen", cap - t.cap_used_fen);
@@ -372,7 +374,7 @@ slq_err api_audit_json(node *n, uint32_t year, cJSON **out) {
                               a.revoked == t.revoked_fen &&
                               a.issued == a.active + a.expired + a.redeemed + a.revoked &&
                               t.redeemed_fen == t.settled_fen + a.open_claims);
-    err = audit_programs(n, year, o);
+    err = audit_programs(l, src, year, o);
     if (err != SLQ_OK) {
         cJSON_Delete(o);
         return err;

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "node.h"
+#include "report.h"
 
 void json_i64(cJSON *o, const char *key, int64_t v);
 void json_u64(cJSON *o, const char *key, uint64_t v);
@@ -23,6 +24,8 @@ SLQ_MUST_USE slq_err api_balance_json(node *n, const uint8_t addr[CRYPTO_ADDRESS
 SLQ_MUST_USE slq_err api_voucher_lineage_json(node *n, const uint8_t id[CRYPTO_HASH_BYTES],
                                               cJSON **out);
 SLQ_MUST_USE slq_err api_claims_json(node *n, const uint8_t *centre, cJSON **out);
-SLQ_MUST_USE slq_err api_audit_json(node *n, uint32_t year, cJSON **out);
+/* The audit summary of a budget year over src (committed rows, as of tip); any thread. */
+SLQ_MUST_USE slq_err api_audit_json(const ledger *l, const report_source *src,
+                                    const report_tip *tip, uint32_t year, cJSON **out);
 
 #endif

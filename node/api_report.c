@@ -1,10 +1,29 @@
-/* api_report.c: the handler of api_report.h. The report reads committed rows only (never
- * the pending state of a block being built), at the tip's height, hash and block time. */
+/* api_report.c: the handlers of api_report.h. Both documents read every voucher and claim
+ * row: seconds on a large chain, which the loop thread cannot spend (it votes, builds blocks
+ * and admits transactions). So the request pins the store (a LevelDB snapshot) together
+ * with the tip on the loop thread, a libuv worker builds the JSON through the pin, and the
+ * loop answers. Blocks committed meanwhile are not seen: the document is exactly that of the
+ * pinned height. At most SLQ_SCANS_MAX are built at once; beyond, 503 BUSY. */
 #include "api_report.h"
 
+#include <stdlib.h>
 #include <string.h>
 
+#include "api_json.h"
 #include "report.h"
+#include "slq/limits.h"
+
+typedef struct {
+    uv_work_t work;
+    node *n;
+    http_req_ref ref;
+    node_scan kind;
+    uint32_t year;
+    storage_pin *pin;
+    report_tip tip;
+    char *json; /* the answer, built by the worker */
+    slq_err err;
+} scan_job;
 
 /* Exactly four digits, 2000..9999. */
 static bool parse_year(const char *s, uint32_t *out) {
@@ -18,22 +37,72 @@ static bool parse_year(const char *s, uint32_t *out) {
     return y >= 2000;
 }
 
-void node_api_report(node *n, http_req_ref ref, const char *year_text) {
+/* Worker thread: reads only through the pin and the read-only ledger. */
+static void scan_work(uv_work_t *w) {
+    scan_job *j = w->data;
+    node_worker_yield_to_loop();
+    const ledger *l = chain_ledger(j->n->chain);
+    report_source src = report_source_pin(j->pin);
+    if (j->kind == NODE_SCAN_REPORT) {
+        size_t len = 0;
+        j->err = report_json(&j->json, &len, l, &src, &j->tip, j->year);
+        return;
+    }
+    cJSON *o = NULL;
+    j->err = api_audit_json(l, &src, &j->tip, j->year, &o);
+    if (j->err != SLQ_OK) return;
+    j->json = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (j->json == NULL) j->err = SLQ_NO_MEMORY;
+}
+
+/* Loop thread: answers (unless the node is stopping) and lets go of the pin. */
+static void scan_done(uv_work_t *w, int status) {
+    scan_job *j = w->data;
+    node *n = j->n;
+    n->scans_in_flight--;
+    storage_pin_close(j->pin);
+    if (status != 0 && j->err == SLQ_OK) j->err = SLQ_NO_MEMORY; /* not run (cancelled) */
+    if (!n->stopping) {
+        if (j->err == SLQ_OK) {
+            node_api_json(n, j->ref, 200, j->json); /* takes json */
+            j->json = NULL;
+        } else {
+            node_api_error(n, j->ref, 500, j->err, slq_err_str(j->err));
+        }
+    }
+    free(j->json);
+    free(j);
+}
+
+void node_api_scan(node *n, http_req_ref ref, node_scan kind, const char *year_text) {
     uint32_t year = 0;
     if (!parse_year(year_text, &year)) {
         node_api_error(n, ref, 400, SLQ_INVALID_ARGUMENT, "year must be 2000..9999");
         return;
     }
-    report_source src = report_source_storage(chain_storage(n->chain));
-    const storage_tip *t = chain_tip(n->chain);
-    report_tip tip = {.height = t->height, .time_ms = chain_tip_time_ms(n->chain)};
-    memcpy(tip.hash, t->hash, CRYPTO_HASH_BYTES);
-    char *json = NULL;
-    size_t len = 0;
-    slq_err err = report_json(&json, &len, chain_ledger(n->chain), &src, &tip, year);
+    if (n->scans_in_flight >= SLQ_SCANS_MAX) {
+        node_api_error(n, ref, 503, SLQ_BUSY, slq_err_str(SLQ_BUSY));
+        return;
+    }
+    scan_job *j = calloc(1, sizeof *j);
+    slq_err err = j != NULL ? storage_pin_open(chain_storage(n->chain), &j->pin) : SLQ_NO_MEMORY;
+    if (err == SLQ_OK) {
+        const storage_tip *t = chain_tip(n->chain); /* read with the pin: the same height */
+        j->tip = (report_tip){.height = t->height, .time_ms = chain_tip_time_ms(n->chain)};
+        memcpy(j->tip.hash, t->hash, CRYPTO_HASH_BYTES);
+        j->n = n;
+        j->ref = ref;
+        j->kind = kind;
+        j->year = year;
+        j->work.data = j;
+        if (uv_queue_work(n->loop, &j->work, scan_work, scan_done) != 0) err = SLQ_NO_MEMORY;
+    }
     if (err != SLQ_OK) {
+        if (j != NULL) storage_pin_close(j->pin);
+        free(j);
         node_api_error(n, ref, 500, err, slq_err_str(err));
         return;
     }
-    node_api_json(n, ref, 200, json); /* takes json */
+    n->scans_in_flight++;
 }

@@ -70,6 +70,7 @@ typedef struct node {
     size_t results_next;
     node_metrics metrics;
     unsigned jobs_in_flight;         /* submission batches being verified */
+    unsigned scans_in_flight;        /* audits and reports being built (api_report.c) */
     digest_set gossip_checking;      /* relayed transactions being verified (submit.c) */
     struct submit_job *gossip_batch; /* relayed transactions not yet sent to the pool */
     uv_timer_t gossip_flush;         /* sends them to the pool a little later, together */
@@ -112,6 +113,8 @@ void node_submit_gossip(node *n, uint32_t peer, const uint8_t *bytes, size_t len
 /* The loop handle node_submit_gossip uses; node_submit_stop closes it. */
 SLQ_MUST_USE slq_err node_submit_start(node *n);
 void node_submit_stop(node *n);
+/* Lowers the calling libuv worker's priority below the loop thread's (once per thread). */
+void node_worker_yield_to_loop(void);
 /* Answers with a JSON error object. */
 void node_api_error(node *n, http_req_ref ref, int status, slq_err code, const char *message);
 /* Answers with a JSON text (taken: freed here). */

@@ -43,6 +43,19 @@ report_source report_source_storage(storage *s) {
     return (report_source){.ctx = s, .scan = storage_scan_family, .get = storage_get_row};
 }
 
+static slq_err pin_scan_family(void *ctx, uint8_t family, report_row_cb cb, void *arg) {
+    return storage_pin_scan(ctx, &family, 1, cb, arg);
+}
+
+static slq_err pin_get_row(void *ctx, const uint8_t *key, size_t key_len, uint8_t **val,
+                           size_t *val_len) {
+    return storage_pin_get(ctx, key, key_len, val, val_len);
+}
+
+report_source report_source_pin(storage_pin *p) {
+    return (report_source){.ctx = p, .scan = pin_scan_family, .get = pin_get_row};
+}
+
 static slq_err state_scan_family(void *ctx, uint8_t family, report_row_cb cb, void *arg) {
     ledger_state_foreach(ctx, &family, 1, cb, arg);
     return SLQ_OK;

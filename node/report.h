@@ -34,6 +34,7 @@ typedef struct {
 /* A source over a node's store (reads committed rows) or over an in-memory state without
  * base (the replay of `slqd verify`). Both borrow their argument. */
 report_source report_source_storage(storage *s);
+report_source report_source_pin(storage_pin *p); /* usable on any thread */
 report_source report_source_state(ledger_state *st);
 
 /* The height the rows belong to. */

@@ -142,7 +142,7 @@ static submit_job *parse_body(node *n, const http_request *req) {
  * with four busy workers, it would get a fifth of them, fall behind, and the clients (waiting
  * for its answers) would leave the workers without work. With the workers niced, the loop
  * runs whenever it has something to do and the workers take the rest. */
-static void worker_yield_to_loop(void) {
+void node_worker_yield_to_loop(void) {
     static _Thread_local bool done;
     if (done) return;
     done = true;
@@ -156,7 +156,7 @@ static void verify_work(uv_work_t *w) {
     submit_chunk *c = w->data;
     submit_job *j = c->job;
     const ledger *l = chain_ledger(j->n->chain);
-    worker_yield_to_loop();
+    node_worker_yield_to_loop();
     for (size_t i = c->from; i < c->to; i++) {
         if (j->errs[i] == SLQ_OK)
             j->errs[i] = ledger_tx_decode(&j->txs[i], l, j->bytes[i], j->lens[i]);

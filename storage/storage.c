@@ -85,13 +85,13 @@ static void tip_encode(uint8_t out[STORAGE_TIP_BYTES], const storage_tip *t) {
 /* ------------------------------------------------------------------ reads */
 
 /* Reads one row into a malloc'd copy (never NULL on SLQ_OK, even for an empty value). */
-static slq_err storage_read(storage *s, const uint8_t *key, size_t key_len, uint8_t **val,
-                            size_t *val_len) {
+static slq_err storage_read_at(storage *s, const leveldb_readoptions_t *ropt, const uint8_t *key,
+                               size_t key_len, uint8_t **val, size_t *val_len) {
     SLQ_ASSERT(s != NULL && s->db != NULL);
     SLQ_ASSERT(key_len >= 1 && key_len <= SLQ_KEY_BYTES_MAX);
     char *err = NULL;
     size_t len = 0;
-    char *got = leveldb_get(s->db, s->ropt, (const char *) key, key_len, &len, &err);
+    char *got = leveldb_get(s->db, ropt, (const char *) key, key_len, &len, &err);
     if (err != NULL) {
         leveldb_free(got); /* NULL on error in 1.23; freeing NULL is a no-op */
         return storage_leveldb_fail("get", err);
@@ -107,6 +107,11 @@ static slq_err storage_read(storage *s, const uint8_t *key, size_t key_len, uint
     *val = copy;
     *val_len = len;
     return SLQ_OK;
+}
+
+static slq_err storage_read(storage *s, const uint8_t *key, size_t key_len, uint8_t **val,
+                            size_t *val_len) {
+    return storage_read_at(s, s->ropt, key, key_len, val, val_len);
 }
 
 static slq_err storage_read_key(storage *s, const slq_key *k, uint8_t **out, size_t *len) {
@@ -636,13 +641,13 @@ static void scan_rows(leveldb_iterator_t *it, const uint8_t *prefix, size_t pref
     }
 }
 
-slq_err storage_scan(storage *s, const uint8_t *prefix, size_t prefix_len, storage_row_cb cb,
-                     void *arg) {
+static slq_err storage_scan_at(storage *s, const leveldb_readoptions_t *ropt, const uint8_t *prefix,
+                               size_t prefix_len, storage_row_cb cb, void *arg) {
     SLQ_ASSERT(s != NULL && s->db != NULL);
     SLQ_ASSERT(cb != NULL);
     if (prefix_len > SLQ_KEY_BYTES_MAX || (prefix == NULL && prefix_len != 0))
         return SLQ_INVALID_ARGUMENT;
-    leveldb_iterator_t *it = leveldb_create_iterator(s->db, s->ropt);
+    leveldb_iterator_t *it = leveldb_create_iterator(s->db, ropt);
     if (it == NULL) return SLQ_NO_MEMORY;
     if (prefix_len == 0) {
         leveldb_iter_seek_to_first(it);
@@ -655,6 +660,58 @@ slq_err storage_scan(storage *s, const uint8_t *prefix, size_t prefix_len, stora
     leveldb_iter_destroy(it);
     if (err != NULL) return storage_leveldb_fail("scan", err);
     return SLQ_OK;
+}
+
+slq_err storage_scan(storage *s, const uint8_t *prefix, size_t prefix_len, storage_row_cb cb,
+                     void *arg) {
+    return storage_scan_at(s, s->ropt, prefix, prefix_len, cb, arg);
+}
+
+/* ------------------------------------------------------------------ pins */
+
+struct storage_pin {
+    storage *s;
+    const leveldb_snapshot_t *snap;
+    leveldb_readoptions_t *ropt; /* as s->ropt, at snap */
+};
+
+slq_err storage_pin_open(storage *s, storage_pin **out) {
+    SLQ_ASSERT(s != NULL && s->db != NULL);
+    storage_pin *p = calloc(1, sizeof *p);
+    if (p == NULL) return SLQ_NO_MEMORY;
+    p->s = s;
+    p->ropt = leveldb_readoptions_create();
+    if (p->ropt == NULL) {
+        free(p);
+        return SLQ_NO_MEMORY;
+    }
+    p->snap = leveldb_create_snapshot(s->db);
+    leveldb_readoptions_set_verify_checksums(p->ropt, 1);
+    leveldb_readoptions_set_fill_cache(p->ropt, 0); /* a scan must not evict the hot rows */
+    leveldb_readoptions_set_snapshot(p->ropt, p->snap);
+    *out = p;
+    return SLQ_OK;
+}
+
+void storage_pin_close(storage_pin *p) {
+    if (p == NULL) return;
+    leveldb_release_snapshot(p->s->db, p->snap);
+    leveldb_readoptions_destroy(p->ropt);
+    free(p);
+}
+
+slq_err storage_pin_get(storage_pin *p, const uint8_t *key, size_t key_len, uint8_t **val,
+                        size_t *val_len) {
+    SLQ_ASSERT(p != NULL);
+    SLQ_ASSERT(val != NULL && val_len != NULL);
+    if (key == NULL || key_len < 1 || key_len > SLQ_KEY_BYTES_MAX) return SLQ_INVALID_ARGUMENT;
+    return storage_read_at(p->s, p->ropt, key, key_len, val, val_len);
+}
+
+slq_err storage_pin_scan(storage_pin *p, const uint8_t *prefix, size_t prefix_len,
+                         storage_row_cb cb, void *arg) {
+    SLQ_ASSERT(p != NULL);
+    return storage_scan_at(p->s, p->ropt, prefix, prefix_len, cb, arg);
 }
 
 typedef struct {

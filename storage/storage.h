@@ -26,14 +26,14 @@ typedef struct {
 
 /* A block to commit. All pointers are borrowed for the call. */
 typedef struct {
-    uint64_t height;                 /* must be tip height + 1 */
-    const uint8_t *hash;             /* 32 bytes: hash of the header bytes */
-    const uint8_t *app_hash;         /* 32 bytes: state digest after this block */
-    const uint8_t *block;            /* encoded Block */
+    uint64_t height;         /* must be tip height + 1 */
+    const uint8_t *hash;     /* 32 bytes: hash of the header bytes */
+    const uint8_t *app_hash; /* 32 bytes: state digest after this block */
+    const uint8_t *block;    /* encoded Block */
     size_t block_len;
-    const uint8_t *cert;             /* encoded Certificate of this block; may be NULL */
+    const uint8_t *cert; /* encoded Certificate of this block; may be NULL */
     size_t cert_len;
-    const storage_kv *changes;       /* state rows written or deleted by this block */
+    const storage_kv *changes; /* state rows written or deleted by this block */
     size_t changes_count;
 } storage_block;
 
@@ -60,8 +60,7 @@ SLQ_MUST_USE slq_err storage_init_genesis(storage *s, const uint8_t *genesis, si
 SLQ_MUST_USE slq_err storage_commit_block(storage *s, const storage_block *b);
 /* Stores (or replaces) the certificate of an already committed height, in its own synced
  * write: used for the tip's "seen" commit that arrives after the block. */
-SLQ_MUST_USE slq_err storage_put_cert(storage *s, uint64_t height, const uint8_t *cert,
-                                      size_t len);
+SLQ_MUST_USE slq_err storage_put_cert(storage *s, uint64_t height, const uint8_t *cert, size_t len);
 
 /* Reads the tip. SLQ_OK with height 0 when only genesis (or nothing) is stored. (Not named
  * storage_tip: that is the type, and C types and functions share one namespace.) */
@@ -85,8 +84,7 @@ SLQ_MUST_USE slq_err storage_tx_by_hash(storage *s, const uint8_t hash[32], uint
 /* Encoded Account / Voucher / YearTotals (city-wide) / Claim rows. */
 SLQ_MUST_USE slq_err storage_account(storage *s, const uint8_t addr[20], uint8_t **out,
                                      size_t *len);
-SLQ_MUST_USE slq_err storage_voucher(storage *s, const uint8_t id[32], uint8_t **out,
-                                     size_t *len);
+SLQ_MUST_USE slq_err storage_voucher(storage *s, const uint8_t id[32], uint8_t **out, size_t *len);
 SLQ_MUST_USE slq_err storage_year_totals(storage *s, uint32_t year, uint8_t **out, size_t *len);
 SLQ_MUST_USE slq_err storage_claim(storage *s, const uint8_t id[32], uint8_t **out, size_t *len);
 
@@ -98,10 +96,23 @@ SLQ_MUST_USE slq_err storage_holder_vouchers(storage *s, const uint8_t holder[20
 
 /* Calls cb for every row whose key starts with prefix, in key order, until cb returns
  * false. Key and value are valid only during the call. */
-typedef bool (*storage_row_cb)(void *arg, const uint8_t *key, size_t key_len,
-                               const uint8_t *val, size_t val_len);
+typedef bool (*storage_row_cb)(void *arg, const uint8_t *key, size_t key_len, const uint8_t *val,
+                               size_t val_len);
 SLQ_MUST_USE slq_err storage_scan(storage *s, const uint8_t *prefix, size_t prefix_len,
                                   storage_row_cb cb, void *arg);
+
+/* A pin: a consistent read view of the store as it is when pinned (a LevelDB snapshot);
+ * blocks committed later are not seen through it. Reads through a pin may run on any thread,
+ * concurrently with writes on the loop thread; open and close pins on the loop thread, and
+ * close every pin before storage_close. Scans through a pin do not fill the block cache. */
+typedef struct storage_pin storage_pin; /* opaque */
+SLQ_MUST_USE slq_err storage_pin_open(storage *s, storage_pin **out);
+void storage_pin_close(storage_pin *p); /* NULL is a no-op */
+/* As storage_get and storage_scan, through the pin. */
+SLQ_MUST_USE slq_err storage_pin_get(storage_pin *p, const uint8_t *key, size_t key_len,
+                                     uint8_t **val, size_t *val_len);
+SLQ_MUST_USE slq_err storage_pin_scan(storage_pin *p, const uint8_t *prefix, size_t prefix_len,
+                                      storage_row_cb cb, void *arg);
 
 /* Test hook: makes the next `n`th write fail with SLQ_STORAGE_IO before anything reaches
  * LevelDB (0 disables). Lets tests check that a failed batch leaves nothing. */

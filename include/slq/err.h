@@ -81,7 +81,8 @@
     X(HEADERS_TOO_LARGE, 144, "request headers exceed the limit")                            \
     X(RATE_LIMITED, 145, "too many requests on this connection")                             \
     X(JSON_INVALID, 146, "request JSON is malformed or has wrong fields")                    \
-    X(TX_PENDING_TOO_MANY, 147, "too many pending transactions for this account")
+    X(TX_PENDING_TOO_MANY, 147, "too many pending transactions for this account")            \
+    X(BUSY, 148, "node is building other reports; retry later")
 
 typedef enum {
 #define X(name, num, msg) SLQ_##name = num,

@@ -118,6 +118,35 @@ expect 0 "audit" "$SLQ" --json audit --year "$YEAR"
 check "audit figures" test "$(jget '[d[k] for k in ("issued_fen","redeemed_fen","settled_fen","revoked_fen","cap_held","conservation_holds")]' <"$T/out")" = \
     "[400000, 40000, 40000, 60000, True, True]"
 
+echo "== audits and reports are built off the loop: a burst gets each whole, or 503 BUSY"
+BURST=()
+for i in 1 2 3 4 5 6 7 8; do
+    kind=report
+    [ $((i % 2)) = 0 ] && kind=audit
+    curl -s -o "$T/burst.$i" -w '%{http_code}' "$API/v1/$kind/$YEAR" >"$T/burst.$i.code" &
+    BURST+=($!)
+done
+wait "${BURST[@]}"
+curl -s "$API/v1/report/$YEAR" >"$T/burst.ref.report"
+curl -s "$API/v1/audit/$YEAR" >"$T/burst.ref.audit"
+check "each answer of the burst is the document at some height, or BUSY" "$PY" - "$T" <<'PYEOF'
+import json, sys
+t = sys.argv[1]
+moving = ("height", "tip_hash", "time_ms")
+def strip(d): return {k: v for k, v in d.items() if k not in moving}
+ref = {k: strip(json.load(open(f"{t}/burst.ref.{k}"))) for k in ("report", "audit")}
+whole = 0
+for i in range(1, 9):
+    kind = "audit" if i % 2 == 0 else "report"
+    code = open(f"{t}/burst.{i}.code").read()
+    body = json.load(open(f"{t}/burst.{i}"))
+    if code == "200" and strip(body) == ref[kind]:
+        whole += 1
+    elif not (code == "503" and body.get("error") == "BUSY"):
+        sys.exit(f"request {i} ({kind}): HTTP {code}: {body}")
+sys.exit(0 if whole >= 2 else f"only {whole} of 8 answered")
+PYEOF
+
 echo "== rejections (exit 2, with the reason)"
 reject ROLE_FORBIDDEN "a holder cannot issue" issue --key "$K/holder-1.pem" --to "$H1" \
     --amount 1 --program general --ref R1
