@@ -21,7 +21,6 @@
 #include "chain.h"
 #include "ledger_fixture.h"
 #include "slq/limits.h"
-#include "slq/memory.h"
 
 #define HOLDERS_MAX   4096u
 #define TRANSFERS_MAX 100000u
@@ -135,7 +134,7 @@ static bool fund(chain *c, fx *f, const holder *h, size_t count, uint8_t (*issue
     bool ok = list_init(&l, 2 * count);
     uint64_t nonce = 1;
     for (size_t i = 0; ok && i < count; i++) {
-        char name[32], ref[32];
+        char name[48], ref[48];
         snprintf(name, sizeof name, "bench holder %zu", i);
         snprintf(ref, sizeof ref, "bench-chain-%zu", i);
         Slq__Register reg = SLQ__REGISTER__INIT;
@@ -234,7 +233,6 @@ static bool parse(options *o, int argc, char **argv) {
 int main(int argc, char **argv) {
     options o;
     if (!parse(&o, argc, argv)) return 1;
-    slq_keep_freed_memory(); /* as slqd does */
     fx f;
     fx_init_suite(&f, o.suite);
     uint8_t *genesis = NULL;

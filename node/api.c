@@ -242,6 +242,9 @@ static void get_metrics(node *n, http_req_ref ref) {
     OUT("# TYPE slq_http_requests_total counter\nslq_http_requests_total %llu\n",
         (unsigned long long) n->metrics.http_requests);
     OUT("# TYPE slq_peers gauge\nslq_peers %zu\n", engine_peers(n->engine));
+    size_t scans = 0;
+    for (size_t i = 0; i < SLQ_SCANS_MAX; i++) scans += n->scans[i] != NULL;
+    OUT("# TYPE slq_reports_building gauge\nslq_reports_building %zu\n", scans);
     OUT("# TYPE slq_evidence_total gauge\nslq_evidence_total %zu\n",
         engine_evidence_count(n->engine));
     OUT("# TYPE slq_txs_rejected_total counter\n");

@@ -3,11 +3,14 @@
  * and admits transactions). So the request pins the store (a LevelDB snapshot) together
  * with the tip on the loop thread, a libuv worker builds the JSON through the pin, and the
  * loop answers. Blocks committed meanwhile are not seen: the document is exactly that of the
- * pinned height. At most SLQ_SCANS_MAX are built at once; beyond, 503 BUSY. */
+ * pinned height. At most SLQ_SCANS_MAX are built at once; beyond, 503 BUSY. For the
+ * cluster tests, SLQ_TEST_SCAN_HOLD_MS in the environment makes the worker wait that long
+ * first (so that "two are being built" can be arranged without a huge chain). */
 #include "api_report.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api_json.h"
 #include "report.h"
@@ -16,12 +19,15 @@
 typedef struct {
     uv_work_t work;
     node *n;
+    size_t slot; /* in n->scans */
+    const ledger *l;
     http_req_ref ref;
     node_scan kind;
     uint32_t year;
     storage_pin *pin;
     report_tip tip;
-    char *json; /* the answer, built by the worker */
+    unsigned hold_ms; /* test hook: SLQ_TEST_SCAN_HOLD_MS, how long the worker waits first */
+    char *json;       /* the answer, built by the worker */
     slq_err err;
 } scan_job;
 
@@ -37,11 +43,15 @@ static bool parse_year(const char *s, uint32_t *out) {
     return y >= 2000;
 }
 
-/* Worker thread: reads only through the pin and the read-only ledger. */
+/* Worker thread: touches only the job, the pin and the read-only ledger. */
 static void scan_work(uv_work_t *w) {
     scan_job *j = w->data;
     node_worker_yield_to_loop();
-    const ledger *l = chain_ledger(j->n->chain);
+    if (j->hold_ms > 0) {
+        struct timespec ts = {.tv_sec = j->hold_ms / 1000, .tv_nsec = j->hold_ms % 1000 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    const ledger *l = j->l;
     report_source src = report_source_pin(j->pin);
     if (j->kind == NODE_SCAN_REPORT) {
         size_t len = 0;
@@ -60,10 +70,9 @@ static void scan_work(uv_work_t *w) {
 static void scan_done(uv_work_t *w, int status) {
     scan_job *j = w->data;
     node *n = j->n;
-    n->scans_in_flight--;
+    n->scans[j->slot] = NULL;
     storage_pin_close(j->pin);
-    if (status != 0 && j->err == SLQ_OK) j->err = SLQ_NO_MEMORY; /* not run (cancelled) */
-    if (!n->stopping) {
+    if (!n->stopping && status == 0) {
         if (j->err == SLQ_OK) {
             node_api_json(n, j->ref, 200, j->json); /* takes json */
             j->json = NULL;
@@ -81,7 +90,9 @@ void node_api_scan(node *n, http_req_ref ref, node_scan kind, const char *year_t
         node_api_error(n, ref, 400, SLQ_INVALID_ARGUMENT, "year must be 2000..9999");
         return;
     }
-    if (n->scans_in_flight >= SLQ_SCANS_MAX) {
+    size_t slot = 0;
+    while (slot < SLQ_SCANS_MAX && n->scans[slot] != NULL) slot++;
+    if (slot == SLQ_SCANS_MAX) {
         node_api_error(n, ref, 503, SLQ_BUSY, slq_err_str(SLQ_BUSY));
         return;
     }
@@ -91,7 +102,11 @@ void node_api_scan(node *n, http_req_ref ref, node_scan kind, const char *year_t
         const storage_tip *t = chain_tip(n->chain); /* read with the pin: the same height */
         j->tip = (report_tip){.height = t->height, .time_ms = chain_tip_time_ms(n->chain)};
         memcpy(j->tip.hash, t->hash, CRYPTO_HASH_BYTES);
+        const char *hold = getenv("SLQ_TEST_SCAN_HOLD_MS");
+        j->hold_ms = hold != NULL ? (unsigned) strtoul(hold, NULL, 10) % 60000u : 0;
         j->n = n;
+        j->slot = slot;
+        j->l = chain_ledger(n->chain);
         j->ref = ref;
         j->kind = kind;
         j->year = year;
@@ -104,5 +119,10 @@ void node_api_scan(node *n, http_req_ref ref, node_scan kind, const char *year_t
         node_api_error(n, ref, 500, err, slq_err_str(err));
         return;
     }
-    n->scans_in_flight++;
+    n->scans[slot] = &j->work;
+}
+
+void node_api_scans_cancel(node *n) {
+    for (size_t i = 0; i < SLQ_SCANS_MAX; i++)
+        if (n->scans[i] != NULL) (void) uv_cancel((uv_req_t *) n->scans[i]); /* EBUSY: running */
 }

@@ -16,5 +16,8 @@ typedef enum {
  * a year outside 2000..9999, 503 BUSY while SLQ_SCANS_MAX others are being built, 500 when a
  * stored row does not decode (SLQ_STORAGE_CORRUPT) or memory runs out. */
 void node_api_scan(node *n, http_req_ref ref, node_scan kind, const char *year_text);
+/* At stop: cancels those not started yet (their requests get no answer); those being built
+ * finish, and the loop must run until they have. */
+void node_api_scans_cancel(node *n);
 
 #endif

@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api_report.h"
 #include "codec.h"
 #include "node.h"
 #include "slq/limits.h"
 #include "slq/log.h"
-#include "slq/memory.h"
 #include "verify.h"
 
 /* ------------------------------------------------------------------ results */
@@ -44,6 +44,7 @@ static void stop(node *n) {
     log_info("node: stop: closing (height=%llu)", (unsigned long long) chain_tip(n->chain)->height);
     engine_stop(n->engine);
     node_submit_stop(n);
+    node_api_scans_cancel(n);
     uv_close((uv_handle_t *) &n->sigint, NULL);
     uv_close((uv_handle_t *) &n->sigterm, NULL);
     http_server_close(n->http, NULL, NULL);
@@ -157,7 +158,10 @@ static int run(node *n, const char *home) {
              http_server_port(n->http), n->validator ? "yes" : "no");
     uv_run(n->loop, UV_RUN_DEFAULT);
     if (!n->stopping) stop(n);
-    uv_run(n->loop, UV_RUN_DEFAULT); /* let close callbacks and verification work finish */
+    /* Let close callbacks, verification and report work finish (until nothing is active,
+     * even if something calls uv_stop meanwhile): LevelDB is closed after this. */
+    while (uv_run(n->loop, UV_RUN_DEFAULT) != 0) {
+    }
     return n->exit_code;
 }
 
@@ -179,7 +183,6 @@ int main(int argc, char **argv) {
     if (home == NULL) return usage();
     /* libuv writes with write(2): a peer that resets its connection must not kill us. */
     signal(SIGPIPE, SIG_IGN);
-    slq_keep_freed_memory();
     static node n; /* owns everything; static only to keep a large struct off the stack */
     int rc = run(&n, home);
     engine_free(n.engine);

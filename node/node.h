@@ -70,7 +70,7 @@ typedef struct node {
     size_t results_next;
     node_metrics metrics;
     unsigned jobs_in_flight;         /* submission batches being verified */
-    unsigned scans_in_flight;        /* audits and reports being built (api_report.c) */
+    uv_work_t *scans[SLQ_SCANS_MAX]; /* audits and reports being built (api_report.c) */
     digest_set gossip_checking;      /* relayed transactions being verified (submit.c) */
     struct submit_job *gossip_batch; /* relayed transactions not yet sent to the pool */
     uv_timer_t gossip_flush;         /* sends them to the pool a little later, together */

@@ -75,7 +75,7 @@ static slq_err create_file(signer *s, uint64_t seq, const guard_record *rec) {
     slot_encode(image + (seq & 1u) * SLOT_SPACING, seq, rec);
     char tmp[4200], dir[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp", s->path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     bool ok = fd >= 0 && write(fd, image, sizeof image) == (ssize_t) sizeof image && fsync(fd) == 0;
     if (fd >= 0 && close(fd) != 0) ok = false;
     ok = ok && rename(tmp, s->path) == 0;
@@ -110,9 +110,16 @@ static slq_err load(signer *s) {
     if (fd < 0) return errno == ENOENT ? SLQ_OK : SLQ_IO;
     uint8_t buf[FILE_BYTES + 1];
     size_t n = 0;
-    ssize_t r;
-    while (n < sizeof buf && (r = pread(fd, buf + n, sizeof buf - n, (off_t) n)) > 0)
+    while (n < sizeof buf) {
+        ssize_t r = pread(fd, buf + n, sizeof buf - n, (off_t) n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            close(fd);
+            return SLQ_IO;
+        }
+        if (r == 0) break;
         n += (size_t) r;
+    }
     if (n == GUARD_RECORD_BYTES) { /* the earlier layout: one record, rewritten on next sign */
         close(fd);
         return guard_record_decode(&s->rec, buf, n);
@@ -161,6 +168,7 @@ void signer_close(signer *s) {
     if (s->fd >= 0) close(s->fd);
     free(s);
 }
+
 static tm_step step_of(consensus_msg_type t) {
     return t == CONSENSUS_PROPOSAL  ? TM_STEP_PROPOSE
            : t == CONSENSUS_PREVOTE ? TM_STEP_PREVOTE

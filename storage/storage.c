@@ -49,6 +49,7 @@ struct storage {
     leveldb_writebatch_t *batch;       /* reused by every write: cleared, it keeps its buffer */
     storage_tip tip;                   /* cached; equals the 'T' row after every write */
     unsigned fail_after;               /* test hook: the nth write fails; 0 = off */
+    unsigned pins;                     /* open pins (storage_pin_open) */
 };
 
 /* ------------------------------------------------------------------ small helpers */
@@ -200,6 +201,7 @@ fail:
 
 void storage_close(storage *s) {
     if (s == NULL) return;
+    SLQ_ASSERT(s->pins == 0);                /* a pin's snapshot must not outlive the database */
     if (s->db != NULL) leveldb_close(s->db); /* before the options and cache it uses */
     if (s->wopt_sync != NULL) leveldb_writeoptions_destroy(s->wopt_sync);
     if (s->batch != NULL) leveldb_writebatch_destroy(s->batch);
@@ -676,7 +678,8 @@ struct storage_pin {
 };
 
 slq_err storage_pin_open(storage *s, storage_pin **out) {
-    SLQ_ASSERT(s != NULL && s->db != NULL);
+    SLQ_ASSERT(s != NULL);
+    SLQ_ASSERT(s->db != NULL);
     storage_pin *p = calloc(1, sizeof *p);
     if (p == NULL) return SLQ_NO_MEMORY;
     p->s = s;
@@ -689,12 +692,15 @@ slq_err storage_pin_open(storage *s, storage_pin **out) {
     leveldb_readoptions_set_verify_checksums(p->ropt, 1);
     leveldb_readoptions_set_fill_cache(p->ropt, 0); /* a scan must not evict the hot rows */
     leveldb_readoptions_set_snapshot(p->ropt, p->snap);
+    s->pins++;
     *out = p;
     return SLQ_OK;
 }
 
 void storage_pin_close(storage_pin *p) {
     if (p == NULL) return;
+    SLQ_ASSERT(p->s->pins > 0);
+    p->s->pins--;
     leveldb_release_snapshot(p->s->db, p->snap);
     leveldb_readoptions_destroy(p->ropt);
     free(p);
@@ -703,7 +709,8 @@ void storage_pin_close(storage_pin *p) {
 slq_err storage_pin_get(storage_pin *p, const uint8_t *key, size_t key_len, uint8_t **val,
                         size_t *val_len) {
     SLQ_ASSERT(p != NULL);
-    SLQ_ASSERT(val != NULL && val_len != NULL);
+    SLQ_ASSERT(val != NULL);
+    SLQ_ASSERT(val_len != NULL);
     if (key == NULL || key_len < 1 || key_len > SLQ_KEY_BYTES_MAX) return SLQ_INVALID_ARGUMENT;
     return storage_read_at(p->s, p->ropt, key, key_len, val, val_len);
 }

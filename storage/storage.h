@@ -106,6 +106,7 @@ SLQ_MUST_USE slq_err storage_scan(storage *s, const uint8_t *prefix, size_t pref
  * concurrently with writes on the loop thread; open and close pins on the loop thread, and
  * close every pin before storage_close. Scans through a pin do not fill the block cache. */
 typedef struct storage_pin storage_pin; /* opaque */
+/* On SLQ_OK *out is the caller's: release it with storage_pin_close. */
 SLQ_MUST_USE slq_err storage_pin_open(storage *s, storage_pin **out);
 void storage_pin_close(storage_pin *p); /* NULL is a no-op */
 /* As storage_get and storage_scan, through the pin. */

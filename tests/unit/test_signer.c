@@ -1,8 +1,10 @@
 /* test_signer.c: the validator's persisted signing guard (node/signer.h). */
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -253,6 +255,44 @@ static void test_a_record_of_the_earlier_layout_is_read_and_converted(void) {
     fixture_free(&f);
 }
 
+/* A record that cannot be written in place (the disk refuses: here the file size limit
+ * stops a write at the second slot): no signature; the slot before is intact; a later
+ * request, even another one at the same step (the failed one never left), is signed. */
+static void test_a_failed_write_in_place_yields_no_signature_and_keeps_the_record(void) {
+    fixture f;
+    fixture_init(&f, CRYPTO_SUITE_ED25519_SHA256);
+    signer *s = NULL;
+    sig_t_ a, b;
+    CHECK_ERR(signer_open(&s, f.path, f.key), SLQ_OK);
+    CHECK_ERR(sign(s, prevote(3, 0, block_a), &a), SLQ_OK); /* record 1: creates the file */
+    CHECK_ERR(sign(s, prevote(4, 0, block_a), &a), SLQ_OK); /* record 2: slot 0, offset 0 */
+    struct rlimit old, small = {.rlim_cur = 4096, .rlim_max = RLIM_INFINITY};
+    CHECK(getrlimit(RLIMIT_FSIZE, &old) == 0);
+    small.rlim_max = old.rlim_max;
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+    CHECK(setrlimit(RLIMIT_FSIZE, &small) == 0);
+    b.len = 0;
+    slq_err err = sign(s, prevote(5, 0, block_a), &b); /* record 3: slot 1, offset 4096 */
+    CHECK(setrlimit(RLIMIT_FSIZE, &old) == 0);
+    signal(SIGXFSZ, prev);
+    CHECK_ERR(err, SLQ_IO);
+    CHECK_EQ_INT(b.len, 0);
+    CHECK_ERR(sign(s, prevote(4, 0, block_b), &b), SLQ_ROLE_FORBIDDEN); /* record 2 holds */
+    CHECK_ERR(sign(s, prevote(5, 0, block_b), &b), SLQ_OK);
+    signer_close(s);
+    s = NULL;
+    CHECK_ERR(signer_open(&s, f.path, f.key), SLQ_OK);
+    if (s != NULL) {
+        sig_t_ c;
+        CHECK_ERR(sign(s, prevote(5, 0, block_a), &c), SLQ_ROLE_FORBIDDEN);
+        CHECK_ERR(sign(s, prevote(5, 0, block_b), &c), SLQ_OK);
+        CHECK_EQ_INT(c.len, b.len);
+        CHECK_MEM(c.sig, b.sig, b.len);
+        signer_close(s);
+    }
+    fixture_free(&f);
+}
+
 /* A record that cannot be written: nothing is returned to send, and nothing is remembered
  * (a later, different request may still be signed once the disk works). */
 static void test_a_record_that_cannot_be_written_yields_no_signature(void) {
@@ -283,4 +323,5 @@ TEST_MAIN("signer", TEST(test_ed25519_signer_signs_refuses_conflicts_and_repeats
           TEST(test_the_last_of_many_records_is_read_back),
           TEST(test_a_torn_last_record_falls_back_to_the_one_before),
           TEST(test_a_record_of_the_earlier_layout_is_read_and_converted),
+          TEST(test_a_failed_write_in_place_yields_no_signature_and_keeps_the_record),
           TEST(test_a_record_that_cannot_be_written_yields_no_signature))
