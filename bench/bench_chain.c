@@ -199,7 +199,7 @@ static bool presign(tx_list *l, const fx *f, const holder *h, const options *o,
 static bool parse(options *o, int argc, char **argv) {
     *o = (options){
         .holders = 64, .transfers = 200, .block = 850, .suite = CRYPTO_SUITE_ED25519_SHA256};
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* flag and value */
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         char *end = NULL;
         unsigned long long n = v != NULL ? strtoull(v, &end, 10) : 0;
@@ -221,7 +221,6 @@ static bool parse(options *o, int argc, char **argv) {
                     HOLDERS_MAX, TRANSFERS_MAX, SLQ_BLOCK_TXS_MAX);
             return false;
         }
-        i++;
     }
     if (o->holders * o->transfers > 10000000u) {
         fprintf(stderr, "bench_chain: at most 10,000,000 transfers\n");
