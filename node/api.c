@@ -138,14 +138,14 @@ static void get_account(node *n, http_req_ref ref, const char *addr_text, const 
         node_api_error(n, ref, 400, SLQ_ADDRESS_INVALID, slq_err_str(SLQ_ADDRESS_INVALID));
         return;
     }
+    if (rest != NULL && strcmp(rest, "vouchers") == 0) {
+        node_scan_args a = {.kind = NODE_SCAN_BALANCE, .all = strstr(query, "all=1") != NULL};
+        memcpy(a.addr, addr, sizeof a.addr);
+        node_api_scan(n, ref, &a);
+        return;
+    }
     cJSON *o = NULL;
-    slq_err err;
-    if (rest == NULL)
-        err = api_account_json(n, addr, &o);
-    else if (strcmp(rest, "vouchers") == 0)
-        err = api_balance_json(n, addr, strstr(query, "all=1") != NULL, &o);
-    else
-        err = SLQ_INVALID_ARGUMENT;
+    slq_err err = rest == NULL ? api_account_json(n, addr, &o) : SLQ_INVALID_ARGUMENT;
     if (err == SLQ_OK)
         reply(n, ref, o);
     else if (err == SLQ_NOT_FOUND)
@@ -163,14 +163,9 @@ static void get_voucher(node *n, http_req_ref ref, const char *hex) {
                        "voucher id must be 64 lowercase hex digits");
         return;
     }
-    cJSON *o = NULL;
-    slq_err err = api_voucher_lineage_json(n, id, &o);
-    if (err == SLQ_OK)
-        reply(n, ref, o);
-    else if (err == SLQ_NOT_FOUND)
-        node_api_error(n, ref, 404, SLQ_VOUCHER_UNKNOWN, "no such voucher");
-    else
-        node_api_error(n, ref, 500, err, slq_err_str(err));
+    node_scan_args a = {.kind = NODE_SCAN_LINEAGE};
+    memcpy(a.id, id, sizeof a.id);
+    node_api_scan(n, ref, &a);
 }
 
 static void get_claims(node *n, http_req_ref ref, const char *query) {
@@ -184,12 +179,9 @@ static void get_claims(node *n, http_req_ref ref, const char *query) {
             return;
         }
     }
-    cJSON *o = NULL;
-    slq_err err = api_claims_json(n, c != NULL ? centre : NULL, &o);
-    if (err == SLQ_OK)
-        reply(n, ref, o);
-    else
-        node_api_error(n, ref, 500, err, slq_err_str(err));
+    node_scan_args a = {.kind = NODE_SCAN_CLAIMS, .has_addr = c != NULL};
+    if (c != NULL) memcpy(a.addr, centre, sizeof a.addr);
+    node_api_scan(n, ref, &a);
 }
 
 /* ------------------------------------------------------------------ evidence */
@@ -242,9 +234,8 @@ static void get_metrics(node *n, http_req_ref ref) {
     OUT("# TYPE slq_http_requests_total counter\nslq_http_requests_total %llu\n",
         (unsigned long long) n->metrics.http_requests);
     OUT("# TYPE slq_peers gauge\nslq_peers %zu\n", engine_peers(n->engine));
-    size_t scans = 0;
-    for (size_t i = 0; i < SLQ_SCANS_MAX; i++) scans += n->scans[i] != NULL;
-    OUT("# TYPE slq_reports_building gauge\nslq_reports_building %zu\n", scans);
+    OUT("# TYPE slq_reports_building gauge\nslq_reports_building %zu\n",
+        node_api_reports_building(n));
     OUT("# TYPE slq_evidence_total gauge\nslq_evidence_total %zu\n",
         engine_evidence_count(n->engine));
     OUT("# TYPE slq_txs_rejected_total counter\n");
@@ -315,11 +306,11 @@ static void route_get(node *n, const http_request *req) {
         return;
     }
     if (k == 3 && strcmp(s[1], "audit") == 0) {
-        node_api_scan(n, ref, NODE_SCAN_AUDIT, s[2]);
+        node_api_scan_year(n, ref, NODE_SCAN_AUDIT, s[2]);
         return;
     }
     if (k == 3 && strcmp(s[1], "report") == 0) {
-        node_api_scan(n, ref, NODE_SCAN_REPORT, s[2]);
+        node_api_scan_year(n, ref, NODE_SCAN_REPORT, s[2]);
         return;
     }
     node_api_error(n, ref, 404, SLQ_NOT_FOUND, "unknown path");

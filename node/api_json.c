@@ -56,15 +56,27 @@ static slq_err row(node *n, const slq_key *k, const ProtobufCMessageDescriptor *
 
 /* ------------------------------------------------------------------ vouchers */
 
-static const char *program_name(node *n, uint32_t i) {
-    const Slq__Policy *p = ledger_genesis(chain_ledger(n->chain))->policy;
+/* Reads and decodes one row through the view's pin. */
+static slq_err view_row(const api_view *view, const slq_key *k, const ProtobufCMessageDescriptor *d,
+                        ProtobufCMessage **out) {
+    uint8_t *v = NULL;
+    size_t len = 0;
+    slq_err err = storage_pin_get(view->pin, k->bytes, k->len, &v, &len);
+    if (err != SLQ_OK) return err;
+    *out = protobuf_c_message_unpack(d, NULL, len, v);
+    free(v);
+    return *out == NULL ? SLQ_STORAGE_CORRUPT : SLQ_OK;
+}
+
+static const char *program_name(const ledger *l, uint32_t i) {
+    const Slq__Policy *p = ledger_genesis(l)->policy;
     return i < p->n_programs ? p->programs[i]->name : "unknown";
 }
 
-static cJSON *voucher_json(node *n, const Slq__Voucher *v) {
+static cJSON *voucher_json(const api_view *view, const Slq__Voucher *v) {
     cJSON *o = cJSON_CreateObject();
     json_hex(o, "id", v->id.data, v->id.len);
-    cJSON_AddStringToObject(o, "program", program_name(n, v->program));
+    cJSON_AddStringToObject(o, "program", program_name(view->l, v->program));
     json_u64(o, "budget_year", v->budget_year);
     json_i64(o, "amount_fen", v->remaining_fen);
     json_i64(o, "original_fen", v->original_fen);
@@ -73,8 +85,7 @@ static cJSON *voucher_json(node *n, const Slq__Voucher *v) {
     json_i64(o, "issued_at_ms", v->issued_at_ms);
     json_i64(o, "expires_at_ms", v->expires_at_ms);
     cJSON_AddStringToObject(
-        o, "state",
-        codec_voucher_state_name(v->state, ledger_voucher_expired(v, chain_tip_time_ms(n->chain))));
+        o, "state", codec_voucher_state_name(v->state, ledger_voucher_expired(v, view->time_ms)));
     json_bytes_or_null(o, "parent_id", &v->parent_id);
     json_bytes_or_null(o, "created_tx", &v->created_tx);
     json_bytes_or_null(o, "closed_tx", &v->closed_tx);
@@ -83,9 +94,9 @@ static cJSON *voucher_json(node *n, const Slq__Voucher *v) {
     return o;
 }
 
-static slq_err voucher_get(node *n, const uint8_t *id, Slq__Voucher **v) {
+static slq_err voucher_get(const api_view *view, const uint8_t *id, Slq__Voucher **v) {
     slq_key k = slq_key_bytes(SLQ_KEY_VOUCHER, id, CRYPTO_HASH_BYTES);
-    return row(n, &k, &slq__voucher__descriptor, (ProtobufCMessage **) v);
+    return view_row(view, &k, &slq__voucher__descriptor, (ProtobufCMessage **) v);
 }
 
 /* Adds a tx hash to a list kept oldest first and without repeats (walking up the lineage
@@ -99,21 +110,23 @@ static void tx_prepend(cJSON *txs, const ProtobufCBinaryData *h) {
     cJSON_InsertItemInArray(txs, 0, cJSON_CreateString(hex));
 }
 
-slq_err api_voucher_lineage_json(node *n, const uint8_t id[CRYPTO_HASH_BYTES], cJSON **out) {
+slq_err api_voucher_lineage_json(const api_view *view, const uint8_t id[CRYPTO_HASH_BYTES],
+                                 cJSON **out) {
     Slq__Voucher *v = NULL;
-    slq_err err = voucher_get(n, id, &v);
+    slq_err err = voucher_get(view, id, &v);
     if (err != SLQ_OK) return err;
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddItemToObject(o, "voucher", voucher_json(n, v));
+    cJSON_AddItemToObject(o, "voucher", voucher_json(view, v));
     cJSON *lineage = cJSON_AddArrayToObject(o, "lineage");
     cJSON *txs = cJSON_AddArrayToObject(o, "txs");
     /* Up to the root: every step is one transfer, so the walk is as long as the history. */
     for (size_t depth = 0; v != NULL; depth++) {
-        if (depth > 0) cJSON_AddItemToArray(lineage, voucher_json(n, v));
+        if (depth > 0) cJSON_AddItemToArray(lineage, voucher_json(view, v));
         tx_prepend(txs, &v->closed_tx);
         tx_prepend(txs, &v->created_tx);
         Slq__Voucher *parent = NULL;
-        if (v->parent_id.len == CRYPTO_HASH_BYTES) err = voucher_get(n, v->parent_id.data, &parent);
+        if (v->parent_id.len == CRYPTO_HASH_BYTES)
+            err = voucher_get(view, v->parent_id.data, &parent);
         slq__voucher__free_unpacked(v, NULL);
         v = parent;
         if (err != SLQ_OK) break;
@@ -127,7 +140,7 @@ slq_err api_voucher_lineage_json(node *n, const uint8_t id[CRYPTO_HASH_BYTES], c
 }
 
 typedef struct {
-    node *n;
+    const api_view *view;
     cJSON *list;
     int64_t total;
     bool all;
@@ -137,20 +150,21 @@ typedef struct {
 static bool balance_cb(void *arg, const uint8_t id[32]) {
     balance_scan *b = arg;
     Slq__Voucher *v = NULL;
-    b->err = voucher_get(b->n, id, &v);
+    b->err = voucher_get(b->view, id, &v);
     if (b->err != SLQ_OK) return false;
-    bool expired = ledger_voucher_expired(v, chain_tip_time_ms(b->n->chain));
+    bool expired = ledger_voucher_expired(v, b->view->time_ms);
     if (!expired) b->total += v->remaining_fen; /* sum of held amounts: bounded by the caps */
-    if (!expired || b->all) cJSON_AddItemToArray(b->list, voucher_json(b->n, v));
+    if (!expired || b->all) cJSON_AddItemToArray(b->list, voucher_json(b->view, v));
     slq__voucher__free_unpacked(v, NULL);
     return true;
 }
 
-slq_err api_balance_json(node *n, const uint8_t addr[CRYPTO_ADDRESS_BYTES], bool all, cJSON **out) {
+slq_err api_balance_json(const api_view *view, const uint8_t addr[CRYPTO_ADDRESS_BYTES], bool all,
+                         cJSON **out) {
     cJSON *o = cJSON_CreateObject();
     json_address(o, "address", addr);
-    balance_scan b = {.n = n, .list = cJSON_CreateArray(), .all = all, .err = SLQ_OK};
-    slq_err err = storage_holder_vouchers(chain_storage(n->chain), addr, balance_cb, &b);
+    balance_scan b = {.view = view, .list = cJSON_CreateArray(), .all = all, .err = SLQ_OK};
+    slq_err err = storage_pin_holder_vouchers(view->pin, addr, balance_cb, &b);
     if (err == SLQ_OK) err = b.err;
     json_i64(o, "total_fen", b.total);
     cJSON_AddItemToObject(o, "vouchers", b.list);
@@ -239,11 +253,11 @@ static bool claims_cb(void *arg, const uint8_t *key, size_t key_len, const uint8
     return true;
 }
 
-slq_err api_claims_json(node *n, const uint8_t *centre, cJSON **out) {
+slq_err api_claims_json(const api_view *view, const uint8_t *centre, cJSON **out) {
     cJSON *o = cJSON_CreateObject();
     claims_scan cs = {.list = cJSON_AddArrayToObject(o, "claims"), .centre = centre};
     uint8_t prefix = SLQ_KEY_CLAIM;
-    slq_err err = storage_scan(chain_storage(n->chain), &prefix, 1, claims_cb, &cs);
+    slq_err err = storage_pin_scan(view->pin, &prefix, 1, claims_cb, &cs);
     if (err == SLQ_OK) err = cs.err;
     if (err != SLQ_OK) {
         cJSON_Delete(o);

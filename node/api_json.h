@@ -14,16 +14,26 @@ void json_u64(cJSON *o, const char *key, uint64_t v);
 void json_hex(cJSON *o, const char *key, const uint8_t *p, size_t n);
 void json_address(cJSON *o, const char *key, const uint8_t addr[CRYPTO_ADDRESS_BYTES]);
 
-/* Each fills *out (cJSON_Delete it) or returns SLQ_NOT_FOUND / a storage error. */
+/* What a document built off the loop thread reads: the read-only ledger and a pinned view of
+ * the store (api_report.c makes these), with the pinned tip's block time. */
+typedef struct {
+    const ledger *l;
+    storage_pin *pin;
+    int64_t time_ms;
+} api_view;
+
+/* Each fills *out (cJSON_Delete it) or returns SLQ_NOT_FOUND / a storage error. Those taking
+ * a node run on the loop thread; those taking a view on any thread. */
 SLQ_MUST_USE slq_err api_block_json(node *n, uint64_t height, cJSON **out);
 SLQ_MUST_USE slq_err api_tx_json(node *n, const uint8_t hash[CRYPTO_HASH_BYTES], cJSON **out);
 SLQ_MUST_USE slq_err api_account_json(node *n, const uint8_t addr[CRYPTO_ADDRESS_BYTES],
                                       cJSON **out);
-SLQ_MUST_USE slq_err api_balance_json(node *n, const uint8_t addr[CRYPTO_ADDRESS_BYTES], bool all,
+SLQ_MUST_USE slq_err api_balance_json(const api_view *view,
+                                      const uint8_t addr[CRYPTO_ADDRESS_BYTES], bool all,
                                       cJSON **out);
-SLQ_MUST_USE slq_err api_voucher_lineage_json(node *n, const uint8_t id[CRYPTO_HASH_BYTES],
-                                              cJSON **out);
-SLQ_MUST_USE slq_err api_claims_json(node *n, const uint8_t *centre, cJSON **out);
+SLQ_MUST_USE slq_err api_voucher_lineage_json(const api_view *view,
+                                              const uint8_t id[CRYPTO_HASH_BYTES], cJSON **out);
+SLQ_MUST_USE slq_err api_claims_json(const api_view *view, const uint8_t *centre, cJSON **out);
 /* The audit summary of a budget year over src (committed rows, as of tip); any thread. */
 SLQ_MUST_USE slq_err api_audit_json(const ledger *l, const report_source *src,
                                     const report_tip *tip, uint32_t year, cJSON **out);

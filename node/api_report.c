@@ -1,11 +1,13 @@
-/* api_report.c: the handlers of api_report.h. Both documents read every voucher and claim
- * row: seconds on a large chain, which the loop thread cannot spend (it votes, builds blocks
- * and admits transactions). So the request pins the store (a LevelDB snapshot) together
- * with the tip on the loop thread, a libuv worker builds the JSON through the pin, and the
- * loop answers. Blocks committed meanwhile are not seen: the document is exactly that of the
- * pinned height. At most SLQ_SCANS_MAX are built at once; beyond, 503 BUSY. For the
- * cluster tests, SLQ_TEST_SCAN_HOLD_MS in the environment makes the worker wait that long
- * first (so that "two are being built" can be arranged without a huge chain). */
+/* api_report.c: the documents of api_report.h. Each reads rows in proportion to the chain
+ * (an audit or report every voucher and claim: seconds on a large chain; a busy centre's
+ * vouchers, 60,000 of them, over a second), which the loop thread cannot spend: it votes,
+ * builds blocks and admits transactions. So the request pins the store (a LevelDB
+ * snapshot) together with the tip on the loop thread, a libuv worker builds the JSON
+ * through the pin, and the loop answers. Blocks committed meanwhile are not seen: the
+ * document is exactly that of the pinned height. At most SLQ_SCANS_MAX audits and reports,
+ * and SLQ_LOOKUPS_MAX lookups, are in flight; beyond, 503 BUSY. For the cluster tests,
+ * SLQ_TEST_SCAN_HOLD_MS in the environment makes the worker wait that long before building
+ * an audit or report (so that "two are being built" can be arranged without a huge chain). */
 #include "api_report.h"
 
 #include <stdlib.h>
@@ -22,8 +24,7 @@ typedef struct {
     size_t slot; /* in n->scans */
     const ledger *l;
     http_req_ref ref;
-    node_scan kind;
-    uint32_t year;
+    node_scan_args args;
     storage_pin *pin;
     report_tip tip;
     unsigned hold_ms; /* test hook: SLQ_TEST_SCAN_HOLD_MS, how long the worker waits first */
@@ -51,15 +52,31 @@ static void scan_work(uv_work_t *w) {
         struct timespec ts = {.tv_sec = j->hold_ms / 1000, .tv_nsec = j->hold_ms % 1000 * 1000000L};
         nanosleep(&ts, NULL);
     }
-    const ledger *l = j->l;
-    report_source src = report_source_pin(j->pin);
-    if (j->kind == NODE_SCAN_REPORT) {
+    const node_scan_args *a = &j->args;
+    if (a->kind == NODE_SCAN_REPORT) {
+        report_source src = report_source_pin(j->pin);
         size_t len = 0;
-        j->err = report_json(&j->json, &len, l, &src, &j->tip, j->year);
+        j->err = report_json(&j->json, &len, j->l, &src, &j->tip, a->year);
         return;
     }
     cJSON *o = NULL;
-    j->err = api_audit_json(l, &src, &j->tip, j->year, &o);
+    api_view view = {.l = j->l, .pin = j->pin, .time_ms = j->tip.time_ms};
+    switch (a->kind) {
+        case NODE_SCAN_AUDIT: {
+            report_source src = report_source_pin(j->pin);
+            j->err = api_audit_json(j->l, &src, &j->tip, a->year, &o);
+            break;
+        }
+        case NODE_SCAN_BALANCE:
+            j->err = api_balance_json(&view, a->addr, a->all, &o);
+            break;
+        case NODE_SCAN_LINEAGE:
+            j->err = api_voucher_lineage_json(&view, a->id, &o);
+            break;
+        default:
+            j->err = api_claims_json(&view, a->has_addr ? a->addr : NULL, &o);
+            break;
+    }
     if (j->err != SLQ_OK) return;
     j->json = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
@@ -76,6 +93,8 @@ static void scan_done(uv_work_t *w, int status) {
         if (j->err == SLQ_OK) {
             node_api_json(n, j->ref, 200, j->json); /* takes json */
             j->json = NULL;
+        } else if (j->err == SLQ_NOT_FOUND && j->args.kind == NODE_SCAN_LINEAGE) {
+            node_api_error(n, j->ref, 404, SLQ_VOUCHER_UNKNOWN, "no such voucher");
         } else {
             node_api_error(n, j->ref, 500, j->err, slq_err_str(j->err));
         }
@@ -84,15 +103,16 @@ static void scan_done(uv_work_t *w, int status) {
     free(j);
 }
 
-void node_api_scan(node *n, http_req_ref ref, node_scan kind, const char *year_text) {
-    uint32_t year = 0;
-    if (!parse_year(year_text, &year)) {
-        node_api_error(n, ref, 400, SLQ_INVALID_ARGUMENT, "year must be 2000..9999");
-        return;
-    }
-    size_t slot = 0;
-    while (slot < SLQ_SCANS_MAX && n->scans[slot] != NULL) slot++;
-    if (slot == SLQ_SCANS_MAX) {
+static bool is_report(node_scan kind) {
+    return kind == NODE_SCAN_AUDIT || kind == NODE_SCAN_REPORT;
+}
+
+void node_api_scan(node *n, http_req_ref ref, const node_scan_args *a) {
+    size_t from = is_report(a->kind) ? 0 : SLQ_SCANS_MAX;
+    size_t to = is_report(a->kind) ? SLQ_SCANS_MAX : SLQ_SCANS_MAX + SLQ_LOOKUPS_MAX;
+    size_t slot = from;
+    while (slot < to && n->scans[slot] != NULL) slot++;
+    if (slot == to) {
         node_api_error(n, ref, 503, SLQ_BUSY, slq_err_str(SLQ_BUSY));
         return;
     }
@@ -102,14 +122,13 @@ void node_api_scan(node *n, http_req_ref ref, node_scan kind, const char *year_t
         const storage_tip *t = chain_tip(n->chain); /* read with the pin: the same height */
         j->tip = (report_tip){.height = t->height, .time_ms = chain_tip_time_ms(n->chain)};
         memcpy(j->tip.hash, t->hash, CRYPTO_HASH_BYTES);
-        const char *hold = getenv("SLQ_TEST_SCAN_HOLD_MS");
+        const char *hold = is_report(a->kind) ? getenv("SLQ_TEST_SCAN_HOLD_MS") : NULL;
         j->hold_ms = hold != NULL ? (unsigned) strtoul(hold, NULL, 10) % 60000u : 0;
         j->n = n;
         j->slot = slot;
         j->l = chain_ledger(n->chain);
         j->ref = ref;
-        j->kind = kind;
-        j->year = year;
+        j->args = *a;
         j->work.data = j;
         if (uv_queue_work(n->loop, &j->work, scan_work, scan_done) != 0) err = SLQ_NO_MEMORY;
     }
@@ -122,7 +141,22 @@ void node_api_scan(node *n, http_req_ref ref, node_scan kind, const char *year_t
     n->scans[slot] = &j->work;
 }
 
+void node_api_scan_year(node *n, http_req_ref ref, node_scan kind, const char *year_text) {
+    node_scan_args a = {.kind = kind};
+    if (!is_report(kind) || !parse_year(year_text, &a.year)) {
+        node_api_error(n, ref, 400, SLQ_INVALID_ARGUMENT, "year must be 2000..9999");
+        return;
+    }
+    node_api_scan(n, ref, &a);
+}
+
+size_t node_api_reports_building(const node *n) {
+    size_t count = 0;
+    for (size_t i = 0; i < SLQ_SCANS_MAX; i++) count += n->scans[i] != NULL;
+    return count;
+}
+
 void node_api_scans_cancel(node *n) {
-    for (size_t i = 0; i < SLQ_SCANS_MAX; i++)
+    for (size_t i = 0; i < SLQ_SCANS_MAX + SLQ_LOOKUPS_MAX; i++)
         if (n->scans[i] != NULL) (void) uv_cancel((uv_req_t *) n->scans[i]); /* EBUSY: running */
 }

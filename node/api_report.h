@@ -1,23 +1,44 @@
-/* api_report.h: GET /v1/audit/YEAR and GET /v1/report/YEAR (docs/api.md, docs/audit.md),
- * built off the loop thread over a pinned view of the store. The report is report.c's over
- * the committed rows, so it is byte for byte what `slqd verify --report --json --year YEAR`
- * prints for the same height on any node. Loop thread only. */
+/* api_report.h: the documents built off the loop thread, over a pinned view of the store:
+ * GET /v1/audit/YEAR and GET /v1/report/YEAR (docs/api.md, docs/audit.md), and the lookups
+ * whose size grows with the chain: an account's vouchers, a voucher's lineage, the claims.
+ * The report is report.c's over the committed rows, so it is byte for byte what
+ * `slqd verify --report --json --year YEAR` prints for the same height on any node. Loop
+ * thread only. */
 #ifndef SLQ_NODE_API_REPORT_H
 #define SLQ_NODE_API_REPORT_H
+
+#include <stdbool.h>
 
 #include "node.h"
 
 typedef enum {
-    NODE_SCAN_AUDIT,  /* the audit summary (api_json.h) */
-    NODE_SCAN_REPORT, /* the regulator's report (report.h) */
+    NODE_SCAN_AUDIT,   /* the audit summary of a year */
+    NODE_SCAN_REPORT,  /* the regulator's report of a year (report.h) */
+    NODE_SCAN_BALANCE, /* GET /v1/accounts/ADDR/vouchers */
+    NODE_SCAN_LINEAGE, /* GET /v1/vouchers/ID */
+    NODE_SCAN_CLAIMS,  /* GET /v1/claims */
 } node_scan;
 
-/* Answers the request, later: 200 with the document at the tip's height when asked, 400 for
- * a year outside 2000..9999, 503 BUSY while SLQ_SCANS_MAX others are being built, 500 when a
- * stored row does not decode (SLQ_STORAGE_CORRUPT) or memory runs out. */
-void node_api_scan(node *n, http_req_ref ref, node_scan kind, const char *year_text);
+typedef struct {
+    node_scan kind;
+    uint32_t year;                      /* AUDIT, REPORT: 2000..9999 */
+    uint8_t addr[CRYPTO_ADDRESS_BYTES]; /* BALANCE: the holder; CLAIMS: the centre, if has_addr */
+    bool has_addr;
+    bool all;                      /* BALANCE: expired vouchers too */
+    uint8_t id[CRYPTO_HASH_BYTES]; /* LINEAGE */
+} node_scan_args;
+
+/* Answers the request, later: 200 with the document at the tip's height when asked; 404
+ * VOUCHER_UNKNOWN for a lineage of no voucher; 503 BUSY while SLQ_SCANS_MAX audits and
+ * reports (or SLQ_LOOKUPS_MAX lookups) are being built; 500 when a stored row does not
+ * decode (SLQ_STORAGE_CORRUPT) or memory runs out. */
+void node_api_scan(node *n, http_req_ref ref, const node_scan_args *a);
+/* The same for an audit or report whose year is still text: 400 unless 2000..9999. */
+void node_api_scan_year(node *n, http_req_ref ref, node_scan kind, const char *year_text);
 /* At stop: cancels those not started yet (their requests get no answer); those being built
  * finish, and the loop must run until they have. */
 void node_api_scans_cancel(node *n);
+/* Audits and reports being built now. */
+size_t node_api_reports_building(const node *n);
 
 #endif

@@ -69,8 +69,10 @@ typedef struct node {
     node_result *results; /* ring of SLQ_RESULTS_MAX */
     size_t results_next;
     node_metrics metrics;
-    unsigned jobs_in_flight;         /* submission batches being verified */
-    uv_work_t *scans[SLQ_SCANS_MAX]; /* audits and reports being built (api_report.c) */
+    unsigned jobs_in_flight; /* submission batches being verified */
+    /* Documents being built off the loop (api_report.c): audits and reports first, then
+     * balances, lineages and claim lists. */
+    uv_work_t *scans[SLQ_SCANS_MAX + SLQ_LOOKUPS_MAX];
     digest_set gossip_checking;      /* relayed transactions being verified (submit.c) */
     struct submit_job *gossip_batch; /* relayed transactions not yet sent to the pool */
     uv_timer_t gossip_flush;         /* sends them to the pool a little later, together */

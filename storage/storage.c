@@ -741,12 +741,23 @@ static bool holding_row_cb(void *arg, const uint8_t *key, size_t key_len, const 
     return h->cb(h->arg, key + 1 + SLQ_ADDRESS_BYTES);
 }
 
-slq_err storage_holder_vouchers(storage *s, const uint8_t holder[20], storage_id_cb cb, void *arg) {
+static slq_err holder_vouchers_at(storage *s, const leveldb_readoptions_t *ropt,
+                                  const uint8_t holder[20], storage_id_cb cb, void *arg) {
     SLQ_ASSERT(holder != NULL);
     SLQ_ASSERT(cb != NULL);
     slq_key k = slq_key_bytes(SLQ_KEY_HOLDING, holder, SLQ_ADDRESS_BYTES);
     holding_scan h = {.cb = cb, .arg = arg, .err = SLQ_OK};
-    slq_err e = storage_scan(s, k.bytes, k.len, holding_row_cb, &h);
+    slq_err e = storage_scan_at(s, ropt, k.bytes, k.len, holding_row_cb, &h);
     if (e != SLQ_OK) return e;
     return h.err;
+}
+
+slq_err storage_holder_vouchers(storage *s, const uint8_t holder[20], storage_id_cb cb, void *arg) {
+    return holder_vouchers_at(s, s->ropt, holder, cb, arg);
+}
+
+slq_err storage_pin_holder_vouchers(storage_pin *p, const uint8_t holder[20], storage_id_cb cb,
+                                    void *arg) {
+    SLQ_ASSERT(p != NULL);
+    return holder_vouchers_at(p->s, p->ropt, holder, cb, arg);
 }

@@ -109,11 +109,13 @@ typedef struct storage_pin storage_pin; /* opaque */
 /* On SLQ_OK *out is the caller's: release it with storage_pin_close. */
 SLQ_MUST_USE slq_err storage_pin_open(storage *s, storage_pin **out);
 void storage_pin_close(storage_pin *p); /* NULL is a no-op */
-/* As storage_get and storage_scan, through the pin. */
+/* As storage_get, storage_scan and storage_holder_vouchers, through the pin. */
 SLQ_MUST_USE slq_err storage_pin_get(storage_pin *p, const uint8_t *key, size_t key_len,
                                      uint8_t **val, size_t *val_len);
 SLQ_MUST_USE slq_err storage_pin_scan(storage_pin *p, const uint8_t *prefix, size_t prefix_len,
                                       storage_row_cb cb, void *arg);
+SLQ_MUST_USE slq_err storage_pin_holder_vouchers(storage_pin *p, const uint8_t holder[20],
+                                                 storage_id_cb cb, void *arg);
 
 /* Test hook: makes the next `n`th write fail with SLQ_STORAGE_IO before anything reaches
  * LevelDB (0 disables). Lets tests check that a failed batch leaves nothing. */

@@ -25,6 +25,7 @@
 #define SLQ_RESULTS_MAX             65536u /* recent rejection results kept in memory */
 #define SLQ_GOSSIP_CHECKING_MAX     8192u  /* relayed txs being verified, remembered */
 #define SLQ_SCANS_MAX               2u     /* audits and reports being built at once */
+#define SLQ_LOOKUPS_MAX             16u    /* balances, lineages, claim lists being built */
 #define SLQ_PEERS_MAX               32u
 #define SLQ_P2P_HELLO_BYTES_MAX     1024u               /* frames before the handshake completes */
 #define SLQ_P2P_QUEUE_BYTES_MAX     (64u * 1024 * 1024) /* unsent bytes per peer */
