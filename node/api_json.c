@@ -151,6 +151,7 @@ static bool balance_cb(void *arg, const uint8_t id[32]) {
     balance_scan *b = arg;
     Slq__Voucher *v = NULL;
     b->err = voucher_get(b->view, id, &v);
+    if (b->err == SLQ_NOT_FOUND) b->err = SLQ_STORAGE_CORRUPT; /* the index names it */
     if (b->err != SLQ_OK) return false;
     bool expired = ledger_voucher_expired(v, b->view->time_ms);
     if (!expired) b->total += v->remaining_fen; /* sum of held amounts: bounded by the caps */

@@ -70,9 +70,11 @@ typedef struct node {
     size_t results_next;
     node_metrics metrics;
     unsigned jobs_in_flight; /* submission batches being verified */
-    /* Documents being built off the loop (api_report.c): audits and reports first, then
-     * balances, lineages and claim lists. */
-    uv_work_t *scans[SLQ_SCANS_MAX + SLQ_LOOKUPS_MAX];
+    /* Documents accepted to be built off the loop (api_report.c): audits and reports first,
+     * then balances, lineages and claim lists; one of each kind on the workers at a time,
+     * the others waiting their turn. */
+    struct scan_job *scans[SLQ_SCANS_MAX + SLQ_LOOKUPS_MAX];
+    uint64_t scans_accepted;         /* orders the waiting ones */
     digest_set gossip_checking;      /* relayed transactions being verified (submit.c) */
     struct submit_job *gossip_batch; /* relayed transactions not yet sent to the pool */
     uv_timer_t gossip_flush;         /* sends them to the pool a little later, together */

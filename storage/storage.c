@@ -677,7 +677,7 @@ struct storage_pin {
     leveldb_readoptions_t *ropt; /* as s->ropt, at snap */
 };
 
-slq_err storage_pin_open(storage *s, storage_pin **out) {
+slq_err storage_pin_open(storage *s, bool fill_cache, storage_pin **out) {
     SLQ_ASSERT(s != NULL);
     SLQ_ASSERT(s->db != NULL);
     storage_pin *p = calloc(1, sizeof *p);
@@ -690,7 +690,7 @@ slq_err storage_pin_open(storage *s, storage_pin **out) {
     }
     p->snap = leveldb_create_snapshot(s->db);
     leveldb_readoptions_set_verify_checksums(p->ropt, 1);
-    leveldb_readoptions_set_fill_cache(p->ropt, 0); /* a scan must not evict the hot rows */
+    leveldb_readoptions_set_fill_cache(p->ropt, fill_cache);
     leveldb_readoptions_set_snapshot(p->ropt, p->snap);
     s->pins++;
     *out = p;

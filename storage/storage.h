@@ -104,10 +104,12 @@ SLQ_MUST_USE slq_err storage_scan(storage *s, const uint8_t *prefix, size_t pref
 /* A pin: a consistent read view of the store as it is when pinned (a LevelDB snapshot);
  * blocks committed later are not seen through it. Reads through a pin may run on any thread,
  * concurrently with writes on the loop thread; open and close pins on the loop thread, and
- * close every pin before storage_close. Scans through a pin do not fill the block cache. */
+ * close every pin before storage_close. */
 typedef struct storage_pin storage_pin; /* opaque */
-/* On SLQ_OK *out is the caller's: release it with storage_pin_close. */
-SLQ_MUST_USE slq_err storage_pin_open(storage *s, storage_pin **out);
+/* fill_cache: whether what is read through the pin enters LevelDB's block cache (false for a
+ * scan of everything, which would evict the rows blocks use). On SLQ_OK *out is the
+ * caller's: release it with storage_pin_close. */
+SLQ_MUST_USE slq_err storage_pin_open(storage *s, bool fill_cache, storage_pin **out);
 void storage_pin_close(storage_pin *p); /* NULL is a no-op */
 /* As storage_get, storage_scan and storage_holder_vouchers, through the pin. */
 SLQ_MUST_USE slq_err storage_pin_get(storage_pin *p, const uint8_t *key, size_t key_len,

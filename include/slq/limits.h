@@ -24,11 +24,12 @@
 #define SLQ_MEMPOOL_PER_ACCOUNT_MAX 1024u  /* pending transactions of one signer */
 #define SLQ_RESULTS_MAX             65536u /* recent rejection results kept in memory */
 #define SLQ_GOSSIP_CHECKING_MAX     8192u  /* relayed txs being verified, remembered */
-#define SLQ_SCANS_MAX               2u     /* audits and reports being built at once */
-#define SLQ_LOOKUPS_MAX             16u    /* balances, lineages, claim lists being built */
-#define SLQ_PEERS_MAX               32u
-#define SLQ_P2P_HELLO_BYTES_MAX     1024u               /* frames before the handshake completes */
-#define SLQ_P2P_QUEUE_BYTES_MAX     (64u * 1024 * 1024) /* unsent bytes per peer */
+#define SLQ_SCANS_MAX               2u     /* audits and reports accepted (one built at a time) */
+#define SLQ_LOOKUPS_MAX             16u    /* balances, lineages, claim lists accepted (ditto) */
+
+#define SLQ_PEERS_MAX           32u
+#define SLQ_P2P_HELLO_BYTES_MAX 1024u               /* frames before the handshake completes */
+#define SLQ_P2P_QUEUE_BYTES_MAX (64u * 1024 * 1024) /* unsent bytes per peer */
 
 /* HTTP API */
 #define SLQ_HTTP_CONNS_MAX        256u

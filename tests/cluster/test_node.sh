@@ -226,9 +226,9 @@ kill -TERM "$NODE_PID"
 wait "$NODE_PID"
 check "slqd exits 0 on SIGTERM" test $? -eq 0
 check "the log says it stopped" grep -q "node: stop" "$LOG"
-# Restarted with its audits and reports held 3 s on the worker (a test hook), so that two
-# are certainly being built when the next requests come.
-SLQ_TEST_SCAN_HOLD_MS=3000 start_node "$HOME0" "$LOG"
+# Restarted with its audits and reports held 2 s on the worker (a test hook), so that two
+# are certainly accepted (one built, one waiting its turn) when the next requests come.
+SLQ_TEST_SCAN_HOLD_MS=2000 start_node "$HOME0" "$LOG"
 wait_ready "$API" || fail "node did not restart"
 H_OLD=$(jget 'd["height"]' <"$T/status1")
 "$SLQ" --json block "$H_OLD" >"$T/out"
@@ -237,7 +237,7 @@ check "the old tip is still the block at its height" \
 "$SLQ" --json audit --year "$YEAR" | jget '{k: v for k, v in d.items() if k not in ("height", "tip_hash", "time_ms")}' >"$T/audit2"
 check "the audit is unchanged" cmp "$T/audit1" "$T/audit2"
 
-echo "== while two reports are built, a third is BUSY and the node answers everything else"
+echo "== while two reports are accepted, a third is BUSY and the node answers everything else"
 curl -s -o "$T/held.1" -w '%{http_code}' "$API/v1/report/$YEAR" >"$T/held.1.code" &
 HELD1=$!
 curl -s -o "$T/held.2" -w '%{http_code}' "$API/v1/audit/$YEAR" >"$T/held.2.code" &
@@ -246,14 +246,14 @@ for _ in $(seq 1 50); do
     [ "$(curl -s "$API/metrics" | awk '/^slq_reports_building / {print $2}')" = 2 ] && break
     sleep 0.1
 done
-check "metrics count two reports being built" \
+check "metrics count two reports accepted" \
     test "$(curl -s "$API/metrics" | awk '/^slq_reports_building / {print $2}')" = 2
 check "a third gets 503 BUSY" test "$(curl -s -o "$T/held.3" -w '%{http_code}' \
     "$API/v1/report/$YEAR")" = 503
 check "... with the error BUSY" test "$(jget 'd["error"]' <"$T/held.3")" = BUSY
 expect 0 "status meanwhile" "$SLQ" --json status
 expect 0 "a balance meanwhile" "$SLQ" --json balance "$H1"
-check "both reports were still being built" kill -0 "$HELD1" "$HELD2"
+check "both reports were still unanswered" kill -0 "$HELD1" "$HELD2"
 wait "$HELD1" "$HELD2"
 check "then the report is answered, the same as before the restart" test "$(cat "$T/held.1.code") $(jget '{k: v for k, v in d.items() if k not in ("height", "tip_hash", "time_ms")}' <"$T/held.1")" = "200 $(cat "$T/audit1")"
 check "and the audit" test "$(cat "$T/held.2.code") $(jget 'd["conservation_holds"]' <"$T/held.2")" = "200 True"
