@@ -42,31 +42,35 @@ static void json_bytes_or_null(cJSON *o, const char *key, const ProtobufCBinaryD
         cJSON_AddNullToObject(o, key);
 }
 
-/* Reads and unpacks one row; SLQ_NOT_FOUND, SLQ_STORAGE_CORRUPT or a storage error. */
+/* Unpacks a row just read (err: the read's result; v is freed). SLQ_NOT_FOUND,
+ * SLQ_STORAGE_CORRUPT or a storage error when there is no message. */
+static slq_err unpack_row(slq_err err, uint8_t *v, size_t len, const ProtobufCMessageDescriptor *d,
+                          ProtobufCMessage **out) {
+    if (err != SLQ_OK) return err;
+    *out = protobuf_c_message_unpack(d, NULL, len, v);
+    free(v);
+    return *out == NULL ? SLQ_STORAGE_CORRUPT : SLQ_OK;
+}
+
+/* Reads and unpacks one committed row (loop thread). */
 static slq_err row(node *n, const slq_key *k, const ProtobufCMessageDescriptor *d,
                    ProtobufCMessage **out) {
     uint8_t *v = NULL;
     size_t len = 0;
     slq_err err = storage_get(chain_storage(n->chain), k->bytes, k->len, &v, &len);
-    if (err != SLQ_OK) return err;
-    *out = protobuf_c_message_unpack(d, NULL, len, v);
-    free(v);
-    return *out == NULL ? SLQ_STORAGE_CORRUPT : SLQ_OK;
+    return unpack_row(err, v, len, d, out);
 }
 
-/* ------------------------------------------------------------------ vouchers */
-
-/* Reads and decodes one row through the view's pin. */
+/* The same through the view's pin (any thread). */
 static slq_err view_row(const api_view *view, const slq_key *k, const ProtobufCMessageDescriptor *d,
                         ProtobufCMessage **out) {
     uint8_t *v = NULL;
     size_t len = 0;
     slq_err err = storage_pin_get(view->pin, k->bytes, k->len, &v, &len);
-    if (err != SLQ_OK) return err;
-    *out = protobuf_c_message_unpack(d, NULL, len, v);
-    free(v);
-    return *out == NULL ? SLQ_STORAGE_CORRUPT : SLQ_OK;
+    return unpack_row(err, v, len, d, out);
 }
+
+/* ------------------------------------------------------------------ vouchers */
 
 static const char *program_name(const ledger *l, uint32_t i) {
     const Slq__Policy *p = ledger_genesis(l)->policy;
@@ -318,16 +322,12 @@ static bool audit_claim_cb(void *arg, const uint8_t *key, size_t key_len, const 
 }
 
 /* Reads a YearTotals row into *t (zeros when absent). */
-static slq_err totals(const report_source *src, const slq_key *k, Slq__YearTotals *t) {
-    uint8_t *v = NULL;
-    size_t len = 0;
+static slq_err totals(const api_view *view, const slq_key *k, Slq__YearTotals *t) {
+    Slq__YearTotals *r = NULL;
+    slq_err err = view_row(view, k, &slq__year_totals__descriptor, (ProtobufCMessage **) &r);
     *t = (Slq__YearTotals) SLQ__YEAR_TOTALS__INIT;
-    slq_err err = src->get(src->ctx, k->bytes, k->len, &v, &len);
     if (err == SLQ_NOT_FOUND) return SLQ_OK;
     if (err != SLQ_OK) return err;
-    Slq__YearTotals *r = slq__year_totals__unpack(NULL, len, v);
-    free(v);
-    if (r == NULL) return SLQ_STORAGE_CORRUPT;
     *t = *r;
     t->base.unknown_fields = NULL;
     t->base.n_unknown_fields = 0;
@@ -345,13 +345,13 @@ static void totals_json(cJSON *o, const Slq__YearTotals *t) {
     json_u64(o, "issued_count", t->issued_count);
 }
 
-static slq_err audit_programs(const ledger *l, const report_source *src, uint32_t year, cJSON *o) {
-    const Slq__Policy *p = ledger_genesis(l)->policy;
+static slq_err audit_programs(const api_view *view, uint32_t year, cJSON *o) {
+    const Slq__Policy *p = ledger_genesis(view->l)->policy;
     cJSON *list = cJSON_AddArrayToObject(o, "programs");
     for (uint32_t i = 0; i < p->n_programs; i++) {
         Slq__YearTotals t;
         slq_key k = slq_key_program_year(year, i);
-        slq_err err = totals(src, &k, &t);
+        slq_err err = totals(view, &k, &t);
         if (err != SLQ_OK) return err;
         cJSON *po = cJSON_CreateObject();
         cJSON_AddStringToObject(po, "name", p->programs[i]->name);
@@ -362,20 +362,20 @@ static slq_err audit_programs(const ledger *l, const report_source *src, uint32_
     return SLQ_OK;
 }
 
-slq_err api_audit_json(const ledger *l, const report_source *src, const report_tip *tip,
-                       uint32_t year, cJSON **out) {
+slq_err api_audit_json(const api_view *view, uint64_t height, uint32_t year, cJSON **out) {
     Slq__YearTotals t;
     slq_key k = slq_key_year(year);
-    slq_err err = totals(src, &k, &t);
-    audit_scan a = {.year = year, .now_ms = tip->time_ms, .err = SLQ_OK};
-    if (err == SLQ_OK) err = src->scan(src->ctx, SLQ_KEY_VOUCHER, audit_voucher_cb, &a);
-    if (err == SLQ_OK) err = src->scan(src->ctx, SLQ_KEY_CLAIM, audit_claim_cb, &a);
+    slq_err err = totals(view, &k, &t);
+    audit_scan a = {.year = year, .now_ms = view->time_ms, .err = SLQ_OK};
+    const uint8_t vouchers = SLQ_KEY_VOUCHER, claims = SLQ_KEY_CLAIM;
+    if (err == SLQ_OK) err = storage_pin_scan(view->pin, &vouchers, 1, audit_voucher_cb, &a);
+    if (err == SLQ_OK) err = storage_pin_scan(view->pin, &claims, 1, audit_claim_cb, &a);
     if (err == SLQ_OK) err = a.err;
     if (err != SLQ_OK) return err;
-    int64_t cap = ledger_genesis(l)->policy->city_annual_cap_fen;
+    int64_t cap = ledger_genesis(view->l)->policy->city_annual_cap_fen;
     cJSON *o = cJSON_CreateObject();
     json_u64(o, "year", year);
-    json_u64(o, "height", tip->height);
+    json_u64(o, "height", height);
     json_i64(o, "cap_fen", cap);
     totals_json(o, &t);
     json_i64(o, "headroom_fen", cap - t.cap_used_fen);
@@ -389,7 +389,7 @@ slq_err api_audit_json(const ledger *l, const report_source *src, const report_t
                               a.revoked == t.revoked_fen &&
                               a.issued == a.active + a.expired + a.redeemed + a.revoked &&
                               t.redeemed_fen == t.settled_fen + a.open_claims);
-    err = audit_programs(l, src, year, o);
+    err = audit_programs(view, year, o);
     if (err != SLQ_OK) {
         cJSON_Delete(o);
         return err;

@@ -7,7 +7,6 @@
 #include <stdbool.h>
 
 #include "node.h"
-#include "report.h"
 
 void json_i64(cJSON *o, const char *key, int64_t v);
 void json_u64(cJSON *o, const char *key, uint64_t v);
@@ -34,8 +33,8 @@ SLQ_MUST_USE slq_err api_balance_json(const api_view *view,
 SLQ_MUST_USE slq_err api_voucher_lineage_json(const api_view *view,
                                               const uint8_t id[CRYPTO_HASH_BYTES], cJSON **out);
 SLQ_MUST_USE slq_err api_claims_json(const api_view *view, const uint8_t *centre, cJSON **out);
-/* The audit summary of a budget year over src (committed rows, as of tip); any thread. */
-SLQ_MUST_USE slq_err api_audit_json(const ledger *l, const report_source *src,
-                                    const report_tip *tip, uint32_t year, cJSON **out);
+/* The audit summary of a budget year over the view, whose tip is at `height`. */
+SLQ_MUST_USE slq_err api_audit_json(const api_view *view, uint64_t height, uint32_t year,
+                                    cJSON **out);
 
 #endif

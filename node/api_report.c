@@ -70,11 +70,9 @@ static void scan_work(uv_work_t *w) {
     cJSON *o = NULL;
     api_view view = {.l = j->l, .pin = j->pin, .time_ms = j->tip.time_ms};
     switch (a->kind) {
-        case NODE_SCAN_AUDIT: {
-            report_source src = report_source_pin(j->pin);
-            j->err = api_audit_json(j->l, &src, &j->tip, a->year, &o);
+        case NODE_SCAN_AUDIT:
+            j->err = api_audit_json(&view, j->tip.height, a->year, &o);
             break;
-        }
         case NODE_SCAN_BALANCE:
             j->err = api_balance_json(&view, a->addr, a->all, &o);
             break;
