@@ -1,0 +1,307 @@
+/* test_genesis.c: genesis validation (ledger/genesis.c), table-driven. Each row breaks one
+ * rule of the fixture's valid genesis and names the reason ledger_create must give; the
+ * unbroken genesis is accepted, so each row fails for its own reason only. The text checks
+ * (names, chain id) get their own table of boundaries: lengths, control bytes, UTF-8. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "check.h"
+#include "internal.h"
+#include "ledger_fixture.h"
+#include "slq/limits.h"
+
+typedef void (*breaker)(Slq__Genesis *g);
+
+static Slq__TransferEdge bad_edge = SLQ__TRANSFER_EDGE__INIT;
+static Slq__TransferEdge *bad_edges[SLQ_EDGES_MAX + 1];
+static Slq__GenesisAccount extra = SLQ__GENESIS_ACCOUNT__INIT;
+static Slq__GenesisAccount *accounts[16];
+static uint8_t bytes32[32];
+static uint8_t short_addr[CRYPTO_ADDRESS_BYTES - 1];
+
+static void no_policy(Slq__Genesis *g) {
+    g->policy = NULL;
+}
+static void empty_window(Slq__Genesis *g) {
+    g->policy->valid_until_ms = g->policy->valid_from_ms;
+}
+static void zero_city_cap(Slq__Genesis *g) {
+    g->policy->city_annual_cap_fen = 0;
+}
+static void no_programs(Slq__Genesis *g) {
+    g->policy->n_programs = 0;
+}
+static void program_unnamed(Slq__Genesis *g) {
+    g->policy->programs[1]->name = "";
+}
+static void negative_pool(Slq__Genesis *g) {
+    g->policy->programs[1]->annual_cap_fen = -1;
+}
+static void negative_holder_cap(Slq__Genesis *g) {
+    g->policy->programs[1]->holder_annual_cap_fen = -1;
+}
+static void negative_expiry(Slq__Genesis *g) {
+    g->policy->programs[1]->expiry_ms = -1;
+}
+static void share_over_100(Slq__Genesis *g) {
+    g->policy->programs[1]->max_share_bp = 10001;
+}
+static void program_twice(Slq__Genesis *g) {
+    g->policy->programs[2]->name = "general";
+}
+static void too_many_edges(Slq__Genesis *g) {
+    for (size_t i = 0; i <= SLQ_EDGES_MAX; i++) bad_edges[i] = g->policy->programs[0]->edges[0];
+    g->policy->programs[0]->n_edges = SLQ_EDGES_MAX + 1;
+    g->policy->programs[0]->edges = bad_edges;
+}
+static void edge_out_of_range(Slq__Genesis *g) {
+    bad_edge.from = SLQ__PARTY__PARTY_HOLDER;
+    bad_edge.to = (Slq__Party) (SLQ__PARTY__PARTY_INTERMEDIARY + 1);
+    bad_edges[0] = &bad_edge;
+    g->policy->programs[0]->n_edges = 1;
+    g->policy->programs[0]->edges = bad_edges;
+}
+static void bad_suite(Slq__Genesis *g) {
+    g->suite = "rsa";
+}
+static void bad_chain_id(Slq__Genesis *g) {
+    g->chain_id = "Bad Chain";
+}
+static void zero_time(Slq__Genesis *g) {
+    g->time_ms = 0;
+}
+static void no_validators(Slq__Genesis *g) {
+    g->n_validators = 0;
+}
+static void validator_short_key(Slq__Genesis *g) {
+    g->validators[0]->pubkey.len -= 1;
+}
+static void validator_zero_power(Slq__Genesis *g) {
+    g->validators[0]->power = 0;
+}
+static void validator_huge_power(Slq__Genesis *g) {
+    g->validators[0]->power = 1000001;
+}
+static void validator_unnamed(Slq__Genesis *g) {
+    g->validators[0]->name = "";
+}
+static void validator_twice(Slq__Genesis *g) {
+    static Slq__Validator *twice[2];
+    twice[0] = twice[1] = g->validators[0];
+    g->n_validators = 2;
+    g->validators = twice;
+}
+
+/* Adds one account (a copy of `extra`) after the fixture's six. */
+static void add_extra(Slq__Genesis *g) {
+    for (size_t i = 0; i < g->n_accounts; i++) accounts[i] = g->accounts[i];
+    accounts[g->n_accounts] = &extra;
+    g->n_accounts++;
+    g->accounts = accounts;
+}
+static void account_twice(Slq__Genesis *g) {
+    extra = *g->accounts[1];
+    extra.name = "again";
+    add_extra(g);
+}
+static void account_key_and_address_disagree(Slq__Genesis *g) {
+    extra = *g->accounts[1];
+    extra.address = (ProtobufCBinaryData){CRYPTO_ADDRESS_BYTES, bytes32};
+    add_extra(g);
+}
+static void account_short_address(Slq__Genesis *g) {
+    slq__genesis_account__init(&extra);
+    extra.address = (ProtobufCBinaryData){sizeof short_addr, short_addr};
+    extra.role = SLQ__ROLE__ROLE_ENTERPRISE;
+    extra.name = "short";
+    add_extra(g);
+}
+static void account_bad_role(Slq__Genesis *g) {
+    g->accounts[1]->role = (Slq__Role) 99;
+}
+static void account_unnamed(Slq__Genesis *g) {
+    g->accounts[1]->name = "";
+}
+static void account_short_credit_hash(Slq__Genesis *g) {
+    g->accounts[1]->credit_code_hash = (ProtobufCBinaryData){31, bytes32};
+}
+static void account_bad_affiliation(Slq__Genesis *g) {
+    g->accounts[1]->affiliation = "a\tb";
+}
+static void no_issuer(Slq__Genesis *g) {
+    g->accounts[0]->role = SLQ__ROLE__ROLE_FINANCE;
+}
+
+static const struct {
+    const char *name;
+    breaker brk;
+    const char *why;
+} rows[] = {
+    {"no policy", no_policy, "policy is missing"},
+    {"empty window", empty_window, "policy window is empty"},
+    {"zero city cap", zero_city_cap, "city annual cap must be positive"},
+    {"no programs", no_programs, "programs"},
+    {"unnamed program", program_unnamed, "program name is empty or invalid"},
+    {"negative pool cap", negative_pool, "must not be negative"},
+    {"negative holder cap", negative_holder_cap, "must not be negative"},
+    {"negative expiry", negative_expiry, "must not be negative"},
+    {"share over 100%", share_over_100, "share above 10000 bp"},
+    {"program twice", program_twice, "listed twice"},
+    {"too many edges", too_many_edges, "too many transfer edges"},
+    {"edge out of range", edge_out_of_range, "transfer edge 0 is invalid"},
+    {"unknown suite", bad_suite, "unknown suite"},
+    {"bad chain id", bad_chain_id, "chain id"},
+    {"zero genesis time", zero_time, "genesis time must be positive"},
+    {"no validators", no_validators, "validators"},
+    {"validator key of another size", validator_short_key, "public key is not"},
+    {"validator of power 0", validator_zero_power, "power must be"},
+    {"validator of power 1000001", validator_huge_power, "power must be"},
+    {"unnamed validator", validator_unnamed, "bad name"},
+    {"validator twice", validator_twice, "validator 1 is listed twice"},
+    {"account twice", account_twice, "account 6 is listed twice"},
+    {"account key and address disagree", account_key_and_address_disagree,
+     "address and key are invalid"},
+    {"account address of 19 bytes", account_short_address, "address and key are invalid"},
+    {"account of an unknown role", account_bad_role, "bad role or name"},
+    {"unnamed account", account_unnamed, "bad role or name"},
+    {"credit code hash of 31 bytes", account_short_credit_hash, "bad credit code"},
+    {"affiliation with a tab", account_bad_affiliation, "bad credit code or affiliation"},
+    {"no issuer", no_issuer, "registers no issuer"},
+};
+
+/* Rows point fields at static data, which free_unpacked must never see: each genesis is
+ * unpacked into this arena and dropped with it. */
+static _Alignas(16) uint8_t arena[256 * 1024];
+static size_t arena_used;
+
+static void *arena_alloc(void *data, size_t size) {
+    (void) data;
+    size_t at = (arena_used + 15u) & ~(size_t) 15u;
+    SLQ_ASSERT(size <= sizeof arena - at);
+    arena_used = at + size;
+    return arena + at;
+}
+
+static void arena_free(void *data, void *p) {
+    (void) data;
+    (void) p;
+}
+
+static ProtobufCAllocator arena_allocator = {arena_alloc, arena_free, NULL};
+
+static slq_err create_from(const Slq__Genesis *g, char *why, size_t why_cap) {
+    size_t n = slq__genesis__get_packed_size(g);
+    uint8_t *buf = malloc(n);
+    SLQ_ASSERT(buf != NULL);
+    slq__genesis__pack(g, buf);
+    ledger *l = NULL;
+    slq_err err = ledger_create(&l, buf, n, why, why_cap);
+    ledger_destroy(l);
+    free(buf);
+    return err;
+}
+
+static void test_each_broken_rule_of_genesis_is_refused_with_its_reason(void) {
+    fx f;
+    fx_init(&f);
+    uint8_t *bytes;
+    size_t len;
+    fx_genesis_bytes(&f, &bytes, &len);
+    char why[256];
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        arena_used = 0;
+        Slq__Genesis *g = slq__genesis__unpack(&arena_allocator, len, bytes);
+        SLQ_ASSERT(g != NULL);
+        CHECK_ERR(create_from(g, why, sizeof why), SLQ_OK); /* the row's only change is its own */
+        rows[i].brk(g);
+        slq_err err = create_from(g, why, sizeof why);
+        if (err != SLQ_GENESIS_INVALID || strstr(why, rows[i].why) == NULL)
+            fprintf(stderr, "  row \"%s\": %s: \"%s\" (want \"%s\")\n", rows[i].name,
+                    slq_err_name(err), why, rows[i].why);
+        CHECK_ERR(err, SLQ_GENESIS_INVALID);
+        CHECK(strstr(why, rows[i].why) != NULL);
+    }
+    free(bytes);
+    fx_deinit(&f);
+}
+
+static void test_genesis_larger_than_its_limit_or_undecodable_is_refused(void) {
+    char why[128];
+    ledger *l = NULL;
+    uint8_t *big = calloc(1, SLQ_GENESIS_BYTES_MAX + 1);
+    SLQ_ASSERT(big != NULL);
+    CHECK_ERR(ledger_create(&l, big, SLQ_GENESIS_BYTES_MAX + 1, why, sizeof why),
+              SLQ_GENESIS_INVALID);
+    CHECK(strstr(why, "exceeds") != NULL);
+    free(big);
+    CHECK_ERR(ledger_create(&l, (const uint8_t *) "\xff\x01", 2, why, sizeof why),
+              SLQ_GENESIS_INVALID);
+    CHECK(strstr(why, "do not decode") != NULL);
+}
+
+static const struct {
+    const char *text;
+    size_t max;
+    bool ok;
+} texts[] = {
+    {"centre-1", 64, true},
+    {"国家超算成都中心", 64, true},
+    {"", 64, false},                 /* empty */
+    {"abcd", 3, false},              /* longer than max */
+    {"abc", 3, true},                /* exactly max */
+    {"a\nb", 64, false},             /* control byte */
+    {"a\x7f", 64, false},            /* DEL */
+    {"\xc3\x28", 64, false},         /* bad continuation */
+    {"\xc0\xaf", 64, false},         /* overlong '/' */
+    {"\xe0\x80\xaf", 64, false},     /* overlong, 3 bytes */
+    {"\xed\xa0\x80", 64, false},     /* UTF-16 surrogate */
+    {"\xf4\x90\x80\x80", 64, false}, /* above U+10FFFF */
+    {"\xf0\x9f\x98\x80", 64, true},  /* U+1F600, 4 bytes */
+    {"\xe4\xb8", 64, false},         /* truncated sequence */
+    {"\xff", 64, false},             /* never a lead byte */
+};
+
+static void test_names_must_be_printable_utf8_within_their_limit(void) {
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        bool got = ledger_text_ok(texts[i].text, texts[i].max);
+        if (got != texts[i].ok) fprintf(stderr, "  text row %zu\n", i);
+        CHECK(got == texts[i].ok);
+    }
+}
+
+static void test_chain_ids_are_short_lowercase_names(void) {
+    char longest[SLQ_CHAIN_ID_BYTES_MAX + 2];
+    memset(longest, 'a', sizeof longest);
+    longest[SLQ_CHAIN_ID_BYTES_MAX] = '\0';
+    CHECK(ledger_chain_id_ok(longest));
+    longest[SLQ_CHAIN_ID_BYTES_MAX] = 'a';
+    longest[SLQ_CHAIN_ID_BYTES_MAX + 1] = '\0';
+    CHECK(!ledger_chain_id_ok(longest));
+    CHECK(ledger_chain_id_ok("slq-chengdu_2026.1"));
+    CHECK(!ledger_chain_id_ok(""));
+    CHECK(!ledger_chain_id_ok("Slq"));
+    CHECK(!ledger_chain_id_ok("slq chengdu"));
+    CHECK(!ledger_chain_id_ok("slq/1"));
+}
+
+static void test_only_holder_classes_can_hold_vouchers(void) {
+    CHECK(ledger_role_can_hold(SLQ__ROLE__ROLE_ENTERPRISE));
+    CHECK(ledger_role_can_hold(SLQ__ROLE__ROLE_MAKER));
+    CHECK(ledger_role_can_hold(SLQ__ROLE__ROLE_RESEARCH));
+    CHECK(ledger_role_can_hold(SLQ__ROLE__ROLE_UNIVERSITY));
+    CHECK(ledger_role_can_hold(SLQ__ROLE__ROLE_INTERMEDIARY));
+    CHECK(!ledger_role_can_hold(SLQ__ROLE__ROLE_ISSUER));
+    CHECK(!ledger_role_can_hold(SLQ__ROLE__ROLE_CENTRE));
+    CHECK(!ledger_role_can_hold(SLQ__ROLE__ROLE_FINANCE));
+    CHECK(!ledger_role_can_hold(SLQ__ROLE__ROLE_REGULATOR));
+    CHECK(ledger_role_valid(SLQ__ROLE__ROLE_ISSUER));
+    CHECK(ledger_role_valid(SLQ__ROLE__ROLE_REGULATOR));
+    CHECK(!ledger_role_valid((Slq__Role) (SLQ__ROLE__ROLE_ISSUER - 1)));
+    CHECK(!ledger_role_valid((Slq__Role) (SLQ__ROLE__ROLE_REGULATOR + 1)));
+}
+
+TEST_MAIN("genesis", TEST(test_each_broken_rule_of_genesis_is_refused_with_its_reason),
+          TEST(test_genesis_larger_than_its_limit_or_undecodable_is_refused),
+          TEST(test_names_must_be_printable_utf8_within_their_limit),
+          TEST(test_chain_ids_are_short_lowercase_names),
+          TEST(test_only_holder_classes_can_hold_vouchers))
