@@ -28,6 +28,7 @@ static int64_t floor_div(int64_t a, int64_t b) {
 
 uint32_t slq_budget_year(int64_t time_ms) {
     SLQ_ASSERT(time_ms > INT64_MIN + SLQ_CST_OFFSET_MS);
+    if (time_ms > INT64_MAX - SLQ_CST_OFFSET_MS) return 9999; /* the offset would overflow */
     const int64_t days = floor_div(time_ms + SLQ_CST_OFFSET_MS, 86400000LL);
     /* civil_from_days, year only */
     const int64_t z = days + 719468;

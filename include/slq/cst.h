@@ -7,7 +7,8 @@
 
 #define SLQ_CST_OFFSET_MS (8LL * 3600 * 1000)
 
-/* Returns the CST calendar year of `time_ms` (ms since the Unix epoch, UTC). */
+/* Returns the CST calendar year of `time_ms` (ms since the Unix epoch, UTC), clamped to
+ * 0..9999 (a time past the year 9999, up to INT64_MAX, is 9999). */
 uint32_t slq_budget_year(int64_t time_ms);
 /* Returns the UTC ms at which CST year `year` begins (Jan 1 00:00 CST). */
 int64_t slq_budget_year_start_ms(uint32_t year);
