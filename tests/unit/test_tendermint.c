@@ -1,7 +1,10 @@
 /* test_tendermint.c: the rules of the Tendermint machine (CONSENSUS.md §3), one behaviour
  * per test, and the signer's guard. The machine is driven by hand: votes and proposals are
  * fed as a driver would after checking signatures (here a one-byte stand-in), and the
- * actions it returns are inspected. */
+ * actions it returns are inspected. Thresholds are tested at their boundaries, with 3 or 6
+ * validators or unequal powers (with 4 or 7 equal validators "at least 2/3" and "more than 2/3"
+ * give the same answers), and the lock-release rule with an equivocation no random run in the
+ * fault model produces. */
 #include <stdlib.h>
 
 #include "check.h"
@@ -11,12 +14,16 @@
 
 static const tm_timeouts timeouts = {3000, 500, 1000, 500, 1000, 500};
 
-static tm *machine(size_t n, int self) {
-    static const uint64_t powers[TM_VALIDATORS_MAX] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+static tm *machine_with(const uint64_t *powers, size_t n, int self) {
     tm *m = malloc(tm_size());
     SLQ_ASSERT(m != NULL);
     tm_init(m, powers, n, self, &timeouts);
     return m;
+}
+
+static tm *machine(size_t n, int self) {
+    static const uint64_t powers[TM_VALIDATORS_MAX] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    return machine_with(powers, n, self);
 }
 
 /* Block 0 is nil; block b != 0 is 32 bytes of b. */
@@ -211,6 +218,36 @@ static void test_two_f_plus_one_precommits_start_the_precommit_timeout_and_it_en
     free(m);
 }
 
+/* With these powers, the validators in `short_of` hold two thirds of the power exactly, and
+ * `rest` completes a quorum: validator 0 must neither lock nor decide on exactly two thirds. */
+static void check_two_thirds_exactly_is_short(const uint64_t *powers, size_t n, unsigned short_of,
+                                              unsigned rest) {
+    tm_actions out = {0};
+    tm *m = machine_with(powers, n, 0);
+    tm_start_height(m, 1, &out);
+    propose(m, 1, 0, 0xb, -1, true, &out);
+    clear(&out);
+    votes(m, TM_PREVOTE, 1, 0, 0xb, short_of, &out);
+    CHECK(find(&out, TM_ACT_VOTE, TM_PRECOMMIT) == NULL);
+    CHECK_EQ_INT(tm_locked_round(m), -1);
+    votes(m, TM_PREVOTE, 1, 0, 0xb, rest, &out);
+    CHECK(voted(&out, TM_PRECOMMIT, 0xb));
+    CHECK_EQ_INT(tm_locked_round(m), 0);
+    clear(&out);
+    votes(m, TM_PRECOMMIT, 1, 0, 0xb, short_of, &out);
+    CHECK(find(&out, TM_ACT_COMMIT, 0) == NULL);
+    votes(m, TM_PRECOMMIT, 1, 0, 0xb, rest, &out);
+    CHECK(find(&out, TM_ACT_COMMIT, 0) != NULL);
+    free(m);
+}
+
+static void test_two_thirds_of_the_power_exactly_neither_locks_nor_decides(void) {
+    static const uint64_t equal[6] = {1, 1, 1, 1, 1, 1}, unequal[4] = {2, 1, 1, 2};
+    check_two_thirds_exactly_is_short(equal, 3, 0x3, 0x4);   /* 2 of 3 */
+    check_two_thirds_exactly_is_short(equal, 6, 0xf, 0x10);  /* 4 of 6 */
+    check_two_thirds_exactly_is_short(unequal, 4, 0x7, 0x8); /* 3 of 4 validators, 4 of 6 */
+}
+
 static void test_rule_4_locks_and_a_locked_node_prevotes_nil_for_another_value_without_pol(void) {
     tm_actions out = {0};
     tm *m = machine(4, 0);
@@ -252,10 +289,10 @@ static tm *locked_with_later_polka(tm_actions *out) {
     return m;
 }
 
-static void test_a_pol_from_a_round_at_or_after_the_lock_unlocks(void) {
+static void test_a_pol_from_a_round_after_the_lock_unlocks(void) {
     tm_actions out = {0};
     tm *m = locked_with_later_polka(&out);
-    propose(m, 1, 2, 0xc, 1, true, &out); /* C with its POL at round 1 >= lockedRound 0 */
+    propose(m, 1, 2, 0xc, 1, true, &out); /* C with its POL at round 1 > lockedRound 0 */
     CHECK(voted(&out, TM_PREVOTE, 0xc));
     free(m);
 }
@@ -277,6 +314,23 @@ static void test_a_pol_from_before_the_lock_does_not_unlock(void) {
     clear(&out);
     propose(m, 1, 2, 0xc, 0, true, &out); /* C with a POL at round 0 < lockedRound 1 */
     CHECK(voted(&out, TM_PREVOTE, 0));
+    free(m);
+}
+
+/* Locked on B at round 0 (validators 0, 1, 2 prevoted B), the node also sees a polka for C
+ * in that same round: validators 1 and 2 equivocate, which only a hand-fed run can do. */
+static void test_a_pol_from_the_very_round_of_the_lock_unlocks(void) {
+    tm_actions out = {0};
+    tm *m = locked_on_b(0, &out);
+    votes(m, TM_PREVOTE, 1, 0, 0xc, 0xe, &out); /* C's polka at round 0: 1, 2 (again) and 3 */
+    CHECK(find(&out, TM_ACT_EVIDENCE, 0) != NULL);
+    votes(m, TM_PRECOMMIT, 1, 0, 0, 0xe, &out);
+    tm_on_timeout(m, TM_STEP_PRECOMMIT, 1, 0, &out);
+    CHECK_EQ_INT(tm_round(m), 1);
+    CHECK_EQ_INT(tm_locked_round(m), 0);
+    clear(&out);
+    propose(m, 1, 1, 0xc, 0, true, &out); /* C with its POL at round 0 == lockedRound 0 */
+    CHECK(voted(&out, TM_PREVOTE, 0xc));
     free(m);
 }
 
@@ -345,6 +399,56 @@ static void test_f_plus_one_distinct_validators_skip_rounds_but_one_validator_do
     CHECK_EQ_INT(tm_round(m), 2);
     const tm_action *t = find(&out, TM_ACT_TIMEOUT, 0);
     CHECK(t != NULL && t->step == TM_STEP_PROPOSE && t->round == 2);
+    free(m);
+}
+
+static void test_a_third_of_the_power_exactly_does_not_skip_a_round(void) {
+    static const uint64_t equal[6] = {1, 1, 1, 1, 1, 1}, unequal[4] = {1, 2, 1, 2};
+    tm_actions out = {0};
+    tm *m3 = machine_with(equal, 3, 0), *m6 = machine_with(equal, 6, 0);
+    tm *mu = machine_with(unequal, 4, 0);
+    tm_start_height(m3, 1, &out);
+    tm_start_height(m6, 1, &out);
+    tm_start_height(mu, 1, &out);
+    vote(m3, TM_PREVOTE, 1, 2, 0, 1, &out);    /* 1 of 3 */
+    votes(m6, TM_PREVOTE, 1, 2, 0, 0x6, &out); /* 2 of 6 */
+    vote(mu, TM_PREVOTE, 1, 2, 0, 1, &out);    /* power 2 of 6 */
+    CHECK_EQ_INT(tm_round(m3), 0);
+    CHECK_EQ_INT(tm_round(m6), 0);
+    CHECK_EQ_INT(tm_round(mu), 0);
+    vote(m3, TM_PREVOTE, 1, 2, 0, 2, &out);
+    vote(m6, TM_PREVOTE, 1, 2, 0, 3, &out);
+    vote(mu, TM_PREVOTE, 1, 3, 0, 2, &out); /* power 3 at round 2 or beyond, 1 at round 3 */
+    CHECK_EQ_INT(tm_round(m3), 2);
+    CHECK_EQ_INT(tm_round(m6), 2);
+    CHECK_EQ_INT(tm_round(mu), 2);
+    free(m3);
+    free(m6);
+    free(mu);
+}
+
+static void test_an_equivocating_validator_counts_once_toward_two_f_plus_one_votes(void) {
+    tm_actions out = {0};
+    tm *m = machine(4, 0);
+    tm_start_height(m, 1, &out);
+    tm_on_timeout(m, TM_STEP_PROPOSE, 1, 0, &out);
+    clear(&out);
+    vote(m, TM_PREVOTE, 1, 0, 0, 1, &out);
+    vote(m, TM_PREVOTE, 1, 0, 0xb, 1, &out); /* validator 1 again: evidence, one validator */
+    vote(m, TM_PREVOTE, 1, 0, 0xc, 2, &out);
+    CHECK(find(&out, TM_ACT_EVIDENCE, 0) != NULL);
+    CHECK(find(&out, TM_ACT_TIMEOUT, 0) == NULL); /* two validators of four: no rule 3 */
+    vote(m, TM_PRECOMMIT, 1, 0, 0, 1, &out);
+    vote(m, TM_PRECOMMIT, 1, 0, 0xb, 1, &out);
+    vote(m, TM_PRECOMMIT, 1, 0, 0xc, 2, &out);
+    CHECK(find(&out, TM_ACT_TIMEOUT, 0) == NULL); /* nor rule 6 */
+    vote(m, TM_PREVOTE, 1, 0, 0xc, 3, &out);
+    const tm_action *t = find(&out, TM_ACT_TIMEOUT, 0);
+    CHECK(t != NULL && t->step == TM_STEP_PREVOTE);
+    clear(&out);
+    vote(m, TM_PRECOMMIT, 1, 0, 0xc, 3, &out);
+    t = find(&out, TM_ACT_TIMEOUT, 0);
+    CHECK(t != NULL && t->step == TM_STEP_PRECOMMIT);
     free(m);
 }
 
@@ -615,13 +719,17 @@ TEST_MAIN("consensus-tendermint", TEST(test_four_validators_decide_in_round_zero
           TEST(test_any_two_f_plus_one_prevotes_start_the_prevote_timeout_once),
           TEST(test_two_f_plus_one_nil_prevotes_precommit_nil),
           TEST(test_two_f_plus_one_precommits_start_the_precommit_timeout_and_it_ends_the_round),
+          TEST(test_two_thirds_of_the_power_exactly_neither_locks_nor_decides),
           TEST(test_rule_4_locks_and_a_locked_node_prevotes_nil_for_another_value_without_pol),
-          TEST(test_a_pol_from_a_round_at_or_after_the_lock_unlocks),
+          TEST(test_a_pol_from_a_round_after_the_lock_unlocks),
+          TEST(test_a_pol_from_the_very_round_of_the_lock_unlocks),
           TEST(test_a_pol_from_before_the_lock_does_not_unlock),
           TEST(test_a_proposal_with_a_missing_pol_waits_for_it),
           TEST(test_a_proposal_whose_pol_was_dropped_asks_for_it_once),
           TEST(test_a_proposer_re_proposes_its_valid_value_with_its_pol_round),
           TEST(test_f_plus_one_distinct_validators_skip_rounds_but_one_validator_does_not),
+          TEST(test_a_third_of_the_power_exactly_does_not_skip_a_round),
+          TEST(test_an_equivocating_validator_counts_once_toward_two_f_plus_one_votes),
           TEST(test_a_duplicate_vote_counts_once),
           TEST(test_conflicting_votes_are_evidence_and_both_count_toward_their_block),
           TEST(test_votes_too_far_ahead_are_dropped), TEST(test_timeouts_grow_with_the_round),
