@@ -1,4 +1,6 @@
-/* test_chain.c: the node's chain executor over a real LevelDB, and the mempool. */
+/* test_chain.c: the node's chain executor over a real LevelDB, and the mempool. Forged blocks
+ * (a header changed, then re-hashed and signed with the validator's key) show that each header
+ * check refuses on its own, behind a valid certificate. */
 #define _XOPEN_SOURCE 700
 #include <ftw.h>
 #include <stdio.h>
@@ -236,6 +238,232 @@ static void test_a_block_with_another_valid_last_commit_is_accepted(void) {
     env_deinit(&e);
 }
 
+/* ------------------------------------------------------------------ forged blocks
+ *
+ * A block that the validators signed although its header is wrong: the producer proposes a
+ * genuine block, the forge changes its header, the block is re-hashed and the new hash is
+ * certified with the validator's key. Only the check that defends the changed field can
+ * refuse it. */
+
+typedef struct {
+    int64_t tip_time_ms;       /* the follower's tip time */
+    const uint8_t *other_cert; /* a valid certificate of another block at tip */
+    size_t other_cert_len;
+    uint8_t other_cert_hash[CRYPTO_HASH_BYTES];
+} forge_ctx;
+
+/* Changes the decoded header (scalars, bytes in place, or pointers to the context's). */
+typedef void (*forge_fn)(Slq__BlockHeader *h, Slq__Block *b, const forge_ctx *x);
+
+static void forge_nothing(Slq__BlockHeader *h, Slq__Block *b, const forge_ctx *x) {
+    (void) h, (void) b, (void) x;
+}
+
+static void forge_txs_root(Slq__BlockHeader *h, Slq__Block *b, const forge_ctx *x) {
+    (void) b, (void) x;
+    h->txs_root.data[0] ^= 1;
+}
+
+static void forge_app_hash(Slq__BlockHeader *h, Slq__Block *b, const forge_ctx *x) {
+    (void) b, (void) x;
+    h->app_hash.data[31] ^= 1;
+}
+
+static void forge_prev_hash(Slq__BlockHeader *h, Slq__Block *b, const forge_ctx *x) {
+    (void) b, (void) x;
+    h->prev_hash.data[0] ^= 0x80;
+}
+
+static void forge_time_of_tip(Slq__BlockHeader *h, Slq__Block *b, const forge_ctx *x) {
+    (void) b;
+    h->time_ms = x->tip_time_ms;
+}
+
+static void forge_time_before_tip(Slq__BlockHeader *h, Slq__Block *b, const forge_ctx *x) {
+    (void) b;
+    h->time_ms = x->tip_time_ms - 1;
+}
+
+/* last_commit: a certificate of another block at the tip's height (its hash matches). */
+static void forge_last_commit(Slq__BlockHeader *h, Slq__Block *b, const forge_ctx *x) {
+    b->last_commit = (ProtobufCBinaryData){x->other_cert_len, (uint8_t *) x->other_cert};
+    h->last_commit_hash = (ProtobufCBinaryData){CRYPTO_HASH_BYTES, (uint8_t *) x->other_cert_hash};
+}
+
+/* Re-encodes blk with its header changed by forge; *hash gets the new block hash. */
+static uint8_t *forge_block(crypto_suite suite, const uint8_t *blk, size_t len, forge_fn forge,
+                            const forge_ctx *x, size_t *out_len, uint8_t hash[CRYPTO_HASH_BYTES]) {
+    Slq__Block *b = slq__block__unpack(NULL, len, blk);
+    SLQ_ASSERT(b != NULL);
+    Slq__BlockHeader *h = slq__block_header__unpack(NULL, b->header.len, b->header.data);
+    SLQ_ASSERT(h != NULL);
+    Slq__Block saved_b = *b; /* the forge may point fields at the context's bytes */
+    Slq__BlockHeader saved_h = *h;
+    forge(h, b, x);
+    uint8_t header[512];
+    SLQ_ASSERT(slq__block_header__get_packed_size(h) <= sizeof header);
+    size_t header_len = slq__block_header__pack(h, header);
+    crypto_hash(suite, hash, header, header_len);
+    b->header = (ProtobufCBinaryData){header_len, header};
+    *out_len = slq__block__get_packed_size(b);
+    uint8_t *out = malloc(*out_len);
+    SLQ_ASSERT(out != NULL);
+    slq__block__pack(b, out);
+    *b = saved_b;
+    *h = saved_h;
+    slq__block_header__free_unpacked(h, NULL);
+    slq__block__free_unpacked(b, NULL);
+    return out;
+}
+
+/* A certificate, signed by the validator, of block `hash` at `height`. */
+static uint8_t *certify(env *e, chain *c, uint64_t height, const uint8_t hash[32], size_t *len) {
+    chain_proposal p = {.height = height};
+    memcpy(p.hash, hash, 32);
+    uint8_t *cert = NULL;
+    SLQ_ASSERT(chain_certify_alone(c, &p, e->f.keys[K_REGULATOR], &cert, len) == SLQ_OK);
+    return cert;
+}
+
+/* Copies block h and its certificate from a to b. */
+static void follow(chain *a, chain *b, uint64_t h) {
+    uint8_t *blk, *cert;
+    size_t blk_len, cert_len;
+    char why[256] = "";
+    SLQ_ASSERT(storage_block_by_height(chain_storage(a), h, &blk, &blk_len) == SLQ_OK);
+    SLQ_ASSERT(storage_cert_by_height(chain_storage(a), h, &cert, &cert_len) == SLQ_OK);
+    CHECK_ERR(chain_apply_block(b, blk, blk_len, cert, cert_len, why, sizeof why), SLQ_OK);
+    free(blk);
+    free(cert);
+}
+
+typedef struct {
+    const char *name;
+    forge_fn forge;
+    const char *why; /* NULL: the block is valid */
+} forge_case;
+
+/* Offers the forged block to b, as a proposal and with its certificate; b must refuse it
+ * with SLQ_BLOCK_INVALID and `why`, and stay at its tip. */
+static void offer_forged(env *e, chain *b, const chain_proposal *p, const forge_case *fc,
+                         const forge_ctx *x) {
+    uint8_t hash[32], got[32];
+    size_t len = 0, cert_len = 0;
+    uint8_t *blk = forge_block(e->f.suite, p->block, p->block_len, fc->forge, x, &len, hash);
+    uint8_t *cert = certify(e, b, p->height, hash, &cert_len);
+    char why[256] = "";
+    slq_err want = fc->why == NULL ? SLQ_OK : SLQ_BLOCK_INVALID;
+    uint64_t tip = chain_tip(b)->height;
+    CHECK_ERR(chain_check_block(b, blk, len, 0, got, why, sizeof why), want);
+    if (fc->why == NULL) CHECK_MEM(got, p->hash, 32); /* re-encoding changed nothing */
+    if (fc->why != NULL) {
+        why[0] = '\0';
+        CHECK_ERR(chain_apply_block(b, blk, len, cert, cert_len, why, sizeof why), want);
+        if (strstr(why, fc->why) == NULL)
+            fprintf(stderr, "  %s: why \"%s\", want \"%s\"\n", fc->name, why, fc->why);
+        CHECK(strstr(why, fc->why) != NULL);
+        CHECK_EQ_INT(chain_tip(b)->height, tip);
+    }
+    free(cert);
+    free(blk);
+}
+
+static const forge_case forge_cases[] = {
+    {"unchanged", forge_nothing, NULL},
+    {"txs_root", forge_txs_root, "txs_root does not match"},
+    {"app_hash", forge_app_hash, "app_hash differs"},
+    {"prev_hash", forge_prev_hash, "prev_hash does not link"},
+    {"time of the tip", forge_time_of_tip, "is not after the tip's"},
+    {"time before the tip", forge_time_before_tip, "is not after the tip's"},
+    {"last_commit of another block", forge_last_commit, "another block or height"},
+};
+
+static void test_a_block_the_validators_signed_is_refused_when_its_header_is_wrong(void) {
+    env e;
+    env_init(&e);
+    char dir2[64] = "/tmp/slq-chain4-XXXXXX", why[256] = "";
+    SLQ_ASSERT(mkdtemp(dir2) != NULL);
+    chain *a, *b;
+    CHECK_ERR(chain_open(&a, e.dir, e.genesis, e.genesis_len, why, sizeof why), SLQ_OK);
+    CHECK_ERR(chain_open(&b, dir2, e.genesis, e.genesis_len, why, sizeof why), SLQ_OK);
+    int64_t t = cst_ms(2024, 6, 1, 0, 0);
+    size_t len;
+    uint8_t *tx = register_tx(&e, K_H1, 1, &len);
+    CHECK_ERR(make_block(&e, a, &tx, &len, 1, t, NULL), SLQ_OK);
+    free(tx);
+    follow(a, b, 1);
+    /* Block 2, with a transaction (so that its txs_root is not the empty root). */
+    tx = register_tx(&e, K_H2, 2, &len);
+    ledger_tx dec;
+    SLQ_ASSERT(ledger_tx_decode(&dec, chain_ledger(a), tx, len) == SLQ_OK);
+    const ledger_tx *tp = &dec;
+    chain_candidates cand = {
+        .bytes = (const uint8_t *const *) &tx, .lens = &len, .txs = &tp, .count = 1};
+    chain_proposal p;
+    CHECK_ERR(chain_propose(a, &p, t + 1000, e.f.addr[K_REGULATOR], &cand, NULL, NULL), SLQ_OK);
+    CHECK_EQ_INT(p.txs_count, 1);
+    uint8_t other[32];
+    memset(other, 0x77, sizeof other);
+    forge_ctx x = {.tip_time_ms = t};
+    uint8_t *other_cert = certify(&e, a, 1, other, &x.other_cert_len);
+    x.other_cert = other_cert;
+    crypto_hash(e.f.suite, x.other_cert_hash, other_cert, x.other_cert_len);
+    for (size_t i = 0; i < sizeof forge_cases / sizeof forge_cases[0]; i++)
+        offer_forged(&e, b, &p, &forge_cases[i], &x);
+    /* The genuine block, with its certificate, is accepted after all of that. */
+    size_t cert_len = 0;
+    uint8_t *cert = certify(&e, a, 2, p.hash, &cert_len);
+    CHECK_ERR(chain_apply_block(b, p.block, p.block_len, cert, cert_len, why, sizeof why), SLQ_OK);
+    CHECK_EQ_INT(chain_tip(b)->height, 2);
+    CHECK_MEM(chain_tip(b)->hash, p.hash, 32);
+    chain_abandon(a, &p);
+    ledger_tx_free(&dec);
+    free(cert);
+    free(other_cert);
+    free(tx);
+    chain_close(a);
+    chain_close(b);
+    rm_rf(dir2);
+    env_deinit(&e);
+}
+
+/* A certificate must prove this block final: one of another block, or of this block at
+ * another height, is refused even though the validator signed it. */
+static void test_a_block_is_refused_with_a_certificate_of_another_block(void) {
+    env e;
+    env_init(&e);
+    char dir2[64] = "/tmp/slq-chain5-XXXXXX", why[256] = "";
+    SLQ_ASSERT(mkdtemp(dir2) != NULL);
+    chain *a, *b;
+    CHECK_ERR(chain_open(&a, e.dir, e.genesis, e.genesis_len, why, sizeof why), SLQ_OK);
+    CHECK_ERR(chain_open(&b, dir2, e.genesis, e.genesis_len, why, sizeof why), SLQ_OK);
+    size_t len;
+    uint8_t *tx = register_tx(&e, K_H1, 1, &len);
+    CHECK_ERR(make_block(&e, a, &tx, &len, 1, cst_ms(2024, 6, 1, 0, 0), NULL), SLQ_OK);
+    free(tx);
+    uint8_t *blk, other[32];
+    size_t blk_len, n1 = 0, n2 = 0;
+    SLQ_ASSERT(storage_block_by_height(chain_storage(a), 1, &blk, &blk_len) == SLQ_OK);
+    memset(other, 0x42, sizeof other);
+    uint8_t *of_other = certify(&e, a, 1, other, &n1);
+    uint8_t *of_height2 = certify(&e, a, 2, chain_tip(a)->hash, &n2);
+    CHECK_ERR(chain_apply_block(b, blk, blk_len, of_other, n1, why, sizeof why), SLQ_CERT_INVALID);
+    CHECK(strstr(why, "another block or height") != NULL);
+    CHECK_ERR(chain_apply_block(b, blk, blk_len, of_height2, n2, why, sizeof why),
+              SLQ_CERT_INVALID);
+    CHECK_ERR(chain_apply_block(b, blk, blk_len, NULL, 0, why, sizeof why), SLQ_CERT_INVALID);
+    CHECK_EQ_INT(chain_tip(b)->height, 0);
+    follow(a, b, 1);
+    CHECK_EQ_INT(chain_tip(b)->height, 1);
+    free(of_other);
+    free(of_height2);
+    free(blk);
+    chain_close(a);
+    chain_close(b);
+    rm_rf(dir2);
+    env_deinit(&e);
+}
+
 /* ------------------------------------------------------------------ mempool */
 
 static void add(env *e, mempool *m, int who_new, uint64_t nonce, slq_err want) {
@@ -312,5 +540,7 @@ TEST_MAIN("chain", TEST(test_a_committed_block_survives_reopening),
           TEST(test_a_store_of_another_genesis_is_refused),
           TEST(test_another_node_replays_blocks_to_the_same_tip),
           TEST(test_a_block_with_another_valid_last_commit_is_accepted),
+          TEST(test_a_block_the_validators_signed_is_refused_when_its_header_is_wrong),
+          TEST(test_a_block_is_refused_with_a_certificate_of_another_block),
           TEST(test_mempool_orders_by_nonce_and_waits_for_gaps),
           TEST(test_mempool_refuses_when_full))
