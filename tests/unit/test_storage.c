@@ -12,7 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <leveldb/c.h>
+
 #include "check.h"
+#include "slq/assert.h"
 #include "slq/err.h"
 #include "slq/keys.h"
 #include "storage.h"
@@ -144,6 +147,102 @@ static uint64_t tip_height(storage *s) {
     storage_tip t;
     CHECK_ERR(storage_get_tip(s, &t), SLQ_OK);
     return t.height;
+}
+
+/* ------------------------------------------------------------------ synced writes
+ *
+ * This test is linked with --wrap for leveldb_write and leveldb_writeoptions_create,
+ * _destroy and _set_sync (storage/meson.build): every live write-options object is recorded
+ * with its sync flag (LevelDB's default, off, when created), and every write counts as synced
+ * or not by the flag of the options it used. */
+
+#define WOPTS_MAX 8
+
+static struct {
+    const leveldb_writeoptions_t *opts[WOPTS_MAX];
+    bool sync[WOPTS_MAX];
+    size_t n;
+    unsigned writes, synced;
+} wrap_;
+
+leveldb_writeoptions_t *__real_leveldb_writeoptions_create(void);
+leveldb_writeoptions_t *__wrap_leveldb_writeoptions_create(void);
+void __real_leveldb_writeoptions_destroy(leveldb_writeoptions_t *o);
+void __wrap_leveldb_writeoptions_destroy(leveldb_writeoptions_t *o);
+void __real_leveldb_writeoptions_set_sync(leveldb_writeoptions_t *o, uint8_t v);
+void __wrap_leveldb_writeoptions_set_sync(leveldb_writeoptions_t *o, uint8_t v);
+void __real_leveldb_write(leveldb_t *db, const leveldb_writeoptions_t *o, leveldb_writebatch_t *b,
+                          char **errptr);
+void __wrap_leveldb_write(leveldb_t *db, const leveldb_writeoptions_t *o, leveldb_writebatch_t *b,
+                          char **errptr);
+
+/* The slot of options o (a new one, sync off, if unknown). */
+static size_t wopts_slot(const leveldb_writeoptions_t *o) {
+    for (size_t i = 0; i < wrap_.n; i++)
+        if (wrap_.opts[i] == o) return i;
+    SLQ_ASSERT(wrap_.n < WOPTS_MAX);
+    wrap_.opts[wrap_.n] = o;
+    wrap_.sync[wrap_.n] = false;
+    return wrap_.n++;
+}
+
+leveldb_writeoptions_t *__wrap_leveldb_writeoptions_create(void) {
+    leveldb_writeoptions_t *o = __real_leveldb_writeoptions_create();
+    if (o != NULL) wrap_.sync[wopts_slot(o)] = false;
+    return o;
+}
+
+void __wrap_leveldb_writeoptions_destroy(leveldb_writeoptions_t *o) {
+    size_t i = wopts_slot(o);
+    wrap_.n--;
+    wrap_.opts[i] = wrap_.opts[wrap_.n];
+    wrap_.sync[i] = wrap_.sync[wrap_.n];
+    __real_leveldb_writeoptions_destroy(o);
+}
+
+void __wrap_leveldb_writeoptions_set_sync(leveldb_writeoptions_t *o, uint8_t v) {
+    wrap_.sync[wopts_slot(o)] = v != 0;
+    __real_leveldb_writeoptions_set_sync(o, v);
+}
+
+void __wrap_leveldb_write(leveldb_t *db, const leveldb_writeoptions_t *o, leveldb_writebatch_t *b,
+                          char **errptr) {
+    wrap_.writes++;
+    wrap_.synced += wrap_.sync[wopts_slot(o)];
+    __real_leveldb_write(db, o, b, errptr);
+}
+
+/* Expects exactly one write since the last call, and that one synced. */
+static void check_one_synced_write(const char *what) {
+    if (wrap_.writes != 1 || wrap_.synced != 1)
+        fprintf(stderr, "  %s: %u writes, %u synced\n", what, wrap_.writes, wrap_.synced);
+    CHECK_EQ_INT(wrap_.writes, 1);
+    CHECK_EQ_INT(wrap_.synced, 1);
+    wrap_.writes = wrap_.synced = 0;
+}
+
+/* A block reaches the disk before the node acts on it (votes, answers, the next block): a
+ * crash must not lose a committed block. Each write is one WriteBatch, synced. */
+static void test_every_write_is_one_synced_batch(void) {
+    fixture f;
+    fixture_open(&f);
+    wrap_.writes = wrap_.synced = 0;
+    uint8_t app[32];
+    fill32(app, 7);
+    slq_key acct = slq_key_bytes(SLQ_KEY_ACCOUNT, (const uint8_t *) "aaaaaaaaaaaaaaaaaaaa", 20);
+    storage_kv kv = kv_put(&acct, "alice");
+    CHECK_ERR(storage_init_genesis(f.s, (const uint8_t *) "GEN", 3, app, &kv, 1), SLQ_OK);
+    check_one_synced_write("genesis");
+    for (uint64_t h = 1; h <= 3; h++) {
+        CHECK_ERR(commit(f.s, h, &kv, 1), SLQ_OK);
+        check_one_synced_write("block");
+    }
+    fixture_reopen(&f); /* new options: set again */
+    CHECK_ERR(commit(f.s, 4, NULL, 0), SLQ_OK);
+    check_one_synced_write("block after reopening");
+    CHECK_ERR(storage_put_cert(f.s, 4, (const uint8_t *) "CERT", 4), SLQ_OK);
+    check_one_synced_write("certificate");
+    fixture_close(&f);
 }
 
 /* ------------------------------------------------------------------ open, tip, genesis */
@@ -937,6 +1036,7 @@ static void test_tx_by_hash_with_a_malformed_block_is_corrupt(void) {
 }
 
 TEST_MAIN("storage", TEST(test_tip_is_zero_when_nothing_is_stored),
+          TEST(test_every_write_is_one_synced_batch),
           TEST(test_open_of_a_locked_directory_fails_with_storage_io),
           TEST(test_close_of_null_is_a_no_op),
           TEST(test_genesis_sets_tip_height_zero_with_its_app_hash),
