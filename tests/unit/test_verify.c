@@ -4,7 +4,9 @@
  * issues in four programs, transfers (one voucher through three hands), two redemptions
  * (one at a centre whose group held the voucher before), a settlement, a revocation, an
  * expiry and a holder just under a per-holder cap. Tampering uses the LevelDB C API
- * directly, on a copy of the store. */
+ * directly, on a copy of the store. Forged blocks (wrong in one place, re-hashed and signed
+ * with the validator's key) and a lenient ledger (caps ten times the genesis's) reach the
+ * checks that a flipped byte never reaches: each must be the one failure reported. */
 #define _XOPEN_SOURCE 700
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -162,8 +164,56 @@ static void queue(env *e, txlist *l, int who, Slq__TxBody *b, uint8_t hash[32]) 
     l->n++;
 }
 
-/* Proposes, certifies with the one validator and commits block `k` (at t0 + k minutes). */
-static void commit(env *e, txlist *l, int k) {
+/* A block that the validator signed although it is wrong in one place: the header changed by
+ * `header` (then re-hashed, and the new hash certified), or the block's own certificate made
+ * for another block. Only the audit's check of that one place can see it. */
+typedef struct forge forge;
+struct forge {
+    void (*header)(Slq__BlockHeader *h, Slq__Block *b, const forge *f); /* NULL: as built */
+    int64_t time_ms;                                                    /* a block time to write */
+    const uint8_t *last_commit; /* a certificate to carry as last_commit */
+    size_t last_commit_len;
+    uint8_t last_commit_hash[32];
+    bool cert_of_another_block; /* certify another hash than the block's */
+};
+
+/* Re-encodes p's block with its header changed by f; p gets the new bytes and hash. */
+static void reforge(env *e, chain_proposal *p, const forge *f) {
+    Slq__Block *b = slq__block__unpack(NULL, p->block_len, p->block);
+    Slq__BlockHeader *h =
+        b == NULL ? NULL : slq__block_header__unpack(NULL, b->header.len, b->header.data);
+    SLQ_ASSERT(h != NULL);
+    Slq__Block saved_b = *b; /* the forge may point fields at its own bytes */
+    Slq__BlockHeader saved_h = *h;
+    f->header(h, b, f);
+    uint8_t header[512];
+    SLQ_ASSERT(slq__block_header__get_packed_size(h) <= sizeof header);
+    size_t header_len = slq__block_header__pack(h, header);
+    crypto_hash(e->f.suite, p->hash, header, header_len);
+    b->header = (ProtobufCBinaryData){header_len, header};
+    free(p->block);
+    p->block_len = slq__block__get_packed_size(b);
+    p->block = malloc(p->block_len);
+    SLQ_ASSERT(p->block != NULL);
+    slq__block__pack(b, p->block);
+    *b = saved_b;
+    *h = saved_h;
+    slq__block_header__free_unpacked(h, NULL);
+    slq__block__free_unpacked(b, NULL);
+}
+
+/* A certificate, signed by the validator, of block `hash` at `height`. */
+static uint8_t *certify(env *e, uint64_t height, const uint8_t hash[32], size_t *len) {
+    chain_proposal p = {.height = height};
+    memcpy(p.hash, hash, 32);
+    uint8_t *cert = NULL;
+    SLQ_ASSERT(chain_certify_alone(e->c, &p, e->f.keys[K_REGULATOR], &cert, len) == SLQ_OK);
+    return cert;
+}
+
+/* Proposes block `k` (at t0 + k minutes), forges it if f says so, certifies it with the one
+ * validator and commits it. */
+static void commit_forged(env *e, txlist *l, int k, const forge *f) {
     ledger_tx txs[16];
     const ledger_tx *tp[16];
     for (size_t i = 0; i < l->n; i++) {
@@ -174,13 +224,16 @@ static void commit(env *e, txlist *l, int k) {
     chain_candidates cand = {
         .bytes = (const uint8_t *const *) l->bytes, .lens = l->lens, .txs = tp, .count = l->n};
     chain_proposal p;
-    uint8_t *cert = NULL;
-    size_t cert_len = 0;
     CHECK_ERR(
         chain_propose(e->c, &p, e->t0 + k * MINUTE, e->f.addr[K_REGULATOR], &cand, NULL, NULL),
         SLQ_OK);
     CHECK_EQ_INT(p.txs_count, l->n); /* every transaction of the scenario applies */
-    CHECK_ERR(chain_certify_alone(e->c, &p, e->f.keys[K_REGULATOR], &cert, &cert_len), SLQ_OK);
+    if (f != NULL && f->header != NULL) reforge(e, &p, f);
+    uint8_t other[32];
+    memset(other, 0x6f, sizeof other);
+    bool another = f != NULL && f->cert_of_another_block;
+    size_t cert_len = 0;
+    uint8_t *cert = certify(e, p.height, another ? other : p.hash, &cert_len);
     CHECK_ERR(chain_commit(e->c, &p, cert, cert_len), SLQ_OK);
     free(cert);
     for (size_t i = 0; i < l->n; i++) {
@@ -188,6 +241,10 @@ static void commit(env *e, txlist *l, int k) {
         free(l->bytes[i]);
     }
     l->n = 0;
+}
+
+static void commit(env *e, txlist *l, int k) {
+    commit_forged(e, l, k, NULL);
 }
 
 #define BODY(kind_, field_, case_, var_)            \
@@ -755,6 +812,201 @@ static void test_each_tampered_row_is_a_failure_that_names_it(void) {
     env_deinit(&e);
 }
 
+/* ------------------------------------------------------------------ forged blocks
+ *
+ * Flipping a stored byte of a block changes its hash, so the certificate check fires first.
+ * Here each block is wrong in one place only and signed all the same (commit_forged): the
+ * audit must report exactly one failure, from the check of that place. */
+
+static void forge_nothing(Slq__BlockHeader *h, Slq__Block *b, const forge *f) {
+    (void) h, (void) b, (void) f;
+}
+
+static void forge_txs_root(Slq__BlockHeader *h, Slq__Block *b, const forge *f) {
+    (void) b, (void) f;
+    h->txs_root.data[5] ^= 1;
+}
+
+static void forge_app_hash(Slq__BlockHeader *h, Slq__Block *b, const forge *f) {
+    (void) b, (void) f;
+    h->app_hash.data[0] ^= 1;
+}
+
+static void forge_prev_hash(Slq__BlockHeader *h, Slq__Block *b, const forge *f) {
+    (void) b, (void) f;
+    h->prev_hash.data[31] ^= 1;
+}
+
+/* The previous block's time (block k is at t0 + k minutes). */
+static void forge_time(Slq__BlockHeader *h, Slq__Block *b, const forge *f) {
+    (void) b, (void) f;
+    h->time_ms -= MINUTE;
+}
+
+static void forge_last_commit(Slq__BlockHeader *h, Slq__Block *b, const forge *f) {
+    b->last_commit = (ProtobufCBinaryData){f->last_commit_len, (uint8_t *) f->last_commit};
+    h->last_commit_hash = (ProtobufCBinaryData){32, (uint8_t *) f->last_commit_hash};
+}
+
+/* Blocks 1..4: three parties; an issue; a transfer; an empty block. Block `at` is forged. */
+static void short_chain(env *e, int at, const forge *f) {
+    txlist l = {.n = 0};
+    q_register(e, &l, K_H1, SLQ__ROLE__ROLE_ENTERPRISE, "");
+    q_register(e, &l, K_H2, SLQ__ROLE__ROLE_UNIVERSITY, "");
+    commit_forged(e, &l, 1, at == 1 ? f : NULL);
+    q_issue(e, &l, K_H1, "general", 100000, 0, 0, e->v1);
+    commit_forged(e, &l, 2, at == 2 ? f : NULL);
+    q_transfer(e, &l, K_H1, e->v1, K_CENTRE1, 40000, e->p1, e->c1);
+    commit_forged(e, &l, 3, at == 3 ? f : NULL);
+    commit_forged(e, &l, 4, at == 4 ? f : NULL);
+    CHECK_EQ_INT(chain_tip(e->c)->height, 4);
+}
+
+typedef struct {
+    const char *name;
+    int at; /* the forged block */
+    forge f;
+    bool other_last_commit; /* f carries a certificate of another block at at - 1 */
+    const char *want;       /* the one failure line contains it; NULL: no failure */
+} forged_case;
+
+static const forged_case forged_cases[] = {
+    {"unchanged", 3, {.header = forge_nothing}, false, NULL},
+    {"txs_root",
+     2,
+     {.header = forge_txs_root},
+     false,
+     "height 2: txs_root does not match its 1 transactions"},
+    {"block time of the previous block", 4, {.header = forge_time}, false, "height 4: block time"},
+    {"app_hash", 3, {.header = forge_app_hash}, false, "height 3: header app_hash is not"},
+    {"prev_hash",
+     3,
+     {.header = forge_prev_hash},
+     false,
+     "height 3: prev_hash does not link to the hash of the previous block"},
+    {"last_commit of another block",
+     3,
+     {.header = forge_last_commit},
+     true,
+     "height 3: last_commit (certificate of 2): certificate is for another block"},
+    {"certificate of another block",
+     4,
+     {.cert_of_another_block = true},
+     false,
+     "height 4: certificate row c/0000000000000004: certificate is for another block"},
+};
+
+static void check_forged_case(const forged_case *c) {
+    env e;
+    env_init(&e, CRYPTO_SUITE_ED25519_SHA256);
+    forge f = c->f;
+    uint8_t *other_cert = NULL, other[32];
+    memset(other, 0x4c, sizeof other);
+    if (c->other_last_commit) {
+        other_cert = certify(&e, (uint64_t) c->at - 1, other, &f.last_commit_len);
+        f.last_commit = other_cert;
+        crypto_hash(e.f.suite, f.last_commit_hash, other_cert, f.last_commit_len);
+    }
+    short_chain(&e, c->at, &f);
+    chain_close(e.c);
+    e.c = NULL;
+    static lines l;
+    memset(&l, 0, sizeof l);
+    size_t failures = run_verify(&e, e.data, &l, NULL);
+    size_t want = c->want == NULL ? 0 : 1;
+    bool named = c->want == NULL || strstr(l.text, c->want) != NULL;
+    if (failures != want || l.lines != want || !named)
+        fprintf(stderr, "  %s: %zu failures, want %zu naming \"%s\":\n%s", c->name, failures, want,
+                c->want != NULL ? c->want : "", l.text);
+    CHECK(failures == want && l.lines == want && named);
+    free(other_cert);
+    env_deinit(&e);
+}
+
+static void test_each_forged_block_fails_the_one_check_that_defends_it(void) {
+    for (size_t i = 0; i < sizeof forged_cases / sizeof forged_cases[0]; i++)
+        check_forged_case(&forged_cases[i]);
+}
+
+/* ------------------------------------------------------------------ caps
+ *
+ * The ledger refuses any issue that would break a cap, so a chain over its caps can only come
+ * from a ledger with a bug. The audit checks the caps itself after every block. This test is
+ * linked with --wrap=ledger_apply (node/meson.build): while lenient_ is set, the node and the
+ * audit both apply every transaction under its rules, those of a genesis with caps ten times
+ * as high, and only the audit's own cap check can see that the chain's caps were broken. */
+
+static const ledger *lenient_;
+
+slq_err __real_ledger_apply(const ledger *l, ledger_state *st, const ledger_block_ctx *ctx,
+                            const ledger_tx *tx, ledger_outcome *out);
+slq_err __wrap_ledger_apply(const ledger *l, ledger_state *st, const ledger_block_ctx *ctx,
+                            const ledger_tx *tx, ledger_outcome *out);
+
+slq_err __wrap_ledger_apply(const ledger *l, ledger_state *st, const ledger_block_ctx *ctx,
+                            const ledger_tx *tx, ledger_outcome *out) {
+    return __real_ledger_apply(lenient_ != NULL ? lenient_ : l, st, ctx, tx, out);
+}
+
+/* The env's genesis with the city cap, the shared pool and provincial-major's holder cap ten
+ * times as high. */
+static ledger *lenient_ledger(const env *e) {
+    Slq__Genesis *g = slq__genesis__unpack(NULL, e->genesis_len, e->genesis);
+    SLQ_ASSERT(g != NULL && g->policy->n_programs == P_COUNT);
+    g->policy->city_annual_cap_fen *= 10;
+    g->policy->programs[P_SHARED]->annual_cap_fen *= 10;
+    g->policy->programs[P_PROVINCIAL]->holder_annual_cap_fen *= 10;
+    size_t len = slq__genesis__get_packed_size(g);
+    uint8_t *bytes = malloc(len);
+    SLQ_ASSERT(bytes != NULL);
+    slq__genesis__pack(g, bytes);
+    ledger *l = NULL;
+    char why[128] = "";
+    SLQ_ASSERT(ledger_create(&l, bytes, len, why, sizeof why) == SLQ_OK);
+    free(bytes);
+    slq__genesis__free_unpacked(g, NULL);
+    return l;
+}
+
+static void test_a_cap_broken_by_a_lenient_ledger_is_a_failure_at_its_block(void) {
+    env e;
+    env_init(&e, CRYPTO_SUITE_ED25519_SHA256);
+    ledger *lenient = lenient_ledger(&e);
+    lenient_ = lenient;
+    txlist l = {.n = 0};
+    q_register(&e, &l, K_H1, SLQ__ROLE__ROLE_ENTERPRISE, "");
+    q_register(&e, &l, K_H2, SLQ__ROLE__ROLE_UNIVERSITY, "");
+    q_register(&e, &l, K_H3, SLQ__ROLE__ROLE_MAKER, "");
+    commit(&e, &l, 1);
+    q_issue(&e, &l, K_H1, "shared", FX_SHARED_CAP + 1000000, 0, 0, e.v1); /* the pool */
+    commit(&e, &l, 2);
+    q_issue(&e, &l, K_H2, "provincial-major", 160000000, 600000000, 0, e.v2); /* the holder */
+    commit(&e, &l, 3);
+    q_issue(&e, &l, K_H3, "general", 900000000, 0, 0, e.v3); /* the city, with the others */
+    commit(&e, &l, 4);
+    CHECK_EQ_INT(chain_tip(e.c)->height, 4);
+    chain_close(e.c);
+    e.c = NULL;
+    static lines out;
+    memset(&out, 0, sizeof out);
+    size_t failures = run_verify(&e, e.data, &out, NULL);
+    char h2[CRYPTO_ADDRESS_TEXT_BYTES], want[512];
+    addr_text(h2, &e, K_H2);
+    snprintf(want, sizeof want,
+             "height 2: shared cap of 2024 exceeded: 6000000 fen used > 5000000 fen\n"
+             "height 3: holder cap of provincial-major exceeded by %s: 160000000 fen used > "
+             "150000000 fen\n"
+             "height 4: city cap of 2024 exceeded: 1066000000 fen used > 1000000000 fen\n",
+             h2);
+    if (failures != 3 || strcmp(out.text, want) != 0)
+        fprintf(stderr, "  %zu failures:\n%s  want:\n%s", failures, out.text, want);
+    CHECK_EQ_INT(failures, 3);
+    CHECK(strcmp(out.text, want) == 0);
+    lenient_ = NULL;
+    ledger_destroy(lenient);
+    env_deinit(&e);
+}
+
 /* ------------------------------------------------------------------ suites, signing, text */
 
 static void test_a_chain_of_the_sm2_suite_verifies(void) {
@@ -865,6 +1117,8 @@ TEST_MAIN("verify", TEST(test_a_clean_chain_verifies_with_every_count),
           TEST(test_a_year_without_vouchers_reports_zeros_and_a_held_cap),
           TEST(test_verify_leaves_the_data_directory_untouched),
           TEST(test_each_tampered_row_is_a_failure_that_names_it),
+          TEST(test_each_forged_block_fails_the_one_check_that_defends_it),
+          TEST(test_a_cap_broken_by_a_lenient_ledger_is_a_failure_at_its_block),
           TEST(test_a_chain_of_the_sm2_suite_verifies),
           TEST(test_a_signed_report_verifies_and_a_flipped_byte_does_not),
           TEST(test_the_table_and_the_csv_show_the_figures),
