@@ -18,7 +18,11 @@
 #include "slq/assert.h"
 #include "slq/err.h"
 #include "slq/keys.h"
+#include "slq/limits.h"
 #include "storage.h"
+
+/* One byte over storage.c's bound on any one row (STORAGE_VALUE_BYTES_MAX, the frame limit). */
+#define STORAGE_ROW_TEST_BYTES (SLQ_FRAME_BYTES_MAX + 1u)
 
 /* ------------------------------------------------------------------ fixture */
 
@@ -672,6 +676,111 @@ static bool id_list_cb(void *arg, const uint8_t id[32]) {
     return true;
 }
 
+/* Each argument storage refuses, one per row, on a store holding block 1: INVALID_ARGUMENT
+ * and nothing written (the tip and the row the valid change would write stay as they were). */
+static void test_each_bad_commit_argument_is_refused_and_writes_nothing(void) {
+    fixture f;
+    fixture_open(&f);
+    CHECK_ERR(commit(f.s, 1, NULL, 0), SLQ_OK);
+    static uint8_t big[STORAGE_ROW_TEST_BYTES];
+    uint8_t h[32], a[32], long_key[SLQ_KEY_BYTES_MAX + 1];
+    fill32(h, 1);
+    fill32(a, 2);
+    memset(long_key, SLQ_KEY_YEAR, sizeof long_key);
+    slq_key ok_key = slq_key_year(2031), block_row = slq_key_height(SLQ_KEY_BLOCK, 9);
+    slq_key tip_row = slq_key_prefix(SLQ_KEY_TIP), genesis_row = slq_key_prefix(SLQ_KEY_GENESIS);
+    const storage_kv good = kv_put(&ok_key, "v");
+    const storage_kv bad_changes[] = {
+        {NULL, 1, (const uint8_t *) "v", 1},                   /* no key */
+        {ok_key.bytes, 0, (const uint8_t *) "v", 1},           /* empty key */
+        {long_key, sizeof long_key, (const uint8_t *) "v", 1}, /* key too long */
+        kv_put(&block_row, "forged block"),                    /* a block row through the changes */
+        kv_put(&tip_row, "forged tip"),
+        kv_put(&genesis_row, "forged genesis"),
+        {ok_key.bytes, ok_key.len, NULL, 3},         /* a delete with a length */
+        {ok_key.bytes, ok_key.len, big, sizeof big}, /* a value over the row limit */
+    };
+    for (size_t i = 0; i < sizeof bad_changes / sizeof bad_changes[0]; i++) {
+        storage_kv c[2] = {good, bad_changes[i]};
+        CHECK_ERR(commit(f.s, 2, c, 2), SLQ_INVALID_ARGUMENT);
+        CHECK_ERR(storage_init_genesis(f.s, h, 1, a, c, 2), SLQ_INVALID_ARGUMENT);
+    }
+    storage_block b = {.height = 2, .hash = h, .app_hash = a, .block = h, .block_len = 1};
+    storage_block bad_blocks[5] = {b, b, b, b, b};
+    bad_blocks[0].block_len = SLQ_BLOCK_BYTES_MAX + 1;
+    bad_blocks[1].cert_len = 5; /* a length with no certificate */
+    bad_blocks[2].cert = big;
+    bad_blocks[2].cert_len = sizeof big;
+    bad_blocks[3].changes_count = 1; /* a count with no changes */
+    bad_blocks[4].height = UINT64_MAX;
+    for (size_t i = 0; i < 5; i++)
+        CHECK_ERR(storage_commit_block(f.s, &bad_blocks[i]), SLQ_INVALID_ARGUMENT);
+    CHECK_ERR(storage_put_cert(f.s, 1, NULL, 0), SLQ_INVALID_ARGUMENT);
+    CHECK_ERR(storage_put_cert(f.s, 1, big, sizeof big), SLQ_INVALID_ARGUMENT);
+    CHECK_ERR(storage_put_cert(f.s, 0, h, 1), SLQ_INVALID_ARGUMENT);
+    CHECK_ERR(storage_init_genesis(f.s, NULL, 0, a, NULL, 0), SLQ_INVALID_ARGUMENT);
+    CHECK_ERR(storage_init_genesis(f.s, h, SLQ_GENESIS_BYTES_MAX + 1, a, NULL, 0),
+              SLQ_INVALID_ARGUMENT);
+    uint8_t *val = NULL;
+    size_t len = 0;
+    CHECK_ERR(storage_get(f.s, NULL, 1, &val, &len), SLQ_INVALID_ARGUMENT);
+    CHECK_ERR(storage_get(f.s, long_key, sizeof long_key, &val, &len), SLQ_INVALID_ARGUMENT);
+    CHECK_ERR(storage_scan(f.s, NULL, 3, count_walk_cb, &len), SLQ_INVALID_ARGUMENT);
+    CHECK_ERR(storage_scan(f.s, long_key, sizeof long_key, count_walk_cb, &len),
+              SLQ_INVALID_ARGUMENT);
+    check_absent(f.s, &ok_key);
+    check_absent(f.s, &block_row);
+    CHECK_EQ_INT(tip_height(f.s), 1);
+    fixture_reopen(&f); /* and nothing of it reached the disk */
+    check_absent(f.s, &ok_key);
+    CHECK_EQ_INT(tip_height(f.s), 1);
+    CHECK_ERR(commit(f.s, 2, &good, 1), SLQ_OK); /* the store still takes a good block */
+    check_row(f.s, &ok_key, "v");
+    fixture_close(&f);
+}
+
+/* Writes one raw row into the closed store at f->dir, as a damaged disk or another program
+ * could, then reopens storage. Returns storage_open's result (f->s is NULL unless SLQ_OK). */
+static slq_err plant_row_and_reopen(fixture *f, const slq_key *k, const char *value, size_t len) {
+    storage_close(f->s);
+    f->s = NULL;
+    leveldb_options_t *o = leveldb_options_create();
+    char *err = NULL;
+    leveldb_t *db = leveldb_open(o, f->dir, &err);
+    SLQ_ASSERT(err == NULL && db != NULL);
+    leveldb_writeoptions_t *w = leveldb_writeoptions_create();
+    leveldb_put(db, w, (const char *) k->bytes, k->len, value, len, &err);
+    SLQ_ASSERT(err == NULL);
+    leveldb_writeoptions_destroy(w);
+    leveldb_close(db);
+    leveldb_options_destroy(o);
+    return storage_open(&f->s, f->dir);
+}
+
+static void test_a_tip_row_of_the_wrong_size_is_corrupt_at_open(void) {
+    fixture f;
+    fixture_open(&f);
+    CHECK_ERR(commit(f.s, 1, NULL, 0), SLQ_OK);
+    slq_key tip = slq_key_prefix(SLQ_KEY_TIP);
+    CHECK_ERR(plant_row_and_reopen(&f, &tip, "short", 5), SLQ_STORAGE_CORRUPT);
+    CHECK(f.s == NULL);
+    rm_rf(f.dir);
+}
+
+static void test_a_hash_index_row_of_the_wrong_size_is_corrupt(void) {
+    fixture f;
+    fixture_open(&f);
+    CHECK_ERR(commit(f.s, 1, NULL, 0), SLQ_OK);
+    uint8_t hash[32];
+    block_hash(hash, 1);
+    slq_key k = slq_key_bytes(SLQ_KEY_BLOCK_HASH, hash, sizeof hash);
+    CHECK_ERR(plant_row_and_reopen(&f, &k, "1234567", 7), SLQ_OK);
+    uint64_t height = 99;
+    CHECK_ERR(storage_height_by_hash(f.s, hash, &height), SLQ_STORAGE_CORRUPT);
+    CHECK_EQ_INT(height, 99);
+    fixture_close(&f);
+}
+
 static void test_holder_vouchers_lists_only_that_holders_ids_in_order(void) {
     fixture f;
     fixture_open(&f);
@@ -1048,6 +1157,9 @@ TEST_MAIN("storage", TEST(test_tip_is_zero_when_nothing_is_stored),
           TEST(test_injected_failure_of_put_cert_keeps_the_old_cert),
           TEST(test_fail_hook_zero_disables_it), TEST(test_commit_at_a_wrong_height_is_refused),
           TEST(test_commit_without_hash_app_hash_or_block_is_refused),
+          TEST(test_each_bad_commit_argument_is_refused_and_writes_nothing),
+          TEST(test_a_tip_row_of_the_wrong_size_is_corrupt_at_open),
+          TEST(test_a_hash_index_row_of_the_wrong_size_is_corrupt),
           TEST(test_block_heights_scan_in_numeric_order),
           TEST(test_a_pin_reads_the_store_as_it_was_when_pinned),
           TEST(test_scan_stops_when_the_callback_returns_false),
