@@ -58,12 +58,14 @@ struct fixture {
     bool server_closed;
     bool tick_closed;
     size_t conns_seen_max;
+    bool watch_saw_conn; /* hook_watch_conns saw a connection open */
     slq_err late_err;
     atomic_bool client_done;
     atomic_bool late_done;
     atomic_bool held_set;
     atomic_bool client_closed; /* the client closed its /hold connection */
     atomic_bool ready;         /* the client set up what the hook acts on */
+    atomic_bool conns_gone;    /* hook_watch_conns saw no connection open after ready */
     atomic_int handled;        /* requests the handler saw */
     atomic_int loop_errors;
     http_req_ref held;
@@ -857,6 +859,92 @@ static void test_idle_connection_is_closed_by_the_timer(void) {
     CHECK_EQ_INT(atomic_load(&f.handled), 1);
 }
 
+/* Sets conns_gone once the client is ready and the server, which had a connection open (seen
+ * here, or by the handler between two ticks), has none. */
+static void hook_watch_conns(fixture *f) {
+    size_t open = http_server_conns_open(f->s);
+    if (open > 0 || f->conns_seen_max > 0) f->watch_saw_conn = true;
+    if (atomic_load(&f->ready) && f->watch_saw_conn && open == 0) {
+        atomic_store(&f->conns_gone, true);
+    }
+}
+
+static void client_linger(fixture *f) {
+    cli c;
+    resp r;
+    CHECK(cli_open(&c, f));
+    CHECK(cli_send_str(&c, "GET /x HTTP/1.1\r\nConnection: close\r\n\r\n"));
+    CHECK(cli_response(&c, &r));
+    CHECK(r.close);
+    uint64_t t0 = now_ms();
+    atomic_store(&f->ready, true);
+    CHECK(wait_flag(&f->conns_gone)); /* while the client keeps its end open */
+    CHECK(now_ms() - t0 < 700);
+    cli_close(&c);
+}
+
+static void test_a_closed_connection_lingers_no_longer_than_the_idle_time(void) {
+    fixture f = {0};
+    http_limits lim = small_limits();
+    lim.idle_ms = 150;
+    fixture_run(&f, &lim, client_linger, hook_watch_conns);
+}
+
+#define DRAIN_SEND_BYTES (4u * 1024 * 1024) /* four times what a lingering server discards */
+
+static void client_drain(fixture *f) {
+    cli c;
+    resp r;
+    static char junk[64 * 1024];
+    memset(junk, 'j', sizeof junk);
+    CHECK(cli_open(&c, f));
+    CHECK(cli_send_str(&c, "GET /x HTTP/1.1\r\nConnection: close\r\n\r\n"));
+    CHECK(cli_response(&c, &r));
+    CHECK(r.close);
+    uint64_t t0 = now_ms();
+    atomic_store(&f->ready, true);
+    /* The server discards at most 1 MiB after its last answer, then closes: a send fails
+     * (reset) or the rest is never read. Before its linger time (1 s) in any case. */
+    for (size_t sent = 0; sent < DRAIN_SEND_BYTES; sent += sizeof junk) {
+        if (!cli_send(&c, junk, sizeof junk)) break;
+    }
+    CHECK(wait_flag(&f->conns_gone));
+    CHECK(now_ms() - t0 < 600);
+    cli_close(&c);
+}
+
+static void test_input_after_the_last_answer_is_discarded_up_to_a_bound(void) {
+    fixture f = {0};
+    http_limits lim = small_limits(); /* idle 30 s: the linger is its 1 s maximum */
+    fixture_run(&f, &lim, client_drain, hook_watch_conns);
+}
+
+static void client_trickle(fixture *f) {
+    cli c;
+    CHECK(cli_open(&c, f));
+    CHECK(cli_send_str(&c, "GET /slow HTTP/1.1\r\nX-Slow: "));
+    uint64_t t0 = now_ms();
+    atomic_store(&f->ready, true);
+    bool gone = false;
+    for (int i = 0; i < 50 && !gone; i++) { /* a byte every 30 ms, for 1.5 s at most */
+        (void) cli_send_str(&c, "s");       /* fails once the server has closed */
+        sleep_ms(30);
+        gone = atomic_load(&f->conns_gone);
+    }
+    CHECK(gone);
+    CHECK(now_ms() - t0 < 700); /* the idle time counts from the request's start */
+    CHECK(cli_closed(&c));
+    cli_close(&c);
+}
+
+static void test_a_request_trickled_a_byte_at_a_time_is_closed_at_the_idle_time(void) {
+    fixture f = {0};
+    http_limits lim = small_limits();
+    lim.idle_ms = 150;
+    fixture_run(&f, &lim, client_trickle, hook_watch_conns);
+    CHECK_EQ_INT(atomic_load(&f.handled), 0);
+}
+
 /* ------------------------------------------------------------------ tests: lifecycle */
 
 static void hook_respond_late(fixture *f) {
@@ -999,6 +1087,9 @@ TEST_MAIN(
     TEST(test_headers_over_limit_answer_431_and_close),
     TEST(test_burst_over_rate_answers_429_and_keeps_the_connection),
     TEST(test_connection_over_limit_is_closed), TEST(test_idle_connection_is_closed_by_the_timer),
+    TEST(test_a_closed_connection_lingers_no_longer_than_the_idle_time),
+    TEST(test_input_after_the_last_answer_is_discarded_up_to_a_bound),
+    TEST(test_a_request_trickled_a_byte_at_a_time_is_closed_at_the_idle_time),
     TEST(test_respond_on_a_stale_ref_after_disconnect_is_not_found),
     TEST(test_close_with_open_connections_frees_everything),
     TEST(test_handler_may_close_the_server), TEST(test_start_rejects_bad_arguments_and_a_busy_port))
