@@ -589,6 +589,31 @@ static void script_unknown_field(raw *r) {
     (void) close(fd); /* ours, done */
 }
 
+/* A HelloAck as the first frame: a signature with no Hello (so no key) to check it by. */
+static void script_ack_first(raw *r) {
+    int fd = raw_connect(r->port);
+    if (fd < 0) return;
+    uint8_t sig[64] = {1};
+    Slq__HelloAck ack = SLQ__HELLO_ACK__INIT;
+    ack.signature = (ProtobufCBinaryData){sizeof sig, sig};
+    Slq__Envelope env = SLQ__ENVELOPE__INIT;
+    env.msg_case = SLQ__ENVELOPE__MSG_HELLO_ACK;
+    env.hello_ack = &ack;
+    if (raw_send_env(fd, &env, NULL, 0)) atomic_store(&r->closed, raw_wait_closed(fd));
+    (void) close(fd); /* ours, done */
+}
+
+/* Two Hellos before any HelloAck. */
+static void script_hello_twice(raw *r) {
+    int fd = raw_connect(r->port);
+    if (fd < 0) return;
+    uint8_t first[32], second[32];
+    if (raw_send_hello(r, fd, first) && raw_send_hello(r, fd, second)) {
+        atomic_store(&r->closed, raw_wait_closed(fd));
+    }
+    (void) close(fd); /* ours, done */
+}
+
 static void script_silent(raw *r) {
     raw_one_frame(r, NULL, 0);
 }
@@ -803,6 +828,12 @@ static void test_a_node_with_another_chain_id_is_refused(void) {
     check_refused(&o, "reason=chain id mismatch");
 }
 
+static void test_a_node_with_another_chain_id_of_the_same_length_is_refused(void) {
+    node_opts o = {.chain_id = "slq-p2p-tesT"};
+    CHECK_EQ_INT(strlen(o.chain_id), strlen(CHAIN_ID));
+    check_refused(&o, "reason=chain id mismatch");
+}
+
 static void test_a_forged_hello_ack_is_refused(void) {
     fixture f;
     fixture_init(&f);
@@ -925,6 +956,14 @@ static void test_a_length_over_the_handshake_limit_closes_only_that_connection(v
 
 static void test_a_message_before_the_handshake_closes_the_connection(void) {
     check_raw_closed_alone(script_tx_first, "message before the handshake");
+}
+
+static void test_a_hello_ack_before_the_hello_closes_the_connection(void) {
+    check_raw_closed_alone(script_ack_first, "reason=ack before hello");
+}
+
+static void test_a_second_hello_during_the_handshake_closes_the_connection(void) {
+    check_raw_closed_alone(script_hello_twice, "reason=second hello");
 }
 
 static void test_an_envelope_with_unknown_fields_closes_the_connection(void) {
@@ -1125,6 +1164,7 @@ TEST_MAIN("p2p", TEST(test_two_nodes_that_list_each_other_connect_once_and_excha
           TEST(test_a_node_with_an_unknown_key_is_refused_at_the_handshake_and_logged),
           TEST(test_a_node_with_another_genesis_hash_is_refused),
           TEST(test_a_node_with_another_chain_id_is_refused),
+          TEST(test_a_node_with_another_chain_id_of_the_same_length_is_refused),
           TEST(test_a_forged_hello_ack_is_refused),
           TEST(test_a_node_that_dials_itself_is_refused_and_stops_dialling),
           TEST(test_a_duplicate_dialled_by_the_smaller_address_replaces_the_admitted_one),
@@ -1132,6 +1172,8 @@ TEST_MAIN("p2p", TEST(test_two_nodes_that_list_each_other_connect_once_and_excha
           TEST(test_a_garbage_frame_closes_only_that_connection),
           TEST(test_a_length_over_the_handshake_limit_closes_only_that_connection),
           TEST(test_a_message_before_the_handshake_closes_the_connection),
+          TEST(test_a_hello_ack_before_the_hello_closes_the_connection),
+          TEST(test_a_second_hello_during_the_handshake_closes_the_connection),
           TEST(test_an_envelope_with_unknown_fields_closes_the_connection),
           TEST(test_a_length_over_the_frame_limit_after_the_handshake_closes_the_connection),
           TEST(test_a_hello_after_the_handshake_closes_the_connection),
