@@ -4,7 +4,11 @@
 #   - every rejection reason a user can meet reaches them with exit code 2 and its name;
 #   - a restart keeps all state; kill -9 during a stream of transactions loses no committed
 #     transaction and leaves a consistent store;
-#   - malformed HTTP requests and oversized bodies do not crash the node.
+#   - admission: resubmitted bytes answer their first result (pending, then committed with the
+#     height), a nonce already used or past the pending window is refused with NONCE_INVALID,
+#     batches and transactions over their limits are refused;
+#   - each malformed HTTP request and oversized body gets its own status and error name, and
+#     the node stays up.
 # usage: test_node.sh PATH_TO_SLQ PATH_TO_SLQD. Prints "N passed, N failed".
 set -u
 SLQ=${1:?usage: test_node.sh SLQ SLQD}
@@ -14,7 +18,14 @@ source "$HERE/lib.sh"
 T=$(mktemp -d)
 NODE_PID=
 STREAM_PID=
-trap '[ -n "$STREAM_PID" ] && kill "$STREAM_PID" 2>/dev/null; [ -n "$NODE_PID" ] && kill -9 "$NODE_PID" 2>/dev/null; rm -rf "$T"' EXIT
+PROXY_PID=
+cleanup() {
+    [ -n "$STREAM_PID" ] && kill "$STREAM_PID" 2>/dev/null
+    [ -n "$PROXY_PID" ] && kill "$PROXY_PID" 2>/dev/null
+    [ -n "$NODE_PID" ] && kill -9 "$NODE_PID" 2>/dev/null
+    rm -rf "$T"
+}
+trap cleanup EXIT
 
 BASE=$(free_base_port 1)
 API="http://127.0.0.1:$((BASE + 1))"
@@ -218,6 +229,141 @@ sleep 2
 reject VOUCHER_EXPIRED "an expired voucher" transfer --key "$K/holder-1.pem" --voucher "$V4" \
     --to "$C1" --amount 1
 
+echo "== admission: a resubmission answers its first result; a nonce outside the window is refused"
+# A proxy in front of the node hands the CLI a chosen pending_nonce and keeps the transaction
+# it signs instead of passing it on, so that the test can post those exact bytes itself.
+mkdir "$T/proxy"
+"$PY" - "$API" "$T/proxy" >"$T/proxy/port" <<'PY' &
+import hashlib, json, sys, urllib.error, urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+upstream, state = sys.argv[1], sys.argv[2]
+class Proxy(BaseHTTPRequestHandler):
+    def log_message(self, *args): pass
+    def reply(self, status, data):
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+    def do_GET(self):
+        try:
+            with urllib.request.urlopen(upstream + self.path, timeout=10) as r:
+                status, data = r.status, r.read()
+        except urllib.error.HTTPError as e:
+            status, data = e.code, e.read()
+        if self.path.startswith("/v1/accounts/") and status == 200:
+            d = json.loads(data)
+            d["pending_nonce"] = int(open(state + "/nonce").read())
+            data = json.dumps(d).encode()
+        self.reply(status, data)
+    def do_POST(self):
+        tx = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["tx"]
+        open(state + "/tx", "w").write(tx)
+        h = hashlib.sha256(bytes.fromhex(tx)).hexdigest()
+        self.reply(202, json.dumps({"results": [{"tx": h, "status": "pending"}]}).encode())
+server = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+PY
+PROXY_PID=$!
+for _ in $(seq 1 50); do [ -s "$T/proxy/port" ] && break; sleep 0.1; done
+PROXY="http://127.0.0.1:$(cat "$T/proxy/port")"
+# signed NONCE COMMAND...: prints the hex of COMMAND's transaction, signed with nonce NONCE.
+signed() {
+    echo $(($1 - 1)) >"$T/proxy/nonce"
+    rm -f "$T/proxy/tx"
+    shift
+    "$SLQ" --node "$PROXY" "$@" --no-wait >/dev/null 2>"$T/err" || sed 's/^/    /' "$T/err" >&2
+    cat "$T/proxy/tx" 2>/dev/null
+}
+# post BODY: POST /v1/txs; the HTTP status in $CODE, the answer in $T/post.
+post() {
+    CODE=$(curl -s -o "$T/post" -w '%{http_code}' --data-binary "$1" "$API/v1/txs")
+}
+# result KEYS, error KEYS: the values of KEYS (space-separated) in the answer's first result,
+# or in the answer itself (a refused single transaction answers the error object).
+result() { jget "' '.join(str(d['results'][0].get(k)) for k in '$*'.split())" <"$T/post"; }
+error() { jget "' '.join(str(d.get(k)) for k in '$*'.split())" <"$T/post"; }
+nonce_of() { curl -s "$API/v1/accounts/$1" | jget 'd["nonce"]'; }
+# committed_height HASH: waits (at most 10 s) for the transaction to commit; prints its height.
+committed_height() {
+    local i
+    for i in $(seq 1 100); do
+        curl -s "$API/v1/txs/$1" >"$T/txq"
+        [ "$(jget 'd.get("status")' <"$T/txq")" = committed ] && break
+        sleep 0.1
+    done
+    jget 'd.get("height")' <"$T/txq"
+}
+ISSUER=$(addr issuer)
+N0=$(nonce_of "$ISSUER")
+TX_A=$(signed $((N0 + 1)) issue --key "$K/issuer.pem" --to "$H1" --amount 1.11 --program general \
+    --ref N1)
+TX_B=$(signed $((N0 + 2)) issue --key "$K/issuer.pem" --to "$H1" --amount 2.22 --program general \
+    --ref N2)
+post "{\"tx\": \"$TX_B\"}"
+HASH_B=$(result tx)
+check "a nonce after a gap is accepted: 202 pending" test "$CODE $(result status)" = "202 pending"
+post "{\"tx\": \"$TX_B\"}"
+check "the same bytes again while pending: 202 pending, the same hash" \
+    test "$CODE $(result status tx)" = "202 pending $HASH_B"
+post "{\"tx\": \"$TX_A\"}"
+HASH_A=$(result tx)
+check "the gap filled: 202 pending" test "$CODE $(result status)" = "202 pending"
+H_B=$(committed_height "$HASH_B")
+check "both commit" test "$(nonce_of "$ISSUER")" = $((N0 + 2))
+post "{\"tx\": \"$TX_B\"}"
+check "the same bytes once committed: 202 committed with its height" \
+    test "$CODE $(result status height tx error)" = "202 committed $H_B $HASH_B None"
+post "{\"txs\": [\"$TX_A\", \"$TX_B\"]}"
+check "both again in a batch: 202, each committed, in order" test "$CODE $(jget \
+    '" ".join(r["status"] + ":" + r["tx"] for r in d["results"])' <"$T/post")" = \
+    "202 committed:$HASH_A committed:$HASH_B"
+check "resubmitting applied nothing twice: the nonce, and one voucher of 2.22" test \
+    "$(nonce_of "$ISSUER") $("$SLQ" --json balance "$H1" | jget \
+    'len([v for v in d["vouchers"] if v["amount_fen"] == 222])')" = "$((N0 + 2)) 1"
+TX_LOW=$(signed $((N0 + 2)) issue --key "$K/issuer.pem" --to "$H1" --amount 3.33 \
+    --program general --ref N3)
+post "{\"tx\": \"$TX_LOW\"}"
+check "a nonce already used by other bytes: 422 NONCE_INVALID" \
+    test "$CODE $(error status error code)" = "422 rejected NONCE_INVALID 61"
+check "... with the committed nonce in the message" test "$(error message)" = \
+    "nonce $((N0 + 2)), last committed $((N0 + 2))"
+NI=$(nonce_of "$INTER") # the intermediary signs nothing else in this test
+TX_FAR=$(signed $((NI + 1025)) issue --key "$K/intermediary.pem" --to "$H1" --amount 1 \
+    --program general --ref F1)
+post "{\"tx\": \"$TX_FAR\"}"
+check "a nonce past the pending window (committed + 1025): 422 NONCE_INVALID" \
+    test "$CODE $(error status error message)" = \
+    "422 rejected NONCE_INVALID nonce $((NI + 1025)), last committed $NI"
+TX_EDGE=$(signed $((NI + 1024)) issue --key "$K/intermediary.pem" --to "$H1" --amount 1 \
+    --program general --ref F2)
+post "{\"tx\": \"$TX_EDGE\"}"
+check "the last nonce of the window (committed + 1024) waits: 202 pending" \
+    test "$CODE $(result status)" = "202 pending"
+# txs N: a batch body of N transactions (one byte each, which does not decode).
+txs() {
+    "$PY" -c 'import sys; print("{\"txs\": [%s]}" % ", ".join(["\"00\""] * int(sys.argv[1])))' "$1"
+}
+post "$(txs 513)"
+check "a batch of 513 (over SLQ_HTTP_BATCH_MAX): 400 JSON_INVALID" \
+    test "$CODE $(error error message)" = "400 JSON_INVALID too many transactions in one batch"
+post "$(txs 512)"
+check "a batch of 512: 202, a result for each" test "$CODE $(jget \
+    'len(d["results"]), sorted(set(r["error"] for r in d["results"]))' <"$T/post")" = \
+    "202 512 ['TX_MALFORMED']"
+# hex N: a single-transaction body of N bytes.
+hex() { "$PY" -c 'import sys; print("{\"tx\": \"" + "00" * int(sys.argv[1]) + "\"}")' "$1"; }
+post "$(hex 4097)"
+check "a transaction of 4097 bytes (over SLQ_TX_BYTES_MAX): 422 TX_TOO_LARGE" \
+    test "$CODE $(error status error)" = "422 rejected TX_TOO_LARGE"
+post "$(hex 4096)"
+check "one of 4096 bytes is decoded (and does not decode): 422 TX_MALFORMED" \
+    test "$CODE $(error status error)" = "422 rejected TX_MALFORMED"
+kill "$PROXY_PID"
+wait "$PROXY_PID" 2>/dev/null
+PROXY_PID=
+
 echo "== restart keeps all state"
 "$SLQ" --json status >"$T/status1"
 "$SLQ" --json audit --year "$YEAR" | jget '{k: v for k, v in d.items() if k not in ("height", "tip_hash", "time_ms")}' >"$T/audit1"
@@ -309,42 +455,68 @@ check "the issuer's nonces are gapless: vouchers = committed stream nonces" \
 check "the store is consistent: the audit balances" \
     test "$(jget 'd["cap_held"] and d["conservation_holds"]' <"$T/out")" = True
 
-echo "== malformed HTTP and oversized bodies"
+echo "== malformed HTTP and oversized bodies: each request gets its own status and error"
+# Each request goes on its own connection; the answer printed is that connection's own: its
+# status and the "error" of its JSON body ("-" if none), on a line named after the request.
 "$PY" - "$((BASE + 1))" >"$T/http.out" 2>&1 <<'PY'
-import socket, sys
+import json, socket, sys
 port = int(sys.argv[1])
-def ask(raw, read=True):
+def ask(name, raw):
     s = socket.create_connection(("127.0.0.1", port), timeout=5)
-    s.sendall(raw)
     data = b""
     try:
-        while read:
+        s.sendall(raw)
+        while b"\r\n\r\n" not in data:
             chunk = s.recv(65536)
             if not chunk: break
             data += chunk
-            if b"\r\n\r\n" in data and len(data) > 12: break
-    except socket.timeout:
-        pass
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            k, _, v = line.partition(b":")
+            if k.strip().lower() == b"content-length": length = int(v)
+        while len(body) < length:
+            chunk = s.recv(65536)
+            if not chunk: break
+            body += chunk
+    except OSError as e:
+        head, body = b"no answer: " + str(e).encode(), b""
     s.close()
-    return data.split(b"\r\n", 1)[0].decode(errors="replace")
-print(ask(b"\x00\xff garbage \r\n\r\n"))
-print(ask(b"POST /v1/txs HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999\r\n\r\n"))
-print(ask(b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n"))
-body = b"{"
-print(ask(b"POST /v1/txs HTTP/1.1\r\nContent-Length: 1\r\n\r\n" + body))
+    try:
+        error = json.loads(body).get("error", "-")
+    except ValueError:
+        error = "-"
+    status = head.split(b"\r\n")[0].decode(errors="replace")
+    code = status.split()[1] if status.startswith("HTTP/1.1 ") else status
+    print(name, code, error, sep="|")
+ask("garbage", b"\x00\xff garbage \r\n\r\n")
+ask("huge declared body",
+    b"POST /v1/txs HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999\r\n\r\n")
+ask("long url", b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n")
+many = b"".join(b"X-H%d: v\r\n" % i for i in range(3000))  # 3000 small headers, 30 KB
+ask("many headers", b"GET /v1/status HTTP/1.1\r\n" + many + b"\r\n")
+ask("body not JSON", b"POST /v1/txs HTTP/1.1\r\nContent-Length: 1\r\n\r\n{")
 body = b'{"tx": "zz"}'
-print(ask(b"POST /v1/txs HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % len(body) + body))
-print(ask(b"GET /v1/nowhere HTTP/1.1\r\n\r\n"))
-print(ask(b"DELETE /v1/txs HTTP/1.1\r\n\r\n"))
-for _ in range(50):
-    ask(b"POST /v1/txs HTTP/1.1\r\nContent-Length: 10\r\n\r\n{\"t", read=False)
+ask("tx not hex", b"POST /v1/txs HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+ask("unknown path", b"GET /v1/nowhere HTTP/1.1\r\n\r\n")
+ask("wrong method", b"DELETE /v1/txs HTTP/1.1\r\n\r\n")
+for _ in range(50):  # requests left half-sent, their connections dropped
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(b"POST /v1/txs HTTP/1.1\r\nContent-Length: 10\r\n\r\n{\"t")
+    s.close()
 PY
-check "garbage answers 400" grep -q "^HTTP/1.1 400" "$T/http.out"
-check "an oversized body answers 413" grep -q "^HTTP/1.1 413" "$T/http.out"
-check "oversized headers answer 431" grep -q "^HTTP/1.1 431" "$T/http.out"
-check "bad transaction hex answers 422" grep -q "^HTTP/1.1 422" "$T/http.out"
-check "an unknown path answers 404" grep -q "^HTTP/1.1 404" "$T/http.out"
-check "a wrong method answers 405" grep -q "^HTTP/1.1 405" "$T/http.out"
+# answers NAME STATUS ERROR: request NAME, and it alone, got this status and error name.
+answers() { check "$1 answers $2 $3" grep -qxF "$1|$2|$3" "$T/http.out"; }
+FAILED_BEFORE=$failed
+answers "garbage" 400 HTTP_MALFORMED
+answers "huge declared body" 413 BODY_TOO_LARGE
+answers "long url" 431 HEADERS_TOO_LARGE
+answers "many headers" 431 HEADERS_TOO_LARGE
+answers "body not JSON" 400 JSON_INVALID
+answers "tx not hex" 422 TX_MALFORMED
+answers "unknown path" 404 NOT_FOUND
+answers "wrong method" 405 INVALID_ARGUMENT
+if [ "$failed" -gt "$FAILED_BEFORE" ]; then sed 's/^/    /' "$T/http.out"; fi
 check "the node is still alive" kill -0 "$NODE_PID"
 expect 0 "and still serves" "$SLQ" status
 
