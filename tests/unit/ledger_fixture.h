@@ -29,9 +29,13 @@ enum {
 /* Programs of the fixture's policy, by index. */
 enum { P_GENERAL, P_NATIONAL, P_PROVINCIAL, P_SHARED, P_OUTSIDE, P_COUNT };
 
-#define FX_CITY_CAP   1000000000LL /* 10,000,000 yuan */
-#define FX_SHARED_CAP 5000000LL    /* pool of the `shared` program */
-#define DAY_MS        86400000LL
+#define FX_CITY_CAP              1000000000LL /* 10,000,000 yuan */
+#define FX_SHARED_CAP            5000000LL    /* pool of the `shared` program */
+#define FX_NATIONAL_HOLDER_CAP   300000000LL  /* one holder's yearly cap in `national-major` */
+#define FX_PROVINCIAL_HOLDER_CAP 150000000LL  /* and in `provincial-major` */
+#define FX_SHARE_BP              3000         /* their share of the declared cost */
+#define DAY_MS                   86400000LL
+#define FX_SHARED_EXPIRY_MS      (30 * DAY_MS) /* `shared` vouchers live this long from issue */
 
 typedef struct {
     crypto_suite suite;
@@ -75,20 +79,34 @@ static inline Slq__Program *fx_program(const char *name, int64_t cap, int64_t ho
     return p;
 }
 
+/* The policy window of the fixture genesis: [from, until). */
+static inline int64_t fx_valid_from_ms(void) {
+    return cst_ms(2023, 2, 10, 0, 0);
+}
+static inline int64_t fx_valid_until_ms(void) {
+    return cst_ms(2026, 2, 10, 0, 0);
+}
+
+/* A program's yearly cap per holder (0: none), as the fixture genesis sets it. */
+static inline int64_t fx_holder_cap(int program) {
+    if (program == P_NATIONAL) return FX_NATIONAL_HOLDER_CAP;
+    return program == P_PROVINCIAL ? FX_PROVINCIAL_HOLDER_CAP : 0;
+}
+
 /* Encodes the fixture genesis into *out (malloc'd). */
 static inline void fx_genesis_bytes(fx *f, uint8_t **out, size_t *len) {
     Slq__Program *progs[P_COUNT] = {
         fx_program("general", 0, 0, 0, false),
-        fx_program("national-major", 0, 300000000, 3000, false),
-        fx_program("provincial-major", 0, 150000000, 3000, false),
+        fx_program("national-major", 0, FX_NATIONAL_HOLDER_CAP, FX_SHARE_BP, false),
+        fx_program("provincial-major", 0, FX_PROVINCIAL_HOLDER_CAP, FX_SHARE_BP, false),
         fx_program("shared", FX_SHARED_CAP, 0, 0, true),
         fx_program("outside", 0, 0, 0, false),
     };
-    progs[P_SHARED]->expiry_ms = 30 * DAY_MS;
+    progs[P_SHARED]->expiry_ms = FX_SHARED_EXPIRY_MS;
     progs[P_OUTSIDE]->outside_city_cap = true;
     Slq__Policy pol = SLQ__POLICY__INIT;
-    pol.valid_from_ms = cst_ms(2023, 2, 10, 0, 0);
-    pol.valid_until_ms = cst_ms(2026, 2, 10, 0, 0);
+    pol.valid_from_ms = fx_valid_from_ms();
+    pol.valid_until_ms = fx_valid_until_ms();
     pol.city_annual_cap_fen = FX_CITY_CAP;
     pol.n_programs = P_COUNT;
     pol.programs = progs;
