@@ -1,8 +1,9 @@
 /* test_crypto.c: unit tests of crypto/ through crypto.h only. Known-answer vectors (RFC 8032
- * Ed25519, FIPS 180-2 SHA-256, GB/T 32905 SM3), interoperability with the `openssl` command
- * line in both directions, exact error codes for tampered input in both suites, PKCS#8 PEM
- * keys, the RFC 6962 Merkle shape and the address text form. The command-line tests work in
- * a mkdtemp directory under /tmp and remove it. Single-threaded. */
+ * Ed25519, FIPS 180-2 SHA-256, GB/T 32905 SM3, an SM2 signature with the standard ID),
+ * interoperability with the `openssl` command line in both directions, exact error codes for
+ * tampered input in both suites, PKCS#8 PEM keys (and keys of other kinds refused), the RFC
+ * 6962 Merkle shape and the address text form. The command-line tests work in a mkdtemp
+ * directory under /tmp and remove it. Single-threaded. */
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -228,6 +229,28 @@ static void test_ed25519_signs_rfc8032_test_2(void) {
 }
 static void test_ed25519_signs_rfc8032_test_3(void) {
     check_rfc8032(&rfc8032[2]);
+}
+
+/* ---- SM2 known answer ---- */
+
+/* Made once by `openssl pkeyutl -sign -rawin -digest sm3 -pkeyopt distid:1234567812345678`
+ * (OpenSSL 3.0.19): it verifies only with the GB/T 32918 default ID, not with OpenSSL's
+ * empty one, and needs no openssl command at test time. */
+static const char sm2_kat_msg[] = "slq: an SM2 signature made by openssl with the standard ID";
+static const char sm2_kat_pub[] =
+    "04edb515e3382fea699b602dc37774775b0d678453c5053214abdc3cc766070a1012a43b7bedb745c25babf9a"
+    "8232e7aa65bd022c88d09e89e102d392bcb046eaa";
+static const char sm2_kat_sig[] =
+    "3046022100daad9df64491ddda7eafbd2b638f730fe7a6d5ddbcae715db7ae7b24117c36d4022100f9b6d241e7"
+    "f6951c28ce66ece028aa38eebcfb604714ce9ee2879f070edb5bee";
+
+static void test_sm2_verifies_a_known_signature_made_with_the_standard_id(void) {
+    uint8_t pub[65], sig[72];
+    CHECK_EQ_INT(unhex(pub, sizeof pub, sm2_kat_pub), 65);
+    CHECK_EQ_INT(unhex(sig, sizeof sig, sm2_kat_sig), 72);
+    const uint8_t *msg = (const uint8_t *) sm2_kat_msg;
+    CHECK_ERR(crypto_verify(SM, pub, 65, msg, strlen(sm2_kat_msg), sig, 72), SLQ_OK);
+    CHECK_ERR(crypto_verify(SM, pub, 65, msg, strlen(sm2_kat_msg) - 1, sig, 72), SLQ_SIG_INVALID);
 }
 
 /* ---- signing and verifying ---- */
@@ -774,6 +797,11 @@ static void test_load_rejects_p256_key(void) {
     check_load_rejects_openssl_key("-algorithm EC -pkeyopt ec_paramgen_curve:P-256");
 }
 
+/* An X25519 key has a 32-byte public key like Ed25519's, but it cannot sign. */
+static void test_load_rejects_x25519_key(void) {
+    check_load_rejects_openssl_key("-algorithm X25519");
+}
+
 /* ---- PEM ---- */
 
 static void check_pem_round_trip(crypto_suite suite, const char *passphrase) {
@@ -1108,8 +1136,10 @@ TEST_MAIN(
     TEST(test_sm3_hasher_in_pieces_equals_one_shot),
     TEST(test_hasher_without_updates_hashes_the_empty_string),
     TEST(test_ed25519_signs_rfc8032_test_1), TEST(test_ed25519_signs_rfc8032_test_2),
-    TEST(test_ed25519_signs_rfc8032_test_3), TEST(test_ed25519_signature_verifies),
-    TEST(test_sm2_signature_verifies), TEST(test_sm2_signature_is_der_of_at_most_72_bytes),
+    TEST(test_ed25519_signs_rfc8032_test_3),
+    TEST(test_sm2_verifies_a_known_signature_made_with_the_standard_id),
+    TEST(test_ed25519_signature_verifies), TEST(test_sm2_signature_verifies),
+    TEST(test_sm2_signature_is_der_of_at_most_72_bytes),
     TEST(test_sm2_signatures_are_randomized_and_both_verify),
     TEST(test_ed25519_signing_is_deterministic), TEST(test_sign_rejects_a_too_small_buffer),
     TEST(test_ed25519_rejects_signature_of_another_key),
@@ -1135,9 +1165,10 @@ TEST_MAIN(
     TEST(test_load_accepts_key_encrypted_by_openssl_pkcs8),
     TEST(test_openssl_cli_reads_our_encrypted_pem_as_aes_256_cbc), TEST(test_load_rejects_rsa_key),
     TEST(test_load_rejects_sm2_key_whose_public_key_does_not_match),
-    TEST(test_load_rejects_p256_key), TEST(test_ed25519_plain_pem_round_trips),
-    TEST(test_sm2_plain_pem_round_trips), TEST(test_ed25519_encrypted_pem_round_trips),
-    TEST(test_sm2_encrypted_pem_round_trips), TEST(test_load_rejects_wrong_passphrase),
+    TEST(test_load_rejects_p256_key), TEST(test_load_rejects_x25519_key),
+    TEST(test_ed25519_plain_pem_round_trips), TEST(test_sm2_plain_pem_round_trips),
+    TEST(test_ed25519_encrypted_pem_round_trips), TEST(test_sm2_encrypted_pem_round_trips),
+    TEST(test_load_rejects_wrong_passphrase),
     TEST(test_load_rejects_missing_passphrase_for_encrypted_key),
     TEST(test_write_rejects_empty_passphrase), TEST(test_write_rejects_a_too_small_buffer),
     TEST(test_load_rejects_garbage), TEST(test_load_rejects_truncated_pem),
