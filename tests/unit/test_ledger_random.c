@@ -274,7 +274,16 @@ typedef struct {
     size_t len, cap;
 } snapshot;
 
-enum { KIND_ISSUE, KIND_TRANSFER, KIND_REDEEM, KIND_SETTLE, KIND_REVOKE, KIND_REGISTER, KINDS };
+enum {
+    KIND_ISSUE,
+    KIND_TRANSFER,
+    KIND_REDEEM,
+    KIND_SETTLE,
+    KIND_REVOKE,
+    KIND_REGISTER,
+    KIND_NO_PAYLOAD,
+    KINDS
+};
 
 typedef struct {
     fx *f;
@@ -282,7 +291,7 @@ typedef struct {
     rng r;
     uint64_t seed;
     int step, bad;
-    int accepted[KINDS + 1];
+    int accepted[KINDS];
     int *seen;  /* refusals by code, over all seeds */
     int *edges; /* [0] accepted at the share limit, [1] refused one fen over, [2]
                    transactions at the exact instant a voucher expires */
@@ -882,7 +891,7 @@ static slq_err random_tx(world *w, int *kind) {
             : k < 90 ? KIND_SETTLE
             : k < 96 ? KIND_REVOKE
             : k < 97 ? KIND_REGISTER
-            : k < 98 ? KINDS
+            : k < 98 ? KIND_NO_PAYLOAD
                      : KIND_ISSUE;
     switch (*kind) {
         case KIND_ISSUE:
@@ -982,7 +991,7 @@ static int run_seed(uint64_t seed, int steps, int seen[CODES], int edges[3]) {
         advance_time(&w);
         int kind;
         slq_err got = random_tx(&w, &kind);
-        if (got == SLQ_OK) w.accepted[kind]++, w.m.txs += kind != KINDS;
+        if (got == SLQ_OK) w.accepted[kind]++, w.m.txs += kind != KIND_NO_PAYLOAD;
         check_unchanged(&w, got);
         if (step % 4 == 0) check_invariants(&w);
         if (step % 64 == 63 || step == steps - 1) check_all(&w);
