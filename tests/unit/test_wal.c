@@ -1,5 +1,6 @@
 /* test_wal.c: the consensus write-ahead log: records come back in order, a torn tail is
- * cut off, damage before the end stops the replay, and a new height starts afresh. */
+ * cut off, damage before the end stops the replay, and a new height starts afresh with its
+ * height first (what a restarted engine reads to know the log is of its next height). */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 
 #include "check.h"
 #include "slq/assert.h"
+#include "slq/be.h"
 #include "wal.h"
 
 typedef struct {
@@ -112,5 +114,42 @@ static void test_damage_before_the_end_stops_the_replay(void) {
     temp_remove(path);
 }
 
+/* Keeps the payload of the first record seen. */
+typedef struct {
+    wal_kind kind;
+    uint8_t payload[16];
+    size_t len;
+} first_record;
+
+static bool keep_first(void *arg, wal_kind kind, const uint8_t *p, size_t len) {
+    first_record *f = arg;
+    f->kind = kind;
+    f->len = len;
+    if (len <= sizeof f->payload) memcpy(f->payload, p, len);
+    return false;
+}
+
+static void test_a_new_height_starts_with_its_height_big_endian(void) {
+    char path[64];
+    temp_path(path, sizeof path);
+    write_three(path); /* height 7 */
+    wal *w;
+    CHECK_ERR(wal_open(&w, path), SLQ_OK);
+    first_record f = {0};
+    CHECK_ERR(wal_replay(w, keep_first, &f), SLQ_OK);
+    CHECK_EQ_INT(f.kind, WAL_HEIGHT);
+    CHECK_EQ_INT(f.len, 8);
+    CHECK_EQ_INT(slq_get_be(f.payload, 8), 7);
+    CHECK_ERR(wal_begin(w, 0x0102030405060708ull), SLQ_OK);
+    CHECK_ERR(wal_replay(w, keep_first, &f), SLQ_OK);
+    CHECK_EQ_INT(f.kind, WAL_HEIGHT);
+    CHECK_EQ_INT(f.len, 8);
+    const uint8_t want[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    CHECK_MEM(f.payload, want, 8);
+    wal_close(w);
+    temp_remove(path);
+}
+
 TEST_MAIN("wal", TEST(test_records_come_back_in_order_after_reopening),
-          TEST(test_a_torn_tail_is_cut_off), TEST(test_damage_before_the_end_stops_the_replay))
+          TEST(test_a_torn_tail_is_cut_off), TEST(test_damage_before_the_end_stops_the_replay),
+          TEST(test_a_new_height_starts_with_its_height_big_endian))
