@@ -8,9 +8,15 @@ PY=/usr/bin/python3
 passed=0
 failed=0
 pass() { passed=$((passed + 1)); }
+# SLQ_TEST_FAIL_FAST=1 (scripts/mutants sets it) ends the test at its first failure: what
+# follows would only wait on a node that is already wrong.
 fail() {
     echo "FAIL: $*"
     failed=$((failed + 1))
+    if [ -n "${SLQ_TEST_FAIL_FAST:-}" ]; then
+        summary
+        exit 1
+    fi
 }
 
 # A base port P with P..P+2*nodes free on 127.0.0.1 (testnet uses P+2i and P+2i+1).
