@@ -65,7 +65,14 @@ slq_configure() {
     [ -f "$dir/build.ninja" ] && return 0
     log=$(mktemp)
     "${how[@]}" >"$log" 2>&1 || rc=$?
-    [ "$rc" -eq 0 ] || slq_show_failure "$log" "${how[*]:1}"
+    if [ "$rc" -ne 0 ]; then
+        slq_show_failure "$log" "${how[*]:1}"
+        # The compiler's own words behind "can not compile programs" and the like.
+        if [ -f "$dir/meson-logs/meson-log.txt" ]; then
+            echo "slq: the end of $dir/meson-logs/meson-log.txt:" >&2
+            tail -20 "$dir/meson-logs/meson-log.txt" >&2
+        fi
+    fi
     rm -f "$log"
     return "$rc"
 }
