@@ -19,13 +19,14 @@ fail() {
     fi
 }
 
-# A base port P with P..P+2*nodes free on 127.0.0.1 (testnet uses P+2i and P+2i+1).
+# A base port P with P..P+2*nodes free on 127.0.0.1 (testnet uses P+2i and P+2i+1), below
+# Linux's ephemeral range (32768-60999) so that no client socket takes it meanwhile.
 free_base_port() {
     "$PY" - "$1" <<'PY'
 import random, socket, sys
 n = int(sys.argv[1])
 for _ in range(200):
-    base = random.randrange(20000, 60000 - 2 * n, 2)
+    base = random.randrange(20000, 32000 - 2 * n, 2)  # below the ephemeral range
     socks = []
     try:
         for p in range(base, base + 2 * n):

@@ -237,6 +237,7 @@ mkdir "$T/proxy"
 import hashlib, json, sys, urllib.error, urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 upstream, state = sys.argv[1], sys.argv[2]
+direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never an http_proxy
 class Proxy(BaseHTTPRequestHandler):
     def log_message(self, *args): pass
     def reply(self, status, data):
@@ -247,7 +248,7 @@ class Proxy(BaseHTTPRequestHandler):
         self.wfile.write(data)
     def do_GET(self):
         try:
-            with urllib.request.urlopen(upstream + self.path, timeout=10) as r:
+            with direct.open(upstream + self.path, timeout=10) as r:
                 status, data = r.status, r.read()
         except urllib.error.HTTPError as e:
             status, data = e.code, e.read()

@@ -879,7 +879,7 @@ static void client_linger(fixture *f) {
     uint64_t t0 = now_ms();
     atomic_store(&f->ready, true);
     CHECK(wait_flag(&f->conns_gone)); /* while the client keeps its end open */
-    CHECK(now_ms() - t0 < 700);
+    CHECK(now_ms() - t0 < 900);       /* 150 ms idle, not the 1 s linger; room for a busy host */
     cli_close(&c);
 }
 
@@ -909,7 +909,7 @@ static void client_drain(fixture *f) {
         if (!cli_send(&c, junk, sizeof junk)) break;
     }
     CHECK(wait_flag(&f->conns_gone));
-    CHECK(now_ms() - t0 < 600);
+    CHECK(now_ms() - t0 < 900);
     cli_close(&c);
 }
 
@@ -932,7 +932,7 @@ static void client_trickle(fixture *f) {
         gone = atomic_load(&f->conns_gone);
     }
     CHECK(gone);
-    CHECK(now_ms() - t0 < 700); /* the idle time counts from the request's start */
+    CHECK(now_ms() - t0 < 900); /* the idle time counts from the request's start */
     CHECK(cli_closed(&c));
     cli_close(&c);
 }
