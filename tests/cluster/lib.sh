@@ -99,3 +99,18 @@ summary() {
     echo "$passed passed, $failed failed"
     [ "$failed" -eq 0 ]
 }
+
+# For tests that run several nodes: node I's pid in PID[I], their files in $T, and ports from
+# BASE (testnet uses BASE+2I for peers, BASE+2I+1 for the API). cluster_nodes_trap kills every
+# node and removes $T when the test exits (KEEP=1 keeps $T to look at).
+declare -A PID
+cluster_nodes_cleanup() {
+    local p
+    for p in "${PID[@]}"; do kill -9 "$p" 2>/dev/null; done
+    [ -n "${KEEP:-}" ] && echo "kept $T" || rm -rf "$T"
+}
+cluster_nodes_trap() { trap cluster_nodes_cleanup EXIT; }
+# api I: node I's API URL.
+api() { echo "http://127.0.0.1:$((BASE + 2 * $1 + 1))"; }
+# pubhex PEM: the raw Ed25519 public key of a PEM key file, in hex.
+pubhex() { openssl pkey -in "$1" -pubout -outform DER | tail -c 32 | od -An -tx1 | tr -d ' \n'; }

@@ -16,7 +16,8 @@
  *                  with --as naming another validator the signatures do not verify;
  *   --proposal     sends a proposal at the peer's next height, at the first round from the
  *                  peer's on whose proposer is validator J (default I), claiming validator I
- *                  and signed like the votes; its block is a stub that decodes;
+ *                  and signed like the votes; its block decodes but its header bytes are no
+ *                  header (the proposal must be refused on its signature or proposer first);
  *   --sync KIND    announces height 1000, then answers the peer's block request with the
  *                  block of the peer's own proposal and a certificate of its own precommit and
  *                  FILE's validator's precommit for it (KIND short: 2 signatures of 4), plus
@@ -156,16 +157,17 @@ static void send_votes(run_state *s) {
         send_vote(s, item);
 }
 
-/* A proposal of a stub block at the first round from the peer's whose proposer is J. */
+/* A proposal at the first round from the peer's whose proposer is J, of a block that decodes
+ * but whose header bytes are no header (what is refused is the proposal, not its block). */
 static void send_proposal(run_state *s) {
     uint32_t j = (uint32_t) (s->o->round_of >= 0 ? s->o->round_of : claimed(s)), r = s->round;
     while ((s->height % s->nvals + r % s->nvals) % s->nvals != j) r++;
-    uint8_t stub[] = "not a block header", hash[CRYPTO_HASH_BYTES];
+    uint8_t not_header[] = "not a block header", hash[CRYPTO_HASH_BYTES];
     Slq__Block b = SLQ__BLOCK__INIT;
-    b.header = (ProtobufCBinaryData){sizeof stub, stub};
+    b.header = (ProtobufCBinaryData){sizeof not_header, not_header};
     uint8_t block[64];
     size_t len = slq__block__pack(&b, block);
-    crypto_hash(ledger_suite(s->l), hash, stub, sizeof stub);
+    crypto_hash(ledger_suite(s->l), hash, not_header, sizeof not_header);
     Slq__Proposal p = SLQ__PROPOSAL__INIT;
     p.height = s->height;
     p.round = r;

@@ -22,18 +22,11 @@ P2P_SEND=${3:?usage: test_engine.sh SLQ SLQD P2P_SEND}
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/lib.sh"
 T=$(mktemp -d)
-declare -A PID
-cleanup() {
-    for p in "${PID[@]}"; do kill -9 "$p" 2>/dev/null; done
-    [ -n "${KEEP:-}" ] && echo "kept $T" || rm -rf "$T"
-}
-trap cleanup EXIT
+cluster_nodes_trap
 
 BASE=$(free_base_port 4)
 NET="$T/net"
 "$SLQ" testnet --validators 4 --out "$NET" --base-port "$BASE" >/dev/null || exit 1
-api() { echo "http://127.0.0.1:$((BASE + 2 * $1 + 1))"; }
-pubhex() { openssl pkey -in "$1" -pubout -outform DER | tail -c 32 | od -An -tx1 | tr -d ' \n'; }
 
 # Node 4 is the lying peer's home: the genesis and a key the validators admit as an
 # observer's (it is no validator's, so what it signs in a validator's name does not verify).

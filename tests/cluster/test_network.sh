@@ -17,19 +17,12 @@ P2P_SEND=${3:?usage: test_network.sh SLQ SLQD P2P_SEND}
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/lib.sh"
 T=$(mktemp -d)
-declare -A PID
-cleanup() {
-    for p in "${PID[@]}"; do kill -9 "$p" 2>/dev/null; done
-    [ -n "${KEEP:-}" ] && echo "kept $T" || rm -rf "$T"
-}
-trap cleanup EXIT
+cluster_nodes_trap
 
 BASE=$(free_base_port 7)
 NET="$T/net"
 "$SLQ" testnet --validators 4 --out "$NET" --base-port "$BASE" >/dev/null || exit 1
 K="$NET/keys"
-api() { echo "http://127.0.0.1:$((BASE + 2 * $1 + 1))"; }
-pubhex() { openssl pkey -in "$1" -pubout -outform DER | tail -c 32 | od -An -tx1 | tr -d ' \n'; }
 
 # The observer (node 4) and a stranger (node 5) with keys no genesis or config lists... the
 # observer's key is then added to every validator's "observers", and so is the key of a
