@@ -1,4 +1,4 @@
-/* bench_chain.c: the cost of a transfer in the node's chain executor (node/chain.h) alone:
+/* bench_chain.c: the cost of a transfer in the node's chain executor (chain/chain.h) alone:
  * building a block from decoded, signature-checked transfers (the ledger's rules on the
  * pending state) and committing it with every state change in one synced LevelDB write.
  * That is most of what slqd's loop thread does per transaction; no network, no signature

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "codec.h"
-#include "node.h"
+#include "config.h"
 #include "slq/limits.h"
 
 #define WHY(...)                                              \

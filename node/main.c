@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api_report.h"
+#include "documents.h"
 #include "codec.h"
 #include "node.h"
 #include "slq/limits.h"

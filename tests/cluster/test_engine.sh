@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_engine.sh: the consensus driver's checks (node/engine.c) against a peer that lies, with
+# test_engine.sh: the consensus driver's checks (replica/engine.c) against a peer that lies, with
 # real slqd processes on 127.0.0.1. Four validators, only nodes 0 and 1 running: height 1
 # waits for a quorum at round 0 (node 1 proposes it; both prevote its block, no third vote
 # comes). P2P_SEND plays a peer (node 4's key, an observer's) that sends node 1:

@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "node.h"
+#include "config.h"
 #include "slq/assert.h"
 
 static char home[] = "/tmp/slq-test-config-XXXXXX";

@@ -1,4 +1,4 @@
-/* test_digest_set.c: the node's set of digests (node/digest_set.h). */
+/* test_digest_set.c: the node's set of digests (chain/digest_set.h). */
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,4 +1,4 @@
-/* test_http.c: unit tests of node/http on real sockets.
+/* test_http.c: unit tests of net/http_server on real sockets.
  *
  * Each test runs the server's libuv loop in the main thread and one client in a pthread
  * that talks plain blocking sockets (2 s timeouts) to 127.0.0.1 on the ephemeral port. The
@@ -29,7 +29,7 @@
 #include <uv.h>
 
 #include "check.h"
-#include "http.h"
+#include "http_server.h"
 #include "slq/err.h"
 
 #define RUN_MS_MAX    4500u

@@ -1,4 +1,4 @@
-/* test_p2p.c: unit tests of node/p2p on real sockets.
+/* test_p2p.c: unit tests of net/p2p on real sockets.
  *
  * Each test runs two or three p2p instances on one uv loop in the test thread, on 127.0.0.1
  * with ephemeral ports and Ed25519 keys from crypto_key_generate (keys 0..2 are allowed,

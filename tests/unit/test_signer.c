@@ -1,4 +1,4 @@
-/* test_signer.c: the validator's persisted signing guard (node/signer.h). */
+/* test_signer.c: the validator's persisted signing guard (replica/signer.h). */
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>

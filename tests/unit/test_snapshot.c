@@ -1,5 +1,5 @@
 /* test_snapshot.c: the private view of a LevelDB directory that `slqd verify` opens
- * (node/snapshot.c). Table files are hard links, the mutable files are copies, LOCK, the
+ * (storage/snapshot.c). Table files are hard links, the mutable files are copies, LOCK, the
  * info logs, foreign files, symlinks and subdirectories are left out, the original is never
  * changed, and a snapshot that cannot be made leaves nothing behind. Works on hand-made
  * directories (snapshot knows file names, not LevelDB's formats). */

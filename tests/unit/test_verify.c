@@ -932,7 +932,7 @@ static void test_each_forged_block_fails_the_one_check_that_defends_it(void) {
  *
  * The ledger refuses any issue that would break a cap, so a chain over its caps can only come
  * from a ledger with a bug. The audit checks the caps itself after every block. This test is
- * linked with --wrap=ledger_apply (node/meson.build): while lenient_ is set, the node and the
+ * linked with --wrap=ledger_apply (audit/meson.build): while lenient_ is set, the node and the
  * audit both apply every transaction under its rules, those of a genesis with caps ten times
  * as high, and only the audit's own cap check can see that the chain's caps were broken. */
 

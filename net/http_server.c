@@ -1,4 +1,4 @@
-/* http.c: the generic HTTP/1.1 server of http.h on libuv and http-parser.
+/* http_server.c: the generic HTTP/1.1 server of http_server.h on libuv and http-parser.
  *
  * The server owns one listener, a spare handle for refusing connections over the limit and
  * an array of conns_max connection slots allocated at start. A slot keeps its read buffer
@@ -18,7 +18,7 @@
  *
  * Threading: the loop thread only. Handles are freed only in their close callbacks; the
  * server is freed by the last of them (server_free_if_done). */
-#include "http.h"
+#include "http_server.h"
 
 #include <http_parser.h>
 #include <inttypes.h>

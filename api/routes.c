@@ -1,4 +1,4 @@
-/* api.c: the HTTP JSON API of docs/api.md: routing and the read-only handlers. Every
+/* routes.c: the HTTP JSON API of docs/api.md: routing and the read-only handlers. Every
  * answer reads committed state from the store; nothing here writes. Integers (fen, ms,
  * heights, nonces) are written as exact JSON integers, never through a double. */
 #include <cjson/cJSON.h>
@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api_json.h"
-#include "api_report.h"
+#include "json.h"
+#include "documents.h"
 #include "codec.h"
 #include "node.h"
 #include "slq/cst.h"

@@ -1,4 +1,4 @@
-/* api_report.c: the documents of api_report.h. Each reads rows in proportion to the chain
+/* documents.c: the documents of documents.h. Each reads rows in proportion to the chain
  * (an audit or report every voucher and claim: seconds on a large chain; a busy centre's
  * vouchers, 64,000 of them, over a second), which the loop thread cannot spend: it votes,
  * builds blocks and admits transactions. So the request pins the store (a LevelDB
@@ -11,13 +11,13 @@
  * of libuv's four workers. For the cluster tests,
  * SLQ_TEST_SCAN_HOLD_MS in the environment makes the worker wait that long before building
  * an audit or report (so that "two are being built" can be arranged without a huge chain). */
-#include "api_report.h"
+#include "documents.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "api_json.h"
+#include "json.h"
 #include "report.h"
 #include "slq/assert.h"
 #include "slq/limits.h"

@@ -1,4 +1,4 @@
-/* api_json.h: JSON documents of the API (docs/api.md) built from committed state. Integers
+/* json.h: JSON documents of the API (docs/api.md) built from committed state. Integers
  * go out as exact JSON integers (cJSON raw text), never through a double. */
 #ifndef SLQ_NODE_API_JSON_H
 #define SLQ_NODE_API_JSON_H

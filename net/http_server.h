@@ -1,4 +1,4 @@
-/* http.h: a small HTTP/1.1 server on a libuv loop, for the node's JSON API (docs/api.md).
+/* http_server.h: a small HTTP/1.1 server on a libuv loop, for the node's JSON API (docs/api.md).
  *
  * This is the generic layer only: it accepts connections, parses requests with http-parser,
  * enforces the SLQ_HTTP_* limits, hands each complete request to one handler function and

@@ -1,5 +1,5 @@
-/* api_json.c: the JSON documents of api_json.h. Reads only committed rows of the store. */
-#include "api_json.h"
+/* state_json.c: the JSON documents of json.h. Reads only committed rows of the store. */
+#include "json.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* submit.c: transactions in. For POST /v1/txs, the body's transactions are decoded and
+/* intake.c: transactions in. For POST /v1/txs, the body's transactions are decoded and
  * their signatures verified on libuv's thread pool, in chunks so that a large batch uses
  * every worker; then, back on the loop thread, each is checked against the committed nonce
  * and put into the mempool, and the request is answered with one result per transaction.

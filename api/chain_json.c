@@ -1,9 +1,9 @@
-/* api_chain.c: JSON of blocks and transactions for the API (api_json.h). */
+/* chain_json.c: JSON of blocks and transactions for the API (json.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "api_json.h"
+#include "json.h"
 #include "codec.h"
 
 static void hash_list(cJSON *arr, const ProtobufCBinaryData *txs, size_t n, crypto_suite suite) {

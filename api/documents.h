@@ -1,4 +1,4 @@
-/* api_report.h: the documents built off the loop thread, over a pinned view of the store:
+/* documents.h: the documents built off the loop thread, over a pinned view of the store:
  * GET /v1/audit/YEAR and GET /v1/report/YEAR (docs/api.md, docs/audit.md), and the lookups
  * whose size grows with the chain: an account's vouchers, a voucher's lineage, the claims.
  * The report is report.c's over the committed rows, so it is byte for byte what
