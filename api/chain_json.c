@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json.h"
 #include "codec.h"
+#include "json.h"
 
 static void hash_list(cJSON *arr, const ProtobufCBinaryData *txs, size_t n, crypto_suite suite) {
     for (size_t i = 0; i < n; i++) {
@@ -38,10 +38,10 @@ static cJSON *cert_json(const uint8_t *bytes, size_t len) {
 }
 
 /* Loads and decodes the block at height: *b and *h are yours. */
-static slq_err load_block(node *n, uint64_t height, Slq__Block **b, Slq__BlockHeader **h) {
+static slq_err load_block(api *a, uint64_t height, Slq__Block **b, Slq__BlockHeader **h) {
     uint8_t *bytes = NULL;
     size_t len = 0;
-    slq_err err = storage_block_by_height(chain_storage(n->chain), height, &bytes, &len);
+    slq_err err = storage_block_by_height(chain_storage(a->cfg.chain), height, &bytes, &len);
     if (err != SLQ_OK) return err;
     *b = slq__block__unpack(NULL, len, bytes);
     free(bytes);
@@ -51,12 +51,12 @@ static slq_err load_block(node *n, uint64_t height, Slq__Block **b, Slq__BlockHe
     return SLQ_STORAGE_CORRUPT;
 }
 
-slq_err api_block_json(node *n, uint64_t height, cJSON **out) {
+slq_err api_block_json(api *a, uint64_t height, cJSON **out) {
     Slq__Block *b;
     Slq__BlockHeader *h;
-    slq_err err = load_block(n, height, &b, &h);
+    slq_err err = load_block(a, height, &b, &h);
     if (err != SLQ_OK) return err;
-    crypto_suite suite = ledger_suite(chain_ledger(n->chain));
+    crypto_suite suite = ledger_suite(chain_ledger(a->cfg.chain));
     uint8_t hash[CRYPTO_HASH_BYTES];
     crypto_hash(suite, hash, b->header.data, b->header.len);
     cJSON *o = cJSON_CreateObject();
@@ -71,7 +71,7 @@ slq_err api_block_json(node *n, uint64_t height, cJSON **out) {
     hash_list(cJSON_AddArrayToObject(o, "txs"), b->txs, b->n_txs, suite);
     uint8_t *cert = NULL;
     size_t cert_len = 0;
-    if (storage_cert_by_height(chain_storage(n->chain), height, &cert, &cert_len) == SLQ_OK) {
+    if (storage_cert_by_height(chain_storage(a->cfg.chain), height, &cert, &cert_len) == SLQ_OK) {
         cJSON_AddItemToObject(o, "certificate", cert_json(cert, cert_len));
         free(cert);
     }
@@ -132,8 +132,8 @@ static cJSON *body_json(const Slq__TxBody *b) {
 }
 
 /* The vouchers a committed tx created (recipient's first) and the claim it opened. */
-static void outcome_json(node *n, cJSON *o, const ledger_tx *tx) {
-    crypto_suite suite = ledger_suite(chain_ledger(n->chain));
+static void outcome_json(api *a, cJSON *o, const ledger_tx *tx) {
+    crypto_suite suite = ledger_suite(chain_ledger(a->cfg.chain));
     cJSON *vs = cJSON_AddArrayToObject(o, "vouchers");
     Slq__TxKind k = tx->body->kind;
     uint32_t max = k == SLQ__TX_KIND__TX_ISSUE ? 1 : k == SLQ__TX_KIND__TX_TRANSFER ? 2 : 0;
@@ -142,7 +142,7 @@ static void outcome_json(node *n, cJSON *o, const ledger_tx *tx) {
         ledger_voucher_id(suite, id, tx->hash, i);
         uint8_t *v = NULL;
         size_t len = 0;
-        if (storage_voucher(chain_storage(n->chain), id, &v, &len) != SLQ_OK) continue;
+        if (storage_voucher(chain_storage(a->cfg.chain), id, &v, &len) != SLQ_OK) continue;
         free(v);
         char hex[2 * CRYPTO_HASH_BYTES + 1];
         codec_hex_encode(hex, id, CRYPTO_HASH_BYTES);
@@ -155,13 +155,14 @@ static void outcome_json(node *n, cJSON *o, const ledger_tx *tx) {
     }
 }
 
-slq_err api_tx_json(node *n, const uint8_t hash[CRYPTO_HASH_BYTES], cJSON **out) {
+slq_err api_tx_json(api *a, const uint8_t hash[CRYPTO_HASH_BYTES], cJSON **out) {
     uint64_t height = 0;
     uint32_t index = 0;
     uint8_t *bytes = NULL;
     size_t len = 0;
-    slq_err err = storage_tx_by_hash(chain_storage(n->chain), hash, &height, &index, &bytes, &len);
-    if (err == SLQ_NOT_FOUND && mempool_has(n->mp, hash)) {
+    slq_err err =
+        storage_tx_by_hash(chain_storage(a->cfg.chain), hash, &height, &index, &bytes, &len);
+    if (err == SLQ_NOT_FOUND && mempool_has(a->cfg.mp, hash)) {
         *out = cJSON_CreateObject();
         json_hex(*out, "tx", hash, CRYPTO_HASH_BYTES);
         cJSON_AddStringToObject(*out, "status", "pending");
@@ -169,12 +170,12 @@ slq_err api_tx_json(node *n, const uint8_t hash[CRYPTO_HASH_BYTES], cJSON **out)
     }
     if (err != SLQ_OK) return err;
     ledger_tx tx;
-    err = ledger_tx_decode(&tx, chain_ledger(n->chain), bytes, len);
+    err = ledger_tx_decode(&tx, chain_ledger(a->cfg.chain), bytes, len);
     free(bytes);
     if (err != SLQ_OK) return SLQ_STORAGE_CORRUPT; /* it was valid when committed */
     Slq__Block *b = NULL;
     Slq__BlockHeader *h = NULL;
-    err = load_block(n, height, &b, &h);
+    err = load_block(a, height, &b, &h);
     cJSON *o = cJSON_CreateObject();
     json_hex(o, "tx", hash, CRYPTO_HASH_BYTES);
     cJSON_AddStringToObject(o, "status", "committed");
@@ -184,7 +185,7 @@ slq_err api_tx_json(node *n, const uint8_t hash[CRYPTO_HASH_BYTES], cJSON **out)
     cJSON_AddStringToObject(o, "kind", kind_name(tx.body->kind));
     json_address(o, "signer", tx.signer);
     json_u64(o, "nonce", tx.body->nonce);
-    outcome_json(n, o, &tx);
+    outcome_json(a, o, &tx);
     cJSON_AddItemToObject(o, "body", body_json(tx.body));
     ledger_tx_free(&tx);
     if (h != NULL) slq__block_header__free_unpacked(h, NULL);

@@ -21,22 +21,23 @@
 #include "report.h"
 #include "slq/assert.h"
 #include "slq/limits.h"
+#include "slq/worker.h"
 
-typedef struct scan_job {
+typedef struct doc_job {
     uv_work_t work;
-    node *n;
-    size_t slot;    /* in n->scans */
+    api *a;
+    size_t slot;    /* in a->docs */
     uint64_t order; /* of acceptance: the waiting ones start in this order */
     bool started;   /* queued on the workers */
     const ledger *l;
     http_req_ref ref;
-    node_scan_args args;
+    api_doc_args args;
     storage_pin *pin;
     report_tip tip;
     unsigned hold_ms; /* test hook: SLQ_TEST_SCAN_HOLD_MS, how long the worker waits first */
     char *json;       /* the answer, built by the worker */
     slq_err err;
-} scan_job;
+} doc_job;
 
 #define SCAN_SLOTS (SLQ_SCANS_MAX + SLQ_LOOKUPS_MAX)
 
@@ -54,33 +55,33 @@ static bool parse_year(const char *s, uint32_t *out) {
 
 /* Worker thread: touches only the job, the pin and the read-only ledger. */
 static void scan_work(uv_work_t *w) {
-    scan_job *j = w->data;
-    node_worker_yield_to_loop();
+    doc_job *j = w->data;
+    slq_worker_yield_to_loop();
     if (j->hold_ms > 0) {
         struct timespec ts = {.tv_sec = j->hold_ms / 1000, .tv_nsec = j->hold_ms % 1000 * 1000000L};
         nanosleep(&ts, NULL);
     }
-    const node_scan_args *a = &j->args;
-    if (a->kind == NODE_SCAN_REPORT) {
+    const api_doc_args *args = &j->args;
+    if (args->kind == API_DOC_REPORT) {
         report_source src = report_source_pin(j->pin);
         size_t len = 0;
-        j->err = report_json(&j->json, &len, j->l, &src, &j->tip, a->year);
+        j->err = report_json(&j->json, &len, j->l, &src, &j->tip, args->year);
         return;
     }
     cJSON *o = NULL;
     api_view view = {.l = j->l, .pin = j->pin, .time_ms = j->tip.time_ms};
-    switch (a->kind) {
-        case NODE_SCAN_AUDIT:
-            j->err = api_audit_json(&view, j->tip.height, a->year, &o);
+    switch (args->kind) {
+        case API_DOC_AUDIT:
+            j->err = api_audit_json(&view, j->tip.height, args->year, &o);
             break;
-        case NODE_SCAN_BALANCE:
-            j->err = api_balance_json(&view, a->addr, a->all, &o);
+        case API_DOC_BALANCE:
+            j->err = api_balance_json(&view, args->addr, args->all, &o);
             break;
-        case NODE_SCAN_LINEAGE:
-            j->err = api_voucher_lineage_json(&view, a->id, &o);
+        case API_DOC_LINEAGE:
+            j->err = api_voucher_lineage_json(&view, args->id, &o);
             break;
         default:
-            j->err = api_claims_json(&view, a->has_addr ? a->addr : NULL, &o);
+            j->err = api_claims_json(&view, args->has_addr ? args->addr : NULL, &o);
             break;
     }
     if (j->err != SLQ_OK) return;
@@ -90,83 +91,83 @@ static void scan_work(uv_work_t *w) {
 }
 
 /* Loop thread: answers (unless the node is stopping) and lets go of the pin. */
-static void start_waiting(node *n);
+static void start_waiting(api *a);
 
 static void scan_done(uv_work_t *w, int status) {
-    scan_job *j = w->data;
-    node *n = j->n;
-    n->scans[j->slot] = NULL;
+    doc_job *j = w->data;
+    api *a = j->a;
+    a->docs[j->slot] = NULL;
     storage_pin_close(j->pin);
-    if (!n->stopping) start_waiting(n);
-    if (!n->stopping && status == 0) {
+    if (!a->stopping) start_waiting(a);
+    if (!a->stopping && status == 0) {
         if (j->err == SLQ_OK) {
-            node_api_json(n, j->ref, 200, j->json); /* takes json */
+            api_send(a, j->ref, 200, j->json); /* takes json */
             j->json = NULL;
-        } else if (j->err == SLQ_NOT_FOUND && j->args.kind == NODE_SCAN_LINEAGE) {
-            node_api_error(n, j->ref, 404, SLQ_VOUCHER_UNKNOWN, "no such voucher");
+        } else if (j->err == SLQ_NOT_FOUND && j->args.kind == API_DOC_LINEAGE) {
+            api_error(a, j->ref, SLQ_VOUCHER_UNKNOWN, "no such voucher");
         } else {
-            node_api_error(n, j->ref, 500, j->err, slq_err_str(j->err));
+            api_error(a, j->ref, j->err, slq_err_str(j->err));
         }
     }
     free(j->json);
     free(j);
 }
 
-static bool is_report(node_scan kind) {
-    return kind == NODE_SCAN_AUDIT || kind == NODE_SCAN_REPORT;
+static bool is_report(api_doc_kind kind) {
+    return kind == API_DOC_AUDIT || kind == API_DOC_REPORT;
 }
 
-void node_api_scan(node *n, http_req_ref ref, const node_scan_args *a) {
-    size_t from = is_report(a->kind) ? 0 : SLQ_SCANS_MAX;
-    size_t to = is_report(a->kind) ? SLQ_SCANS_MAX : SCAN_SLOTS;
+void api_doc(api *a, http_req_ref ref, const api_doc_args *args) {
+    size_t from = is_report(args->kind) ? 0 : SLQ_SCANS_MAX;
+    size_t to = is_report(args->kind) ? SLQ_SCANS_MAX : SCAN_SLOTS;
     size_t slot = from;
-    while (slot < to && n->scans[slot] != NULL) slot++;
+    while (slot < to && a->docs[slot] != NULL) slot++;
     if (slot == to) {
-        node_api_error(n, ref, 503, SLQ_BUSY, slq_err_str(SLQ_BUSY));
+        api_error(a, ref, SLQ_BUSY, slq_err_str(SLQ_BUSY));
         return;
     }
-    scan_job *j = calloc(1, sizeof *j);
-    slq_err err = j != NULL
-                      ? storage_pin_open(chain_storage(n->chain), !is_report(a->kind), &j->pin)
-                      : SLQ_NO_MEMORY;
+    doc_job *j = calloc(1, sizeof *j);
+    slq_err err =
+        j != NULL ? storage_pin_open(chain_storage(a->cfg.chain), !is_report(args->kind), &j->pin)
+                  : SLQ_NO_MEMORY;
     if (err == SLQ_OK) {
-        const storage_tip *t = chain_tip(n->chain); /* read with the pin: the same height */
-        j->tip = (report_tip){.height = t->height, .time_ms = chain_tip_time_ms(n->chain)};
+        const storage_tip *t = chain_tip(a->cfg.chain); /* read with the pin: the same height */
+        j->tip = (report_tip){.height = t->height, .time_ms = chain_tip_time_ms(a->cfg.chain)};
         memcpy(j->tip.hash, t->hash, CRYPTO_HASH_BYTES);
-        const char *hold = is_report(a->kind) ? getenv("SLQ_TEST_SCAN_HOLD_MS") : NULL;
+        const char *hold = is_report(args->kind) ? getenv("SLQ_TEST_SCAN_HOLD_MS") : NULL;
         j->hold_ms = hold != NULL ? (unsigned) strtoul(hold, NULL, 10) % 60000u : 0;
-        j->n = n;
+        j->a = a;
         j->slot = slot;
-        j->order = n->scans_accepted++;
-        j->l = chain_ledger(n->chain);
+        j->order = a->docs_accepted++;
+        j->l = chain_ledger(a->cfg.chain);
         j->ref = ref;
-        j->args = *a;
+        j->args = *args;
         j->work.data = j;
     }
     if (err != SLQ_OK) {
         if (j != NULL) storage_pin_close(j->pin);
         free(j);
-        node_api_error(n, ref, 500, err, slq_err_str(err));
+        api_error(a, ref, err, slq_err_str(err));
         return;
     }
-    n->scans[slot] = j;
-    start_waiting(n);
+    a->docs[slot] = j;
+    start_waiting(a);
 }
 
 /* Fails a job that could not start: answers 500, frees it. */
-static void drop(node *n, scan_job *j, slq_err err) {
-    n->scans[j->slot] = NULL;
+static void drop(api *a, doc_job *j, slq_err err) {
+    a->docs[j->slot] = NULL;
     storage_pin_close(j->pin);
-    if (err != SLQ_OK) node_api_error(n, j->ref, 500, err, slq_err_str(err));
+    if (err != SLQ_OK) api_error(a, j->ref, err, slq_err_str(err));
     free(j);
 }
 
 /* The oldest job waiting in slots [first, end), or NULL if none waits or one of them is
  * already on the workers. */
-static scan_job *next_to_start(node *n, size_t first, size_t end) {
-    scan_job *next = NULL;
+static doc_job *next_to_start(api *a, size_t first, size_t end) {
+    doc_job *next = NULL;
     for (size_t i = first; i < end; i++) {
-        scan_job *j = n->scans[i];
+        doc_job *j = a->docs[i];
         if (j != NULL && j->started) return NULL;
         if (j != NULL && (next == NULL || j->order < next->order)) next = j;
     }
@@ -175,40 +176,40 @@ static scan_job *next_to_start(node *n, size_t first, size_t end) {
 
 /* Queues on the workers, for each kind (audits and reports; lookups) that has none there,
  * the oldest of that kind waiting. */
-static void start_waiting(node *n) {
+static void start_waiting(api *a) {
     static const size_t first[2] = {0, SLQ_SCANS_MAX}, end[2] = {SLQ_SCANS_MAX, SCAN_SLOTS};
     for (size_t kind = 0; kind < 2; kind++) {
-        scan_job *j;
-        while ((j = next_to_start(n, first[kind], end[kind])) != NULL) {
+        doc_job *j;
+        while ((j = next_to_start(a, first[kind], end[kind])) != NULL) {
             j->started = true;
-            if (uv_queue_work(n->loop, &j->work, scan_work, scan_done) == 0) break;
-            drop(n, j, SLQ_NO_MEMORY);
+            if (uv_queue_work(a->cfg.loop, &j->work, scan_work, scan_done) == 0) break;
+            drop(a, j, SLQ_NO_MEMORY);
         }
     }
 }
 
-void node_api_scan_year(node *n, http_req_ref ref, node_scan kind, const char *year_text) {
+void api_doc_year(api *a, http_req_ref ref, api_doc_kind kind, const char *year_text) {
     SLQ_ASSERT(is_report(kind));
-    node_scan_args a = {.kind = kind};
-    if (!parse_year(year_text, &a.year)) {
-        node_api_error(n, ref, 400, SLQ_INVALID_ARGUMENT, "year must be 2000..9999");
+    api_doc_args args = {.kind = kind};
+    if (!parse_year(year_text, &args.year)) {
+        api_error(a, ref, SLQ_INVALID_ARGUMENT, "year must be 2000..9999");
         return;
     }
-    node_api_scan(n, ref, &a);
+    api_doc(a, ref, &args);
 }
 
-size_t node_api_reports_building(const node *n) {
+size_t api_reports_building(const api *a) {
     size_t count = 0;
-    for (size_t i = 0; i < SLQ_SCANS_MAX; i++) count += n->scans[i] != NULL;
+    for (size_t i = 0; i < SLQ_SCANS_MAX; i++) count += a->docs[i] != NULL;
     return count;
 }
 
-void node_api_scans_cancel(node *n) {
+void api_docs_cancel(api *a) {
     for (size_t i = 0; i < SCAN_SLOTS; i++) {
-        scan_job *j = n->scans[i];
+        doc_job *j = a->docs[i];
         if (j == NULL) continue;
         if (!j->started)
-            drop(n, j, SLQ_OK); /* the request gets no answer: the server is closing */
+            drop(a, j, SLQ_OK); /* the request gets no answer: the server is closing */
         else
             (void) uv_cancel((uv_req_t *) &j->work); /* EBUSY if running: it finishes */
     }

@@ -9,36 +9,36 @@
 
 #include <stdbool.h>
 
-#include "node.h"
+#include "internal.h"
 
 typedef enum {
-    NODE_SCAN_AUDIT,   /* the audit summary of a year */
-    NODE_SCAN_REPORT,  /* the regulator's report of a year (report.h) */
-    NODE_SCAN_BALANCE, /* GET /v1/accounts/ADDR/vouchers */
-    NODE_SCAN_LINEAGE, /* GET /v1/vouchers/ID */
-    NODE_SCAN_CLAIMS,  /* GET /v1/claims */
-} node_scan;
+    API_DOC_AUDIT,   /* the audit summary of a year */
+    API_DOC_REPORT,  /* the regulator's report of a year (report.h) */
+    API_DOC_BALANCE, /* GET /v1/accounts/ADDR/vouchers */
+    API_DOC_LINEAGE, /* GET /v1/vouchers/ID */
+    API_DOC_CLAIMS,  /* GET /v1/claims */
+} api_doc_kind;
 
 typedef struct {
-    node_scan kind;
+    api_doc_kind kind;
     uint32_t year;                      /* AUDIT, REPORT: 2000..9999 */
     uint8_t addr[CRYPTO_ADDRESS_BYTES]; /* BALANCE: the holder; CLAIMS: the centre, if has_addr */
     bool has_addr;
     bool all;                      /* BALANCE: expired vouchers too */
     uint8_t id[CRYPTO_HASH_BYTES]; /* LINEAGE */
-} node_scan_args;
+} api_doc_args;
 
 /* Answers the request, later: 200 with the document at the tip's height when asked; 404
  * VOUCHER_UNKNOWN for a lineage of no voucher; 503 BUSY while SLQ_SCANS_MAX audits and
  * reports (or SLQ_LOOKUPS_MAX lookups) are being built; 500 when a stored row does not
  * decode (SLQ_STORAGE_CORRUPT) or memory runs out. */
-void node_api_scan(node *n, http_req_ref ref, const node_scan_args *a);
+void api_doc(api *a, http_req_ref ref, const api_doc_args *args);
 /* The same for an audit or report whose year is still text: 400 unless 2000..9999. */
-void node_api_scan_year(node *n, http_req_ref ref, node_scan kind, const char *year_text);
+void api_doc_year(api *a, http_req_ref ref, api_doc_kind kind, const char *year_text);
 /* At stop: cancels those not started yet (their requests get no answer); those being built
  * finish, and the loop must run until they have. */
-void node_api_scans_cancel(node *n);
+void api_docs_cancel(api *a);
 /* Audits and reports being built now. */
-size_t node_api_reports_building(const node *n);
+size_t api_reports_building(const api *a);
 
 #endif

@@ -6,7 +6,7 @@
 #include <cjson/cJSON.h>
 #include <stdbool.h>
 
-#include "node.h"
+#include "internal.h"
 
 void json_i64(cJSON *o, const char *key, int64_t v);
 void json_u64(cJSON *o, const char *key, uint64_t v);
@@ -22,10 +22,10 @@ typedef struct {
 } api_view;
 
 /* Each fills *out (cJSON_Delete it) or returns SLQ_NOT_FOUND / a storage error. Those taking
- * a node run on the loop thread; those taking a view on any thread. */
-SLQ_MUST_USE slq_err api_block_json(node *n, uint64_t height, cJSON **out);
-SLQ_MUST_USE slq_err api_tx_json(node *n, const uint8_t hash[CRYPTO_HASH_BYTES], cJSON **out);
-SLQ_MUST_USE slq_err api_account_json(node *n, const uint8_t addr[CRYPTO_ADDRESS_BYTES],
+ * the API run on the loop thread; those taking a view on any thread. */
+SLQ_MUST_USE slq_err api_block_json(api *a, uint64_t height, cJSON **out);
+SLQ_MUST_USE slq_err api_tx_json(api *a, const uint8_t hash[CRYPTO_HASH_BYTES], cJSON **out);
+SLQ_MUST_USE slq_err api_account_json(api *a, const uint8_t addr[CRYPTO_ADDRESS_BYTES],
                                       cJSON **out);
 SLQ_MUST_USE slq_err api_balance_json(const api_view *view,
                                       const uint8_t addr[CRYPTO_ADDRESS_BYTES], bool all,

@@ -6,35 +6,40 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json.h"
-#include "documents.h"
 #include "codec.h"
-#include "node.h"
+#include "documents.h"
+#include "internal.h"
+#include "json.h"
 #include "slq/cst.h"
 #include "slq/keys.h"
 #include "slq/log.h"
 
-void node_api_json(node *n, http_req_ref ref, int status, char *json) {
-    if (n->http == NULL || json == NULL) {
+void api_send(api *a, http_req_ref ref, int status, char *json) {
+    /* The answer when the answer cannot be built: memory ran out. */
+    static const char no_memory[] =
+        "{\"error\":\"NO_MEMORY\",\"code\":2,\"message\":\"out of memory\"}";
+    if (a->http == NULL) {
         free(json);
         return;
     }
-    slq_err err = http_respond(n->http, ref, status, "application/json", json, strlen(json));
-    if (err != SLQ_OK && err != SLQ_NOT_FOUND) log_warn("node: api: respond: %s", slq_err_str(err));
+    const char *body = json != NULL ? json : no_memory;
+    if (json == NULL) status = slq_err_http_status(SLQ_NO_MEMORY);
+    slq_err err = http_respond(a->http, ref, status, "application/json", body, strlen(body));
+    if (err != SLQ_OK && err != SLQ_NOT_FOUND) log_warn("api: respond: %s", slq_err_str(err));
     free(json);
 }
 
-void node_api_error(node *n, http_req_ref ref, int status, slq_err code, const char *message) {
+void api_error(api *a, http_req_ref ref, slq_err code, const char *message) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "error", slq_err_name(code));
     cJSON_AddNumberToObject(o, "code", code);
     cJSON_AddStringToObject(o, "message", message);
-    node_api_json(n, ref, status, cJSON_PrintUnformatted(o));
+    api_send(a, ref, slq_err_http_status(code), cJSON_PrintUnformatted(o));
     cJSON_Delete(o);
 }
 
-static void reply(node *n, http_req_ref ref, cJSON *o) {
-    node_api_json(n, ref, 200, cJSON_PrintUnformatted(o));
+static void reply(api *a, http_req_ref ref, cJSON *o) {
+    api_send(a, ref, 200, cJSON_PrintUnformatted(o));
     cJSON_Delete(o);
 }
 
@@ -51,9 +56,9 @@ static bool parse_u64(const char *s, uint64_t *out) {
 
 /* ------------------------------------------------------------------ status, blocks */
 
-static void get_status(node *n, http_req_ref ref) {
-    const ledger *l = chain_ledger(n->chain);
-    const storage_tip *tip = chain_tip(n->chain);
+static void get_status(api *a, http_req_ref ref) {
+    const ledger *l = chain_ledger(a->cfg.chain);
+    const storage_tip *tip = chain_tip(a->cfg.chain);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "chain_id", ledger_chain_id(l));
     cJSON_AddStringToObject(o, "suite", crypto_suite_name(ledger_suite(l)));
@@ -61,10 +66,10 @@ static void get_status(node *n, http_req_ref ref) {
     json_u64(o, "height", tip->height);
     json_hex(o, "tip_hash", tip->hash, CRYPTO_HASH_BYTES);
     json_hex(o, "app_hash", tip->app_hash, CRYPTO_HASH_BYTES);
-    json_i64(o, "time_ms", chain_tip_time_ms(n->chain));
-    json_u64(o, "mempool", mempool_count(n->mp));
-    json_address(o, "node", n->addr);
-    cJSON_AddBoolToObject(o, "validator", n->validator);
+    json_i64(o, "time_ms", chain_tip_time_ms(a->cfg.chain));
+    json_u64(o, "mempool", mempool_count(a->cfg.mp));
+    json_address(o, "node", a->cfg.addr);
+    cJSON_AddBoolToObject(o, "validator", a->cfg.validator);
     cJSON *vs = cJSON_AddArrayToObject(o, "validators");
     const Slq__Genesis *g = ledger_genesis(l);
     for (size_t i = 0; i < g->n_validators; i++) {
@@ -77,47 +82,47 @@ static void get_status(node *n, http_req_ref ref) {
         json_u64(v, "power", g->validators[i]->power);
         cJSON_AddItemToArray(vs, v);
     }
-    reply(n, ref, o);
+    reply(a, ref, o);
 }
 
-static void get_block(node *n, http_req_ref ref, const char *which) {
-    uint64_t height = chain_tip(n->chain)->height;
+static void get_block(api *a, http_req_ref ref, const char *which) {
+    uint64_t height = chain_tip(a->cfg.chain)->height;
     if (strcmp(which, "latest") != 0 && !parse_u64(which, &height)) {
-        node_api_error(n, ref, 400, SLQ_INVALID_ARGUMENT, "height must be a number or latest");
+        api_error(a, ref, SLQ_INVALID_ARGUMENT, "height must be a number or latest");
         return;
     }
     cJSON *o = NULL;
-    slq_err err = height == 0 ? SLQ_NOT_FOUND : api_block_json(n, height, &o);
+    slq_err err = height == 0 ? SLQ_NOT_FOUND : api_block_json(a, height, &o);
     if (err == SLQ_NOT_FOUND)
-        node_api_error(n, ref, 404, err, "no block at that height");
+        api_error(a, ref, err, "no block at that height");
     else if (err != SLQ_OK)
-        node_api_error(n, ref, 500, err, slq_err_str(err));
+        api_error(a, ref, err, slq_err_str(err));
     else
-        reply(n, ref, o);
+        reply(a, ref, o);
 }
 
 /* ------------------------------------------------------------------ transactions */
 
-static void get_tx(node *n, http_req_ref ref, const char *hex) {
+static void get_tx(api *a, http_req_ref ref, const char *hex) {
     uint8_t hash[CRYPTO_HASH_BYTES];
     if (strlen(hex) != 2 * CRYPTO_HASH_BYTES ||
         codec_hex_decode(hash, sizeof hash, hex) != SLQ_OK) {
-        node_api_error(n, ref, 400, SLQ_FIELD_INVALID, "tx hash must be 64 lowercase hex digits");
+        api_error(a, ref, SLQ_FIELD_INVALID, "tx hash must be 64 lowercase hex digits");
         return;
     }
     cJSON *o = NULL;
-    slq_err err = api_tx_json(n, hash, &o);
+    slq_err err = api_tx_json(a, hash, &o);
     if (err == SLQ_OK) {
-        reply(n, ref, o);
+        reply(a, ref, o);
         return;
     }
     if (err != SLQ_NOT_FOUND) {
-        node_api_error(n, ref, 500, err, slq_err_str(err));
+        api_error(a, ref, err, slq_err_str(err));
         return;
     }
-    const node_result *r = node_result_find(n, hash);
+    const result *r = results_find(a->cfg.res, hash);
     if (r == NULL) {
-        node_api_error(n, ref, 404, SLQ_NOT_FOUND, "unknown transaction");
+        api_error(a, ref, SLQ_NOT_FOUND, "unknown transaction");
         return;
     }
     o = cJSON_CreateObject();
@@ -126,62 +131,61 @@ static void get_tx(node *n, http_req_ref ref, const char *hex) {
     cJSON_AddStringToObject(o, "error", slq_err_name(r->code));
     cJSON_AddNumberToObject(o, "code", r->code);
     cJSON_AddStringToObject(o, "message", r->message);
-    reply(n, ref, o);
+    reply(a, ref, o);
 }
 
 /* ------------------------------------------------------------------ accounts, vouchers */
 
-static void get_account(node *n, http_req_ref ref, const char *addr_text, const char *rest,
+static void get_account(api *a, http_req_ref ref, const char *addr_text, const char *rest,
                         const char *query) {
     uint8_t addr[CRYPTO_ADDRESS_BYTES];
     if (crypto_address_parse(addr, addr_text) != SLQ_OK) {
-        node_api_error(n, ref, 400, SLQ_ADDRESS_INVALID, slq_err_str(SLQ_ADDRESS_INVALID));
+        api_error(a, ref, SLQ_ADDRESS_INVALID, slq_err_str(SLQ_ADDRESS_INVALID));
         return;
     }
     if (rest != NULL && strcmp(rest, "vouchers") == 0) {
-        node_scan_args a = {.kind = NODE_SCAN_BALANCE, .all = strstr(query, "all=1") != NULL};
-        memcpy(a.addr, addr, sizeof a.addr);
-        node_api_scan(n, ref, &a);
+        api_doc_args args = {.kind = API_DOC_BALANCE, .all = strstr(query, "all=1") != NULL};
+        memcpy(args.addr, addr, sizeof args.addr);
+        api_doc(a, ref, &args);
         return;
     }
     cJSON *o = NULL;
-    slq_err err = rest == NULL ? api_account_json(n, addr, &o) : SLQ_INVALID_ARGUMENT;
+    slq_err err = rest == NULL ? api_account_json(a, addr, &o) : SLQ_INVALID_ARGUMENT;
     if (err == SLQ_OK)
-        reply(n, ref, o);
+        reply(a, ref, o);
     else if (err == SLQ_NOT_FOUND)
-        node_api_error(n, ref, 404, SLQ_ACCOUNT_UNKNOWN, "no such account");
+        api_error(a, ref, SLQ_ACCOUNT_UNKNOWN, "no such account");
     else if (err == SLQ_INVALID_ARGUMENT)
-        node_api_error(n, ref, 404, SLQ_NOT_FOUND, "unknown path");
+        api_error(a, ref, SLQ_NOT_FOUND, "unknown path");
     else
-        node_api_error(n, ref, 500, err, slq_err_str(err));
+        api_error(a, ref, err, slq_err_str(err));
 }
 
-static void get_voucher(node *n, http_req_ref ref, const char *hex) {
+static void get_voucher(api *a, http_req_ref ref, const char *hex) {
     uint8_t id[CRYPTO_HASH_BYTES];
     if (strlen(hex) != 2 * CRYPTO_HASH_BYTES || codec_hex_decode(id, sizeof id, hex) != SLQ_OK) {
-        node_api_error(n, ref, 400, SLQ_FIELD_INVALID,
-                       "voucher id must be 64 lowercase hex digits");
+        api_error(a, ref, SLQ_FIELD_INVALID, "voucher id must be 64 lowercase hex digits");
         return;
     }
-    node_scan_args a = {.kind = NODE_SCAN_LINEAGE};
-    memcpy(a.id, id, sizeof a.id);
-    node_api_scan(n, ref, &a);
+    api_doc_args args = {.kind = API_DOC_LINEAGE};
+    memcpy(args.id, id, sizeof args.id);
+    api_doc(a, ref, &args);
 }
 
-static void get_claims(node *n, http_req_ref ref, const char *query) {
+static void get_claims(api *a, http_req_ref ref, const char *query) {
     uint8_t centre[CRYPTO_ADDRESS_BYTES];
     const char *c = strstr(query, "centre=");
     char text[64] = "";
     if (c != NULL) {
         snprintf(text, sizeof text, "%.*s", (int) strcspn(c + 7, "&"), c + 7);
         if (crypto_address_parse(centre, text) != SLQ_OK) {
-            node_api_error(n, ref, 400, SLQ_ADDRESS_INVALID, "centre must be an slq1 address");
+            api_error(a, ref, SLQ_ADDRESS_INVALID, "centre must be an slq1 address");
             return;
         }
     }
-    node_scan_args a = {.kind = NODE_SCAN_CLAIMS, .has_addr = c != NULL};
-    if (c != NULL) memcpy(a.addr, centre, sizeof a.addr);
-    node_api_scan(n, ref, &a);
+    api_doc_args args = {.kind = API_DOC_CLAIMS, .has_addr = c != NULL};
+    if (c != NULL) memcpy(args.addr, centre, sizeof args.addr);
+    api_doc(a, ref, &args);
 }
 
 /* ------------------------------------------------------------------ evidence */
@@ -202,50 +206,49 @@ static cJSON *vote_json(const Slq__Vote *v) {
 }
 
 /* Conflicting signed votes this node has seen (kept in memory since it started). */
-static void get_evidence(node *n, http_req_ref ref) {
+static void get_evidence(api *a, http_req_ref ref) {
     cJSON *o = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(o, "evidence");
-    for (size_t i = 0; i < engine_evidence_count(n->engine); i++) {
-        const Slq__Evidence *ev = engine_evidence(n->engine, i);
+    for (size_t i = 0; i < engine_evidence_count(a->engine); i++) {
+        const Slq__Evidence *ev = engine_evidence(a->engine, i);
         cJSON *e = cJSON_CreateObject();
         cJSON_AddItemToObject(e, "a", vote_json(ev->a));
         cJSON_AddItemToObject(e, "b", vote_json(ev->b));
         cJSON_AddItemToArray(list, e);
     }
-    reply(n, ref, o);
+    reply(a, ref, o);
 }
 
 /* ------------------------------------------------------------------ metrics */
 
-static void get_metrics(node *n, http_req_ref ref) {
+static void get_metrics(api *a, http_req_ref ref) {
     size_t cap = 16384, len = 0;
     char *buf = malloc(cap);
     if (buf == NULL) {
-        node_api_error(n, ref, 500, SLQ_NO_MEMORY, "out of memory");
+        api_error(a, ref, SLQ_NO_MEMORY, "out of memory");
         return;
     }
 #define OUT(...) len += (size_t) snprintf(buf + len, cap - len, __VA_ARGS__)
     OUT("# TYPE slq_height gauge\nslq_height %llu\n",
-        (unsigned long long) chain_tip(n->chain)->height);
-    OUT("# TYPE slq_mempool_txs gauge\nslq_mempool_txs %zu\n", mempool_count(n->mp));
+        (unsigned long long) chain_tip(a->cfg.chain)->height);
+    OUT("# TYPE slq_mempool_txs gauge\nslq_mempool_txs %zu\n", mempool_count(a->cfg.mp));
     OUT("# TYPE slq_txs_committed_total counter\nslq_txs_committed_total %llu\n",
-        (unsigned long long) n->metrics.txs_committed);
+        (unsigned long long) engine_txs_committed(a->engine));
     OUT("# TYPE slq_blocks_committed_total counter\nslq_blocks_committed_total %llu\n",
-        (unsigned long long) n->metrics.blocks_committed);
+        (unsigned long long) engine_blocks_committed(a->engine));
     OUT("# TYPE slq_http_requests_total counter\nslq_http_requests_total %llu\n",
-        (unsigned long long) n->metrics.http_requests);
-    OUT("# TYPE slq_peers gauge\nslq_peers %zu\n", engine_peers(n->engine));
-    OUT("# TYPE slq_reports_building gauge\nslq_reports_building %zu\n",
-        node_api_reports_building(n));
+        (unsigned long long) a->http_requests);
+    OUT("# TYPE slq_peers gauge\nslq_peers %zu\n", engine_peers(a->engine));
+    OUT("# TYPE slq_reports_building gauge\nslq_reports_building %zu\n", api_reports_building(a));
     OUT("# TYPE slq_evidence_total gauge\nslq_evidence_total %zu\n",
-        engine_evidence_count(n->engine));
+        engine_evidence_count(a->engine));
     OUT("# TYPE slq_txs_rejected_total counter\n");
-    for (unsigned e = 0; e < 256 && len + 128 < cap; e++)
-        if (n->metrics.rejected[e] > 0)
+    for (unsigned e = 0; e < RESULTS_CODES && len + 128 < cap; e++)
+        if (results_count(a->cfg.res, (slq_err) e) > 0)
             OUT("slq_txs_rejected_total{reason=\"%s\"} %llu\n", slq_err_name((slq_err) e),
-                (unsigned long long) n->metrics.rejected[e]);
+                (unsigned long long) results_count(a->cfg.res, (slq_err) e));
 #undef OUT
-    slq_err err = http_respond(n->http, ref, 200, "text/plain; version=0.0.4", buf, len);
-    if (err != SLQ_OK && err != SLQ_NOT_FOUND) log_warn("node: api: metrics: %s", slq_err_str(err));
+    slq_err err = http_respond(a->http, ref, 200, "text/plain; version=0.0.4", buf, len);
+    if (err != SLQ_OK && err != SLQ_NOT_FOUND) log_warn("api: metrics: %s", slq_err_str(err));
     free(buf);
 }
 
@@ -264,69 +267,100 @@ static size_t split_path(char *buf, const char *path, const char *seg[4]) {
     return n;
 }
 
-static void route_get(node *n, const http_request *req) {
+static void route_get(api *a, const http_request *req) {
     char buf[256];
     const char *s[4] = {0};
     size_t k = strlen(req->path) < 250 ? split_path(buf, req->path, s) : 0;
     http_req_ref ref = req->ref;
     if (k == 1 && strcmp(s[0], "metrics") == 0) {
-        get_metrics(n, ref);
+        get_metrics(a, ref);
         return;
     }
     if (k < 2 || strcmp(s[0], "v1") != 0) {
-        node_api_error(n, ref, 404, SLQ_NOT_FOUND, "unknown path");
+        api_error(a, ref, SLQ_NOT_FOUND, "unknown path");
         return;
     }
     if (k == 2 && strcmp(s[1], "status") == 0) {
-        get_status(n, ref);
+        get_status(a, ref);
         return;
     }
     if (k == 3 && strcmp(s[1], "blocks") == 0) {
-        get_block(n, ref, s[2]);
+        get_block(a, ref, s[2]);
         return;
     }
     if (k == 3 && strcmp(s[1], "txs") == 0) {
-        get_tx(n, ref, s[2]);
+        get_tx(a, ref, s[2]);
         return;
     }
     if ((k == 3 || k == 4) && strcmp(s[1], "accounts") == 0) {
-        get_account(n, ref, s[2], k == 4 ? s[3] : NULL, req->query);
+        get_account(a, ref, s[2], k == 4 ? s[3] : NULL, req->query);
         return;
     }
     if (k == 3 && strcmp(s[1], "vouchers") == 0) {
-        get_voucher(n, ref, s[2]);
+        get_voucher(a, ref, s[2]);
         return;
     }
     if (k == 2 && strcmp(s[1], "claims") == 0) {
-        get_claims(n, ref, req->query);
+        get_claims(a, ref, req->query);
         return;
     }
     if (k == 2 && strcmp(s[1], "evidence") == 0) {
-        get_evidence(n, ref);
+        get_evidence(a, ref);
         return;
     }
     if (k == 3 && strcmp(s[1], "audit") == 0) {
-        node_api_scan_year(n, ref, NODE_SCAN_AUDIT, s[2]);
+        api_doc_year(a, ref, API_DOC_AUDIT, s[2]);
         return;
     }
     if (k == 3 && strcmp(s[1], "report") == 0) {
-        node_api_scan_year(n, ref, NODE_SCAN_REPORT, s[2]);
+        api_doc_year(a, ref, API_DOC_REPORT, s[2]);
         return;
     }
-    node_api_error(n, ref, 404, SLQ_NOT_FOUND, "unknown path");
+    api_error(a, ref, SLQ_NOT_FOUND, "unknown path");
 }
 
-void node_api_handle(void *arg, const http_request *req) {
-    node *n = arg;
-    n->metrics.http_requests++;
-    if (strcmp(req->method, "GET") == 0) return route_get(n, req);
+static void handle(void *arg, const http_request *req) {
+    api *a = arg;
+    a->http_requests++;
+    if (strcmp(req->method, "GET") == 0) return route_get(a, req);
     if (strcmp(req->method, "POST") == 0 && strcmp(req->path, "/v1/txs") == 0) {
-        node_submit(n, req);
+        api_submit(a, req);
         return;
     }
     if (strcmp(req->path, "/v1/txs") == 0) {
-        node_api_error(n, req->ref, 405, SLQ_INVALID_ARGUMENT, "use POST");
+        api_error(a, req->ref, SLQ_METHOD_NOT_ALLOWED, "use POST");
         return;
     }
-    node_api_error(n, req->ref, 405, SLQ_INVALID_ARGUMENT, "method not allowed");
+    api_error(a, req->ref, SLQ_METHOD_NOT_ALLOWED, "method not allowed");
+}
+
+/* ------------------------------------------------------------------ start and stop */
+
+slq_err api_start(api **out, const api_config *cfg) {
+    api *a = *out = calloc(1, sizeof *a);
+    if (a == NULL) return SLQ_NO_MEMORY;
+    a->cfg = *cfg;
+    a->cfg.host = NULL; /* read during this call only */
+    http_limits lim = http_limits_default();
+    return http_server_start(&a->http, cfg->loop, cfg->host, cfg->port, &lim, handle, a);
+}
+
+uint16_t api_port(const api *a) {
+    return http_server_port(a->http);
+}
+
+void api_set_engine(api *a, const engine *e) {
+    a->engine = e;
+}
+
+void api_stop(api *a) {
+    if (a == NULL || a->stopping) return;
+    a->stopping = true;
+    api_docs_cancel(a);
+    http_server_close(a->http, NULL, NULL);
+    a->http = NULL;
+}
+
+void api_free(api *a) {
+    free(a);
 }

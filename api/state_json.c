@@ -53,11 +53,11 @@ static slq_err unpack_row(slq_err err, uint8_t *v, size_t len, const ProtobufCMe
 }
 
 /* Reads and unpacks one committed row (loop thread). */
-static slq_err row(node *n, const slq_key *k, const ProtobufCMessageDescriptor *d,
+static slq_err row(api *a, const slq_key *k, const ProtobufCMessageDescriptor *d,
                    ProtobufCMessage **out) {
     uint8_t *v = NULL;
     size_t len = 0;
-    slq_err err = storage_get(chain_storage(n->chain), k->bytes, k->len, &v, &len);
+    slq_err err = storage_get(chain_storage(a->cfg.chain), k->bytes, k->len, &v, &len);
     return unpack_row(err, v, len, d, out);
 }
 
@@ -181,11 +181,11 @@ slq_err api_balance_json(const api_view *view, const uint8_t addr[CRYPTO_ADDRESS
     return SLQ_OK;
 }
 
-slq_err api_account_json(node *n, const uint8_t addr[CRYPTO_ADDRESS_BYTES], cJSON **out) {
+slq_err api_account_json(api *a, const uint8_t addr[CRYPTO_ADDRESS_BYTES], cJSON **out) {
     slq_key k = slq_key_bytes(SLQ_KEY_ACCOUNT, addr, CRYPTO_ADDRESS_BYTES);
-    Slq__Account *a = NULL;
-    slq_err err = row(n, &k, &slq__account__descriptor, (ProtobufCMessage **) &a);
-    uint64_t pending = mempool_pending_nonce(n->mp, addr);
+    Slq__Account *acct = NULL;
+    slq_err err = row(a, &k, &slq__account__descriptor, (ProtobufCMessage **) &acct);
+    uint64_t pending = mempool_pending_nonce(a->cfg.mp, addr);
     if (err == SLQ_NOT_FOUND && pending > 0) {
         /* Unknown to the chain but signing already (its REGISTER may be pending). */
         cJSON *o = cJSON_CreateObject();
@@ -199,15 +199,15 @@ slq_err api_account_json(node *n, const uint8_t addr[CRYPTO_ADDRESS_BYTES], cJSO
     if (err != SLQ_OK) return err;
     cJSON *o = cJSON_CreateObject();
     json_address(o, "address", addr);
-    const char *role = codec_role_name(a->role);
+    const char *role = codec_role_name(acct->role);
     cJSON_AddStringToObject(o, "role", role != NULL ? role : "unknown");
-    cJSON_AddStringToObject(o, "name", a->name);
-    cJSON_AddStringToObject(o, "affiliation", a->affiliation);
-    json_bytes_or_null(o, "credit_code_hash", &a->credit_code_hash);
-    json_u64(o, "nonce", a->nonce);
-    json_u64(o, "pending_nonce", pending > a->nonce ? pending : a->nonce);
-    json_u64(o, "registered_height", a->registered_height);
-    slq__account__free_unpacked(a, NULL);
+    cJSON_AddStringToObject(o, "name", acct->name);
+    cJSON_AddStringToObject(o, "affiliation", acct->affiliation);
+    json_bytes_or_null(o, "credit_code_hash", &acct->credit_code_hash);
+    json_u64(o, "nonce", acct->nonce);
+    json_u64(o, "pending_nonce", pending > acct->nonce ? pending : acct->nonce);
+    json_u64(o, "registered_height", acct->registered_height);
+    slq__account__free_unpacked(acct, NULL);
     *out = o;
     return SLQ_OK;
 }

@@ -7,33 +7,36 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "documents.h"
 #include "codec.h"
 #include "node.h"
 #include "slq/limits.h"
 #include "slq/log.h"
 #include "verify.h"
 
-/* ------------------------------------------------------------------ results */
+/* ------------------------------------------------------------------ wiring */
 
-void node_result_record(node *n, const uint8_t hash[CRYPTO_HASH_BYTES], slq_err code,
-                        const char *message) {
-    node_result *r = &n->results[n->results_next];
-    n->results_next = (n->results_next + 1) % SLQ_RESULTS_MAX;
-    memcpy(r->hash, hash, CRYPTO_HASH_BYTES);
-    r->code = code;
-    snprintf(r->message, sizeof r->message, "%s", message);
-    if ((unsigned) code < 256) n->metrics.rejected[code]++;
+/* What a lower room calls of a higher one, through the node: admission relays a new
+ * transaction to peers, intake wakes the proposer and reports a peer, the replica stops the
+ * node. Before the engine starts (and after it stops) there is no one to tell. */
+static void relay_tx(void *arg, const uint8_t *bytes, size_t len) {
+    node *n = arg;
+    if (n->engine != NULL) engine_relay_tx(n->engine, bytes, len);
 }
 
-const node_result *node_result_find(const node *n, const uint8_t hash[CRYPTO_HASH_BYTES]) {
-    /* Newest first, so a resubmission refused again answers its latest reason. */
-    for (size_t k = 0; k < SLQ_RESULTS_MAX; k++) {
-        size_t i = (n->results_next + SLQ_RESULTS_MAX - 1 - k) % SLQ_RESULTS_MAX;
-        if (n->results[i].code == SLQ_OK) return NULL; /* never written: older ones neither */
-        if (memcmp(n->results[i].hash, hash, CRYPTO_HASH_BYTES) == 0) return &n->results[i];
-    }
-    return NULL;
+static void mempool_changed(void *arg) {
+    node *n = arg;
+    if (n->engine != NULL) engine_mempool_changed(n->engine);
+}
+
+static void peer_misbehaved(void *arg, uint32_t peer, const char *why) {
+    node *n = arg;
+    if (n->engine != NULL) engine_peer_misbehaved(n->engine, peer, why);
+}
+
+static void replica_fatal(void *arg) {
+    node *n = arg;
+    n->exit_code = 1;
+    uv_stop(n->loop);
 }
 
 /* ------------------------------------------------------------------ start and stop */
@@ -43,12 +46,10 @@ static void stop(node *n) {
     n->stopping = true;
     log_info("node: stop: closing (height=%llu)", (unsigned long long) chain_tip(n->chain)->height);
     engine_stop(n->engine);
-    node_submit_stop(n);
-    node_api_scans_cancel(n);
-    uv_close((uv_handle_t *) &n->sigint, NULL);
-    uv_close((uv_handle_t *) &n->sigterm, NULL);
-    http_server_close(n->http, NULL, NULL);
-    n->http = NULL;
+    intake_stop(n->in);
+    api_stop(n->api);
+    uv_close((uv_handle_t *) n->sigint, NULL);
+    uv_close((uv_handle_t *) n->sigterm, NULL);
 }
 
 static void signal_cb(uv_signal_t *s, int signum) {
@@ -61,7 +62,7 @@ static slq_err load_home(node *n, const char *home, uint8_t **genesis, size_t *g
                          char *why, size_t why_cap) {
     char path[4096], *text = NULL;
     size_t len = 0;
-    slq_err err = node_config_load(&n->cfg, home, why, why_cap);
+    slq_err err = node_config_load(n->cfg, home, why, why_cap);
     if (err != SLQ_OK) return err;
     snprintf(path, sizeof path, "%s/genesis.json", home);
     err = node_read_file(path, CODEC_GENESIS_JSON_BYTES_MAX, &text, &len, why, why_cap);
@@ -73,7 +74,7 @@ static slq_err load_home(node *n, const char *home, uint8_t **genesis, size_t *g
         snprintf(why, why_cap, "%.256s: %s", path, reason[0] ? reason : slq_err_str(err));
         return err;
     }
-    snprintf(path, sizeof path, "%s/%s", home, n->cfg.key_file);
+    snprintf(path, sizeof path, "%s/%s", home, n->cfg->key_file);
     err = node_read_file(path, SLQ_KEY_FILE_BYTES_MAX, &text, &len, why, why_cap);
     if (err != SLQ_OK) return err;
     err = crypto_key_load_pem(&n->key, text, len, getenv("SLQ_KEY_PASSPHRASE"));
@@ -91,7 +92,7 @@ static slq_err open_chain(node *n, const char *home, const uint8_t *genesis, siz
     if (err != SLQ_OK) return err;
     crypto_suite suite = ledger_suite(chain_ledger(n->chain));
     if (crypto_key_suite(n->key) != suite) {
-        snprintf(why, why_cap, "%s/%s: key is not a %s key", home, n->cfg.key_file,
+        snprintf(why, why_cap, "%s/%s: key is not a %s key", home, n->cfg->key_file,
                  crypto_suite_name(suite));
         return SLQ_KEY_SUITE_MISMATCH;
     }
@@ -107,22 +108,60 @@ static slq_err open_chain(node *n, const char *home, const uint8_t *genesis, siz
     return err;
 }
 
+/* The rooms on the loop: the API, signals, intake, then the replica. */
 static slq_err start_loop(node *n, const char *home) {
-    http_limits lim = http_limits_default();
-    slq_err err = http_server_start(&n->http, n->loop, n->cfg.api_host, n->cfg.api_port, &lim,
-                                    node_api_handle, n);
+    intake_config ic = {
+        .loop = n->loop,
+        .adm = {.chain = n->chain, .mp = n->mp, .res = n->res, .relay = relay_tx, .relay_arg = n},
+        .mempool_changed = mempool_changed,
+        .peer_misbehaved = peer_misbehaved,
+        .arg = n};
+    slq_err err = intake_create(&n->in, &ic);
     if (err != SLQ_OK) return err;
-    int r = uv_signal_init(n->loop, &n->sigint);
-    if (r == 0) r = uv_signal_init(n->loop, &n->sigterm);
-    n->sigint.data = n->sigterm.data = n;
-    if (r == 0) r = uv_signal_start(&n->sigint, signal_cb, SIGINT);
-    if (r == 0) r = uv_signal_start(&n->sigterm, signal_cb, SIGTERM);
+    api_config ac = {.loop = n->loop,
+                     .chain = n->chain,
+                     .mp = n->mp,
+                     .res = n->res,
+                     .in = n->in,
+                     .addr = n->addr,
+                     .validator = n->validator,
+                     .host = n->cfg->api_host,
+                     .port = n->cfg->api_port};
+    err = api_start(&n->api, &ac);
+    if (err != SLQ_OK) return err;
+    int r = uv_signal_init(n->loop, n->sigint);
+    if (r == 0) r = uv_signal_init(n->loop, n->sigterm);
+    n->sigint->data = n->sigterm->data = n;
+    if (r == 0) r = uv_signal_start(n->sigint, signal_cb, SIGINT);
+    if (r == 0) r = uv_signal_start(n->sigterm, signal_cb, SIGTERM);
     if (r != 0) {
         log_error("node: start: %s", uv_strerror(r));
         return SLQ_NET;
     }
-    err = node_submit_start(n);
-    return err == SLQ_OK ? engine_start(n, home) : err;
+    const char *peers[SLQ_PEERS_MAX];
+    const uint8_t *observers[SLQ_PEERS_MAX];
+    for (size_t i = 0; i < n->cfg->peers_count; i++) peers[i] = n->cfg->peers[i];
+    for (size_t i = 0; i < n->cfg->observers_count; i++) observers[i] = n->cfg->observers[i];
+    engine_config ec = {.loop = n->loop,
+                        .chain = n->chain,
+                        .mp = n->mp,
+                        .res = n->res,
+                        .in = n->in,
+                        .key = n->key,
+                        .home = home,
+                        .p2p_host = n->cfg->p2p_host,
+                        .p2p_port = n->cfg->p2p_port,
+                        .peers = peers,
+                        .peers_count = n->cfg->peers_count,
+                        .observers = observers,
+                        .observers_count = n->cfg->observers_count,
+                        .block_interval_ms = n->cfg->block_interval_ms,
+                        .empty_block_interval_ms = n->cfg->empty_block_interval_ms,
+                        .fatal = replica_fatal,
+                        .fatal_arg = n};
+    err = engine_start(&n->engine, &ec);
+    api_set_engine(n->api, n->engine);
+    return err;
 }
 
 static int usage(void) {
@@ -138,9 +177,7 @@ static int run(node *n, const char *home) {
     if (err == SLQ_OK) err = open_chain(n, home, genesis, genesis_len, why, sizeof why);
     free(genesis);
     if (err == SLQ_OK) err = mempool_create(&n->mp, SLQ_MEMPOOL_TXS_MAX);
-    n->results = err == SLQ_OK ? calloc(SLQ_RESULTS_MAX, sizeof *n->results) : NULL;
-    if (err == SLQ_OK && n->results == NULL) err = SLQ_NO_MEMORY;
-    if (err == SLQ_OK) err = digest_set_init(&n->gossip_checking, 2 * SLQ_GOSSIP_CHECKING_MAX);
+    if (err == SLQ_OK) err = results_create(&n->res, SLQ_RESULTS_MAX);
     if (err != SLQ_OK) {
         fprintf(stderr, "slqd: %s\n", why[0] ? why : slq_err_str(err));
         return 1;
@@ -148,14 +185,14 @@ static int run(node *n, const char *home) {
     n->loop = uv_default_loop();
     err = start_loop(n, home);
     if (err != SLQ_OK) {
-        fprintf(stderr, "slqd: cannot serve the API on %s:%u: %s\n", n->cfg.api_host,
-                n->cfg.api_port, slq_err_str(err));
+        fprintf(stderr, "slqd: cannot serve the API on %s:%u: %s\n", n->cfg->api_host,
+                n->cfg->api_port, slq_err_str(err));
         return 1;
     }
     log_info("node: start: chain=%s height=%llu api=%s:%u validator=%s",
              ledger_chain_id(chain_ledger(n->chain)),
-             (unsigned long long) chain_tip(n->chain)->height, n->cfg.api_host,
-             http_server_port(n->http), n->validator ? "yes" : "no");
+             (unsigned long long) chain_tip(n->chain)->height, n->cfg->api_host, api_port(n->api),
+             n->validator ? "yes" : "no");
     uv_run(n->loop, UV_RUN_DEFAULT);
     if (!n->stopping) stop(n);
     /* Let close callbacks, verification and report work finish (until nothing is active,
@@ -183,14 +220,17 @@ int main(int argc, char **argv) {
     if (home == NULL) return usage();
     /* libuv writes with write(2): a peer that resets its connection must not kill us. */
     signal(SIGPIPE, SIG_IGN);
-    static node n; /* owns everything; static only to keep a large struct off the stack */
+    static node_config cfg; /* static: large, and lives as long as the process */
+    static uv_signal_t sigint, sigterm;
+    node n = {.cfg = &cfg, .sigint = &sigint, .sigterm = &sigterm};
     int rc = run(&n, home);
     engine_free(n.engine);
+    api_free(n.api);
+    intake_free(n.in);
     mempool_destroy(n.mp);
+    results_destroy(n.res);
     chain_close(n.chain);
     crypto_key_destroy(n.key);
-    free(n.results);
-    digest_set_free(&n.gossip_checking);
     if (n.loop != NULL) uv_loop_close(n.loop);
     /* Join libuv's workers now: left to libuv's own destructor they would exit (and free
      * their cached verification contexts) after OpenSSL's atexit cleanup. */

@@ -25,7 +25,7 @@
 
 #include "cert.h"
 #include "codec.h"
-#include "node.h"
+#include "engine.h"
 #include "p2p.h"
 #include "signer.h"
 #include "slq/assert.h"
@@ -67,7 +67,8 @@ typedef struct {
 } peer_height;
 
 struct engine {
-    node *n;
+    engine_config cfg; /* lists and strings: NULL after engine_start */
+    uint64_t blocks_committed, txs_committed;
     tm *m;
     int self;
     size_t nvals;
@@ -100,10 +101,10 @@ struct engine {
 };
 
 static const char *chain_id(const engine *e) {
-    return ledger_chain_id(chain_ledger(e->n->chain));
+    return ledger_chain_id(chain_ledger(e->cfg.chain));
 }
 static crypto_suite suite(const engine *e) {
-    return ledger_suite(chain_ledger(e->n->chain));
+    return ledger_suite(chain_ledger(e->cfg.chain));
 }
 
 static int64_t wall_ms(void) {
@@ -222,7 +223,7 @@ static void props_clear(engine *e) {
         free(e->props[i].block);
         memset(&e->props[i], 0, sizeof e->props[i]);
     }
-    e->props_height = chain_tip(e->n->chain)->height + 1;
+    e->props_height = chain_tip(e->cfg.chain)->height + 1;
     e->votes_count = 0;
 }
 
@@ -296,9 +297,9 @@ static bool log_sync(engine *e) {
 
 static void send_status(engine *e, uint32_t peer) {
     Slq__Status st = SLQ__STATUS__INIT;
-    st.height = chain_tip(e->n->chain)->height;
+    st.height = chain_tip(e->cfg.chain)->height;
     st.tip_hash =
-        (ProtobufCBinaryData){CRYPTO_HASH_BYTES, (uint8_t *) chain_tip(e->n->chain)->hash};
+        (ProtobufCBinaryData){CRYPTO_HASH_BYTES, (uint8_t *) chain_tip(e->cfg.chain)->hash};
     st.round = tm_round(e->m);
     Slq__Envelope env = SLQ__ENVELOPE__INIT;
     env.msg_case = SLQ__ENVELOPE__MSG_STATUS;
@@ -356,10 +357,10 @@ static void settle_block(engine *e, const uint8_t *block, size_t len) {
     for (size_t i = 0; i < b->n_txs; i++) {
         uint8_t h[CRYPTO_HASH_BYTES];
         crypto_hash(suite(e), h, b->txs[i].data, b->txs[i].len);
-        mempool_remove(e->n->mp, h);
+        mempool_remove(e->cfg.mp, h);
     }
-    e->n->metrics.txs_committed += b->n_txs;
-    e->n->metrics.blocks_committed++;
+    e->txs_committed += b->n_txs;
+    e->blocks_committed++;
     slq__block__free_unpacked(b, NULL);
 }
 
@@ -368,22 +369,21 @@ static void new_height(engine *e) {
     props_clear(e);
     e->want_value = false;
     e->replaying = false; /* a decision during replay ends the replay with its height */
-    slq_err err = e->log != NULL ? wal_begin(e->log, chain_tip(e->n->chain)->height + 1) : SLQ_OK;
+    slq_err err = e->log != NULL ? wal_begin(e->log, chain_tip(e->cfg.chain)->height + 1) : SLQ_OK;
     if (err != SLQ_OK) {
         fatal(e, "write-ahead log", err);
         return;
     }
-    e->last_block_mono_ms = uv_now(e->n->loop);
+    e->last_block_mono_ms = uv_now(e->cfg.loop);
     send_status(e, UINT32_MAX);
     tm_actions acts = {.n = 0};
-    tm_start_height(e->m, chain_tip(e->n->chain)->height + 1, &acts);
+    tm_start_height(e->m, chain_tip(e->cfg.chain)->height + 1, &acts);
     run(e, &acts);
 }
 
 static void fatal(engine *e, const char *what, slq_err err) {
     log_error("engine: %s: %s; stopping", what, slq_err_str(err));
-    e->n->exit_code = 1;
-    uv_stop(e->n->loop);
+    e->cfg.fatal(e->cfg.fatal_arg);
 }
 
 static void act_commit(engine *e, const tm_action *a) {
@@ -399,7 +399,7 @@ static void act_commit(engine *e, const tm_action *a) {
     tm_commit_votes(e->m, a->height, a->round, &a->block, votes);
     for (size_t i = 0; i < e->nvals; i++)
         if (votes[i].sig_len > 0) sigs[i] = (consensus_sig){votes[i].sig, votes[i].sig_len};
-    const Slq__Genesis *g = ledger_genesis(chain_ledger(e->n->chain));
+    const Slq__Genesis *g = ledger_genesis(chain_ledger(e->cfg.chain));
     uint8_t *cert = NULL;
     size_t cert_len = 0;
     char why[256] = "";
@@ -407,7 +407,7 @@ static void act_commit(engine *e, const tm_action *a) {
         consensus_cert_encode(&cert, &cert_len, suite(e), chain_id(e), a->height, a->round,
                               a->block.hash, g->validators, g->n_validators, sigs);
     if (err == SLQ_OK)
-        err = chain_apply_block(e->n->chain, s->block, s->len, cert, cert_len, why, sizeof why);
+        err = chain_apply_block(e->cfg.chain, s->block, s->len, cert, cert_len, why, sizeof why);
     free(cert);
     if (err != SLQ_OK) {
         log_error("engine: commit: height=%llu: %s", (unsigned long long) a->height, why);
@@ -418,7 +418,7 @@ static void act_commit(engine *e, const tm_action *a) {
     char hex[2 * CRYPTO_HASH_BYTES + 1];
     codec_hex_encode(hex, a->block.hash, 16);
     log_info("engine: commit: height=%llu round=%u hash=%s mempool=%zu",
-             (unsigned long long) a->height, a->round, hex, mempool_count(e->n->mp));
+             (unsigned long long) a->height, a->round, hex, mempool_count(e->cfg.mp));
     new_height(e);
 }
 
@@ -434,13 +434,13 @@ typedef struct {
 } build_scratch;
 
 static slq_err nonce_cb(void *arg, const uint8_t addr[CRYPTO_ADDRESS_BYTES], uint64_t *nonce) {
-    return chain_account_nonce(((engine *) arg)->n->chain, addr, nonce);
+    return chain_account_nonce(((engine *) arg)->cfg.chain, addr, nonce);
 }
 
 static void drop_cb(void *arg, const mempool_tx *t, slq_err why) {
-    node_result_record(((engine *) arg)->n, t->tx.hash, why,
-                       "nonce is already used, or an earlier transaction of the signer was "
-                       "rejected");
+    results_record(((engine *) arg)->cfg.res, t->tx.hash, why,
+                   "nonce is already used, or an earlier transaction of the signer was "
+                   "rejected");
 }
 
 static void result_cb(void *arg, size_t i, const ledger_outcome *out) {
@@ -455,7 +455,7 @@ static void result_cb(void *arg, size_t i, const ledger_outcome *out) {
  * transaction can go in (each waits for an earlier nonce) and an empty block is not due. */
 static slq_err build_block(engine *e, build_scratch *b, bool empty_due, uint8_t **block,
                            size_t *len, uint8_t hash[CRYPTO_HASH_BYTES]) {
-    size_t count = mempool_select(e->n->mp, b->sel, SLQ_BLOCK_TXS_MAX, nonce_cb, drop_cb, e);
+    size_t count = mempool_select(e->cfg.mp, b->sel, SLQ_BLOCK_TXS_MAX, nonce_cb, drop_cb, e);
     if (count == 0 && !empty_due) return SLQ_NOT_FOUND;
     const uint8_t *bytes[SLQ_BLOCK_TXS_MAX];
     size_t lens[SLQ_BLOCK_TXS_MAX];
@@ -468,9 +468,9 @@ static slq_err build_block(engine *e, build_scratch *b, bool empty_due, uint8_t 
     }
     chain_candidates cand = {.bytes = bytes, .lens = lens, .txs = txs, .count = count};
     int64_t t = wall_ms();
-    if (t <= chain_tip_time_ms(e->n->chain)) t = chain_tip_time_ms(e->n->chain) + 1;
+    if (t <= chain_tip_time_ms(e->cfg.chain)) t = chain_tip_time_ms(e->cfg.chain) + 1;
     chain_proposal p;
-    slq_err err = chain_propose(e->n->chain, &p, t, e->addrs[e->self], &cand, result_cb, b);
+    slq_err err = chain_propose(e->cfg.chain, &p, t, e->addrs[e->self], &cand, result_cb, b);
     if (err != SLQ_OK) return err;
     *block = p.block;
     *len = p.block_len;
@@ -478,8 +478,8 @@ static slq_err build_block(engine *e, build_scratch *b, bool empty_due, uint8_t 
     p.block = NULL; /* ours now; the chain keeps the block's replay for its commit */
     for (size_t i = 0; i < count; i++) { /* sel[] is stale from the first removal on */
         if (!b->tried[i] || b->codes[i] == SLQ_OK) continue;
-        node_result_record(e->n, b->hashes[i], b->codes[i], b->reasons[i]);
-        mempool_reject(e->n->mp, b->hashes[i], drop_cb, e);
+        results_record(e->cfg.res, b->hashes[i], b->codes[i], b->reasons[i]);
+        mempool_reject(e->cfg.mp, b->hashes[i], drop_cb, e);
     }
     return SLQ_OK;
 }
@@ -488,20 +488,20 @@ static void build_timer_cb(uv_timer_t *t);
 
 static void try_build(engine *e) {
     if (!e->want_value || e->stopping) return;
-    if (e->want_h != chain_tip(e->n->chain)->height + 1 || e->want_h != tm_height(e->m)) {
+    if (e->want_h != chain_tip(e->cfg.chain)->height + 1 || e->want_h != tm_height(e->m)) {
         e->want_value = false; /* the height moved on */
         return;
     }
     /* Pending transactions wait for block_interval_ms since the last block, unless they
      * fill a block; none wait for empty_block_interval_ms. */
-    uint64_t since = uv_now(e->n->loop) - e->last_block_mono_ms;
-    size_t pending = mempool_count(e->n->mp);
-    uint64_t wait = pending == 0                   ? e->n->cfg.empty_block_interval_ms
+    uint64_t since = uv_now(e->cfg.loop) - e->last_block_mono_ms;
+    size_t pending = mempool_count(e->cfg.mp);
+    uint64_t wait = pending == 0                   ? e->cfg.empty_block_interval_ms
                     : pending >= SLQ_BLOCK_TXS_MAX ? 0
-                                                   : e->n->cfg.block_interval_ms;
+                                                   : e->cfg.block_interval_ms;
     if (since < wait) {
         if (!uv_is_active((uv_handle_t *) &e->build)) {
-            uint64_t t = pending == 0 ? e->n->cfg.block_interval_ms : wait - since;
+            uint64_t t = pending == 0 ? e->cfg.block_interval_ms : wait - since;
             if (uv_timer_start(&e->build, build_timer_cb, t, 0) != 0)
                 log_warn("engine: build: cannot start the timer");
         }
@@ -510,15 +510,15 @@ static void try_build(engine *e) {
     build_scratch *b = calloc(1, sizeof *b);
     uint8_t *block = NULL, hash[CRYPTO_HASH_BYTES];
     size_t len = 0;
-    bool empty_due = since >= e->n->cfg.empty_block_interval_ms;
+    bool empty_due = since >= e->cfg.empty_block_interval_ms;
     slq_err err = b == NULL ? SLQ_NO_MEMORY : build_block(e, b, empty_due, &block, &len, hash);
     free(b);
     if (err == SLQ_NOT_FOUND) {
         /* Pending, but none can go in yet (a nonce gap): wait as for an empty mempool; a
          * transaction that fills the gap wakes us (engine_mempool_changed). */
         if (!uv_is_active((uv_handle_t *) &e->build) &&
-            uv_timer_start(&e->build, build_timer_cb, e->n->cfg.empty_block_interval_ms - since,
-                           0) != 0)
+            uv_timer_start(&e->build, build_timer_cb, e->cfg.empty_block_interval_ms - since, 0) !=
+                0)
             log_warn("engine: build: cannot start the timer");
         return;
     }
@@ -752,7 +752,7 @@ static int validator_of(const engine *e, const ProtobufCBinaryData *addr) {
 
 static slq_err verify_fields(const engine *e, uint32_t validator, const consensus_vote_fields *f,
                              const ProtobufCBinaryData *sig) {
-    const Slq__Validator *v = ledger_genesis(chain_ledger(e->n->chain))->validators[validator];
+    const Slq__Validator *v = ledger_genesis(chain_ledger(e->cfg.chain))->validators[validator];
     uint8_t msg[CONSENSUS_VOTE_BYTES_MAX];
     size_t n = consensus_vote_bytes(msg, chain_id(e), f);
     return crypto_verify(suite(e), v->pubkey.data, v->pubkey.len, msg, n, sig->data, sig->len);
@@ -763,7 +763,7 @@ void engine_peer_misbehaved(engine *e, uint32_t peer, const char *why) {
 }
 
 static void on_tx(engine *e, uint32_t peer, const ProtobufCBinaryData *tx) {
-    node_submit_gossip(e->n, peer, tx->data, tx->len);
+    intake_gossip(e->cfg.in, peer, tx->data, tx->len);
 }
 
 static void on_vote(engine *e, uint32_t peer, const Slq__Vote *v) {
@@ -839,7 +839,7 @@ static void on_proposal(engine *e, uint32_t peer, const Slq__Proposal *p) {
     p2p_broadcast(e->net, &env, peer);
     char why[256] = "";
     uint8_t checked[CRYPTO_HASH_BYTES];
-    bool valid = chain_check_block(e->n->chain, p->block.data, p->block.len,
+    bool valid = chain_check_block(e->cfg.chain, p->block.data, p->block.len,
                                    wall_ms() + TIME_AHEAD_MS, checked, why, sizeof why) == SLQ_OK;
     if (!valid)
         log_warn("engine: proposal: height=%llu round=%u invalid: %s",
@@ -881,7 +881,7 @@ static void note_height(engine *e, uint32_t peer, uint64_t height) {
 
 /* Asks the most advanced peer for our next block, one request at a time. */
 static void maybe_sync(engine *e) {
-    uint64_t tip = chain_tip(e->n->chain)->height, now = uv_now(e->n->loop);
+    uint64_t tip = chain_tip(e->cfg.chain)->height, now = uv_now(e->cfg.loop);
     if (e->syncing && now - e->sync_asked_ms < 3000) return;
     e->syncing = false;
     size_t best = PEER_HEIGHTS_MAX;
@@ -903,12 +903,12 @@ static void maybe_sync(engine *e) {
 
 static void on_status(engine *e, uint32_t peer, const Slq__Status *st) {
     note_height(e, peer, st->height);
-    if (st->height > chain_tip(e->n->chain)->height) maybe_sync(e);
+    if (st->height > chain_tip(e->cfg.chain)->height) maybe_sync(e);
 }
 
 static void on_block_request(engine *e, uint32_t peer, const Slq__BlockRequest *br) {
-    storage *s = chain_storage(e->n->chain);
-    if (br->height == 0 || br->height > chain_tip(e->n->chain)->height) return;
+    storage *s = chain_storage(e->cfg.chain);
+    if (br->height == 0 || br->height > chain_tip(e->cfg.chain)->height) return;
     uint8_t *block = NULL, *cert = NULL;
     size_t block_len = 0, cert_len = 0;
     if (storage_block_by_height(s, br->height, &block, &block_len) == SLQ_OK &&
@@ -927,11 +927,11 @@ static void on_block_request(engine *e, uint32_t peer, const Slq__BlockRequest *
 }
 
 static void on_block_response(engine *e, uint32_t peer, const Slq__BlockResponse *r) {
-    if (!e->syncing || peer != e->sync_peer || r->height != chain_tip(e->n->chain)->height + 1)
+    if (!e->syncing || peer != e->sync_peer || r->height != chain_tip(e->cfg.chain)->height + 1)
         return; /* not asked for, or overtaken by consensus */
     e->syncing = false;
     char why[256] = "";
-    slq_err err = chain_apply_block(e->n->chain, r->block.data, r->block.len, r->cert.data,
+    slq_err err = chain_apply_block(e->cfg.chain, r->block.data, r->block.len, r->cert.data,
                                     r->cert.len, why, sizeof why);
     if (err != SLQ_OK) {
         log_warn("engine: sync: height=%llu refused: %s", (unsigned long long) r->height, why);
@@ -1002,11 +1002,11 @@ static void tick_cb(uv_timer_t *t) {
 
 /* Transactions in the mempool had their signatures verified when they were admitted. */
 static bool verified_cb(void *arg, const uint8_t hash[CRYPTO_HASH_BYTES]) {
-    return mempool_has(((engine *) arg)->n->mp, hash);
+    return mempool_has(((engine *) arg)->cfg.mp, hash);
 }
 
 static uint64_t height_cb(void *arg) {
-    return chain_tip(((engine *) arg)->n->chain)->height;
+    return chain_tip(((engine *) arg)->cfg.chain)->height;
 }
 
 /* ------------------------------------------------------------------ restart */
@@ -1075,7 +1075,7 @@ static bool replay_cb(void *arg, wal_kind kind, const uint8_t *p, size_t len) {
 /* Restarts consensus at tip+1: from the write-ahead log of that height if there is one (so
  * that the lock and valid value survive a crash), else afresh. */
 static void resume(engine *e) {
-    uint64_t next = chain_tip(e->n->chain)->height + 1;
+    uint64_t next = chain_tip(e->cfg.chain)->height + 1;
     uint64_t logged = 0;
     slq_err err = wal_replay(e->log, first_height_cb, &logged);
     if (err != SLQ_OK) {
@@ -1087,7 +1087,7 @@ static void resume(engine *e) {
         return;
     }
     props_clear(e);
-    e->last_block_mono_ms = uv_now(e->n->loop);
+    e->last_block_mono_ms = uv_now(e->cfg.loop);
     e->replaying = true;
     tm_actions acts = {.n = 0};
     tm_start_height(e->m, next, &acts);
@@ -1108,10 +1108,10 @@ static void resume(engine *e) {
 
 /* Fills the validators' addresses and powers; finds our own index. */
 static void load_validators(engine *e, uint64_t *powers) {
-    const Slq__Genesis *g = ledger_genesis(chain_ledger(e->n->chain));
+    const Slq__Genesis *g = ledger_genesis(chain_ledger(e->cfg.chain));
     uint8_t pub[CRYPTO_PUBKEY_BYTES_MAX];
     size_t pub_len = 0;
-    SLQ_ASSERT(crypto_key_public(e->n->key, pub, sizeof pub, &pub_len) == SLQ_OK);
+    SLQ_ASSERT(crypto_key_public(e->cfg.key, pub, sizeof pub, &pub_len) == SLQ_OK);
     e->nvals = g->n_validators;
     e->self = -1;
     for (size_t i = 0; i < g->n_validators; i++) {
@@ -1123,54 +1123,54 @@ static void load_validators(engine *e, uint64_t *powers) {
     }
 }
 
-static slq_err start_net(engine *e) {
-    const node_config *cfg = &e->n->cfg;
-    const Slq__Genesis *g = ledger_genesis(chain_ledger(e->n->chain));
+static slq_err start_net(engine *e, const engine_config *cfg) {
+    const Slq__Genesis *g = ledger_genesis(chain_ledger(cfg->chain));
     const uint8_t *allowed[SLQ_VALIDATORS_MAX + SLQ_PEERS_MAX];
     size_t k = 0;
     for (size_t i = 0; i < g->n_validators; i++) allowed[k++] = g->validators[i]->pubkey.data;
     for (size_t i = 0; i < cfg->observers_count; i++) allowed[k++] = cfg->observers[i];
-    const char *peers[SLQ_PEERS_MAX];
-    for (size_t i = 0; i < cfg->peers_count; i++) peers[i] = cfg->peers[i];
     p2p_config pc = {.suite = suite(e),
                      .chain_id = chain_id(e),
-                     .genesis_hash = ledger_genesis_hash(chain_ledger(e->n->chain)),
-                     .key = e->n->key,
+                     .genesis_hash = ledger_genesis_hash(chain_ledger(cfg->chain)),
+                     .key = cfg->key,
                      .allowed = allowed,
                      .allowed_count = k,
                      .listen_host = cfg->p2p_host,
                      .listen_port = cfg->p2p_port,
-                     .peers = peers,
+                     .peers = cfg->peers,
                      .peers_count = cfg->peers_count,
                      .height_fn = height_cb};
-    return p2p_start(&e->net, e->n->loop, &pc, peer_cb, msg_cb, e);
+    return p2p_start(&e->net, cfg->loop, &pc, peer_cb, msg_cb, e);
 }
 
 static slq_err start_timers(engine *e) {
     int r = 0;
     for (size_t i = 0; i < TIMERS_MAX && r == 0; i++) {
-        r = uv_timer_init(e->n->loop, &e->timers[i].t);
+        r = uv_timer_init(e->cfg.loop, &e->timers[i].t);
         e->timers[i].t.data = &e->timers[i];
         e->timers[i].e = e;
     }
-    if (r == 0) r = uv_timer_init(e->n->loop, &e->build);
-    if (r == 0) r = uv_timer_init(e->n->loop, &e->tick);
+    if (r == 0) r = uv_timer_init(e->cfg.loop, &e->build);
+    if (r == 0) r = uv_timer_init(e->cfg.loop, &e->tick);
     e->build.data = e->tick.data = e;
     if (r == 0) r = uv_timer_start(&e->tick, tick_cb, 1000, 1000);
     if (r != 0) log_error("engine: start: timers: %s", uv_strerror(r));
     return r == 0 ? SLQ_OK : SLQ_NET;
 }
 
-slq_err engine_start(node *n, const char *home) {
-    engine *e = calloc(1, sizeof *e);
+slq_err engine_start(engine **out, const engine_config *cfg) {
+    SLQ_ASSERT(cfg->fatal != NULL);
+    engine *e = *out = calloc(1, sizeof *e);
     if (e == NULL) return SLQ_NO_MEMORY;
-    e->n = n;
-    n->engine = e;
+    e->cfg = *cfg;
+    e->cfg.home = e->cfg.p2p_host = NULL; /* read during this call only */
+    e->cfg.peers = NULL;
+    e->cfg.observers = NULL;
     uint64_t powers[SLQ_VALIDATORS_MAX];
     load_validators(e, powers);
     e->m = calloc(1, tm_size());
     if (e->m == NULL) return SLQ_NO_MEMORY;
-    uint32_t empty = n->cfg.empty_block_interval_ms;
+    uint32_t empty = cfg->empty_block_interval_ms;
     tm_timeouts to = {.propose_ms = empty + 2000,
                       .propose_delta_ms = 500,
                       .prevote_ms = 1000,
@@ -1179,19 +1179,19 @@ slq_err engine_start(node *n, const char *home) {
                       .precommit_delta_ms = 500};
     tm_init(e->m, powers, e->nvals, e->self, &to);
     char path[4096];
-    snprintf(path, sizeof path, "%s/signer.state", home);
-    slq_err err = e->self >= 0 ? signer_open(&e->sg, path, n->key) : SLQ_OK;
-    snprintf(path, sizeof path, "%s/consensus.wal", home);
+    snprintf(path, sizeof path, "%s/signer.state", cfg->home);
+    slq_err err = e->self >= 0 ? signer_open(&e->sg, path, cfg->key) : SLQ_OK;
+    snprintf(path, sizeof path, "%s/consensus.wal", cfg->home);
     if (err == SLQ_OK) err = wal_open(&e->log, path);
     if (err != SLQ_OK) {
         log_error("engine: start: %s: %s", path, slq_err_str(err));
         return err;
     }
-    chain_set_verified(n->chain, verified_cb, e);
+    chain_set_verified(cfg->chain, verified_cb, e);
     err = start_timers(e);
-    if (err == SLQ_OK) err = start_net(e);
+    if (err == SLQ_OK) err = start_net(e, cfg);
     if (err != SLQ_OK) return err;
-    log_info("engine: start: validators=%zu self=%d p2p=%s:%u", e->nvals, e->self, n->cfg.p2p_host,
+    log_info("engine: start: validators=%zu self=%d p2p=%s:%u", e->nvals, e->self, cfg->p2p_host,
              p2p_port(e->net));
     resume(e);
     return SLQ_OK;
@@ -1228,5 +1228,12 @@ size_t engine_evidence_count(const engine *e) {
     return e != NULL ? e->evidence_count : 0;
 }
 const Slq__Evidence *engine_evidence(const engine *e, size_t i) {
+    SLQ_ASSERT(i < e->evidence_count);
     return e->evidence[i];
+}
+uint64_t engine_blocks_committed(const engine *e) {
+    return e != NULL ? e->blocks_committed : 0;
+}
+uint64_t engine_txs_committed(const engine *e) {
+    return e != NULL ? e->txs_committed : 0;
 }

@@ -516,7 +516,7 @@ answers "many headers" 431 HEADERS_TOO_LARGE
 answers "body not JSON" 400 JSON_INVALID
 answers "tx not hex" 422 TX_MALFORMED
 answers "unknown path" 404 NOT_FOUND
-answers "wrong method" 405 INVALID_ARGUMENT
+answers "wrong method" 405 METHOD_NOT_ALLOWED
 if [ "$failed" -gt "$FAILED_BEFORE" ]; then sed 's/^/    /' "$T/http.out"; fi
 check "the node is still alive" kill -0 "$NODE_PID"
 expect 0 "and still serves" "$SLQ" status

@@ -15,7 +15,7 @@ static void test_every_error_has_a_distinct_name_and_a_message(void) {
         slq_err e;
         const char *name;
     } all[] = {
-#define X(name, num, msg) {SLQ_##name, #name},
+#define X(name, num, status, msg) {SLQ_##name, #name},
         SLQ_ERRORS(X)
 #undef X
     };
