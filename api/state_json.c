@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "codec.h"
+#include "report.h"
+#include "slq/amount.h"
 #include "slq/keys.h"
 
 void json_i64(cJSON *o, const char *key, int64_t v) {
@@ -274,67 +276,6 @@ slq_err api_claims_json(const api_view *view, const uint8_t *centre, cJSON **out
 
 /* ------------------------------------------------------------------ audit */
 
-typedef struct {
-    uint32_t year;
-    int64_t now_ms, active, expired, redeemed, revoked, issued, open_claims;
-    slq_err err;
-} audit_scan;
-
-static bool audit_voucher_cb(void *arg, const uint8_t *key, size_t key_len, const uint8_t *val,
-                             size_t val_len) {
-    (void) key, (void) key_len;
-    audit_scan *a = arg;
-    Slq__Voucher *v = slq__voucher__unpack(NULL, val_len, val);
-    if (v == NULL) {
-        a->err = SLQ_STORAGE_CORRUPT;
-        return false;
-    }
-    if (v->budget_year == a->year) {
-        if (v->parent_id.len == 0) a->issued += v->original_fen;
-        if (v->state == SLQ__VOUCHER_STATE__VOUCHER_ACTIVE) {
-            if (ledger_voucher_expired(v, a->now_ms))
-                a->expired += v->remaining_fen;
-            else
-                a->active += v->remaining_fen;
-        } else if (v->state == SLQ__VOUCHER_STATE__VOUCHER_REDEEMED) {
-            a->redeemed += v->original_fen;
-        } else if (v->state == SLQ__VOUCHER_STATE__VOUCHER_REVOKED) {
-            a->revoked += v->original_fen;
-        }
-    }
-    slq__voucher__free_unpacked(v, NULL);
-    return true;
-}
-
-static bool audit_claim_cb(void *arg, const uint8_t *key, size_t key_len, const uint8_t *val,
-                           size_t val_len) {
-    (void) key, (void) key_len;
-    audit_scan *a = arg;
-    Slq__Claim *c = slq__claim__unpack(NULL, val_len, val);
-    if (c == NULL) {
-        a->err = SLQ_STORAGE_CORRUPT;
-        return false;
-    }
-    for (size_t i = 0; !c->settled && i < c->n_years; i++)
-        if (c->years[i]->budget_year == a->year) a->open_claims += c->years[i]->amount_fen;
-    slq__claim__free_unpacked(c, NULL);
-    return true;
-}
-
-/* Reads a YearTotals row into *t (zeros when absent). */
-static slq_err totals(const api_view *view, const slq_key *k, Slq__YearTotals *t) {
-    Slq__YearTotals *r = NULL;
-    slq_err err = view_row(view, k, &slq__year_totals__descriptor, (ProtobufCMessage **) &r);
-    *t = (Slq__YearTotals) SLQ__YEAR_TOTALS__INIT;
-    if (err == SLQ_NOT_FOUND) return SLQ_OK;
-    if (err != SLQ_OK) return err;
-    *t = *r;
-    t->base.unknown_fields = NULL;
-    t->base.n_unknown_fields = 0;
-    slq__year_totals__free_unpacked(r, NULL);
-    return SLQ_OK;
-}
-
 static void totals_json(cJSON *o, const Slq__YearTotals *t) {
     json_i64(o, "issued_fen", t->issued_fen);
     json_i64(o, "cap_used_fen", t->cap_used_fen);
@@ -345,55 +286,59 @@ static void totals_json(cJSON *o, const Slq__YearTotals *t) {
     json_u64(o, "issued_count", t->issued_count);
 }
 
-static slq_err audit_programs(const api_view *view, uint32_t year, cJSON *o) {
-    const Slq__Policy *p = ledger_genesis(view->l)->policy;
-    cJSON *list = cJSON_AddArrayToObject(o, "programs");
-    for (uint32_t i = 0; i < p->n_programs; i++) {
-        Slq__YearTotals t;
-        slq_key k = slq_key_program_year(year, i);
-        slq_err err = totals(view, &k, &t);
-        if (err != SLQ_OK) return err;
-        cJSON *po = cJSON_CreateObject();
-        cJSON_AddStringToObject(po, "name", p->programs[i]->name);
-        json_i64(po, "cap_fen", p->programs[i]->annual_cap_fen);
-        totals_json(po, &t);
-        cJSON_AddItemToArray(list, po);
-    }
-    return SLQ_OK;
+/* Every fen issued in the year is active, expired, redeemed or revoked, the stored totals
+ * agree with the vouchers, and what was redeemed is settled or in an open claim. */
+static bool conservation_holds(const report_figures *f) {
+    const report_totals *c = &f->city;
+    const Slq__YearTotals *t = &f->stored_city;
+    int64_t accounted = 0, paid = 0;
+    return amount_add(&accounted, c->active, c->expired) == SLQ_OK &&
+           amount_add(&accounted, accounted, c->redeemed) == SLQ_OK &&
+           amount_add(&accounted, accounted, c->revoked) == SLQ_OK &&
+           amount_add(&paid, t->settled_fen, c->open) == SLQ_OK && c->issued == t->issued_fen &&
+           c->redeemed == t->redeemed_fen && c->revoked == t->revoked_fen &&
+           c->issued == accounted && t->redeemed_fen == paid;
 }
 
-slq_err api_audit_json(const api_view *view, uint64_t height, uint32_t year, cJSON **out) {
-    Slq__YearTotals t;
-    slq_key k = slq_key_year(year);
-    slq_err err = totals(view, &k, &t);
-    audit_scan a = {.year = year, .now_ms = view->time_ms, .err = SLQ_OK};
-    const uint8_t vouchers = SLQ_KEY_VOUCHER, claims = SLQ_KEY_CLAIM;
-    if (err == SLQ_OK) err = storage_pin_scan(view->pin, &vouchers, 1, audit_voucher_cb, &a);
-    if (err == SLQ_OK) err = storage_pin_scan(view->pin, &claims, 1, audit_claim_cb, &a);
-    if (err == SLQ_OK) err = a.err;
-    if (err != SLQ_OK) return err;
-    int64_t cap = ledger_genesis(view->l)->policy->city_annual_cap_fen;
+static slq_err audit_json(const report_figures *fig, const ledger *l, uint64_t height,
+                          uint32_t year, cJSON **out) {
+    const Slq__Policy *p = ledger_genesis(l)->policy;
+    const Slq__YearTotals *t = &fig->stored_city;
+    int64_t cap = p->city_annual_cap_fen, headroom = 0, outstanding = 0;
+    if (amount_sub(&headroom, cap, t->cap_used_fen) != SLQ_OK ||
+        amount_add(&outstanding, fig->city.active, fig->city.expired) != SLQ_OK)
+        return SLQ_AMOUNT_OVERFLOW;
     cJSON *o = cJSON_CreateObject();
     json_u64(o, "year", year);
     json_u64(o, "height", height);
     json_i64(o, "cap_fen", cap);
-    totals_json(o, &t);
-    json_i64(o, "headroom_fen", cap - t.cap_used_fen);
-    json_i64(o, "open_claims_fen", a.open_claims);
-    json_i64(o, "active_fen", a.active);
-    json_i64(o, "expired_fen", a.expired);
-    json_i64(o, "outstanding_fen", a.active + a.expired);
-    cJSON_AddBoolToObject(o, "cap_held", t.cap_used_fen <= cap);
-    cJSON_AddBoolToObject(o, "conservation_holds",
-                          a.issued == t.issued_fen && a.redeemed == t.redeemed_fen &&
-                              a.revoked == t.revoked_fen &&
-                              a.issued == a.active + a.expired + a.redeemed + a.revoked &&
-                              t.redeemed_fen == t.settled_fen + a.open_claims);
-    err = audit_programs(view, year, o);
-    if (err != SLQ_OK) {
-        cJSON_Delete(o);
-        return err;
+    totals_json(o, t);
+    json_i64(o, "headroom_fen", headroom);
+    json_i64(o, "open_claims_fen", fig->city.open);
+    json_i64(o, "active_fen", fig->city.active);
+    json_i64(o, "expired_fen", fig->city.expired);
+    json_i64(o, "outstanding_fen", outstanding);
+    cJSON_AddBoolToObject(o, "cap_held", t->cap_used_fen <= cap);
+    cJSON_AddBoolToObject(o, "conservation_holds", conservation_holds(fig));
+    cJSON *list = cJSON_AddArrayToObject(o, "programs");
+    for (uint32_t i = 0; i < p->n_programs; i++) {
+        cJSON *po = cJSON_CreateObject();
+        cJSON_AddStringToObject(po, "name", p->programs[i]->name);
+        json_i64(po, "cap_fen", p->programs[i]->annual_cap_fen);
+        totals_json(po, &fig->stored_prog[i]);
+        cJSON_AddItemToArray(list, po);
     }
     *out = o;
     return SLQ_OK;
+}
+
+slq_err api_audit_json(const api_view *view, uint64_t height, uint32_t year, cJSON **out) {
+    report_figures *fig = malloc(sizeof *fig); /* large for a worker's stack */
+    if (fig == NULL) return SLQ_NO_MEMORY;
+    report_source src = report_source_pin(view->pin);
+    report_tip tip = {.height = height, .time_ms = view->time_ms};
+    slq_err err = report_year_figures(fig, view->l, &src, &tip, year);
+    if (err == SLQ_OK) err = audit_json(fig, view->l, height, year, out);
+    free(fig);
+    return err;
 }

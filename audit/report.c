@@ -22,6 +22,7 @@
 
 #include "codec.h"
 #include "slq/amount.h"
+#include "slq/assert.h"
 #include "slq/keys.h"
 #include "slq/limits.h"
 
@@ -80,11 +81,7 @@ report_source report_source_state(ledger_state *st) {
 
 /* ------------------------------------------------------------------ the model */
 
-typedef struct {
-    int64_t issued, cap_used, cap_peak, redeemed, settled, open, revoked, expired, active,
-        transferred;
-    uint64_t count;
-} rtot;
+typedef report_totals rtot;
 
 typedef struct {
     const Slq__Claim *c;
@@ -1022,6 +1019,43 @@ static slq_err compute(rep *r, uint32_t year) {
     if (err != SLQ_OK) return err;
     quotas_check(r);
     for (size_t i = 0; err == SLQ_OK && i < r->n_years; i++) err = near_caps(r, &r->years[i]);
+    return err;
+}
+
+/* A stored totals row, or zero, by value (no pointers into the row kept). */
+static Slq__YearTotals totals_copy(const Slq__YearTotals *t) {
+    Slq__YearTotals c = SLQ__YEAR_TOTALS__INIT;
+    if (t == NULL) return c;
+    c.budget_year = t->budget_year;
+    c.issued_fen = t->issued_fen;
+    c.cap_used_fen = t->cap_used_fen;
+    c.redeemed_fen = t->redeemed_fen;
+    c.settled_fen = t->settled_fen;
+    c.revoked_fen = t->revoked_fen;
+    c.transferred_fen = t->transferred_fen;
+    c.issued_count = t->issued_count;
+    return c;
+}
+
+slq_err report_year_figures(report_figures *out, const ledger *l, const report_source *src,
+                            const report_tip *tip, uint32_t year) {
+    if (year < 2000 || year > 9999) return SLQ_INVALID_ARGUMENT;
+    rep r = {.l = l, .pol = ledger_genesis(l)->policy, .src = src, .tip = tip};
+    slq_err err = load(&r);
+    if (err == SLQ_OK) err = years_init(&r, year);
+    if (err == SLQ_OK) err = tally_vouchers(&r);
+    if (err == SLQ_OK) err = tally_claims(&r);
+    if (err == SLQ_OK) {
+        SLQ_ASSERT(r.n_years == 1);
+        const ryear *y = &r.years[0];
+        out->city = y->city;
+        out->stored_city = totals_copy(y->row_city);
+        for (size_t i = 0; i < SLQ_PROGRAMS_MAX; i++) {
+            out->prog[i] = y->prog[i];
+            out->stored_prog[i] = totals_copy(y->row_prog[i]);
+        }
+    }
+    rep_free(&r);
     return err;
 }
 

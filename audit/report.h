@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "ledger.h"
+#include "slq/limits.h"
 #include "storage.h"
 
 /* Called for each row of a scan; returns false to stop. Key and value are borrowed. */
@@ -45,6 +46,28 @@ typedef struct {
 } report_tip;
 
 #define REPORT_ALL_YEARS 0u
+
+/* Amounts of one budget year (the city's, or one program's), recomputed from the vouchers and
+ * claims with overflow-checked sums. */
+typedef struct {
+    int64_t issued, cap_used, cap_peak, redeemed, settled, open, revoked, expired, active,
+        transferred;
+    uint64_t count; /* vouchers issued */
+} report_totals;
+
+/* The figures of the audit summary (GET /v1/audit/YEAR) of one year. cap_peak is not
+ * computed here (it needs the timeline of the whole report). */
+typedef struct {
+    report_totals city, prog[SLQ_PROGRAMS_MAX]; /* recomputed */
+    Slq__YearTotals stored_city;                /* the stored rows; zero when there is none */
+    Slq__YearTotals stored_prog[SLQ_PROGRAMS_MAX];
+} report_figures;
+
+/* Fills *out for budget year `year` (2000..9999) with the report's own loading and sums.
+ * The errors of report_json. */
+SLQ_MUST_USE slq_err report_year_figures(report_figures *out, const ledger *l,
+                                         const report_source *src, const report_tip *tip,
+                                         uint32_t year);
 
 /* Builds the report of budget year `year` (2000..9999), or of every year that has vouchers
  * or totals (REPORT_ALL_YEARS). On SLQ_OK *out is malloc'd JSON text without a newline
