@@ -54,7 +54,7 @@ static bool parse_hostport(const char *s, char *host, size_t host_cap, uint16_t 
     char *end = NULL;
     errno = 0;
     unsigned long p = strtoul(colon + 1, &end, 10);
-    if (errno != 0 || *end != '\0' || colon[1] == '\0' || p > 65535) return false;
+    if (errno != 0 || *end != '\0' || colon[1] == '\0' || p > UINT16_MAX) return false;
     memcpy(host, h, hl);
     host[hl] = '\0';
     *port = (uint16_t) p;
@@ -85,6 +85,10 @@ static bool parse_peers(const cJSON *v, node_config *cfg) {
     return true;
 }
 
+#define ED25519_PUBKEY_BYTES 32u /* raw public keys, as observers are written */
+#define SM2_PUBKEY_BYTES     65u
+_Static_assert(SM2_PUBKEY_BYTES <= CRYPTO_PUBKEY_BYTES_MAX, "an observer's key fits");
+
 /* Observers: hex public keys of read-only nodes this node admits as peers. */
 static bool parse_observers(const cJSON *v, node_config *cfg) {
     if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > (int) SLQ_PEERS_MAX) return false;
@@ -92,7 +96,7 @@ static bool parse_observers(const cJSON *v, node_config *cfg) {
     cJSON_ArrayForEach(p, v) {
         if (!cJSON_IsString(p)) return false;
         size_t n = strlen(p->valuestring) / 2;
-        if (n != 32 && n != 65) return false; /* an Ed25519 or SM2 raw public key */
+        if (n != ED25519_PUBKEY_BYTES && n != SM2_PUBKEY_BYTES) return false;
         if (codec_hex_decode(cfg->observers[cfg->observers_count], n, p->valuestring) != SLQ_OK)
             return false;
         cfg->observers_count++;
@@ -111,9 +115,12 @@ static bool parse_key(const cJSON *it, node_config *cfg) {
         return cJSON_IsString(it) &&
                parse_hostport(it->valuestring, cfg->p2p_host, sizeof cfg->p2p_host, &cfg->p2p_port);
     if (strcmp(k, "key_file") == 0) return get_str(it, cfg->key_file, sizeof cfg->key_file);
-    if (strcmp(k, "block_interval_ms") == 0) return get_u32(it, 10, 60000, &cfg->block_interval_ms);
+    if (strcmp(k, "block_interval_ms") == 0)
+        return get_u32(it, CONFIG_BLOCK_INTERVAL_MIN_MS, CONFIG_BLOCK_INTERVAL_MAX_MS,
+                       &cfg->block_interval_ms);
     if (strcmp(k, "empty_block_interval_ms") == 0)
-        return get_u32(it, 100, 3600000, &cfg->empty_block_interval_ms);
+        return get_u32(it, CONFIG_EMPTY_BLOCK_INTERVAL_MIN_MS, CONFIG_EMPTY_BLOCK_INTERVAL_MAX_MS,
+                       &cfg->empty_block_interval_ms);
     if (strcmp(k, "peers") == 0) return parse_peers(it, cfg);
     if (strcmp(k, "observers") == 0) return parse_observers(it, cfg);
     return false;
@@ -121,17 +128,17 @@ static bool parse_key(const cJSON *it, node_config *cfg) {
 
 slq_err node_config_load(node_config *cfg, const char *home, char *why, size_t why_cap) {
     memset(cfg, 0, sizeof *cfg);
-    snprintf(cfg->api_host, sizeof cfg->api_host, "127.0.0.1");
-    cfg->api_port = 7601;
-    snprintf(cfg->p2p_host, sizeof cfg->p2p_host, "127.0.0.1");
-    cfg->p2p_port = 7600;
-    snprintf(cfg->key_file, sizeof cfg->key_file, "node.pem");
-    cfg->block_interval_ms = 50;
-    cfg->empty_block_interval_ms = 3000;
+    snprintf(cfg->api_host, sizeof cfg->api_host, "%s", CONFIG_DEFAULT_HOST);
+    cfg->api_port = CONFIG_DEFAULT_API_PORT;
+    snprintf(cfg->p2p_host, sizeof cfg->p2p_host, "%s", CONFIG_DEFAULT_HOST);
+    cfg->p2p_port = CONFIG_DEFAULT_P2P_PORT;
+    snprintf(cfg->key_file, sizeof cfg->key_file, "%s", CONFIG_DEFAULT_KEY_FILE);
+    cfg->block_interval_ms = CONFIG_BLOCK_INTERVAL_MS;
+    cfg->empty_block_interval_ms = CONFIG_EMPTY_BLOCK_INTERVAL_MS;
     char path[4096], *text = NULL;
     size_t len = 0;
     snprintf(path, sizeof path, "%s/config.json", home);
-    slq_err err = read_file(path, 64 * 1024, &text, &len, why, why_cap);
+    slq_err err = read_file(path, CONFIG_JSON_BYTES_MAX, &text, &len, why, why_cap);
     if (err != SLQ_OK) return err;
     cJSON *root = cJSON_ParseWithLength(text, len);
     free(text);
