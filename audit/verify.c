@@ -28,6 +28,7 @@
 #include "report.h"
 #include "slq/keys.h"
 #include "slq/limits.h"
+#include "slq/why.h"
 #include "snapshot.h"
 #include "storage.h"
 
@@ -54,11 +55,6 @@ struct verify {
     uint64_t h_rows;
     struct timespec shown;
 };
-
-#define WHY(...)                                              \
-    do {                                                      \
-        if (why != NULL) snprintf(why, why_cap, __VA_ARGS__); \
-    } while (0)
 
 static void fail(verify *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -635,7 +631,7 @@ static slq_err setup(verify *v, const uint8_t *genesis, size_t len, const char *
     if (err == SLQ_OK) err = ledger_state_create(&v->st, &v->view);
     if (err != SLQ_OK) return err;
     err = storage_open(&v->s, snap);
-    if (err != SLQ_OK) WHY("cannot open the store: %s", slq_err_str(err));
+    if (err != SLQ_OK) SLQ_WHY("cannot open the store: %s", slq_err_str(err));
     return err;
 }
 
@@ -649,7 +645,7 @@ slq_err verify_run(verify **out, const uint8_t *genesis, size_t genesis_len, con
     bool snapped = err == SLQ_OK;
     if (err == SLQ_OK) err = setup(v, genesis, genesis_len, snap, why, why_cap);
     if (err == SLQ_OK) err = audit(v, genesis, genesis_len);
-    if (err != SLQ_OK && why != NULL && why[0] == '\0') WHY("%s", slq_err_str(err));
+    if (err != SLQ_OK && why != NULL && why[0] == '\0') SLQ_WHY("%s", slq_err_str(err));
     if (o->progress) fputs("\r\033[K", stderr);
     storage_close(v->s);
     v->s = NULL;

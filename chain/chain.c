@@ -19,6 +19,7 @@
 #include "slq/assert.h"
 #include "slq/limits.h"
 #include "slq/log.h"
+#include "slq/why.h"
 
 struct chain {
     ledger *l;
@@ -41,11 +42,6 @@ void chain_set_verified(chain *c, chain_verified_fn fn, void *arg) {
     c->verified = fn;
     c->verified_arg = arg;
 }
-
-#define WHY(...)                                              \
-    do {                                                      \
-        if (why != NULL) snprintf(why, why_cap, __VA_ARGS__); \
-    } while (0)
 
 static slq_err view_get(void *ctx, const uint8_t *key, size_t key_len, uint8_t **val,
                         size_t *val_len) {
@@ -74,7 +70,7 @@ static slq_err init_genesis(chain *c, const uint8_t *genesis, size_t len, char *
     if (err == SLQ_OK) {
         bool same = stored_len == len && memcmp(stored, genesis, len) == 0;
         free(stored);
-        if (!same) WHY("data/ holds the chain of another genesis");
+        if (!same) SLQ_WHY("data/ holds the chain of another genesis");
         return same ? SLQ_OK : SLQ_GENESIS_INVALID;
     }
     if (err != SLQ_NOT_FOUND) return err;
@@ -119,7 +115,7 @@ static slq_err load_tip(chain *c) {
 slq_err chain_open(chain **out, const char *data_dir, const uint8_t *genesis, size_t genesis_len,
                    char *why, size_t why_cap) {
     if (mkdir(data_dir, 0700) != 0 && errno != EEXIST) {
-        WHY("%s: cannot create: %s", data_dir, strerror(errno));
+        SLQ_WHY("%s: cannot create: %s", data_dir, strerror(errno));
         return SLQ_IO;
     }
     chain *c = calloc(1, sizeof *c);
@@ -127,14 +123,14 @@ slq_err chain_open(chain **out, const char *data_dir, const uint8_t *genesis, si
     slq_err err = ledger_create(&c->l, genesis, genesis_len, why, why_cap);
     if (err == SLQ_OK) {
         err = storage_open(&c->s, data_dir);
-        if (err != SLQ_OK) WHY("%s: cannot open the store (in use by another node?)", data_dir);
+        if (err != SLQ_OK) SLQ_WHY("%s: cannot open the store (in use by another node?)", data_dir);
     }
     c->view = (ledger_view){.ctx = c->s, .get = view_get};
     if (err == SLQ_OK) err = ledger_state_create(&c->st, &c->view);
     if (err == SLQ_OK) err = init_genesis(c, genesis, genesis_len, why, why_cap);
     if (err == SLQ_OK) err = load_tip(c);
     if (err != SLQ_OK) {
-        if (why != NULL && why[0] == '\0') WHY("%s", slq_err_str(err));
+        if (why != NULL && why[0] == '\0') SLQ_WHY("%s", slq_err_str(err));
         chain_close(c);
         return err;
     }
@@ -382,26 +378,26 @@ static slq_err check_header(chain *c, const Slq__Block *b, const Slq__BlockHeade
         lc_ok = memcmp(lch, h->last_commit_hash.data, CRYPTO_HASH_BYTES) == 0;
     }
     if (h->base.n_unknown_fields != 0 || strcmp(h->chain_id, ledger_chain_id(c->l)) != 0)
-        WHY("header is of another chain");
+        SLQ_WHY("header is of another chain");
     else if (h->height != c->tip.height + 1)
-        WHY("height %llu does not follow tip %llu", (unsigned long long) h->height,
-            (unsigned long long) c->tip.height);
+        SLQ_WHY("height %llu does not follow tip %llu", (unsigned long long) h->height,
+                (unsigned long long) c->tip.height);
     else if (h->prev_hash.len != CRYPTO_HASH_BYTES ||
              memcmp(h->prev_hash.data, c->tip.hash, CRYPTO_HASH_BYTES) != 0)
-        WHY("prev_hash does not link to the tip");
+        SLQ_WHY("prev_hash does not link to the tip");
     else if (h->time_ms <= c->tip_time_ms)
-        WHY("block time %lld is not after the tip's %lld", (long long) h->time_ms,
-            (long long) c->tip_time_ms);
+        SLQ_WHY("block time %lld is not after the tip's %lld", (long long) h->time_ms,
+                (long long) c->tip_time_ms);
     else if (h->app_hash.len != CRYPTO_HASH_BYTES ||
              memcmp(h->app_hash.data, c->tip.app_hash, CRYPTO_HASH_BYTES) != 0)
-        WHY("app_hash differs from the state after the tip");
+        SLQ_WHY("app_hash differs from the state after the tip");
     else if (h->validators_hash.len != CRYPTO_HASH_BYTES ||
              memcmp(h->validators_hash.data, c->validators_hash, CRYPTO_HASH_BYTES) != 0)
-        WHY("validators_hash differs");
+        SLQ_WHY("validators_hash differs");
     else if (h->proposer.len != CRYPTO_ADDRESS_BYTES || validator_index(c, h->proposer.data) < 0)
-        WHY("proposer is not a validator");
+        SLQ_WHY("proposer is not a validator");
     else if (!lc_ok)
-        WHY("last_commit is missing or does not match last_commit_hash");
+        SLQ_WHY("last_commit is missing or does not match last_commit_hash");
     else if (c->tip.height > 0 &&
              consensus_cert_verify(suite, ledger_chain_id(c->l), g->validators, g->n_validators,
                                    b->last_commit.data, b->last_commit.len, c->tip.height,
@@ -426,13 +422,13 @@ static slq_err replay_txs(chain *c, const Slq__Block *b, const Slq__BlockHeader 
         err = known ? ledger_tx_decode_verified(&tx, c->l, b->txs[i].data, b->txs[i].len)
                     : ledger_tx_decode(&tx, c->l, b->txs[i].data, b->txs[i].len);
         if (err != SLQ_OK) {
-            WHY("tx %zu: %s", i, slq_err_str(err));
+            SLQ_WHY("tx %zu: %s", i, slq_err_str(err));
             break;
         }
         ledger_block_ctx ctx = {.height = h->height, .time_ms = h->time_ms, .index = (uint32_t) i};
         ledger_outcome out;
         err = ledger_apply(c->l, c->st, &ctx, &tx, &out);
-        if (err != SLQ_OK) WHY("tx %zu: %s", i, out.reason);
+        if (err != SLQ_OK) SLQ_WHY("tx %zu: %s", i, out.reason);
         memcpy(hashes[i], tx.hash, CRYPTO_HASH_BYTES);
         ledger_tx_free(&tx);
     }
@@ -442,7 +438,7 @@ static slq_err replay_txs(chain *c, const Slq__Block *b, const Slq__BlockHeader 
                            b->n_txs);
         if (h->txs_root.len != CRYPTO_HASH_BYTES ||
             memcmp(root, h->txs_root.data, CRYPTO_HASH_BYTES) != 0) {
-            WHY("txs_root does not match the transactions");
+            SLQ_WHY("txs_root does not match the transactions");
             err = SLQ_BLOCK_INVALID;
         }
     }
@@ -468,14 +464,14 @@ static slq_err execute_block(chain *c, const uint8_t *block, size_t len, const e
         b == NULL ? NULL : slq__block_header__unpack(NULL, b->header.len, b->header.data);
     slq_err err = SLQ_OK;
     if (h == NULL || b->base.n_unknown_fields != 0) {
-        WHY("block does not decode");
+        SLQ_WHY("block does not decode");
         err = SLQ_BLOCK_MALFORMED;
     } else if (b->n_txs > SLQ_BLOCK_TXS_MAX) {
         err = SLQ_BLOCK_TOO_LARGE;
     }
     if (err == SLQ_OK) err = check_header(c, b, h, why, why_cap);
     if (err == SLQ_OK && o->max_time_ms > 0 && h->time_ms > o->max_time_ms) {
-        WHY("block time %lld runs ahead of our clock", (long long) h->time_ms);
+        SLQ_WHY("block time %lld runs ahead of our clock", (long long) h->time_ms);
         err = SLQ_BLOCK_INVALID;
     }
     chain_proposal p = {.height = c->tip.height + 1};

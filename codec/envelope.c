@@ -18,14 +18,10 @@
 #include <string.h>
 
 #include "codec.h"
+#include "slq/why.h"
 
 #define ENVELOPE_HEAD "{\"report\":"
 #define DOMAIN        "slq/report" /* followed by one zero byte in the preimage */
-
-#define WHY(...)                                              \
-    do {                                                      \
-        if (why != NULL) snprintf(why, why_cap, __VA_ARGS__); \
-    } while (0)
 
 /* The preimage of a report's signature; *out malloc'd. */
 static slq_err preimage(uint8_t **out, size_t *out_len, const char *report, size_t len) {
@@ -85,12 +81,12 @@ static slq_err envelope_fields_get(const cJSON *env, envelope_fields *f, char *w
     const cJSON *v[5];
     for (size_t i = 0; i < 5; i++) v[i] = cJSON_GetObjectItemCaseSensitive(env, keys[i]);
     if (members != 5 || !cJSON_IsObject(v[0])) {
-        WHY("not a signed report: want exactly report, signer, suite, pubkey, signature");
+        SLQ_WHY("not a signed report: want exactly report, signer, suite, pubkey, signature");
         return SLQ_SIG_INVALID;
     }
     for (size_t i = 1; i < 5; i++)
         if (!cJSON_IsString(v[i])) {
-            WHY("%s is not a string", keys[i]);
+            SLQ_WHY("%s is not a string", keys[i]);
             return SLQ_SIG_INVALID;
         }
     *f = (envelope_fields){v[1]->valuestring, v[2]->valuestring, v[3]->valuestring,
@@ -103,7 +99,7 @@ static slq_err envelope_key(const envelope_fields *f, crypto_suite *suite, uint8
                             size_t *pub_len, uint8_t *sig, size_t *sig_len, char *why,
                             size_t why_cap) {
     if (crypto_suite_parse(suite, f->suite) != SLQ_OK) {
-        WHY("unknown suite \"%.32s\"", f->suite);
+        SLQ_WHY("unknown suite \"%.32s\"", f->suite);
         return SLQ_SIG_INVALID;
     }
     *pub_len = crypto_pubkey_len(*suite);
@@ -112,17 +108,17 @@ static slq_err envelope_key(const envelope_fields *f, crypto_suite *suite, uint8
     char text[CRYPTO_ADDRESS_TEXT_BYTES];
     if (codec_hex_decode(pub, *pub_len, f->pubkey) != SLQ_OK ||
         crypto_address(*suite, addr, pub, *pub_len) != SLQ_OK) {
-        WHY("pubkey is not a %s public key in hex", f->suite);
+        SLQ_WHY("pubkey is not a %s public key in hex", f->suite);
         return SLQ_SIG_INVALID;
     }
     crypto_address_format(text, addr);
     if (strcmp(text, f->signer) != 0) {
-        WHY("signer %.48s is not the address of pubkey (%s)", f->signer, text);
+        SLQ_WHY("signer %.48s is not the address of pubkey (%s)", f->signer, text);
         return SLQ_SIG_INVALID;
     }
     if (*sig_len == 0 || *sig_len > CRYPTO_SIG_BYTES_MAX ||
         codec_hex_decode(sig, *sig_len, f->signature) != SLQ_OK) {
-        WHY("signature is not hex of a signature");
+        SLQ_WHY("signature is not hex of a signature");
         return SLQ_SIG_INVALID;
     }
     return SLQ_OK;
@@ -152,7 +148,7 @@ static slq_err verify_signature(const char *env, size_t len, const cJSON *parsed
     if (err == SLQ_OK) err = envelope_key(&f, &suite, pub, &pub_len, sig, &sig_len, why, why_cap);
     if (err != SLQ_OK) return err;
     if (report_span(env, len, &start, &n) != SLQ_OK) {
-        WHY("the envelope does not start with its report");
+        SLQ_WHY("the envelope does not start with its report");
         return SLQ_SIG_INVALID;
     }
     uint8_t *msg = NULL;
@@ -161,7 +157,7 @@ static slq_err verify_signature(const char *env, size_t len, const cJSON *parsed
     err = crypto_verify(suite, pub, pub_len, msg, msg_len, sig, sig_len);
     free(msg);
     if (err != SLQ_OK) {
-        WHY("the signature of %s does not verify over the report", f.signer);
+        SLQ_WHY("the signature of %s does not verify over the report", f.signer);
         return SLQ_SIG_INVALID;
     }
     snprintf(signer, CRYPTO_ADDRESS_TEXT_BYTES, "%s", f.signer);
@@ -178,14 +174,14 @@ static bool only_space(const char *p, const char *end) {
 slq_err codec_report_verify(const char *envelope, size_t len,
                             char signer[CRYPTO_ADDRESS_TEXT_BYTES], char *why, size_t why_cap) {
     if (len > CODEC_REPORT_BYTES_MAX + 1024) {
-        WHY("larger than %u bytes", CODEC_REPORT_BYTES_MAX + 1024);
+        SLQ_WHY("larger than %u bytes", CODEC_REPORT_BYTES_MAX + 1024);
         return SLQ_SIG_INVALID;
     }
     const char *end = NULL;
     cJSON *env = cJSON_ParseWithLengthOpts(envelope, len, &end, 0);
     if (env == NULL || !cJSON_IsObject(env) || end == NULL || !only_space(end, envelope + len)) {
         cJSON_Delete(env);
-        WHY("not JSON: the file is damaged or not a signed report");
+        SLQ_WHY("not JSON: the file is damaged or not a signed report");
         return SLQ_SIG_INVALID;
     }
     slq_err err = verify_signature(envelope, len, env, signer, why, why_cap);

@@ -13,6 +13,7 @@
 #include "slq/assert.h"
 #include "slq/be.h"
 #include "slq/limits.h"
+#include "slq/why.h"
 
 size_t consensus_vote_bytes(uint8_t out[CONSENSUS_VOTE_BYTES_MAX], const char *chain_id,
                             const consensus_vote_fields *v) {
@@ -85,10 +86,11 @@ slq_err consensus_cert_encode(uint8_t **out, size_t *out_len, crypto_suite suite
     return SLQ_OK;
 }
 
-#define WHY(...)                                              \
-    do {                                                      \
-        if (why != NULL) snprintf(why, why_cap, __VA_ARGS__); \
-        return SLQ_CERT_INVALID;                              \
+/* Refuses the certificate, with the reason in why. */
+#define REFUSE(...)              \
+    do {                         \
+        SLQ_WHY(__VA_ARGS__);    \
+        return SLQ_CERT_INVALID; \
     } while (0)
 
 /* Checks entry i against validator v; adds its power to *commit when it is a commit. */
@@ -96,19 +98,20 @@ static slq_err check_entry(crypto_suite suite, const char *chain_id, const Slq__
                            size_t i, const Slq__Validator *v, uint64_t *commit, char *why,
                            size_t why_cap) {
     const Slq__CommitSig *s = c->sigs[i];
-    if (s->base.n_unknown_fields != 0) WHY("entry %zu has unknown fields", i);
+    if (s->base.n_unknown_fields != 0) REFUSE("entry %zu has unknown fields", i);
     if (s->flag == SLQ__COMMIT_FLAG__COMMIT_FLAG_ABSENT) {
-        if (s->signature.len != 0 || s->validator.len != 0) WHY("absent entry %zu is not empty", i);
+        if (s->signature.len != 0 || s->validator.len != 0)
+            REFUSE("absent entry %zu is not empty", i);
         return SLQ_OK;
     }
     if (s->flag != SLQ__COMMIT_FLAG__COMMIT_FLAG_COMMIT &&
         s->flag != SLQ__COMMIT_FLAG__COMMIT_FLAG_NIL)
-        WHY("entry %zu has an unknown flag", i);
+        REFUSE("entry %zu has an unknown flag", i);
     uint8_t addr[CRYPTO_ADDRESS_BYTES];
     if (crypto_address(suite, addr, v->pubkey.data, v->pubkey.len) != SLQ_OK ||
         s->validator.len != CRYPTO_ADDRESS_BYTES ||
         memcmp(s->validator.data, addr, CRYPTO_ADDRESS_BYTES) != 0)
-        WHY("entry %zu is not validator %s", i, v->name);
+        REFUSE("entry %zu is not validator %s", i, v->name);
     bool is_commit = s->flag == SLQ__COMMIT_FLAG__COMMIT_FLAG_COMMIT;
     consensus_vote_fields f = {.type = CONSENSUS_PRECOMMIT,
                                .height = c->height,
@@ -119,7 +122,7 @@ static slq_err check_entry(crypto_suite suite, const char *chain_id, const Slq__
     size_t n = consensus_vote_bytes(msg, chain_id, &f);
     if (crypto_verify(suite, v->pubkey.data, v->pubkey.len, msg, n, s->signature.data,
                       s->signature.len) != SLQ_OK)
-        WHY("signature of validator %s does not verify", v->name);
+        REFUSE("signature of validator %s does not verify", v->name);
     if (is_commit) *commit += v->power;
     return SLQ_OK;
 }
@@ -129,22 +132,22 @@ slq_err consensus_cert_verify(crypto_suite suite, const char *chain_id,
                               size_t cert_len, uint64_t height,
                               const uint8_t block_hash[CRYPTO_HASH_BYTES], char *why,
                               size_t why_cap) {
-    if (cert_len == 0 || cert_len > SLQ_FRAME_BYTES_MAX) WHY("certificate is missing or too large");
+    if (cert_len == 0 || cert_len > SLQ_FRAME_BYTES_MAX)
+        REFUSE("certificate is missing or too large");
     Slq__Certificate *c = slq__certificate__unpack(NULL, cert_len, cert);
-    if (c == NULL) WHY("certificate does not decode");
+    if (c == NULL) REFUSE("certificate does not decode");
     slq_err err = SLQ_OK;
     uint64_t total = 0, commit = 0;
     if (c->base.n_unknown_fields != 0 || strcmp(c->chain_id, chain_id) != 0) {
         err = SLQ_CERT_INVALID;
-        if (why != NULL) snprintf(why, why_cap, "certificate is for another chain");
+        SLQ_WHY("certificate is for another chain");
     } else if (c->height != height || c->block_hash.len != CRYPTO_HASH_BYTES ||
                memcmp(c->block_hash.data, block_hash, CRYPTO_HASH_BYTES) != 0) {
         err = SLQ_CERT_INVALID;
-        if (why != NULL) snprintf(why, why_cap, "certificate is for another block or height");
+        SLQ_WHY("certificate is for another block or height");
     } else if (c->n_sigs != n) {
         err = SLQ_CERT_INVALID;
-        if (why != NULL)
-            snprintf(why, why_cap, "certificate has %zu entries for %zu validators", c->n_sigs, n);
+        SLQ_WHY("certificate has %zu entries for %zu validators", c->n_sigs, n);
     }
     for (size_t i = 0; err == SLQ_OK && i < n; i++) {
         total += validators[i]->power;
@@ -152,9 +155,8 @@ slq_err consensus_cert_verify(crypto_suite suite, const char *chain_id,
     }
     if (err == SLQ_OK && (commit == 0 || 3 * commit <= 2 * total)) {
         err = SLQ_CERT_INVALID;
-        if (why != NULL)
-            snprintf(why, why_cap, "commit power %llu of %llu is not above 2/3",
-                     (unsigned long long) commit, (unsigned long long) total);
+        SLQ_WHY("commit power %llu of %llu is not above 2/3", (unsigned long long) commit,
+                (unsigned long long) total);
     }
     slq__certificate__free_unpacked(c, NULL);
     return err;

@@ -9,18 +9,14 @@
 #include "codec.h"
 #include "config.h"
 #include "slq/limits.h"
-
-#define WHY(...)                                              \
-    do {                                                      \
-        if (why != NULL) snprintf(why, why_cap, __VA_ARGS__); \
-    } while (0)
+#include "slq/why.h"
 
 /* Reads a whole small file into a NUL-terminated malloc'd buffer. */
 static slq_err read_file(const char *path, size_t max, char **out, size_t *len, char *why,
                          size_t why_cap) {
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
-        WHY("%s: %s", path, strerror(errno));
+        SLQ_WHY("%s: %s", path, strerror(errno));
         return SLQ_IO;
     }
     char *buf = malloc(max + 1);
@@ -29,7 +25,7 @@ static slq_err read_file(const char *path, size_t max, char **out, size_t *len, 
     fclose(f);
     if (buf == NULL) return SLQ_NO_MEMORY;
     if (err || n > max) {
-        WHY("%s: %s", path, err ? "read error" : "file too large");
+        SLQ_WHY("%s: %s", path, err ? "read error" : "file too large");
         free(buf);
         return SLQ_IO;
     }
@@ -143,14 +139,14 @@ slq_err node_config_load(node_config *cfg, const char *home, char *why, size_t w
     cJSON *root = cJSON_ParseWithLength(text, len);
     free(text);
     if (!cJSON_IsObject(root)) {
-        WHY("%s: not a JSON object", path);
+        SLQ_WHY("%s: not a JSON object", path);
         cJSON_Delete(root);
         return SLQ_CONFIG_INVALID;
     }
     const cJSON *it;
     cJSON_ArrayForEach(it, root) {
         if (!parse_key(it, cfg)) {
-            WHY("%s: key \"%s\": unknown or invalid value", path, it->string);
+            SLQ_WHY("%s: key \"%s\": unknown or invalid value", path, it->string);
             err = SLQ_CONFIG_INVALID;
             break;
         }
@@ -159,8 +155,8 @@ slq_err node_config_load(node_config *cfg, const char *home, char *why, size_t w
     if (err == SLQ_OK && cfg->block_interval_ms > cfg->empty_block_interval_ms) {
         /* pending transactions would wait longer than an empty mempool, and the propose
          * timeout (empty_block_interval_ms + 2 s) could pass before a block is built */
-        WHY("%s: block_interval_ms (%u) is above empty_block_interval_ms (%u)", path,
-            cfg->block_interval_ms, cfg->empty_block_interval_ms);
+        SLQ_WHY("%s: block_interval_ms (%u) is above empty_block_interval_ms (%u)", path,
+                cfg->block_interval_ms, cfg->empty_block_interval_ms);
         err = SLQ_CONFIG_INVALID;
     }
     return err;

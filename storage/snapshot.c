@@ -14,10 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define WHY(...)                                              \
-    do {                                                      \
-        if (why != NULL) snprintf(why, why_cap, __VA_ARGS__); \
-    } while (0)
+#include "slq/why.h"
 
 typedef enum { TAKE_NONE, TAKE_LINK, TAKE_COPY } take_kind;
 
@@ -79,14 +76,14 @@ static slq_err take(const char *src_dir, const char *dst_dir, const char *name, 
     char src[SNAPSHOT_PATH_BYTES_MAX], dst[SNAPSHOT_PATH_BYTES_MAX];
     if ((size_t) snprintf(src, sizeof src, "%s/%s", src_dir, name) >= sizeof src ||
         (size_t) snprintf(dst, sizeof dst, "%s/%s", dst_dir, name) >= sizeof dst) {
-        WHY("%s/%s: path too long", src_dir, name);
+        SLQ_WHY("%s/%s: path too long", src_dir, name);
         return SLQ_IO;
     }
     struct stat st;
     if (lstat(src, &st) != 0 || !S_ISREG(st.st_mode)) return SLQ_OK; /* not a plain file */
     if (kind == TAKE_LINK && link(src, dst) == 0) return SLQ_OK;
     if (copy_file(src, dst) != SLQ_OK) {
-        WHY("%s: cannot copy into the snapshot: %s", src, strerror(errno));
+        SLQ_WHY("%s: cannot copy into the snapshot: %s", src, strerror(errno));
         return SLQ_IO;
     }
     return SLQ_OK;
@@ -96,7 +93,7 @@ static slq_err take(const char *src_dir, const char *dst_dir, const char *name, 
 static slq_err take_all(const char *src, const char *dst, char *why, size_t why_cap) {
     DIR *d = opendir(src);
     if (d == NULL) {
-        WHY("%s: %s", src, strerror(errno));
+        SLQ_WHY("%s: %s", src, strerror(errno));
         return SLQ_IO;
     }
     slq_err err = SLQ_OK;
@@ -105,7 +102,7 @@ static slq_err take_all(const char *src, const char *dst, char *why, size_t why_
         struct dirent *e = readdir(d);
         if (e == NULL) {
             if (errno != 0) {
-                WHY("%s: %s", src, strerror(errno));
+                SLQ_WHY("%s: %s", src, strerror(errno));
                 err = SLQ_IO;
             }
             break;
@@ -122,17 +119,17 @@ slq_err snapshot_create(char *out, size_t out_cap, const char *src, char *why, s
     struct stat st;
     snprintf(current, sizeof current, "%s/CURRENT", src);
     if (stat(current, &st) != 0 || !S_ISREG(st.st_mode)) {
-        WHY("%s: not a LevelDB store (no CURRENT file)", src);
+        SLQ_WHY("%s: not a LevelDB store (no CURRENT file)", src);
         return SLQ_NOT_FOUND;
     }
     const char *tmp = getenv("TMPDIR");
     if (tmp == NULL || tmp[0] == '\0') tmp = "/tmp";
     if ((size_t) snprintf(out, out_cap, "%s/slqd-verify-XXXXXX", tmp) >= out_cap) {
-        WHY("%s: TMPDIR path too long", tmp);
+        SLQ_WHY("%s: TMPDIR path too long", tmp);
         return SLQ_IO;
     }
     if (mkdtemp(out) == NULL) {
-        WHY("%s: cannot create a snapshot directory: %s", tmp, strerror(errno));
+        SLQ_WHY("%s: cannot create a snapshot directory: %s", tmp, strerror(errno));
         return SLQ_IO;
     }
     slq_err err = take_all(src, out, why, why_cap);
