@@ -68,7 +68,9 @@ void chain_abandon(chain *c, chain_proposal *p);
 
 /* Checks a block made elsewhere against the tip (header links, time, roots, previous
  * certificate, every signature, every rule) and, with a valid certificate for it, commits
- * it. Nothing is written on any failure; `why` says what failed. */
+ * it. Nothing is written on any failure; `why` says what failed. A fault of our own (a store
+ * read that fails, a stored row that does not decode, memory) is SLQ_STORAGE_IO,
+ * SLQ_STORAGE_CORRUPT or SLQ_NO_MEMORY, never SLQ_BLOCK_INVALID: it is not the sender's. */
 SLQ_MUST_USE slq_err chain_apply_block(chain *c, const uint8_t *block, size_t len,
                                        const uint8_t *cert, size_t cert_len, char *why,
                                        size_t why_cap);

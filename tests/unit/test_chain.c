@@ -3,6 +3,7 @@
  * check refuses on its own, behind a valid certificate. */
 #define _XOPEN_SOURCE 700
 #include <ftw.h>
+#include <leveldb/c.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include "check.h"
 #include "ledger_fixture.h"
 #include "mempool.h"
+#include "slq/keys.h"
 
 static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
     (void) sb, (void) flag, (void) ftw;
@@ -486,6 +488,59 @@ static void count_drop(void *arg, const mempool_tx *t, slq_err why) {
     (*(int *) arg)++;
 }
 
+/* Overwrites the account row of addr in the (closed) store at dir with bytes that do not
+ * decode as an Account: a field 1 whose length runs past the end. */
+static void corrupt_account_row(const char *dir, const uint8_t addr[20]) {
+    char *err = NULL;
+    leveldb_options_t *o = leveldb_options_create();
+    leveldb_writeoptions_t *wo = leveldb_writeoptions_create();
+    leveldb_t *db = leveldb_open(o, dir, &err);
+    SLQ_ASSERT(err == NULL);
+    slq_key k = slq_key_bytes(SLQ_KEY_ACCOUNT, addr, 20);
+    leveldb_put(db, wo, (const char *) k.bytes, k.len, "\x0a\x7f", 2, &err);
+    SLQ_ASSERT(err == NULL);
+    leveldb_close(db);
+    leveldb_writeoptions_destroy(wo);
+    leveldb_options_destroy(o);
+}
+
+/* A local row that does not decode is our fault, not the block's: checking, applying or
+ * building a block over it says SLQ_STORAGE_CORRUPT (stop, repair), never SLQ_BLOCK_INVALID
+ * (which blames and disconnects the peer that sent a good block). */
+static void test_a_corrupt_local_row_is_a_local_fault_not_an_invalid_block(void) {
+    env e;
+    env_init(&e);
+    char dir2[64] = "/tmp/slq-chain2-XXXXXX", why[256] = "";
+    SLQ_ASSERT(mkdtemp(dir2) != NULL);
+    chain *a, *b;
+    CHECK_ERR(chain_open(&a, e.dir, e.genesis, e.genesis_len, why, sizeof why), SLQ_OK);
+    CHECK_ERR(chain_open(&b, dir2, e.genesis, e.genesis_len, why, sizeof why), SLQ_OK);
+    size_t len;
+    uint8_t *tx = register_tx(&e, K_H1, 1, &len);
+    int64_t t = cst_ms(2024, 6, 1, 0, 0);
+    CHECK_ERR(make_block(&e, a, &tx, &len, 1, t, NULL), SLQ_OK);
+    uint8_t *blk, *cert, hash[32];
+    size_t blk_len, cert_len;
+    CHECK_ERR(storage_block_by_height(chain_storage(a), 1, &blk, &blk_len), SLQ_OK);
+    CHECK_ERR(storage_cert_by_height(chain_storage(a), 1, &cert, &cert_len), SLQ_OK);
+    chain_close(b);
+    corrupt_account_row(dir2, e.f.addr[K_ISSUER]); /* the signer of the block's one tx */
+    CHECK_ERR(chain_open(&b, dir2, e.genesis, e.genesis_len, why, sizeof why), SLQ_OK);
+    CHECK_ERR(chain_check_block(b, blk, blk_len, 0, hash, why, sizeof why), SLQ_STORAGE_CORRUPT);
+    CHECK_ERR(chain_apply_block(b, blk, blk_len, cert, cert_len, why, sizeof why),
+              SLQ_STORAGE_CORRUPT);
+    CHECK_EQ_INT(chain_tip(b)->height, 0);
+    CHECK_ERR(make_block(&e, b, &tx, &len, 1, t, NULL), SLQ_STORAGE_CORRUPT);
+    CHECK_EQ_INT(chain_tip(b)->height, 0);
+    free(blk);
+    free(cert);
+    free(tx);
+    chain_close(a);
+    chain_close(b);
+    rm_rf(dir2);
+    env_deinit(&e);
+}
+
 static void test_mempool_orders_by_nonce_and_waits_for_gaps(void) {
     env e;
     env_init(&e);
@@ -542,5 +597,6 @@ TEST_MAIN("chain", TEST(test_a_committed_block_survives_reopening),
           TEST(test_a_block_with_another_valid_last_commit_is_accepted),
           TEST(test_a_block_the_validators_signed_is_refused_when_its_header_is_wrong),
           TEST(test_a_block_is_refused_with_a_certificate_of_another_block),
+          TEST(test_a_corrupt_local_row_is_a_local_fault_not_an_invalid_block),
           TEST(test_mempool_orders_by_nonce_and_waits_for_gaps),
           TEST(test_mempool_refuses_when_full))
