@@ -159,6 +159,7 @@ typedef struct {
 
 /* Makes room for one more element of `size` bytes in *arr. */
 static slq_err reserve(void **arr, size_t *cap, size_t n, size_t size) {
+    SLQ_ASSERT(n <= *cap); /* never more elements than room */
     if (n < *cap) return SLQ_OK;
     size_t c = *cap == 0 ? 16 : 2 * *cap;
     void *p = realloc(*arr, c * size);
@@ -249,6 +250,7 @@ static void *addr_entry(void **arr, size_t *n, size_t *cap, size_t size, const u
             hi = mid;
     }
     if (!insert || reserve(arr, cap, *n, size) != SLQ_OK) return NULL;
+    SLQ_ASSERT(*n < *cap); /* the move below stays inside the array */
     uint8_t *base = *arr;
     memmove(base + (lo + 1) * size, base + lo * size, (*n - lo) * size);
     memset(base + lo * size, 0, size);
@@ -438,6 +440,7 @@ static slq_err years_init(rep *r, uint32_t year) {
     for (size_t i = 0; i < r->n_rows; i++) {
         ryear *y = year_of(r, r->rows[i].year);
         if (y == NULL) continue;
+        SLQ_ASSERT(r->rows[i].program < r->pol->n_programs); /* load_totals checked it */
         if (r->rows[i].city)
             y->row_city = r->rows[i].t;
         else
@@ -454,6 +457,9 @@ static bool expired(const rep *r, const Slq__Voucher *v) {
 
 /* The voucher's amounts in the year's and its program's totals. */
 static slq_err tally_amounts(rep *r, ryear *y, const Slq__Voucher *v, const Slq__Voucher *parent) {
+    SLQ_ASSERT(v->program < r->pol->n_programs); /* voucher_ok checked them on load */
+    SLQ_ASSERT(v->original_fen >= 0);
+    SLQ_ASSERT(v->remaining_fen >= 0);
     rtot *pt = &y->prog[v->program], *ct = &y->city;
     bool counts = !r->pol->programs[v->program]->outside_city_cap, ok = true;
     int64_t amt = v->original_fen;
@@ -560,6 +566,8 @@ static slq_err tally_vouchers(rep *r) {
 static slq_err tally_claim_part(rep *r, const Slq__Claim *c, const Slq__YearAmount *part) {
     ryear *y = year_of(r, part->budget_year);
     if (y == NULL) return SLQ_OK;
+    SLQ_ASSERT(part->program < r->pol->n_programs); /* claim_ok checked them on load */
+    SLQ_ASSERT(part->amount_fen >= 0);
     rcentre *ce = centre_entry(y, c->centre.data);
     if (ce == NULL) return SLQ_NO_MEMORY;
     int64_t amt = part->amount_fen;
@@ -668,6 +676,7 @@ static int cmp_holder(const void *a, const void *b) {
 /* Where the peak of an event's group is kept. */
 static int64_t *peak_of(rep *r, const revent *e, int scope) {
     ryear *y = year_of(r, e->year);
+    SLQ_ASSERT(y != NULL); /* events_collect takes the reported years only */
     if (scope == SCOPE_CITY) return &y->city.cap_peak;
     if (scope == SCOPE_PROGRAM) return &y->prog[e->program].cap_peak;
     rholder *h = holder_entry(y, e->holder, false);
@@ -677,6 +686,8 @@ static int64_t *peak_of(rep *r, const revent *e, int scope) {
 /* Replays the events of each group in order and keeps the highest running sum. */
 static slq_err peaks(rep *r, revent *ev, size_t n, int scope) {
     static int (*const cmp[])(const void *, const void *) = {cmp_city, cmp_program, cmp_holder};
+    SLQ_ASSERT(scope >= SCOPE_CITY);
+    SLQ_ASSERT(scope <= SCOPE_HOLDER);
     if (n > 1) qsort(ev, n, sizeof *ev, cmp[scope]);
     int64_t sum = 0;
     for (size_t i = 0; i < n; i++) {
@@ -720,6 +731,7 @@ static void quotas_check(rep *r) {
     for (size_t y = 0; y < r->n_years; y++) r->years[y].quota_match = true;
     for (size_t i = 0; i < r->n_quotas; i++) {
         const rquota *q = &r->quotas[i];
+        SLQ_ASSERT(q->program < r->pol->n_programs); /* load_quota checked it */
         ryear *y = year_of(r, q->year);
         if (y == NULL) continue;
         rholder *h = holder_entry(y, q->holder, false);
@@ -819,6 +831,8 @@ static void j_amounts(jb *j, cJSON *o, const rtot *t, int64_t outstanding) {
 
 /* issued = active + redeemed + revoked + expired, and redeemed = settled + open claims. */
 static bool conserved(const rtot *t, int64_t *outstanding) {
+    SLQ_ASSERT(t->issued >= 0); /* sums of amounts that are never negative */
+    SLQ_ASSERT(t->active >= 0);
     int64_t out = 0, sum = 0, claims = 0;
     bool ok = add(&out, t->active) && add(&out, t->expired);
     ok = ok && add(&sum, out) && add(&sum, t->redeemed) && add(&sum, t->revoked);
@@ -928,6 +942,8 @@ static bool j_holders(jb *j, const rep *r, const ryear *y, cJSON *arr) {
 static void j_anomaly(jb *j, const rep *r, const ranom *a, cJSON *o) {
     static const char *const kinds[ANOM_KINDS] = {"many_hops", "near_holder_cap",
                                                   "affiliated_redemption"};
+    SLQ_ASSERT(a->kind >= 0);
+    SLQ_ASSERT(a->kind < ANOM_KINDS);
     j_str(j, o, "kind", kinds[a->kind]);
     if (a->kind == ANOM_NEAR_CAP) {
         j_addr(j, o, "holder", a->h->addr);
@@ -997,6 +1013,7 @@ static cJSON *j_report(jb *j, const rep *r, uint32_t year) {
     j_hex(j, o, "tip_hash", r->tip->hash, HASH);
     j_i64(j, o, "time_ms", r->tip->time_ms);
     if (year != REPORT_ALL_YEARS) {
+        SLQ_ASSERT(r->n_years == 1); /* years_init made exactly the one asked for */
         j_year(j, r, &r->years[0], o);
         return o;
     }
@@ -1063,6 +1080,7 @@ slq_err report_json(char **out, size_t *len, const ledger *l, const report_sourc
                     const report_tip *tip, uint32_t year) {
     if (year != REPORT_ALL_YEARS && (year < 2000 || year > 9999)) return SLQ_INVALID_ARGUMENT;
     rep r = {.l = l, .pol = ledger_genesis(l)->policy, .src = src, .tip = tip};
+    SLQ_ASSERT(r.pol->n_programs <= SLQ_PROGRAMS_MAX); /* the per-program arrays' size */
     slq_err err = compute(&r, year);
     jb j = {.ok = true};
     cJSON *o = err == SLQ_OK ? j_report(&j, &r, year) : NULL;

@@ -26,6 +26,7 @@
 #include "codec.h"
 #include "ledger.h"
 #include "report.h"
+#include "slq/assert.h"
 #include "slq/keys.h"
 #include "slq/limits.h"
 #include "slq/why.h"
@@ -79,6 +80,8 @@ static void key_text(char out[KEY_TEXT_BYTES], const uint8_t *key, size_t len) {
     int n = key[0] > 0x20 && key[0] < 0x7f ? snprintf(out, KEY_TEXT_BYTES, "%c/", key[0])
                                            : snprintf(out, KEY_TEXT_BYTES, "0x%02x/", key[0]);
     size_t rest = len - 1 < SLQ_KEY_BYTES_MAX ? len - 1 : SLQ_KEY_BYTES_MAX;
+    SLQ_ASSERT(n > 0);
+    SLQ_ASSERT((size_t) n + 2 * rest < KEY_TEXT_BYTES); /* the hex and its NUL fit */
     codec_hex_encode(out + n, key + 1, rest);
 }
 
@@ -267,6 +270,7 @@ static void check_header(verify *v, uint64_t h, const Slq__BlockHeader *hdr) {
 /* last_commit: empty at height 1, else the certificate of the previous block. */
 static void check_last_commit(verify *v, uint64_t h, const Slq__Block *b,
                               const Slq__BlockHeader *hdr) {
+    SLQ_ASSERT(h >= 1); /* h - 1 is the height the certificate is for */
     unsigned long long hh = (unsigned long long) h;
     if (h == 1) {
         if (b->last_commit.len != 0 || hdr->last_commit_hash.len != 0)
@@ -329,6 +333,8 @@ static slq_err check_hash_row(verify *v, uint64_t h, const uint8_t hash[HASH]) {
 
 /* Checks and replays block h. *stop when the chain cannot be followed past it. */
 static slq_err check_block(verify *v, uint64_t h, const uint8_t *raw, size_t len, bool *stop) {
+    SLQ_ASSERT(h >= 1);
+    SLQ_ASSERT(v->sum.height == h - 1); /* v->sum holds the previous block, the one walked */
     unsigned long long hh = (unsigned long long) h;
     Slq__Block *b = len <= SLQ_BLOCK_BYTES_MAX ? slq__block__unpack(NULL, len, raw) : NULL;
     Slq__BlockHeader *hdr =
@@ -547,6 +553,8 @@ static slq_err keys_push(rows_ctx *c, const uint8_t *key, size_t len) {
         c->keys = k;
         c->cap = cap;
     }
+    SLQ_ASSERT(c->n < c->cap);
+    SLQ_ASSERT(len <= SLQ_KEY_BYTES_MAX); /* the replay's keys are the ledger's own */
     c->keys[c->n] = (slq_key){.len = len};
     memcpy(c->keys[c->n++].bytes, key, len);
     return SLQ_OK;
