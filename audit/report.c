@@ -157,11 +157,13 @@ typedef struct {
     size_t n_years;
 } rep;
 
+#define ROOM_FIRST 16u /* elements of an array's first allocation; it doubles after */
+
 /* Makes room for one more element of `size` bytes in *arr. */
 static slq_err reserve(void **arr, size_t *cap, size_t n, size_t size) {
     SLQ_ASSERT(n <= *cap); /* never more elements than room */
     if (n < *cap) return SLQ_OK;
-    size_t c = *cap == 0 ? 16 : 2 * *cap;
+    size_t c = *cap == 0 ? ROOM_FIRST : 2 * *cap;
     void *p = realloc(*arr, c * size);
     if (p == NULL) return SLQ_NO_MEMORY;
     *arr = p;
@@ -349,6 +351,15 @@ static bool load_account(void *arg, const uint8_t *key, size_t key_len, const ui
     return true;
 }
 
+/* The layout of the totals and quota keys (slq/keys.h): family, year u32, program u32,
+ * holder. */
+#define KEY_YEAR_AT            1u
+#define KEY_PROGRAM_AT         5u
+#define KEY_HOLDER_AT          9u
+#define YEAR_KEY_BYTES         KEY_PROGRAM_AT
+#define PROGRAM_YEAR_KEY_BYTES KEY_HOLDER_AT
+#define QUOTA_KEY_BYTES        (KEY_HOLDER_AT + ADDR)
+
 static uint32_t be32(const uint8_t *p) {
     return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8 | p[3];
 }
@@ -358,8 +369,11 @@ static bool load_totals(void *arg, const uint8_t *key, size_t key_len, const uin
                         size_t val_len) {
     load_ctx *c = arg;
     bool city = key[0] == SLQ_KEY_YEAR;
-    if (key_len != (city ? 5u : 9u)) return stop(c, SLQ_STORAGE_CORRUPT);
-    rrow row = {.year = be32(key + 1), .program = city ? 0 : be32(key + 5), .city = city};
+    if (key_len != (city ? YEAR_KEY_BYTES : PROGRAM_YEAR_KEY_BYTES))
+        return stop(c, SLQ_STORAGE_CORRUPT);
+    rrow row = {.year = be32(key + KEY_YEAR_AT),
+                .program = city ? 0 : be32(key + KEY_PROGRAM_AT),
+                .city = city};
     if (!city && row.program >= c->r->pol->n_programs) return stop(c, SLQ_STORAGE_CORRUPT);
     row.t = slq__year_totals__unpack(NULL, val_len, val);
     if (row.t == NULL) return stop(c, SLQ_STORAGE_CORRUPT);
@@ -374,11 +388,13 @@ static bool load_totals(void *arg, const uint8_t *key, size_t key_len, const uin
 static bool load_quota(void *arg, const uint8_t *key, size_t key_len, const uint8_t *val,
                        size_t val_len) {
     load_ctx *c = arg;
-    if (key_len != 1 + 4 + 4 + ADDR) return stop(c, SLQ_STORAGE_CORRUPT);
+    if (key_len != QUOTA_KEY_BYTES) return stop(c, SLQ_STORAGE_CORRUPT);
     Slq__HolderQuota *q = slq__holder_quota__unpack(NULL, val_len, val);
     if (q == NULL) return stop(c, SLQ_STORAGE_CORRUPT);
-    rquota row = {.year = be32(key + 1), .program = be32(key + 5), .used = q->used_fen};
-    memcpy(row.holder, key + 9, ADDR);
+    rquota row = {.year = be32(key + KEY_YEAR_AT),
+                  .program = be32(key + KEY_PROGRAM_AT),
+                  .used = q->used_fen};
+    memcpy(row.holder, key + KEY_HOLDER_AT, ADDR);
     slq__holder_quota__free_unpacked(q, NULL);
     if (row.program >= c->r->pol->n_programs) return stop(c, SLQ_STORAGE_CORRUPT);
     return PUSH(c->r->quotas, c->r->n_quotas, c->r->cap_quotas, row) == SLQ_OK
@@ -534,8 +550,10 @@ static const Slq__Account *related_party(const rep *r, const Slq__Voucher *v,
     return NULL;
 }
 
+#define MANY_HOPS 3u /* a voucher passed through this many hands is listed (docs/audit.md) */
+
 static slq_err tally_anomalies(rep *r, ryear *y, const Slq__Voucher *v) {
-    if (v->hops >= 3 && v->state != SLQ__VOUCHER_STATE__VOUCHER_SPLIT) {
+    if (v->hops >= MANY_HOPS && v->state != SLQ__VOUCHER_STATE__VOUCHER_SPLIT) {
         ranom a = {.kind = ANOM_HOPS, .v = v};
         if (PUSH(y->anoms, y->n_anoms, y->cap_anoms, a) != SLQ_OK) return SLQ_NO_MEMORY;
     }
@@ -745,12 +763,14 @@ static void quotas_check(rep *r) {
                     r->years[y].quota_match = false;
 }
 
+#define NEAR_CAP_PARTS 100 /* near a cap: cap - used at most cap / 100, 1% (docs/audit.md) */
+
 /* A holder's yearly use of a program within 1% below (or at) its per-holder cap. */
 static slq_err near_caps(rep *r, ryear *y) {
     for (size_t i = 0; i < y->n_holders; i++)
         for (uint32_t p = 0; p < r->pol->n_programs; p++) {
             int64_t cap = r->pol->programs[p]->holder_annual_cap_fen, used = y->holders[i].used[p];
-            if (cap <= 0 || used <= 0 || used > cap || cap - used > cap / 100) continue;
+            if (cap <= 0 || used <= 0 || used > cap || cap - used > cap / NEAR_CAP_PARTS) continue;
             ranom a = {.kind = ANOM_NEAR_CAP, .h = &y->holders[i], .program = p};
             if (PUSH(y->anoms, y->n_anoms, y->cap_anoms, a) != SLQ_OK) return SLQ_NO_MEMORY;
         }
@@ -770,14 +790,16 @@ static cJSON *jb_check(jb *j, cJSON *item) {
     return item;
 }
 
+#define INT_TEXT_BYTES 24u /* "-9223372036854775808" (20 characters) and its NUL */
+
 static void j_i64(jb *j, cJSON *o, const char *key, int64_t v) {
-    char buf[24];
+    char buf[INT_TEXT_BYTES];
     snprintf(buf, sizeof buf, "%lld", (long long) v);
     jb_check(j, cJSON_AddRawToObject(o, key, buf));
 }
 
 static void j_u64(jb *j, cJSON *o, const char *key, uint64_t v) {
-    char buf[24];
+    char buf[INT_TEXT_BYTES];
     snprintf(buf, sizeof buf, "%llu", (unsigned long long) v);
     jb_check(j, cJSON_AddRawToObject(o, key, buf));
 }
@@ -1078,7 +1100,8 @@ slq_err report_year_figures(report_figures *out, const ledger *l, const report_s
 
 slq_err report_json(char **out, size_t *len, const ledger *l, const report_source *src,
                     const report_tip *tip, uint32_t year) {
-    if (year != REPORT_ALL_YEARS && (year < 2000 || year > 9999)) return SLQ_INVALID_ARGUMENT;
+    if (year != REPORT_ALL_YEARS && (year < REPORT_YEAR_MIN || year > REPORT_YEAR_MAX))
+        return SLQ_INVALID_ARGUMENT;
     rep r = {.l = l, .pol = ledger_genesis(l)->policy, .src = src, .tip = tip};
     SLQ_ASSERT(r.pol->n_programs <= SLQ_PROGRAMS_MAX); /* the per-program arrays' size */
     slq_err err = compute(&r, year);

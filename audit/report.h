@@ -46,6 +46,8 @@ typedef struct {
 } report_tip;
 
 #define REPORT_ALL_YEARS 0u
+#define REPORT_YEAR_MIN  2000u /* budget years are four digits from 2000 */
+#define REPORT_YEAR_MAX  9999u
 
 /* Amounts of one budget year (the city's, or one program's), recomputed from the vouchers and
  * claims with overflow-checked sums. */
@@ -63,14 +65,14 @@ typedef struct {
     Slq__YearTotals stored_prog[SLQ_PROGRAMS_MAX];
 } report_figures;
 
-/* Fills *out for budget year `year` (2000..9999) with the report's own loading and sums.
- * The errors of report_json. */
+/* Fills *out for budget year `year` (REPORT_YEAR_MIN..REPORT_YEAR_MAX) with the report's own
+ * loading and sums. The errors of report_json. */
 SLQ_MUST_USE slq_err report_year_figures(report_figures *out, const ledger *l,
                                          const report_source *src, const report_tip *tip,
                                          uint32_t year);
 
-/* Builds the report of budget year `year` (2000..9999), or of every year that has vouchers
- * or totals (REPORT_ALL_YEARS). On SLQ_OK *out is malloc'd JSON text without a newline
+/* Builds the report of budget year `year` (REPORT_YEAR_MIN..REPORT_YEAR_MAX), or of every year that
+ * has vouchers or totals (REPORT_ALL_YEARS). On SLQ_OK *out is malloc'd JSON text without a newline
  * (free()), *len its length. SLQ_STORAGE_CORRUPT when a row does not decode or a reference
  * between rows is broken, SLQ_AMOUNT_OVERFLOW, SLQ_NO_MEMORY, or the source's error. */
 SLQ_MUST_USE slq_err report_json(char **out, size_t *len, const ledger *l, const report_source *src,

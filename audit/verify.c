@@ -33,11 +33,18 @@
 #include "snapshot.h"
 #include "storage.h"
 
-#define HASH           CRYPTO_HASH_BYTES
-#define TIP_ROW_BYTES  (8u + 2u * HASH)
-#define LINE_BYTES     640u
-#define KEY_TEXT_BYTES (2u * SLQ_KEY_BYTES_MAX + 8u)
-#define PROGRESS_MS    100
+#define HASH                   CRYPTO_HASH_BYTES
+#define HEIGHT_BYTES           8u /* big-endian: 'b' and 'c' keys, 'h' values, the tip row */
+#define TIP_ROW_BYTES          (HEIGHT_BYTES + 2u * HASH)
+#define LINE_BYTES             640u
+#define KEY_TEXT_BYTES         (2u * SLQ_KEY_BYTES_MAX + 8u)
+#define PROGRESS_MS            100
+#define WHY_BYTES              256u /* a certificate's refusal */
+/* Key layouts (slq/keys.h): a family byte, then fixed-width fields. */
+#define HEIGHT_KEY_BYTES       (1u + HEIGHT_BYTES)
+#define PROGRAM_YEAR_KEY_BYTES 9u /* 'p' year u32 program u32 */
+#define QUOTA_HOLDER_AT        9u /* 'q' year u32 program u32, then the holder */
+#define QUOTA_KEY_BYTES        (QUOTA_HOLDER_AT + CRYPTO_ADDRESS_BYTES)
 
 struct verify {
     ledger *l;
@@ -93,12 +100,15 @@ static bool is_hash(const ProtobufCBinaryData *b) {
     return b->len == HASH;
 }
 
+#define MS_PER_S  1000LL
+#define NS_PER_MS 1000000LL
+
 static void show_progress(verify *v, uint64_t h, bool force) {
     if (!v->o->progress) return;
     struct timespec now;
     if (clock_gettime(CLOCK_MONOTONIC, &now) != 0) return; /* progress is cosmetic */
-    long long ms = (long long) (now.tv_sec - v->shown.tv_sec) * 1000 +
-                   (now.tv_nsec - v->shown.tv_nsec) / 1000000;
+    long long ms = (long long) (now.tv_sec - v->shown.tv_sec) * MS_PER_S +
+                   (now.tv_nsec - v->shown.tv_nsec) / NS_PER_MS;
     if (!force && ms < PROGRESS_MS) return;
     v->shown = now;
     if (v->tip_known)
@@ -120,7 +130,9 @@ static void check_caps(verify *v, uint64_t h, const ledger_change *ch, size_t n)
             continue;
         Slq__YearTotals *t = slq__year_totals__unpack(NULL, c->value_len, c->value);
         if (t == NULL) continue; /* written by the ledger itself: the row comparison sees it */
-        uint32_t program = c->key_len == 9 ? (uint32_t) (slq_be64(c->key + 1) & 0xffffffffu) : 0;
+        uint32_t program = c->key_len == PROGRAM_YEAR_KEY_BYTES
+                               ? (uint32_t) (slq_be64(c->key + 1) & 0xffffffffu)
+                               : 0;
         bool city = c->key[0] == SLQ_KEY_YEAR;
         int64_t cap = city                        ? pol->city_annual_cap_fen
                       : program < pol->n_programs ? pol->programs[program]->annual_cap_fen
@@ -137,14 +149,15 @@ static void check_holder_caps(verify *v, uint64_t h, const ledger_change *ch, si
     const Slq__Policy *pol = ledger_genesis(v->l)->policy;
     for (size_t i = 0; i < n; i++) {
         const ledger_change *c = &ch[i];
-        if (c->value == NULL || c->key[0] != SLQ_KEY_QUOTA || c->key_len != 29) continue;
+        if (c->value == NULL || c->key[0] != SLQ_KEY_QUOTA || c->key_len != QUOTA_KEY_BYTES)
+            continue;
         uint32_t program = (uint32_t) (slq_be64(c->key + 1) & 0xffffffffu);
         if (program >= pol->n_programs || pol->programs[program]->holder_annual_cap_fen <= 0)
             continue;
         Slq__HolderQuota *q = slq__holder_quota__unpack(NULL, c->value_len, c->value);
         if (q == NULL) continue;
         char addr[CRYPTO_ADDRESS_TEXT_BYTES];
-        crypto_address_format(addr, c->key + 9);
+        crypto_address_format(addr, c->key + QUOTA_HOLDER_AT);
         if (q->used_fen > pol->programs[program]->holder_annual_cap_fen)
             fail(v, "height %llu: holder cap of %s exceeded by %s: %lld fen used > %lld fen",
                  (unsigned long long) h, pol->programs[program]->name, addr,
@@ -282,7 +295,7 @@ static void check_last_commit(verify *v, uint64_t h, const Slq__Block *b,
     if (!is_hash(&hdr->last_commit_hash) || memcmp(lch, hdr->last_commit_hash.data, HASH) != 0)
         fail(v, "height %llu: last_commit_hash is not the hash of last_commit", hh);
     const Slq__Genesis *g = ledger_genesis(v->l);
-    char why[256] = "";
+    char why[WHY_BYTES] = "";
     if (consensus_cert_verify(v->suite, ledger_chain_id(v->l), g->validators, g->n_validators,
                               b->last_commit.data, b->last_commit.len, h - 1, v->sum.tip_hash, why,
                               sizeof why) != SLQ_OK)
@@ -301,7 +314,7 @@ static slq_err check_cert_row(verify *v, uint64_t h, const uint8_t hash[HASH]) {
     }
     if (err != SLQ_OK) return err;
     const Slq__Genesis *g = ledger_genesis(v->l);
-    char why[256] = "";
+    char why[WHY_BYTES] = "";
     if (consensus_cert_verify(v->suite, ledger_chain_id(v->l), g->validators, g->n_validators, cert,
                               len, h, hash, why, sizeof why) != SLQ_OK)
         fail(v, "height %llu: certificate row c/%016llx: %s", hh, hh, why);
@@ -324,7 +337,7 @@ static slq_err check_hash_row(verify *v, uint64_t h, const uint8_t hash[HASH]) {
         return SLQ_OK;
     }
     if (err != SLQ_OK) return err;
-    if (len != 8 || slq_be64(val) != h)
+    if (len != HEIGHT_BYTES || slq_be64(val) != h)
         fail(v, "height %llu: hash index row %s does not say height %llu", (unsigned long long) h,
              kt, (unsigned long long) h);
     free(val);
@@ -429,8 +442,8 @@ static slq_err read_tip_row(verify *v) {
     } else {
         v->tip_known = true;
         v->tip = slq_be64(val);
-        memcpy(v->tip_row_hash, val + 8, HASH);
-        memcpy(v->tip_row_app, val + 8 + HASH, HASH);
+        memcpy(v->tip_row_hash, val + HEIGHT_BYTES, HASH);
+        memcpy(v->tip_row_app, val + HEIGHT_BYTES + HASH, HASH);
     }
     free(val);
     return SLQ_OK;
@@ -468,8 +481,8 @@ static bool is_state_family(uint8_t f) {
 
 /* A 'b' or 'c' row must be of a height 1..tip. */
 static void check_height_row(verify *v, const uint8_t *key, size_t len, const char *kt) {
-    uint64_t h = len == 9 ? slq_be64(key + 1) : 0;
-    if (len != 9)
+    uint64_t h = len == HEIGHT_KEY_BYTES ? slq_be64(key + 1) : 0;
+    if (len != HEIGHT_KEY_BYTES)
         fail(v, "row %s: malformed key", kt);
     else if (h == 0 || h > v->sum.height)
         fail(v, "row %s: %s of height %llu beyond the verified tip %llu", kt,
@@ -521,8 +534,8 @@ static bool hash_row_cb(void *arg, const uint8_t *key, size_t len, const uint8_t
     rows_ctx *c = arg;
     char kt[KEY_TEXT_BYTES];
     key_text(kt, key, len);
-    uint64_t h = val_len == 8 ? slq_be64(val) : 0;
-    if (len != 1 + HASH || val_len != 8) {
+    uint64_t h = val_len == HEIGHT_BYTES ? slq_be64(val) : 0;
+    if (len != 1 + HASH || val_len != HEIGHT_BYTES) {
         fail(c->v, "row %s: malformed hash index row", kt);
         return true;
     }
@@ -545,9 +558,11 @@ static bool hash_row_cb(void *arg, const uint8_t *key, size_t len, const uint8_t
     return true;
 }
 
+#define KEYS_ROOM_FIRST 16u /* keys of the first allocation; it more than doubles after */
+
 static slq_err keys_push(rows_ctx *c, const uint8_t *key, size_t len) {
     if (c->n == c->cap) {
-        size_t cap = 2 * c->cap + 16;
+        size_t cap = 2 * c->cap + KEYS_ROOM_FIRST;
         slq_key *k = realloc(c->keys, cap * sizeof *k);
         if (k == NULL) return SLQ_NO_MEMORY;
         c->keys = k;

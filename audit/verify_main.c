@@ -15,6 +15,8 @@
 
 #define FAILURES_SHOWN_MAX 1000u
 #define PATH_BYTES         4096u
+#define GENESIS_WHY_BYTES  256u /* what genesis.json's decoding refused */
+#define RUN_WHY_BYTES      512u /* what stopped the audit: a path and a reason */
 
 enum { EXIT_VERIFIED = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
 
@@ -31,15 +33,17 @@ static int usage(const char *why) {
     return EXIT_USAGE;
 }
 
+#define YEAR_DIGITS 4u
+
 static bool parse_year(const char *s, uint32_t *out) {
-    if (strlen(s) != 4) return false;
+    if (strlen(s) != YEAR_DIGITS) return false;
     uint32_t y = 0;
-    for (size_t i = 0; i < 4; i++) {
+    for (size_t i = 0; i < YEAR_DIGITS; i++) {
         if (s[i] < '0' || s[i] > '9') return false;
         y = y * 10 + (uint32_t) (s[i] - '0');
     }
     *out = y;
-    return y >= 2000;
+    return y >= REPORT_YEAR_MIN;
 }
 
 /* Returns -1 to go on, or an exit code. */
@@ -89,7 +93,7 @@ static slq_err read_file(const char *path, size_t max, char **out, size_t *len) 
 }
 
 static int load_genesis(const char *home, uint8_t **genesis, size_t *len) {
-    char path[PATH_BYTES], *text = NULL, why[256] = "";
+    char path[PATH_BYTES], *text = NULL, why[GENESIS_WHY_BYTES] = "";
     size_t text_len = 0;
     snprintf(path, sizeof path, "%s/genesis.json", home);
     if (read_file(path, CODEC_GENESIS_JSON_BYTES_MAX, &text, &text_len) != SLQ_OK) {
@@ -177,7 +181,7 @@ static int print_report(const verify *v, const verify_args *a, const crypto_key 
 
 static int run(const verify_args *a, const uint8_t *genesis, size_t genesis_len,
                const crypto_key *key) {
-    char data[PATH_BYTES], why[512] = "";
+    char data[PATH_BYTES], why[RUN_WHY_BYTES] = "";
     snprintf(data, sizeof data, "%s/data", a->home);
     failure_sink sink = {.out = a->report ? stderr : stdout};
     verify_opts o = {.on_failure = print_failure, .arg = &sink, .progress = isatty(2) == 1};

@@ -112,9 +112,12 @@ static slq_err load_tip(chain *c) {
     return err == SLQ_NOT_FOUND ? SLQ_STORAGE_CORRUPT : err;
 }
 
+/* The data directory holds the node's whole state: its owner's only. */
+#define DATA_DIR_MODE 0700
+
 slq_err chain_open(chain **out, const char *data_dir, const uint8_t *genesis, size_t genesis_len,
                    char *why, size_t why_cap) {
-    if (mkdir(data_dir, 0700) != 0 && errno != EEXIST) {
+    if (mkdir(data_dir, DATA_DIR_MODE) != 0 && errno != EEXIST) {
         SLQ_WHY("%s: cannot create: %s", data_dir, strerror(errno));
         return SLQ_IO;
     }
@@ -181,6 +184,10 @@ typedef struct {
     size_t count;
 } block_txs;
 
+/* An encoded BlockHeader: a chain id of at most SLQ_CHAIN_ID_BYTES_MAX and eight fixed-width
+ * fields take under 300 bytes (the pack below asserts the bound). */
+#define HEADER_BYTES_MAX 512u
+
 /* Encodes header and block for height tip+1; *out malloc'd. */
 static slq_err encode_block(chain *c, chain_proposal *p, const uint8_t *proposer,
                             const block_txs *bt) {
@@ -200,7 +207,7 @@ static slq_err encode_block(chain *c, chain_proposal *p, const uint8_t *proposer
         crypto_hash(suite, lch, c->tip_cert, c->tip_cert_len);
         h.last_commit_hash = (ProtobufCBinaryData){CRYPTO_HASH_BYTES, lch};
     }
-    uint8_t header[512];
+    uint8_t header[HEADER_BYTES_MAX];
     SLQ_ASSERT(slq__block_header__get_packed_size(&h) <= sizeof header);
     size_t header_len = slq__block_header__pack(&h, header);
     crypto_hash(suite, p->hash, header, header_len);
@@ -220,12 +227,19 @@ static slq_err encode_block(chain *c, chain_proposal *p, const uint8_t *proposer
     return p->block == NULL ? SLQ_NO_MEMORY : SLQ_OK;
 }
 
+/* What filling a block counts besides its transactions: its header and framing, and each
+ * transaction's framing (field tag and length). The byte budget is a second bound: with
+ * SLQ_BLOCK_TXS_MAX * SLQ_TX_BYTES_MAX below SLQ_BLOCK_BYTES_MAX (limits.h) the count limit
+ * is met first, which leaves room for last_commit too. */
+#define BLOCK_FRAME_BYTES 1024u
+#define TX_FRAME_BYTES    8u
+
 /* Applies candidates in order until the block is full; fills bt with those that applied. */
 static slq_err select_txs(chain *c, chain_proposal *p, const chain_candidates *cand, block_txs *bt,
                           chain_result_cb cb, void *arg) {
-    size_t bytes = 1024;
+    size_t bytes = BLOCK_FRAME_BYTES;
     for (size_t i = 0; i < cand->count && bt->count < SLQ_BLOCK_TXS_MAX; i++) {
-        if (bytes + cand->lens[i] + 8 > SLQ_BLOCK_BYTES_MAX) break;
+        if (bytes + cand->lens[i] + TX_FRAME_BYTES > SLQ_BLOCK_BYTES_MAX) break;
         ledger_block_ctx ctx = {
             .height = p->height, .time_ms = p->time_ms, .index = (uint32_t) bt->count};
         ledger_outcome out;
@@ -237,7 +251,7 @@ static slq_err select_txs(chain *c, chain_proposal *p, const chain_candidates *c
         bt->lens[bt->count] = cand->lens[i];
         memcpy(bt->hashes[bt->count], cand->txs[i]->hash, CRYPTO_HASH_BYTES);
         bt->count++;
-        bytes += cand->lens[i] + 8;
+        bytes += cand->lens[i] + TX_FRAME_BYTES;
     }
     return SLQ_OK;
 }

@@ -23,10 +23,12 @@ static bool ends_with(const char *s, const char *suffix) {
     return n > k && strcmp(s + n - k, suffix) == 0;
 }
 
+#define MANIFEST_PREFIX "MANIFEST-"
+
 static take_kind classify(const char *name) {
     if (ends_with(name, ".ldb") || ends_with(name, ".sst")) return TAKE_LINK; /* immutable */
-    if (strcmp(name, "CURRENT") == 0 || strncmp(name, "MANIFEST-", 9) == 0 ||
-        ends_with(name, ".log"))
+    if (strcmp(name, "CURRENT") == 0 ||
+        strncmp(name, MANIFEST_PREFIX, sizeof MANIFEST_PREFIX - 1) == 0 || ends_with(name, ".log"))
         return TAKE_COPY;
     return TAKE_NONE; /* LOCK, LOG, LOG.old, anything else */
 }
@@ -42,16 +44,19 @@ static slq_err write_all(int fd, const char *p, size_t n) {
     return SLQ_OK;
 }
 
-/* Copies src to a new file dst (mode 0600). */
+#define COPY_FILE_MODE   0600 /* the store's files are its owner's only */
+#define COPY_CHUNK_BYTES (64u * 1024)
+
+/* Copies src to a new file dst (mode COPY_FILE_MODE). */
 static slq_err copy_file(const char *src, const char *dst) {
     int in = open(src, O_RDONLY | O_CLOEXEC);
     if (in < 0) return SLQ_IO;
-    int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, COPY_FILE_MODE);
     if (out < 0) {
         close(in);
         return SLQ_IO;
     }
-    char buf[65536];
+    char buf[COPY_CHUNK_BYTES];
     slq_err err = SLQ_OK;
     for (;;) {
         ssize_t n = read(in, buf, sizeof buf);
