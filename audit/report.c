@@ -1078,7 +1078,7 @@ static Slq__YearTotals totals_copy(const Slq__YearTotals *t) {
 
 slq_err report_year_figures(report_figures *out, const ledger *l, const report_source *src,
                             const report_tip *tip, uint32_t year) {
-    if (year < 2000 || year > 9999) return SLQ_INVALID_ARGUMENT;
+    if (year < REPORT_YEAR_MIN || year > REPORT_YEAR_MAX) return SLQ_INVALID_ARGUMENT;
     rep r = {.l = l, .pol = ledger_genesis(l)->policy, .src = src, .tip = tip};
     slq_err err = load(&r);
     if (err == SLQ_OK) err = years_init(&r, year);
