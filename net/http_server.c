@@ -1,11 +1,11 @@
 /* http_server.c: the generic HTTP/1.1 server of http_server.h on libuv and http-parser.
  *
- * The server owns one listener, a spare handle for refusing connections over the limit and
- * an array of conns_max connection slots allocated at start. A slot keeps its read buffer
- * and URL buffer (allocated on first use) for the server's lifetime; a body buffer grows to
- * the request's body and is freed after the request when it is larger than
- * HTTP_BODY_KEEP_BYTES. An answer is one malloc'd buffer (headers and body) written with one
- * uv_write and freed in its write callback.
+ * The server owns a conn_slots (conn_slots.h: the listener, a spare handle for refusing
+ * connections over the limit, the open count) and an array of conns_max connection slots
+ * allocated at start. A slot keeps its read buffer and URL buffer (allocated on first use)
+ * for the server's lifetime; a body buffer grows to the request's body and is freed after
+ * the request when it is larger than HTTP_BODY_KEEP_BYTES. An answer is one malloc'd buffer
+ * (headers and body) written with one uv_write and freed in its write callback.
  *
  * A connection reads into its slot's buffer; http-parser is paused on every complete request
  * (on_message_complete), so bytes after it stay unparsed in the buffer. The handler is called
@@ -32,8 +32,9 @@
 #include "slq/limits.h"
 #include "slq/log.h"
 
-#define HTTP_READ_BYTES      (16u * 1024) /* read buffer of one connection */
-#define HTTP_BACKLOG         128
+#include "conn_slots.h"
+
+#define HTTP_READ_BYTES      (16u * 1024)   /* read buffer of one connection */
 #define HTTP_LINGER_MS       1000u          /* wait for the client's EOF after closing */
 #define HTTP_DRAIN_BYTES_MAX (1024u * 1024) /* discarded while lingering, at most */
 #define HTTP_BODY_KEEP_BYTES (64u * 1024)   /* a larger body buffer is freed after use */
@@ -103,21 +104,14 @@ typedef struct conn {
 
 struct http_server {
     uv_loop_t *loop;
-    uv_tcp_t listener;
-    uv_tcp_t spare; /* accepts and closes a connection over conns_max */
+    conn_slots slots; /* listener, spare, open count, closing */
     http_limits lim;
     http_handler_fn fn;
     void *arg;
     http_closed_fn closed_fn;
     void *closed_arg;
     conn *conns; /* lim.conns_max slots */
-    size_t conns_open;
     uint32_t conn_seq;
-    uint16_t port;
-    bool spare_busy;     /* spare is open or closing */
-    bool accept_pending; /* libuv holds a connection nobody could accept yet */
-    bool closing;
-    bool listener_closed;
 };
 
 static int on_message_begin(http_parser *p);
@@ -140,7 +134,6 @@ static const http_parser_settings http_settings = {
 
 static void conn_process(conn *c);
 static void conn_close(conn *c);
-static void server_accept(http_server *s);
 
 static void conn_timer_cb(uv_timer_t *t);
 static void conn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
@@ -153,16 +146,13 @@ static bool conn_busy(const conn *c) {
 }
 
 static void conn_timer_start(conn *c, unsigned ms) {
-    int r = uv_timer_start(&c->timer, conn_timer_cb, ms, 0);
-    if (r < 0) {
-        log_warn("http: timer: start conn=%u err=%s", c->id, uv_err_name(r));
+    if (!conn_slots_timer_start(&c->server->slots, &c->timer, conn_timer_cb, ms, c->id)) {
         conn_close(c); /* a connection without its timer could idle forever */
     }
 }
 
 static void conn_timer_stop(conn *c) {
-    int r = uv_timer_stop(&c->timer);
-    if (r < 0) log_warn("http: timer: stop conn=%u err=%s", c->id, uv_err_name(r));
+    conn_slots_timer_stop(&c->server->slots, &c->timer, c->id);
 }
 
 static void conn_read_start(conn *c) {
@@ -353,13 +343,12 @@ static void conn_release(conn *c) {
     c->state = CONN_FREE;
     c->gen++; /* any ref into the old connection stays stale */
     conn_body_trim(c);
-    SLQ_ASSERT(s->conns_open > 0);
-    s->conns_open--;
-    log_debug("http: close: conn=%u open=%zu", c->id, s->conns_open);
-    if (s->closing) {
+    conn_slots_released(&s->slots);
+    log_debug("http: close: conn=%u open=%zu", c->id, conn_slots_open(&s->slots));
+    if (conn_slots_closing(&s->slots)) {
         server_free_if_done(s);
-    } else if (s->accept_pending) {
-        server_accept(s);
+    } else {
+        conn_slots_retry(&s->slots); /* a connection may wait for this slot */
     }
 }
 
@@ -741,7 +730,7 @@ static bool conn_open(http_server *s, conn *c) {
     c->handles_open = 1;
     c->state = CONN_OPEN;
     c->id = ++s->conn_seq;
-    s->conns_open++;
+    conn_slots_opened(&s->slots);
     r = uv_tcp_init(s->loop, &c->tcp);
     if (r < 0) {
         log_warn("http: accept: tcp init err=%s", uv_err_name(r));
@@ -750,7 +739,7 @@ static bool conn_open(http_server *s, conn *c) {
     }
     c->tcp_inited = true;
     c->handles_open = 2;
-    r = uv_accept((uv_stream_t *) &s->listener, (uv_stream_t *) &c->tcp);
+    r = conn_slots_accept(&s->slots, &c->tcp);
     if (r < 0) {
         log_warn("http: accept: err=%s", uv_err_name(r));
         conn_close(c);
@@ -762,60 +751,17 @@ static bool conn_open(http_server *s, conn *c) {
     c->parser.data = c;
     c->in_headers = true;
     c->rate_window_ms = uv_now(s->loop);
-    log_debug("http: accept: conn=%u slot=%u open=%zu", c->id, c->slot, s->conns_open);
+    log_debug("http: accept: conn=%u slot=%u open=%zu", c->id, c->slot, conn_slots_open(&s->slots));
     conn_timer_start(c, s->lim.idle_ms);
     if (c->state == CONN_OPEN) conn_read_start(c);
     return true;
 }
 
-static void server_spare_close_cb(uv_handle_t *h) {
-    http_server *s = h->data;
-    s->spare_busy = false;
-    if (s->closing) {
-        server_free_if_done(s);
-    } else if (s->accept_pending) {
-        server_accept(s);
-    }
-}
-
-/* Accepts the pending connection into the spare handle and closes it at once. If the spare
- * is still closing, the connection stays pending (libuv stops accepting meanwhile) and is
- * taken by the next slot or spare that frees up. */
-static void server_refuse(http_server *s) {
-    if (s->spare_busy) {
-        s->accept_pending = true;
-        return;
-    }
-    int r = uv_tcp_init(s->loop, &s->spare);
-    if (r < 0) {
-        log_error("http: accept: spare init err=%s", uv_err_name(r));
-        s->accept_pending = true;
-        return;
-    }
-    s->spare.data = s;
-    s->spare_busy = true;
-    r = uv_accept((uv_stream_t *) &s->listener, (uv_stream_t *) &s->spare);
-    if (r < 0) log_warn("http: accept: spare err=%s", uv_err_name(r));
-    uv_close((uv_handle_t *) &s->spare, server_spare_close_cb);
-    if (r == 0)
-        log_warn("http: accept: refused conns=%zu max=%zu", s->conns_open, s->lim.conns_max);
-}
-
-static void server_accept(http_server *s) {
-    SLQ_ASSERT(!s->closing);
-    s->accept_pending = false;
+/* conn_slots' take_fn: the pending connection into a free slot, if there is one. */
+static bool server_take(void *arg) {
+    http_server *s = arg;
     conn *c = server_slot_free(s);
-    if (c != NULL && conn_open(s, c)) return;
-    server_refuse(s);
-}
-
-static void server_connection_cb(uv_stream_t *l, int status) {
-    http_server *s = l->data;
-    if (status < 0) {
-        log_warn("http: accept: err=%s", uv_err_name(status));
-        return;
-    }
-    server_accept(s);
+    return c != NULL && conn_open(s, c);
 }
 
 /* ------------------------------------------------------------------ server */
@@ -838,15 +784,8 @@ static bool limits_valid(const http_limits *lim) {
            lim->requests_per_sec > 0 && lim->idle_ms > 0;
 }
 
-/* Fills *addr from a literal IPv4 or IPv6 address. */
-static bool addr_parse(struct sockaddr_storage *addr, const char *host, uint16_t port) {
-    memset(addr, 0, sizeof *addr);
-    if (uv_ip4_addr(host, port, (struct sockaddr_in *) addr) == 0) return true;
-    return uv_ip6_addr(host, port, (struct sockaddr_in6 *) addr) == 0;
-}
-
 static void server_free_if_done(http_server *s) {
-    if (!s->closing || !s->listener_closed || s->spare_busy || s->conns_open > 0) return;
+    if (!conn_slots_done(&s->slots)) return;
     http_closed_fn fn = s->closed_fn;
     void *arg = s->closed_arg;
     for (size_t i = 0; i < s->lim.conns_max; i++) {
@@ -859,37 +798,9 @@ static void server_free_if_done(http_server *s) {
     if (fn != NULL) fn(arg);
 }
 
-static void server_listener_close_cb(uv_handle_t *h) {
-    http_server *s = h->data;
-    s->listener_closed = true;
-    server_free_if_done(s);
-}
-
-/* Binds and listens; reads back the bound port. */
-static slq_err server_listen(http_server *s, const struct sockaddr_storage *addr,
-                             const char *host) {
-    struct sockaddr_storage bound;
-    int len = (int) sizeof bound;
-    const char *what = "bind";
-    int r = uv_tcp_bind(&s->listener, (const struct sockaddr *) addr, 0);
-    if (r == 0) {
-        what = "listen";
-        r = uv_listen((uv_stream_t *) &s->listener, HTTP_BACKLOG, server_connection_cb);
-    }
-    if (r == 0) {
-        what = "getsockname";
-        r = uv_tcp_getsockname(&s->listener, (struct sockaddr *) &bound, &len);
-    }
-    if (r < 0) {
-        log_warn("http: start: %s host=%s err=%s", what, host, uv_err_name(r));
-        return SLQ_NET;
-    }
-    if (bound.ss_family == AF_INET6) {
-        s->port = ntohs(((const struct sockaddr_in6 *) &bound)->sin6_port);
-    } else {
-        s->port = ntohs(((const struct sockaddr_in *) &bound)->sin_port);
-    }
-    return SLQ_OK;
+/* conn_slots' closed_fn: the listener or the spare closed. */
+static void server_slots_closed(void *arg) {
+    server_free_if_done(arg);
 }
 
 static http_server *server_alloc(uv_loop_t *loop, const http_limits *lim) {
@@ -902,6 +813,15 @@ static http_server *server_alloc(uv_loop_t *loop, const http_limits *lim) {
     }
     s->loop = loop;
     s->lim = *lim;
+    conn_slots_config cfg = {
+        .name = "http",
+        .id_label = "conn",
+        .inbound_max = lim->conns_max,
+        .take_fn = server_take,
+        .closed_fn = server_slots_closed,
+        .arg = s,
+    };
+    conn_slots_init(&s->slots, loop, &cfg);
     for (size_t i = 0; i < lim->conns_max; i++) {
         s->conns[i].server = s;
         s->conns[i].slot = (uint32_t) i;
@@ -918,48 +838,43 @@ slq_err http_server_start(http_server **out, uv_loop_t *loop, const char *host, 
     SLQ_ASSERT(fn != NULL);
     *out = NULL;
     struct sockaddr_storage addr;
-    if (!limits_valid(lim) || !addr_parse(&addr, host, port)) return SLQ_INVALID_ARGUMENT;
+    if (!limits_valid(lim) || !conn_slots_addr_parse(&addr, host, port)) {
+        return SLQ_INVALID_ARGUMENT;
+    }
     http_server *s = server_alloc(loop, lim);
     if (s == NULL) return SLQ_NO_MEMORY;
     s->fn = fn;
     s->arg = arg;
-    int r = uv_tcp_init(loop, &s->listener);
-    if (r < 0) {
-        log_warn("http: start: tcp init err=%s", uv_err_name(r));
-        free(s->conns);
-        free(s);
-        return SLQ_NET;
-    }
-    s->listener.data = s;
-    slq_err e = server_listen(s, &addr, host);
+    slq_err e = conn_slots_listen(&s->slots, &addr, host);
     if (e != SLQ_OK) {
-        s->closing = true; /* freed in the close callback */
-        uv_close((uv_handle_t *) &s->listener, server_listener_close_cb);
+        conn_slots_close(&s->slots);
+        server_free_if_done(s); /* now, or in the listener's close callback */
         return e;
     }
-    log_info("http: start: listening host=%s port=%u conns_max=%zu", host, s->port, lim->conns_max);
+    log_info("http: start: listening host=%s port=%u conns_max=%zu", host,
+             conn_slots_port(&s->slots), lim->conns_max);
     *out = s;
     return SLQ_OK;
 }
 
 uint16_t http_server_port(const http_server *s) {
     SLQ_ASSERT(s != NULL);
-    return s->port;
+    return conn_slots_port(&s->slots);
 }
 
 size_t http_server_conns_open(const http_server *s) {
     SLQ_ASSERT(s != NULL);
-    return s->conns_open;
+    return conn_slots_open(&s->slots);
 }
 
 void http_server_close(http_server *s, http_closed_fn closed_fn, void *closed_arg) {
     if (s == NULL) return;
-    SLQ_ASSERT(!s->closing);
-    s->closing = true;
+    SLQ_ASSERT(!conn_slots_closing(&s->slots));
     s->closed_fn = closed_fn;
     s->closed_arg = closed_arg;
-    log_info("http: close: port=%u conns=%zu", s->port, s->conns_open);
-    uv_close((uv_handle_t *) &s->listener, server_listener_close_cb);
+    log_info("http: close: port=%u conns=%zu", conn_slots_port(&s->slots),
+             conn_slots_open(&s->slots));
+    conn_slots_close(&s->slots);
     for (size_t i = 0; i < s->lim.conns_max; i++) {
         conn *c = &s->conns[i];
         if (c->state == CONN_OPEN || c->state == CONN_DRAINING) conn_close(c);
@@ -974,7 +889,7 @@ slq_err http_respond(http_server *s, http_req_ref ref, int status, const char *c
     SLQ_ASSERT(strlen(content_type) < HTTP_CTYPE_BYTES_MAX);
     SLQ_ASSERT(strpbrk(content_type, "\r\n") == NULL);
     SLQ_ASSERT(body != NULL || body_len == 0);
-    if (s->closing || ref.slot >= s->lim.conns_max) return SLQ_NOT_FOUND;
+    if (conn_slots_closing(&s->slots) || ref.slot >= s->lim.conns_max) return SLQ_NOT_FOUND;
     conn *c = &s->conns[ref.slot];
     if (c->state != CONN_OPEN || !c->awaiting || c->gen != ref.gen) return SLQ_NOT_FOUND;
     return conn_send(c, status, content_type, body, body_len);

@@ -1,12 +1,13 @@
 /* p2p.c: the peer network of p2p.h on libuv TCP.
  *
- * Ownership. A p2p owns one listener, a spare handle for refusing inbound connections over
- * SLQ_PEERS_MAX, one dialer per configured peer address (a backoff timer and a getaddrinfo
- * request for host names) and an array of connection slots allocated at start: slot i <
- * peers_count is dialer i's outbound connection, the SLQ_PEERS_MAX slots after them take
- * inbound connections. A slot keeps its read buffer (P2P_READ_BYTES, allocated on first use)
- * and its write ring for the p2p's lifetime. It also owns a copy of everything the config
- * points to, the node key included (copied through PKCS#8).
+ * Ownership. A p2p owns a conn_slots (conn_slots.h: the listener, a spare handle for refusing
+ * inbound connections over SLQ_PEERS_MAX, the open count), one dialer per configured peer
+ * address (a backoff timer and a getaddrinfo request for host names) and an array of
+ * connection slots allocated at start: slot i < peers_count is dialer i's outbound
+ * connection, the SLQ_PEERS_MAX slots after them take inbound connections. A slot keeps its read
+ * buffer (P2P_READ_BYTES, allocated on first use) and its write ring for the p2p's lifetime. It
+ * also owns a copy of everything the config points to, the node key included (copied through
+ * PKCS#8).
  *
  * Frames. The 4-byte big-endian length counts the Envelope bytes after it and is checked
  * before anything is read on: at most SLQ_P2P_HELLO_BYTES_MAX until the peer is admitted,
@@ -53,6 +54,8 @@
 #include "slq/limits.h"
 #include "slq/log.h"
 
+#include "conn_slots.h"
+
 #define P2P_CHALLENGE_BYTES 32u
 #define P2P_PREIMAGE_TAG    0x02u
 #define P2P_PREIMAGE_BYTES_MAX                                               \
@@ -63,7 +66,6 @@
 #define P2P_RING_MIN       64u          /* first write ring of a connection, in messages */
 #define P2P_QUEUE_MSGS_MAX 65536u       /* queued messages per peer, besides the byte limit */
 #define P2P_WRITE_BUFS     64u          /* messages handed to one uv_write */
-#define P2P_BACKLOG        128
 #define P2P_HANDSHAKE_MS   5000u
 #define P2P_BACKOFF_MIN_MS 100u
 #define P2P_BACKOFF_MAX_MS 5000u
@@ -155,8 +157,7 @@ typedef struct conn {
 
 struct p2p {
     uv_loop_t *loop;
-    uv_tcp_t listener;
-    uv_tcp_t spare; /* accepts and closes an inbound connection over SLQ_PEERS_MAX */
+    conn_slots slots; /* listener, spare, open count, closing */
     crypto_suite suite;
     crypto_key *key;
     size_t key_len;
@@ -177,18 +178,12 @@ struct p2p {
     size_t dialers_count;
     conn *conns; /* dialers_count outbound slots, then SLQ_PEERS_MAX inbound */
     size_t conns_count;
-    size_t conns_open; /* slots not free */
     size_t admitted_count;
-    unsigned handles_open; /* listener and dialer timers */
+    unsigned handles_open; /* dialer timers */
     unsigned gai_pending;
     uint32_t handshake_ms;
     uint32_t id_seq;
     uint64_t rng;
-    uint16_t port;
-    bool listener_inited;
-    bool spare_busy;     /* spare is open or closing */
-    bool accept_pending; /* libuv holds a connection nobody could accept yet */
-    bool closing;
 };
 
 static void conn_close(conn *c);
@@ -198,10 +193,13 @@ static void conn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void conn_read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
 static void conn_timer_cb(uv_timer_t *t);
 static void dialer_timer_cb(uv_timer_t *t);
-static void p2p_accept(p2p *p);
 static void p2p_free_if_done(p2p *p);
 
 /* ------------------------------------------------------------------ small helpers */
+
+static bool p2p_closing(const p2p *p) {
+    return conn_slots_closing(&p->slots);
+}
 
 static uint32_t be32_read(const uint8_t *b) {
     return (uint32_t) b[0] << 24 | (uint32_t) b[1] << 16 | (uint32_t) b[2] << 8 | b[3];
@@ -282,13 +280,6 @@ static conn *conn_find_admitted(p2p *p, uint32_t id) {
         if (p->conns[i].state == CONN_ADMITTED && p->conns[i].id == id) return &p->conns[i];
     }
     return NULL;
-}
-
-/* Fills *addr from a literal IPv4 or IPv6 address. */
-static bool addr_parse(struct sockaddr_storage *addr, const char *host, uint16_t port) {
-    memset(addr, 0, sizeof *addr);
-    if (uv_ip4_addr(host, port, (struct sockaddr_in *) addr) == 0) return true;
-    return uv_ip6_addr(host, port, (struct sockaddr_in6 *) addr) == 0;
 }
 
 /* Writes "ip:port" or "[ip]:port" of a socket address into out. */
@@ -446,16 +437,13 @@ static slq_err conn_send_env(conn *c, const Slq__Envelope *env) {
 /* ------------------------------------------------------------------ closing */
 
 static void conn_timer_start(conn *c, uint32_t ms) {
-    int r = uv_timer_start(&c->timer, conn_timer_cb, ms, 0);
-    if (r < 0) {
-        log_warn("p2p: timer: start peer=%u err=%s", c->id, uv_err_name(r));
+    if (!conn_slots_timer_start(&c->p->slots, &c->timer, conn_timer_cb, ms, c->id)) {
         conn_close(c); /* a handshake without its deadline could hang forever */
     }
 }
 
 static void conn_timer_stop(conn *c) {
-    int r = uv_timer_stop(&c->timer);
-    if (r < 0) log_warn("p2p: timer: stop peer=%u err=%s", c->id, uv_err_name(r));
+    conn_slots_timer_stop(&c->p->slots, &c->timer, c->id);
 }
 
 static void conn_read_start(conn *c) {
@@ -582,7 +570,7 @@ static bool conn_take(p2p *p, conn *c) {
     c->handles_open = 2;
     c->state = CONN_CONNECTING;
     c->id = p2p_next_id(p);
-    p->conns_open++;
+    conn_slots_opened(&p->slots);
     r = uv_timer_init(p->loop, &c->timer);
     if (r < 0) { /* close the tcp handle alone */
         log_warn("p2p: conn: timer init err=%s", uv_err_name(r));
@@ -643,7 +631,7 @@ static void dialer_resolved_cb(uv_getaddrinfo_t *req, int status, struct addrinf
     p2p *p = d->p;
     SLQ_ASSERT(p->gai_pending > 0);
     p->gai_pending--;
-    if (p->closing) {
+    if (p2p_closing(p)) {
         uv_freeaddrinfo(res);
         p2p_free_if_done(p);
         return;
@@ -661,9 +649,9 @@ static void dialer_resolved_cb(uv_getaddrinfo_t *req, int status, struct addrinf
 static void dialer_timer_cb(uv_timer_t *t) {
     dialer *d = t->data;
     p2p *p = d->p;
-    if (p->closing || d->state != DIAL_IDLE) return;
+    if (p2p_closing(p) || d->state != DIAL_IDLE) return;
     struct sockaddr_storage sa;
-    if (addr_parse(&sa, d->host, d->port)) {
+    if (conn_slots_addr_parse(&sa, d->host, d->port)) {
         dialer_connect(d, (const struct sockaddr *) &sa);
         return;
     }
@@ -1106,18 +1094,17 @@ static void conn_release(conn *c) {
     memcpy(key, c->peer_key, key_len);
     c->state = CONN_FREE;
     c->peer_key_len = 0;
-    SLQ_ASSERT(p->conns_open > 0);
-    p->conns_open--;
-    if (was && !p->closing) {
+    conn_slots_released(&p->slots);
+    if (was && !p2p_closing(p)) {
         log_info("p2p: peer: down peer=%u key=%s peers=%zu", id, c->key_text, p->admitted_count);
         p->peer_fn(p->arg, id, false, key, key_len);
     }
-    if (was && !p->closing) key_released(p, key, key_len);
-    if (c->d != NULL && !p->closing) dialer_after_conn(c->d, stable);
-    if (p->closing) {
+    if (was && !p2p_closing(p)) key_released(p, key, key_len);
+    if (c->d != NULL && !p2p_closing(p)) dialer_after_conn(c->d, stable);
+    if (p2p_closing(p)) {
         p2p_free_if_done(p);
-    } else if (c->d == NULL && p->accept_pending) {
-        p2p_accept(p);
+    } else if (c->d == NULL) {
+        conn_slots_retry(&p->slots); /* an inbound connection may wait for this slot */
     }
 }
 
@@ -1141,7 +1128,7 @@ static conn *inbound_slot_free(p2p *p) {
 static bool conn_accept(p2p *p, conn *c) {
     if (!conn_take(p, c)) return false;
     if (c->state != CONN_CONNECTING) return false; /* the slot is closing, not accepted */
-    int r = uv_accept((uv_stream_t *) &p->listener, (uv_stream_t *) &c->tcp);
+    int r = conn_slots_accept(&p->slots, &c->tcp);
     if (r < 0) {
         log_warn("p2p: accept: err=%s", uv_err_name(r));
         conn_close(c);
@@ -1158,62 +1145,17 @@ static bool conn_accept(p2p *p, conn *c) {
     return true;
 }
 
-static void p2p_spare_close_cb(uv_handle_t *h) {
-    p2p *p = h->data;
-    p->spare_busy = false;
-    if (p->closing) {
-        p2p_free_if_done(p);
-    } else if (p->accept_pending) {
-        p2p_accept(p);
-    }
-}
-
-/* Accepts the pending connection into the spare handle and closes it at once. If the spare
- * is still closing, the connection stays pending until a slot or the spare frees up. */
-static void p2p_refuse(p2p *p) {
-    if (p->spare_busy) {
-        p->accept_pending = true;
-        return;
-    }
-    int r = uv_tcp_init(p->loop, &p->spare);
-    if (r < 0) {
-        log_error("p2p: accept: spare init err=%s", uv_err_name(r));
-        p->accept_pending = true;
-        return;
-    }
-    p->spare.data = p;
-    p->spare_busy = true;
-    r = uv_accept((uv_stream_t *) &p->listener, (uv_stream_t *) &p->spare);
-    if (r < 0) log_warn("p2p: accept: spare err=%s", uv_err_name(r));
-    uv_close((uv_handle_t *) &p->spare, p2p_spare_close_cb);
-    if (r == 0) log_warn("p2p: accept: refused inbound, all %u slots taken", SLQ_PEERS_MAX);
-}
-
-static void p2p_accept(p2p *p) {
-    SLQ_ASSERT(!p->closing);
-    p->accept_pending = false;
+/* conn_slots' take_fn: the pending connection into a free inbound slot, if there is one. */
+static bool p2p_take(void *arg) {
+    p2p *p = arg;
     conn *c = inbound_slot_free(p);
-    if (c != NULL && conn_accept(p, c)) return;
-    p2p_refuse(p);
-}
-
-static void p2p_connection_cb(uv_stream_t *l, int status) {
-    p2p *p = l->data;
-    if (status < 0) {
-        log_warn("p2p: accept: err=%s", uv_err_name(status));
-        return;
-    }
-    if (p->closing) return;
-    p2p_accept(p);
+    return c != NULL && conn_accept(p, c);
 }
 
 /* ------------------------------------------------------------------ start and close */
 
 static void p2p_free_if_done(p2p *p) {
-    if (!p->closing || p->handles_open > 0 || p->spare_busy || p->conns_open > 0 ||
-        p->gai_pending > 0) {
-        return;
-    }
+    if (!conn_slots_done(&p->slots) || p->handles_open > 0 || p->gai_pending > 0) return;
     p2p_closed_fn fn = p->closed_fn;
     void *arg = p->closed_arg;
     for (size_t i = 0; i < p->conns_count; i++) {
@@ -1236,8 +1178,9 @@ static void p2p_handle_closed(p2p *p) {
     p2p_free_if_done(p);
 }
 
-static void p2p_listener_close_cb(uv_handle_t *h) {
-    p2p_handle_closed(h->data);
+/* conn_slots' closed_fn: the listener or the spare closed. */
+static void p2p_slots_closed(void *arg) {
+    p2p_free_if_done(arg);
 }
 
 static void dialer_close_cb(uv_handle_t *h) {
@@ -1247,9 +1190,7 @@ static void dialer_close_cb(uv_handle_t *h) {
 
 /* Closes every handle and cancels the lookups; the last callback frees p. */
 static void p2p_shutdown(p2p *p) {
-    SLQ_ASSERT(p->closing);
-    if (p->listener_inited) uv_close((uv_handle_t *) &p->listener, p2p_listener_close_cb);
-    p->listener_inited = false;
+    conn_slots_close(&p->slots);
     for (size_t i = 0; i < p->dialers_count; i++) {
         dialer *d = &p->dialers[i];
         if (d->p == NULL) continue; /* timer not initialised */
@@ -1355,6 +1296,15 @@ static slq_err p2p_alloc(p2p **out, uv_loop_t *loop, const p2p_config *cfg) {
     p2p *p = calloc(1, sizeof *p);
     if (p == NULL) return SLQ_NO_MEMORY;
     p->loop = loop;
+    conn_slots_config slots_cfg = {
+        .name = "p2p",
+        .id_label = "peer",
+        .inbound_max = SLQ_PEERS_MAX,
+        .take_fn = p2p_take,
+        .closed_fn = p2p_slots_closed,
+        .arg = p,
+    };
+    conn_slots_init(&p->slots, loop, &slots_cfg);
     p->dialers_count = cfg->peers_count;
     p->conns_count = cfg->peers_count + SLQ_PEERS_MAX;
     p->conns = calloc(p->conns_count, sizeof *p->conns);
@@ -1389,37 +1339,11 @@ static slq_err p2p_alloc(p2p **out, uv_loop_t *loop, const p2p_config *cfg) {
 /* Binds, listens and reads back the bound port. */
 static slq_err p2p_listen(p2p *p, const char *host, uint16_t port) {
     struct sockaddr_storage addr;
-    if (!addr_parse(&addr, host, port)) {
+    if (!conn_slots_addr_parse(&addr, host, port)) {
         log_warn("p2p: start: listen host is not an IP address host=%s", host);
         return SLQ_INVALID_ARGUMENT;
     }
-    int r = uv_tcp_init(p->loop, &p->listener);
-    if (r < 0) {
-        log_warn("p2p: start: tcp init err=%s", uv_err_name(r));
-        return SLQ_NET;
-    }
-    p->listener.data = p;
-    p->listener_inited = true;
-    p->handles_open++;
-    struct sockaddr_storage bound;
-    int len = (int) sizeof bound;
-    const char *what = "bind";
-    r = uv_tcp_bind(&p->listener, (const struct sockaddr *) &addr, 0);
-    if (r == 0) {
-        what = "listen";
-        r = uv_listen((uv_stream_t *) &p->listener, P2P_BACKLOG, p2p_connection_cb);
-    }
-    if (r == 0) {
-        what = "getsockname";
-        r = uv_tcp_getsockname(&p->listener, (struct sockaddr *) &bound, &len);
-    }
-    if (r < 0) {
-        log_warn("p2p: start: %s host=%s port=%u err=%s", what, host, port, uv_err_name(r));
-        return SLQ_NET;
-    }
-    p->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *) &bound)->sin6_port
-                                                : ((struct sockaddr_in *) &bound)->sin_port);
-    return SLQ_OK;
+    return conn_slots_listen(&p->slots, &addr, host);
 }
 
 /* Initialises the dialers' timers and starts each after a jitter below the first backoff,
@@ -1460,21 +1384,20 @@ slq_err p2p_start(p2p **out, uv_loop_t *loop, const p2p_config *cfg, p2p_peer_fn
     e = p2p_listen(p, cfg->listen_host, cfg->listen_port);
     if (e == SLQ_OK) e = p2p_dialers_start(p);
     if (e != SLQ_OK) {
-        p->closing = true; /* freed by the close callbacks */
-        p2p_shutdown(p);
+        p2p_shutdown(p); /* p is freed now or by the close callbacks */
         return e;
     }
     char addr_text[CRYPTO_ADDRESS_TEXT_BYTES];
     crypto_address_format(addr_text, p->addr);
     log_info("p2p: start: listening host=%s port=%u key=%s peers=%zu allowed=%zu", cfg->listen_host,
-             p->port, addr_text, p->dialers_count, p->allowed_count);
+             conn_slots_port(&p->slots), addr_text, p->dialers_count, p->allowed_count);
     *out = p;
     return SLQ_OK;
 }
 
 uint16_t p2p_port(const p2p *p) {
     SLQ_ASSERT(p != NULL);
-    return p->port;
+    return conn_slots_port(&p->slots);
 }
 
 size_t p2p_peers_count(const p2p *p) {
@@ -1486,7 +1409,7 @@ slq_err p2p_send(p2p *p, uint32_t peer, const Slq__Envelope *env) {
     SLQ_ASSERT(p != NULL);
     SLQ_ASSERT(env != NULL);
     SLQ_ASSERT(!env_is_handshake(env)); /* the handshake is ours */
-    if (p->closing) return SLQ_NOT_FOUND;
+    if (p2p_closing(p)) return SLQ_NOT_FOUND;
     conn *c = conn_find_admitted(p, peer);
     if (c == NULL) return SLQ_NOT_FOUND;
     msg *m = NULL;
@@ -1501,7 +1424,7 @@ void p2p_broadcast(p2p *p, const Slq__Envelope *env, uint32_t except) {
     SLQ_ASSERT(p != NULL);
     SLQ_ASSERT(env != NULL);
     SLQ_ASSERT(!env_is_handshake(env));
-    if (p->closing || p->admitted_count == 0) return;
+    if (p2p_closing(p) || p->admitted_count == 0) return;
     msg *m = NULL;
     if (msg_encode(&m, env) != SLQ_OK) return; /* logged */
     for (size_t i = 0; i < p->conns_count; i++) {
@@ -1515,7 +1438,7 @@ void p2p_broadcast(p2p *p, const Slq__Envelope *env, uint32_t except) {
 
 void p2p_disconnect(p2p *p, uint32_t peer, const char *why) {
     SLQ_ASSERT(p != NULL);
-    if (p->closing) return;
+    if (p2p_closing(p)) return;
     conn *c = conn_find_admitted(p, peer);
     if (c == NULL) {
         log_debug("p2p: disconnect: no such peer peer=%u", peer);
@@ -1528,10 +1451,10 @@ void p2p_disconnect(p2p *p, uint32_t peer, const char *why) {
 
 void p2p_close(p2p *p, p2p_closed_fn closed_fn, void *arg) {
     if (p == NULL) return;
-    SLQ_ASSERT(!p->closing);
-    p->closing = true;
+    SLQ_ASSERT(!p2p_closing(p));
     p->closed_fn = closed_fn;
     p->closed_arg = arg;
-    log_info("p2p: close: port=%u peers=%zu conns=%zu", p->port, p->admitted_count, p->conns_open);
+    log_info("p2p: close: port=%u peers=%zu conns=%zu", conn_slots_port(&p->slots),
+             p->admitted_count, conn_slots_open(&p->slots));
     p2p_shutdown(p);
 }
