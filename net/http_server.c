@@ -54,6 +54,19 @@ _Static_assert(SLQ_HTTP_BODY_BYTES_MAX <= HTTP_BODY_HARD_MAX, "default body limi
 
 static const char http_continue[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
+/* The answer sent when an answer cannot be allocated: fixed text, so that a request is
+ * answered even then. Its "code" is SLQ_NO_MEMORY's, as in conn_send_error's 500. */
+#define HTTP_OOM_BODY       "{\"error\":\"NO_MEMORY\",\"code\":2,\"message\":\"out of memory\"}"
+#define HTTP_OOM_BODY_BYTES 56 /* strlen(HTTP_OOM_BODY); a bare number: it is spelled below */
+#define HTTP_STR(x)         HTTP_STR_(x)
+#define HTTP_STR_(x)        #x
+#define HTTP_OOM_HEAD                                                          \
+    "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\n" \
+    "Content-Length: " HTTP_STR(HTTP_OOM_BODY_BYTES) "\r\nConnection: close\r\n\r\n"
+static const char http_oom_answer[] = HTTP_OOM_HEAD HTTP_OOM_BODY;
+_Static_assert(sizeof HTTP_OOM_BODY - 1 == HTTP_OOM_BODY_BYTES, "Content-Length of the 500");
+_Static_assert(SLQ_NO_MEMORY == 2, "the fixed 500 answer's \"code\" is SLQ_NO_MEMORY");
+
 typedef enum {
     CONN_FREE = 0, /* slot unused, handles closed */
     CONN_OPEN,     /* reading requests or serving one */
@@ -66,6 +79,7 @@ typedef struct conn {
     uv_timer_t timer; /* idle timeout while OPEN, linger while DRAINING */
     uv_shutdown_t shutdown_req;
     uv_write_t continue_req; /* the "100 Continue" interim answer */
+    uv_write_t oom_req;      /* http_oom_answer, when an answer could not be allocated */
     http_parser parser;
     struct http_server *server;
     conn_state state;
@@ -239,9 +253,8 @@ static void conn_request_done(conn *c) {
     if (c->state == CONN_OPEN) conn_process(c);
 }
 
-static void conn_write_cb(uv_write_t *req, int status) {
-    conn *c = req->data;
-    free((answer *) req);
+/* An answer was written (or its write failed or was cancelled). */
+static void conn_written(conn *c, int status) {
     SLQ_ASSERT(c->writing);
     c->writing = false;
     if (c->state != CONN_OPEN) return; /* closing: the write was cancelled */
@@ -257,8 +270,38 @@ static void conn_write_cb(uv_write_t *req, int status) {
     conn_request_done(c);
 }
 
+static void conn_write_cb(uv_write_t *req, int status) {
+    conn *c = req->data;
+    free((answer *) req);
+    conn_written(c, status);
+}
+
+static void conn_oom_write_cb(uv_write_t *req, int status) {
+    conn_written(req->data, status); /* the answer is static */
+}
+
+/* Answers the request in flight with http_oom_answer (headers only for HEAD) and closes
+ * after it: the answer the handler gave could not be allocated. Allocates nothing. */
+static void conn_send_oom(conn *c) {
+    SLQ_ASSERT(c->state == CONN_OPEN);
+    SLQ_ASSERT(!c->writing);
+    c->close_after = true;
+    size_t len = sizeof http_oom_answer - 1 - (c->head ? HTTP_OOM_BODY_BYTES : 0);
+    uv_buf_t buf = uv_buf_init((char *) http_oom_answer, (unsigned) len);
+    c->oom_req.data = c;
+    int r = uv_write(&c->oom_req, (uv_stream_t *) &c->tcp, &buf, 1, conn_oom_write_cb);
+    if (r < 0) {
+        log_warn("http: write: 500 answer conn=%u err=%s", c->id, uv_err_name(r));
+        conn_close(c);
+        return;
+    }
+    c->awaiting = false;
+    c->writing = true;
+}
+
 /* Writes one answer on c (which must not be writing) with Connection: close if
- * c->close_after. On an error the connection is closed. */
+ * c->close_after. If the answer cannot be allocated, the client gets http_oom_answer
+ * instead (SLQ_NO_MEMORY); on any other error the connection is closed. */
 static slq_err conn_send(conn *c, int status, const char *ctype, const char *body, size_t len) {
     SLQ_ASSERT(c->state == CONN_OPEN);
     SLQ_ASSERT(!c->writing);
@@ -271,8 +314,8 @@ static slq_err conn_send(conn *c, int status, const char *ctype, const char *bod
     }
     answer *a = malloc(sizeof *a + cap);
     if (a == NULL) {
-        log_warn("http: write: no memory conn=%u bytes=%zu", c->id, cap);
-        conn_close(c);
+        log_warn("http: write: no memory, answering 500 conn=%u bytes=%zu", c->id, cap);
+        conn_send_oom(c);
         return SLQ_NO_MEMORY;
     }
     int n = snprintf(a->data, cap,

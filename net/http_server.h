@@ -26,7 +26,9 @@
  *   431 HEADERS_TOO_LARGE  request line and headers over header_bytes_max; closed
  *   429 RATE_LIMITED       more than requests_per_sec requests on one connection within
  *                          one second (fixed window); the connection stays open
- *   500 NO_MEMORY (code 2) a body buffer could not be allocated; connection closed
+ *   500 NO_MEMORY (code 2) a body buffer could not be allocated, or the handler's answer
+ *                          (then a fixed answer, which needs no memory, is sent instead);
+ *                          connection closed after it
  * Connections over conns_max are accepted and closed at once; a connection that sends no
  * complete request for idle_ms is closed. Chunked request bodies are accepted (decoded by
  * http-parser, limited like any body). "Expect: 100-continue" gets "100 Continue" when the
@@ -113,9 +115,11 @@ void http_server_close(http_server *s, http_closed_fn closed_fn, void *closed_ar
  * ownership of `body`. Adds Content-Length and Connection; a HEAD answer omits the body.
  * Callable during the handler call or any time later, once per request. Returns SLQ_OK
  * when the answer is queued; SLQ_NOT_FOUND if the ref is stale (already answered,
- * connection gone, server closing); SLQ_NO_MEMORY, SLQ_INVALID_ARGUMENT (answer over 4 GiB)
- * or SLQ_NET if the write could not be queued: then the connection is closed (logged). A
- * bad status or content type is a bug and asserts. */
+ * connection gone, server closing); SLQ_NO_MEMORY if the answer could not be allocated: the
+ * client then gets the fixed 500 NO_MEMORY answer instead, and the connection closes after
+ * it; SLQ_INVALID_ARGUMENT (answer over 4 GiB) or SLQ_NET if the write could not be queued:
+ * then the connection is closed (logged). A bad status or content type is a bug and
+ * asserts. */
 SLQ_MUST_USE slq_err http_respond(http_server *s, http_req_ref ref, int status,
                                   const char *content_type, const char *body, size_t body_len);
 

@@ -9,7 +9,11 @@
  * with the server's closed callback and uv_loop_close() == 0; ASan/LSan check the rest.
  *
  * The client thread alone uses CHECK during a run; the loop thread counts its failures in
- * `loop_errors`, checked after the join. */
+ * `loop_errors`, checked after the join.
+ *
+ * test_http links with -Wl,--wrap=malloc (net/meson.build): every malloc of this program's
+ * own objects, http_server.c's included, goes through __wrap_malloc, which fails while
+ * `malloc_fails` is set on the calling thread; "/oom" sets it around one http_respond. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -71,6 +75,20 @@ struct fixture {
     http_req_ref held;
 };
 
+void *__real_malloc(size_t n);
+void *__wrap_malloc(size_t n);
+
+static _Thread_local bool malloc_fails; /* this thread's mallocs fail */
+static atomic_int mallocs_failed;
+
+void *__wrap_malloc(size_t n) {
+    if (malloc_fails) {
+        atomic_fetch_add(&mallocs_failed, 1);
+        return NULL;
+    }
+    return __real_malloc(n);
+}
+
 static uint32_t fnv1a(const uint8_t *p, size_t n) {
     uint32_t h = 2166136261u;
     for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 16777619u;
@@ -114,6 +132,17 @@ static void async_start(fixture *f, http_req_ref ref) {
     if (uv_timer_start(&job->timer, async_fire_cb, ASYNC_MS, 0) != 0) abort();
 }
 
+/* Answers with every malloc failing: the answer cannot be built. */
+static void respond_without_memory(fixture *f, http_req_ref ref) {
+    static const char body[] = "{\"never\":\"sent\"}";
+    int failed_before = atomic_load(&mallocs_failed);
+    malloc_fails = true;
+    slq_err e = http_respond(f->s, ref, 200, "application/json", body, sizeof body - 1);
+    malloc_fails = false;
+    loop_check(f, e == SLQ_NO_MEMORY, "respond without memory is NO_MEMORY");
+    loop_check(f, atomic_load(&mallocs_failed) > failed_before, "the answer's malloc failed");
+}
+
 static void closed_cb(void *arg) {
     fixture *f = arg;
     f->server_closed = true;
@@ -137,6 +166,10 @@ static void handler(void *arg, const http_request *req) {
     }
     if (strcmp(req->path, "/close-server") == 0) {
         fixture_close_server(f); /* from inside the handler, request unanswered */
+        return;
+    }
+    if (strcmp(req->path, "/oom") == 0) {
+        respond_without_memory(f, req->ref);
         return;
     }
     if (strcmp(req->path, "/hold") == 0) {
@@ -649,6 +682,41 @@ static void test_ipv6_loopback_serves(void) {
     fixture_run(&f, &lim, client_ipv6, NULL);
 }
 
+/* ------------------------------------------------------------------ tests: no memory */
+
+static void client_oom(fixture *f) {
+    cli c;
+    resp r;
+    char code[32];
+    snprintf(code, sizeof code, "\"code\":%d", (int) SLQ_NO_MEMORY);
+    CHECK(cli_open(&c, f));
+    CHECK_EQ_INT(cli_get(&c, "/oom", &r), 500);
+    CHECK(r.close);
+    CHECK(body_has(&r, "\"error\":\"NO_MEMORY\""));
+    CHECK(body_has(&r, code));
+    CHECK(body_has(&r, "\"message\":\"out of memory\""));
+    CHECK_EQ_INT(r.body_len, strlen(r.body));
+    CHECK(cli_closed(&c));
+    cli_close(&c);
+    CHECK(cli_open(&c, f)); /* HEAD: the same answer without its body */
+    CHECK(cli_send_str(&c, "HEAD /oom HTTP/1.1\r\nHost: t\r\n\r\n"));
+    CHECK(cli_response_ex(&c, &r, true));
+    CHECK_EQ_INT(r.status, 500);
+    CHECK(r.close);
+    CHECK(cli_closed(&c));
+    cli_close(&c);
+    CHECK(cli_open(&c, f)); /* and the server serves on */
+    CHECK_EQ_INT(cli_get(&c, "/after", &r), 200);
+    cli_close(&c);
+}
+
+static void test_an_answer_that_cannot_be_allocated_is_answered_500_no_memory(void) {
+    fixture f = {0};
+    http_limits lim = small_limits();
+    fixture_run(&f, &lim, client_oom, NULL);
+    CHECK_EQ_INT(atomic_load(&f.handled), 3);
+}
+
 /* ------------------------------------------------------------------ tests: limits */
 
 static void check_error_answer(cli *c, int status, const char *name) {
@@ -1085,6 +1153,7 @@ TEST_MAIN(
     TEST(test_streamed_chunked_body_over_limit_answers_413_and_closes),
     TEST(test_malformed_requests_answer_400_and_close),
     TEST(test_headers_over_limit_answer_431_and_close),
+    TEST(test_an_answer_that_cannot_be_allocated_is_answered_500_no_memory),
     TEST(test_burst_over_rate_answers_429_and_keeps_the_connection),
     TEST(test_connection_over_limit_is_closed), TEST(test_idle_connection_is_closed_by_the_timer),
     TEST(test_a_closed_connection_lingers_no_longer_than_the_idle_time),
