@@ -37,6 +37,10 @@
 
 #include "slq/err.h"
 
+/* Handles of one connection slot in both servers: its TCP handle and its one-shot timer. A
+ * slot is released when the last of them has run its close callback. */
+#define CONN_SLOT_HANDLES 2u
+
 /* Takes the connection libuv holds into a free inbound slot (conn_slots_accept). Returns
  * false if there is no free slot or the slot could not take it (the slot stays free or
  * closes): the connection is then refused. */

@@ -34,23 +34,28 @@
 
 #include "conn_slots.h"
 
-#define HTTP_READ_BYTES      (16u * 1024)   /* read buffer of one connection */
-#define HTTP_LINGER_MS       1000u          /* wait for the client's EOF after closing */
-#define HTTP_DRAIN_BYTES_MAX (1024u * 1024) /* discarded while lingering, at most */
-#define HTTP_BODY_KEEP_BYTES (64u * 1024)   /* a larger body buffer is freed after use */
-#define HTTP_HEAD_BYTES_MAX  160u /* answer status line and headers besides Content-Type */
-#define HTTP_CTYPE_BYTES_MAX 128u /* Content-Type of an answer */
-#define HTTP_ERROR_BYTES_MAX 256u /* JSON body of an error the server answers itself */
-#define HTTP_RATE_WINDOW_MS  1000u
-#define HTTP_HNAME_BYTES     8u  /* kept of a header name: enough for "Expect" */
-#define HTTP_HVALUE_BYTES    16u /* kept of the Expect value: enough for "100-continue" */
+#define HTTP_READ_BYTES        (16u * 1024)   /* read buffer of one connection */
+#define HTTP_LINGER_MS         1000u          /* wait for the client's EOF after closing */
+#define HTTP_DRAIN_BYTES_MAX   (1024u * 1024) /* discarded while lingering, at most */
+#define HTTP_BODY_KEEP_BYTES   (64u * 1024)   /* a larger body buffer is freed after use */
+#define HTTP_BODY_FIRST_BYTES  4096u /* a body buffer's first size, in bytes; it then doubles */
+#define HTTP_HEAD_BYTES_MAX    160u  /* answer status line and headers besides Content-Type */
+#define HTTP_CTYPE_BYTES_MAX   128u  /* Content-Type of an answer */
+#define HTTP_ERROR_BYTES_MAX   256u  /* JSON body of an error the server answers itself */
+#define HTTP_MESSAGE_BYTES_MAX 128u  /* its "message" text, in bytes with the NUL */
+#define HTTP_RATE_WINDOW_MS    1000u /* requests_per_sec counts in fixed windows this long */
+#define HTTP_HNAME_BYTES       8u    /* kept of a header name: enough for "Expect" */
+#define HTTP_HVALUE_BYTES      16u   /* kept of the Expect value: enough for "100-continue" */
 /* Sanity bounds on http_limits, far above any useful setting. */
-#define HTTP_CONNS_HARD_MAX  65536u
-#define HTTP_HEADER_HARD_MAX (1024u * 1024)
-#define HTTP_BODY_HARD_MAX   (1024u * 1024 * 1024)
+#define HTTP_CONNS_HARD_MAX    65536u
+#define HTTP_HEADER_HARD_MAX   (1024u * 1024)
+#define HTTP_BODY_HARD_MAX     (1024u * 1024 * 1024)
 
 _Static_assert(SLQ_HTTP_HEADER_BYTES_MAX <= HTTP_HEADER_HARD_MAX, "default header limit");
 _Static_assert(SLQ_HTTP_BODY_BYTES_MAX <= HTTP_BODY_HARD_MAX, "default body limit");
+_Static_assert(HTTP_BODY_FIRST_BYTES <= HTTP_BODY_KEEP_BYTES, "a first-size body buffer is kept");
+_Static_assert(2 * HTTP_MESSAGE_BYTES_MAX <= HTTP_ERROR_BYTES_MAX,
+               "an error's message leaves its JSON room for the name and code");
 
 static const char http_continue[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -193,7 +198,7 @@ static slq_err conn_body_reserve(conn *c, size_t need) {
     size_t max = c->server->lim.body_bytes_max;
     SLQ_ASSERT(need <= max);
     if (need <= c->body_cap) return SLQ_OK;
-    size_t cap = c->body_cap < 4096 ? 4096 : c->body_cap;
+    size_t cap = c->body_cap < HTTP_BODY_FIRST_BYTES ? HTTP_BODY_FIRST_BYTES : c->body_cap;
     while (cap < need) cap = cap > max / 2 ? max : cap * 2;
     if (cap > max) cap = max;
     uint8_t *b = realloc(c->body, cap);
@@ -546,7 +551,7 @@ static int on_message_complete(http_parser *p) {
 /* Answers the failure a parser callback (or the header count) found, and closes. */
 static void conn_fail(conn *c) {
     const http_limits *lim = &c->server->lim;
-    char msg[128];
+    char msg[HTTP_MESSAGE_BYTES_MAX];
     c->close_after = true;
     c->head = false;
     conn_timer_stop(c);
@@ -603,7 +608,7 @@ static void conn_dispatch(conn *c) {
     c->close_after = !http_should_keep_alive(&c->parser) || c->parser.upgrade;
     conn_timer_stop(c);
     if (!conn_rate_ok(c)) {
-        char msg[64];
+        char msg[HTTP_MESSAGE_BYTES_MAX];
         (void) snprintf(msg, sizeof msg, "over %u requests per second", /* always fits */
                         s->lim.requests_per_sec);
         conn_send_error(c, 429, "RATE_LIMITED", msg);
@@ -781,7 +786,7 @@ static bool conn_open(http_server *s, conn *c) {
         return false;
     }
     c->tcp_inited = true;
-    c->handles_open = 2;
+    c->handles_open = CONN_SLOT_HANDLES;
     r = conn_slots_accept(&s->slots, &c->tcp);
     if (r < 0) {
         log_warn("http: accept: err=%s", uv_err_name(r));

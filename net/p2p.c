@@ -56,29 +56,36 @@
 
 #include "conn_slots.h"
 
-#define P2P_CHALLENGE_BYTES 32u
-#define P2P_PREIMAGE_TAG    0x02u
+#define P2P_CHALLENGE_BYTES 32u   /* a Hello's random challenge */
+#define P2P_PREIMAGE_TAG    0x02u /* first byte of a HelloAck's signed preimage (p2p.h) */
 #define P2P_PREIMAGE_BYTES_MAX                                               \
     (2u + SLQ_CHAIN_ID_BYTES_MAX + CRYPTO_HASH_BYTES + P2P_CHALLENGE_BYTES + \
      CRYPTO_PUBKEY_BYTES_MAX)
-#define P2P_HEADER_BYTES   4u
-#define P2P_READ_BYTES     (64u * 1024) /* read buffer of one connection */
-#define P2P_RING_MIN       64u          /* first write ring of a connection, in messages */
-#define P2P_QUEUE_MSGS_MAX 65536u       /* queued messages per peer, besides the byte limit */
-#define P2P_WRITE_BUFS     64u          /* messages handed to one uv_write */
-#define P2P_HANDSHAKE_MS   5000u
-#define P2P_BACKOFF_MIN_MS 100u
-#define P2P_BACKOFF_MAX_MS 5000u
-#define P2P_STABLE_MS      10000u /* a connection up this long resets its dialer's backoff */
-#define P2P_KEEPALIVE_S    30u
-#define P2P_ALLOWED_MAX    1024u /* allow-list entries */
-#define P2P_HOST_BYTES_MAX 255u
-#define P2P_ADDR_BYTES     (P2P_HOST_BYTES_MAX + 16u) /* "[host]:port" and NUL */
-#define P2P_KEY_PEM_BYTES  2048u                      /* PKCS#8 PEM of a node key */
+#define P2P_HEADER_BYTES    4u           /* a frame's big-endian length prefix */
+#define P2P_READ_BYTES      (64u * 1024) /* read buffer of one connection */
+#define P2P_RING_MIN        64u          /* first write ring of a connection, in messages */
+#define P2P_QUEUE_MSGS_MAX  65536u       /* queued messages per peer, besides the byte limit */
+#define P2P_WRITE_BUFS      64u          /* messages handed to one uv_write */
+#define P2P_HANDSHAKE_MS    5000u        /* dial or accept to admission, when the config says 0 */
+#define P2P_BACKOFF_MIN_MS  100u         /* a dialer's first wait after a failure */
+#define P2P_BACKOFF_MAX_MS  5000u        /* ... doubling up to this */
+#define P2P_STABLE_MS       10000u       /* a connection up this long resets its dialer's backoff */
+#define P2P_KEEPALIVE_S     30u          /* TCP keepalive idle time of an admitted peer, seconds */
+#define P2P_ALLOWED_MAX     1024u        /* allow-list entries */
+#define P2P_HOST_BYTES_MAX  255u         /* a configured peer's host name (DNS's limit) */
+#define P2P_PORT_DIGITS_MAX 5u           /* "65535" */
+#define P2P_ADDR_BYTES      (P2P_HOST_BYTES_MAX + 16u) /* "[host]:port" and NUL */
+/* First size of the buffer of a frame larger than the read buffer; it then doubles. */
+#define P2P_BIG_FIRST_BYTES (2u * P2P_READ_BYTES)
+#define P2P_KEY_PEM_BYTES   2048u /* PKCS#8 PEM of a node key */
 
 _Static_assert(SLQ_P2P_HELLO_BYTES_MAX < P2P_READ_BYTES, "a handshake frame fits the buffer");
 _Static_assert(SLQ_FRAME_BYTES_MAX <= UINT32_MAX - P2P_HEADER_BYTES, "a frame fits uint32");
 _Static_assert(SLQ_CHAIN_ID_BYTES_MAX <= UINT8_MAX, "the chain id length fits its byte");
+_Static_assert(P2P_HOST_BYTES_MAX + sizeof "[]:" + P2P_PORT_DIGITS_MAX <= P2P_ADDR_BYTES,
+               "\"[host]:port\" and its NUL fit an address");
+_Static_assert(INET6_ADDRSTRLEN <= P2P_HOST_BYTES_MAX, "an IP address text fits a host name");
+_Static_assert(P2P_BIG_FIRST_BYTES > P2P_READ_BYTES, "a big frame's buffer is bigger");
 
 /* One encoded frame shared by every connection that queued it. */
 typedef struct {
@@ -113,7 +120,7 @@ typedef struct dialer {
     dial_state state;
     uint32_t backoff_ms; /* the next delay, before jitter */
     uint16_t port;
-    char port_text[6];
+    char port_text[P2P_PORT_DIGITS_MAX + 1];
     char host[P2P_HOST_BYTES_MAX + 1];
     char addr[P2P_ADDR_BYTES]; /* as configured, for logs */
     size_t key_len;            /* 0: no handshake finished yet */
@@ -284,7 +291,7 @@ static conn *conn_find_admitted(p2p *p, uint32_t id) {
 
 /* Writes "ip:port" or "[ip]:port" of a socket address into out. */
 static void addr_format(char out[P2P_ADDR_BYTES], const struct sockaddr_storage *sa) {
-    char ip[64] = "?";
+    char ip[INET6_ADDRSTRLEN] = "?";
     unsigned port = 0;
     int r = UV_EAI_FAMILY;
     if (sa->ss_family == AF_INET) {
@@ -544,7 +551,7 @@ static void conn_reset(conn *c) {
     c->rbuf = keep.rbuf;
     c->ring = keep.ring;
     c->ring_cap = keep.ring_cap;
-    memcpy(c->key_text, "-", 2);
+    memcpy(c->key_text, "-", sizeof "-");
 }
 
 /* Takes the free slot c for a new connection: handles initialised, state CONNECTING.
@@ -567,7 +574,7 @@ static bool conn_take(p2p *p, conn *c) {
     }
     c->tcp.data = c;
     c->timer.data = c;
-    c->handles_open = 2;
+    c->handles_open = CONN_SLOT_HANDLES;
     c->state = CONN_CONNECTING;
     c->id = p2p_next_id(p);
     conn_slots_opened(&p->slots);
@@ -928,7 +935,7 @@ static void conn_frame(conn *c, const uint8_t *data, size_t len) {
 static slq_err conn_big_reserve(conn *c, size_t need) {
     SLQ_ASSERT(need <= c->frame_len);
     if (need <= c->big_cap) return SLQ_OK;
-    size_t cap = c->big_cap < 2 * P2P_READ_BYTES ? 2 * P2P_READ_BYTES : c->big_cap;
+    size_t cap = c->big_cap < P2P_BIG_FIRST_BYTES ? P2P_BIG_FIRST_BYTES : c->big_cap;
     while (cap < need) cap *= 2;
     if (cap > c->frame_len) cap = c->frame_len;
     uint8_t *b = realloc(c->big, cap);
@@ -1218,7 +1225,8 @@ static bool dialer_parse(dialer *d, const char *text) {
     }
     const char *digits = colon + 1;
     size_t digits_len = strlen(digits);
-    if (host_len == 0 || host_len > P2P_HOST_BYTES_MAX || digits_len == 0 || digits_len > 5) {
+    if (host_len == 0 || host_len > P2P_HOST_BYTES_MAX || digits_len == 0 ||
+        digits_len > P2P_PORT_DIGITS_MAX) {
         return false;
     }
     unsigned port = 0;
