@@ -121,7 +121,7 @@ bool conn_slots_done(const conn_slots *cs);
 SLQ_MUST_USE bool conn_slots_timer_start(const conn_slots *cs, uv_timer_t *t, uv_timer_cb cb,
                                          uint64_t ms, uint32_t id);
 
-/* Stops a connection's timer; a failure is logged (the timer's callback then still runs). */
+/* Stops a connection's timer; a failure is logged. */
 void conn_slots_timer_stop(const conn_slots *cs, uv_timer_t *t, uint32_t id);
 
 #endif
