@@ -10,9 +10,6 @@
 #include "http_server.h"
 #include "slq/limits.h"
 
-/* Seconds a client is told to wait (Retry-After) before retrying a 503 answer. */
-#define API_RETRY_AFTER_S 1u
-
 struct api {
     api_config cfg;
     http_server *http; /* NULL once stopping */
@@ -26,7 +23,7 @@ struct api {
     bool stopping;
 };
 
-/* Answers with a JSON text (taken: freed here) and this status; a 503 says Retry-After.
+/* Answers with a JSON text (taken: freed here) and this status (a 503 says Retry-After).
  * json NULL (it could not be built: out of memory) answers 500 NO_MEMORY instead. */
 void api_send(api *a, http_req_ref ref, int status, char *json);
 /* Answers with the JSON error object of code, and code's status (slq/err.h). */

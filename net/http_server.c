@@ -34,22 +34,23 @@
 
 #include "conn_slots.h"
 
-#define HTTP_READ_BYTES        (16u * 1024)   /* read buffer of one connection */
-#define HTTP_LINGER_MS         1000u          /* wait for the client's EOF after closing */
-#define HTTP_DRAIN_BYTES_MAX   (1024u * 1024) /* discarded while lingering, at most */
-#define HTTP_BODY_KEEP_BYTES   (64u * 1024)   /* a larger body buffer is freed after use */
-#define HTTP_BODY_FIRST_BYTES  4096u /* a body buffer's first size, in bytes; it then doubles */
-#define HTTP_HEAD_BYTES_MAX    160u  /* answer status line and headers besides Content-Type */
-#define HTTP_CTYPE_BYTES_MAX   128u  /* Content-Type of an answer */
-#define HTTP_ERROR_BYTES_MAX   256u  /* JSON body of an error the server answers itself */
-#define HTTP_MESSAGE_BYTES_MAX 128u  /* its "message" text, in bytes with the NUL */
-#define HTTP_RATE_WINDOW_MS    1000u /* requests_per_sec counts in fixed windows this long */
-#define HTTP_HNAME_BYTES       8u    /* kept of a header name: enough for "Expect" */
-#define HTTP_HVALUE_BYTES      16u   /* kept of the Expect value: enough for "100-continue" */
+#define HTTP_READ_BYTES             (16u * 1024)   /* read buffer of one connection */
+#define HTTP_LINGER_MS              1000u          /* wait for the client's EOF after closing */
+#define HTTP_DRAIN_BYTES_MAX        (1024u * 1024) /* discarded while lingering, at most */
+#define HTTP_BODY_KEEP_BYTES        (64u * 1024)   /* a larger body buffer is freed after use */
+#define HTTP_BODY_FIRST_BYTES       4096u /* a body buffer's first size, in bytes; it then doubles */
+#define HTTP_HEAD_BYTES_MAX         192u  /* answer status line and headers besides Content-Type */
+#define HTTP_RETRY_AFTER_HARD_MAX_S 3600u /* the longest Retry-After a server may say */
+#define HTTP_CTYPE_BYTES_MAX        128u  /* Content-Type of an answer */
+#define HTTP_ERROR_BYTES_MAX        256u  /* JSON body of an error the server answers itself */
+#define HTTP_MESSAGE_BYTES_MAX      128u  /* its "message" text, in bytes with the NUL */
+#define HTTP_RATE_WINDOW_MS         1000u /* requests_per_sec counts in fixed windows this long */
+#define HTTP_HNAME_BYTES            8u    /* kept of a header name: enough for "Expect" */
+#define HTTP_HVALUE_BYTES           16u   /* kept of the Expect value: enough for "100-continue" */
 /* Sanity bounds on http_limits, far above any useful setting. */
-#define HTTP_CONNS_HARD_MAX    65536u
-#define HTTP_HEADER_HARD_MAX   (1024u * 1024)
-#define HTTP_BODY_HARD_MAX     (1024u * 1024 * 1024)
+#define HTTP_CONNS_HARD_MAX         65536u
+#define HTTP_HEADER_HARD_MAX        (1024u * 1024)
+#define HTTP_BODY_HARD_MAX          (1024u * 1024 * 1024)
 
 _Static_assert(SLQ_HTTP_HEADER_BYTES_MAX <= HTTP_HEADER_HARD_MAX, "default header limit");
 _Static_assert(SLQ_HTTP_BODY_BYTES_MAX <= HTTP_BODY_HARD_MAX, "default body limit");
@@ -323,10 +324,15 @@ static slq_err conn_send(conn *c, int status, const char *ctype, const char *bod
         conn_send_oom(c);
         return SLQ_NO_MEMORY;
     }
+    /* A 503 (the node cannot take it now: mempool full, reports being built) says when to
+     * come back. */
+    char retry[32] = "";
+    unsigned retry_s = c->server->lim.retry_after_s;
+    if (status == 503 && retry_s > 0) snprintf(retry, sizeof retry, "Retry-After: %u\r\n", retry_s);
     int n = snprintf(a->data, cap,
                      "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                     "Connection: %s\r\n\r\n",
-                     status, http_status_str((enum http_status) status), ctype, len,
+                     "%sConnection: %s\r\n\r\n",
+                     status, http_status_str((enum http_status) status), ctype, len, retry,
                      c->close_after ? "close" : "keep-alive");
     SLQ_ASSERT(n > 0);
     SLQ_ASSERT((size_t) n + sent < cap); /* not truncated */
@@ -821,6 +827,7 @@ http_limits http_limits_default(void) {
         .body_bytes_max = SLQ_HTTP_BODY_BYTES_MAX,
         .requests_per_sec = SLQ_HTTP_REQUESTS_PER_SEC,
         .idle_ms = SLQ_HTTP_IDLE_MS,
+        .retry_after_s = SLQ_HTTP_RETRY_AFTER_S,
     };
     return lim;
 }
@@ -829,7 +836,8 @@ static bool limits_valid(const http_limits *lim) {
     return lim->conns_max > 0 && lim->conns_max <= HTTP_CONNS_HARD_MAX &&
            lim->header_bytes_max > 0 && lim->header_bytes_max <= HTTP_HEADER_HARD_MAX &&
            lim->body_bytes_max > 0 && lim->body_bytes_max <= HTTP_BODY_HARD_MAX &&
-           lim->requests_per_sec > 0 && lim->idle_ms > 0;
+           lim->requests_per_sec > 0 && lim->idle_ms > 0 &&
+           lim->retry_after_s <= HTTP_RETRY_AFTER_HARD_MAX_S;
 }
 
 static void server_free_if_done(http_server *s) {

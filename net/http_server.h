@@ -79,6 +79,7 @@ typedef struct {
     size_t body_bytes_max;     /* body of one request (after de-chunking) */
     unsigned requests_per_sec; /* per connection; more answer 429 */
     unsigned idle_ms;          /* no complete request for this long closes a connection */
+    unsigned retry_after_s;    /* a 503 answer carries Retry-After: this (0: none; <= 3600) */
 } http_limits;
 
 /* The defaults of slq/limits.h (SLQ_HTTP_*). */

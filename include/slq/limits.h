@@ -38,6 +38,7 @@
 #define SLQ_HTTP_BODY_BYTES_MAX   (SLQ_HTTP_BATCH_MAX * (2u * SLQ_TX_BYTES_MAX + 8u) + 1024u)
 #define SLQ_HTTP_REQUESTS_PER_SEC 1000u  /* per connection; more answer 429 */
 #define SLQ_HTTP_IDLE_MS          30000u /* an idle connection is closed */
+#define SLQ_HTTP_RETRY_AFTER_S    1u     /* a 503 answer tells the client to retry after this */
 
 _Static_assert(SLQ_BLOCK_TXS_MAX *SLQ_TX_BYTES_MAX < SLQ_BLOCK_BYTES_MAX, "block fits");
 _Static_assert(SLQ_BLOCK_BYTES_MAX < SLQ_FRAME_BYTES_MAX, "a block fits in one frame");

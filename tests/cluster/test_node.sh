@@ -395,8 +395,9 @@ for _ in $(seq 1 50); do
 done
 check "metrics count two reports accepted" \
     test "$(curl -s "$API/metrics" | awk '/^slq_reports_building / {print $2}')" = 2
-check "a third gets 503 BUSY" test "$(curl -s -o "$T/held.3" -w '%{http_code}' \
-    "$API/v1/report/$YEAR")" = 503
+check "a third gets 503 BUSY" test "$(curl -s -D "$T/held.3.head" -o "$T/held.3" \
+    -w '%{http_code}' "$API/v1/report/$YEAR")" = 503
+check "... which says when to retry" grep -qi '^Retry-After: 1' "$T/held.3.head"
 check "... with the error BUSY" test "$(jget 'd["error"]' <"$T/held.3")" = BUSY
 expect 0 "status meanwhile" "$SLQ" --json status
 expect 0 "a balance meanwhile" "$SLQ" --json balance "$H1"

@@ -27,6 +27,7 @@ static void test_every_error_has_a_distinct_name_and_a_message(void) {
         for (size_t j = 0; j < i; j++) CHECK(all[i].e != all[j].e); /* numbers never reused */
     }
     CHECK(strcmp(slq_err_name((slq_err) 99999), "UNKNOWN") == 0);
+    CHECK(slq_err_http_status((slq_err) 99999) == 500);
     CHECK(strcmp(slq_err_str((slq_err) 99999), "unknown error") == 0);
 }
 
@@ -37,6 +38,32 @@ static void test_error_numbers_are_public_and_stable(void) {
     CHECK_EQ_INT(SLQ_STORAGE_IO, 4);
     CHECK(strcmp(slq_err_name(SLQ_OK), "OK") == 0);
     CHECK(strcmp(slq_err_str(SLQ_NOT_FOUND), "not found") == 0);
+}
+
+/* The API answers each error with the one status of the table (docs/api.md). */
+static void test_every_error_has_one_http_status(void) {
+    static const int allowed[] = {200, 400, 404, 405, 413, 422, 429, 431, 500, 503};
+#define X(name, num, status, msg)                                                         \
+    do {                                                                                  \
+        bool ok_ = false;                                                                 \
+        for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)                   \
+            ok_ = ok_ || slq_err_http_status(SLQ_##name) == allowed[i];                   \
+        CHECK(ok_);                                                                       \
+        CHECK(slq_err_retryable(SLQ_##name) == (slq_err_http_status(SLQ_##name) == 503)); \
+    } while (0);
+    SLQ_ERRORS(X)
+#undef X
+    /* Retryable refusals: the client may send the same request again later (slq exits 3). */
+    CHECK(slq_err_http_status(SLQ_MEMPOOL_FULL) == 503);
+    CHECK(slq_err_http_status(SLQ_TX_PENDING_TOO_MANY) == 503);
+    CHECK(slq_err_http_status(SLQ_BUSY) == 503);
+    /* Refusals of the request itself, and faults of the node. */
+    CHECK(slq_err_http_status(SLQ_NONCE_INVALID) == 422);
+    CHECK(slq_err_http_status(SLQ_JSON_INVALID) == 400);
+    CHECK(slq_err_http_status(SLQ_NOT_FOUND) == 404);
+    CHECK(slq_err_http_status(SLQ_METHOD_NOT_ALLOWED) == 405);
+    CHECK(slq_err_http_status(SLQ_NO_MEMORY) == 500);
+    CHECK(slq_err_http_status(SLQ_STORAGE_CORRUPT) == 500);
 }
 
 static void test_the_budget_year_turns_at_midnight_cst_not_utc(void) {
@@ -89,6 +116,7 @@ static void test_a_share_of_cost_is_floored_exactly(void) {
 }
 
 TEST_MAIN("common", TEST(test_every_error_has_a_distinct_name_and_a_message),
+          TEST(test_every_error_has_one_http_status),
           TEST(test_error_numbers_are_public_and_stable),
           TEST(test_the_budget_year_turns_at_midnight_cst_not_utc),
           TEST(test_days_from_civil_counts_leap_days), TEST(test_fen_sums_refuse_to_overflow),

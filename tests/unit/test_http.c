@@ -172,6 +172,11 @@ static void handler(void *arg, const http_request *req) {
         respond_without_memory(f, req->ref);
         return;
     }
+    if (strcmp(req->path, "/busy") == 0) {
+        slq_err e = http_respond(f->s, req->ref, 503, "application/json", "{}", 2);
+        loop_check(f, e == SLQ_OK, "respond 503");
+        return;
+    }
     if (strcmp(req->path, "/hold") == 0) {
         f->held = req->ref;
         atomic_store(&f->held_set, true);
@@ -247,7 +252,8 @@ typedef struct {
 
 typedef struct {
     int status;
-    bool close; /* "Connection: close" */
+    bool close;      /* "Connection: close" */
+    int retry_after; /* "Retry-After: N", -1 when absent */
     size_t content_length;
     size_t body_len; /* stored: at most RESP_BODY_MAX - 1, NUL-terminated */
     char body[RESP_BODY_MAX];
@@ -348,6 +354,8 @@ static void resp_head_parse(resp *r, const char *buf, size_t head_len) {
     const char *cl = strstr(head, "\r\nContent-Length: ");
     r->content_length = cl != NULL ? strtoul(cl + 18, NULL, 10) : 0;
     r->close = strstr(head, "\r\nConnection: close") != NULL;
+    const char *retry = strstr(head, "\r\nRetry-After: ");
+    r->retry_after = retry != NULL ? atoi(retry + strlen("\r\nRetry-After: ")) : -1;
 }
 
 /* Reads one answer; a HEAD answer (`head`) has no body despite its Content-Length. */
@@ -1129,6 +1137,25 @@ static void test_start_rejects_bad_arguments_and_a_busy_port(void) {
     CHECK_EQ_INT(uv_loop_close(&loop), 0);
 }
 
+static void client_busy(fixture *f) {
+    cli c;
+    resp r;
+    CHECK(cli_open(&c, f));
+    CHECK_EQ_INT(cli_get(&c, "/busy", &r), 503);
+    CHECK_EQ_INT(r.retry_after, 7);
+    CHECK(!r.close);
+    CHECK_EQ_INT(cli_get(&c, "/plain", &r), 200);
+    CHECK_EQ_INT(r.retry_after, -1); /* only a 503 says when to come back */
+    cli_close(&c);
+}
+
+static void test_a_503_answer_says_retry_after(void) {
+    fixture f = {0};
+    http_limits lim = small_limits();
+    lim.retry_after_s = 7;
+    fixture_run(&f, &lim, client_busy, NULL);
+}
+
 static void test_default_limits_come_from_limits_h(void) {
     http_limits lim = http_limits_default();
     CHECK_EQ_INT(lim.conns_max, 256);
@@ -1136,6 +1163,7 @@ static void test_default_limits_come_from_limits_h(void) {
     CHECK(lim.body_bytes_max > 512u * 8192);
     CHECK_EQ_INT(lim.requests_per_sec, 1000);
     CHECK_EQ_INT(lim.idle_ms, 30000);
+    CHECK_EQ_INT(lim.retry_after_s, 1);
 }
 
 TEST_MAIN(
@@ -1146,7 +1174,7 @@ TEST_MAIN(
     TEST(test_pipelined_requests_are_answered_in_order),
     TEST(test_pipelined_requests_beyond_the_read_buffer_are_all_answered),
     TEST(test_async_handler_answers_later), TEST(test_second_respond_on_one_ref_is_not_found),
-    TEST(test_head_answer_carries_headers_only),
+    TEST(test_head_answer_carries_headers_only), TEST(test_a_503_answer_says_retry_after),
     TEST(test_expect_100_continue_gets_an_interim_answer),
     TEST(test_connection_close_and_http10_close_after_the_answer), TEST(test_ipv6_loopback_serves),
     TEST(test_content_length_over_limit_answers_413_and_closes),
