@@ -92,7 +92,7 @@ static const char *kind_name(Slq__TxKind k) {
 static void ids_json(cJSON *arr, const ProtobufCBinaryData *ids, size_t n) {
     for (size_t i = 0; i < n; i++) {
         char hex[2 * CRYPTO_HASH_BYTES + 1];
-        codec_hex_encode(hex, ids[i].data, ids[i].len == 32 ? 32 : 0);
+        codec_hex_encode(hex, ids[i].data, ids[i].len == CRYPTO_HASH_BYTES ? CRYPTO_HASH_BYTES : 0);
         cJSON_AddItemToArray(arr, cJSON_CreateString(hex));
     }
 }
@@ -100,13 +100,15 @@ static void ids_json(cJSON *arr, const ProtobufCBinaryData *ids, size_t n) {
 static cJSON *body_json(const Slq__TxBody *b) {
     cJSON *o = cJSON_CreateObject();
     if (b->payload_case == SLQ__TX_BODY__PAYLOAD_REGISTER) {
-        if (b->register_->address.len == 20) json_address(o, "address", b->register_->address.data);
+        if (b->register_->address.len == CRYPTO_ADDRESS_BYTES)
+            json_address(o, "address", b->register_->address.data);
         const char *role = codec_role_name(b->register_->role);
         cJSON_AddStringToObject(o, "role", role != NULL ? role : "unknown");
         cJSON_AddStringToObject(o, "name", b->register_->name);
         cJSON_AddStringToObject(o, "affiliation", b->register_->affiliation);
     } else if (b->payload_case == SLQ__TX_BODY__PAYLOAD_ISSUE) {
-        if (b->issue->holder.len == 20) json_address(o, "holder", b->issue->holder.data);
+        if (b->issue->holder.len == CRYPTO_ADDRESS_BYTES)
+            json_address(o, "holder", b->issue->holder.data);
         cJSON_AddStringToObject(o, "program", b->issue->program);
         json_i64(o, "amount_fen", b->issue->amount_fen);
         json_i64(o, "cost_fen", b->issue->cost_fen);
@@ -114,7 +116,8 @@ static cJSON *body_json(const Slq__TxBody *b) {
         json_i64(o, "expires_at_ms", b->issue->expires_at_ms);
     } else if (b->payload_case == SLQ__TX_BODY__PAYLOAD_TRANSFER) {
         json_hex(o, "voucher", b->transfer->voucher_id.data, b->transfer->voucher_id.len);
-        if (b->transfer->to.len == 20) json_address(o, "to", b->transfer->to.data);
+        if (b->transfer->to.len == CRYPTO_ADDRESS_BYTES)
+            json_address(o, "to", b->transfer->to.data);
         json_i64(o, "amount_fen", b->transfer->amount_fen);
     } else if (b->payload_case == SLQ__TX_BODY__PAYLOAD_REDEEM) {
         ids_json(cJSON_AddArrayToObject(o, "vouchers"), b->redeem->voucher_ids,

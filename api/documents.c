@@ -41,16 +41,19 @@ typedef struct doc_job {
 
 #define SCAN_SLOTS (SLQ_SCANS_MAX + SLQ_LOOKUPS_MAX)
 
-/* Exactly four digits, 2000..9999. */
+#define YEAR_DIGITS      4u     /* a budget year in a path: REPORT_YEAR_MIN..REPORT_YEAR_MAX */
+#define TEST_HOLD_MS_MAX 60000u /* SLQ_TEST_SCAN_HOLD_MS is taken modulo this */
+
+/* Exactly four digits, REPORT_YEAR_MIN..REPORT_YEAR_MAX. */
 static bool parse_year(const char *s, uint32_t *out) {
-    if (strlen(s) != 4) return false;
+    if (strlen(s) != YEAR_DIGITS) return false;
     uint32_t y = 0;
-    for (size_t i = 0; i < 4; i++) {
+    for (size_t i = 0; i < YEAR_DIGITS; i++) {
         if (s[i] < '0' || s[i] > '9') return false;
         y = y * 10 + (uint32_t) (s[i] - '0');
     }
     *out = y;
-    return y >= 2000;
+    return y >= REPORT_YEAR_MIN && y <= REPORT_YEAR_MAX;
 }
 
 /* Worker thread: touches only the job, the pin and the read-only ledger. */
@@ -135,7 +138,7 @@ void api_doc(api *a, http_req_ref ref, const api_doc_args *args) {
         j->tip = (report_tip){.height = t->height, .time_ms = chain_tip_time_ms(a->cfg.chain)};
         memcpy(j->tip.hash, t->hash, CRYPTO_HASH_BYTES);
         const char *hold = is_report(args->kind) ? getenv("SLQ_TEST_SCAN_HOLD_MS") : NULL;
-        j->hold_ms = hold != NULL ? (unsigned) strtoul(hold, NULL, 10) % 60000u : 0;
+        j->hold_ms = hold != NULL ? (unsigned) strtoul(hold, NULL, 10) % TEST_HOLD_MS_MAX : 0;
         j->a = a;
         j->slot = slot;
         j->order = a->docs_accepted++;

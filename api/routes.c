@@ -19,8 +19,10 @@ static void reply(api *a, http_req_ref ref, cJSON *o) {
     cJSON_Delete(o);
 }
 
+#define U64_SAFE_DIGITS 19u /* every 19-digit number fits in uint64_t */
+
 static bool parse_u64(const char *s, uint64_t *out) {
-    if (*s == '\0' || strlen(s) > 19) return false;
+    if (*s == '\0' || strlen(s) > U64_SAFE_DIGITS) return false;
     uint64_t v = 0;
     for (; *s; s++) {
         if (*s < '0' || *s > '9') return false;
@@ -196,8 +198,11 @@ static void get_evidence(api *a, http_req_ref ref) {
 
 /* ------------------------------------------------------------------ metrics */
 
+#define METRICS_BYTES          16384u /* the metrics text */
+#define METRICS_LINE_BYTES_MAX 128u   /* one rejected_total line */
+
 static void get_metrics(api *a, http_req_ref ref) {
-    size_t cap = 16384, len = 0;
+    size_t cap = METRICS_BYTES, len = 0;
     char *buf = malloc(cap);
     if (buf == NULL) {
         api_error(a, ref, SLQ_NO_MEMORY, "out of memory");
@@ -218,7 +223,7 @@ static void get_metrics(api *a, http_req_ref ref) {
     OUT("# TYPE slq_evidence_total gauge\nslq_evidence_total %zu\n",
         engine_evidence_count(a->engine));
     OUT("# TYPE slq_txs_rejected_total counter\n");
-    for (unsigned e = 0; e < RESULTS_CODES && len + 128 < cap; e++)
+    for (unsigned e = 0; e < RESULTS_CODES && len + METRICS_LINE_BYTES_MAX < cap; e++)
         if (results_count(a->cfg.res, (slq_err) e) > 0)
             OUT("slq_txs_rejected_total{reason=\"%s\"} %llu\n", slq_err_name((slq_err) e),
                 (unsigned long long) results_count(a->cfg.res, (slq_err) e));
@@ -230,11 +235,14 @@ static void get_metrics(api *a, http_req_ref ref) {
 
 /* ------------------------------------------------------------------ routing */
 
-/* Splits "/v1/a/b/c" into at most 4 segments (in place in buf). */
-static size_t split_path(char *buf, const char *path, const char *seg[4]) {
-    snprintf(buf, 256, "%s", path);
+#define PATH_BYTES_MAX 256u /* a longer path is no route: 404 */
+#define PATH_SEGS_MAX  4u   /* "/v1/a/b/c" */
+
+/* Splits "/v1/a/b/c" into at most PATH_SEGS_MAX segments (in place in buf). */
+static size_t split_path(char *buf, const char *path, const char *seg[PATH_SEGS_MAX]) {
+    snprintf(buf, PATH_BYTES_MAX, "%s", path);
     size_t n = 0;
-    for (char *p = buf; *p == '/' && n < 4;) {
+    for (char *p = buf; *p == '/' && n < PATH_SEGS_MAX;) {
         *p++ = '\0';
         seg[n++] = p;
         p = strchr(p, '/');
@@ -244,9 +252,9 @@ static size_t split_path(char *buf, const char *path, const char *seg[4]) {
 }
 
 static void route_get(api *a, const http_request *req) {
-    char buf[256];
-    const char *s[4] = {0};
-    size_t k = strlen(req->path) < 250 ? split_path(buf, req->path, s) : 0;
+    char buf[PATH_BYTES_MAX];
+    const char *s[PATH_SEGS_MAX] = {0};
+    size_t k = strlen(req->path) < PATH_BYTES_MAX ? split_path(buf, req->path, s) : 0;
     http_req_ref ref = req->ref;
     if (k == 1 && strcmp(s[0], "metrics") == 0) {
         get_metrics(a, ref);

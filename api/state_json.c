@@ -22,9 +22,17 @@ void json_u64(cJSON *o, const char *key, uint64_t v) {
     cJSON_AddRawToObject(o, key, buf);
 }
 
+/* The longest byte string written as hex: a signature (SM2's DER is the longest). */
+#define JSON_HEX_BYTES_MAX CRYPTO_SIG_BYTES_MAX
+_Static_assert(JSON_HEX_BYTES_MAX >= CRYPTO_PUBKEY_BYTES_MAX, "a public key fits");
+_Static_assert(JSON_HEX_BYTES_MAX >= CRYPTO_HASH_BYTES, "a hash fits");
+
 void json_hex(cJSON *o, const char *key, const uint8_t *p, size_t n) {
-    char buf[2 * 64 + 1];
-    if (n > 64) n = 64;
+    char buf[2 * JSON_HEX_BYTES_MAX + 1];
+    if (n > JSON_HEX_BYTES_MAX) { /* no field is this long: never shown cut */
+        cJSON_AddNullToObject(o, key);
+        return;
+    }
     codec_hex_encode(buf, p, n);
     cJSON_AddStringToObject(o, key, buf);
 }
@@ -232,7 +240,8 @@ static cJSON *claim_json(const Slq__Claim *c) {
     cJSON *vs = cJSON_AddArrayToObject(o, "vouchers");
     for (size_t i = 0; i < c->n_voucher_ids; i++) {
         char hex[2 * CRYPTO_HASH_BYTES + 1];
-        codec_hex_encode(hex, c->voucher_ids[i].data, c->voucher_ids[i].len == 32 ? 32 : 0);
+        codec_hex_encode(hex, c->voucher_ids[i].data,
+                         c->voucher_ids[i].len == CRYPTO_HASH_BYTES ? CRYPTO_HASH_BYTES : 0);
         cJSON_AddItemToArray(vs, cJSON_CreateString(hex));
     }
     return o;
