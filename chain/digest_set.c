@@ -21,7 +21,7 @@ void digest_set_free(digest_set *s) {
 }
 
 uint64_t digest_of(const uint8_t *hash) {
-    uint64_t d = slq_get_be(hash, 8);
+    uint64_t d = slq_get_be(hash, sizeof d); /* the hash's first 8 bytes */
     return d == 0 ? 1 : d;
 }
 

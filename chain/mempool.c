@@ -92,14 +92,18 @@ static void ix_remove(mempool *m, index_t *ix, const uint8_t *key, size_t klen) 
     }
 }
 
+#define HASH_CELLS_MIN    4u /* the index's cells: a power of two ... */
+#define HASH_LOAD_INVERSE 2u /* ... at least this many per entry (load at most 1/2) */
+#define ACCOUNT_FIRST_CAP 8u /* an account's first room for pending transactions */
+
 /* ------------------------------------------------------------------ life cycle */
 
 slq_err mempool_create(mempool **out, size_t cap) {
     SLQ_ASSERT(cap > 0 && cap <= SLQ_MEMPOOL_TXS_MAX);
     mempool *m = calloc(1, sizeof *m);
     if (m == NULL) return SLQ_NO_MEMORY;
-    size_t cells = 4;
-    while (cells < 2 * cap) cells *= 2;
+    size_t cells = HASH_CELLS_MIN;
+    while (cells < HASH_LOAD_INVERSE * cap) cells *= 2;
     m->cap = cap;
     m->entries = calloc(cap, sizeof *m->entries);
     m->accounts = calloc(cap, sizeof *m->accounts);
@@ -214,7 +218,7 @@ static slq_err account_insert(mempool *m, account *acc, uint32_t slot) {
     if (taken) return SLQ_NONCE_INVALID;
     if (acc->n >= SLQ_MEMPOOL_PER_ACCOUNT_MAX) return SLQ_TX_PENDING_TOO_MANY;
     if (acc->n == acc->cap) {
-        uint32_t cap = acc->cap == 0 ? 8 : acc->cap * 2;
+        uint32_t cap = acc->cap == 0 ? ACCOUNT_FIRST_CAP : acc->cap * 2;
         uint32_t *s = realloc(acc->slots, cap * sizeof *s);
         if (s == NULL) return SLQ_NO_MEMORY;
         acc->slots = s;
