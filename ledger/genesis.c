@@ -11,6 +11,7 @@
 #include "slq/assert.h"
 #include "slq/keys.h"
 #include "slq/limits.h"
+#include "slq/why.h"
 
 bool ledger_chain_id_ok(const char *s) {
     size_t n = strlen(s);
@@ -62,10 +63,10 @@ bool ledger_role_can_hold(Slq__Role r) {
            r == SLQ__ROLE__ROLE_INTERMEDIARY;
 }
 
-#define FAIL(...)                                             \
-    do {                                                      \
-        if (why != NULL) snprintf(why, why_cap, __VA_ARGS__); \
-        return SLQ_GENESIS_INVALID;                           \
+#define FAIL(...)                   \
+    do {                            \
+        SLQ_WHY(__VA_ARGS__);       \
+        return SLQ_GENESIS_INVALID; \
     } while (0)
 
 static slq_err check_program(const Slq__Program *p, char *why, size_t why_cap) {
@@ -149,18 +150,18 @@ static slq_err check_accounts(const Slq__Genesis *g, crypto_suite suite, char *w
         const Slq__GenesisAccount *a = g->accounts[i];
         err = SLQ_GENESIS_INVALID;
         if (a->base.n_unknown_fields != 0 || account_address(a, suite, seen[i]) != SLQ_OK) {
-            if (why) snprintf(why, why_cap, "account %zu: address and key are invalid", i);
+            SLQ_WHY("account %zu: address and key are invalid", i);
         } else if (!ledger_role_valid(a->role) || !ledger_text_ok(a->name, SLQ_NAME_BYTES_MAX)) {
-            if (why) snprintf(why, why_cap, "account %zu: bad role or name", i);
+            SLQ_WHY("account %zu: bad role or name", i);
         } else if ((a->credit_code_hash.len != 0 && a->credit_code_hash.len != 32) ||
                    (a->affiliation[0] != '\0' &&
                     !ledger_text_ok(a->affiliation, SLQ_AFFILIATION_BYTES_MAX))) {
-            if (why) snprintf(why, why_cap, "account %zu: bad credit code or affiliation", i);
+            SLQ_WHY("account %zu: bad credit code or affiliation", i);
         } else {
             err = SLQ_OK;
             for (size_t j = 0; j < i; j++)
                 if (memcmp(seen[j], seen[i], CRYPTO_ADDRESS_BYTES) == 0) err = SLQ_GENESIS_INVALID;
-            if (err != SLQ_OK && why) snprintf(why, why_cap, "account %zu is listed twice", i);
+            if (err != SLQ_OK) SLQ_WHY("account %zu is listed twice", i);
             issuers += a->role == SLQ__ROLE__ROLE_ISSUER;
         }
     }

@@ -11,6 +11,7 @@
 #include "node.h"
 #include "slq/limits.h"
 #include "slq/log.h"
+#include "slq/why.h"
 #include "verify.h"
 
 /* ------------------------------------------------------------------ wiring */
@@ -71,7 +72,7 @@ static slq_err load_home(node *n, const char *home, uint8_t **genesis, size_t *g
     err = codec_genesis_from_json(genesis, genesis_len, text, len, reason, sizeof reason);
     free(text);
     if (err != SLQ_OK) {
-        snprintf(why, why_cap, "%.256s: %s", path, reason[0] ? reason : slq_err_str(err));
+        SLQ_WHY("%.256s: %s", path, reason[0] ? reason : slq_err_str(err));
         return err;
     }
     snprintf(path, sizeof path, "%s/%s", home, n->cfg->key_file);
@@ -79,7 +80,7 @@ static slq_err load_home(node *n, const char *home, uint8_t **genesis, size_t *g
     if (err != SLQ_OK) return err;
     err = crypto_key_load_pem(&n->key, text, len, getenv("SLQ_KEY_PASSPHRASE"));
     free(text);
-    if (err != SLQ_OK) snprintf(why, why_cap, "%.256s: %s", path, slq_err_str(err));
+    if (err != SLQ_OK) SLQ_WHY("%.256s: %s", path, slq_err_str(err));
     return err;
 }
 
@@ -92,8 +93,7 @@ static slq_err open_chain(node *n, const char *home, const uint8_t *genesis, siz
     if (err != SLQ_OK) return err;
     crypto_suite suite = ledger_suite(chain_ledger(n->chain));
     if (crypto_key_suite(n->key) != suite) {
-        snprintf(why, why_cap, "%s/%s: key is not a %s key", home, n->cfg->key_file,
-                 crypto_suite_name(suite));
+        SLQ_WHY("%s/%s: key is not a %s key", home, n->cfg->key_file, crypto_suite_name(suite));
         return SLQ_KEY_SUITE_MISMATCH;
     }
     uint8_t pub[CRYPTO_PUBKEY_BYTES_MAX];
