@@ -14,7 +14,7 @@ void json_hex(cJSON *o, const char *key, const uint8_t *p, size_t n);
 void json_address(cJSON *o, const char *key, const uint8_t addr[CRYPTO_ADDRESS_BYTES]);
 
 /* What a document built off the loop thread reads: the read-only ledger and a pinned view of
- * the store (api_report.c makes these), with the pinned tip's block time. */
+ * the store (documents.c makes these), with the pinned tip's block time. */
 typedef struct {
     const ledger *l;
     storage_pin *pin;

@@ -1,5 +1,6 @@
-/* main.c: slqd: loads a node home, opens the chain, serves the API and runs the consensus
- * engine (engine.c) with its peers. `slqd --home DIR` runs in the foreground until SIGINT
+/* main.c: slqd: loads a node home, opens the chain (chain/), and wires the rooms on one libuv
+ * loop: intake (transactions in), the API (api/) and the replica (replica/: consensus with
+ * its peers). `slqd --home DIR` runs in the foreground until SIGINT
  * or SIGTERM; a block being written is finished first (commits run on the loop thread,
  * signals are handled between callbacks), then LevelDB is closed. */
 #include <signal.h>
