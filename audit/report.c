@@ -15,12 +15,12 @@
  * is freed (the rows are never moved; only the arrays of pointers are sorted). */
 #include "report.h"
 
-#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "codec.h"
+#include "codec_json.h"
 #include "slq/amount.h"
 #include "slq/assert.h"
 #include "slq/keys.h"
@@ -779,68 +779,59 @@ static slq_err near_caps(rep *r, ryear *y) {
 
 /* ------------------------------------------------------------------ emit */
 
-/* JSON building with every cJSON return checked once: the first failure sticks. */
+/* JSON building (codec_json.h) with every return checked once: the first failure sticks. */
 typedef struct {
-    bool ok;       /* false: cJSON ran out of memory */
+    bool ok;       /* false: out of memory (or a height beyond int64) */
     bool overflow; /* a derived amount does not fit in int64 */
 } jb;
 
-static cJSON *jb_check(jb *j, cJSON *item) {
-    if (item == NULL) j->ok = false;
-    return item;
+static void jb_check(jb *j, bool ok) {
+    if (!ok) j->ok = false;
 }
 
-#define INT_TEXT_BYTES 24u /* "-9223372036854775808" (20 characters) and its NUL */
-
-static void j_i64(jb *j, cJSON *o, const char *key, int64_t v) {
-    char buf[INT_TEXT_BYTES];
-    snprintf(buf, sizeof buf, "%lld", (long long) v);
-    jb_check(j, cJSON_AddRawToObject(o, key, buf));
+static void j_i64(jb *j, json_t *o, const char *key, int64_t v) {
+    jb_check(j, codec_json_set_i64(o, key, v));
 }
 
-static void j_u64(jb *j, cJSON *o, const char *key, uint64_t v) {
-    char buf[INT_TEXT_BYTES];
-    snprintf(buf, sizeof buf, "%llu", (unsigned long long) v);
-    jb_check(j, cJSON_AddRawToObject(o, key, buf));
+static void j_u64(jb *j, json_t *o, const char *key, uint64_t v) {
+    jb_check(j, codec_json_set_u64(o, key, v));
 }
 
-static void j_str(jb *j, cJSON *o, const char *key, const char *s) {
-    jb_check(j, cJSON_AddStringToObject(o, key, s));
+static void j_str(jb *j, json_t *o, const char *key, const char *s) {
+    jb_check(j, codec_json_set_str(o, key, s));
 }
 
-static void j_bool(jb *j, cJSON *o, const char *key, bool b) {
-    jb_check(j, cJSON_AddBoolToObject(o, key, b));
+static void j_bool(jb *j, json_t *o, const char *key, bool b) {
+    jb_check(j, codec_json_set_bool(o, key, b));
 }
 
-static void j_hex(jb *j, cJSON *o, const char *key, const uint8_t *p, size_t n) {
+static void j_hex(jb *j, json_t *o, const char *key, const uint8_t *p, size_t n) {
     char buf[2 * HASH + 1];
     codec_hex_encode(buf, p, n <= HASH ? n : HASH);
     j_str(j, o, key, buf);
 }
 
-static void j_addr(jb *j, cJSON *o, const char *key, const uint8_t *addr) {
+static void j_addr(jb *j, json_t *o, const char *key, const uint8_t *addr) {
     char buf[CRYPTO_ADDRESS_TEXT_BYTES];
     crypto_address_format(buf, addr);
     j_str(j, o, key, buf);
 }
 
 /* A new object appended to array `arr`, or NULL (recorded in j). */
-static cJSON *j_item(jb *j, cJSON *arr) {
-    cJSON *o = jb_check(j, cJSON_CreateObject());
-    if (o != NULL && !cJSON_AddItemToArray(arr, o)) {
-        cJSON_Delete(o);
-        j->ok = false;
-        return NULL;
-    }
+static json_t *j_item(jb *j, json_t *arr) {
+    json_t *o = codec_json_add_object(arr, NULL);
+    jb_check(j, o != NULL);
     return o;
 }
 
-static cJSON *j_array(jb *j, cJSON *o, const char *key) {
-    return jb_check(j, cJSON_AddArrayToObject(o, key));
+static json_t *j_array(jb *j, json_t *o, const char *key) {
+    json_t *a = codec_json_add_array(o, key);
+    jb_check(j, a != NULL);
+    return a;
 }
 
 /* The amounts every level (year, program) shares, after the level's own fields. */
-static void j_amounts(jb *j, cJSON *o, const rtot *t, int64_t outstanding) {
+static void j_amounts(jb *j, json_t *o, const rtot *t, int64_t outstanding) {
     j_i64(j, o, "redeemed_fen", t->redeemed);
     j_i64(j, o, "settled_fen", t->settled);
     j_i64(j, o, "open_claims_fen", t->open);
@@ -863,11 +854,11 @@ static bool conserved(const rtot *t, int64_t *outstanding) {
     return ok && sum == t->issued && claims == t->redeemed;
 }
 
-static void j_programs(jb *j, const rep *r, const ryear *y, cJSON *arr) {
+static void j_programs(jb *j, const rep *r, const ryear *y, json_t *arr) {
     for (uint32_t p = 0; p < r->pol->n_programs; p++) {
         const Slq__Program *pg = r->pol->programs[p];
         const rtot *t = &y->prog[p];
-        cJSON *o = j_item(j, arr);
+        json_t *o = j_item(j, arr);
         if (o == NULL) return;
         int64_t outstanding = 0;
         bool holds = conserved(t, &outstanding);
@@ -886,7 +877,7 @@ static void j_programs(jb *j, const rep *r, const ryear *y, cJSON *arr) {
     }
 }
 
-static void j_account(jb *j, const rep *r, cJSON *o, const uint8_t *addr) {
+static void j_account(jb *j, const rep *r, json_t *o, const uint8_t *addr) {
     const Slq__Account *a = account_find(r, addr);
     const char *role = a != NULL ? codec_role_name(a->role) : NULL;
     j_str(j, o, "name", a != NULL ? a->name : "");
@@ -894,10 +885,10 @@ static void j_account(jb *j, const rep *r, cJSON *o, const uint8_t *addr) {
     j_str(j, o, "affiliation", a != NULL ? a->affiliation : "");
 }
 
-static void j_claims(jb *j, const rcentre *ce, cJSON *arr) {
+static void j_claims(jb *j, const rcentre *ce, json_t *arr) {
     for (size_t k = 0; k < ce->n_claims; k++) {
         const Slq__Claim *c = ce->claims[k].c;
-        cJSON *o = j_item(j, arr);
+        json_t *o = j_item(j, arr);
         if (o == NULL) return;
         j_hex(j, o, "claim", c->id.data, c->id.len);
         j_str(j, o, "contract_ref", c->contract_ref);
@@ -910,28 +901,28 @@ static void j_claims(jb *j, const rcentre *ce, cJSON *arr) {
     }
 }
 
-static void j_centres(jb *j, const rep *r, const ryear *y, cJSON *arr) {
+static void j_centres(jb *j, const rep *r, const ryear *y, json_t *arr) {
     for (size_t i = 0; i < y->n_centres; i++) {
         const rcentre *ce = &y->centres[i];
-        cJSON *o = j_item(j, arr);
+        json_t *o = j_item(j, arr);
         if (o == NULL) return;
         j_addr(j, o, "centre", ce->addr);
         j_account(j, r, o, ce->addr);
         j_i64(j, o, "redeemed_fen", ce->redeemed);
         j_i64(j, o, "settled_fen", ce->settled);
         j_i64(j, o, "open_claims_fen", ce->open);
-        cJSON *claims = j_array(j, o, "claims");
+        json_t *claims = j_array(j, o, "claims");
         if (claims != NULL) j_claims(j, ce, claims);
     }
 }
 
 /* The per-holder cap lines of a holder: programs it used this year. */
-static bool j_holder_caps(jb *j, const rep *r, const rholder *h, cJSON *arr) {
+static bool j_holder_caps(jb *j, const rep *r, const rholder *h, json_t *arr) {
     bool held = true;
     for (uint32_t p = 0; p < r->pol->n_programs; p++) {
         if (h->used[p] == 0 && h->peak[p] == 0) continue;
         int64_t cap = r->pol->programs[p]->holder_annual_cap_fen;
-        cJSON *o = j_item(j, arr);
+        json_t *o = j_item(j, arr);
         if (o == NULL) return false;
         j_str(j, o, "program", r->pol->programs[p]->name);
         j_i64(j, o, "used_fen", h->used[p]);
@@ -944,24 +935,24 @@ static bool j_holder_caps(jb *j, const rep *r, const rholder *h, cJSON *arr) {
 }
 
 /* Returns whether every holder's caps held. */
-static bool j_holders(jb *j, const rep *r, const ryear *y, cJSON *arr) {
+static bool j_holders(jb *j, const rep *r, const ryear *y, json_t *arr) {
     bool held = true;
     for (size_t i = 0; i < y->n_holders; i++) {
         const rholder *h = &y->holders[i];
-        cJSON *o = j_item(j, arr);
+        json_t *o = j_item(j, arr);
         if (o == NULL) return false;
         j_addr(j, o, "holder", h->addr);
         j_account(j, r, o, h->addr);
         j_i64(j, o, "issued_fen", h->issued);
         j_i64(j, o, "held_fen", h->held);
         j_i64(j, o, "redeemed_fen", h->redeemed);
-        cJSON *caps = j_array(j, o, "caps");
+        json_t *caps = j_array(j, o, "caps");
         if (caps != NULL && !j_holder_caps(j, r, h, caps)) held = false;
     }
     return held;
 }
 
-static void j_anomaly(jb *j, const rep *r, const ranom *a, cJSON *o) {
+static void j_anomaly(jb *j, const rep *r, const ranom *a, json_t *o) {
     static const char *const kinds[ANOM_KINDS] = {"many_hops", "near_holder_cap",
                                                   "affiliated_redemption"};
     SLQ_ASSERT(a->kind >= 0);
@@ -986,18 +977,18 @@ static void j_anomaly(jb *j, const rep *r, const ranom *a, cJSON *o) {
     j_str(j, o, "affiliation", a->centre->affiliation);
 }
 
-static void j_anomalies(jb *j, const rep *r, const ryear *y, cJSON *arr) {
+static void j_anomalies(jb *j, const rep *r, const ryear *y, json_t *arr) {
     for (int kind = 0; kind < ANOM_KINDS; kind++)
         for (size_t i = 0; i < y->n_anoms; i++) {
             if (y->anoms[i].kind != kind) continue;
-            cJSON *o = j_item(j, arr);
+            json_t *o = j_item(j, arr);
             if (o == NULL) return;
             j_anomaly(j, r, &y->anoms[i], o);
         }
 }
 
 /* The members of one budget year (also the top level of a one-year report). */
-static void j_year(jb *j, const rep *r, const ryear *y, cJSON *o) {
+static void j_year(jb *j, const rep *r, const ryear *y, json_t *o) {
     int64_t cap = r->pol->city_annual_cap_fen, headroom = 0, outstanding = 0;
     bool holds = conserved(&y->city, &outstanding), progs_held = true;
     if (amount_sub(&headroom, cap, y->city.cap_used) != SLQ_OK) j->overflow = true;
@@ -1016,17 +1007,18 @@ static void j_year(jb *j, const rep *r, const ryear *y, cJSON *o) {
     j_bool(j, o, "conservation_holds", holds);
     j_bool(j, o, "totals_match", row_matches(y->row_city, &y->city) && y->quota_match);
     j_bool(j, o, "program_caps_held", progs_held);
-    cJSON *progs = j_array(j, o, "programs"), *centres = j_array(j, o, "centres");
-    cJSON *holders = j_array(j, o, "holders");
+    json_t *progs = j_array(j, o, "programs"), *centres = j_array(j, o, "centres");
+    json_t *holders = j_array(j, o, "holders");
     if (progs != NULL) j_programs(j, r, y, progs);
     if (centres != NULL) j_centres(j, r, y, centres);
     j_bool(j, o, "holder_caps_held", holders != NULL && j_holders(j, r, y, holders));
-    cJSON *anoms = j_array(j, o, "anomalies");
+    json_t *anoms = j_array(j, o, "anomalies");
     if (anoms != NULL) j_anomalies(j, r, y, anoms);
 }
 
-static cJSON *j_report(jb *j, const rep *r, uint32_t year) {
-    cJSON *o = jb_check(j, cJSON_CreateObject());
+static json_t *j_report(jb *j, const rep *r, uint32_t year) {
+    json_t *o = json_object();
+    jb_check(j, o != NULL);
     if (o == NULL) return NULL;
     j_str(j, o, "chain_id", ledger_chain_id(r->l));
     j_str(j, o, "suite", crypto_suite_name(ledger_suite(r->l)));
@@ -1039,9 +1031,9 @@ static cJSON *j_report(jb *j, const rep *r, uint32_t year) {
         j_year(j, r, &r->years[0], o);
         return o;
     }
-    cJSON *years = j_array(j, o, "years");
+    json_t *years = j_array(j, o, "years");
     for (size_t i = 0; years != NULL && i < r->n_years; i++) {
-        cJSON *y = j_item(j, years);
+        json_t *y = j_item(j, years);
         if (y != NULL) j_year(j, r, &r->years[i], y);
     }
     return o;
@@ -1106,21 +1098,20 @@ slq_err report_json(char **out, size_t *len, const ledger *l, const report_sourc
     SLQ_ASSERT(r.pol->n_programs <= SLQ_PROGRAMS_MAX); /* the per-program arrays' size */
     slq_err err = compute(&r, year);
     jb j = {.ok = true};
-    cJSON *o = err == SLQ_OK ? j_report(&j, &r, year) : NULL;
-    char *text = o != NULL && j.ok && !j.overflow ? cJSON_PrintUnformatted(o) : NULL;
-    cJSON_Delete(o);
+    json_t *o = err == SLQ_OK ? j_report(&j, &r, year) : NULL;
+    /* Compact: {"chain_id":"...","suite":...}, the bytes that are signed and compared. */
+    size_t n = 0;
+    char *text =
+        o != NULL && j.ok && !j.overflow ? codec_json_text(o, CODEC_JSON_COMPACT, &n) : NULL;
+    json_decref(o);
     rep_free(&r);
     if (err == SLQ_OK && j.overflow) err = SLQ_AMOUNT_OVERFLOW;
     if (err != SLQ_OK) {
-        cJSON_free(text);
+        free(text);
         return err;
     }
     if (text == NULL) return SLQ_NO_MEMORY;
-    size_t n = strlen(text);
-    *out = malloc(n + 1);
-    if (*out != NULL) memcpy(*out, text, n + 1);
-    cJSON_free(text);
-    if (*out == NULL) return SLQ_NO_MEMORY;
+    *out = text;
     *len = n;
     return SLQ_OK;
 }

@@ -12,11 +12,11 @@
 #ifndef SLQ_BENCH_H
 #define SLQ_BENCH_H
 
-#include <cjson/cJSON.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "codec_json.h"
 #include "crypto.h"
 #include "ledger.h"
 
@@ -68,8 +68,8 @@ void bench_http_close(bench_http *h); /* NULL is a no-op */
  * (message printed) when the node cannot be reached or does not answer in time. */
 bool bench_http_do(bench_http *h, bench_reply *r, const char *path, const char *body,
                    size_t body_len);
-/* GET path, answer 200 with a JSON object: *out is yours (cJSON_Delete). */
-bool bench_http_get_json(bench_http *h, cJSON **out, const char *path);
+/* GET path, answer 200 with a JSON object: *out is yours (json_decref). */
+bool bench_http_get_json(bench_http *h, json_t **out, const char *path);
 /* GET /metrics once and read the unlabelled counters or gauges names[0..count) into
  * out[0..count), e.g. "slq_txs_committed_total". */
 bool bench_metrics(bench_http *h, uint64_t *out, const char *const *names, size_t count);

@@ -124,13 +124,13 @@ bool bench_http_do(bench_http *h, bench_reply *r, const char *path, const char *
     return true;
 }
 
-bool bench_http_get_json(bench_http *h, cJSON **out, const char *path) {
+bool bench_http_get_json(bench_http *h, json_t **out, const char *path) {
     bench_reply r;
     if (!bench_http_do(h, &r, path, NULL, 0)) return false;
     if (r.status != 200) return bench_fail("GET %s: HTTP %ld: %.300s", path, r.status, r.body);
-    cJSON *j = cJSON_ParseWithLength(r.body, r.len);
-    if (!cJSON_IsObject(j)) {
-        cJSON_Delete(j);
+    json_t *j = codec_json_parse(r.body, r.len, NULL, 0);
+    if (!json_is_object(j)) {
+        json_decref(j);
         return bench_fail("GET %s: the answer is not a JSON object", path);
     }
     *out = j;

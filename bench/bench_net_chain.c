@@ -30,14 +30,13 @@
 /* ------------------------------------------------------------------ the watcher */
 
 static bool status_height(bench_http *h, uint64_t *height, uint64_t *mempool) {
-    cJSON *st = NULL;
+    json_t *st = NULL;
     if (!bench_http_get_json(h, &st, "/v1/status")) return false;
-    const cJSON *hv = cJSON_GetObjectItemCaseSensitive(st, "height");
-    const cJSON *mv = cJSON_GetObjectItemCaseSensitive(st, "mempool");
-    bool ok = cJSON_IsNumber(hv) && hv->valuedouble >= 0 && hv->valuedouble < 9.0e15;
-    if (ok) *height = (uint64_t) hv->valuedouble;
-    *mempool = cJSON_IsNumber(mv) && mv->valuedouble >= 0 ? (uint64_t) mv->valuedouble : 0;
-    cJSON_Delete(st);
+    int64_t hv = -1, mv = 0;
+    bool ok = codec_json_get_int(st, "height", &hv) && hv >= 0;
+    if (ok) *height = (uint64_t) hv;
+    *mempool = codec_json_get_int(st, "mempool", &mv) && mv >= 0 ? (uint64_t) mv : 0;
+    json_decref(st);
     return ok ? true : bench_fail("GET /v1/status: no integer \"height\"");
 }
 
@@ -167,18 +166,18 @@ static net_tx *table_find(const tx_table *t, const uint8_t *hash) {
 static bool walk_block(netbench *nb, const tx_table *t, uint64_t height, net_block *out) {
     char path[64];
     snprintf(path, sizeof path, "/v1/blocks/%llu", (unsigned long long) height);
-    cJSON *blk = NULL;
+    json_t *blk = NULL;
     if (!bench_http_get_json(nb->b.http, &blk, path)) return false;
-    const cJSON *tm = cJSON_GetObjectItemCaseSensitive(blk, "time_ms");
-    const cJSON *txs = cJSON_GetObjectItemCaseSensitive(blk, "txs");
-    const cJSON *cert = cJSON_GetObjectItemCaseSensitive(blk, "certificate");
-    const cJSON *round = cJSON_GetObjectItemCaseSensitive(cert, "round");
-    bool ok = cJSON_IsNumber(tm) && cJSON_IsArray(txs) && cJSON_IsNumber(round);
-    const cJSON *h;
-    if (ok) cJSON_ArrayForEach(h, txs) {
+    const json_t *txs = json_object_get(blk, "txs");
+    int64_t tm = 0, round = 0;
+    bool ok = codec_json_get_int(blk, "time_ms", &tm) && json_is_array(txs) &&
+              codec_json_get_int(json_object_get(blk, "certificate"), "round", &round);
+    size_t i;
+    const json_t *h;
+    if (ok) json_array_foreach(txs, i, h) {
             uint8_t hash[CRYPTO_HASH_BYTES];
-            ok = ok && cJSON_IsString(h) &&
-                 codec_hex_decode(hash, CRYPTO_HASH_BYTES, h->valuestring) == SLQ_OK;
+            const char *hex = json_string_value(h); /* NULL unless a string */
+            ok = ok && hex != NULL && codec_hex_decode(hash, CRYPTO_HASH_BYTES, hex) == SLQ_OK;
             net_tx *x = ok ? table_find(t, hash) : NULL;
             if (x != NULL && x->height == 0) {
                 x->height = height;
@@ -188,9 +187,9 @@ static bool walk_block(netbench *nb, const tx_table *t, uint64_t height, net_blo
                 nb->res.foreign++;
             out->txs++;
         }
-    if (ok) out->time_ms = tm->valuedouble;
-    if (ok) out->round = (unsigned) round->valuedouble;
-    cJSON_Delete(blk);
+    if (ok) out->time_ms = (double) tm;
+    if (ok) out->round = (unsigned) round;
+    json_decref(blk);
     return ok ? true : bench_fail("GET %s: no time_ms, txs or certificate round", path);
 }
 
@@ -295,11 +294,11 @@ static bool block_hash(bench_http *h, char out[2 * CRYPTO_HASH_BYTES + 1], bool 
     *found = r.status == 200;
     if (r.status == 404) return true;
     if (r.status != 200) return bench_fail("GET %s: HTTP %ld", path, r.status);
-    cJSON *blk = cJSON_ParseWithLength(r.body, r.len);
-    const cJSON *hv = cJSON_GetObjectItemCaseSensitive(blk, "hash");
-    bool ok = cJSON_IsString(hv) && strlen(hv->valuestring) == 2 * CRYPTO_HASH_BYTES;
-    if (ok) memcpy(out, hv->valuestring, 2 * CRYPTO_HASH_BYTES + 1);
-    cJSON_Delete(blk);
+    json_t *blk = codec_json_parse(r.body, r.len, NULL, 0);
+    const char *hv = codec_json_get_str(blk, "hash");
+    bool ok = hv != NULL && strlen(hv) == 2 * CRYPTO_HASH_BYTES;
+    if (ok) memcpy(out, hv, 2 * CRYPTO_HASH_BYTES + 1);
+    json_decref(blk);
     return ok ? true : bench_fail("GET %s: no \"hash\"", path);
 }
 

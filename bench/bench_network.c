@@ -126,11 +126,11 @@ static bool size_run(netbench *nb) {
 
 /* The validators node 0 lists; every node must run the chain of DIR. */
 static bool check_nodes(netbench *nb) {
-    cJSON *st = NULL;
+    json_t *st = NULL;
     if (!bench_http_get_json(nb->b.http, &st, "/v1/status")) return false;
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(st, "validators");
-    nb->res.validators = cJSON_IsArray(v) ? (uint64_t) cJSON_GetArraySize(v) : 0;
-    cJSON_Delete(st);
+    /* json_array_size is 0 for anything but an array */
+    nb->res.validators = (uint64_t) json_array_size(json_object_get(st, "validators"));
+    json_decref(st);
     for (unsigned i = 1; i < nb->nodes; i++) {
         bench_http *h = NULL;
         bool ok = bench_http_open(&h, nb->urls[i]) && bench_check_chain(&nb->b, h, nb->urls[i]);

@@ -69,15 +69,15 @@ static bool load_genesis(bench *b) {
 
 /* The node must run the chain of this genesis, or every signature would be refused. */
 bool bench_check_chain(const bench *b, bench_http *h, const char *url) {
-    cJSON *st = NULL;
+    json_t *st = NULL;
     if (!bench_http_get_json(h, &st, "/v1/status")) return false;
     char want[2 * CRYPTO_HASH_BYTES + 1];
     codec_hex_encode(want, ledger_genesis_hash(b->ledger), CRYPTO_HASH_BYTES);
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(st, "chain_id");
-    const cJSON *gh = cJSON_GetObjectItemCaseSensitive(st, "genesis_hash");
-    bool ok = cJSON_IsString(id) && strcmp(id->valuestring, ledger_chain_id(b->ledger)) == 0 &&
-              cJSON_IsString(gh) && strcmp(gh->valuestring, want) == 0;
-    cJSON_Delete(st);
+    const char *id = codec_json_get_str(st, "chain_id");
+    const char *gh = codec_json_get_str(st, "genesis_hash");
+    bool ok = id != NULL && strcmp(id, ledger_chain_id(b->ledger)) == 0 && gh != NULL &&
+              strcmp(gh, want) == 0;
+    json_decref(st);
     if (!ok)
         return bench_fail("the node at %s does not run the chain of %s/node0/genesis.json", url,
                           b->opt.net_dir);
@@ -195,18 +195,16 @@ size_t bench_batch_body(char *out, size_t cap, const bench_tx *const *txs, size_
 }
 
 /* One result object of a batch answer. */
-static bench_verdict verdict_of(const cJSON *res, char *why, size_t why_cap) {
-    const cJSON *st = cJSON_GetObjectItemCaseSensitive(res, "status");
-    const cJSON *err = cJSON_GetObjectItemCaseSensitive(res, "error");
-    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(res, "message");
-    if (cJSON_IsString(st) &&
-        (strcmp(st->valuestring, "pending") == 0 || strcmp(st->valuestring, "committed") == 0))
+static bench_verdict verdict_of(const json_t *res, char *why, size_t why_cap) {
+    const char *st = codec_json_get_str(res, "status");
+    const char *err = codec_json_get_str(res, "error");
+    const char *msg = codec_json_get_str(res, "message");
+    if (st != NULL && (strcmp(st, "pending") == 0 || strcmp(st, "committed") == 0))
         return BENCH_ACCEPTED;
-    const char *name = cJSON_IsString(err) ? err->valuestring : "(no error name)";
+    const char *name = err != NULL ? err : "(no error name)";
     if (strcmp(name, "MEMPOOL_FULL") == 0 || strcmp(name, "TX_PENDING_TOO_MANY") == 0)
         return BENCH_RETRY;
-    if (why[0] == '\0')
-        snprintf(why, why_cap, "%s: %s", name, cJSON_IsString(msg) ? msg->valuestring : "");
+    if (why[0] == '\0') snprintf(why, why_cap, "%s: %s", name, msg != NULL ? msg : "");
     return BENCH_REFUSED;
 }
 
@@ -220,13 +218,13 @@ bool bench_batch_verdicts(bench_verdict *v, size_t count, const bench_reply *r, 
         snprintf(why, why_cap, "POST /v1/txs: HTTP %ld: %.200s", r->status, r->body);
         return false;
     }
-    cJSON *root = cJSON_ParseWithLength(r->body, r->len);
-    const cJSON *results = cJSON_GetObjectItemCaseSensitive(root, "results");
-    bool ok = cJSON_IsArray(results) && (size_t) cJSON_GetArraySize(results) == count;
-    size_t i = 0;
-    const cJSON *res;
-    if (ok) cJSON_ArrayForEach(res, results) v[i++] = verdict_of(res, why, why_cap);
-    cJSON_Delete(root);
+    json_t *root = codec_json_parse(r->body, r->len, NULL, 0);
+    const json_t *results = json_object_get(root, "results");
+    bool ok = json_is_array(results) && json_array_size(results) == count;
+    size_t i;
+    const json_t *res;
+    if (ok) json_array_foreach(results, i, res) v[i] = verdict_of(res, why, why_cap);
+    json_decref(root);
     if (!ok) snprintf(why, why_cap, "POST /v1/txs: answer without %zu results", count);
     return ok;
 }
@@ -236,13 +234,12 @@ bool bench_batch_verdicts(bench_verdict *v, size_t count, const bench_reply *r, 
 bool bench_account_nonce(bench_http *h, uint64_t *out, const char *addr_text, const char *field) {
     char path[96];
     snprintf(path, sizeof path, "/v1/accounts/%s", addr_text);
-    cJSON *acc = NULL;
+    json_t *acc = NULL;
     if (!bench_http_get_json(h, &acc, path)) return false;
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(acc, field);
-    bool ok = cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 9.0e15 &&
-              (double) (uint64_t) v->valuedouble == v->valuedouble;
-    if (ok) *out = (uint64_t) v->valuedouble;
-    cJSON_Delete(acc);
+    int64_t v = -1;
+    bool ok = codec_json_get_int(acc, field, &v) && v >= 0;
+    if (ok) *out = (uint64_t) v;
+    json_decref(acc);
     return ok ? true : bench_fail("GET %s: no integer \"%s\"", path, field);
 }
 
@@ -258,17 +255,17 @@ static bool tx_state_get(bench *b, tx_state *out, const bench_tx *t, char *why, 
     *out = TX_WAITING;
     if (r.status == 404) return true; /* not seen yet */
     if (r.status != 200) return bench_fail("GET %s: HTTP %ld: %.200s", path, r.status, r.body);
-    cJSON *j = cJSON_ParseWithLength(r.body, r.len);
-    const cJSON *st = cJSON_GetObjectItemCaseSensitive(j, "status");
-    const cJSON *err = cJSON_GetObjectItemCaseSensitive(j, "error");
-    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(j, "message");
-    if (cJSON_IsString(st) && strcmp(st->valuestring, "committed") == 0) *out = TX_COMMITTED;
-    if (!cJSON_IsString(st) || strcmp(st->valuestring, "rejected") == 0) {
+    json_t *j = codec_json_parse(r.body, r.len, NULL, 0);
+    const char *st = codec_json_get_str(j, "status");
+    const char *err = codec_json_get_str(j, "error");
+    const char *msg = codec_json_get_str(j, "message");
+    if (st != NULL && strcmp(st, "committed") == 0) *out = TX_COMMITTED;
+    if (st == NULL || strcmp(st, "rejected") == 0) {
         *out = TX_FAILED;
-        snprintf(why, why_cap, "%s: %s", cJSON_IsString(err) ? err->valuestring : "?",
-                 cJSON_IsString(msg) ? msg->valuestring : "no status in the answer");
+        snprintf(why, why_cap, "%s: %s", err != NULL ? err : "?",
+                 msg != NULL ? msg : "no status in the answer");
     }
-    cJSON_Delete(j);
+    json_decref(j);
     return true;
 }
 

@@ -42,21 +42,20 @@ static int read_all(const char *path, size_t max, char **out, size_t *len) {
 
 /* What a valid envelope says: "valid: ... signed by ADDR", or its --json form. */
 static int print_valid(const cli *c, const char *env, size_t len, const char *signer) {
-    cJSON *e = cJSON_ParseWithLength(env, len);
-    const cJSON *r = cJSON_GetObjectItemCaseSensitive(e, "report");
+    json_t *e = codec_json_parse(env, len, NULL, 0);
+    const json_t *r = json_object_get(e, "report");
     int64_t height = -1, year = 0;
     cli_json_int(r, "height", &height);
     cli_json_int(r, "year", &year);
     const char *chain = cli_json_str(r, "chain_id");
     int rc = CLI_EXIT_OK;
     if (c->json) {
-        cJSON *o = cJSON_CreateObject();
-        bool ok = o != NULL && cJSON_AddBoolToObject(o, "valid", true) != NULL &&
-                  cJSON_AddStringToObject(o, "signer", signer) != NULL &&
-                  cJSON_AddStringToObject(o, "chain_id", chain != NULL ? chain : "") != NULL &&
-                  cJSON_AddNumberToObject(o, "height", (double) height) != NULL;
+        json_t *o = json_object();
+        bool ok =
+            codec_json_set_bool(o, "valid", true) && codec_json_set_str(o, "signer", signer) &&
+            codec_json_set_str(o, "chain_id", chain) && codec_json_set_i64(o, "height", height);
         rc = ok ? cli_print_json(o) : cli_fail(CLI_EXIT_USAGE, "out of memory");
-        cJSON_Delete(o);
+        json_decref(o);
     } else if (year > 0) {
         printf("valid: report of budget year %lld, chain %s at height %lld, signed by %s\n",
                (long long) year, chain != NULL ? chain : "-", (long long) height, signer);
@@ -64,7 +63,7 @@ static int print_valid(const cli *c, const char *env, size_t len, const char *si
         printf("valid: report of chain %s at height %lld, signed by %s\n",
                chain != NULL ? chain : "-", (long long) height, signer);
     }
-    cJSON_Delete(e);
+    json_decref(e);
     return rc;
 }
 

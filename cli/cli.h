@@ -9,12 +9,12 @@
 #ifndef SLQ_CLI_H
 #define SLQ_CLI_H
 
-#include <cjson/cJSON.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "codec_json.h"
 #include "crypto.h"
 #include "slq.pb-c.h"
 
@@ -132,14 +132,13 @@ void cli_format_cst(char out[32], int64_t ms);
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Prints "slq CMD: message (see slq CMD --help)" and returns 1. */
 int cli_usage(const cli_command *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* A JSON value as pretty text (two-space indent, final newline), malloc'd; NULL: no memory.
- * cJSON escapes tabs in strings, so its raw tabs are layout and become spaces. */
-char *cli_json_text(const cJSON *j);
+/* A JSON value as pretty text (two-space indent, final newline), malloc'd; NULL: no memory. */
+char *cli_json_text(const json_t *j);
 /* Prints a JSON value on stdout, pretty, with a newline. 0, or 1 when out of memory. */
-int cli_print_json(const cJSON *j);
+int cli_print_json(const json_t *j);
 /* Prints a node's JSON object for people: one "key  value" line per member, amounts
  * (*_fen) in yuan, times (*_ms) in CST, nested objects and arrays indented. */
-void cli_print_object(const cJSON *obj, int indent);
+void cli_print_object(const json_t *obj, int indent);
 
 /* A text table with aligned columns (display width aware for CJK text). */
 typedef struct cli_table cli_table;
@@ -150,9 +149,9 @@ void cli_table_print(const cli_table *t);
 void cli_table_destroy(cli_table *t);
 
 /* Members of a node's JSON object: NULL/false when absent or of another type. */
-const char *cli_json_str(const cJSON *obj, const char *key);
-/* An integer member (exact for |v| <= 2^53, the range JSON numbers carry exactly). */
-bool cli_json_int(const cJSON *obj, const char *key, int64_t *out);
+const char *cli_json_str(const json_t *obj, const char *key);
+/* An integer member, exact for all of int64 (codec_json.h); false for a real ("1.0"). */
+bool cli_json_int(const json_t *obj, const char *key, int64_t *out);
 
 /* ---- HTTP (http.c) ---- */
 
@@ -160,7 +159,7 @@ typedef struct {
     long status; /* HTTP status code */
     char *body;  /* NUL-terminated, owned */
     size_t len;
-    cJSON *json; /* the parsed body, or NULL; owned */
+    json_t *json; /* the parsed body, or NULL; owned (json_decref) */
 } cli_response;
 
 /* GET (body == NULL) or POST body as JSON to c->node + path. On a response (any status)

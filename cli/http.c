@@ -106,18 +106,18 @@ int cli_http(cli *c, const char *path, const char *body, cli_response *r) {
     if (curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status) != CURLE_OK) r->status = 0;
     r->body = s.data;
     r->len = s.len;
-    if (r->body != NULL) r->json = cJSON_ParseWithLength(r->body, r->len);
+    if (r->body != NULL) r->json = codec_json_parse(r->body, r->len, NULL, 0);
     return CLI_PROCEED;
 }
 
 void cli_response_free(cli_response *r) {
-    cJSON_Delete(r->json);
+    json_decref(r->json);
     free(r->body);
     *r = (cli_response){0};
 }
 
 int cli_response_check(const cli *c, const cli_response *r) {
-    if (r->status >= 200 && r->status < 300 && cJSON_IsObject(r->json)) return CLI_PROCEED;
+    if (r->status >= 200 && r->status < 300 && json_is_object(r->json)) return CLI_PROCEED;
     const char *name = cli_json_str(r->json, "error");
     const char *message = cli_json_str(r->json, "message");
     bool refused = r->status >= 400 && r->status < 500 && r->status != 429;

@@ -121,12 +121,12 @@ static int print_address(const cli *c, const char *addr, crypto_suite suite, con
         printf("%s\n", addr);
         return CLI_EXIT_OK;
     }
-    cJSON *o = cJSON_CreateObject();
-    bool ok = o != NULL && cJSON_AddStringToObject(o, "address", addr) != NULL &&
-              cJSON_AddStringToObject(o, "suite", crypto_suite_name(suite)) != NULL &&
-              cJSON_AddStringToObject(o, "key_file", file) != NULL;
+    json_t *o = json_object();
+    bool ok = codec_json_set_str(o, "address", addr) &&
+              codec_json_set_str(o, "suite", crypto_suite_name(suite)) &&
+              codec_json_set_str(o, "key_file", file);
     int rc = ok ? cli_print_json(o) : cli_fail(CLI_EXIT_USAGE, "out of memory");
-    cJSON_Delete(o);
+    json_decref(o);
     return rc;
 }
 

@@ -10,8 +10,6 @@
 #include "codec.h"
 #include "slq/assert.h"
 
-#define JSON_INT_MAX 9007199254740992.0 /* 2^53: JSON numbers are exact up to here */
-
 int cli_fail(int code, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
@@ -32,26 +30,11 @@ int cli_usage(const cli_command *cmd, const char *fmt, ...) {
     return CLI_EXIT_USAGE;
 }
 
-char *cli_json_text(const cJSON *j) {
-    char *text = cJSON_Print(j);
-    size_t n = text != NULL ? strlen(text) : 0, tabs = 0;
-    for (size_t i = 0; i < n; i++) tabs += text[i] == '\t';
-    char *out = text != NULL ? malloc(n + tabs + 2) : NULL;
-    size_t k = 0;
-    for (size_t i = 0; out != NULL && i < n; i++) {
-        if (text[i] != '\t')
-            out[k++] = text[i];
-        else if (i > 0 && text[i - 1] == ':')
-            out[k++] = ' ';
-        else
-            out[k++] = ' ', out[k++] = ' ';
-    }
-    if (out != NULL) memcpy(out + k, "\n", 2);
-    cJSON_free(text);
-    return out;
+char *cli_json_text(const json_t *j) {
+    return codec_json_text(j, CODEC_JSON_PRETTY, NULL);
 }
 
-int cli_print_json(const cJSON *j) {
+int cli_print_json(const json_t *j) {
     char *text = cli_json_text(j);
     if (text == NULL) return cli_fail(CLI_EXIT_USAGE, "out of memory");
     fputs(text, stdout);
@@ -59,21 +42,16 @@ int cli_print_json(const cJSON *j) {
     return CLI_EXIT_OK;
 }
 
-const char *cli_json_str(const cJSON *obj, const char *key) {
-    const cJSON *m = cJSON_GetObjectItemCaseSensitive(obj, key);
-    return cJSON_IsString(m) ? m->valuestring : NULL;
+const char *cli_json_str(const json_t *obj, const char *key) {
+    return codec_json_get_str(obj, key);
 }
 
-static bool number_int(const cJSON *m, int64_t *out) {
-    if (!cJSON_IsNumber(m)) return false;
-    double d = m->valuedouble;
-    if (!(d >= -JSON_INT_MAX && d <= JSON_INT_MAX) || d != (double) (int64_t) d) return false;
-    *out = (int64_t) d;
-    return true;
+static bool number_int(const json_t *m, int64_t *out) {
+    return codec_json_int(m, out);
 }
 
-bool cli_json_int(const cJSON *obj, const char *key, int64_t *out) {
-    return number_int(cJSON_GetObjectItemCaseSensitive(obj, key), out);
+bool cli_json_int(const json_t *obj, const char *key, int64_t *out) {
+    return codec_json_get_int(obj, key, out);
 }
 
 static bool ends_with(const char *s, const char *suffix) {
@@ -82,12 +60,13 @@ static bool ends_with(const char *s, const char *suffix) {
 }
 
 /* The value of a scalar member as text for people. */
-static void scalar_text(char *out, size_t cap, const char *key, const cJSON *m) {
+static void scalar_text(char *out, size_t cap, const char *key, const json_t *m) {
     int64_t v = 0;
-    if (cJSON_IsString(m)) {
-        snprintf(out, cap, "%s", m->valuestring[0] != '\0' ? m->valuestring : "-");
-    } else if (cJSON_IsBool(m)) {
-        snprintf(out, cap, "%s", cJSON_IsTrue(m) ? "yes" : "no");
+    if (json_is_string(m)) {
+        const char *s = json_string_value(m);
+        snprintf(out, cap, "%s", s[0] != '\0' ? s : "-");
+    } else if (json_is_boolean(m)) {
+        snprintf(out, cap, "%s", json_is_true(m) ? "yes" : "no");
     } else if (number_int(m, &v) && ends_with(key, "_fen")) {
         char y[CODEC_YUAN_TEXT_BYTES];
         codec_yuan_format(y, v);
@@ -98,8 +77,8 @@ static void scalar_text(char *out, size_t cap, const char *key, const cJSON *m) 
         snprintf(out, cap, "%s CST", t);
     } else if (number_int(m, &v)) {
         snprintf(out, cap, "%lld", (long long) v);
-    } else if (cJSON_IsNumber(m)) {
-        snprintf(out, cap, "%g", m->valuedouble);
+    } else if (json_is_real(m)) {
+        snprintf(out, cap, "%g", json_real_value(m));
     } else {
         snprintf(out, cap, "-");
     }
@@ -115,19 +94,21 @@ static void label(char *out, size_t cap, const char *key) {
     snprintf(out, cap, "%.*s", (int) n, key);
 }
 
-static bool is_scalar(const cJSON *m) {
-    return !cJSON_IsArray(m) && !cJSON_IsObject(m);
+static bool is_scalar(const json_t *m) {
+    return !json_is_array(m) && !json_is_object(m);
 }
 
-static void print_array(const cJSON *arr, const char *key, int indent, int width) {
+static void print_array(const json_t *arr, const char *key, int indent, int width) {
     char name[64], text[256];
     label(name, sizeof name, key);
-    if (arr->child == NULL) {
+    if (json_array_size(arr) == 0) {
         printf("%*s%-*s  -\n", indent, "", width, name);
         return;
     }
     printf("%*s%s:\n", indent, "", name);
-    for (const cJSON *e = arr->child; e != NULL; e = e->next) {
+    size_t i;
+    const json_t *e;
+    json_array_foreach(arr, i, e) {
         if (is_scalar(e)) {
             scalar_text(text, sizeof text, key, e);
             printf("%*s  %s\n", indent, "", text);
@@ -138,19 +119,21 @@ static void print_array(const cJSON *arr, const char *key, int indent, int width
     }
 }
 
-void cli_print_object(const cJSON *obj, int indent) {
+void cli_print_object(const json_t *obj, int indent) {
     int width = 0;
     char name[64], text[256];
-    for (const cJSON *m = obj->child; m != NULL; m = m->next) {
-        label(name, sizeof name, m->string != NULL ? m->string : "");
+    const char *key;
+    const json_t *m;
+    /* json_object_foreach takes a non-const object; it only reads it. */
+    json_object_foreach((json_t *) obj, key, m) {
+        label(name, sizeof name, key);
         if ((int) strlen(name) > width) width = (int) strlen(name);
     }
-    for (const cJSON *m = obj->child; m != NULL; m = m->next) {
-        const char *key = m->string != NULL ? m->string : "";
+    json_object_foreach((json_t *) obj, key, m) {
         label(name, sizeof name, key);
-        if (cJSON_IsArray(m)) {
+        if (json_is_array(m)) {
             print_array(m, key, indent, width);
-        } else if (cJSON_IsObject(m)) {
+        } else if (json_is_object(m)) {
             printf("%*s%s:\n", indent, "", name);
             cli_print_object(m, indent + 2);
         } else {

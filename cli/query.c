@@ -17,7 +17,7 @@ static int print_body(const cli_response *r) {
 }
 
 /* GETs path and prints the object (verbatim with --json, else via show()). */
-static int get_and_show(cli *c, const char *path, void (*show)(const cJSON *)) {
+static int get_and_show(cli *c, const char *path, void (*show)(const json_t *)) {
     cli_response r;
     int rc = cli_get(c, path, &r);
     if (rc != CLI_PROCEED) return rc;
@@ -30,11 +30,11 @@ static int get_and_show(cli *c, const char *path, void (*show)(const cJSON *)) {
     return rc;
 }
 
-static void show_object(const cJSON *j) {
+static void show_object(const json_t *j) {
     cli_print_object(j, 0);
 }
 
-static void yuan_cell(char out[CODEC_YUAN_TEXT_BYTES], const cJSON *obj, const char *key) {
+static void yuan_cell(char out[CODEC_YUAN_TEXT_BYTES], const json_t *obj, const char *key) {
     int64_t fen = 0;
     if (cli_json_int(obj, key, &fen))
         codec_yuan_format(out, fen);
@@ -42,7 +42,7 @@ static void yuan_cell(char out[CODEC_YUAN_TEXT_BYTES], const cJSON *obj, const c
         snprintf(out, CODEC_YUAN_TEXT_BYTES, "-");
 }
 
-static void int_cell(char out[24], const cJSON *obj, const char *key) {
+static void int_cell(char out[24], const json_t *obj, const char *key) {
     int64_t v = 0;
     if (cli_json_int(obj, key, &v))
         snprintf(out, 24, "%lld", (long long) v);
@@ -50,7 +50,7 @@ static void int_cell(char out[24], const cJSON *obj, const char *key) {
         snprintf(out, 24, "-");
 }
 
-static void time_cell(char out[32], const cJSON *obj, const char *key) {
+static void time_cell(char out[32], const json_t *obj, const char *key) {
     int64_t v = 0;
     if (cli_json_int(obj, key, &v) && v > 0)
         cli_format_cst(out, v);
@@ -60,16 +60,17 @@ static void time_cell(char out[32], const cJSON *obj, const char *key) {
 
 /* ------------------------------------------------------------------ balance, vouchers */
 
-static void show_vouchers(const cJSON *j) {
+static void show_vouchers(const json_t *j) {
     static const char *const head[] = {"ID", "AMOUNT", "PROGRAM", "YEAR", "EXPIRES (CST)", "STATE"};
     char total[CODEC_YUAN_TEXT_BYTES];
     yuan_cell(total, j, "total_fen");
-    const cJSON *list = cJSON_GetObjectItemCaseSensitive(j, "vouchers");
+    const json_t *list = json_object_get(j, "vouchers");
     printf("address  %s\ntotal    %s yuan\n",
            cli_json_str(j, "address") ? cli_json_str(j, "address") : "-", total);
-    if (!cJSON_IsArray(list) || list->child == NULL) return;
+    if (json_array_size(list) == 0) return; /* 0 too when not an array */
     cli_table *t = cli_table_create(6, head);
-    for (const cJSON *v = list->child; t != NULL && v != NULL; v = v->next) {
+    const json_t *v;
+    for (size_t i = 0; t != NULL && (v = json_array_get(list, i)) != NULL; i++) {
         char amount[CODEC_YUAN_TEXT_BYTES], year[24], expires[32];
         yuan_cell(amount, v, "amount_fen");
         int_cell(year, v, "budget_year");
@@ -85,34 +86,29 @@ static void show_vouchers(const cJSON *j) {
 }
 
 /* Copies member key of from into to, as-is (null when absent). */
-static bool copy_member(cJSON *to, const cJSON *from, const char *key) {
-    const cJSON *m = cJSON_GetObjectItemCaseSensitive(from, key);
-    cJSON *dup = m != NULL ? cJSON_Duplicate(m, true) : cJSON_CreateNull();
-    if (dup != NULL && cJSON_AddItemToObject(to, key, dup)) return true;
-    cJSON_Delete(dup);
-    return false;
+static bool copy_member(json_t *to, const json_t *from, const char *key) {
+    const json_t *m = json_object_get(from, key);
+    return codec_json_set(to, key, m != NULL ? json_deep_copy(m) : json_null());
 }
 
 /* {"address", "total_fen", "vouchers": [{"id", "amount_fen", "program", "budget_year",
  * "expires_at_ms", "state"}]}: exactly these keys, whatever else the node adds. */
-static int print_balance_json(const cJSON *j) {
+static int print_balance_json(const json_t *j) {
     static const char *const keys[] = {"id",          "amount_fen",    "program",
                                        "budget_year", "expires_at_ms", "state"};
-    cJSON *o = cJSON_CreateObject(), *list = cJSON_CreateArray();
-    bool ok =
-        o != NULL && list != NULL && copy_member(o, j, "address") && copy_member(o, j, "total_fen");
-    ok = ok && cJSON_AddItemToObject(o, "vouchers", list);
-    if (!ok) cJSON_Delete(list);
-    const cJSON *src = cJSON_GetObjectItemCaseSensitive(j, "vouchers");
-    for (const cJSON *v = cJSON_IsArray(src) ? src->child : NULL; ok && v != NULL; v = v->next) {
-        cJSON *e = cJSON_CreateObject();
-        ok = e != NULL && cJSON_AddItemToArray(list, e);
-        if (!ok) cJSON_Delete(e);
+    json_t *o = json_object();
+    bool ok = copy_member(o, j, "address") && copy_member(o, j, "total_fen");
+    json_t *list = ok ? codec_json_add_array(o, "vouchers") : NULL;
+    ok = list != NULL;
+    const json_t *src = json_object_get(j, "vouchers"), *v;
+    for (size_t n = 0; ok && (v = json_array_get(src, n)) != NULL; n++) {
+        json_t *e = codec_json_add_object(list, NULL);
+        ok = e != NULL;
         for (size_t i = 0; ok && i < sizeof keys / sizeof keys[0]; i++)
             ok = copy_member(e, v, keys[i]);
     }
     int rc = ok ? cli_print_json(o) : cli_fail(CLI_EXIT_USAGE, "out of memory");
-    cJSON_Delete(o);
+    json_decref(o);
     return rc;
 }
 
@@ -185,24 +181,25 @@ int cli_cmd_block(cli *c, const cli_command *cmd, int argc, char **argv) {
 
 /* ------------------------------------------------------------------ claims, status */
 
-static void show_claims(const cJSON *j) {
+static void show_claims(const json_t *j) {
     static const char *const head[] = {"CLAIM",    "CENTRE",       "AMOUNT",
                                        "CONTRACT", "OPENED (CST)", "SETTLED"};
-    const cJSON *list = cJSON_GetObjectItemCaseSensitive(j, "claims");
-    if (!cJSON_IsArray(list) || list->child == NULL) {
+    const json_t *list = json_object_get(j, "claims");
+    if (json_array_size(list) == 0) { /* 0 too when not an array */
         printf("no claims\n");
         return;
     }
     cli_table *t = cli_table_create(6, head);
-    for (const cJSON *v = list->child; t != NULL && v != NULL; v = v->next) {
+    const json_t *v;
+    for (size_t i = 0; t != NULL && (v = json_array_get(list, i)) != NULL; i++) {
         char amount[CODEC_YUAN_TEXT_BYTES], opened[32], settled[160];
         yuan_cell(amount, v, "amount_fen");
         time_cell(opened, v, "opened_at_ms");
-        const cJSON *s = cJSON_GetObjectItemCaseSensitive(v, "settled");
+        const json_t *s = json_object_get(v, "settled");
         const char *pay = cli_json_str(v, "payment_ref");
-        snprintf(settled, sizeof settled, "%s%s%s", cJSON_IsTrue(s) ? "yes" : "no",
-                 cJSON_IsTrue(s) && pay != NULL ? ": " : "",
-                 cJSON_IsTrue(s) && pay != NULL ? pay : "");
+        snprintf(settled, sizeof settled, "%s%s%s", json_is_true(s) ? "yes" : "no",
+                 json_is_true(s) && pay != NULL ? ": " : "",
+                 json_is_true(s) && pay != NULL ? pay : "");
         const char *row[] = {cli_json_str(v, "id"),
                              cli_json_str(v, "centre"),
                              amount,

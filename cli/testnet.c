@@ -220,25 +220,23 @@ static int path_of(char out[PATH_MAX], const char *dir, const char *name, const 
 
 /* config.json of node i: listen addresses, the other nodes as peers, block timing. */
 static char *config_json(const testnet *t, unsigned i) {
-    cJSON *o = cJSON_CreateObject(), *peers = cJSON_CreateArray();
+    json_t *o = json_object();
     char p2p[32], api[32], peer[32];
     snprintf(p2p, sizeof p2p, "127.0.0.1:%u", t->base_port + 2 * i);
     snprintf(api, sizeof api, "127.0.0.1:%u", t->base_port + 2 * i + 1);
-    bool ok = o != NULL && peers != NULL;
+    bool ok = codec_json_set_str(o, "chain_id", CHAIN_ID) &&
+              codec_json_set_str(o, "p2p_listen", p2p) && codec_json_set_str(o, "api_listen", api);
+    json_t *peers = ok ? codec_json_add_array(o, "peers") : NULL;
+    ok = peers != NULL;
     for (unsigned j = 0; ok && j < t->validators; j++) {
         snprintf(peer, sizeof peer, "127.0.0.1:%u", t->base_port + 2 * j);
-        if (j != i) ok = cJSON_AddItemToArray(peers, cJSON_CreateString(peer));
+        if (j != i) ok = codec_json_set_str(peers, NULL, peer);
     }
-    ok = ok && cJSON_AddStringToObject(o, "chain_id", CHAIN_ID) &&
-         cJSON_AddStringToObject(o, "p2p_listen", p2p) &&
-         cJSON_AddStringToObject(o, "api_listen", api) && cJSON_AddItemToObject(o, "peers", peers);
-    if (!ok) cJSON_Delete(peers);
-    ok = ok && cJSON_AddNumberToObject(o, "block_interval_ms", 50) &&
-         cJSON_AddNumberToObject(o, "empty_block_interval_ms", 3000) &&
-         cJSON_AddStringToObject(o, "key_file", "node.pem") &&
-         cJSON_AddArrayToObject(o, "observers");
+    ok = ok && codec_json_set_i64(o, "block_interval_ms", 50) &&
+         codec_json_set_i64(o, "empty_block_interval_ms", 3000) &&
+         codec_json_set_str(o, "key_file", "node.pem") && codec_json_add_array(o, "observers");
     char *text = ok ? cli_json_text(o) : NULL;
-    cJSON_Delete(o);
+    json_decref(o);
     return text;
 }
 
@@ -302,37 +300,33 @@ static void print_human(const testnet *t) {
     printf("API:    http://127.0.0.1:%u\n", t->base_port + 1);
 }
 
-static cJSON *summary_json(const testnet *t) {
-    cJSON *o = cJSON_CreateObject(), *nodes = cJSON_AddArrayToObject(o, "nodes");
-    cJSON *keys = cJSON_AddArrayToObject(o, "keys");
+static json_t *summary_json(const testnet *t) {
+    json_t *o = json_object();
+    json_t *nodes = codec_json_add_array(o, "nodes"), *keys = codec_json_add_array(o, "keys");
     char text[PATH_MAX], addr[CRYPTO_ADDRESS_TEXT_BYTES];
     snprintf(text, sizeof text, "http://127.0.0.1:%u", t->base_port + 1);
-    bool ok = nodes != NULL && keys != NULL && cJSON_AddStringToObject(o, "dir", t->dir) &&
-              cJSON_AddStringToObject(o, "chain_id", CHAIN_ID) &&
-              cJSON_AddStringToObject(o, "suite", crypto_suite_name(t->suite)) &&
-              cJSON_AddStringToObject(o, "api", text);
+    bool ok = nodes != NULL && keys != NULL && codec_json_set_str(o, "dir", t->dir) &&
+              codec_json_set_str(o, "chain_id", CHAIN_ID) &&
+              codec_json_set_str(o, "suite", crypto_suite_name(t->suite)) &&
+              codec_json_set_str(o, "api", text);
     for (unsigned i = 0; ok && i < t->validators; i++) {
-        cJSON *n = cJSON_CreateObject();
-        ok = n != NULL && cJSON_AddItemToArray(nodes, n);
+        json_t *n = codec_json_add_object(nodes, NULL);
         snprintf(text, sizeof text, "%s/node%u", t->dir, i);
-        ok = ok && cJSON_AddStringToObject(n, "home", text);
+        ok = codec_json_set_str(n, "home", text);
         snprintf(text, sizeof text, "http://127.0.0.1:%u", t->base_port + 2 * i + 1);
-        ok = ok && cJSON_AddStringToObject(n, "api", text);
+        ok = ok && codec_json_set_str(n, "api", text);
     }
     for (unsigned i = 0; ok && i < PARTIES; i++) {
-        cJSON *k = cJSON_CreateObject();
-        ok = k != NULL && cJSON_AddItemToArray(keys, k);
+        json_t *k = codec_json_add_object(keys, NULL);
         address_of(t, t->validators + i, addr);
         snprintf(text, sizeof text, "%s/keys/%s.pem", t->dir, parties[i].file);
-        ok = ok && cJSON_AddStringToObject(k, "name", parties[i].file) &&
-             cJSON_AddStringToObject(k, "file", text) &&
-             cJSON_AddStringToObject(k, "address", addr);
-        ok = ok && cJSON_AddItemToObject(k, "role",
-                                         parties[i].in_genesis
-                                             ? cJSON_CreateString(codec_role_name(parties[i].role))
-                                             : cJSON_CreateNull());
+        ok = codec_json_set_str(k, "name", parties[i].file) &&
+             codec_json_set_str(k, "file", text) && codec_json_set_str(k, "address", addr);
+        ok = ok && (parties[i].in_genesis
+                        ? codec_json_set_str(k, "role", codec_role_name(parties[i].role))
+                        : codec_json_set_null(k, "role"));
     }
-    if (!ok) cJSON_Delete(o);
+    if (!ok) json_decref(o);
     return ok ? o : NULL;
 }
 
@@ -363,13 +357,13 @@ int cli_cmd_testnet(cli *c, const cli_command *cmd, int argc, char **argv) {
     if (rc == CLI_PROCEED) rc = prepare_dir(t->dir);
     if (rc == CLI_PROCEED) rc = write_keys(t);
     for (unsigned i = 0; rc == CLI_PROCEED && i < t->validators; i++) rc = write_node(t, i);
-    cJSON *summary = rc == CLI_PROCEED && c->json ? summary_json(t) : NULL;
+    json_t *summary = rc == CLI_PROCEED && c->json ? summary_json(t) : NULL;
     if (rc == CLI_PROCEED && c->json)
         rc = summary != NULL ? cli_print_json(summary) : cli_fail(CLI_EXIT_USAGE, "out of memory");
     else if (rc == CLI_PROCEED)
         print_human(t);
     if (rc == CLI_PROCEED) rc = CLI_EXIT_OK;
-    cJSON_Delete(summary);
+    json_decref(summary);
     testnet_free(t);
     free(t);
     return rc;

@@ -98,19 +98,19 @@ static int sign_tx(const cli_signer *s, const Slq__TxBody *body, uint8_t **out, 
 }
 
 /* Copies what a tx result object says (POST result or GET /v1/txs/HASH) into o. */
-static void read_result(tx_outcome *o, const cJSON *j) {
+static void read_result(tx_outcome *o, const json_t *j) {
     const char *status = cli_json_str(j, "status");
     if (status != NULL) snprintf(o->status, sizeof o->status, "%s", status);
     if (!cli_json_int(j, "height", &o->height) || o->height <= 0) o->height = -1;
     const char *error = cli_json_str(j, "error"), *message = cli_json_str(j, "message");
     if (error != NULL) snprintf(o->error, sizeof o->error, "%s", error);
     if (message != NULL) snprintf(o->message, sizeof o->message, "%s", message);
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "vouchers");
+    const json_t *v = json_object_get(j, "vouchers"), *e;
     o->vouchers_count = 0;
-    for (const cJSON *e = cJSON_IsArray(v) ? v->child : NULL; e != NULL && o->vouchers_count < 2;
-         e = e->next)
-        if (cJSON_IsString(e))
-            snprintf(o->vouchers[o->vouchers_count++], CLI_ID_HEX_BYTES, "%s", e->valuestring);
+    for (size_t i = 0; (e = json_array_get(v, i)) != NULL && o->vouchers_count < 2; i++)
+        if (json_is_string(e))
+            snprintf(o->vouchers[o->vouchers_count++], CLI_ID_HEX_BYTES, "%s",
+                     json_string_value(e));
     const char *claim = cli_json_str(j, "claim");
     if (claim != NULL) snprintf(o->claim, sizeof o->claim, "%s", claim);
 }
@@ -126,13 +126,12 @@ static int post_tx(cli *c, const uint8_t *tx, size_t len, tx_outcome *o) {
     int rc = cli_http(c, "/v1/txs", body, &r);
     free(body);
     if (rc != CLI_PROCEED) return rc;
-    const cJSON *results = cJSON_GetObjectItemCaseSensitive(r.json, "results");
+    const json_t *first = json_array_get(json_object_get(r.json, "results"), 0);
     if (r.status == 422 && cli_json_str(r.json, "error") != NULL) {
         snprintf(o->status, sizeof o->status, "rejected");
         read_result(o, r.json);
-    } else if (r.status >= 200 && r.status < 300 && cJSON_IsArray(results) &&
-               cJSON_IsObject(results->child)) {
-        read_result(o, results->child);
+    } else if (r.status >= 200 && r.status < 300 && json_is_object(first)) {
+        read_result(o, first);
     } else {
         rc = cli_response_check(c, &r);
         if (rc == CLI_PROCEED)
@@ -158,7 +157,7 @@ static int wait_tx(cli *c, tx_outcome *o) {
         cli_response r;
         int rc = cli_http(c, path, NULL, &r);
         if (rc != CLI_PROCEED) return rc;
-        if (r.status == 200 && cJSON_IsObject(r.json))
+        if (r.status == 200 && json_is_object(r.json))
             read_result(o, r.json);
         else if (r.status != 404)
             rc = cli_response_check(c, &r); /* 404: not seen yet */
@@ -171,28 +170,24 @@ static int wait_tx(cli *c, tx_outcome *o) {
     }
 }
 
-static cJSON *id_or_null(const char *hex) {
-    return hex[0] != '\0' ? cJSON_CreateString(hex) : cJSON_CreateNull();
+/* The text, or null when it is empty. */
+static bool set_text_or_null(json_t *j, const char *key, const char *text) {
+    return text[0] != '\0' ? codec_json_set_str(j, key, text) : codec_json_set_null(j, key);
 }
 
 static int print_json(const tx_outcome *o) {
-    cJSON *j = cJSON_CreateObject();
-    cJSON *v = cJSON_CreateArray();
-    for (size_t i = 0; v != NULL && i < o->vouchers_count; i++)
-        cJSON_AddItemToArray(v, cJSON_CreateString(o->vouchers[i]));
-    char height[24];
-    snprintf(height, sizeof height, "%lld", (long long) o->height);
-    bool ok = j != NULL && v != NULL;
-    ok = ok && cJSON_AddStringToObject(j, "tx", o->tx) != NULL;
-    ok = ok && cJSON_AddStringToObject(j, "status", o->status) != NULL;
-    ok = ok && cJSON_AddItemToObject(j, "height",
-                                     o->height > 0 ? cJSON_CreateRaw(height) : cJSON_CreateNull());
-    ok = ok && cJSON_AddItemToObject(j, "error", id_or_null(o->error));
-    ok = ok && cJSON_AddItemToObject(j, "vouchers", v);
-    if (!ok) cJSON_Delete(v);
-    ok = ok && cJSON_AddItemToObject(j, "claim", id_or_null(o->claim));
+    json_t *j = json_object();
+    bool ok = codec_json_set_str(j, "tx", o->tx) && codec_json_set_str(j, "status", o->status);
+    ok = ok && (o->height > 0 ? codec_json_set_i64(j, "height", o->height)
+                              : codec_json_set_null(j, "height"));
+    ok = ok && set_text_or_null(j, "error", o->error);
+    json_t *v = ok ? codec_json_add_array(j, "vouchers") : NULL;
+    ok = v != NULL;
+    for (size_t i = 0; ok && i < o->vouchers_count; i++)
+        ok = codec_json_set_str(v, NULL, o->vouchers[i]);
+    ok = ok && set_text_or_null(j, "claim", o->claim);
     int rc = ok ? cli_print_json(j) : cli_fail(CLI_EXIT_USAGE, "out of memory");
-    cJSON_Delete(j);
+    json_decref(j);
     return rc;
 }
 

@@ -9,15 +9,15 @@
  *   {"report":<report bytes>,"signer":"slq1...","suite":"ed25519-sha256",
  *    "pubkey":"<hex>","signature":"<hex>"}\n
  *
- * The verifier takes the report's bytes from the envelope as they are (cJSON tells where
- * the value ends), never a re-encoding. No state; thread-safe. */
-#include <cjson/cJSON.h>
+ * The verifier takes the report's bytes from the envelope as they are (the parser tells
+ * where the value ends), never a re-encoding. No state; thread-safe. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "codec.h"
+#include "codec_json.h"
 #include "slq/why.h"
 
 #define ENVELOPE_HEAD "{\"report\":"
@@ -73,24 +73,23 @@ typedef struct {
     const char *signer, *suite, *pubkey, *signature;
 } envelope_fields;
 
-static slq_err envelope_fields_get(const cJSON *env, envelope_fields *f, char *why,
+static slq_err envelope_fields_get(const json_t *env, envelope_fields *f, char *why,
                                    size_t why_cap) {
     static const char *const keys[] = {"report", "signer", "suite", "pubkey", "signature"};
-    size_t members = 0;
-    for (const cJSON *m = env->child; m != NULL; m = m->next) members++;
-    const cJSON *v[5];
-    for (size_t i = 0; i < 5; i++) v[i] = cJSON_GetObjectItemCaseSensitive(env, keys[i]);
-    if (members != 5 || !cJSON_IsObject(v[0])) {
+    size_t members = json_object_size(env);
+    const json_t *v[5];
+    for (size_t i = 0; i < 5; i++) v[i] = json_object_get(env, keys[i]);
+    if (members != 5 || !json_is_object(v[0])) {
         SLQ_WHY("not a signed report: want exactly report, signer, suite, pubkey, signature");
         return SLQ_SIG_INVALID;
     }
     for (size_t i = 1; i < 5; i++)
-        if (!cJSON_IsString(v[i])) {
+        if (!json_is_string(v[i])) {
             SLQ_WHY("%s is not a string", keys[i]);
             return SLQ_SIG_INVALID;
         }
-    *f = (envelope_fields){v[1]->valuestring, v[2]->valuestring, v[3]->valuestring,
-                           v[4]->valuestring};
+    *f = (envelope_fields){json_string_value(v[1]), json_string_value(v[2]),
+                           json_string_value(v[3]), json_string_value(v[4])};
     return SLQ_OK;
 }
 
@@ -129,16 +128,16 @@ static slq_err report_span(const char *env, size_t len, size_t *start, size_t *n
     size_t head = strlen(ENVELOPE_HEAD);
     if (len <= head || memcmp(env, ENVELOPE_HEAD, head) != 0 || env[head] != '{')
         return SLQ_SIG_INVALID;
-    const char *end = NULL;
-    cJSON *r = cJSON_ParseWithLengthOpts(env + head, len - head, &end, 0);
-    cJSON_Delete(r);
-    if (r == NULL || end == NULL || end <= env + head || end > env + len) return SLQ_SIG_INVALID;
+    size_t end = 0;
+    json_t *r = codec_json_parse_prefix(env + head, len - head, &end, NULL, 0);
+    json_decref(r);
+    if (r == NULL || end == 0) return SLQ_SIG_INVALID;
     *start = head;
-    *n = (size_t) (end - (env + head));
+    *n = end;
     return SLQ_OK;
 }
 
-static slq_err verify_signature(const char *env, size_t len, const cJSON *parsed,
+static slq_err verify_signature(const char *env, size_t len, const json_t *parsed,
                                 char signer[CRYPTO_ADDRESS_TEXT_BYTES], char *why, size_t why_cap) {
     envelope_fields f;
     crypto_suite suite;
@@ -164,27 +163,19 @@ static slq_err verify_signature(const char *env, size_t len, const cJSON *parsed
     return SLQ_OK;
 }
 
-/* Only JSON whitespace may follow the envelope's closing brace. */
-static bool only_space(const char *p, const char *end) {
-    for (; p < end; p++)
-        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') return false;
-    return true;
-}
-
 slq_err codec_report_verify(const char *envelope, size_t len,
                             char signer[CRYPTO_ADDRESS_TEXT_BYTES], char *why, size_t why_cap) {
     if (len > CODEC_REPORT_BYTES_MAX + 1024) {
         SLQ_WHY("larger than %u bytes", CODEC_REPORT_BYTES_MAX + 1024);
         return SLQ_SIG_INVALID;
     }
-    const char *end = NULL;
-    cJSON *env = cJSON_ParseWithLengthOpts(envelope, len, &end, 0);
-    if (env == NULL || !cJSON_IsObject(env) || end == NULL || !only_space(end, envelope + len)) {
-        cJSON_Delete(env);
+    json_t *env = codec_json_parse(envelope, len, NULL, 0);
+    if (!json_is_object(env)) {
+        json_decref(env);
         SLQ_WHY("not JSON: the file is damaged or not a signed report");
         return SLQ_SIG_INVALID;
     }
     slq_err err = verify_signature(envelope, len, env, signer, why, why_cap);
-    cJSON_Delete(env);
+    json_decref(env);
     return err;
 }

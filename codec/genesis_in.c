@@ -1,9 +1,10 @@
 /* genesis_in.c: genesis.json text -> Genesis bytes, strictly (docs/genesis.md).
  *
- * The text is pre-scanned (scan.c), parsed by cJSON, and read into a Slq__Genesis whose
- * arrays and byte fields live in a small arena and whose strings point into the cJSON tree;
- * both are released once the message is packed. Every refusal names its JSON path. */
-#include <cjson/cJSON.h>
+ * The text is parsed strictly by codec_json_parse() (jansson: exact int64 integers, no key
+ * given twice, no NUL or raw control character in a string) and read into a Slq__Genesis
+ * whose arrays and byte fields live in a small arena and whose strings point into the JSON
+ * tree; both are released once the message is packed. Every refusal names its JSON path,
+ * or for text that is not JSON its line and column. */
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -11,8 +12,8 @@
 #include <string.h>
 
 #include "codec.h"
+#include "codec_json.h"
 #include "crypto.h"
-#include "internal.h"
 #include "slq/assert.h"
 
 #define PATH_BYTES 160
@@ -24,8 +25,6 @@ typedef struct {
 } arena;
 
 typedef struct {
-    const char *text; /* the JSON text */
-    codec_scan scan;  /* its number tokens; cJSON number nodes carry their index in valueint */
     arena mem;
     char *why;
     size_t why_cap;
@@ -78,26 +77,21 @@ static void path_index(char out[PATH_BYTES], const char *parent, size_t i) {
     path_done(out, snprintf(out, PATH_BYTES, "%s[%zu]", parent, i));
 }
 
-/* Refuses keys of obj that are not in allowed[0..n) or that appear twice. */
-static slq_err check_keys(reader *rd, const cJSON *obj, const char *path,
+/* Refuses keys of obj that are not in allowed[0..n) (the parser refuses keys given twice). */
+static slq_err check_keys(reader *rd, const json_t *obj, const char *path,
                           const char *const *allowed, size_t n) {
+    if (!json_is_object(obj)) return fail(rd, path, "must be an object");
+    const char *unknown = NULL;
+    if (codec_json_keys_check(obj, allowed, n, &unknown) == SLQ_OK) return SLQ_OK;
     char p[PATH_BYTES];
-    if (!cJSON_IsObject(obj)) return fail(rd, path, "must be an object");
-    for (const cJSON *c = obj->child; c != NULL; c = c->next) {
-        path_key(p, path, c->string);
-        bool known = false;
-        for (size_t i = 0; i < n && !known; i++) known = strcmp(c->string, allowed[i]) == 0;
-        if (!known) return fail(rd, p, "unknown key");
-        for (const cJSON *d = obj->child; d != c; d = d->next)
-            if (strcmp(d->string, c->string) == 0) return fail(rd, p, "key given twice");
-    }
-    return SLQ_OK;
+    path_key(p, path, unknown);
+    return fail(rd, p, "unknown key");
 }
 
 /* The member `key` of obj, or NULL; *err is set when it is required and absent. */
-static const cJSON *member(reader *rd, const cJSON *obj, const char *path, const char *key,
-                           bool required, slq_err *err) {
-    const cJSON *m = cJSON_GetObjectItemCaseSensitive(obj, key);
+static const json_t *member(reader *rd, const json_t *obj, const char *path, const char *key,
+                            bool required, slq_err *err) {
+    const json_t *m = json_object_get(obj, key);
     *err = SLQ_OK;
     if (m == NULL && required) {
         char p[PATH_BYTES];
@@ -105,24 +99,6 @@ static const cJSON *member(reader *rd, const cJSON *obj, const char *path, const
         *err = fail(rd, p, "missing");
     }
     return m;
-}
-
-/* Parses a number token as a plain JSON integer: -?(0|[1-9][0-9]*), within int64. */
-static bool token_int(const char *t, size_t len, int64_t *out) {
-    size_t i = 0;
-    bool neg = len > 0 && t[0] == '-';
-    i += neg;
-    if (i == len || (t[i] == '0' && len - i > 1)) return false;
-    int64_t v = 0;
-    for (; i < len; i++) {
-        if (t[i] < '0' || t[i] > '9') return false;
-        int d = t[i] - '0';
-        if (__builtin_mul_overflow(v, 10, &v)) return false;
-        if (neg ? __builtin_sub_overflow(v, d, &v) : __builtin_add_overflow(v, d, &v)) return false;
-    }
-    if (neg && v == 0) return false; /* "-0" */
-    *out = v;
-    return true;
 }
 
 typedef struct {
@@ -133,56 +109,52 @@ typedef struct {
 } int_spec;
 
 /* Reads integer member spec->key of obj into *out (left alone when optional and absent). */
-static slq_err get_int(reader *rd, const cJSON *obj, const char *path, const int_spec *spec,
+static slq_err get_int(reader *rd, const json_t *obj, const char *path, const int_spec *spec,
                        int64_t *out) {
     slq_err err;
-    const cJSON *m = member(rd, obj, path, spec->key, spec->required, &err);
+    const json_t *m = member(rd, obj, path, spec->key, spec->required, &err);
     if (m == NULL) return err;
     char p[PATH_BYTES];
     path_key(p, path, spec->key);
     int64_t v = 0;
-    bool ok = cJSON_IsNumber(m) && m->valueint >= 0 && (size_t) m->valueint < rd->scan.nums_count;
-    if (ok) {
-        const codec_num *t = &rd->scan.nums[m->valueint];
-        ok = token_int(rd->text + t->off, t->len, &v) && v >= spec->min && v <= spec->max;
-    }
-    if (!ok)
+    if (!codec_json_int(m, &v) || v < spec->min || v > spec->max)
         return fail(rd, p, "must be an integer %lld..%lld", (long long) spec->min,
                     (long long) spec->max);
     *out = v;
     return SLQ_OK;
 }
 
-static slq_err get_string(reader *rd, const cJSON *obj, const char *path, const char *key,
+static slq_err get_string(reader *rd, const json_t *obj, const char *path, const char *key,
                           bool required, char **out) {
     slq_err err;
-    const cJSON *m = member(rd, obj, path, key, required, &err);
+    const json_t *m = member(rd, obj, path, key, required, &err);
     if (m == NULL) return err;
-    if (!cJSON_IsString(m)) {
+    if (!json_is_string(m)) {
         char p[PATH_BYTES];
         path_key(p, path, key);
         return fail(rd, p, "must be a string");
     }
-    *out = m->valuestring;
+    /* Slq__Genesis's fields are char * but are only read (packed) while the tree lives. */
+    *out = (char *) json_string_value(m);
     return SLQ_OK;
 }
 
-static slq_err get_bool(reader *rd, const cJSON *obj, const char *path, const char *key,
+static slq_err get_bool(reader *rd, const json_t *obj, const char *path, const char *key,
                         protobuf_c_boolean *out) {
     slq_err err;
-    const cJSON *m = member(rd, obj, path, key, false, &err);
+    const json_t *m = member(rd, obj, path, key, false, &err);
     if (m == NULL) return err;
-    if (!cJSON_IsBool(m)) {
+    if (!json_is_boolean(m)) {
         char p[PATH_BYTES];
         path_key(p, path, key);
         return fail(rd, p, "must be true or false");
     }
-    *out = cJSON_IsTrue(m);
+    *out = json_is_true(m);
     return SLQ_OK;
 }
 
 /* Reads lowercase hex of exactly n bytes into arena memory. */
-static slq_err get_hex(reader *rd, const cJSON *obj, const char *path, const char *key, size_t n,
+static slq_err get_hex(reader *rd, const json_t *obj, const char *path, const char *key, size_t n,
                        bool required, ProtobufCBinaryData *out) {
     char *s = NULL;
     slq_err err = get_string(rd, obj, path, key, required, &s);
@@ -199,16 +171,15 @@ static slq_err get_hex(reader *rd, const cJSON *obj, const char *path, const cha
 }
 
 /* Reads array member `key` (required) of at most max elements; allocates *items. */
-static slq_err get_array(reader *rd, const cJSON *obj, const char *path, const char *key,
+static slq_err get_array(reader *rd, const json_t *obj, const char *path, const char *key,
                          size_t max, void ***items, size_t *count) {
     slq_err err;
-    const cJSON *m = member(rd, obj, path, key, true, &err);
+    const json_t *m = member(rd, obj, path, key, true, &err);
     if (m == NULL) return err;
     char p[PATH_BYTES];
     path_key(p, path, key);
-    if (!cJSON_IsArray(m)) return fail(rd, p, "must be an array");
-    size_t n = 0;
-    for (const cJSON *c = m->child; c != NULL; c = c->next) n++;
+    if (!json_is_array(m)) return fail(rd, p, "must be an array");
+    size_t n = json_array_size(m);
     if (n > max) return fail(rd, p, "at most %zu entries", max);
     *items = arena_calloc(&rd->mem, n, sizeof(void *));
     if (*items == NULL) return SLQ_NO_MEMORY;
@@ -216,26 +187,24 @@ static slq_err get_array(reader *rd, const cJSON *obj, const char *path, const c
     return SLQ_OK;
 }
 
-static const cJSON *array_item(const cJSON *obj, const char *key, size_t i) {
-    const cJSON *c = cJSON_GetObjectItemCaseSensitive(obj, key)->child;
-    while (i-- > 0) c = c->next;
-    return c;
+static const json_t *array_item(const json_t *obj, const char *key, size_t i) {
+    return json_array_get(json_object_get(obj, key), i);
 }
 
-static slq_err read_edge(reader *rd, const cJSON *e, const char *path, Slq__TransferEdge *out) {
+static slq_err read_edge(reader *rd, const json_t *e, const char *path, Slq__TransferEdge *out) {
     slq__transfer_edge__init(out);
-    const cJSON *from = cJSON_IsArray(e) ? e->child : NULL;
-    const cJSON *to = from != NULL ? from->next : NULL;
-    bool ok = to != NULL && to->next == NULL && cJSON_IsString(from) && cJSON_IsString(to) &&
-              codec_party_parse(&out->from, from->valuestring) == SLQ_OK &&
-              codec_party_parse(&out->to, to->valuestring) == SLQ_OK;
+    const char *from = json_string_value(json_array_get(e, 0)); /* NULL unless a string */
+    const char *to = json_string_value(json_array_get(e, 1));
+    bool ok = json_array_size(e) == 2 && from != NULL && to != NULL &&
+              codec_party_parse(&out->from, from) == SLQ_OK &&
+              codec_party_parse(&out->to, to) == SLQ_OK;
     if (!ok)
         return fail(rd, path,
                     "must be a pair [from, to] of \"holder\", \"centre\", \"intermediary\"");
     return SLQ_OK;
 }
 
-static slq_err read_edges(reader *rd, const cJSON *obj, const char *path, Slq__Program *p) {
+static slq_err read_edges(reader *rd, const json_t *obj, const char *path, Slq__Program *p) {
     slq_err err =
         get_array(rd, obj, path, "edges", SLQ_EDGES_MAX, (void ***) &p->edges, &p->n_edges);
     char ep[PATH_BYTES], ip[PATH_BYTES];
@@ -249,7 +218,7 @@ static slq_err read_edges(reader *rd, const cJSON *obj, const char *path, Slq__P
     return err;
 }
 
-static slq_err read_program(reader *rd, const cJSON *obj, const char *path, Slq__Program *p) {
+static slq_err read_program(reader *rd, const json_t *obj, const char *path, Slq__Program *p) {
     static const char *const keys[] = {
         "name",      "annual_cap_fen", "outside_city_cap", "holder_annual_cap_fen", "max_share_bp",
         "expiry_ms", "edges"};
@@ -271,7 +240,7 @@ static slq_err read_program(reader *rd, const cJSON *obj, const char *path, Slq_
     return err;
 }
 
-static slq_err read_policy(reader *rd, const cJSON *root, Slq__Policy *pol) {
+static slq_err read_policy(reader *rd, const json_t *root, Slq__Policy *pol) {
     static const char *const keys[] = {"valid_from_ms", "valid_until_ms", "city_annual_cap_fen",
                                        "programs"};
     static const int_spec from = {"valid_from_ms", true, 0, INT64_MAX};
@@ -279,7 +248,7 @@ static slq_err read_policy(reader *rd, const cJSON *root, Slq__Policy *pol) {
     static const int_spec cap = {"city_annual_cap_fen", true, 0, INT64_MAX};
     slq__policy__init(pol);
     slq_err err;
-    const cJSON *obj = member(rd, root, "", "policy", true, &err);
+    const json_t *obj = member(rd, root, "", "policy", true, &err);
     if (obj == NULL) return err;
     err = check_keys(rd, obj, "policy", keys, sizeof keys / sizeof keys[0]);
     if (err == SLQ_OK) err = get_int(rd, obj, "policy", &from, &pol->valid_from_ms);
@@ -298,7 +267,7 @@ static slq_err read_policy(reader *rd, const cJSON *root, Slq__Policy *pol) {
     return err;
 }
 
-static slq_err read_validator(reader *rd, const cJSON *obj, const char *path, Slq__Validator *v) {
+static slq_err read_validator(reader *rd, const json_t *obj, const char *path, Slq__Validator *v) {
     static const char *const keys[] = {"pubkey", "name", "power"};
     static const int_spec power = {"power", true, 1, 1000000};
     slq__validator__init(v);
@@ -312,7 +281,7 @@ static slq_err read_validator(reader *rd, const cJSON *obj, const char *path, Sl
     return err;
 }
 
-static slq_err read_address(reader *rd, const cJSON *obj, const char *path,
+static slq_err read_address(reader *rd, const json_t *obj, const char *path,
                             Slq__GenesisAccount *a) {
     char *text = NULL;
     slq_err err = get_string(rd, obj, path, "address", false, &text);
@@ -327,7 +296,7 @@ static slq_err read_address(reader *rd, const cJSON *obj, const char *path,
     return SLQ_OK;
 }
 
-static slq_err read_role(reader *rd, const cJSON *obj, const char *path, Slq__Role *role) {
+static slq_err read_role(reader *rd, const json_t *obj, const char *path, Slq__Role *role) {
     char *text = NULL;
     slq_err err = get_string(rd, obj, path, "role", true, &text);
     if (err != SLQ_OK) return err;
@@ -339,7 +308,7 @@ static slq_err read_role(reader *rd, const cJSON *obj, const char *path, Slq__Ro
                 "university, intermediary, regulator");
 }
 
-static slq_err read_account(reader *rd, const cJSON *obj, const char *path,
+static slq_err read_account(reader *rd, const json_t *obj, const char *path,
                             Slq__GenesisAccount *a) {
     static const char *const keys[] = {"pubkey", "address",          "role",
                                        "name",   "credit_code_hash", "affiliation"};
@@ -360,9 +329,9 @@ static slq_err read_account(reader *rd, const cJSON *obj, const char *path,
 }
 
 /* Reads the array `key` of root: allocates each element (elem_size) and reads it with fn. */
-typedef slq_err (*elem_reader)(reader *, const cJSON *, const char *, void *);
+typedef slq_err (*elem_reader)(reader *, const json_t *, const char *, void *);
 
-static slq_err read_list(reader *rd, const cJSON *root, const char *key, size_t max,
+static slq_err read_list(reader *rd, const json_t *root, const char *key, size_t max,
                          size_t elem_size, elem_reader fn, void ***items, size_t *count) {
     slq_err err = get_array(rd, root, "", key, max, items, count);
     char p[PATH_BYTES];
@@ -375,15 +344,15 @@ static slq_err read_list(reader *rd, const cJSON *root, const char *key, size_t 
     return err;
 }
 
-static slq_err read_validator_cb(reader *rd, const cJSON *o, const char *path, void *out) {
+static slq_err read_validator_cb(reader *rd, const json_t *o, const char *path, void *out) {
     return read_validator(rd, o, path, out);
 }
 
-static slq_err read_account_cb(reader *rd, const cJSON *o, const char *path, void *out) {
+static slq_err read_account_cb(reader *rd, const json_t *o, const char *path, void *out) {
     return read_account(rd, o, path, out);
 }
 
-static slq_err read_suite(reader *rd, const cJSON *root, Slq__Genesis *g) {
+static slq_err read_suite(reader *rd, const json_t *root, Slq__Genesis *g) {
     slq_err err = get_string(rd, root, "", "suite", true, &g->suite);
     if (err != SLQ_OK) return err;
     if (crypto_suite_parse(&rd->suite, g->suite) != SLQ_OK)
@@ -391,7 +360,7 @@ static slq_err read_suite(reader *rd, const cJSON *root, Slq__Genesis *g) {
     return SLQ_OK;
 }
 
-static slq_err read_genesis(reader *rd, const cJSON *root, Slq__Genesis *g, Slq__Policy *pol) {
+static slq_err read_genesis(reader *rd, const json_t *root, Slq__Genesis *g, Slq__Policy *pol) {
     static const char *const keys[] = {"chain_id",   "suite",    "time_ms",
                                        "validators", "accounts", "policy"};
     static const int_spec time = {"time_ms", true, 1, INT64_MAX};
@@ -410,40 +379,15 @@ static slq_err read_genesis(reader *rd, const cJSON *root, Slq__Genesis *g, Slq_
     return err;
 }
 
-/* Stores in each number node's valueint the index of its token (document order). */
-static bool number_tokens(cJSON *node, size_t tokens, size_t *k) {
-    for (; node != NULL; node = node->next) {
-        if (cJSON_IsNumber(node)) {
-            if (*k >= tokens) return false;
-            node->valueint = (int) (*k)++;
-        }
-        if (node->child != NULL && !number_tokens(node->child, tokens, k)) return false;
+/* Parses the text into *root; text that is not JSON is refused with its line and column. */
+static slq_err parse_text(reader *rd, const char *json, size_t len, json_t **root) {
+    char why[200];
+    *root = codec_json_parse(json, len, why, sizeof why);
+    if (*root == NULL) {
+        /* why starts with "line L column C": it takes the place of the path. */
+        if (rd->why != NULL && rd->why_cap > 0) snprintf(rd->why, rd->why_cap, "%s", why);
+        return SLQ_GENESIS_INVALID;
     }
-    return true;
-}
-
-/* Parses the text into *root, checking that nothing but whitespace follows the value. */
-static slq_err parse_text(reader *rd, const char *json, size_t len, cJSON **root) {
-    const char *end = NULL;
-    *root = cJSON_ParseWithLengthOpts(json, len, &end, false);
-    size_t at = end != NULL && end >= json ? (size_t) (end - json) : 0;
-    if (*root != NULL)
-        while (at < len &&
-               (json[at] == ' ' || json[at] == '\t' || json[at] == '\n' || json[at] == '\r'))
-            at++;
-    if (*root == NULL || at != len) {
-        size_t line = 1, col = 1;
-        for (size_t i = 0; i < at && i < len; i++) {
-            col = json[i] == '\n' ? 1 : col + 1;
-            line += json[i] == '\n';
-        }
-        char p[64];
-        snprintf(p, sizeof p, "line %zu column %zu", line, col);
-        return fail(rd, p, *root == NULL ? "not valid JSON" : "unexpected text after the JSON");
-    }
-    size_t k = 0;
-    if (!number_tokens(*root, rd->scan.nums_count, &k) || k != rd->scan.nums_count)
-        return fail(rd, "", "numbers could not be matched to the text");
     return SLQ_OK;
 }
 
@@ -463,20 +407,17 @@ slq_err codec_genesis_from_json(uint8_t **out, size_t *out_len, const char *json
                                 char *why, size_t why_cap) {
     SLQ_ASSERT(out != NULL && out_len != NULL);
     SLQ_ASSERT(json != NULL || len == 0);
-    reader rd = {.text = json, .why = why, .why_cap = why_cap};
+    reader rd = {.why = why, .why_cap = why_cap};
     if (why != NULL && why_cap > 0) why[0] = '\0';
     if (len > CODEC_GENESIS_JSON_BYTES_MAX)
         return fail(&rd, "", "genesis.json exceeds %u bytes", CODEC_GENESIS_JSON_BYTES_MAX);
-    slq_err err = codec_scan_run(&rd.scan, json, len, why, why_cap);
-    if (err != SLQ_OK) return err;
-    cJSON *root = NULL;
-    err = parse_text(&rd, json, len, &root);
+    json_t *root = NULL;
+    slq_err err = parse_text(&rd, json, len, &root);
     Slq__Genesis g = SLQ__GENESIS__INIT;
     Slq__Policy pol = SLQ__POLICY__INIT;
     if (err == SLQ_OK) err = read_genesis(&rd, root, &g, &pol);
     if (err == SLQ_OK) err = pack(&rd, &g, out, out_len);
     arena_free(&rd.mem);
-    cJSON_Delete(root);
-    codec_scan_free(&rd.scan);
+    json_decref(root);
     return err;
 }

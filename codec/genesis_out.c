@@ -1,17 +1,15 @@
 /* genesis_out.c: Genesis -> pretty-printed genesis.json (docs/genesis.md).
  *
- * Integers are written from their exact decimal text (cJSON raw values), never through a
- * double, so every int64 survives. Optional keys are written only when they differ from
+ * Integers are written as exact JSON integers (int64, never through a double), so every
+ * value survives. Optional keys are written only when they differ from
  * the default, and the reader takes an absent key as the default, so
  * codec_genesis_from_json(codec_genesis_to_json(g)) packs to the same bytes as g. */
-#include <cjson/cJSON.h>
-#include <inttypes.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "codec.h"
+#include "codec_json.h"
 #include "crypto.h"
 #include "slq/assert.h"
 
@@ -20,53 +18,42 @@ typedef struct {
     slq_err err;
 } writer;
 
-static cJSON *add(writer *w, cJSON *obj, const char *key, cJSON *item) {
-    if (item == NULL) {
-        if (w->err == SLQ_OK) w->err = SLQ_NO_MEMORY;
-        return NULL;
-    }
-    bool ok = key != NULL ? cJSON_AddItemToObject(obj, key, item) : cJSON_AddItemToArray(obj, item);
-    if (!ok) {
-        cJSON_Delete(item);
-        if (w->err == SLQ_OK) w->err = SLQ_NO_MEMORY;
-        return NULL;
-    }
-    return item;
-}
-
-static void add_int(writer *w, cJSON *obj, const char *key, int64_t v) {
-    char text[24];
-    snprintf(text, sizeof text, "%" PRId64, v);
-    add(w, obj, key, cJSON_CreateRaw(text));
-}
-
-static void add_uint(writer *w, cJSON *obj, const char *key, uint64_t v) {
-    char text[24];
-    snprintf(text, sizeof text, "%" PRIu64, v);
-    add(w, obj, key, cJSON_CreateRaw(text));
-}
-
-static void add_string(writer *w, cJSON *obj, const char *key, const char *s) {
-    add(w, obj, key, cJSON_CreateString(s != NULL ? s : ""));
-}
-
-static void add_hex(writer *w, cJSON *obj, const char *key, ProtobufCBinaryData b) {
-    char *text = malloc(2 * b.len + 1);
-    if (text == NULL) {
-        if (w->err == SLQ_OK) w->err = SLQ_NO_MEMORY;
-        return;
-    }
-    codec_hex_encode(text, b.data, b.len);
-    add(w, obj, key, cJSON_CreateString(text));
-    free(text);
-}
-
 static void invalid(writer *w) {
     if (w->err == SLQ_OK) w->err = SLQ_GENESIS_INVALID;
 }
 
-static void add_edges(writer *w, cJSON *obj, const Slq__Program *p) {
-    cJSON *edges = add(w, obj, "edges", cJSON_CreateArray());
+/* Records a failed set (out of memory). */
+static void check(writer *w, bool ok) {
+    if (!ok && w->err == SLQ_OK) w->err = SLQ_NO_MEMORY;
+}
+
+static json_t *checked(writer *w, json_t *child) {
+    check(w, child != NULL);
+    return child;
+}
+
+static void add_int(writer *w, json_t *obj, const char *key, int64_t v) {
+    check(w, codec_json_set_i64(obj, key, v));
+}
+
+static void add_uint(writer *w, json_t *obj, const char *key, uint64_t v) {
+    if (v > (uint64_t) INT64_MAX) {
+        invalid(w);
+        return;
+    }
+    check(w, codec_json_set_u64(obj, key, v));
+}
+
+static void add_string(writer *w, json_t *obj, const char *key, const char *s) {
+    check(w, codec_json_set_str(obj, key, s));
+}
+
+static void add_hex(writer *w, json_t *obj, const char *key, ProtobufCBinaryData b) {
+    check(w, codec_json_set_hex(obj, key, b.data, b.len));
+}
+
+static void add_edges(writer *w, json_t *obj, const Slq__Program *p) {
+    json_t *edges = checked(w, codec_json_add_array(obj, "edges"));
     for (size_t i = 0; edges != NULL && i < p->n_edges; i++) {
         const char *from = codec_party_name(p->edges[i]->from);
         const char *to = codec_party_name(p->edges[i]->to);
@@ -74,45 +61,45 @@ static void add_edges(writer *w, cJSON *obj, const Slq__Program *p) {
             invalid(w);
             return;
         }
-        cJSON *pair = add(w, edges, NULL, cJSON_CreateArray());
+        json_t *pair = checked(w, codec_json_add_array(edges, NULL));
         if (pair == NULL) return;
         add_string(w, pair, NULL, from);
         add_string(w, pair, NULL, to);
     }
 }
 
-static void add_program(writer *w, cJSON *arr, const Slq__Program *p) {
-    cJSON *o = add(w, arr, NULL, cJSON_CreateObject());
+static void add_program(writer *w, json_t *arr, const Slq__Program *p) {
+    json_t *o = checked(w, codec_json_add_object(arr, NULL));
     if (o == NULL) return;
     add_string(w, o, "name", p->name);
     add_int(w, o, "annual_cap_fen", p->annual_cap_fen);
-    add(w, o, "outside_city_cap", cJSON_CreateBool(p->outside_city_cap));
+    check(w, codec_json_set_bool(o, "outside_city_cap", p->outside_city_cap));
     add_int(w, o, "holder_annual_cap_fen", p->holder_annual_cap_fen);
     add_uint(w, o, "max_share_bp", p->max_share_bp);
     add_int(w, o, "expiry_ms", p->expiry_ms);
     add_edges(w, o, p);
 }
 
-static void add_policy(writer *w, cJSON *root, const Slq__Policy *pol) {
+static void add_policy(writer *w, json_t *root, const Slq__Policy *pol) {
     if (pol == NULL) {
         invalid(w);
         return;
     }
-    cJSON *o = add(w, root, "policy", cJSON_CreateObject());
+    json_t *o = checked(w, codec_json_add_object(root, "policy"));
     if (o == NULL) return;
     add_int(w, o, "valid_from_ms", pol->valid_from_ms);
     add_int(w, o, "valid_until_ms", pol->valid_until_ms);
     add_int(w, o, "city_annual_cap_fen", pol->city_annual_cap_fen);
-    cJSON *arr = add(w, o, "programs", cJSON_CreateArray());
+    json_t *arr = checked(w, codec_json_add_array(o, "programs"));
     for (size_t i = 0; arr != NULL && i < pol->n_programs; i++)
         add_program(w, arr, pol->programs[i]);
 }
 
-static void add_validators(writer *w, cJSON *root, const Slq__Genesis *g) {
-    cJSON *arr = add(w, root, "validators", cJSON_CreateArray());
+static void add_validators(writer *w, json_t *root, const Slq__Genesis *g) {
+    json_t *arr = checked(w, codec_json_add_array(root, "validators"));
     for (size_t i = 0; arr != NULL && i < g->n_validators; i++) {
         const Slq__Validator *v = g->validators[i];
-        cJSON *o = add(w, arr, NULL, cJSON_CreateObject());
+        json_t *o = checked(w, codec_json_add_object(arr, NULL));
         if (o == NULL) return;
         add_hex(w, o, "pubkey", v->pubkey);
         add_string(w, o, "name", v->name);
@@ -120,7 +107,7 @@ static void add_validators(writer *w, cJSON *root, const Slq__Genesis *g) {
     }
 }
 
-static void add_account(writer *w, cJSON *arr, const Slq__GenesisAccount *a) {
+static void add_account(writer *w, json_t *arr, const Slq__GenesisAccount *a) {
     const char *role = codec_role_name(a->role);
     if (role == NULL) {
         invalid(w);
@@ -130,7 +117,7 @@ static void add_account(writer *w, cJSON *arr, const Slq__GenesisAccount *a) {
         invalid(w);
         return;
     }
-    cJSON *o = add(w, arr, NULL, cJSON_CreateObject());
+    json_t *o = checked(w, codec_json_add_object(arr, NULL));
     if (o == NULL) return;
     if (a->pubkey.len != 0) add_hex(w, o, "pubkey", a->pubkey);
     if (a->address.len != 0) {
@@ -145,44 +132,25 @@ static void add_account(writer *w, cJSON *arr, const Slq__GenesisAccount *a) {
         add_string(w, o, "affiliation", a->affiliation);
 }
 
-/* Copies cJSON's text into memory of our own, indented with two spaces instead of tabs,
- * one space after each colon, and a final newline. cJSON escapes tabs inside strings, so
- * every raw tab in its output is layout. */
-static slq_err finish(char **out, cJSON *root) {
-    char *text = cJSON_Print(root);
-    if (text == NULL) return SLQ_NO_MEMORY;
-    size_t n = strlen(text), tabs = 0;
-    for (size_t i = 0; i < n; i++) tabs += text[i] == '\t';
-    *out = malloc(n + tabs + 2);
-    size_t k = 0;
-    for (size_t i = 0; *out != NULL && i < n; i++) {
-        if (text[i] != '\t')
-            (*out)[k++] = text[i];
-        else if (i > 0 && text[i - 1] == ':')
-            (*out)[k++] = ' ';
-        else
-            (*out)[k++] = ' ', (*out)[k++] = ' ';
-    }
-    if (*out != NULL) memcpy(*out + k, "\n", 2);
-    cJSON_free(text);
-    return *out != NULL ? SLQ_OK : SLQ_NO_MEMORY;
-}
-
 slq_err codec_genesis_to_json(char **out, const Slq__Genesis *g) {
     SLQ_ASSERT(out != NULL);
     SLQ_ASSERT(g != NULL);
     writer w = {SLQ_OK};
-    cJSON *root = cJSON_CreateObject();
+    json_t *root = json_object();
     if (root == NULL) return SLQ_NO_MEMORY;
     add_string(&w, root, "chain_id", g->chain_id);
     add_string(&w, root, "suite", g->suite);
     add_int(&w, root, "time_ms", g->time_ms);
     add_validators(&w, root, g);
-    cJSON *accounts = add(&w, root, "accounts", cJSON_CreateArray());
+    json_t *accounts = checked(&w, codec_json_add_array(root, "accounts"));
     for (size_t i = 0; accounts != NULL && i < g->n_accounts; i++)
         add_account(&w, accounts, g->accounts[i]);
     add_policy(&w, root, g->policy);
-    slq_err err = w.err == SLQ_OK ? finish(out, root) : w.err;
-    cJSON_Delete(root);
+    slq_err err = w.err;
+    if (err == SLQ_OK) {
+        *out = codec_json_text(root, CODEC_JSON_PRETTY, NULL);
+        if (*out == NULL) err = SLQ_NO_MEMORY;
+    }
+    json_decref(root);
     return err;
 }

@@ -3,9 +3,7 @@
  * same thing from the same bytes. The table shows amounts in yuan (two decimals, integer
  * arithmetic), times in CST, columns aligned by display width (CJK names take two columns).
  * The CSV is one fact per row: year,section,subject,metric,value, amounts in integer fen.
- * Integers are read back exactly up to 2^53 (9e13 yuan, far above any cap), as the CLI
- * reads every JSON integer. No state; thread-safe. */
-#include <cjson/cJSON.h>
+ * Integers are read back exactly (every int64: codec_json.h). No state; thread-safe. */
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -13,9 +11,9 @@
 #include <string.h>
 
 #include "codec.h"
+#include "codec_json.h"
 #include "slq/cst.h"
 
-#define JSON_INT_MAX 9007199254740992.0 /* 2^53 */
 #define TBL_COLS_MAX 12u
 #define CELL_BYTES   256u
 #define DAY_MS       86400000LL
@@ -58,35 +56,32 @@ static void sb_printf(sbuf *b, const char *fmt, ...) {
 
 /* ------------------------------------------------------------------ members */
 
-static const cJSON *member(const cJSON *o, const char *key) {
-    return cJSON_GetObjectItemCaseSensitive(o, key);
+static const json_t *member(const json_t *o, const char *key) {
+    return json_object_get(o, key);
 }
 
-static bool int_of(const cJSON *m, int64_t *out) {
-    if (!cJSON_IsNumber(m)) return false;
-    double d = m->valuedouble;
-    if (!(d >= -JSON_INT_MAX && d <= JSON_INT_MAX) || d != (double) (int64_t) d) return false;
-    *out = (int64_t) d;
-    return true;
+static bool int_of(const json_t *m, int64_t *out) {
+    return codec_json_int(m, out);
 }
 
-static int64_t num(const cJSON *o, const char *key) {
+static int64_t num(const json_t *o, const char *key) {
     int64_t v = 0;
     return int_of(member(o, key), &v) ? v : 0;
 }
 
-static const char *str(const cJSON *o, const char *key) {
-    const cJSON *m = member(o, key);
-    return cJSON_IsString(m) ? m->valuestring : "";
+static const char *str(const json_t *o, const char *key) {
+    const char *s = codec_json_get_str(o, key);
+    return s != NULL ? s : "";
 }
 
-static const cJSON *list(const cJSON *o, const char *key) {
-    const cJSON *m = member(o, key);
-    return cJSON_IsArray(m) ? m->child : NULL;
+/* Array member `key` of o, or NULL (which loops take as empty). */
+static const json_t *list(const json_t *o, const char *key) {
+    const json_t *m = member(o, key);
+    return json_is_array(m) ? m : NULL;
 }
 
 /* Amount member `key` in yuan, or "-" when absent. */
-static const char *yuan(char out[CODEC_YUAN_TEXT_BYTES], const cJSON *o, const char *key) {
+static const char *yuan(char out[CODEC_YUAN_TEXT_BYTES], const json_t *o, const char *key) {
     int64_t v = 0;
     if (int_of(member(o, key), &v))
         codec_yuan_format(out, v);
@@ -95,9 +90,9 @@ static const char *yuan(char out[CODEC_YUAN_TEXT_BYTES], const cJSON *o, const c
     return out;
 }
 
-static const char *yes_no(const cJSON *o, const char *key) {
-    const cJSON *m = member(o, key);
-    return !cJSON_IsBool(m) ? "-" : cJSON_IsTrue(m) ? "yes" : "NO";
+static const char *yes_no(const json_t *o, const char *key) {
+    const json_t *m = member(o, key);
+    return !json_is_boolean(m) ? "-" : json_is_true(m) ? "yes" : "NO";
 }
 
 /* UTC ms as "YYYY-MM-DD HH:MM CST" (years 1970..9999; other times as ms). */
@@ -207,7 +202,7 @@ static void summary_line(sbuf *b, const char *label, const char *value) {
     sb_printf(b, "  %-26s %s\n", label, value);
 }
 
-static void year_totals(sbuf *b, const cJSON *y) {
+static void year_totals(sbuf *b, const json_t *y) {
     char v[5][CODEC_YUAN_TEXT_BYTES], line[CELL_BYTES];
     summary_line(b, "cap", yuan(v[0], y, "cap_fen"));
     snprintf(line, sizeof line, "%s in %lld vouchers", yuan(v[0], y, "issued_fen"),
@@ -241,7 +236,7 @@ static void year_totals(sbuf *b, const cJSON *y) {
     summary_line(b, "holder caps held", yes_no(y, "holder_caps_held"));
 }
 
-static void year_programs(sbuf *b, const cJSON *y) {
+static void year_programs(sbuf *b, const json_t *y) {
     static const char *const head[] = {"PROGRAM",     "POOL",    "ISSUED",   "CAP USED",
                                        "PEAK",        "HELD",    "REDEEMED", "SETTLED",
                                        "TRANSFERRED", "REVOKED", "EXPIRED",  "OUTSTANDING"};
@@ -250,7 +245,8 @@ static void year_programs(sbuf *b, const cJSON *y) {
         NULL,          "redeemed_fen", "settled_fen",    "transferred_fen",
         "revoked_fen", "expired_fen",  "outstanding_fen"};
     tbl t = tbl_make(12, head);
-    for (const cJSON *p = list(y, "programs"); p != NULL; p = p->next) {
+    const json_t *p;
+    for (size_t p_i = 0; (p = json_array_get(list(y, "programs"), p_i)) != NULL; p_i++) {
         char cells[11][CODEC_YUAN_TEXT_BYTES];
         const char *row[12] = {str(p, "name")};
         for (size_t i = 0; i < 11; i++)
@@ -261,17 +257,19 @@ static void year_programs(sbuf *b, const cJSON *y) {
     tbl_emit(b, &t, "programs (POOL: the program's own annual pool)");
 }
 
-static void year_centres(sbuf *b, const cJSON *y) {
+static void year_centres(sbuf *b, const json_t *y) {
     static const char *const head[] = {"CENTRE", "NAME", "REDEEMED", "SETTLED", "OPEN"};
     static const char *const chead[] = {"CENTRE", "CLAIM",   "CONTRACT",
                                         "AMOUNT", "SETTLED", "PAYMENT"};
     tbl t = tbl_make(5, head), c = tbl_make(6, chead);
-    for (const cJSON *ce = list(y, "centres"); ce != NULL; ce = ce->next) {
+    const json_t *ce;
+    for (size_t ce_i = 0; (ce = json_array_get(list(y, "centres"), ce_i)) != NULL; ce_i++) {
         char v[3][CODEC_YUAN_TEXT_BYTES];
         const char *row[] = {str(ce, "centre"), str(ce, "name"), yuan(v[0], ce, "redeemed_fen"),
                              yuan(v[1], ce, "settled_fen"), yuan(v[2], ce, "open_claims_fen")};
         tbl_row(&t, row);
-        for (const cJSON *cl = list(ce, "claims"); cl != NULL; cl = cl->next) {
+        const json_t *cl;
+        for (size_t cl_i = 0; (cl = json_array_get(list(ce, "claims"), cl_i)) != NULL; cl_i++) {
             const char *crow[] = {str(ce, "name"),         str(cl, "claim"),
                                   str(cl, "contract_ref"), yuan(v[0], cl, "amount_fen"),
                                   yes_no(cl, "settled"),   str(cl, "payment_ref")};
@@ -282,11 +280,12 @@ static void year_centres(sbuf *b, const cJSON *y) {
     tbl_emit(b, &c, "settlement claims");
 }
 
-static void year_holders(sbuf *b, const cJSON *y) {
+static void year_holders(sbuf *b, const json_t *y) {
     static const char *const head[] = {"HOLDER", "NAME", "ROLE", "ISSUED", "HELD", "REDEEMED"};
     static const char *const chead[] = {"HOLDER", "PROGRAM", "USED", "PEAK", "CAP", "HELD"};
     tbl t = tbl_make(6, head), c = tbl_make(6, chead);
-    for (const cJSON *h = list(y, "holders"); h != NULL; h = h->next) {
+    const json_t *h;
+    for (size_t h_i = 0; (h = json_array_get(list(y, "holders"), h_i)) != NULL; h_i++) {
         char v[3][CODEC_YUAN_TEXT_BYTES];
         const char *row[] = {str(h, "holder"),
                              str(h, "name"),
@@ -295,7 +294,8 @@ static void year_holders(sbuf *b, const cJSON *y) {
                              yuan(v[1], h, "held_fen"),
                              yuan(v[2], h, "redeemed_fen")};
         tbl_row(&t, row);
-        for (const cJSON *cap = list(h, "caps"); cap != NULL; cap = cap->next) {
+        const json_t *cap;
+        for (size_t cap_i = 0; (cap = json_array_get(list(h, "caps"), cap_i)) != NULL; cap_i++) {
             const char *crow[] = {str(h, "holder"),
                                   str(cap, "program"),
                                   yuan(v[0], cap, "used_fen"),
@@ -309,7 +309,7 @@ static void year_holders(sbuf *b, const cJSON *y) {
     tbl_emit(b, &c, "per-holder caps (USED: issued to the holder minus revoked)");
 }
 
-static void anomaly_row(tbl *t, const cJSON *a) {
+static void anomaly_row(tbl *t, const json_t *a) {
     char detail[CELL_BYTES], v[2][CODEC_YUAN_TEXT_BYTES];
     const char *kind = str(a, "kind"), *subject = str(a, "voucher");
     if (strcmp(kind, "near_holder_cap") == 0) {
@@ -329,7 +329,7 @@ static void anomaly_row(tbl *t, const cJSON *a) {
     tbl_row(t, row);
 }
 
-static void year_table(sbuf *b, const cJSON *y) {
+static void year_table(sbuf *b, const json_t *y) {
     static const char *const head[] = {"KIND", "SUBJECT", "DETAIL"};
     sb_printf(b, "\nbudget year %lld\n", (long long) num(y, "year"));
     year_totals(b, y);
@@ -337,11 +337,13 @@ static void year_table(sbuf *b, const cJSON *y) {
     year_centres(b, y);
     year_holders(b, y);
     tbl t = tbl_make(3, head);
-    for (const cJSON *a = list(y, "anomalies"); a != NULL; a = a->next) anomaly_row(&t, a);
+    const json_t *a;
+    for (size_t a_i = 0; (a = json_array_get(list(y, "anomalies"), a_i)) != NULL; a_i++)
+        anomaly_row(&t, a);
     tbl_emit(b, &t, "anomalies worth a look");
 }
 
-static void table_form(sbuf *b, const cJSON *r) {
+static void table_form(sbuf *b, const json_t *r) {
     char at[64];
     cst_text(at, num(r, "time_ms"));
     sb_printf(b, "slq report: chain %s (%s), height %lld, at %s\n", str(r, "chain_id"),
@@ -352,7 +354,9 @@ static void table_form(sbuf *b, const cJSON *r) {
         return;
     }
     if (list(r, "years") == NULL) sb_printf(b, "\nno budget year has vouchers yet\n");
-    for (const cJSON *y = list(r, "years"); y != NULL; y = y->next) year_table(b, y);
+    const json_t *y;
+    for (size_t y_i = 0; (y = json_array_get(list(r, "years"), y_i)) != NULL; y_i++)
+        year_table(b, y);
 }
 
 /* ------------------------------------------------------------------ the CSV form */
@@ -375,50 +379,58 @@ typedef struct {
 } csv_row;
 
 /* One row for a scalar member m: year,section,subject,metric,value. */
-static void csv_value(sbuf *b, const csv_row *r, const cJSON *m) {
+static void csv_value(sbuf *b, const csv_row *r, const char *key, const json_t *m) {
     char value[CELL_BYTES];
     int64_t v = 0;
-    if (cJSON_IsString(m))
-        snprintf(value, sizeof value, "%s", m->valuestring);
-    else if (cJSON_IsBool(m))
-        snprintf(value, sizeof value, "%s", cJSON_IsTrue(m) ? "true" : "false");
+    if (json_is_string(m))
+        snprintf(value, sizeof value, "%s", json_string_value(m));
+    else if (json_is_boolean(m))
+        snprintf(value, sizeof value, "%s", json_is_true(m) ? "true" : "false");
     else if (int_of(m, &v))
         snprintf(value, sizeof value, "%lld", (long long) v);
     else
         value[0] = '\0';
     sb_printf(b, "%s,%s,", r->year, r->section);
     csv_field(b, r->subject);
-    sb_printf(b, ",%s,", m->string);
+    sb_printf(b, ",%s,", key);
     csv_field(b, value);
     sb_printf(b, "\n");
 }
 
 /* The scalar members of o, one row each, except `skip` (the one that names the subject). */
-static void csv_object(sbuf *b, const csv_row *r, const cJSON *o, const char *skip) {
-    for (const cJSON *m = o->child; m != NULL; m = m->next)
-        if (!cJSON_IsArray(m) && !cJSON_IsObject(m) &&
-            (skip == NULL || strcmp(m->string, skip) != 0))
-            csv_value(b, r, m);
+static void csv_object(sbuf *b, const csv_row *r, const json_t *o, const char *skip) {
+    const char *key;
+    const json_t *m;
+    /* json_object_foreach takes a non-const object; it only reads it. */
+    json_object_foreach((json_t *) o, key, m) {
+        if (!json_is_array(m) && !json_is_object(m) && (skip == NULL || strcmp(key, skip) != 0))
+            csv_value(b, r, key, m);
+    }
 }
 
-static void csv_nested(sbuf *b, const char *year, const cJSON *y) {
+static void csv_nested(sbuf *b, const char *year, const json_t *y) {
     char subject[CELL_BYTES];
-    for (const cJSON *ce = list(y, "centres"); ce != NULL; ce = ce->next) {
+    const json_t *ce;
+    for (size_t ce_i = 0; (ce = json_array_get(list(y, "centres"), ce_i)) != NULL; ce_i++) {
         csv_object(b, &(csv_row){year, "centre", str(ce, "centre")}, ce, "centre");
-        for (const cJSON *cl = list(ce, "claims"); cl != NULL; cl = cl->next) {
+        const json_t *cl;
+        for (size_t cl_i = 0; (cl = json_array_get(list(ce, "claims"), cl_i)) != NULL; cl_i++) {
             snprintf(subject, sizeof subject, "%s/%s", str(ce, "centre"), str(cl, "claim"));
             csv_object(b, &(csv_row){year, "claim", subject}, cl, "claim");
         }
     }
-    for (const cJSON *h = list(y, "holders"); h != NULL; h = h->next) {
+    const json_t *h;
+    for (size_t h_i = 0; (h = json_array_get(list(y, "holders"), h_i)) != NULL; h_i++) {
         csv_object(b, &(csv_row){year, "holder", str(h, "holder")}, h, "holder");
-        for (const cJSON *c = list(h, "caps"); c != NULL; c = c->next) {
+        const json_t *c;
+        for (size_t c_i = 0; (c = json_array_get(list(h, "caps"), c_i)) != NULL; c_i++) {
             snprintf(subject, sizeof subject, "%s/%s", str(h, "holder"), str(c, "program"));
             csv_object(b, &(csv_row){year, "holder_cap", subject}, c, "program");
         }
     }
     long long i = 0;
-    for (const cJSON *a = list(y, "anomalies"); a != NULL; a = a->next) {
+    const json_t *a;
+    for (size_t a_i = 0; (a = json_array_get(list(y, "anomalies"), a_i)) != NULL; a_i++) {
         snprintf(subject, sizeof subject, "%lld", ++i);
         csv_object(b, &(csv_row){year, "anomaly", subject}, a, NULL);
     }
@@ -433,38 +445,46 @@ static bool is_report_header(const char *key) {
     return false;
 }
 
-static void csv_year(sbuf *b, const cJSON *y) {
+static void csv_year(sbuf *b, const json_t *y) {
     char year[24];
     snprintf(year, sizeof year, "%lld", (long long) num(y, "year"));
     csv_row row = {year, "year", ""};
-    for (const cJSON *m = y->child; m != NULL; m = m->next)
-        if (!cJSON_IsArray(m) && !cJSON_IsObject(m) && !is_report_header(m->string) &&
-            strcmp(m->string, "year") != 0)
-            csv_value(b, &row, m);
-    for (const cJSON *p = list(y, "programs"); p != NULL; p = p->next)
+    const char *key;
+    const json_t *m;
+    json_object_foreach((json_t *) y, key, m) {
+        if (!json_is_array(m) && !json_is_object(m) && !is_report_header(key) &&
+            strcmp(key, "year") != 0)
+            csv_value(b, &row, key, m);
+    }
+    const json_t *p;
+    for (size_t p_i = 0; (p = json_array_get(list(y, "programs"), p_i)) != NULL; p_i++)
         csv_object(b, &(csv_row){year, "program", str(p, "name")}, p, "name");
     csv_nested(b, year, y);
 }
 
-static void csv_form(sbuf *b, const cJSON *r) {
+static void csv_form(sbuf *b, const json_t *r) {
     sb_printf(b, "year,section,subject,metric,value\n");
     csv_row row = {"", "report", ""};
-    for (const cJSON *m = r->child; m != NULL; m = m->next)
-        if (is_report_header(m->string)) csv_value(b, &row, m);
+    const char *key;
+    const json_t *m;
+    json_object_foreach((json_t *) r, key, m) {
+        if (is_report_header(key)) csv_value(b, &row, key, m);
+    }
     if (member(r, "year") != NULL) {
         csv_year(b, r);
         return;
     }
-    for (const cJSON *y = list(r, "years"); y != NULL; y = y->next) csv_year(b, y);
+    const json_t *y;
+    for (size_t y_i = 0; (y = json_array_get(list(r, "years"), y_i)) != NULL; y_i++) csv_year(b, y);
 }
 
 /* ------------------------------------------------------------------ entry point */
 
 slq_err codec_report_format(char **out, const char *json, size_t len, codec_report_style style) {
-    cJSON *r = cJSON_ParseWithLength(json, len);
+    json_t *r = codec_json_parse(json, len, NULL, 0);
     if (r == NULL) return SLQ_FIELD_INVALID;
-    if (!cJSON_IsObject(r) || (member(r, "year") == NULL && member(r, "years") == NULL)) {
-        cJSON_Delete(r);
+    if (!json_is_object(r) || (member(r, "year") == NULL && member(r, "years") == NULL)) {
+        json_decref(r);
         return SLQ_FIELD_INVALID;
     }
     sbuf b = {.ok = true};
@@ -472,7 +492,7 @@ slq_err codec_report_format(char **out, const char *json, size_t len, codec_repo
         csv_form(&b, r);
     else
         table_form(&b, r);
-    cJSON_Delete(r);
+    json_decref(r);
     if (!b.ok || b.p == NULL) {
         free(b.p);
         return SLQ_NO_MEMORY;

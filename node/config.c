@@ -1,12 +1,13 @@
-/* config.c: reading a node's config.json (docs/node.md) strictly: unknown keys, wrong
- * types and out-of-range values are errors that name the file and the key. */
-#include <cjson/cJSON.h>
+/* config.c: reading a node's config.json (docs/node.md) strictly: unknown keys, keys given
+ * twice, wrong types (numbers are integers: 50, not 50.0) and out-of-range values are errors
+ * that name the file and the key. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "codec.h"
+#include "codec_json.h"
 #include "config.h"
 #include "slq/limits.h"
 #include "slq/why.h"
@@ -57,24 +58,25 @@ static bool parse_hostport(const char *s, char *host, size_t host_cap, uint16_t 
     return true;
 }
 
-static bool get_u32(const cJSON *v, uint32_t lo, uint32_t hi, uint32_t *out) {
-    if (!cJSON_IsNumber(v) || v->valuedouble < lo || v->valuedouble > hi ||
-        v->valuedouble != (double) (uint32_t) v->valuedouble)
-        return false;
-    *out = (uint32_t) v->valuedouble;
+static bool get_u32(const json_t *v, uint32_t lo, uint32_t hi, uint32_t *out) {
+    int64_t n = 0;
+    if (!codec_json_int(v, &n) || n < lo || n > hi) return false;
+    *out = (uint32_t) n;
     return true;
 }
 
-static bool get_str(const cJSON *v, char *out, size_t cap) {
-    if (!cJSON_IsString(v) || strlen(v->valuestring) >= cap) return false;
-    snprintf(out, cap, "%s", v->valuestring);
+static bool get_str(const json_t *v, char *out, size_t cap) {
+    const char *s = json_string_value(v); /* NULL unless a string */
+    if (s == NULL || strlen(s) >= cap) return false;
+    snprintf(out, cap, "%s", s);
     return true;
 }
 
-static bool parse_peers(const cJSON *v, node_config *cfg) {
-    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > (int) SLQ_PEERS_MAX) return false;
-    const cJSON *p;
-    cJSON_ArrayForEach(p, v) {
+static bool parse_peers(const json_t *v, node_config *cfg) {
+    if (!json_is_array(v) || json_array_size(v) > SLQ_PEERS_MAX) return false;
+    size_t i;
+    const json_t *p;
+    json_array_foreach(v, i, p) {
         if (!get_str(p, cfg->peers[cfg->peers_count], sizeof cfg->peers[0])) return false;
         cfg->peers_count++;
     }
@@ -86,30 +88,29 @@ static bool parse_peers(const cJSON *v, node_config *cfg) {
 _Static_assert(SM2_PUBKEY_BYTES <= CRYPTO_PUBKEY_BYTES_MAX, "an observer's key fits");
 
 /* Observers: hex public keys of read-only nodes this node admits as peers. */
-static bool parse_observers(const cJSON *v, node_config *cfg) {
-    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) > (int) SLQ_PEERS_MAX) return false;
-    const cJSON *p;
-    cJSON_ArrayForEach(p, v) {
-        if (!cJSON_IsString(p)) return false;
-        size_t n = strlen(p->valuestring) / 2;
+static bool parse_observers(const json_t *v, node_config *cfg) {
+    if (!json_is_array(v) || json_array_size(v) > SLQ_PEERS_MAX) return false;
+    size_t i;
+    const json_t *p;
+    json_array_foreach(v, i, p) {
+        const char *hex = json_string_value(p); /* NULL unless a string */
+        if (hex == NULL) return false;
+        size_t n = strlen(hex) / 2;
         if (n != ED25519_PUBKEY_BYTES && n != SM2_PUBKEY_BYTES) return false;
-        if (codec_hex_decode(cfg->observers[cfg->observers_count], n, p->valuestring) != SLQ_OK)
-            return false;
+        if (codec_hex_decode(cfg->observers[cfg->observers_count], n, hex) != SLQ_OK) return false;
         cfg->observers_count++;
     }
     return true;
 }
 
 /* Applies one key of the config object; false if the key is unknown or its value bad. */
-static bool parse_key(const cJSON *it, node_config *cfg) {
-    const char *k = it->string;
+static bool parse_key(const char *k, const json_t *it, node_config *cfg) {
+    const char *s = json_string_value(it); /* NULL unless a string */
     if (strcmp(k, "chain_id") == 0) return get_str(it, cfg->chain_id, sizeof cfg->chain_id);
     if (strcmp(k, "api_listen") == 0)
-        return cJSON_IsString(it) &&
-               parse_hostport(it->valuestring, cfg->api_host, sizeof cfg->api_host, &cfg->api_port);
+        return s != NULL && parse_hostport(s, cfg->api_host, sizeof cfg->api_host, &cfg->api_port);
     if (strcmp(k, "p2p_listen") == 0)
-        return cJSON_IsString(it) &&
-               parse_hostport(it->valuestring, cfg->p2p_host, sizeof cfg->p2p_host, &cfg->p2p_port);
+        return s != NULL && parse_hostport(s, cfg->p2p_host, sizeof cfg->p2p_host, &cfg->p2p_port);
     if (strcmp(k, "key_file") == 0) return get_str(it, cfg->key_file, sizeof cfg->key_file);
     if (strcmp(k, "block_interval_ms") == 0)
         return get_u32(it, CONFIG_BLOCK_INTERVAL_MIN_MS, CONFIG_BLOCK_INTERVAL_MAX_MS,
@@ -136,22 +137,28 @@ slq_err node_config_load(node_config *cfg, const char *home, char *why, size_t w
     snprintf(path, sizeof path, "%s/config.json", home);
     slq_err err = read_file(path, CONFIG_JSON_BYTES_MAX, &text, &len, why, why_cap);
     if (err != SLQ_OK) return err;
-    cJSON *root = cJSON_ParseWithLength(text, len);
+    char json_why[160];
+    json_t *root = codec_json_parse(text, len, json_why, sizeof json_why);
     free(text);
-    if (!cJSON_IsObject(root)) {
-        SLQ_WHY("%s: not a JSON object", path);
-        cJSON_Delete(root);
+    if (root == NULL) {
+        SLQ_WHY("%s: not a JSON object: %s", path, json_why);
         return SLQ_CONFIG_INVALID;
     }
-    const cJSON *it;
-    cJSON_ArrayForEach(it, root) {
-        if (!parse_key(it, cfg)) {
-            SLQ_WHY("%s: key \"%s\": unknown or invalid value", path, it->string);
+    if (!json_is_object(root)) {
+        SLQ_WHY("%s: not a JSON object", path);
+        json_decref(root);
+        return SLQ_CONFIG_INVALID;
+    }
+    const char *key;
+    const json_t *it;
+    json_object_foreach(root, key, it) {
+        if (!parse_key(key, it, cfg)) {
+            SLQ_WHY("%s: key \"%s\": unknown or invalid value", path, key);
             err = SLQ_CONFIG_INVALID;
             break;
         }
     }
-    cJSON_Delete(root);
+    json_decref(root);
     if (err == SLQ_OK && cfg->block_interval_ms > cfg->empty_block_interval_ms) {
         /* pending transactions would wait longer than an empty mempool, and the propose
          * timeout (empty_block_interval_ms + 2 s) could pass before a block is built */

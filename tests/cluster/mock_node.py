@@ -104,10 +104,12 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(200, {"chain_id": CHAIN_ID, "suite": "ed25519-sha256", "height": 4,
                                     "tip_hash": "00" * 32, "validators": []})
         if p.startswith("/v1/accounts/") and p.endswith("/vouchers"):
-            v = {"id": "ab" * 32, "amount_fen": 123456, "program": "general",
+            # The address slq1 + "7f" * 20 holds INT64_MAX fen: the CLI must carry it exactly.
+            fen = 2**63 - 1 if p.split("/")[3] == "slq1" + "7f" * 20 else 123456
+            v = {"id": "ab" * 32, "amount_fen": fen, "program": "general",
                  "budget_year": 2026, "expires_at_ms": 1798732800000, "state": "active",
                  "holder": "extra field"}
-            return self.reply(200, {"address": p.split("/")[3], "total_fen": 123456,
+            return self.reply(200, {"address": p.split("/")[3], "total_fen": fen,
                                     "vouchers": [v], "extra": 1})
         if p.startswith("/v1/accounts/"):
             if p.split("/")[3] == KNOWN:

@@ -243,6 +243,17 @@ v = d["vouchers"][0]
 ok = (list(d) == ["address", "total_fen", "vouchers"] and d["total_fen"] == 123456 and
       list(v) == ["id", "amount_fen", "program", "budget_year", "expires_at_ms", "state"])
 sys.exit(not ok)' "$T/out"
+# INT64_MAX fen (the mock's answer for slq1 + 7f * 20) goes through the CLI exactly: once
+# it came out as 9.2233720368547758e+18 (the JSON parser read integers as doubles).
+MAX_ADDR="slq1$(printf '7f%.0s' $(seq 20))"
+expect 0 "balance --json of INT64_MAX fen" "$SLQ" --node "$NODE" balance "$MAX_ADDR" --json
+check "balance --json prints INT64_MAX exactly" grep -q '"total_fen": 9223372036854775807,' "$T/out"
+check "balance --json round-trips INT64_MAX" python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+sys.exit(not (d["total_fen"] == 2**63 - 1 and d["vouchers"][0]["amount_fen"] == 2**63 - 1))' "$T/out"
+expect 0 "balance of INT64_MAX fen" "$SLQ" --node "$NODE" balance "$MAX_ADDR"
+check "balance shows INT64_MAX fen in yuan" grep -q "92233720368547758.07 yuan" "$T/out"
 expect 2 "a query the node refuses (404) exits 2" "$SLQ" --node "$NODE" voucher "$ID"
 check "the refusal is printed" grep -q "NOT_FOUND" "$T/err"
 start_mock reject

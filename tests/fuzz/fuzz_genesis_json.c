@@ -1,4 +1,4 @@
-/* fuzz_genesis_json.c: feeds codec_genesis_from_json() (the pre-scan, cJSON and the strict
+/* fuzz_genesis_json.c: feeds codec_genesis_from_json() (jansson via codec_json.c and the strict
  * reader of genesis.json) with arbitrary text. A text it accepts must pack to a Genesis that
  * decodes again, and that Genesis written back with codec_genesis_to_json() must read back
  * to exactly the same bytes.

@@ -81,6 +81,8 @@ static const struct {
     {"{\"block_interval_ms\": 60001}", "block_interval_ms", NULL},
     {"{\"block_interval_ms\": 50.5}", "block_interval_ms", NULL},
     {"{\"block_interval_ms\": \"50\"}", "block_interval_ms", NULL},
+    {"{\"block_interval_ms\": 50.0}", "block_interval_ms", NULL},
+    {"{\"chain_id\": \"a\", \"chain_id\": \"b\"}", NULL, "key given twice"},
     {"{\"empty_block_interval_ms\": 99}", "empty_block_interval_ms", NULL},
     {"{\"empty_block_interval_ms\": 3600001}", "empty_block_interval_ms", NULL},
     {"{\"block_interval_ms\": 5000, \"empty_block_interval_ms\": 4000}", NULL,

@@ -8,7 +8,6 @@
  * with the validator's key) and a lenient ledger (caps ten times the genesis's) reach the
  * checks that a flipped byte never reaches: each must be the one failure reported. */
 #define _XOPEN_SOURCE 700
-#include <cjson/cJSON.h>
 #include <dirent.h>
 #include <ftw.h>
 #include <leveldb/c.h>
@@ -20,6 +19,7 @@
 #include "chain.h"
 #include "check.h"
 #include "codec.h"
+#include "codec_json.h"
 #include "ledger_fixture.h"
 #include "report.h"
 #include "verify.h"
@@ -405,27 +405,29 @@ static size_t run_verify(env *e, const char *data_dir, lines *l, verify **out) {
 
 /* ------------------------------------------------------------------ report checks */
 
-static const cJSON *get(const cJSON *o, const char *key) {
-    const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, key);
+static const json_t *get(const json_t *o, const char *key) {
+    const json_t *m = json_object_get(o, key);
     if (m == NULL) fprintf(stderr, "  no member %s\n", key);
     return m;
 }
 
-static long long num(const cJSON *o, const char *key) {
-    const cJSON *m = get(o, key);
-    return cJSON_IsNumber(m) ? (long long) m->valuedouble : -1;
+static long long num(const json_t *o, const char *key) {
+    const json_t *m = get(o, key);
+    return json_is_integer(m) ? (long long) json_integer_value(m) : -1;
 }
 
-static bool yes(const cJSON *o, const char *key) {
-    return cJSON_IsTrue(get(o, key));
+static bool yes(const json_t *o, const char *key) {
+    return json_is_true(get(o, key));
 }
 
 /* The element of array `key` of o whose member `by` is the text `value`. */
-static const cJSON *find(const cJSON *o, const char *key, const char *by, const char *value) {
-    const cJSON *a = get(o, key);
-    for (const cJSON *x = a != NULL ? a->child : NULL; x != NULL; x = x->next) {
-        const cJSON *m = cJSON_GetObjectItemCaseSensitive(x, by);
-        if (cJSON_IsString(m) && strcmp(m->valuestring, value) == 0) return x;
+static const json_t *find(const json_t *o, const char *key, const char *by, const char *value) {
+    const json_t *a = get(o, key);
+    size_t i;
+    const json_t *x;
+    json_array_foreach(a, i, x) {
+        const char *m = json_string_value(json_object_get(x, by)); /* NULL unless a string */
+        if (m != NULL && strcmp(m, value) == 0) return x;
     }
     fprintf(stderr, "  no %s with %s=%s\n", key, by, value);
     return NULL;
@@ -439,7 +441,7 @@ static void id_text(char out[65], const uint8_t id[32]) {
     codec_hex_encode(out, id, 32);
 }
 
-static void check_year_totals(const cJSON *y) {
+static void check_year_totals(const json_t *y) {
     CHECK_EQ_INT(num(y, "year"), YEAR);
     CHECK_EQ_INT(num(y, "cap_fen"), FX_CITY_CAP);
     CHECK_EQ_INT(num(y, "issued_fen"), 149475000);
@@ -462,10 +464,10 @@ static void check_year_totals(const cJSON *y) {
     CHECK(yes(y, "holder_caps_held"));
 }
 
-static void check_programs(const cJSON *y) {
-    const cJSON *g = find(y, "programs", "name", "general");
-    const cJSON *s = find(y, "programs", "name", "shared");
-    const cJSON *pm = find(y, "programs", "name", "provincial-major");
+static void check_programs(const json_t *y) {
+    const json_t *g = find(y, "programs", "name", "general");
+    const json_t *s = find(y, "programs", "name", "shared");
+    const json_t *pm = find(y, "programs", "name", "provincial-major");
     CHECK(g != NULL && s != NULL && pm != NULL);
     if (g == NULL || s == NULL || pm == NULL) return;
     CHECK_EQ_INT(num(g, "issued_fen"), 155000);
@@ -486,37 +488,39 @@ static void check_programs(const cJSON *y) {
     CHECK(yes(g, "conservation_holds") && yes(s, "totals_match"));
 }
 
-static void check_centres(const env *e, const cJSON *y) {
+static void check_centres(const env *e, const json_t *y) {
     char c1[CRYPTO_ADDRESS_TEXT_BYTES], c2[CRYPTO_ADDRESS_TEXT_BYTES], id[65];
     addr_text(c1, e, K_CENTRE1);
     addr_text(c2, e, K_CENTRE2);
-    const cJSON *a = find(y, "centres", "centre", c1), *b = find(y, "centres", "centre", c2);
+    const json_t *a = find(y, "centres", "centre", c1), *b = find(y, "centres", "centre", c2);
     CHECK(a != NULL && b != NULL);
     if (a == NULL || b == NULL) return;
     CHECK_EQ_INT(num(a, "redeemed_fen"), 40000);
     CHECK_EQ_INT(num(a, "settled_fen"), 40000);
     CHECK_EQ_INT(num(b, "open_claims_fen"), 50000);
     id_text(id, e->claim_a);
-    const cJSON *ca = find(a, "claims", "claim", id);
-    CHECK(ca != NULL && strcmp(cJSON_GetObjectItem(ca, "contract_ref")->valuestring, "SC-1") == 0);
+    const json_t *ca = find(a, "claims", "claim", id);
+    CHECK(ca != NULL &&
+          strcmp(json_string_value(json_object_get(ca, "contract_ref")), "SC-1") == 0);
     CHECK(ca != NULL && yes(ca, "settled") && num(ca, "amount_fen") == 40000);
-    CHECK(ca != NULL && strcmp(cJSON_GetObjectItem(ca, "payment_ref")->valuestring, "PAY-1") == 0);
+    CHECK(ca != NULL &&
+          strcmp(json_string_value(json_object_get(ca, "payment_ref")), "PAY-1") == 0);
     id_text(id, e->claim_b);
-    const cJSON *cb = find(b, "claims", "claim", id);
+    const json_t *cb = find(b, "claims", "claim", id);
     CHECK(cb != NULL && !yes(cb, "settled") && num(cb, "amount_fen") == 50000);
 }
 
-static void check_holders(const env *e, const cJSON *y) {
+static void check_holders(const env *e, const json_t *y) {
     char h1[CRYPTO_ADDRESS_TEXT_BYTES], h2[CRYPTO_ADDRESS_TEXT_BYTES],
         h3[CRYPTO_ADDRESS_TEXT_BYTES];
     addr_text(h1, e, K_H1);
     addr_text(h2, e, K_H2);
     addr_text(h3, e, K_H3);
-    const cJSON *a = find(y, "holders", "holder", h1), *b = find(y, "holders", "holder", h2);
-    const cJSON *c = find(y, "holders", "holder", h3);
+    const json_t *a = find(y, "holders", "holder", h1), *b = find(y, "holders", "holder", h2);
+    const json_t *c = find(y, "holders", "holder", h3);
     CHECK(a != NULL && b != NULL && c != NULL);
     if (a == NULL || b == NULL || c == NULL) return;
-    CHECK(strcmp(cJSON_GetObjectItem(a, "name")->valuestring, "成都某AI公司") == 0);
+    CHECK(strcmp(json_string_value(json_object_get(a, "name")), "成都某AI公司") == 0);
     CHECK_EQ_INT(num(a, "issued_fen"), 120000);
     CHECK_EQ_INT(num(a, "held_fen"), 0);
     CHECK_EQ_INT(num(a, "redeemed_fen"), 40000);
@@ -525,30 +529,30 @@ static void check_holders(const env *e, const cJSON *y) {
     CHECK_EQ_INT(num(c, "issued_fen"), 5000);
     CHECK_EQ_INT(num(c, "held_fen"), 0);
     CHECK_EQ_INT(num(c, "redeemed_fen"), 50000);
-    const cJSON *gen = find(a, "caps", "program", "general");
+    const json_t *gen = find(a, "caps", "program", "general");
     CHECK(gen != NULL && num(gen, "used_fen") == 40000 && num(gen, "peak_fen") == 100000);
-    const cJSON *prov = find(b, "caps", "program", "provincial-major");
+    const json_t *prov = find(b, "caps", "program", "provincial-major");
     CHECK(prov != NULL && num(prov, "used_fen") == 149000000 && yes(prov, "cap_held"));
 }
 
-static void check_anomalies(const env *e, const cJSON *y) {
+static void check_anomalies(const env *e, const json_t *y) {
     char id[65], addr[CRYPTO_ADDRESS_TEXT_BYTES];
-    const cJSON *hops = find(y, "anomalies", "kind", "many_hops");
+    const json_t *hops = find(y, "anomalies", "kind", "many_hops");
     id_text(id, e->v4c);
-    CHECK(hops != NULL && strcmp(cJSON_GetObjectItem(hops, "voucher")->valuestring, id) == 0);
+    CHECK(hops != NULL && strcmp(json_string_value(json_object_get(hops, "voucher")), id) == 0);
     CHECK(hops != NULL && num(hops, "hops") == 3);
-    const cJSON *near = find(y, "anomalies", "kind", "near_holder_cap");
+    const json_t *near = find(y, "anomalies", "kind", "near_holder_cap");
     addr_text(addr, e, K_H2);
-    CHECK(near != NULL && strcmp(cJSON_GetObjectItem(near, "holder")->valuestring, addr) == 0);
+    CHECK(near != NULL && strcmp(json_string_value(json_object_get(near, "holder")), addr) == 0);
     CHECK(near != NULL && num(near, "used_fen") == 149000000);
-    const cJSON *aff = find(y, "anomalies", "kind", "affiliated_redemption");
+    const json_t *aff = find(y, "anomalies", "kind", "affiliated_redemption");
     id_text(id, e->v3b);
     addr_text(addr, e, K_STRANGER);
-    CHECK(aff != NULL && strcmp(cJSON_GetObjectItem(aff, "voucher")->valuestring, id) == 0);
-    CHECK(aff != NULL && strcmp(cJSON_GetObjectItem(aff, "party")->valuestring, addr) == 0);
+    CHECK(aff != NULL && strcmp(json_string_value(json_object_get(aff, "voucher")), id) == 0);
+    CHECK(aff != NULL && strcmp(json_string_value(json_object_get(aff, "party")), addr) == 0);
     CHECK(aff != NULL &&
-          strcmp(cJSON_GetObjectItem(aff, "affiliation")->valuestring, "group-b") == 0);
-    CHECK_EQ_INT(cJSON_GetArraySize(get(y, "anomalies")), 3);
+          strcmp(json_string_value(json_object_get(aff, "affiliation")), "group-b") == 0);
+    CHECK_EQ_INT((int) json_array_size(get(y, "anomalies")), 3);
 }
 
 /* ------------------------------------------------------------------ tests */
@@ -590,11 +594,11 @@ static void test_the_report_has_every_figure_of_the_known_chain(void) {
     char *json = NULL;
     size_t len = 0;
     CHECK_ERR(verify_report(v, REPORT_ALL_YEARS, &json, &len), SLQ_OK);
-    cJSON *r = json != NULL ? cJSON_ParseWithLength(json, len) : NULL;
+    json_t *r = json != NULL ? codec_json_parse(json, len, NULL, 0) : NULL;
     CHECK(r != NULL);
-    const cJSON *years = r != NULL ? get(r, "years") : NULL;
-    CHECK_EQ_INT(cJSON_GetArraySize(years), 1);
-    const cJSON *y = cJSON_GetArrayItem(years, 0);
+    const json_t *years = r != NULL ? get(r, "years") : NULL;
+    CHECK_EQ_INT((int) json_array_size(years), 1);
+    const json_t *y = json_array_get(years, 0);
     if (y != NULL) {
         CHECK_EQ_INT(num(r, "height"), 6);
         CHECK_EQ_INT(num(r, "time_ms"), e.t0 + 6 * MINUTE);
@@ -604,7 +608,7 @@ static void test_the_report_has_every_figure_of_the_known_chain(void) {
         check_holders(&e, y);
         check_anomalies(&e, y);
     }
-    cJSON_Delete(r);
+    json_decref(r);
     free(json);
     verify_free(v);
     env_deinit(&e);
@@ -630,10 +634,10 @@ static void test_the_report_over_the_store_is_the_report_over_the_replay(void) {
     CHECK(node != NULL && offline != NULL && node_len == offline_len &&
           memcmp(node, offline, node_len) == 0);
     /* One year is flat: its members at the top, with the header. */
-    cJSON *one = cJSON_ParseWithLength(offline, offline_len);
+    json_t *one = codec_json_parse(offline, offline_len, NULL, 0);
     CHECK(one != NULL && num(one, "year") == YEAR && num(one, "issued_fen") == 149475000);
-    CHECK(one != NULL && cJSON_GetObjectItem(one, "tip_hash") != NULL);
-    cJSON_Delete(one);
+    CHECK(one != NULL && json_object_get(one, "tip_hash") != NULL);
+    json_decref(one);
     free(node);
     free(offline);
     free(all);
@@ -650,12 +654,12 @@ static void test_a_year_without_vouchers_reports_zeros_and_a_held_cap(void) {
     char *json = NULL;
     size_t len = 0;
     CHECK_ERR(report_json(&json, &len, chain_ledger(e.c), &src, &tip, 2031), SLQ_OK);
-    cJSON *r = json != NULL ? cJSON_ParseWithLength(json, len) : NULL;
+    json_t *r = json != NULL ? codec_json_parse(json, len, NULL, 0) : NULL;
     CHECK(r != NULL && num(r, "issued_fen") == 0 && num(r, "headroom_fen") == FX_CITY_CAP);
     CHECK(r != NULL && yes(r, "cap_held") && yes(r, "conservation_holds"));
-    CHECK(r != NULL && cJSON_GetArraySize(get(r, "holders")) == 0);
+    CHECK(r != NULL && (int) json_array_size(get(r, "holders")) == 0);
     CHECK_ERR(report_json(&json, &len, chain_ledger(e.c), &src, &tip, 1999), SLQ_INVALID_ARGUMENT);
-    cJSON_Delete(r);
+    json_decref(r);
     free(json);
     env_deinit(&e);
 }
@@ -1022,12 +1026,12 @@ static void test_a_chain_of_the_sm2_suite_verifies(void) {
     char *json = NULL, *env_text = NULL, signer[CRYPTO_ADDRESS_TEXT_BYTES], why[256];
     size_t len = 0, env_len = 0;
     CHECK_ERR(verify_report(v, YEAR, &json, &len), SLQ_OK);
-    cJSON *r = json != NULL ? cJSON_ParseWithLength(json, len) : NULL;
-    CHECK(r != NULL && strcmp(cJSON_GetObjectItem(r, "suite")->valuestring, "sm2-sm3") == 0);
+    json_t *r = json != NULL ? codec_json_parse(json, len, NULL, 0) : NULL;
+    CHECK(r != NULL && strcmp(json_string_value(json_object_get(r, "suite")), "sm2-sm3") == 0);
     CHECK(r != NULL && num(r, "issued_fen") == 149475000 && yes(r, "conservation_holds"));
     CHECK_ERR(codec_report_sign(&env_text, &env_len, json, len, e.f.keys[K_REGULATOR]), SLQ_OK);
     CHECK_ERR(codec_report_verify(env_text, env_len, signer, why, sizeof why), SLQ_OK);
-    cJSON_Delete(r);
+    json_decref(r);
     free(json);
     free(env_text);
     verify_free(v);
