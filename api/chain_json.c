@@ -6,32 +6,32 @@
 #include "codec.h"
 #include "json.h"
 
-static void hash_list(cJSON *arr, const ProtobufCBinaryData *txs, size_t n, crypto_suite suite) {
+static void hash_list(json_t *arr, const ProtobufCBinaryData *txs, size_t n, crypto_suite suite) {
     for (size_t i = 0; i < n; i++) {
         uint8_t h[CRYPTO_HASH_BYTES];
         char hex[2 * CRYPTO_HASH_BYTES + 1];
         crypto_hash(suite, h, txs[i].data, txs[i].len);
         codec_hex_encode(hex, h, CRYPTO_HASH_BYTES);
-        cJSON_AddItemToArray(arr, cJSON_CreateString(hex));
+        codec_json_set_str(arr, NULL, hex);
     }
 }
 
-static cJSON *cert_json(const uint8_t *bytes, size_t len) {
+static json_t *cert_json(const uint8_t *bytes, size_t len) {
     Slq__Certificate *c = slq__certificate__unpack(NULL, len, bytes);
-    if (c == NULL) return cJSON_CreateNull();
-    cJSON *o = cJSON_CreateObject();
-    json_u64(o, "height", c->height);
-    json_u64(o, "round", c->round);
-    json_hex(o, "block_hash", c->block_hash.data, c->block_hash.len);
-    cJSON *sigs = cJSON_AddArrayToObject(o, "signatures");
+    if (c == NULL) return json_null();
+    json_t *o = json_object();
+    codec_json_set_u64(o, "height", c->height);
+    codec_json_set_u64(o, "round", c->round);
+    codec_json_set_hex(o, "block_hash", c->block_hash.data, c->block_hash.len);
+    json_t *sigs = codec_json_add_array(o, "signatures");
     for (size_t i = 0; i < c->n_sigs; i++) {
-        cJSON *s = cJSON_CreateObject();
+        json_t *s = json_object();
         static const char *flags[] = {"absent", "commit", "nil"};
         unsigned f = (unsigned) c->sigs[i]->flag;
-        cJSON_AddStringToObject(s, "flag", f < 3 ? flags[f] : "unknown");
+        codec_json_set_str(s, "flag", f < 3 ? flags[f] : "unknown");
         if (c->sigs[i]->validator.len == CRYPTO_ADDRESS_BYTES)
-            json_address(s, "validator", c->sigs[i]->validator.data);
-        cJSON_AddItemToArray(sigs, s);
+            codec_json_set_address(s, "validator", c->sigs[i]->validator.data);
+        codec_json_set(sigs, NULL, s);
     }
     slq__certificate__free_unpacked(c, NULL);
     return o;
@@ -51,7 +51,7 @@ static slq_err load_block(api *a, uint64_t height, Slq__Block **b, Slq__BlockHea
     return SLQ_STORAGE_CORRUPT;
 }
 
-slq_err api_block_json(api *a, uint64_t height, cJSON **out) {
+slq_err api_block_json(api *a, uint64_t height, json_t **out) {
     Slq__Block *b;
     Slq__BlockHeader *h;
     slq_err err = load_block(a, height, &b, &h);
@@ -59,20 +59,21 @@ slq_err api_block_json(api *a, uint64_t height, cJSON **out) {
     crypto_suite suite = ledger_suite(chain_ledger(a->cfg.chain));
     uint8_t hash[CRYPTO_HASH_BYTES];
     crypto_hash(suite, hash, b->header.data, b->header.len);
-    cJSON *o = cJSON_CreateObject();
-    json_u64(o, "height", h->height);
-    json_hex(o, "hash", hash, CRYPTO_HASH_BYTES);
-    json_i64(o, "time_ms", h->time_ms);
-    json_hex(o, "prev_hash", h->prev_hash.data, h->prev_hash.len);
-    json_hex(o, "txs_root", h->txs_root.data, h->txs_root.len);
-    json_hex(o, "app_hash", h->app_hash.data, h->app_hash.len);
-    if (h->proposer.len == CRYPTO_ADDRESS_BYTES) json_address(o, "proposer", h->proposer.data);
-    json_hex(o, "validators_hash", h->validators_hash.data, h->validators_hash.len);
-    hash_list(cJSON_AddArrayToObject(o, "txs"), b->txs, b->n_txs, suite);
+    json_t *o = json_object();
+    codec_json_set_u64(o, "height", h->height);
+    codec_json_set_hex(o, "hash", hash, CRYPTO_HASH_BYTES);
+    codec_json_set_i64(o, "time_ms", h->time_ms);
+    codec_json_set_hex(o, "prev_hash", h->prev_hash.data, h->prev_hash.len);
+    codec_json_set_hex(o, "txs_root", h->txs_root.data, h->txs_root.len);
+    codec_json_set_hex(o, "app_hash", h->app_hash.data, h->app_hash.len);
+    if (h->proposer.len == CRYPTO_ADDRESS_BYTES)
+        codec_json_set_address(o, "proposer", h->proposer.data);
+    codec_json_set_hex(o, "validators_hash", h->validators_hash.data, h->validators_hash.len);
+    hash_list(codec_json_add_array(o, "txs"), b->txs, b->n_txs, suite);
     uint8_t *cert = NULL;
     size_t cert_len = 0;
     if (storage_cert_by_height(chain_storage(a->cfg.chain), height, &cert, &cert_len) == SLQ_OK) {
-        cJSON_AddItemToObject(o, "certificate", cert_json(cert, cert_len));
+        codec_json_set(o, "certificate", cert_json(cert, cert_len));
         free(cert);
     }
     slq__block_header__free_unpacked(h, NULL);
@@ -89,55 +90,56 @@ static const char *kind_name(Slq__TxKind k) {
     return (unsigned) k < 7 ? names[k] : "unknown";
 }
 
-static void ids_json(cJSON *arr, const ProtobufCBinaryData *ids, size_t n) {
+static void ids_json(json_t *arr, const ProtobufCBinaryData *ids, size_t n) {
     for (size_t i = 0; i < n; i++) {
         char hex[2 * CRYPTO_HASH_BYTES + 1];
         codec_hex_encode(hex, ids[i].data, ids[i].len == CRYPTO_HASH_BYTES ? CRYPTO_HASH_BYTES : 0);
-        cJSON_AddItemToArray(arr, cJSON_CreateString(hex));
+        codec_json_set_str(arr, NULL, hex);
     }
 }
 
-static cJSON *body_json(const Slq__TxBody *b) {
-    cJSON *o = cJSON_CreateObject();
+static json_t *body_json(const Slq__TxBody *b) {
+    json_t *o = json_object();
     if (b->payload_case == SLQ__TX_BODY__PAYLOAD_REGISTER) {
         if (b->register_->address.len == CRYPTO_ADDRESS_BYTES)
-            json_address(o, "address", b->register_->address.data);
+            codec_json_set_address(o, "address", b->register_->address.data);
         const char *role = codec_role_name(b->register_->role);
-        cJSON_AddStringToObject(o, "role", role != NULL ? role : "unknown");
-        cJSON_AddStringToObject(o, "name", b->register_->name);
-        cJSON_AddStringToObject(o, "affiliation", b->register_->affiliation);
+        codec_json_set_str(o, "role", role != NULL ? role : "unknown");
+        codec_json_set_str(o, "name", b->register_->name);
+        codec_json_set_str(o, "affiliation", b->register_->affiliation);
     } else if (b->payload_case == SLQ__TX_BODY__PAYLOAD_ISSUE) {
         if (b->issue->holder.len == CRYPTO_ADDRESS_BYTES)
-            json_address(o, "holder", b->issue->holder.data);
-        cJSON_AddStringToObject(o, "program", b->issue->program);
-        json_i64(o, "amount_fen", b->issue->amount_fen);
-        json_i64(o, "cost_fen", b->issue->cost_fen);
-        cJSON_AddStringToObject(o, "application_ref", b->issue->application_ref);
-        json_i64(o, "expires_at_ms", b->issue->expires_at_ms);
+            codec_json_set_address(o, "holder", b->issue->holder.data);
+        codec_json_set_str(o, "program", b->issue->program);
+        codec_json_set_i64(o, "amount_fen", b->issue->amount_fen);
+        codec_json_set_i64(o, "cost_fen", b->issue->cost_fen);
+        codec_json_set_str(o, "application_ref", b->issue->application_ref);
+        codec_json_set_i64(o, "expires_at_ms", b->issue->expires_at_ms);
     } else if (b->payload_case == SLQ__TX_BODY__PAYLOAD_TRANSFER) {
-        json_hex(o, "voucher", b->transfer->voucher_id.data, b->transfer->voucher_id.len);
+        codec_json_set_hex(o, "voucher", b->transfer->voucher_id.data, b->transfer->voucher_id.len);
         if (b->transfer->to.len == CRYPTO_ADDRESS_BYTES)
-            json_address(o, "to", b->transfer->to.data);
-        json_i64(o, "amount_fen", b->transfer->amount_fen);
+            codec_json_set_address(o, "to", b->transfer->to.data);
+        codec_json_set_i64(o, "amount_fen", b->transfer->amount_fen);
     } else if (b->payload_case == SLQ__TX_BODY__PAYLOAD_REDEEM) {
-        ids_json(cJSON_AddArrayToObject(o, "vouchers"), b->redeem->voucher_ids,
+        ids_json(codec_json_add_array(o, "vouchers"), b->redeem->voucher_ids,
                  b->redeem->n_voucher_ids);
-        cJSON_AddStringToObject(o, "contract_ref", b->redeem->contract_ref);
-        json_hex(o, "evidence_hash", b->redeem->evidence_hash.data, b->redeem->evidence_hash.len);
+        codec_json_set_str(o, "contract_ref", b->redeem->contract_ref);
+        codec_json_set_hex(o, "evidence_hash", b->redeem->evidence_hash.data,
+                           b->redeem->evidence_hash.len);
     } else if (b->payload_case == SLQ__TX_BODY__PAYLOAD_SETTLE) {
-        json_hex(o, "claim", b->settle->claim_id.data, b->settle->claim_id.len);
-        cJSON_AddStringToObject(o, "payment_ref", b->settle->payment_ref);
+        codec_json_set_hex(o, "claim", b->settle->claim_id.data, b->settle->claim_id.len);
+        codec_json_set_str(o, "payment_ref", b->settle->payment_ref);
     } else if (b->payload_case == SLQ__TX_BODY__PAYLOAD_REVOKE) {
-        json_hex(o, "voucher", b->revoke->voucher_id.data, b->revoke->voucher_id.len);
-        cJSON_AddStringToObject(o, "reason", b->revoke->reason);
+        codec_json_set_hex(o, "voucher", b->revoke->voucher_id.data, b->revoke->voucher_id.len);
+        codec_json_set_str(o, "reason", b->revoke->reason);
     }
     return o;
 }
 
 /* The vouchers a committed tx created (recipient's first) and the claim it opened. */
-static void outcome_json(api *a, cJSON *o, const ledger_tx *tx) {
+static void outcome_json(api *a, json_t *o, const ledger_tx *tx) {
     crypto_suite suite = ledger_suite(chain_ledger(a->cfg.chain));
-    cJSON *vs = cJSON_AddArrayToObject(o, "vouchers");
+    json_t *vs = codec_json_add_array(o, "vouchers");
     Slq__TxKind k = tx->body->kind;
     uint32_t max = k == SLQ__TX_KIND__TX_ISSUE ? 1 : k == SLQ__TX_KIND__TX_TRANSFER ? 2 : 0;
     for (uint32_t i = 0; i < max; i++) {
@@ -149,16 +151,16 @@ static void outcome_json(api *a, cJSON *o, const ledger_tx *tx) {
         free(v);
         char hex[2 * CRYPTO_HASH_BYTES + 1];
         codec_hex_encode(hex, id, CRYPTO_HASH_BYTES);
-        cJSON_AddItemToArray(vs, cJSON_CreateString(hex));
+        codec_json_set_str(vs, NULL, hex);
     }
     if (k == SLQ__TX_KIND__TX_REDEEM) {
         uint8_t claim[CRYPTO_HASH_BYTES];
         ledger_claim_id(suite, claim, tx->hash);
-        json_hex(o, "claim", claim, CRYPTO_HASH_BYTES);
+        codec_json_set_hex(o, "claim", claim, CRYPTO_HASH_BYTES);
     }
 }
 
-slq_err api_tx_json(api *a, const uint8_t hash[CRYPTO_HASH_BYTES], cJSON **out) {
+slq_err api_tx_json(api *a, const uint8_t hash[CRYPTO_HASH_BYTES], json_t **out) {
     uint64_t height = 0;
     uint32_t index = 0;
     uint8_t *bytes = NULL;
@@ -166,9 +168,9 @@ slq_err api_tx_json(api *a, const uint8_t hash[CRYPTO_HASH_BYTES], cJSON **out) 
     slq_err err =
         storage_tx_by_hash(chain_storage(a->cfg.chain), hash, &height, &index, &bytes, &len);
     if (err == SLQ_NOT_FOUND && mempool_has(a->cfg.mp, hash)) {
-        *out = cJSON_CreateObject();
-        json_hex(*out, "tx", hash, CRYPTO_HASH_BYTES);
-        cJSON_AddStringToObject(*out, "status", "pending");
+        *out = json_object();
+        codec_json_set_hex(*out, "tx", hash, CRYPTO_HASH_BYTES);
+        codec_json_set_str(*out, "status", "pending");
         return SLQ_OK;
     }
     if (err != SLQ_OK) return err;
@@ -179,22 +181,22 @@ slq_err api_tx_json(api *a, const uint8_t hash[CRYPTO_HASH_BYTES], cJSON **out) 
     Slq__Block *b = NULL;
     Slq__BlockHeader *h = NULL;
     err = load_block(a, height, &b, &h);
-    cJSON *o = cJSON_CreateObject();
-    json_hex(o, "tx", hash, CRYPTO_HASH_BYTES);
-    cJSON_AddStringToObject(o, "status", "committed");
-    json_u64(o, "height", height);
-    json_u64(o, "index", index);
-    if (err == SLQ_OK) json_i64(o, "time_ms", h->time_ms);
-    cJSON_AddStringToObject(o, "kind", kind_name(tx.body->kind));
-    json_address(o, "signer", tx.signer);
-    json_u64(o, "nonce", tx.body->nonce);
+    json_t *o = json_object();
+    codec_json_set_hex(o, "tx", hash, CRYPTO_HASH_BYTES);
+    codec_json_set_str(o, "status", "committed");
+    codec_json_set_u64(o, "height", height);
+    codec_json_set_u64(o, "index", index);
+    if (err == SLQ_OK) codec_json_set_i64(o, "time_ms", h->time_ms);
+    codec_json_set_str(o, "kind", kind_name(tx.body->kind));
+    codec_json_set_address(o, "signer", tx.signer);
+    codec_json_set_u64(o, "nonce", tx.body->nonce);
     outcome_json(a, o, &tx);
-    cJSON_AddItemToObject(o, "body", body_json(tx.body));
+    codec_json_set(o, "body", body_json(tx.body));
     ledger_tx_free(&tx);
     if (h != NULL) slq__block_header__free_unpacked(h, NULL);
     if (b != NULL) slq__block__free_unpacked(b, NULL);
     if (err != SLQ_OK) {
-        cJSON_Delete(o);
+        json_decref(o);
         return err;
     }
     *out = o;

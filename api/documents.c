@@ -71,7 +71,7 @@ static void scan_work(uv_work_t *w) {
         j->err = report_json(&j->json, &len, j->l, &src, &j->tip, args->year);
         return;
     }
-    cJSON *o = NULL;
+    json_t *o = NULL;
     api_view view = {.l = j->l, .pin = j->pin, .time_ms = j->tip.time_ms};
     switch (args->kind) {
         case API_DOC_AUDIT:
@@ -88,8 +88,8 @@ static void scan_work(uv_work_t *w) {
             break;
     }
     if (j->err != SLQ_OK) return;
-    j->json = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
+    j->json = codec_json_text(o, CODEC_JSON_COMPACT, NULL);
+    json_decref(o);
     if (j->json == NULL) j->err = SLQ_NO_MEMORY;
 }
 

@@ -1,17 +1,12 @@
-/* json.h: JSON documents of the API (docs/api.md) built from committed state. Integers
- * go out as exact JSON integers (cJSON raw text), never through a double. */
+/* json.h: JSON documents of the API (docs/api.md) built from committed state, with the
+ * helpers of codec_json.h: integers go out as exact JSON integers, never through a double. */
 #ifndef SLQ_NODE_API_JSON_H
 #define SLQ_NODE_API_JSON_H
 
-#include <cjson/cJSON.h>
 #include <stdbool.h>
 
+#include "codec_json.h"
 #include "internal.h"
-
-void json_i64(cJSON *o, const char *key, int64_t v);
-void json_u64(cJSON *o, const char *key, uint64_t v);
-void json_hex(cJSON *o, const char *key, const uint8_t *p, size_t n);
-void json_address(cJSON *o, const char *key, const uint8_t addr[CRYPTO_ADDRESS_BYTES]);
 
 /* What a document built off the loop thread reads: the read-only ledger and a pinned view of
  * the store (documents.c makes these), with the pinned tip's block time. */
@@ -21,20 +16,20 @@ typedef struct {
     int64_t time_ms;
 } api_view;
 
-/* Each fills *out (cJSON_Delete it) or returns SLQ_NOT_FOUND / a storage error. Those taking
+/* Each fills *out (json_decref it) or returns SLQ_NOT_FOUND / a storage error. Those taking
  * the API run on the loop thread; those taking a view on any thread. */
-SLQ_MUST_USE slq_err api_block_json(api *a, uint64_t height, cJSON **out);
-SLQ_MUST_USE slq_err api_tx_json(api *a, const uint8_t hash[CRYPTO_HASH_BYTES], cJSON **out);
+SLQ_MUST_USE slq_err api_block_json(api *a, uint64_t height, json_t **out);
+SLQ_MUST_USE slq_err api_tx_json(api *a, const uint8_t hash[CRYPTO_HASH_BYTES], json_t **out);
 SLQ_MUST_USE slq_err api_account_json(api *a, const uint8_t addr[CRYPTO_ADDRESS_BYTES],
-                                      cJSON **out);
+                                      json_t **out);
 SLQ_MUST_USE slq_err api_balance_json(const api_view *view,
                                       const uint8_t addr[CRYPTO_ADDRESS_BYTES], bool all,
-                                      cJSON **out);
+                                      json_t **out);
 SLQ_MUST_USE slq_err api_voucher_lineage_json(const api_view *view,
-                                              const uint8_t id[CRYPTO_HASH_BYTES], cJSON **out);
-SLQ_MUST_USE slq_err api_claims_json(const api_view *view, const uint8_t *centre, cJSON **out);
+                                              const uint8_t id[CRYPTO_HASH_BYTES], json_t **out);
+SLQ_MUST_USE slq_err api_claims_json(const api_view *view, const uint8_t *centre, json_t **out);
 /* The audit summary of a budget year over the view, whose tip is at `height`. */
 SLQ_MUST_USE slq_err api_audit_json(const api_view *view, uint64_t height, uint32_t year,
-                                    cJSON **out);
+                                    json_t **out);
 
 #endif

@@ -1,9 +1,9 @@
 /* reply.c: how the API answers (internal.h): a JSON text with its status, or the error object
  * of an slq_err with the one status the error table gives it. */
-#include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec_json.h"
 #include "internal.h"
 #include "slq/log.h"
 
@@ -23,10 +23,10 @@ void api_send(api *a, http_req_ref ref, int status, char *json) {
 }
 
 void api_error(api *a, http_req_ref ref, slq_err code, const char *message) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "error", slq_err_name(code));
-    cJSON_AddNumberToObject(o, "code", code);
-    cJSON_AddStringToObject(o, "message", message);
-    api_send(a, ref, slq_err_http_status(code), cJSON_PrintUnformatted(o));
-    cJSON_Delete(o);
+    json_t *o = json_object();
+    codec_json_set_str(o, "error", slq_err_name(code));
+    codec_json_set_i64(o, "code", code);
+    codec_json_set_str(o, "message", message);
+    api_send(a, ref, slq_err_http_status(code), codec_json_text(o, CODEC_JSON_COMPACT, NULL));
+    json_decref(o);
 }

@@ -1,12 +1,12 @@
 /* routes.c: the HTTP JSON API of docs/api.md: routing and the read-only handlers. Every
  * answer reads committed state from the store; nothing here writes. Integers (fen, ms,
  * heights, nonces) are written as exact JSON integers, never through a double. */
-#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "codec.h"
+#include "codec_json.h"
 #include "documents.h"
 #include "internal.h"
 #include "json.h"
@@ -14,9 +14,9 @@
 #include "slq/keys.h"
 #include "slq/log.h"
 
-static void reply(api *a, http_req_ref ref, cJSON *o) {
-    api_send(a, ref, 200, cJSON_PrintUnformatted(o));
-    cJSON_Delete(o);
+static void reply(api *a, http_req_ref ref, json_t *o) {
+    api_send(a, ref, 200, codec_json_text(o, CODEC_JSON_COMPACT, NULL));
+    json_decref(o);
 }
 
 #define U64_SAFE_DIGITS 19u /* every 19-digit number fits in uint64_t */
@@ -37,28 +37,28 @@ static bool parse_u64(const char *s, uint64_t *out) {
 static void get_status(api *a, http_req_ref ref) {
     const ledger *l = chain_ledger(a->cfg.chain);
     const storage_tip *tip = chain_tip(a->cfg.chain);
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "chain_id", ledger_chain_id(l));
-    cJSON_AddStringToObject(o, "suite", crypto_suite_name(ledger_suite(l)));
-    json_hex(o, "genesis_hash", ledger_genesis_hash(l), CRYPTO_HASH_BYTES);
-    json_u64(o, "height", tip->height);
-    json_hex(o, "tip_hash", tip->hash, CRYPTO_HASH_BYTES);
-    json_hex(o, "app_hash", tip->app_hash, CRYPTO_HASH_BYTES);
-    json_i64(o, "time_ms", chain_tip_time_ms(a->cfg.chain));
-    json_u64(o, "mempool", mempool_count(a->cfg.mp));
-    json_address(o, "node", a->cfg.addr);
-    cJSON_AddBoolToObject(o, "validator", a->cfg.validator);
-    cJSON *vs = cJSON_AddArrayToObject(o, "validators");
+    json_t *o = json_object();
+    codec_json_set_str(o, "chain_id", ledger_chain_id(l));
+    codec_json_set_str(o, "suite", crypto_suite_name(ledger_suite(l)));
+    codec_json_set_hex(o, "genesis_hash", ledger_genesis_hash(l), CRYPTO_HASH_BYTES);
+    codec_json_set_u64(o, "height", tip->height);
+    codec_json_set_hex(o, "tip_hash", tip->hash, CRYPTO_HASH_BYTES);
+    codec_json_set_hex(o, "app_hash", tip->app_hash, CRYPTO_HASH_BYTES);
+    codec_json_set_i64(o, "time_ms", chain_tip_time_ms(a->cfg.chain));
+    codec_json_set_u64(o, "mempool", mempool_count(a->cfg.mp));
+    codec_json_set_address(o, "node", a->cfg.addr);
+    codec_json_set_bool(o, "validator", a->cfg.validator);
+    json_t *vs = codec_json_add_array(o, "validators");
     const Slq__Genesis *g = ledger_genesis(l);
     for (size_t i = 0; i < g->n_validators; i++) {
-        cJSON *v = cJSON_CreateObject();
+        json_t *v = json_object();
         uint8_t addr[CRYPTO_ADDRESS_BYTES];
         if (crypto_address(ledger_suite(l), addr, g->validators[i]->pubkey.data,
                            g->validators[i]->pubkey.len) == SLQ_OK)
-            json_address(v, "address", addr);
-        cJSON_AddStringToObject(v, "name", g->validators[i]->name);
-        json_u64(v, "power", g->validators[i]->power);
-        cJSON_AddItemToArray(vs, v);
+            codec_json_set_address(v, "address", addr);
+        codec_json_set_str(v, "name", g->validators[i]->name);
+        codec_json_set_u64(v, "power", g->validators[i]->power);
+        codec_json_set(vs, NULL, v);
     }
     reply(a, ref, o);
 }
@@ -69,7 +69,7 @@ static void get_block(api *a, http_req_ref ref, const char *which) {
         api_error(a, ref, SLQ_INVALID_ARGUMENT, "height must be a number or latest");
         return;
     }
-    cJSON *o = NULL;
+    json_t *o = NULL;
     slq_err err = height == 0 ? SLQ_NOT_FOUND : api_block_json(a, height, &o);
     if (err == SLQ_NOT_FOUND)
         api_error(a, ref, err, "no block at that height");
@@ -88,7 +88,7 @@ static void get_tx(api *a, http_req_ref ref, const char *hex) {
         api_error(a, ref, SLQ_FIELD_INVALID, "tx hash must be 64 lowercase hex digits");
         return;
     }
-    cJSON *o = NULL;
+    json_t *o = NULL;
     slq_err err = api_tx_json(a, hash, &o);
     if (err == SLQ_OK) {
         reply(a, ref, o);
@@ -103,12 +103,12 @@ static void get_tx(api *a, http_req_ref ref, const char *hex) {
         api_error(a, ref, SLQ_NOT_FOUND, "unknown transaction");
         return;
     }
-    o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "tx", hex);
-    cJSON_AddStringToObject(o, "status", "rejected");
-    cJSON_AddStringToObject(o, "error", slq_err_name(r->code));
-    cJSON_AddNumberToObject(o, "code", r->code);
-    cJSON_AddStringToObject(o, "message", r->message);
+    o = json_object();
+    codec_json_set_str(o, "tx", hex);
+    codec_json_set_str(o, "status", "rejected");
+    codec_json_set_str(o, "error", slq_err_name(r->code));
+    codec_json_set_i64(o, "code", r->code);
+    codec_json_set_str(o, "message", r->message);
     reply(a, ref, o);
 }
 
@@ -127,7 +127,7 @@ static void get_account(api *a, http_req_ref ref, const char *addr_text, const c
         api_doc(a, ref, &args);
         return;
     }
-    cJSON *o = NULL;
+    json_t *o = NULL;
     slq_err err = rest == NULL ? api_account_json(a, addr, &o) : SLQ_INVALID_ARGUMENT;
     if (err == SLQ_OK)
         reply(a, ref, o);
@@ -168,30 +168,31 @@ static void get_claims(api *a, http_req_ref ref, const char *query) {
 
 /* ------------------------------------------------------------------ evidence */
 
-static cJSON *vote_json(const Slq__Vote *v) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "type",
-                            v->type == SLQ__VOTE_TYPE__VOTE_PREVOTE ? "prevote" : "precommit");
-    json_u64(o, "height", v->height);
-    json_u64(o, "round", v->round);
+static json_t *vote_json(const Slq__Vote *v) {
+    json_t *o = json_object();
+    codec_json_set_str(o, "type",
+                       v->type == SLQ__VOTE_TYPE__VOTE_PREVOTE ? "prevote" : "precommit");
+    codec_json_set_u64(o, "height", v->height);
+    codec_json_set_u64(o, "round", v->round);
     if (v->block_hash.len > 0)
-        json_hex(o, "block_hash", v->block_hash.data, v->block_hash.len);
+        codec_json_set_hex(o, "block_hash", v->block_hash.data, v->block_hash.len);
     else
-        cJSON_AddNullToObject(o, "block_hash");
-    if (v->validator.len == CRYPTO_ADDRESS_BYTES) json_address(o, "validator", v->validator.data);
-    json_hex(o, "signature", v->signature.data, v->signature.len);
+        codec_json_set_null(o, "block_hash");
+    if (v->validator.len == CRYPTO_ADDRESS_BYTES)
+        codec_json_set_address(o, "validator", v->validator.data);
+    codec_json_set_hex(o, "signature", v->signature.data, v->signature.len);
     return o;
 }
 
 /* Conflicting signed votes this node has seen (kept in memory since it started). */
 static void get_evidence(api *a, http_req_ref ref) {
-    cJSON *o = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(o, "evidence");
+    json_t *o = json_object(), *list = codec_json_add_array(o, "evidence");
     for (size_t i = 0; i < engine_evidence_count(a->engine); i++) {
         const Slq__Evidence *ev = engine_evidence(a->engine, i);
-        cJSON *e = cJSON_CreateObject();
-        cJSON_AddItemToObject(e, "a", vote_json(ev->a));
-        cJSON_AddItemToObject(e, "b", vote_json(ev->b));
-        cJSON_AddItemToArray(list, e);
+        json_t *e = json_object();
+        codec_json_set(e, "a", vote_json(ev->a));
+        codec_json_set(e, "b", vote_json(ev->b));
+        codec_json_set(list, NULL, e);
     }
     reply(a, ref, o);
 }

@@ -10,46 +10,13 @@
 #include "slq/amount.h"
 #include "slq/keys.h"
 
-void json_i64(cJSON *o, const char *key, int64_t v) {
-    char buf[24];
-    snprintf(buf, sizeof buf, "%lld", (long long) v);
-    cJSON_AddRawToObject(o, key, buf);
-}
-
-void json_u64(cJSON *o, const char *key, uint64_t v) {
-    char buf[24];
-    snprintf(buf, sizeof buf, "%llu", (unsigned long long) v);
-    cJSON_AddRawToObject(o, key, buf);
-}
-
-/* The longest byte string written as hex: a signature (SM2's DER is the longest). */
-#define JSON_HEX_BYTES_MAX CRYPTO_SIG_BYTES_MAX
-_Static_assert(JSON_HEX_BYTES_MAX >= CRYPTO_PUBKEY_BYTES_MAX, "a public key fits");
-_Static_assert(JSON_HEX_BYTES_MAX >= CRYPTO_HASH_BYTES, "a hash fits");
-
-void json_hex(cJSON *o, const char *key, const uint8_t *p, size_t n) {
-    char buf[2 * JSON_HEX_BYTES_MAX + 1];
-    if (n > JSON_HEX_BYTES_MAX) { /* no field is this long: never shown cut */
-        cJSON_AddNullToObject(o, key);
-        return;
-    }
-    codec_hex_encode(buf, p, n);
-    cJSON_AddStringToObject(o, key, buf);
-}
-
-void json_address(cJSON *o, const char *key, const uint8_t addr[CRYPTO_ADDRESS_BYTES]) {
-    char buf[CRYPTO_ADDRESS_TEXT_BYTES];
-    crypto_address_format(buf, addr);
-    cJSON_AddStringToObject(o, key, buf);
-}
-
-static void json_bytes_or_null(cJSON *o, const char *key, const ProtobufCBinaryData *b) {
+static void bytes_or_null(json_t *o, const char *key, const ProtobufCBinaryData *b) {
     if (b->len == CRYPTO_ADDRESS_BYTES)
-        json_address(o, key, b->data);
+        codec_json_set_address(o, key, b->data);
     else if (b->len > 0)
-        json_hex(o, key, b->data, b->len);
+        codec_json_set_hex(o, key, b->data, b->len);
     else
-        cJSON_AddNullToObject(o, key);
+        codec_json_set_null(o, key);
 }
 
 /* Unpacks a row just read (err: the read's result; v is freed). SLQ_NOT_FOUND,
@@ -87,24 +54,24 @@ static const char *program_name(const ledger *l, uint32_t i) {
     return i < p->n_programs ? p->programs[i]->name : "unknown";
 }
 
-static cJSON *voucher_json(const api_view *view, const Slq__Voucher *v) {
-    cJSON *o = cJSON_CreateObject();
-    json_hex(o, "id", v->id.data, v->id.len);
-    cJSON_AddStringToObject(o, "program", program_name(view->l, v->program));
-    json_u64(o, "budget_year", v->budget_year);
-    json_i64(o, "amount_fen", v->remaining_fen);
-    json_i64(o, "original_fen", v->original_fen);
-    json_bytes_or_null(o, "holder", &v->holder);
-    json_bytes_or_null(o, "beneficiary", &v->beneficiary);
-    json_i64(o, "issued_at_ms", v->issued_at_ms);
-    json_i64(o, "expires_at_ms", v->expires_at_ms);
-    cJSON_AddStringToObject(
+static json_t *voucher_json(const api_view *view, const Slq__Voucher *v) {
+    json_t *o = json_object();
+    codec_json_set_hex(o, "id", v->id.data, v->id.len);
+    codec_json_set_str(o, "program", program_name(view->l, v->program));
+    codec_json_set_u64(o, "budget_year", v->budget_year);
+    codec_json_set_i64(o, "amount_fen", v->remaining_fen);
+    codec_json_set_i64(o, "original_fen", v->original_fen);
+    bytes_or_null(o, "holder", &v->holder);
+    bytes_or_null(o, "beneficiary", &v->beneficiary);
+    codec_json_set_i64(o, "issued_at_ms", v->issued_at_ms);
+    codec_json_set_i64(o, "expires_at_ms", v->expires_at_ms);
+    codec_json_set_str(
         o, "state", codec_voucher_state_name(v->state, ledger_voucher_expired(v, view->time_ms)));
-    json_bytes_or_null(o, "parent_id", &v->parent_id);
-    json_bytes_or_null(o, "created_tx", &v->created_tx);
-    json_bytes_or_null(o, "closed_tx", &v->closed_tx);
-    json_bytes_or_null(o, "claim_id", &v->claim_id);
-    json_u64(o, "hops", v->hops);
+    bytes_or_null(o, "parent_id", &v->parent_id);
+    bytes_or_null(o, "created_tx", &v->created_tx);
+    bytes_or_null(o, "closed_tx", &v->closed_tx);
+    bytes_or_null(o, "claim_id", &v->claim_id);
+    codec_json_set_u64(o, "hops", v->hops);
     return o;
 }
 
@@ -115,27 +82,27 @@ static slq_err voucher_get(const api_view *view, const uint8_t *id, Slq__Voucher
 
 /* Adds a tx hash to a list kept oldest first and without repeats (walking up the lineage
  * meets the newest first, and a split parent's closing tx is its child's creating tx). */
-static void tx_prepend(cJSON *txs, const ProtobufCBinaryData *h) {
+static void tx_prepend(json_t *txs, const ProtobufCBinaryData *h) {
     if (h->len != CRYPTO_HASH_BYTES) return;
     char hex[2 * CRYPTO_HASH_BYTES + 1];
     codec_hex_encode(hex, h->data, CRYPTO_HASH_BYTES);
-    const cJSON *first = cJSON_GetArrayItem(txs, 0);
-    if (first != NULL && strcmp(first->valuestring, hex) == 0) return;
-    cJSON_InsertItemInArray(txs, 0, cJSON_CreateString(hex));
+    const char *first = json_string_value(json_array_get(txs, 0)); /* NULL when empty */
+    if (first != NULL && strcmp(first, hex) == 0) return;
+    json_array_insert_new(txs, 0, json_string(hex));
 }
 
 slq_err api_voucher_lineage_json(const api_view *view, const uint8_t id[CRYPTO_HASH_BYTES],
-                                 cJSON **out) {
+                                 json_t **out) {
     Slq__Voucher *v = NULL;
     slq_err err = voucher_get(view, id, &v);
     if (err != SLQ_OK) return err;
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddItemToObject(o, "voucher", voucher_json(view, v));
-    cJSON *lineage = cJSON_AddArrayToObject(o, "lineage");
-    cJSON *txs = cJSON_AddArrayToObject(o, "txs");
+    json_t *o = json_object();
+    codec_json_set(o, "voucher", voucher_json(view, v));
+    json_t *lineage = codec_json_add_array(o, "lineage");
+    json_t *txs = codec_json_add_array(o, "txs");
     /* Up to the root: every step is one transfer, so the walk is as long as the history. */
     for (size_t depth = 0; v != NULL; depth++) {
-        if (depth > 0) cJSON_AddItemToArray(lineage, voucher_json(view, v));
+        if (depth > 0) codec_json_set(lineage, NULL, voucher_json(view, v));
         tx_prepend(txs, &v->closed_tx);
         tx_prepend(txs, &v->created_tx);
         Slq__Voucher *parent = NULL;
@@ -146,7 +113,7 @@ slq_err api_voucher_lineage_json(const api_view *view, const uint8_t id[CRYPTO_H
         if (err != SLQ_OK) break;
     }
     if (err != SLQ_OK) {
-        cJSON_Delete(o);
+        json_decref(o);
         return err == SLQ_NOT_FOUND ? SLQ_STORAGE_CORRUPT : err; /* a parent must exist */
     }
     *out = o;
@@ -155,7 +122,7 @@ slq_err api_voucher_lineage_json(const api_view *view, const uint8_t id[CRYPTO_H
 
 typedef struct {
     const api_view *view;
-    cJSON *list;
+    json_t *list;
     int64_t total;
     bool all;
     slq_err err;
@@ -169,54 +136,54 @@ static bool balance_cb(void *arg, const uint8_t id[32]) {
     if (b->err != SLQ_OK) return false;
     bool expired = ledger_voucher_expired(v, b->view->time_ms);
     if (!expired) b->total += v->remaining_fen; /* sum of held amounts: bounded by the caps */
-    if (!expired || b->all) cJSON_AddItemToArray(b->list, voucher_json(b->view, v));
+    if (!expired || b->all) codec_json_set(b->list, NULL, voucher_json(b->view, v));
     slq__voucher__free_unpacked(v, NULL);
     return true;
 }
 
 slq_err api_balance_json(const api_view *view, const uint8_t addr[CRYPTO_ADDRESS_BYTES], bool all,
-                         cJSON **out) {
-    cJSON *o = cJSON_CreateObject();
-    json_address(o, "address", addr);
-    balance_scan b = {.view = view, .list = cJSON_CreateArray(), .all = all, .err = SLQ_OK};
+                         json_t **out) {
+    json_t *o = json_object();
+    codec_json_set_address(o, "address", addr);
+    balance_scan b = {.view = view, .list = json_array(), .all = all, .err = SLQ_OK};
     slq_err err = storage_pin_holder_vouchers(view->pin, addr, balance_cb, &b);
     if (err == SLQ_OK) err = b.err;
-    json_i64(o, "total_fen", b.total);
-    cJSON_AddItemToObject(o, "vouchers", b.list);
+    codec_json_set_i64(o, "total_fen", b.total);
+    codec_json_set(o, "vouchers", b.list);
     if (err != SLQ_OK) {
-        cJSON_Delete(o);
+        json_decref(o);
         return err;
     }
     *out = o;
     return SLQ_OK;
 }
 
-slq_err api_account_json(api *a, const uint8_t addr[CRYPTO_ADDRESS_BYTES], cJSON **out) {
+slq_err api_account_json(api *a, const uint8_t addr[CRYPTO_ADDRESS_BYTES], json_t **out) {
     slq_key k = slq_key_bytes(SLQ_KEY_ACCOUNT, addr, CRYPTO_ADDRESS_BYTES);
     Slq__Account *acct = NULL;
     slq_err err = row(a, &k, &slq__account__descriptor, (ProtobufCMessage **) &acct);
     uint64_t pending = mempool_pending_nonce(a->cfg.mp, addr);
     if (err == SLQ_NOT_FOUND && pending > 0) {
         /* Unknown to the chain but signing already (its REGISTER may be pending). */
-        cJSON *o = cJSON_CreateObject();
-        json_address(o, "address", addr);
-        cJSON_AddNullToObject(o, "role");
-        json_u64(o, "nonce", 0);
-        json_u64(o, "pending_nonce", pending);
+        json_t *o = json_object();
+        codec_json_set_address(o, "address", addr);
+        codec_json_set_null(o, "role");
+        codec_json_set_u64(o, "nonce", 0);
+        codec_json_set_u64(o, "pending_nonce", pending);
         *out = o;
         return SLQ_OK;
     }
     if (err != SLQ_OK) return err;
-    cJSON *o = cJSON_CreateObject();
-    json_address(o, "address", addr);
+    json_t *o = json_object();
+    codec_json_set_address(o, "address", addr);
     const char *role = codec_role_name(acct->role);
-    cJSON_AddStringToObject(o, "role", role != NULL ? role : "unknown");
-    cJSON_AddStringToObject(o, "name", acct->name);
-    cJSON_AddStringToObject(o, "affiliation", acct->affiliation);
-    json_bytes_or_null(o, "credit_code_hash", &acct->credit_code_hash);
-    json_u64(o, "nonce", acct->nonce);
-    json_u64(o, "pending_nonce", pending > acct->nonce ? pending : acct->nonce);
-    json_u64(o, "registered_height", acct->registered_height);
+    codec_json_set_str(o, "role", role != NULL ? role : "unknown");
+    codec_json_set_str(o, "name", acct->name);
+    codec_json_set_str(o, "affiliation", acct->affiliation);
+    bytes_or_null(o, "credit_code_hash", &acct->credit_code_hash);
+    codec_json_set_u64(o, "nonce", acct->nonce);
+    codec_json_set_u64(o, "pending_nonce", pending > acct->nonce ? pending : acct->nonce);
+    codec_json_set_u64(o, "registered_height", acct->registered_height);
     slq__account__free_unpacked(acct, NULL);
     *out = o;
     return SLQ_OK;
@@ -224,31 +191,31 @@ slq_err api_account_json(api *a, const uint8_t addr[CRYPTO_ADDRESS_BYTES], cJSON
 
 /* ------------------------------------------------------------------ claims */
 
-static cJSON *claim_json(const Slq__Claim *c) {
-    cJSON *o = cJSON_CreateObject();
-    json_hex(o, "id", c->id.data, c->id.len);
-    json_bytes_or_null(o, "centre", &c->centre);
-    json_i64(o, "amount_fen", c->amount_fen);
-    cJSON_AddStringToObject(o, "contract_ref", c->contract_ref);
-    json_bytes_or_null(o, "evidence_hash", &c->evidence_hash);
-    json_i64(o, "opened_at_ms", c->opened_at_ms);
-    cJSON_AddBoolToObject(o, "settled", c->settled);
-    cJSON_AddStringToObject(o, "payment_ref", c->payment_ref);
-    json_i64(o, "settled_at_ms", c->settled_at_ms);
-    json_bytes_or_null(o, "redeem_tx", &c->redeem_tx);
-    json_bytes_or_null(o, "settle_tx", &c->settle_tx);
-    cJSON *vs = cJSON_AddArrayToObject(o, "vouchers");
+static json_t *claim_json(const Slq__Claim *c) {
+    json_t *o = json_object();
+    codec_json_set_hex(o, "id", c->id.data, c->id.len);
+    bytes_or_null(o, "centre", &c->centre);
+    codec_json_set_i64(o, "amount_fen", c->amount_fen);
+    codec_json_set_str(o, "contract_ref", c->contract_ref);
+    bytes_or_null(o, "evidence_hash", &c->evidence_hash);
+    codec_json_set_i64(o, "opened_at_ms", c->opened_at_ms);
+    codec_json_set_bool(o, "settled", c->settled);
+    codec_json_set_str(o, "payment_ref", c->payment_ref);
+    codec_json_set_i64(o, "settled_at_ms", c->settled_at_ms);
+    bytes_or_null(o, "redeem_tx", &c->redeem_tx);
+    bytes_or_null(o, "settle_tx", &c->settle_tx);
+    json_t *vs = codec_json_add_array(o, "vouchers");
     for (size_t i = 0; i < c->n_voucher_ids; i++) {
         char hex[2 * CRYPTO_HASH_BYTES + 1];
         codec_hex_encode(hex, c->voucher_ids[i].data,
                          c->voucher_ids[i].len == CRYPTO_HASH_BYTES ? CRYPTO_HASH_BYTES : 0);
-        cJSON_AddItemToArray(vs, cJSON_CreateString(hex));
+        codec_json_set_str(vs, NULL, hex);
     }
     return o;
 }
 
 typedef struct {
-    cJSON *list;
+    json_t *list;
     const uint8_t *centre;
     slq_err err;
 } claims_scan;
@@ -264,19 +231,19 @@ static bool claims_cb(void *arg, const uint8_t *key, size_t key_len, const uint8
     }
     if (cs->centre == NULL || (c->centre.len == CRYPTO_ADDRESS_BYTES &&
                                memcmp(c->centre.data, cs->centre, CRYPTO_ADDRESS_BYTES) == 0))
-        cJSON_AddItemToArray(cs->list, claim_json(c));
+        codec_json_set(cs->list, NULL, claim_json(c));
     slq__claim__free_unpacked(c, NULL);
     return true;
 }
 
-slq_err api_claims_json(const api_view *view, const uint8_t *centre, cJSON **out) {
-    cJSON *o = cJSON_CreateObject();
-    claims_scan cs = {.list = cJSON_AddArrayToObject(o, "claims"), .centre = centre};
+slq_err api_claims_json(const api_view *view, const uint8_t *centre, json_t **out) {
+    json_t *o = json_object();
+    claims_scan cs = {.list = codec_json_add_array(o, "claims"), .centre = centre};
     uint8_t prefix = SLQ_KEY_CLAIM;
     slq_err err = storage_pin_scan(view->pin, &prefix, 1, claims_cb, &cs);
     if (err == SLQ_OK) err = cs.err;
     if (err != SLQ_OK) {
-        cJSON_Delete(o);
+        json_decref(o);
         return err;
     }
     *out = o;
@@ -285,14 +252,14 @@ slq_err api_claims_json(const api_view *view, const uint8_t *centre, cJSON **out
 
 /* ------------------------------------------------------------------ audit */
 
-static void totals_json(cJSON *o, const Slq__YearTotals *t) {
-    json_i64(o, "issued_fen", t->issued_fen);
-    json_i64(o, "cap_used_fen", t->cap_used_fen);
-    json_i64(o, "redeemed_fen", t->redeemed_fen);
-    json_i64(o, "settled_fen", t->settled_fen);
-    json_i64(o, "revoked_fen", t->revoked_fen);
-    json_i64(o, "transferred_fen", t->transferred_fen);
-    json_u64(o, "issued_count", t->issued_count);
+static void totals_json(json_t *o, const Slq__YearTotals *t) {
+    codec_json_set_i64(o, "issued_fen", t->issued_fen);
+    codec_json_set_i64(o, "cap_used_fen", t->cap_used_fen);
+    codec_json_set_i64(o, "redeemed_fen", t->redeemed_fen);
+    codec_json_set_i64(o, "settled_fen", t->settled_fen);
+    codec_json_set_i64(o, "revoked_fen", t->revoked_fen);
+    codec_json_set_i64(o, "transferred_fen", t->transferred_fen);
+    codec_json_set_u64(o, "issued_count", t->issued_count);
 }
 
 /* Every fen issued in the year is active, expired, redeemed or revoked, the stored totals
@@ -310,38 +277,38 @@ static bool conservation_holds(const report_figures *f) {
 }
 
 static slq_err audit_json(const report_figures *fig, const ledger *l, uint64_t height,
-                          uint32_t year, cJSON **out) {
+                          uint32_t year, json_t **out) {
     const Slq__Policy *p = ledger_genesis(l)->policy;
     const Slq__YearTotals *t = &fig->stored_city;
     int64_t cap = p->city_annual_cap_fen, headroom = 0, outstanding = 0;
     if (amount_sub(&headroom, cap, t->cap_used_fen) != SLQ_OK ||
         amount_add(&outstanding, fig->city.active, fig->city.expired) != SLQ_OK)
         return SLQ_AMOUNT_OVERFLOW;
-    cJSON *o = cJSON_CreateObject();
-    json_u64(o, "year", year);
-    json_u64(o, "height", height);
-    json_i64(o, "cap_fen", cap);
+    json_t *o = json_object();
+    codec_json_set_u64(o, "year", year);
+    codec_json_set_u64(o, "height", height);
+    codec_json_set_i64(o, "cap_fen", cap);
     totals_json(o, t);
-    json_i64(o, "headroom_fen", headroom);
-    json_i64(o, "open_claims_fen", fig->city.open);
-    json_i64(o, "active_fen", fig->city.active);
-    json_i64(o, "expired_fen", fig->city.expired);
-    json_i64(o, "outstanding_fen", outstanding);
-    cJSON_AddBoolToObject(o, "cap_held", t->cap_used_fen <= cap);
-    cJSON_AddBoolToObject(o, "conservation_holds", conservation_holds(fig));
-    cJSON *list = cJSON_AddArrayToObject(o, "programs");
+    codec_json_set_i64(o, "headroom_fen", headroom);
+    codec_json_set_i64(o, "open_claims_fen", fig->city.open);
+    codec_json_set_i64(o, "active_fen", fig->city.active);
+    codec_json_set_i64(o, "expired_fen", fig->city.expired);
+    codec_json_set_i64(o, "outstanding_fen", outstanding);
+    codec_json_set_bool(o, "cap_held", t->cap_used_fen <= cap);
+    codec_json_set_bool(o, "conservation_holds", conservation_holds(fig));
+    json_t *list = codec_json_add_array(o, "programs");
     for (uint32_t i = 0; i < p->n_programs; i++) {
-        cJSON *po = cJSON_CreateObject();
-        cJSON_AddStringToObject(po, "name", p->programs[i]->name);
-        json_i64(po, "cap_fen", p->programs[i]->annual_cap_fen);
+        json_t *po = json_object();
+        codec_json_set_str(po, "name", p->programs[i]->name);
+        codec_json_set_i64(po, "cap_fen", p->programs[i]->annual_cap_fen);
         totals_json(po, &fig->stored_prog[i]);
-        cJSON_AddItemToArray(list, po);
+        codec_json_set(list, NULL, po);
     }
     *out = o;
     return SLQ_OK;
 }
 
-slq_err api_audit_json(const api_view *view, uint64_t height, uint32_t year, cJSON **out) {
+slq_err api_audit_json(const api_view *view, uint64_t height, uint32_t year, json_t **out) {
     report_figures *fig = malloc(sizeof *fig); /* large for a worker's stack */
     if (fig == NULL) return SLQ_NO_MEMORY;
     report_source src = report_source_pin(view->pin);

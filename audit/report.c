@@ -812,9 +812,7 @@ static void j_hex(jb *j, json_t *o, const char *key, const uint8_t *p, size_t n)
 }
 
 static void j_addr(jb *j, json_t *o, const char *key, const uint8_t *addr) {
-    char buf[CRYPTO_ADDRESS_TEXT_BYTES];
-    crypto_address_format(buf, addr);
-    j_str(j, o, key, buf);
+    jb_check(j, codec_json_set_address(o, key, addr));
 }
 
 /* A new object appended to array `arr`, or NULL (recorded in j). */

@@ -172,6 +172,13 @@ bool codec_json_set_hex(json_t *parent, const char *key, const uint8_t *p, size_
     return ok;
 }
 
+bool codec_json_set_address(json_t *parent, const char *key,
+                            const uint8_t addr[CRYPTO_ADDRESS_BYTES]) {
+    char text[CRYPTO_ADDRESS_TEXT_BYTES];
+    crypto_address_format(text, addr);
+    return codec_json_set(parent, key, json_string(text));
+}
+
 json_t *codec_json_add_object(json_t *parent, const char *key) {
     json_t *o = json_object();
     return codec_json_set(parent, key, o) ? o : NULL;

@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "crypto.h"
 #include "slq/err.h"
 
 /* ---- reading ---- */
@@ -69,6 +70,9 @@ bool codec_json_set_null(json_t *parent, const char *key);
 bool codec_json_set_str(json_t *parent, const char *key, const char *s);
 /* p[0..n) as 2n lowercase hex digits. */
 bool codec_json_set_hex(json_t *parent, const char *key, const uint8_t *p, size_t n);
+/* A 20-byte address as its text, "slq1" + 40 lowercase hex digits. */
+bool codec_json_set_address(json_t *parent, const char *key,
+                            const uint8_t addr[CRYPTO_ADDRESS_BYTES]);
 /* A new empty object or array under key; borrowed (the parent owns it); NULL on failure. */
 json_t *codec_json_add_object(json_t *parent, const char *key);
 json_t *codec_json_add_array(json_t *parent, const char *key);

@@ -5,8 +5,7 @@
 # scripts/fresh-debian shows that they are enough on a bare Debian 12). git: scripts/mutants
 # lists the tree with it.
 SLQ_PACKAGES=(gcc clang meson ninja-build pkg-config openssl curl python3 libssl-dev
-              libleveldb-dev libuv1-dev libprotobuf-c-dev protobuf-c-compiler libcjson-dev
-              libjansson-dev
+              libleveldb-dev libuv1-dev libprotobuf-c-dev protobuf-c-compiler libjansson-dev
               libhttp-parser-dev libcurl4-openssl-dev libclang-rt-14-dev git)
 
 # slq_install_missing [PACKAGE...]: installs those of the packages (default: SLQ_PACKAGES)
