@@ -1,5 +1,6 @@
 /* test_codec.c: unit tests of the codec: yuan amounts (every case the CLI contract names),
- * hex, role names, and genesis.json in both directions (a testnet-like genesis survives
+ * hex, role names, the JSON helpers (exact int64, strict parsing, the two text forms), and
+ * genesis.json in both directions (a testnet-like genesis survives
  * JSON -> bytes -> ledger_create -> JSON -> bytes unchanged; each malformation is refused
  * with a reason naming its JSON path). */
 #include <stdint.h>
@@ -8,6 +9,7 @@
 
 #include "check.h"
 #include "codec.h"
+#include "codec_json.h"
 #include "crypto.h"
 #include "ledger.h"
 #include "slq/assert.h"
@@ -435,10 +437,119 @@ static void test_genesis_to_json_refuses_what_json_cannot_express(void) {
     free(out);
 }
 
+/* ------------------------------------------------------------------ JSON helpers */
+
+static void test_json_integers_are_exact_over_all_of_int64(void) {
+    static const char text[] = "{\"max\": 9223372036854775807, \"min\": -9223372036854775808}";
+    json_t *j = codec_json_parse(text, strlen(text), NULL, 0);
+    int64_t v = 0;
+    CHECK(j != NULL && codec_json_get_int(j, "max", &v) && v == INT64_MAX);
+    CHECK(j != NULL && codec_json_get_int(j, "min", &v) && v == INT64_MIN);
+    json_t *o = json_object();
+    CHECK(codec_json_set_i64(o, "max", INT64_MAX) && codec_json_set_u64(o, "u", INT64_MAX));
+    char *out = codec_json_text(o, CODEC_JSON_COMPACT, NULL);
+    CHECK(out != NULL &&
+          strcmp(out, "{\"max\":9223372036854775807,\"u\":9223372036854775807}") == 0);
+    free(out);
+    json_decref(o);
+    json_decref(j);
+}
+
+static void test_json_refuses_what_is_not_an_exact_int64(void) {
+    static const char *const texts[] = {"[1.0]", "[1e3]", "[0.5]", "[-0.0]"};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        json_t *j = codec_json_parse(texts[i], strlen(texts[i]), NULL, 0);
+        int64_t v = 0;
+        CHECK(j != NULL && !codec_json_int(json_array_get(j, 0), &v));
+        json_decref(j);
+    }
+    char why[160] = "";
+    CHECK(codec_json_parse("[9223372036854775808]", 21, why, sizeof why) == NULL);
+    CHECK(strncmp(why, "line 1 column 21: number out of range", 37) == 0);
+    CHECK(codec_json_parse("[-9223372036854775809]", 22, NULL, 0) == NULL);
+    /* A uint64 above INT64_MAX is never written inexactly: it is refused. */
+    json_t *o = json_object();
+    CHECK(!codec_json_set_u64(o, "u", (uint64_t) INT64_MAX + 1));
+    CHECK(!codec_json_set_u64(o, "u", UINT64_MAX));
+    CHECK(json_object_size(o) == 0);
+    json_decref(o);
+}
+
+typedef struct {
+    const char *text;
+    const char *why; /* expected at the start of the reason */
+} json_bad_row;
+
+static const json_bad_row json_bad_rows[] = {
+    {"", "line 1 column 1: not valid JSON"},
+    {"{\"a\": 1, \"a\": 2}", "line 1 column 13: key given twice"},
+    {"{\"a\": 1} x", "line 1 column 10: unexpected text after the JSON"},
+    {"{\"a\": 1}\n\n  }", "line 3 column 3: unexpected text after the JSON"},
+    {"[\"a\\u0000b\"]", "line 1 column 12: \\u0000 is not allowed in a string"},
+    {"[\"a\tb\"]", "line 1 column 4: not valid JSON (control character"},
+    {"[\"\xff\"]", "line 1 column 3: not valid JSON (unable to decode byte"},
+    {"[01]", "line 1 column 3: not valid JSON"},
+    {"[1,]", "line 1 column 5: not valid JSON"},
+};
+
+static void test_json_parse_is_strict_and_says_where(void) {
+    for (size_t i = 0; i < sizeof json_bad_rows / sizeof json_bad_rows[0]; i++) {
+        const json_bad_row *r = &json_bad_rows[i];
+        char why[160] = "";
+        json_t *j = codec_json_parse(r->text, strlen(r->text), why, sizeof why);
+        bool ok = j == NULL && strncmp(why, r->why, strlen(r->why)) == 0;
+        if (!ok) fprintf(stderr, "  row %zu: got \"%s\", want \"%s\"\n", i, why, r->why);
+        CHECK(ok);
+        json_decref(j);
+    }
+    size_t end = 0;
+    json_t *j = codec_json_parse_prefix("{\"a\":[1]} tail", 14, &end, NULL, 0);
+    CHECK(j != NULL && end == 9);
+    json_decref(j);
+}
+
+static void test_json_text_is_compact_or_two_space_pretty_in_insertion_order(void) {
+    json_t *o = json_object();
+    CHECK(codec_json_set_str(o, "z", "\xe5\xb8\x82/\"") && codec_json_set_bool(o, "a", true));
+    json_t *arr = codec_json_add_array(o, "list");
+    CHECK(codec_json_set_i64(arr, NULL, -1) && codec_json_set_null(arr, NULL));
+    CHECK(codec_json_add_object(o, "empty") != NULL);
+    uint8_t addr[CRYPTO_ADDRESS_BYTES] = {0xab};
+    CHECK(codec_json_set_hex(o, "hex", addr, 2) && codec_json_set_address(o, "addr", addr));
+    size_t len = 0;
+    char *compact = codec_json_text(o, CODEC_JSON_COMPACT, &len);
+    static const char want_compact[] =
+        "{\"z\":\"\xe5\xb8\x82/\\\"\",\"a\":true,\"list\":[-1,null],\"empty\":{},"
+        "\"hex\":\"ab00\",\"addr\":\"slq1ab00000000000000000000000000000000000000\"}";
+    CHECK(compact != NULL && strcmp(compact, want_compact) == 0 && len == strlen(want_compact));
+    char *pretty = codec_json_text(json_object_get(o, "list"), CODEC_JSON_PRETTY, NULL);
+    CHECK(pretty != NULL && strcmp(pretty, "[\n  -1,\n  null\n]\n") == 0);
+    free(compact);
+    free(pretty);
+    json_decref(o);
+}
+
+static void test_json_text_that_is_not_utf8_is_written_as_ascii(void) {
+    json_t *a = json_array();
+    CHECK(codec_json_set_str(a, NULL,
+                             "ab\xff"
+                             "c") &&
+          codec_json_set_str(a, NULL, NULL));
+    char *text = codec_json_text(a, CODEC_JSON_COMPACT, NULL);
+    CHECK(text != NULL && strcmp(text, "[\"ab?c\",\"\"]") == 0);
+    free(text);
+    json_decref(a);
+}
+
 TEST_MAIN("codec", TEST(test_yuan_parse_accepts_two_decimals_and_refuses_everything_else),
           TEST(test_yuan_parse_refuses_null), TEST(test_yuan_format_writes_exactly_two_decimals),
           TEST(test_yuan_format_then_parse_gives_the_same_fen),
           TEST(test_hex_round_trips_and_refuses_uppercase_and_wrong_length),
+          TEST(test_json_integers_are_exact_over_all_of_int64),
+          TEST(test_json_refuses_what_is_not_an_exact_int64),
+          TEST(test_json_parse_is_strict_and_says_where),
+          TEST(test_json_text_is_compact_or_two_space_pretty_in_insertion_order),
+          TEST(test_json_text_that_is_not_utf8_is_written_as_ascii),
           TEST(test_role_names_round_trip_and_unknown_names_are_refused),
           TEST(test_genesis_json_round_trips_through_bytes_and_ledger_create),
           TEST(test_genesis_json_round_trips_with_the_sm2_suite),
