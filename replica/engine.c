@@ -1,5 +1,10 @@
-/* engine.c: the node's consensus engine: it drives the pure Tendermint machine
- * (consensus/tendermint.h) with the chain, the mempool, the signer and the peer network.
+/* engine.c: the replica's driver: it runs the pure Tendermint machine
+ * (consensus/tendermint.h) with the chain, the signer and the peer network. It carries out
+ * the machine's actions (run), owns the timers (step timeouts, the build timer, the tick),
+ * takes the peers' messages, keeps equivocation evidence, commits decided blocks, restarts
+ * from the write-ahead log, and starts and stops the replica. Building our value and
+ * proposing it is propose.c's, block sync sync.c's, logging the machine's inputs
+ * journal.c's (engine_internal.h).
  *
  * - Proposals carry the whole block; a proposed block is checked against the chain
  *   (chain_check_block, with a bound on its time) before the machine hears of it.
@@ -7,111 +12,24 @@
  *   anything is sent; received ones are signature-checked here, relayed once, then fed in.
  * - A decided block is applied with the certificate built from the deciding precommits
  *   (chain_apply_block re-checks everything), so every node commits through one path.
- * - A proposer with pending transactions waits until block_interval_ms after the last block
- *   (unless a full block is pending), so that transactions arriving together share a block;
- *   with an empty mempool it waits up to empty_block_interval_ms before proposing an empty
- *   block. The propose timeout leaves room for that.
+ * - The propose timeout leaves room for a proposer's wait for transactions (propose.c).
  * - Every second the engine tells peers its height (Status) and re-sends its own latest
  *   proposal and votes of the current height, so a message lost by a crash or a dropped
  *   connection is not lost for good (the gossip property of CONSENSUS.md §6).
- * - Block sync: a peer whose Status is ahead is asked for our next block (BlockRequest);
- *   its answer is applied only if its certificate proves it final for our validator set.
- *   While behind, the engine does not vote (the machine restarts at the new height).
+ * - While behind, the engine does not vote: block sync (sync.c) fetches the blocks with
+ *   their certificates and the machine restarts at the new height.
  * Loop thread only. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cert.h"
 #include "codec.h"
-#include "engine.h"
-#include "p2p.h"
-#include "signer.h"
+#include "engine_internal.h"
 #include "slq/assert.h"
 #include "slq/be.h"
-#include "slq/log.h"
-#include "tendermint.h"
-#include "wal.h"
 
-#define PROPOSALS_MAX    16u
-#define TIMERS_MAX       8u
-#define SEEN_MAX         4096u
-#define EVIDENCE_MAX     64u
-#define PEER_HEIGHTS_MAX 64u
-#define VOTES_KEPT       1024u /* signature-checked votes of the current height, for NEED_POL */
-#define TIME_AHEAD_MS    10000 /* a proposal's block time may run this far ahead of our clock */
-
-typedef struct {
-    bool used, valid;
-    uint32_t round, proposer;
-    int32_t pol_round;
-    uint8_t hash[CRYPTO_HASH_BYTES];
-    uint8_t *block;
-    size_t len;
-    uint8_t sig[CRYPTO_SIG_BYTES_MAX];
-    size_t sig_len;
-} proposal_slot;
-
-typedef struct {
-    uv_timer_t t;
-    engine *e;
-    tm_step step;
-    uint64_t h;
-    uint32_t r;
-} step_timer;
-
-typedef struct {
-    uint32_t peer;
-    uint64_t height;
-} peer_height;
-
-struct engine {
-    engine_config cfg; /* lists and strings: NULL after engine_start */
-    uint64_t blocks_committed, txs_committed;
-    tm *m;
-    int self;
-    size_t nvals;
-    uint8_t addrs[SLQ_VALIDATORS_MAX][CRYPTO_ADDRESS_BYTES];
-    p2p *net;
-    signer *sg;
-    wal *log;       /* the machine's inputs of this height (wal.h) */
-    bool replaying; /* feeding the log back after a restart: nothing is logged again */
-    proposal_slot props[PROPOSALS_MAX];
-    uint64_t props_height;
-    step_timer timers[TIMERS_MAX];
-    size_t next_timer;
-    uv_timer_t build, tick;
-    bool want_value;
-    uint64_t want_h;
-    uint32_t want_r;
-    tm_vote votes[VOTES_KEPT]; /* votes of this height we fed in (ours included) */
-    size_t votes_count;
-    peer_height heights[PEER_HEIGHTS_MAX];
-    bool syncing;
-    uint32_t sync_peer;
-    uint64_t sync_asked_ms;
-    uint64_t seen[SEEN_MAX]; /* digests of relayed votes and proposals */
-    size_t seen_next;
-    Slq__Evidence *evidence[EVIDENCE_MAX];
-    size_t evidence_count;
-    uint64_t last_block_mono_ms;
-    unsigned open_handles;
-    bool stopping;
-};
-
-static const char *chain_id(const engine *e) {
-    return ledger_chain_id(chain_ledger(e->cfg.chain));
-}
-static crypto_suite suite(const engine *e) {
-    return ledger_suite(chain_ledger(e->cfg.chain));
-}
-
-static int64_t wall_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#define TIME_AHEAD_MS 10000 /* a proposal's block time may run this far ahead of our clock */
 
 static void run(engine *e, const tm_actions *acts);
 
@@ -132,7 +50,7 @@ static void seen_add(engine *e, uint64_t d) {
 /* True the first time these bytes are seen. */
 static bool first_sight(engine *e, const uint8_t *p, size_t n) {
     uint8_t h[CRYPTO_HASH_BYTES];
-    crypto_hash(suite(e), h, p, n);
+    crypto_hash(engine_suite(e), h, p, n);
     uint64_t d;
     memcpy(&d, h, sizeof d);
     if (seen_has(e, d)) return false;
@@ -152,7 +70,7 @@ static uint64_t vote_digest(const engine *e, const tm_vote *v) {
     n += slq_put_be(head + n, v->validator, 4);
     SLQ_ASSERT(n == sizeof head);
     crypto_hasher h;
-    crypto_hasher_init(&h, suite(e));
+    crypto_hasher_init(&h, engine_suite(e));
     crypto_hasher_update(&h, head, sizeof head);
     crypto_hasher_update(&h, v->block.hash, CRYPTO_HASH_BYTES);
     crypto_hasher_update(&h, v->sig, v->sig_len);
@@ -163,152 +81,7 @@ static uint64_t vote_digest(const engine *e, const tm_vote *v) {
     return d;
 }
 
-/* ------------------------------------------------------------------ write-ahead log */
-
-static void fatal(engine *e, const char *what, slq_err err);
-
-/* Appends one input of the machine to the log (not while replaying it). */
-static void log_input(engine *e, wal_kind kind, const uint8_t *head, size_t head_len,
-                      const uint8_t *block, size_t block_len) {
-    if (e->replaying || e->log == NULL) return;
-    uint8_t *buf = malloc(head_len + block_len + 1);
-    slq_err err = buf == NULL ? SLQ_NO_MEMORY : SLQ_OK;
-    if (err == SLQ_OK) {
-        memcpy(buf, head, head_len);
-        if (block_len > 0) memcpy(buf + head_len, block, block_len);
-        err = wal_append(e->log, kind, buf, head_len + block_len);
-    }
-    free(buf);
-    if (err != SLQ_OK) fatal(e, "write-ahead log", err);
-}
-
-/* Vote layout: type u8 | height u64 | round u32 | validator u32 | block [32] | sig_len u8 |
- * sig [72]. */
-#define WAL_VOTE_BYTES (1 + 8 + 4 + 4 + 32 + 1 + TM_SIG_BYTES_MAX)
-
-static void log_vote(engine *e, const tm_vote *v) {
-    uint8_t b[WAL_VOTE_BYTES] = {0}, *p = b;
-    p += slq_put_be(p, (uint64_t) v->type, 1);
-    p += slq_put_be(p, v->height, 8);
-    p += slq_put_be(p, v->round, 4);
-    p += slq_put_be(p, v->validator, 4);
-    memcpy(p, v->block.hash, 32);
-    p += 32;
-    p += slq_put_be(p, v->sig_len, 1);
-    memcpy(p, v->sig, v->sig_len);
-    log_input(e, WAL_VOTE, b, sizeof b, NULL, 0);
-}
-
-static bool read_vote(tm_vote *v, const uint8_t *p, size_t len) {
-    if (len != WAL_VOTE_BYTES) return false;
-    memset(v, 0, sizeof *v);
-    v->type = (tm_vote_type) p[0];
-    v->height = slq_get_be(p + 1, 8);
-    v->round = (uint32_t) slq_get_be(p + 9, 4);
-    v->validator = (uint32_t) slq_get_be(p + 13, 4);
-    memcpy(v->block.hash, p + 17, 32);
-    v->sig_len = p[49];
-    memcpy(v->sig, p + 50, TM_SIG_BYTES_MAX);
-    return v->sig_len <= TM_SIG_BYTES_MAX;
-}
-
-/* Proposal layout: height u64 | round u32 | pol_round u32 | proposer u32 | valid u8 |
- * sig_len u8 | sig [72] | block bytes. */
-#define WAL_PROPOSAL_HEAD (8 + 4 + 4 + 4 + 1 + 1 + CRYPTO_SIG_BYTES_MAX)
-
-/* ------------------------------------------------------------------ proposals */
-
-static void props_clear(engine *e) {
-    for (size_t i = 0; i < PROPOSALS_MAX; i++) {
-        free(e->props[i].block);
-        memset(&e->props[i], 0, sizeof e->props[i]);
-    }
-    e->props_height = chain_tip(e->cfg.chain)->height + 1;
-    e->votes_count = 0;
-}
-
-static proposal_slot *prop_find(engine *e, const uint8_t *hash) {
-    for (size_t i = 0; i < PROPOSALS_MAX; i++)
-        if (e->props[i].used && memcmp(e->props[i].hash, hash, CRYPTO_HASH_BYTES) == 0)
-            return &e->props[i];
-    return NULL;
-}
-
-/* A free slot (the oldest round is evicted when full). Takes block. */
-static proposal_slot *prop_store(engine *e, const uint8_t *hash, uint8_t *block, size_t len) {
-    proposal_slot *s = prop_find(e, hash);
-    if (s != NULL) {
-        free(block);
-        return s;
-    }
-    size_t pick = 0;
-    for (size_t i = 0; i < PROPOSALS_MAX; i++) {
-        if (!e->props[i].used) {
-            pick = i;
-            break;
-        }
-        if (e->props[i].round < e->props[pick].round) pick = i;
-    }
-    s = &e->props[pick];
-    free(s->block);
-    memset(s, 0, sizeof *s);
-    s->used = true;
-    memcpy(s->hash, hash, CRYPTO_HASH_BYTES);
-    s->block = block;
-    s->len = len;
-    return s;
-}
-
-static void log_proposal(engine *e, const proposal_slot *s, uint64_t height) {
-    uint8_t b[WAL_PROPOSAL_HEAD] = {0}, *p = b;
-    p += slq_put_be(p, height, 8);
-    p += slq_put_be(p, s->round, 4);
-    p += slq_put_be(p, (uint32_t) s->pol_round, 4);
-    p += slq_put_be(p, s->proposer, 4);
-    p += slq_put_be(p, s->valid, 1);
-    p += slq_put_be(p, s->sig_len, 1);
-    memcpy(p, s->sig, s->sig_len);
-    log_input(e, WAL_PROPOSAL, b, sizeof b, s->block, s->len);
-}
-
-static void log_value(engine *e, uint64_t h, uint32_t r, const uint8_t *block, size_t len) {
-    uint8_t b[12];
-    slq_put_be(b, h, 8);
-    slq_put_be(b + 8, r, 4);
-    log_input(e, WAL_VALUE, b, sizeof b, block, len);
-}
-
-static void log_timeout(engine *e, tm_step step, uint64_t h, uint32_t r) {
-    uint8_t b[13];
-    slq_put_be(b, (uint64_t) step, 1);
-    slq_put_be(b + 1, h, 8);
-    slq_put_be(b + 9, r, 4);
-    log_input(e, WAL_TIMEOUT, b, sizeof b, NULL, 0);
-}
-
-/* The log must be durable before we sign: a restart replays it to recover our lock. */
-static bool log_sync(engine *e) {
-    slq_err err = e->log != NULL ? wal_sync(e->log) : SLQ_OK;
-    if (err != SLQ_OK) fatal(e, "write-ahead log sync", err);
-    return err == SLQ_OK;
-}
-
 /* ------------------------------------------------------------------ messages out */
-
-static void send_status(engine *e, uint32_t peer) {
-    Slq__Status st = SLQ__STATUS__INIT;
-    st.height = chain_tip(e->cfg.chain)->height;
-    st.tip_hash =
-        (ProtobufCBinaryData){CRYPTO_HASH_BYTES, (uint8_t *) chain_tip(e->cfg.chain)->hash};
-    st.round = tm_round(e->m);
-    Slq__Envelope env = SLQ__ENVELOPE__INIT;
-    env.msg_case = SLQ__ENVELOPE__MSG_STATUS;
-    env.status = &st;
-    if (peer == UINT32_MAX)
-        p2p_broadcast(e->net, &env, UINT32_MAX);
-    else if (p2p_send(e->net, peer, &env) != SLQ_OK)
-        log_debug("engine: status: peer gone");
-}
 
 static void broadcast_vote(engine *e, const tm_vote *v, uint32_t except) {
     Slq__Vote pv = SLQ__VOTE__INIT;
@@ -323,20 +96,6 @@ static void broadcast_vote(engine *e, const tm_vote *v, uint32_t except) {
     Slq__Envelope env = SLQ__ENVELOPE__INIT;
     env.msg_case = SLQ__ENVELOPE__MSG_VOTE;
     env.vote = &pv;
-    p2p_broadcast(e->net, &env, except);
-}
-
-static void broadcast_proposal(engine *e, const proposal_slot *s, uint32_t except) {
-    Slq__Proposal pp = SLQ__PROPOSAL__INIT;
-    pp.height = e->props_height;
-    pp.round = s->round;
-    pp.pol_round = s->pol_round;
-    pp.block = (ProtobufCBinaryData){s->len, s->block};
-    pp.proposer = (ProtobufCBinaryData){CRYPTO_ADDRESS_BYTES, e->addrs[s->proposer]};
-    pp.signature = (ProtobufCBinaryData){s->sig_len, (uint8_t *) s->sig};
-    Slq__Envelope env = SLQ__ENVELOPE__INIT;
-    env.msg_case = SLQ__ENVELOPE__MSG_PROPOSAL;
-    env.proposal = &pp;
     p2p_broadcast(e->net, &env, except);
 }
 
@@ -356,7 +115,7 @@ static void settle_block(engine *e, const uint8_t *block, size_t len) {
     if (b == NULL) return; /* it was applied, so it decodes */
     for (size_t i = 0; i < b->n_txs; i++) {
         uint8_t h[CRYPTO_HASH_BYTES];
-        crypto_hash(suite(e), h, b->txs[i].data, b->txs[i].len);
+        crypto_hash(engine_suite(e), h, b->txs[i].data, b->txs[i].len);
         mempool_remove(e->cfg.mp, h);
     }
     e->txs_committed += b->n_txs;
@@ -366,28 +125,23 @@ static void settle_block(engine *e, const uint8_t *block, size_t len) {
 
 /* After the tip moved (commit or sync): a fresh height for the machine. */
 static void new_height(engine *e) {
-    props_clear(e);
+    propose_clear(e);
     e->want_value = false;
     e->replaying = false; /* a decision during replay ends the replay with its height */
     slq_err err = e->log != NULL ? wal_begin(e->log, chain_tip(e->cfg.chain)->height + 1) : SLQ_OK;
     if (err != SLQ_OK) {
-        fatal(e, "write-ahead log", err);
+        engine_fatal(e, "write-ahead log", err);
         return;
     }
     e->last_block_mono_ms = uv_now(e->cfg.loop);
-    send_status(e, UINT32_MAX);
+    sync_send_status(e, UINT32_MAX);
     tm_actions acts = {.n = 0};
     tm_start_height(e->m, chain_tip(e->cfg.chain)->height + 1, &acts);
     run(e, &acts);
 }
 
-static void fatal(engine *e, const char *what, slq_err err) {
-    log_error("engine: %s: %s; stopping", what, slq_err_str(err));
-    e->cfg.fatal(e->cfg.fatal_arg);
-}
-
 static void act_commit(engine *e, const tm_action *a) {
-    proposal_slot *s = prop_find(e, a->block.hash);
+    proposal_slot *s = propose_find(e, a->block.hash);
     if (s == NULL) {
         /* Decided without the block: fetch it, with its certificate, from a peer. */
         log_info("engine: commit: height=%llu block not here; syncing",
@@ -404,14 +158,14 @@ static void act_commit(engine *e, const tm_action *a) {
     size_t cert_len = 0;
     char why[256] = "";
     slq_err err =
-        consensus_cert_encode(&cert, &cert_len, suite(e), chain_id(e), a->height, a->round,
-                              a->block.hash, g->validators, g->n_validators, sigs);
+        consensus_cert_encode(&cert, &cert_len, engine_suite(e), engine_chain_id(e), a->height,
+                              a->round, a->block.hash, g->validators, g->n_validators, sigs);
     if (err == SLQ_OK)
         err = chain_apply_block(e->cfg.chain, s->block, s->len, cert, cert_len, why, sizeof why);
     free(cert);
     if (err != SLQ_OK) {
         log_error("engine: commit: height=%llu: %s", (unsigned long long) a->height, why);
-        fatal(e, "commit", err);
+        engine_fatal(e, "commit", err);
         return;
     }
     settle_block(e, s->block, s->len);
@@ -424,117 +178,16 @@ static void act_commit(engine *e, const tm_action *a) {
 
 /* ------------------------------------------------------------------ building a value */
 
-typedef struct {
-    engine *e;
-    slq_err codes[SLQ_BLOCK_TXS_MAX];
-    char reasons[SLQ_BLOCK_TXS_MAX][256];
-    bool tried[SLQ_BLOCK_TXS_MAX];
-    const mempool_tx *sel[SLQ_BLOCK_TXS_MAX];
-    uint8_t hashes[SLQ_BLOCK_TXS_MAX][CRYPTO_HASH_BYTES];
-} build_scratch;
-
-static slq_err nonce_cb(void *arg, const uint8_t addr[CRYPTO_ADDRESS_BYTES], uint64_t *nonce) {
-    return chain_account_nonce(((engine *) arg)->cfg.chain, addr, nonce);
-}
-
-static void drop_cb(void *arg, const mempool_tx *t, slq_err why) {
-    results_record(((engine *) arg)->cfg.res, t->tx.hash, why,
-                   "nonce is already used, or an earlier transaction of the signer was "
-                   "rejected");
-}
-
-static void result_cb(void *arg, size_t i, const ledger_outcome *out) {
-    build_scratch *b = arg;
-    b->tried[i] = true;
-    b->codes[i] = out->code;
-    snprintf(b->reasons[i], sizeof b->reasons[i], "%s", out->reason);
-}
-
-/* Builds block tip+1 from the mempool; *block (malloc'd) and hash out. Refused candidates
- * leave the mempool with their reason. SLQ_NOT_FOUND, and nothing built, when no pending
- * transaction can go in (each waits for an earlier nonce) and an empty block is not due. */
-static slq_err build_block(engine *e, build_scratch *b, bool empty_due, uint8_t **block,
-                           size_t *len, uint8_t hash[CRYPTO_HASH_BYTES]) {
-    size_t count = mempool_select(e->cfg.mp, b->sel, SLQ_BLOCK_TXS_MAX, nonce_cb, drop_cb, e);
-    if (count == 0 && !empty_due) return SLQ_NOT_FOUND;
-    const uint8_t *bytes[SLQ_BLOCK_TXS_MAX];
-    size_t lens[SLQ_BLOCK_TXS_MAX];
-    const ledger_tx *txs[SLQ_BLOCK_TXS_MAX];
-    for (size_t i = 0; i < count; i++) {
-        bytes[i] = b->sel[i]->bytes;
-        lens[i] = b->sel[i]->len;
-        txs[i] = &b->sel[i]->tx;
-        memcpy(b->hashes[i], b->sel[i]->tx.hash, CRYPTO_HASH_BYTES);
-    }
-    chain_candidates cand = {.bytes = bytes, .lens = lens, .txs = txs, .count = count};
-    int64_t t = wall_ms();
-    if (t <= chain_tip_time_ms(e->cfg.chain)) t = chain_tip_time_ms(e->cfg.chain) + 1;
-    chain_proposal p;
-    slq_err err = chain_propose(e->cfg.chain, &p, t, e->addrs[e->self], &cand, result_cb, b);
-    if (err != SLQ_OK) return err;
-    *block = p.block;
-    *len = p.block_len;
-    memcpy(hash, p.hash, CRYPTO_HASH_BYTES);
-    p.block = NULL; /* ours now; the chain keeps the block's replay for its commit */
-    for (size_t i = 0; i < count; i++) { /* sel[] is stale from the first removal on */
-        if (!b->tried[i] || b->codes[i] == SLQ_OK) continue;
-        results_record(e->cfg.res, b->hashes[i], b->codes[i], b->reasons[i]);
-        mempool_reject(e->cfg.mp, b->hashes[i], drop_cb, e);
-    }
-    return SLQ_OK;
-}
-
 static void build_timer_cb(uv_timer_t *t);
 
+/* Builds our value if it is due (propose.c), else waits for it on the build timer. */
 static void try_build(engine *e) {
-    if (!e->want_value || e->stopping) return;
-    if (e->want_h != chain_tip(e->cfg.chain)->height + 1 || e->want_h != tm_height(e->m)) {
-        e->want_value = false; /* the height moved on */
-        return;
-    }
-    /* Pending transactions wait for block_interval_ms since the last block, unless they
-     * fill a block; none wait for empty_block_interval_ms. */
-    uint64_t since = uv_now(e->cfg.loop) - e->last_block_mono_ms;
-    size_t pending = mempool_count(e->cfg.mp);
-    uint64_t wait = pending == 0                   ? e->cfg.empty_block_interval_ms
-                    : pending >= SLQ_BLOCK_TXS_MAX ? 0
-                                                   : e->cfg.block_interval_ms;
-    if (since < wait) {
-        if (!uv_is_active((uv_handle_t *) &e->build)) {
-            uint64_t t = pending == 0 ? e->cfg.block_interval_ms : wait - since;
-            if (uv_timer_start(&e->build, build_timer_cb, t, 0) != 0)
-                log_warn("engine: build: cannot start the timer");
-        }
-        return;
-    }
-    build_scratch *b = calloc(1, sizeof *b);
-    uint8_t *block = NULL, hash[CRYPTO_HASH_BYTES];
-    size_t len = 0;
-    bool empty_due = since >= e->cfg.empty_block_interval_ms;
-    slq_err err = b == NULL ? SLQ_NO_MEMORY : build_block(e, b, empty_due, &block, &len, hash);
-    free(b);
-    if (err == SLQ_NOT_FOUND) {
-        /* Pending, but none can go in yet (a nonce gap): wait as for an empty mempool; a
-         * transaction that fills the gap wakes us (engine_mempool_changed). */
-        if (!uv_is_active((uv_handle_t *) &e->build) &&
-            uv_timer_start(&e->build, build_timer_cb, e->cfg.empty_block_interval_ms - since, 0) !=
-                0)
-            log_warn("engine: build: cannot start the timer");
-        return;
-    }
-    if (err != SLQ_OK) {
-        fatal(e, "build block", err);
-        return;
-    }
-    proposal_slot *s = prop_store(e, hash, block, len);
-    s->round = e->want_r;
-    s->proposer = (uint32_t) e->self;
-    s->valid = true;
-    e->want_value = false;
-    log_value(e, e->want_h, e->want_r, s->block, s->len);
-    tm_actions acts = {.n = 0};
-    tm_on_value(e->m, e->want_h, e->want_r, (const tm_block_id *) hash, &acts);
-    run(e, &acts);
+    propose_outcome out;
+    propose_try(e, &out);
+    if (out.wait && !uv_is_active((uv_handle_t *) &e->build) &&
+        uv_timer_start(&e->build, build_timer_cb, out.wait_ms, 0) != 0)
+        log_warn("engine: build: cannot start the timer");
+    run(e, &out.acts);
 }
 
 static void build_timer_cb(uv_timer_t *t) {
@@ -551,37 +204,8 @@ void engine_mempool_changed(engine *e) {
 /* ------------------------------------------------------------------ actions */
 
 static void act_propose(engine *e, const tm_action *a) {
-    proposal_slot *s = prop_find(e, a->block.hash);
-    if (s == NULL) {
-        log_warn("engine: propose: height=%llu round=%u: block not here",
-                 (unsigned long long) a->height, a->round);
-        return;
-    }
-    consensus_vote_fields f = {.type = CONSENSUS_PROPOSAL,
-                               .height = a->height,
-                               .round = a->round,
-                               .pol_round = a->pol_round,
-                               .block_hash = a->block.hash};
-    if (!log_sync(e)) return;
-    slq_err err = signer_sign(e->sg, chain_id(e), &f, s->sig, &s->sig_len);
-    if (err == SLQ_IO || err == SLQ_STORAGE_CORRUPT) {
-        fatal(e, "sign proposal", err);
-        return;
-    }
-    if (err != SLQ_OK) return; /* the guard refused: signed something else here before */
-    s->round = a->round;
-    s->pol_round = a->pol_round;
-    s->proposer = (uint32_t) e->self;
-    s->valid = true;
-    broadcast_proposal(e, s, UINT32_MAX);
-    log_proposal(e, s, a->height);
-    tm_proposal p = {.height = a->height,
-                     .round = a->round,
-                     .pol_round = a->pol_round,
-                     .block = a->block,
-                     .proposer = (uint32_t) e->self};
     tm_actions acts = {.n = 0};
-    tm_on_proposal(e->m, &p, true, &acts);
+    propose_sign(e, a, &acts);
     run(e, &acts);
 }
 
@@ -594,7 +218,7 @@ static bool is_nil(const tm_block_id *b) {
 /* Feeds a checked vote of the current height to the machine and keeps it. */
 static void feed_vote(engine *e, const tm_vote *v) {
     if (e->votes_count < VOTES_KEPT) e->votes[e->votes_count++] = *v;
-    log_vote(e, v);
+    journal_vote(e, v);
     tm_actions acts = {.n = 0};
     tm_on_vote(e->m, v, &acts);
     run(e, &acts);
@@ -623,10 +247,10 @@ static void act_vote(engine *e, const tm_action *a) {
                                .round = a->round,
                                .pol_round = -1,
                                .block_hash = is_nil(&a->block) ? NULL : a->block.hash};
-    if (!log_sync(e)) return;
-    slq_err err = signer_sign(e->sg, chain_id(e), &f, v.sig, &v.sig_len);
+    if (!journal_sync(e)) return;
+    slq_err err = signer_sign(e->sg, engine_chain_id(e), &f, v.sig, &v.sig_len);
     if (err == SLQ_IO || err == SLQ_STORAGE_CORRUPT) {
-        fatal(e, "sign vote", err);
+        engine_fatal(e, "sign vote", err);
         return;
     }
     if (err != SLQ_OK) return;
@@ -639,7 +263,7 @@ static void step_timer_cb(uv_timer_t *t) {
     step_timer *st = t->data;
     engine *e = st->e;
     if (e->stopping) return;
-    log_timeout(e, st->step, st->h, st->r);
+    journal_timeout(e, st->step, st->h, st->r);
     tm_actions acts = {.n = 0};
     tm_on_timeout(e->m, st->step, st->h, st->r, &acts);
     run(e, &acts);
@@ -690,7 +314,6 @@ static void act_evidence(engine *e, const tm_action *a) {
     e->evidence[e->evidence_count++] = ev;
 }
 
-static void maybe_sync(engine *e);
 static bool block_hash_of(const engine *e, const ProtobufCBinaryData *block, uint8_t *hash);
 
 /* 2f+1 precommits for a block we do not hold (or hold as invalid): the validators that
@@ -698,7 +321,7 @@ static bool block_hash_of(const engine *e, const ProtobufCBinaryData *block, uin
 static void act_need_block(engine *e, const tm_action *a) {
     log_info("engine: decided without the block: height=%llu round=%u; syncing",
              (unsigned long long) a->height, a->round);
-    maybe_sync(e);
+    sync_maybe(e);
 }
 
 static void act_need_value(engine *e, const tm_action *a) {
@@ -754,8 +377,9 @@ static slq_err verify_fields(const engine *e, uint32_t validator, const consensu
                              const ProtobufCBinaryData *sig) {
     const Slq__Validator *v = ledger_genesis(chain_ledger(e->cfg.chain))->validators[validator];
     uint8_t msg[CONSENSUS_VOTE_BYTES_MAX];
-    size_t n = consensus_vote_bytes(msg, chain_id(e), f);
-    return crypto_verify(suite(e), v->pubkey.data, v->pubkey.len, msg, n, sig->data, sig->len);
+    size_t n = consensus_vote_bytes(msg, engine_chain_id(e), f);
+    return crypto_verify(engine_suite(e), v->pubkey.data, v->pubkey.len, msg, n, sig->data,
+                         sig->len);
 }
 
 void engine_peer_misbehaved(engine *e, uint32_t peer, const char *why) {
@@ -809,7 +433,7 @@ static void on_vote(engine *e, uint32_t peer, const Slq__Vote *v) {
 static bool block_hash_of(const engine *e, const ProtobufCBinaryData *block, uint8_t *hash) {
     Slq__Block *b = slq__block__unpack(NULL, block->len, block->data);
     if (b == NULL) return false;
-    crypto_hash(suite(e), hash, b->header.data, b->header.len);
+    crypto_hash(engine_suite(e), hash, b->header.data, b->header.len);
     slq__block__free_unpacked(b, NULL);
     return true;
 }
@@ -839,15 +463,16 @@ static void on_proposal(engine *e, uint32_t peer, const Slq__Proposal *p) {
     p2p_broadcast(e->net, &env, peer);
     char why[256] = "";
     uint8_t checked[CRYPTO_HASH_BYTES];
-    bool valid = chain_check_block(e->cfg.chain, p->block.data, p->block.len,
-                                   wall_ms() + TIME_AHEAD_MS, checked, why, sizeof why) == SLQ_OK;
+    bool valid =
+        chain_check_block(e->cfg.chain, p->block.data, p->block.len,
+                          engine_wall_ms() + TIME_AHEAD_MS, checked, why, sizeof why) == SLQ_OK;
     if (!valid)
         log_warn("engine: proposal: height=%llu round=%u invalid: %s",
                  (unsigned long long) p->height, p->round, why);
     uint8_t *copy = malloc(p->block.len == 0 ? 1 : p->block.len);
     if (copy == NULL) return;
     memcpy(copy, p->block.data, p->block.len);
-    proposal_slot *s = prop_store(e, hash, copy, p->block.len);
+    proposal_slot *s = propose_store(e, hash, copy, p->block.len);
     s->round = p->round;
     s->pol_round = p->pol_round;
     s->proposer = (uint32_t) vi;
@@ -859,89 +484,18 @@ static void on_proposal(engine *e, uint32_t peer, const Slq__Proposal *p) {
                       .pol_round = p->pol_round,
                       .proposer = (uint32_t) vi};
     memcpy(tp.block.hash, hash, CRYPTO_HASH_BYTES);
-    log_proposal(e, s, p->height);
+    journal_proposal(e, s, p->height);
     tm_actions acts = {.n = 0};
     tm_on_proposal(e->m, &tp, valid, &acts);
     run(e, &acts);
 }
 
-/* ------------------------------------------------------------------ block sync */
-
-static void note_height(engine *e, uint32_t peer, uint64_t height) {
-    size_t free_slot = PEER_HEIGHTS_MAX;
-    for (size_t i = 0; i < PEER_HEIGHTS_MAX; i++) {
-        if (e->heights[i].peer == peer + 1) {
-            e->heights[i].height = height;
-            return;
-        }
-        if (e->heights[i].peer == 0 && free_slot == PEER_HEIGHTS_MAX) free_slot = i;
-    }
-    if (free_slot < PEER_HEIGHTS_MAX) e->heights[free_slot] = (peer_height){peer + 1, height};
-}
-
-/* Asks the most advanced peer for our next block, one request at a time. */
-static void maybe_sync(engine *e) {
-    uint64_t tip = chain_tip(e->cfg.chain)->height, now = uv_now(e->cfg.loop);
-    if (e->syncing && now - e->sync_asked_ms < 3000) return;
-    e->syncing = false;
-    size_t best = PEER_HEIGHTS_MAX;
-    for (size_t i = 0; i < PEER_HEIGHTS_MAX; i++)
-        if (e->heights[i].peer != 0 && e->heights[i].height > tip &&
-            (best == PEER_HEIGHTS_MAX || e->heights[i].height > e->heights[best].height))
-            best = i;
-    if (best == PEER_HEIGHTS_MAX) return;
-    Slq__BlockRequest br = SLQ__BLOCK_REQUEST__INIT;
-    br.height = tip + 1;
-    Slq__Envelope env = SLQ__ENVELOPE__INIT;
-    env.msg_case = SLQ__ENVELOPE__MSG_BLOCK_REQUEST;
-    env.block_request = &br;
-    if (p2p_send(e->net, e->heights[best].peer - 1, &env) != SLQ_OK) return;
-    e->syncing = true;
-    e->sync_peer = e->heights[best].peer - 1;
-    e->sync_asked_ms = now;
-}
-
-static void on_status(engine *e, uint32_t peer, const Slq__Status *st) {
-    note_height(e, peer, st->height);
-    if (st->height > chain_tip(e->cfg.chain)->height) maybe_sync(e);
-}
-
-static void on_block_request(engine *e, uint32_t peer, const Slq__BlockRequest *br) {
-    storage *s = chain_storage(e->cfg.chain);
-    if (br->height == 0 || br->height > chain_tip(e->cfg.chain)->height) return;
-    uint8_t *block = NULL, *cert = NULL;
-    size_t block_len = 0, cert_len = 0;
-    if (storage_block_by_height(s, br->height, &block, &block_len) == SLQ_OK &&
-        storage_cert_by_height(s, br->height, &cert, &cert_len) == SLQ_OK) {
-        Slq__BlockResponse r = SLQ__BLOCK_RESPONSE__INIT;
-        r.height = br->height;
-        r.block = (ProtobufCBinaryData){block_len, block};
-        r.cert = (ProtobufCBinaryData){cert_len, cert};
-        Slq__Envelope env = SLQ__ENVELOPE__INIT;
-        env.msg_case = SLQ__ENVELOPE__MSG_BLOCK_RESPONSE;
-        env.block_response = &r;
-        if (p2p_send(e->net, peer, &env) != SLQ_OK) log_debug("engine: sync: peer gone");
-    }
-    free(block);
-    free(cert);
-}
-
+/* A block we asked a peer for: applied (sync.c), it starts the next height. */
 static void on_block_response(engine *e, uint32_t peer, const Slq__BlockResponse *r) {
-    if (!e->syncing || peer != e->sync_peer || r->height != chain_tip(e->cfg.chain)->height + 1)
-        return; /* not asked for, or overtaken by consensus */
-    e->syncing = false;
-    char why[256] = "";
-    slq_err err = chain_apply_block(e->cfg.chain, r->block.data, r->block.len, r->cert.data,
-                                    r->cert.len, why, sizeof why);
-    if (err != SLQ_OK) {
-        log_warn("engine: sync: height=%llu refused: %s", (unsigned long long) r->height, why);
-        p2p_disconnect(e->net, peer, "sent a block that does not verify");
-        return;
-    }
+    if (!sync_on_block_response(e, peer, r)) return;
     settle_block(e, r->block.data, r->block.len);
-    log_info("engine: sync: height=%llu applied", (unsigned long long) r->height);
     new_height(e);
-    maybe_sync(e);
+    sync_maybe(e);
 }
 
 /* ------------------------------------------------------------------ wiring */
@@ -960,10 +514,10 @@ static void msg_cb(void *arg, uint32_t peer, const Slq__Envelope *env) {
             on_proposal(e, peer, env->proposal);
             break;
         case SLQ__ENVELOPE__MSG_STATUS:
-            on_status(e, peer, env->status);
+            sync_on_status(e, peer, env->status);
             break;
         case SLQ__ENVELOPE__MSG_BLOCK_REQUEST:
-            on_block_request(e, peer, env->block_request);
+            sync_on_block_request(e, peer, env->block_request);
             break;
         case SLQ__ENVELOPE__MSG_BLOCK_RESPONSE:
             on_block_response(e, peer, env->block_response);
@@ -977,27 +531,25 @@ static void peer_cb(void *arg, uint32_t peer, bool up, const uint8_t *pubkey, si
     engine *e = arg;
     (void) pubkey, (void) len;
     if (up) {
-        send_status(e, peer);
+        sync_send_status(e, peer);
         return;
     }
-    for (size_t i = 0; i < PEER_HEIGHTS_MAX; i++)
-        if (e->heights[i].peer == peer + 1) e->heights[i].peer = 0;
-    if (e->syncing && e->sync_peer == peer) e->syncing = false;
+    sync_peer_down(e, peer);
 }
 
 /* Every second: our height to peers, our own latest messages again, sync if behind. */
 static void tick_cb(uv_timer_t *t) {
     engine *e = t->data;
     if (e->stopping) return;
-    send_status(e, UINT32_MAX);
+    sync_send_status(e, UINT32_MAX);
     for (size_t i = 0; i < PROPOSALS_MAX; i++)
         if (e->props[i].used && e->props[i].sig_len > 0 && e->self >= 0 &&
             e->props[i].proposer == (uint32_t) e->self)
-            broadcast_proposal(e, &e->props[i], UINT32_MAX);
+            propose_broadcast(e, &e->props[i], UINT32_MAX);
     for (size_t i = 0; i < e->votes_count; i++) /* ours, of every round of this height */
         if (e->self >= 0 && e->votes[i].validator == (uint32_t) e->self)
             broadcast_vote(e, &e->votes[i], UINT32_MAX);
-    maybe_sync(e);
+    sync_maybe(e);
 }
 
 /* Transactions in the mempool had their signatures verified when they were admitted. */
@@ -1017,6 +569,19 @@ static bool first_height_cb(void *arg, wal_kind kind, const uint8_t *p, size_t l
     return false; /* only the first record */
 }
 
+static bool read_vote(tm_vote *v, const uint8_t *p, size_t len) {
+    if (len != WAL_VOTE_BYTES) return false;
+    memset(v, 0, sizeof *v);
+    v->type = (tm_vote_type) p[0];
+    v->height = slq_get_be(p + 1, 8);
+    v->round = (uint32_t) slq_get_be(p + 9, 4);
+    v->validator = (uint32_t) slq_get_be(p + 13, 4);
+    memcpy(v->block.hash, p + 17, 32);
+    v->sig_len = p[49];
+    memcpy(v->sig, p + 50, TM_SIG_BYTES_MAX);
+    return v->sig_len <= TM_SIG_BYTES_MAX;
+}
+
 /* Holds a logged block again; NULL if it does not decode. */
 static proposal_slot *replay_block(engine *e, const uint8_t *p, size_t len) {
     uint8_t hash[CRYPTO_HASH_BYTES];
@@ -1024,7 +589,7 @@ static proposal_slot *replay_block(engine *e, const uint8_t *p, size_t len) {
     uint8_t *block = block_hash_of(e, &bd, hash) ? malloc(len == 0 ? 1 : len) : NULL;
     if (block == NULL) return NULL;
     memcpy(block, p, len);
-    return prop_store(e, hash, block, len);
+    return propose_store(e, hash, block, len);
 }
 
 static void replay_proposal(engine *e, const uint8_t *p, size_t len, tm_actions *acts) {
@@ -1079,14 +644,14 @@ static void resume(engine *e) {
     uint64_t logged = 0;
     slq_err err = wal_replay(e->log, first_height_cb, &logged);
     if (err != SLQ_OK) {
-        fatal(e, "write-ahead log", err);
+        engine_fatal(e, "write-ahead log", err);
         return;
     }
     if (logged != next) {
         new_height(e);
         return;
     }
-    props_clear(e);
+    propose_clear(e);
     e->last_block_mono_ms = uv_now(e->cfg.loop);
     e->replaying = true;
     tm_actions acts = {.n = 0};
@@ -1094,14 +659,14 @@ static void resume(engine *e) {
     run(e, &acts);
     err = wal_replay(e->log, replay_cb, e);
     if (err != SLQ_OK) {
-        fatal(e, "write-ahead log replay", err);
+        engine_fatal(e, "write-ahead log replay", err);
         return;
     }
     if (e->replaying)
         log_info("engine: resume: height=%llu round=%u from the write-ahead log",
                  (unsigned long long) next, tm_round(e->m));
     e->replaying = false;
-    send_status(e, UINT32_MAX);
+    sync_send_status(e, UINT32_MAX);
 }
 
 /* ------------------------------------------------------------------ life cycle */
@@ -1116,7 +681,8 @@ static void load_validators(engine *e, uint64_t *powers) {
     e->self = -1;
     for (size_t i = 0; i < g->n_validators; i++) {
         const Slq__Validator *v = g->validators[i];
-        SLQ_ASSERT(crypto_address(suite(e), e->addrs[i], v->pubkey.data, v->pubkey.len) == SLQ_OK);
+        SLQ_ASSERT(crypto_address(engine_suite(e), e->addrs[i], v->pubkey.data, v->pubkey.len) ==
+                   SLQ_OK);
         powers[i] = v->power;
         if (v->pubkey.len == pub_len && memcmp(v->pubkey.data, pub, pub_len) == 0)
             e->self = (int) i;
@@ -1129,8 +695,8 @@ static slq_err start_net(engine *e, const engine_config *cfg) {
     size_t k = 0;
     for (size_t i = 0; i < g->n_validators; i++) allowed[k++] = g->validators[i]->pubkey.data;
     for (size_t i = 0; i < cfg->observers_count; i++) allowed[k++] = cfg->observers[i];
-    p2p_config pc = {.suite = suite(e),
-                     .chain_id = chain_id(e),
+    p2p_config pc = {.suite = engine_suite(e),
+                     .chain_id = engine_chain_id(e),
                      .genesis_hash = ledger_genesis_hash(chain_ledger(cfg->chain)),
                      .key = cfg->key,
                      .allowed = allowed,
