@@ -28,6 +28,7 @@
 #include "engine_internal.h"
 #include "slq/assert.h"
 #include "slq/be.h"
+#include "wal_records.h"
 
 #define TIME_AHEAD_MS 10000 /* a proposal's block time may run this far ahead of our clock */
 
@@ -565,21 +566,8 @@ static uint64_t height_cb(void *arg) {
 
 /* Reads the height record that starts the log. */
 static bool first_height_cb(void *arg, wal_kind kind, const uint8_t *p, size_t len) {
-    if (kind == WAL_HEIGHT && len == 8) *(uint64_t *) arg = slq_get_be(p, 8);
-    return false; /* only the first record */
-}
-
-static bool read_vote(tm_vote *v, const uint8_t *p, size_t len) {
-    if (len != WAL_VOTE_BYTES) return false;
-    memset(v, 0, sizeof *v);
-    v->type = (tm_vote_type) p[0];
-    v->height = slq_get_be(p + 1, 8);
-    v->round = (uint32_t) slq_get_be(p + 9, 4);
-    v->validator = (uint32_t) slq_get_be(p + 13, 4);
-    memcpy(v->block.hash, p + 17, 32);
-    v->sig_len = p[49];
-    memcpy(v->sig, p + 50, TM_SIG_BYTES_MAX);
-    return v->sig_len <= TM_SIG_BYTES_MAX;
+    if (kind == WAL_HEIGHT) (void) wal_height_decode(p, len, arg); /* else it stays 0 */
+    return false;                                                  /* only the first record */
 }
 
 /* Holds a logged block again; NULL if it does not decode. */
@@ -592,16 +580,25 @@ static proposal_slot *replay_block(engine *e, const uint8_t *p, size_t len) {
     return propose_store(e, hash, block, len);
 }
 
-static void replay_proposal(engine *e, const uint8_t *p, size_t len, tm_actions *acts) {
-    proposal_slot *s = replay_block(e, p + WAL_PROPOSAL_HEAD, len - WAL_PROPOSAL_HEAD);
+static void replay_value(engine *e, const wal_value *v, tm_actions *acts) {
+    proposal_slot *s = replay_block(e, v->block, v->block_len);
     if (s == NULL) return;
-    s->round = (uint32_t) slq_get_be(p + 8, 4);
-    s->pol_round = (int32_t) (uint32_t) slq_get_be(p + 12, 4);
-    s->proposer = (uint32_t) slq_get_be(p + 16, 4);
-    s->valid = p[20] != 0;
-    s->sig_len = p[21] <= CRYPTO_SIG_BYTES_MAX ? p[21] : 0;
-    memcpy(s->sig, p + 22, s->sig_len);
-    tm_proposal tp = {.height = slq_get_be(p, 8),
+    s->round = v->round;
+    s->proposer = (uint32_t) e->self;
+    s->valid = true;
+    tm_on_value(e->m, v->height, s->round, (const tm_block_id *) s->hash, acts);
+}
+
+static void replay_proposal(engine *e, const wal_proposal *pr, tm_actions *acts) {
+    proposal_slot *s = replay_block(e, pr->block, pr->block_len);
+    if (s == NULL) return;
+    s->round = pr->round;
+    s->pol_round = pr->pol_round;
+    s->proposer = pr->proposer;
+    s->valid = pr->valid;
+    s->sig_len = pr->sig_len;
+    memcpy(s->sig, pr->sig, s->sig_len);
+    tm_proposal tp = {.height = pr->height,
                       .round = s->round,
                       .pol_round = s->pol_round,
                       .proposer = s->proposer};
@@ -609,7 +606,7 @@ static void replay_proposal(engine *e, const uint8_t *p, size_t len, tm_actions 
     tm_on_proposal(e->m, &tp, s->valid, acts);
 }
 
-/* Feeds one logged input back into the machine. */
+/* Feeds one logged input back into the machine; records of another height are skipped. */
 static bool replay_cb(void *arg, wal_kind kind, const uint8_t *p, size_t len) {
     engine *e = arg;
     tm_actions acts = {.n = 0};
@@ -617,22 +614,18 @@ static bool replay_cb(void *arg, wal_kind kind, const uint8_t *p, size_t len) {
     if (!e->replaying || e->stopping) return false; /* decided meanwhile: the log is done */
     if (kind == WAL_VOTE) {
         tm_vote v;
-        if (read_vote(&v, p, len) && v.validator < e->nvals) feed_vote(e, &v);
+        if (wal_vote_decode(p, len, &v) && v.validator < e->nvals) feed_vote(e, &v);
         return true;
     }
-    if (kind == WAL_TIMEOUT && len == 13) {
-        tm_on_timeout(e->m, (tm_step) p[0], slq_get_be(p + 1, 8), (uint32_t) slq_get_be(p + 9, 4),
-                      &acts);
-    } else if (kind == WAL_VALUE && len > 12 && slq_get_be(p, 8) == h) {
-        proposal_slot *s = replay_block(e, p + 12, len - 12);
-        if (s == NULL) return true;
-        s->round = (uint32_t) slq_get_be(p + 8, 4);
-        s->proposer = (uint32_t) e->self;
-        s->valid = true;
-        tm_on_value(e->m, h, s->round, (const tm_block_id *) s->hash, &acts);
-    } else if (kind == WAL_PROPOSAL && len > WAL_PROPOSAL_HEAD && slq_get_be(p, 8) == h) {
-        replay_proposal(e, p, len, &acts);
-    }
+    wal_timeout t;
+    wal_value val;
+    wal_proposal pr;
+    if (kind == WAL_TIMEOUT && wal_timeout_decode(p, len, &t))
+        tm_on_timeout(e->m, t.step, t.height, t.round, &acts);
+    else if (kind == WAL_VALUE && wal_value_decode(p, len, &val) && val.height == h)
+        replay_value(e, &val, &acts);
+    else if (kind == WAL_PROPOSAL && wal_proposal_decode(p, len, &pr) && pr.height == h)
+        replay_proposal(e, &pr, &acts);
     run(e, &acts);
     return true;
 }

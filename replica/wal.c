@@ -156,7 +156,7 @@ slq_err wal_sync(wal *w) {
 
 slq_err wal_begin(wal *w, uint64_t height) {
     if (ftruncate(w->fd, 0) != 0) return SLQ_IO;
-    uint8_t h[8];
+    uint8_t h[WAL_HEIGHT_RECORD_BYTES];
     slq_put_be(h, height, sizeof h);
     slq_err err = wal_append(w, WAL_HEIGHT, h, sizeof h);
     return err == SLQ_OK ? wal_sync(w) : err;

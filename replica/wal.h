@@ -20,7 +20,8 @@
 
 #include "slq/err.h"
 
-#define WAL_RECORD_BYTES_MAX (16u * 1024 * 1024) /* a proposal carries a whole block */
+#define WAL_RECORD_BYTES_MAX    (16u * 1024 * 1024) /* a proposal carries a whole block */
+#define WAL_HEIGHT_RECORD_BYTES 8u                  /* the WAL_HEIGHT payload: u64 height */
 
 typedef enum {
     WAL_HEIGHT = 1,   /* payload: u64 height; the first record */
