@@ -32,6 +32,35 @@
 
 #define TIME_AHEAD_MS 10000 /* a proposal's block time may run this far ahead of our clock */
 
+/* The machine's step timeouts, ms (tm_timeouts; CometBFT's defaults but for propose). A
+ * round's timeout grows by its delta every round. The propose timeout is the empty-block
+ * interval (a proposer may wait that long for transactions, propose.c) plus this much. */
+#define PROPOSE_MS_AFTER_EMPTY_INTERVAL 2000u
+#define PROPOSE_DELTA_MS                500u
+#define PREVOTE_MS                      1000u
+#define PREVOTE_DELTA_MS                500u
+#define PRECOMMIT_MS                    1000u
+#define PRECOMMIT_DELTA_MS              500u
+
+#define TICK_MS 1000u /* status to peers, our messages again, sync if behind: this often */
+
+#define PATH_BYTES 4096u /* signer.state and consensus.wal paths under the home, with NUL */
+
+#define HASH_LOGGED_BYTES 16u /* a committed block's hash is logged by its first bytes */
+_Static_assert(HASH_LOGGED_BYTES <= CRYPTO_HASH_BYTES, "a prefix of the hash");
+
+/* A vote's fields before its block hash in its gossip digest: type u8 | height u64 |
+ * round u32 | validator u32. */
+#define VOTE_DIGEST_HEAD_BYTES (1u + 8u + 4u + 4u)
+
+#define EVIDENCE_VOTES      2u /* a piece of evidence: the vote kept first, the conflicting one */
+/* One vote of a piece of evidence, its variable fields in one buffer: the validator's
+ * address, the block hash, the signature. */
+#define EVIDENCE_VOTE_BYTES (CRYPTO_ADDRESS_BYTES + CRYPTO_HASH_BYTES + TM_SIG_BYTES_MAX)
+
+/* The machine indexes validators as the genesis does (commit votes, addrs[]). */
+_Static_assert(SLQ_VALIDATORS_MAX == TM_VALIDATORS_MAX, "one validator index space");
+
 static void run(engine *e, const tm_actions *acts);
 
 /* ------------------------------------------------------------------ dedup */
@@ -64,7 +93,7 @@ static bool first_sight(engine *e, const uint8_t *p, size_t n) {
  * unchecked; the signature alone would not do (another peer could pair it with other
  * fields, a forgery, and have the genuine vote dropped). */
 static uint64_t vote_digest(const engine *e, const tm_vote *v) {
-    uint8_t head[1 + 8 + 4 + 4];
+    uint8_t head[VOTE_DIGEST_HEAD_BYTES];
     size_t n = slq_put_be(head, (uint64_t) v->type, 1);
     n += slq_put_be(head + n, v->height, 8);
     n += slq_put_be(head + n, v->round, 4);
@@ -85,6 +114,7 @@ static uint64_t vote_digest(const engine *e, const tm_vote *v) {
 /* ------------------------------------------------------------------ messages out */
 
 static void broadcast_vote(engine *e, const tm_vote *v, uint32_t except) {
+    SLQ_ASSERT(v->validator < e->nvals);
     Slq__Vote pv = SLQ__VOTE__INIT;
     bool nil = true;
     for (size_t i = 0; i < CRYPTO_HASH_BYTES; i++) nil = nil && v->block.hash[i] == 0;
@@ -142,6 +172,7 @@ static void new_height(engine *e) {
 }
 
 static void act_commit(engine *e, const tm_action *a) {
+    SLQ_ASSERT(a->height == chain_tip(e->cfg.chain)->height + 1); /* the machine's height */
     proposal_slot *s = propose_find(e, a->block.hash);
     if (s == NULL) {
         /* Decided without the block: fetch it, with its certificate, from a peer. */
@@ -157,7 +188,7 @@ static void act_commit(engine *e, const tm_action *a) {
     const Slq__Genesis *g = ledger_genesis(chain_ledger(e->cfg.chain));
     uint8_t *cert = NULL;
     size_t cert_len = 0;
-    char why[256] = "";
+    char why[WHY_BYTES] = "";
     slq_err err =
         consensus_cert_encode(&cert, &cert_len, engine_suite(e), engine_chain_id(e), a->height,
                               a->round, a->block.hash, g->validators, g->n_validators, sigs);
@@ -171,7 +202,7 @@ static void act_commit(engine *e, const tm_action *a) {
     }
     settle_block(e, s->block, s->len);
     char hex[2 * CRYPTO_HASH_BYTES + 1];
-    codec_hex_encode(hex, a->block.hash, 16);
+    codec_hex_encode(hex, a->block.hash, HASH_LOGGED_BYTES);
     log_info("engine: commit: height=%llu round=%u hash=%s mempool=%zu",
              (unsigned long long) a->height, a->round, hex, mempool_count(e->cfg.mp));
     new_height(e);
@@ -218,6 +249,8 @@ static bool is_nil(const tm_block_id *b) {
 
 /* Feeds a checked vote of the current height to the machine and keeps it. */
 static void feed_vote(engine *e, const tm_vote *v) {
+    SLQ_ASSERT(v->validator < e->nvals);
+    SLQ_ASSERT(e->votes_count <= VOTES_KEPT);
     if (e->votes_count < VOTES_KEPT) e->votes[e->votes_count++] = *v;
     journal_vote(e, v);
     tm_actions acts = {.n = 0};
@@ -238,6 +271,8 @@ static void act_need_pol(engine *e, const tm_action *a) {
 }
 
 static void act_vote(engine *e, const tm_action *a) {
+    SLQ_ASSERT(e->self >= 0); /* the machine votes only for a validator */
+    SLQ_ASSERT(e->sg != NULL);
     tm_vote v = {.type = a->vote_type,
                  .height = a->height,
                  .round = a->round,
@@ -271,6 +306,7 @@ static void step_timer_cb(uv_timer_t *t) {
 }
 
 static void act_timeout(engine *e, const tm_action *a) {
+    SLQ_ASSERT(e->next_timer < TIMERS_MAX);
     step_timer *st = &e->timers[e->next_timer];
     e->next_timer = (e->next_timer + 1) % TIMERS_MAX;
     st->step = a->step;
@@ -284,19 +320,21 @@ static void act_evidence(engine *e, const tm_action *a) {
     log_warn("engine: evidence: validator=%u height=%llu round=%u type=%d signed two votes",
              a->evidence[0].validator, (unsigned long long) a->evidence[0].height,
              a->evidence[0].round, (int) a->evidence[0].type);
+    SLQ_ASSERT(a->evidence[0].validator == a->evidence[1].validator); /* one equivocator */
+    SLQ_ASSERT(a->evidence[0].validator < e->nvals);
     if (e->evidence_count >= EVIDENCE_MAX) return;
     Slq__Evidence *ev = calloc(1, sizeof *ev);
-    Slq__Vote *v = calloc(2, sizeof *v);
-    uint8_t *buf = calloc(2, CRYPTO_ADDRESS_BYTES + CRYPTO_HASH_BYTES + TM_SIG_BYTES_MAX);
+    Slq__Vote *v = calloc(EVIDENCE_VOTES, sizeof *v);
+    uint8_t *buf = calloc(EVIDENCE_VOTES, EVIDENCE_VOTE_BYTES);
     if (ev == NULL || v == NULL || buf == NULL) {
         free(ev), free(v), free(buf);
         return;
     }
     slq__evidence__init(ev);
-    for (int i = 0; i < 2; i++) {
+    for (size_t i = 0; i < EVIDENCE_VOTES; i++) {
         const tm_vote *t = &a->evidence[i];
-        uint8_t *p =
-            buf + (size_t) i * (CRYPTO_ADDRESS_BYTES + CRYPTO_HASH_BYTES + TM_SIG_BYTES_MAX);
+        uint8_t *p = buf + i * EVIDENCE_VOTE_BYTES;
+        SLQ_ASSERT(t->sig_len <= TM_SIG_BYTES_MAX);
         slq__vote__init(&v[i]);
         v[i].type = (Slq__VoteType) t->type;
         v[i].height = t->height;
@@ -334,6 +372,7 @@ static void act_need_value(engine *e, const tm_action *a) {
 }
 
 static void run(engine *e, const tm_actions *acts) {
+    SLQ_ASSERT(acts->n <= TM_ACTIONS_MAX);
     for (size_t i = 0; i < acts->n && !e->stopping; i++) {
         const tm_action *a = &acts->a[i];
         switch (a->kind) {
@@ -462,7 +501,7 @@ static void on_proposal(engine *e, uint32_t peer, const Slq__Proposal *p) {
     env.msg_case = SLQ__ENVELOPE__MSG_PROPOSAL;
     env.proposal = (Slq__Proposal *) p;
     p2p_broadcast(e->net, &env, peer);
-    char why[256] = "";
+    char why[WHY_BYTES] = "";
     uint8_t checked[CRYPTO_HASH_BYTES];
     bool valid =
         chain_check_block(e->cfg.chain, p->block.data, p->block.len,
@@ -538,7 +577,7 @@ static void peer_cb(void *arg, uint32_t peer, bool up, const uint8_t *pubkey, si
     sync_peer_down(e, peer);
 }
 
-/* Every second: our height to peers, our own latest messages again, sync if behind. */
+/* Every TICK_MS: our height to peers, our own latest messages again, sync if behind. */
 static void tick_cb(uv_timer_t *t) {
     engine *e = t->data;
     if (e->stopping) return;
@@ -670,6 +709,7 @@ static void load_validators(engine *e, uint64_t *powers) {
     uint8_t pub[CRYPTO_PUBKEY_BYTES_MAX];
     size_t pub_len = 0;
     SLQ_ASSERT(crypto_key_public(e->cfg.key, pub, sizeof pub, &pub_len) == SLQ_OK);
+    SLQ_ASSERT(g->n_validators <= SLQ_VALIDATORS_MAX); /* the genesis was checked */
     e->nvals = g->n_validators;
     e->self = -1;
     for (size_t i = 0; i < g->n_validators; i++) {
@@ -685,6 +725,8 @@ static void load_validators(engine *e, uint64_t *powers) {
 static slq_err start_net(engine *e, const engine_config *cfg) {
     const Slq__Genesis *g = ledger_genesis(chain_ledger(cfg->chain));
     const uint8_t *allowed[SLQ_VALIDATORS_MAX + SLQ_PEERS_MAX];
+    SLQ_ASSERT(g->n_validators <= SLQ_VALIDATORS_MAX);
+    SLQ_ASSERT(cfg->observers_count <= SLQ_PEERS_MAX); /* the config was checked */
     size_t k = 0;
     for (size_t i = 0; i < g->n_validators; i++) allowed[k++] = g->validators[i]->pubkey.data;
     for (size_t i = 0; i < cfg->observers_count; i++) allowed[k++] = cfg->observers[i];
@@ -712,7 +754,7 @@ static slq_err start_timers(engine *e) {
     if (r == 0) r = uv_timer_init(e->cfg.loop, &e->build);
     if (r == 0) r = uv_timer_init(e->cfg.loop, &e->tick);
     e->build.data = e->tick.data = e;
-    if (r == 0) r = uv_timer_start(&e->tick, tick_cb, 1000, 1000);
+    if (r == 0) r = uv_timer_start(&e->tick, tick_cb, TICK_MS, TICK_MS);
     if (r != 0) log_error("engine: start: timers: %s", uv_strerror(r));
     return r == 0 ? SLQ_OK : SLQ_NET;
 }
@@ -730,14 +772,14 @@ slq_err engine_start(engine **out, const engine_config *cfg) {
     e->m = calloc(1, tm_size());
     if (e->m == NULL) return SLQ_NO_MEMORY;
     uint32_t empty = cfg->empty_block_interval_ms;
-    tm_timeouts to = {.propose_ms = empty + 2000,
-                      .propose_delta_ms = 500,
-                      .prevote_ms = 1000,
-                      .prevote_delta_ms = 500,
-                      .precommit_ms = 1000,
-                      .precommit_delta_ms = 500};
+    tm_timeouts to = {.propose_ms = empty + PROPOSE_MS_AFTER_EMPTY_INTERVAL,
+                      .propose_delta_ms = PROPOSE_DELTA_MS,
+                      .prevote_ms = PREVOTE_MS,
+                      .prevote_delta_ms = PREVOTE_DELTA_MS,
+                      .precommit_ms = PRECOMMIT_MS,
+                      .precommit_delta_ms = PRECOMMIT_DELTA_MS};
     tm_init(e->m, powers, e->nvals, e->self, &to);
-    char path[4096];
+    char path[PATH_BYTES];
     snprintf(path, sizeof path, "%s/signer.state", cfg->home);
     slq_err err = e->self >= 0 ? signer_open(&e->sg, path, cfg->key) : SLQ_OK;
     snprintf(path, sizeof path, "%s/consensus.wal", cfg->home);

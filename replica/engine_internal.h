@@ -34,6 +34,7 @@
 #define EVIDENCE_MAX     64u
 #define PEER_HEIGHTS_MAX 64u
 #define VOTES_KEPT       1024u /* signature-checked votes of the current height, for NEED_POL */
+#define WHY_BYTES        256u  /* why the chain refused a block (chain.h's why), one log line */
 
 typedef struct {
     bool used, valid;

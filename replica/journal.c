@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "engine_internal.h"
+#include "slq/assert.h"
 #include "wal_records.h"
 
 /* True when inputs are logged: not while the log is fed back. */
@@ -28,6 +29,8 @@ void journal_vote(engine *e, const tm_vote *v) {
 }
 
 void journal_proposal(engine *e, const proposal_slot *s, uint64_t height) {
+    SLQ_ASSERT(s->used);
+    SLQ_ASSERT(s->sig_len <= CRYPTO_SIG_BYTES_MAX);
     if (!logging(e)) return;
     wal_proposal pr = {.height = height,
                        .round = s->round,

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "engine_internal.h"
+#include "slq/assert.h"
 
 /* ------------------------------------------------------------------ proposals */
 
@@ -29,6 +30,7 @@ proposal_slot *propose_find(engine *e, const uint8_t *hash) {
 }
 
 proposal_slot *propose_store(engine *e, const uint8_t *hash, uint8_t *block, size_t len) {
+    SLQ_ASSERT(block != NULL); /* a slot in use always holds its block */
     proposal_slot *s = propose_find(e, hash);
     if (s != NULL) {
         free(block);
@@ -53,6 +55,8 @@ proposal_slot *propose_store(engine *e, const uint8_t *hash, uint8_t *block, siz
 }
 
 void propose_broadcast(engine *e, const proposal_slot *s, uint32_t except) {
+    SLQ_ASSERT(s->used);
+    SLQ_ASSERT(s->proposer < e->nvals);
     Slq__Proposal pp = SLQ__PROPOSAL__INIT;
     pp.height = e->props_height;
     pp.round = s->round;
@@ -68,10 +72,13 @@ void propose_broadcast(engine *e, const proposal_slot *s, uint32_t except) {
 
 /* ------------------------------------------------------------------ building a value */
 
+#define REASON_BYTES 256u /* why the ledger refused a candidate (ledger_outcome.reason) */
+_Static_assert(REASON_BYTES == sizeof(((ledger_outcome *) 0)->reason), "the ledger's reason");
+
 typedef struct {
     engine *e;
     slq_err codes[SLQ_BLOCK_TXS_MAX];
-    char reasons[SLQ_BLOCK_TXS_MAX][256];
+    char reasons[SLQ_BLOCK_TXS_MAX][REASON_BYTES];
     bool tried[SLQ_BLOCK_TXS_MAX];
     const mempool_tx *sel[SLQ_BLOCK_TXS_MAX];
     uint8_t hashes[SLQ_BLOCK_TXS_MAX][CRYPTO_HASH_BYTES];
@@ -100,6 +107,7 @@ static void result_cb(void *arg, size_t i, const ledger_outcome *out) {
 static slq_err build_block(engine *e, build_scratch *b, bool empty_due, uint8_t **block,
                            size_t *len, uint8_t hash[CRYPTO_HASH_BYTES]) {
     size_t count = mempool_select(e->cfg.mp, b->sel, SLQ_BLOCK_TXS_MAX, nonce_cb, drop_cb, e);
+    SLQ_ASSERT(count <= SLQ_BLOCK_TXS_MAX);
     if (count == 0 && !empty_due) return SLQ_NOT_FOUND;
     const uint8_t *bytes[SLQ_BLOCK_TXS_MAX];
     size_t lens[SLQ_BLOCK_TXS_MAX];
@@ -177,6 +185,10 @@ void propose_try(engine *e, propose_outcome *out) {
 /* ------------------------------------------------------------------ our proposal */
 
 void propose_sign(engine *e, const tm_action *a, tm_actions *out) {
+    SLQ_ASSERT(e->self >= 0); /* the machine proposes only for a validator */
+    SLQ_ASSERT(e->sg != NULL);
+    SLQ_ASSERT(a->pol_round >= -1);
+    SLQ_ASSERT(a->pol_round < (int32_t) a->round); /* a POL round is an earlier round */
     out->n = 0;
     proposal_slot *s = propose_find(e, a->block.hash);
     if (s == NULL) {

@@ -23,19 +23,25 @@
 #include <unistd.h>
 
 #include "guard.h"
+#include "slq/assert.h"
 #include "slq/be.h"
 #include "slq/log.h"
 
+#define SLOTS        2u    /* slot seq & 1 gets record number seq */
 #define SLOT_SPACING 4096u /* slot i starts at i * SLOT_SPACING */
-#define SEQ_BYTES    8u
-#define SUM_BYTES    8u
+#define SEQ_BYTES    8u    /* u64 record number, from 1 */
+#define SUM_BYTES    8u    /* the first bytes of SHA-256(seq | record) */
 #define SLOT_BYTES   (SEQ_BYTES + GUARD_RECORD_BYTES + SUM_BYTES)
-#define FILE_BYTES   (2u * SLOT_SPACING)
+#define FILE_BYTES   (SLOTS * SLOT_SPACING)
+#define PATH_BYTES   4096u  /* the record's path, with its NUL */
+#define TMP_SUFFIX   ".tmp" /* the file is made under its path with this added, then renamed */
+#define FILE_MODE    0600   /* the record is the validator's own: owner read and write only */
 
 _Static_assert(SLOT_BYTES <= SLOT_SPACING, "a slot fits its block");
+_Static_assert(SLOTS == 2u, "seq & 1 picks the slot");
 
 struct signer {
-    char path[4096];
+    char path[PATH_BYTES];
     const crypto_key *key;
     guard_record rec;
     uint64_t seq; /* of rec; 0: nothing stored in the two-slot layout yet */
@@ -52,6 +58,7 @@ static void slot_sum(uint8_t out[SUM_BYTES], const uint8_t *slot) {
 }
 
 static void slot_encode(uint8_t out[SLOT_BYTES], uint64_t seq, const guard_record *rec) {
+    SLQ_ASSERT(seq != 0); /* slot_decode refuses record number 0 */
     slq_put_be(out, seq, SEQ_BYTES);
     guard_record_encode(out + SEQ_BYTES, rec);
     slot_sum(out + SEQ_BYTES + GUARD_RECORD_BYTES, out);
@@ -73,9 +80,9 @@ static slq_err slot_decode(const uint8_t *in, uint64_t *seq, guard_record *rec) 
 static slq_err create_file(signer *s, uint64_t seq, const guard_record *rec) {
     uint8_t image[FILE_BYTES] = {0};
     slot_encode(image + (seq & 1u) * SLOT_SPACING, seq, rec);
-    char tmp[4200], dir[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", s->path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    char tmp[PATH_BYTES + sizeof TMP_SUFFIX], dir[PATH_BYTES];
+    snprintf(tmp, sizeof tmp, "%s" TMP_SUFFIX, s->path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, FILE_MODE);
     bool ok = fd >= 0 && write(fd, image, sizeof image) == (ssize_t) sizeof image && fsync(fd) == 0;
     if (fd >= 0 && close(fd) != 0) ok = false;
     ok = ok && rename(tmp, s->path) == 0;
@@ -93,6 +100,7 @@ static slq_err create_file(signer *s, uint64_t seq, const guard_record *rec) {
 
 /* Writes rec durably as record number seq. */
 static slq_err persist(signer *s, uint64_t seq, const guard_record *rec) {
+    SLQ_ASSERT(seq == s->seq + 1); /* the other slot: never the one of the record in force */
     if (s->fd < 0) return create_file(s, seq, rec);
     uint8_t slot[SLOT_BYTES];
     slot_encode(slot, seq, rec);
@@ -126,7 +134,7 @@ static slq_err load(signer *s) {
     }
     slq_err err = SLQ_STORAGE_CORRUPT;
     if (n == FILE_BYTES) {
-        for (unsigned i = 0; i < 2; i++) {
+        for (unsigned i = 0; i < SLOTS; i++) {
             uint64_t seq = 0;
             guard_record rec;
             if (slot_decode(buf + i * SLOT_SPACING, &seq, &rec) != SLQ_OK || seq <= s->seq)
@@ -145,6 +153,7 @@ static slq_err load(signer *s) {
 }
 
 slq_err signer_open(signer **out, const char *path, const crypto_key *key) {
+    SLQ_ASSERT(key != NULL);
     signer *s = calloc(1, sizeof *s);
     if (s == NULL) return SLQ_NO_MEMORY;
     snprintf(s->path, sizeof s->path, "%s", path);
@@ -200,6 +209,7 @@ slq_err signer_sign(signer *s, const char *chain_id, const consensus_vote_fields
         s->seq++;
         s->rec = next;
     }
+    SLQ_ASSERT(s->rec.sig_len <= CRYPTO_SIG_BYTES_MAX);
     memcpy(sig, s->rec.sig, s->rec.sig_len);
     *sig_len = s->rec.sig_len;
     return SLQ_OK;

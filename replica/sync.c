@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "engine_internal.h"
+#include "slq/assert.h"
 
 #define SYNC_RETRY_MS 3000u /* a request unanswered this long goes to a peer again */
 
@@ -26,6 +27,7 @@ void sync_send_status(engine *e, uint32_t peer) {
 }
 
 static void note_height(engine *e, uint32_t peer, uint64_t height) {
+    SLQ_ASSERT(peer != UINT32_MAX); /* peers are kept as peer + 1: 0 marks a free slot */
     size_t free_slot = PEER_HEIGHTS_MAX;
     for (size_t i = 0; i < PEER_HEIGHTS_MAX; i++) {
         if (e->heights[i].peer == peer + 1) {
@@ -87,7 +89,7 @@ bool sync_on_block_response(engine *e, uint32_t peer, const Slq__BlockResponse *
     if (!e->syncing || peer != e->sync_peer || r->height != chain_tip(e->cfg.chain)->height + 1)
         return false; /* not asked for, or overtaken by consensus */
     e->syncing = false;
-    char why[256] = "";
+    char why[WHY_BYTES] = "";
     slq_err err = chain_apply_block(e->cfg.chain, r->block.data, r->block.len, r->cert.data,
                                     r->cert.len, why, sizeof why);
     if (err != SLQ_OK) {
@@ -100,6 +102,7 @@ bool sync_on_block_response(engine *e, uint32_t peer, const Slq__BlockResponse *
 }
 
 void sync_peer_down(engine *e, uint32_t peer) {
+    SLQ_ASSERT(peer != UINT32_MAX);
     for (size_t i = 0; i < PEER_HEIGHTS_MAX; i++)
         if (e->heights[i].peer == peer + 1) e->heights[i].peer = 0;
     if (e->syncing && e->sync_peer == peer) e->syncing = false;

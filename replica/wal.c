@@ -11,15 +11,18 @@
 #include <unistd.h>
 
 #include "crypto.h"
+#include "slq/assert.h"
 #include "slq/be.h"
 #include "slq/log.h"
 
-#define HEAD_BYTES 5u
-#define SUM_BYTES  8u
+#define HEAD_BYTES 5u    /* kind u8 | length u32 */
+#define SUM_BYTES  8u    /* the first bytes of SHA-256(head | payload) */
+#define PATH_BYTES 4096u /* the log's path, with its NUL (for messages) */
+#define FILE_MODE  0600  /* the log is the node's own: owner read and write only */
 
 struct wal {
     int fd;
-    char path[4096];
+    char path[PATH_BYTES];
     bool dirty; /* appended since the last sync */
 };
 
@@ -38,7 +41,7 @@ slq_err wal_open(wal **out, const char *path) {
     wal *w = calloc(1, sizeof *w);
     if (w == NULL) return SLQ_NO_MEMORY;
     snprintf(w->path, sizeof w->path, "%s", path);
-    w->fd = open(path, O_RDWR | O_CREAT | O_APPEND, 0600);
+    w->fd = open(path, O_RDWR | O_CREAT | O_APPEND, FILE_MODE);
     if (w->fd < 0) {
         log_error("wal: open: %s: %s", path, strerror(errno));
         free(w);
@@ -119,6 +122,9 @@ slq_err wal_replay(wal *w, wal_record_fn fn, void *arg) {
 }
 
 slq_err wal_append(wal *w, wal_kind kind, const uint8_t *payload, size_t len) {
+    SLQ_ASSERT(kind >= WAL_HEIGHT);
+    SLQ_ASSERT(kind <= WAL_VALUE);
+    SLQ_ASSERT(payload != NULL || len == 0);
     if (len > WAL_RECORD_BYTES_MAX) return SLQ_INVALID_ARGUMENT;
     uint8_t head[HEAD_BYTES] = {(uint8_t) kind, (uint8_t) (len >> 24), (uint8_t) (len >> 16),
                                 (uint8_t) (len >> 8), (uint8_t) len};
