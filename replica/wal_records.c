@@ -108,7 +108,9 @@ bool wal_proposal_decode(const uint8_t *p, size_t len, wal_proposal *out) {
     out->proposer = (uint32_t) take(&p, WAL_INDEX_BYTES);
     uint64_t valid = take(&p, WAL_FLAG_BYTES);
     out->sig_len = (size_t) take(&p, WAL_SIG_LEN_BYTES);
-    if (out->pol_round < -1 || valid > 1 || out->sig_len > WAL_SIG_BYTES) return false;
+    if (out->pol_round < -1) return false;
+    if (valid > 1) return false;
+    if (out->sig_len > WAL_SIG_BYTES) return false;
     out->valid = valid == 1;
     take_field(&p, out->sig, WAL_SIG_BYTES);
     SLQ_ASSERT((size_t) (p - start) == WAL_PROPOSAL_HEAD_BYTES);
