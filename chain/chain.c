@@ -170,10 +170,7 @@ slq_err chain_account_nonce(chain *c, const uint8_t addr[CRYPTO_ADDRESS_BYTES], 
 
 /* ------------------------------------------------------------------ building blocks */
 
-/* A fault of ours, not of a transaction or of a block: a store read that failed, a stored row
- * that does not decode, memory. It is returned as it is, never as SLQ_BLOCK_INVALID, so that
- * nobody blames (and disconnects) the peer that sent the block for our own disk. */
-static bool local_fault(slq_err err) {
+bool chain_local_fault(slq_err err) {
     return err == SLQ_STORAGE_IO || err == SLQ_STORAGE_CORRUPT || err == SLQ_NO_MEMORY;
 }
 
@@ -244,7 +241,7 @@ static slq_err select_txs(chain *c, chain_proposal *p, const chain_candidates *c
             .height = p->height, .time_ms = p->time_ms, .index = (uint32_t) bt->count};
         ledger_outcome out;
         slq_err err = ledger_apply(c->l, c->st, &ctx, cand->txs[i], &out);
-        if (local_fault(err)) return err; /* a fault of ours, not of the transaction */
+        if (chain_local_fault(err)) return err; /* a fault of ours, not of the transaction */
         if (cb != NULL) cb(arg, i, &out);
         if (err != SLQ_OK) continue;
         bt->txs[bt->count] = cand->bytes[i];
@@ -463,7 +460,7 @@ static slq_err replay_txs(chain *c, const Slq__Block *b, const Slq__BlockHeader 
         }
     }
     free(hashes);
-    return err == SLQ_OK || local_fault(err) ? err : SLQ_BLOCK_INVALID;
+    return err == SLQ_OK || chain_local_fault(err) ? err : SLQ_BLOCK_INVALID;
 }
 
 typedef struct {

@@ -75,6 +75,12 @@ SLQ_MUST_USE slq_err chain_apply_block(chain *c, const uint8_t *block, size_t le
                                        const uint8_t *cert, size_t cert_len, char *why,
                                        size_t why_cap);
 
+/* A fault of ours, not of a transaction or of a block: a store read that failed, a stored row
+ * that does not decode, memory. The functions here return it as it is, never as
+ * SLQ_BLOCK_INVALID, so that nobody blames (and disconnects) the peer that sent the block
+ * for our own disk. */
+bool chain_local_fault(slq_err err);
+
 /* Checks a proposed block as chain_apply_block does, without a certificate, and rejects a
  * block time after max_time_ms (0: no bound). Writes nothing; *hash gets the block hash.
  * The replay is kept, so that applying this block once it is decided does not replay it. */

@@ -503,9 +503,14 @@ static void on_proposal(engine *e, uint32_t peer, const Slq__Proposal *p) {
     p2p_broadcast(e->net, &env, peer);
     char why[WHY_BYTES] = "";
     uint8_t checked[CRYPTO_HASH_BYTES];
-    bool valid =
-        chain_check_block(e->cfg.chain, p->block.data, p->block.len,
-                          engine_wall_ms() + TIME_AHEAD_MS, checked, why, sizeof why) == SLQ_OK;
+    slq_err check = chain_check_block(e->cfg.chain, p->block.data, p->block.len,
+                                      engine_wall_ms() + TIME_AHEAD_MS, checked, why, sizeof why);
+    if (check == SLQ_STORAGE_IO || check == SLQ_STORAGE_CORRUPT) {
+        /* Our own store failed us: we can judge no block, and must not vote on one. */
+        engine_fatal(e, "proposal: our store", check);
+        return;
+    }
+    bool valid = check == SLQ_OK; /* out of memory: not judged, so not valid (a nil prevote) */
     if (!valid)
         log_warn("engine: proposal: height=%llu round=%u invalid: %s",
                  (unsigned long long) p->height, p->round, why);

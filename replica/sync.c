@@ -92,6 +92,16 @@ bool sync_on_block_response(engine *e, uint32_t peer, const Slq__BlockResponse *
     char why[WHY_BYTES] = "";
     slq_err err = chain_apply_block(e->cfg.chain, r->block.data, r->block.len, r->cert.data,
                                     r->cert.len, why, sizeof why);
+    if (err == SLQ_STORAGE_IO || err == SLQ_STORAGE_CORRUPT) {
+        /* Our own store failed us: the peer is not to blame, and we cannot go on. */
+        engine_fatal(e, "sync: our store", err);
+        return false;
+    }
+    if (chain_local_fault(err)) { /* out of memory: not the peer's fault; asked again later */
+        log_warn("engine: sync: height=%llu not applied: %s", (unsigned long long) r->height,
+                 slq_err_str(err));
+        return false;
+    }
     if (err != SLQ_OK) {
         log_warn("engine: sync: height=%llu refused: %s", (unsigned long long) r->height, why);
         p2p_disconnect(e->net, peer, "sent a block that does not verify");

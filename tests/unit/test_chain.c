@@ -591,7 +591,18 @@ static void test_mempool_refuses_when_full(void) {
     env_deinit(&e);
 }
 
-TEST_MAIN("chain", TEST(test_a_committed_block_survives_reopening),
+/* What the replica must not blame a peer for. */
+static void test_local_faults_are_ours(void) {
+    CHECK(chain_local_fault(SLQ_STORAGE_IO));
+    CHECK(chain_local_fault(SLQ_STORAGE_CORRUPT));
+    CHECK(chain_local_fault(SLQ_NO_MEMORY));
+    CHECK(!chain_local_fault(SLQ_BLOCK_INVALID));
+    CHECK(!chain_local_fault(SLQ_CERT_INVALID));
+    CHECK(!chain_local_fault(SLQ_BLOCK_MALFORMED));
+}
+
+TEST_MAIN("chain", TEST(test_local_faults_are_ours),
+          TEST(test_a_committed_block_survives_reopening),
           TEST(test_a_store_of_another_genesis_is_refused),
           TEST(test_another_node_replays_blocks_to_the_same_tip),
           TEST(test_a_block_with_another_valid_last_commit_is_accepted),
