@@ -22,7 +22,7 @@ typedef struct {
     chain *c;
 } cfx;
 
-static int cfx_rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
+static inline int cfx_rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
     (void) sb, (void) flag, (void) ftw;
     return remove(p);
 }
