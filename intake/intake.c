@@ -127,7 +127,9 @@ static void admit_one(intake_batch *j, size_t i, intake_outcome *o) {
         j->errs[i] = SLQ_TX_MALFORMED; /* the decoded tx is gone too */
     } else {
         snprintf(o->res.message, sizeof o->res.message, "%s", slq_err_str(o->res.err));
-        results_record(j->in->cfg.adm.res, j->hashes[i], o->res.err, o->res.message);
+        /* Remembered under its hash; bytes never read have none to be asked by. */
+        if (j->bytes[i] != NULL)
+            results_record(j->in->cfg.adm.res, j->hashes[i], o->res.err, o->res.message);
     }
 }
 
