@@ -104,7 +104,7 @@ typedef struct conn {
     bool head;             /* the request in flight is HEAD: answer without body */
     bool expect_continue;
     bool hdr_in_value; /* the parser's last header callback was a value */
-    int fail_status;   /* set by a parser callback: answer this status and close */
+    slq_err fail;      /* set by a parser callback: answer this error and close */
     uint64_t fail_bytes;
     uint8_t *rbuf; /* HTTP_READ_BYTES; [roff, rlen) read but not parsed */
     size_t roff, rlen;
@@ -352,12 +352,13 @@ static slq_err conn_send(conn *c, int status, const char *ctype, const char *bod
 }
 
 /* Answers an error the server found itself, in the JSON of docs/api.md. */
-static void conn_send_error(conn *c, int status, const char *name, const char *message) {
+/* The error object of err (slq/err.h: its name, its number, its one HTTP status). */
+static void conn_send_error(conn *c, slq_err err, const char *message) {
     char json[HTTP_ERROR_BYTES_MAX];
-    int n = snprintf(json, sizeof json, "{\"error\":\"%s\",\"code\":%d,\"message\":\"%s\"}", name,
-                     status == 500 ? (int) SLQ_NO_MEMORY : status, message);
+    int n = snprintf(json, sizeof json, "{\"error\":\"%s\",\"code\":%d,\"message\":\"%s\"}",
+                     slq_err_name(err), (int) err, message);
     SLQ_ASSERT(n > 0 && (size_t) n < sizeof json);
-    slq_err e = conn_send(c, status, "application/json", json, (size_t) n);
+    slq_err e = conn_send(c, slq_err_http_status(err), "application/json", json, (size_t) n);
     if (e != SLQ_OK) return; /* logged, and the connection is closed */
 }
 
@@ -462,8 +463,8 @@ static void conn_timer_cb(uv_timer_t *t) {
 
 /* Marks the request as failed with `status`; the parser stops (callbacks return -1) and
  * conn_parse answers it. */
-static int conn_reject(conn *c, int status, uint64_t bytes) {
-    c->fail_status = status;
+static int conn_reject(conn *c, slq_err err, uint64_t bytes) {
+    c->fail = err;
     c->fail_bytes = bytes;
     return -1;
 }
@@ -482,7 +483,7 @@ static int on_message_begin(http_parser *p) {
 static int on_url(http_parser *p, const char *at, size_t len) {
     conn *c = p->data;
     size_t cap = c->server->lim.header_bytes_max;
-    if (len > cap - c->url_len) return conn_reject(c, 431, c->url_len + len);
+    if (len > cap - c->url_len) return conn_reject(c, SLQ_HEADERS_TOO_LARGE, c->url_len + len);
     memcpy(c->url + c->url_len, at, len);
     c->url_len += len;
     return 0;
@@ -516,14 +517,14 @@ static int on_headers_complete(http_parser *p) {
     c->in_headers = false;
     bool has_length = (p->flags & F_CONTENTLENGTH) != 0;
     if (has_length && p->content_length > lim->body_bytes_max) {
-        return conn_reject(c, 413, p->content_length);
+        return conn_reject(c, SLQ_BODY_TOO_LARGE, p->content_length);
     }
     /* Reserve up front only a little: the buffer grows with the bytes that arrive, so a
      * declared length costs nothing until it is sent. */
     size_t first = p->content_length < HTTP_BODY_KEEP_BYTES ? (size_t) p->content_length
                                                             : HTTP_BODY_KEEP_BYTES;
     if (has_length && first > 0 && conn_body_reserve(c, first) != SLQ_OK) {
-        return conn_reject(c, 500, p->content_length);
+        return conn_reject(c, SLQ_NO_MEMORY, p->content_length);
     }
     bool has_body = (p->flags & F_CHUNKED) != 0 || (has_length && p->content_length > 0);
     if (c->expect_continue && has_body && p->http_major == 1 && p->http_minor >= 1) {
@@ -535,9 +536,10 @@ static int on_headers_complete(http_parser *p) {
 static int on_body(http_parser *p, const char *at, size_t len) {
     conn *c = p->data;
     size_t max = c->server->lim.body_bytes_max;
-    if (len > max - c->body_len) return conn_reject(c, 413, (uint64_t) c->body_len + len);
+    if (len > max - c->body_len)
+        return conn_reject(c, SLQ_BODY_TOO_LARGE, (uint64_t) c->body_len + len);
     if (conn_body_reserve(c, c->body_len + len) != SLQ_OK) {
-        return conn_reject(c, 500, (uint64_t) c->body_len + len);
+        return conn_reject(c, SLQ_NO_MEMORY, (uint64_t) c->body_len + len);
     }
     memcpy(c->body + c->body_len, at, len);
     c->body_len += len;
@@ -561,28 +563,28 @@ static void conn_fail(conn *c) {
     c->close_after = true;
     c->head = false;
     conn_timer_stop(c);
-    switch (c->fail_status) {
-        case 413:
+    switch (c->fail) {
+        case SLQ_BODY_TOO_LARGE:
             log_warn("http: read: body too large conn=%u bytes=%" PRIu64 " max=%zu", c->id,
                      c->fail_bytes, lim->body_bytes_max);
             /* (void) here and below: a short fixed text with one number always fits */
             (void) snprintf(msg, sizeof msg, "request body over %zu bytes", lim->body_bytes_max);
-            conn_send_error(c, 413, "BODY_TOO_LARGE", msg);
+            conn_send_error(c, SLQ_BODY_TOO_LARGE, msg);
             break;
-        case 431:
+        case SLQ_HEADERS_TOO_LARGE:
             log_warn("http: read: headers too large conn=%u bytes=%" PRIu64 " max=%zu", c->id,
                      c->fail_bytes, lim->header_bytes_max);
             (void) snprintf(msg, sizeof msg, "request line and headers over %zu bytes",
                             lim->header_bytes_max);
-            conn_send_error(c, 431, "HEADERS_TOO_LARGE", msg);
+            conn_send_error(c, SLQ_HEADERS_TOO_LARGE, msg);
             break;
-        case 500:
+        case SLQ_NO_MEMORY:
             log_warn("http: read: no memory for body conn=%u bytes=%" PRIu64, c->id, c->fail_bytes);
-            conn_send_error(c, 500, "NO_MEMORY", "no memory for the request body");
+            conn_send_error(c, SLQ_NO_MEMORY, "no memory for the request body");
             break;
         default:
-            SLQ_ASSERT(c->fail_status == 400);
-            conn_send_error(c, 400, "HTTP_MALFORMED", "malformed HTTP request");
+            SLQ_ASSERT(c->fail == SLQ_HTTP_MALFORMED);
+            conn_send_error(c, SLQ_HTTP_MALFORMED, "malformed HTTP request");
             break;
     }
 }
@@ -617,7 +619,7 @@ static void conn_dispatch(conn *c) {
         char msg[HTTP_MESSAGE_BYTES_MAX];
         (void) snprintf(msg, sizeof msg, "over %u requests per second", /* always fits */
                         s->lim.requests_per_sec);
-        conn_send_error(c, 429, "RATE_LIMITED", msg);
+        conn_send_error(c, SLQ_RATE_LIMITED, msg);
         return;
     }
     SLQ_ASSERT(c->url_len <= s->lim.header_bytes_max);
@@ -660,17 +662,17 @@ static bool conn_parse(conn *c) {
     enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
     if (c->state != CONN_OPEN) return false; /* a failed 100 Continue write closed it */
     bool over = counting && c->in_headers && c->header_bytes == lim->header_bytes_max;
-    if (c->fail_status == 0 && (over || e == HPE_HEADER_OVERFLOW)) {
-        conn_reject(c, 431, (uint64_t) c->header_bytes + 1); /* at least */
+    if (c->fail == SLQ_OK && (over || e == HPE_HEADER_OVERFLOW)) {
+        conn_reject(c, SLQ_HEADERS_TOO_LARGE, (uint64_t) c->header_bytes + 1); /* at least */
     }
-    if (c->fail_status == 0 && e == HPE_OK && n < avail) {
+    if (c->fail == SLQ_OK && e == HPE_OK && n < avail) {
         e = HPE_UNKNOWN; /* stopped early without a reason: do not loop on it */
     }
-    if (c->fail_status == 0 && e != HPE_OK && e != HPE_PAUSED) {
+    if (c->fail == SLQ_OK && e != HPE_OK && e != HPE_PAUSED) {
         log_warn("http: read: malformed request conn=%u err=%s", c->id, http_errno_name(e));
-        conn_reject(c, 400, 0);
+        conn_reject(c, SLQ_HTTP_MALFORMED, 0);
     }
-    if (c->fail_status != 0) {
+    if (c->fail != SLQ_OK) {
         conn_fail(c);
         return false;
     }
