@@ -41,20 +41,7 @@ typedef struct doc_job {
 
 #define SCAN_SLOTS (SLQ_SCANS_MAX + SLQ_LOOKUPS_MAX)
 
-#define YEAR_DIGITS      4u     /* a budget year in a path: REPORT_YEAR_MIN..REPORT_YEAR_MAX */
 #define TEST_HOLD_MS_MAX 60000u /* SLQ_TEST_SCAN_HOLD_MS is taken modulo this */
-
-/* Exactly four digits, REPORT_YEAR_MIN..REPORT_YEAR_MAX. */
-static bool parse_year(const char *s, uint32_t *out) {
-    if (strlen(s) != YEAR_DIGITS) return false;
-    uint32_t y = 0;
-    for (size_t i = 0; i < YEAR_DIGITS; i++) {
-        if (s[i] < '0' || s[i] > '9') return false;
-        y = y * 10 + (uint32_t) (s[i] - '0');
-    }
-    *out = y;
-    return y >= REPORT_YEAR_MIN && y <= REPORT_YEAR_MAX;
-}
 
 /* Worker thread: touches only the job, the pin and the read-only ledger. */
 static void scan_work(uv_work_t *w) {
@@ -194,7 +181,7 @@ static void start_waiting(api *a) {
 void api_doc_year(api *a, http_req_ref ref, api_doc_kind kind, const char *year_text) {
     SLQ_ASSERT(is_report(kind));
     api_doc_args args = {.kind = kind};
-    if (!parse_year(year_text, &args.year)) {
+    if (!report_year_parse(year_text, &args.year)) {
         api_error(a, ref, SLQ_INVALID_ARGUMENT, "year must be 2000..9999");
         return;
     }

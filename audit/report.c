@@ -1051,6 +1051,19 @@ static slq_err compute(rep *r, uint32_t year) {
     return err;
 }
 
+#define YEAR_DIGITS 4u
+
+bool report_year_parse(const char *s, uint32_t *out) {
+    if (strlen(s) != YEAR_DIGITS) return false;
+    uint32_t y = 0;
+    for (size_t i = 0; i < YEAR_DIGITS; i++) {
+        if (s[i] < '0' || s[i] > '9') return false;
+        y = y * 10 + (uint32_t) (s[i] - '0');
+    }
+    *out = y;
+    return y >= REPORT_YEAR_MIN && y <= REPORT_YEAR_MAX;
+}
+
 /* A stored totals row, or zero, by value (no pointers into the row kept). */
 static Slq__YearTotals totals_copy(const Slq__YearTotals *t) {
     Slq__YearTotals c = SLQ__YEAR_TOTALS__INIT;

@@ -49,6 +49,10 @@ typedef struct {
 #define REPORT_YEAR_MIN  2000u /* budget years are four digits from 2000 */
 #define REPORT_YEAR_MAX  9999u
 
+/* A budget year as written in a path or an argument: exactly four digits,
+ * REPORT_YEAR_MIN..REPORT_YEAR_MAX. */
+bool report_year_parse(const char *s, uint32_t *out);
+
 /* Amounts of one budget year (the city's, or one program's), recomputed from the vouchers and
  * claims with overflow-checked sums. */
 typedef struct {

@@ -33,19 +33,6 @@ static int usage(const char *why) {
     return EXIT_USAGE;
 }
 
-#define YEAR_DIGITS 4u
-
-static bool parse_year(const char *s, uint32_t *out) {
-    if (strlen(s) != YEAR_DIGITS) return false;
-    uint32_t y = 0;
-    for (size_t i = 0; i < YEAR_DIGITS; i++) {
-        if (s[i] < '0' || s[i] > '9') return false;
-        y = y * 10 + (uint32_t) (s[i] - '0');
-    }
-    *out = y;
-    return y >= REPORT_YEAR_MIN;
-}
-
 /* Returns -1 to go on, or an exit code. */
 static int parse_args(verify_args *a, int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
@@ -54,7 +41,7 @@ static int parse_args(verify_args *a, int argc, char **argv) {
             a->home = argv[++i];
         else if (strcmp(w, "--sign") == 0 && next != NULL)
             a->sign = argv[++i];
-        else if (strcmp(w, "--year") == 0 && next != NULL && parse_year(next, &a->year))
+        else if (strcmp(w, "--year") == 0 && next != NULL && report_year_parse(next, &a->year))
             i++;
         else if (strcmp(w, "--report") == 0)
             a->report = true;
