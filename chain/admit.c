@@ -1,9 +1,9 @@
 /* admit.c: admission of admit.h. */
+#include "admit.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "admit.h"
 
 #include "slq/assert.h"
 #include "slq/limits.h"
