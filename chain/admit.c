@@ -22,7 +22,11 @@ admit_status admit_tx(const admission *a, uint8_t *bytes, size_t len, ledger_tx 
     admit_status st = ADMIT_REJECTED;
     /* Committed bytes carry a nonce at or below the signer's committed one; only those are
      * looked up in the tx index (most offered transactions are new: one read saved). */
-    r->err = chain_account_nonce(a->chain, tx->signer, &committed);
+    /* Only a registered party signs a valid transaction (the issuer of the first REGISTER is
+     * in genesis): a key without an account may not park anything here, nor be relayed. */
+    r->err = chain_signer_nonce(a->chain, tx->signer, &committed);
+    if (r->err == SLQ_SIGNER_UNKNOWN)
+        snprintf(r->message, sizeof r->message, "signer has no account");
     uint64_t nonce = tx->body->nonce;
     if (r->err == SLQ_OK && nonce <= committed &&
         storage_tx_by_hash(chain_storage(a->chain), tx->hash, &r->height, &index, &stored,

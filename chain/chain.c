@@ -154,11 +154,16 @@ void chain_close(chain *c) {
 }
 
 slq_err chain_account_nonce(chain *c, const uint8_t addr[CRYPTO_ADDRESS_BYTES], uint64_t *nonce) {
+    slq_err err = chain_signer_nonce(c, addr, nonce);
+    return err == SLQ_SIGNER_UNKNOWN ? SLQ_OK : err;
+}
+
+slq_err chain_signer_nonce(chain *c, const uint8_t addr[CRYPTO_ADDRESS_BYTES], uint64_t *nonce) {
     uint8_t *v = NULL;
     size_t len = 0;
     *nonce = 0;
     slq_err err = storage_account(c->s, addr, &v, &len);
-    if (err == SLQ_NOT_FOUND) return SLQ_OK;
+    if (err == SLQ_NOT_FOUND) return SLQ_SIGNER_UNKNOWN;
     if (err != SLQ_OK) return err;
     Slq__Account *a = slq__account__unpack(NULL, len, v);
     free(v);

@@ -30,6 +30,10 @@ int64_t chain_tip_time_ms(const chain *c);
 /* The committed nonce of an account (0 if unknown). */
 SLQ_MUST_USE slq_err chain_account_nonce(chain *c, const uint8_t addr[CRYPTO_ADDRESS_BYTES],
                                          uint64_t *nonce);
+/* The committed nonce of a registered account, or SLQ_SIGNER_UNKNOWN (*nonce 0) when the
+ * address has no account: every valid transaction is signed by a registered party. */
+SLQ_MUST_USE slq_err chain_signer_nonce(chain *c, const uint8_t addr[CRYPTO_ADDRESS_BYTES],
+                                        uint64_t *nonce);
 
 /* A block built by chain_propose, not yet committed. */
 typedef struct {

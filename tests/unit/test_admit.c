@@ -200,25 +200,45 @@ typedef struct {
     slq_err err;
     const char *message; /* REJECTED: the exact message */
     uint64_t height;     /* COMMITTED: the block */
+    int signer;          /* who signs (0: K_ISSUER) */
 } arow;
+
+/* A REGISTER of `who` named `name`, signed by `signer` with `nonce` (malloc'd, yours). */
+static uint8_t *register_signed(cfx *e, int signer, int who, uint64_t nonce, const char *name,
+                                size_t *len) {
+    Slq__TxBody b = SLQ__TX_BODY__INIT;
+    Slq__Register r = SLQ__REGISTER__INIT;
+    b.kind = SLQ__TX_KIND__TX_REGISTER;
+    b.payload_case = SLQ__TX_BODY__PAYLOAD_REGISTER;
+    b.register_ = &r;
+    r.address = (ProtobufCBinaryData){CRYPTO_ADDRESS_BYTES, e->f.addr[who]};
+    r.role = SLQ__ROLE__ROLE_ENTERPRISE;
+    r.name = (char *) name;
+    fx_sign(&e->f, signer, &b, nonce);
+    uint8_t *out = e->f.last_bytes;
+    *len = e->f.last_len;
+    e->f.last_bytes = NULL;
+    return out;
+}
 
 #define WINDOW SLQ_MEMPOOL_PER_ACCOUNT_MAX
 
 /* In order, on one node: the issuer's committed nonce is 1. */
 static const arow arows[] = {
     {"the committed bytes again are committed at their height", K_H1, 1, "holder", ADMIT_COMMITTED,
-     SLQ_OK, "", 1},
+     SLQ_OK, "", 1, K_ISSUER},
     {"other bytes with the committed nonce are refused", K_H2, 1, "holder", ADMIT_REJECTED,
-     SLQ_NONCE_INVALID, "nonce 1, last committed 1", 0},
-    {"the next nonce is new", K_H2, 2, "holder", ADMIT_NEW, SLQ_OK, "", 0},
-    {"the same bytes again are pending", K_H2, 2, "holder", ADMIT_PENDING, SLQ_OK, "", 0},
+     SLQ_NONCE_INVALID, "nonce 1, last committed 1", 0, K_ISSUER},
+    {"the next nonce is new", K_H2, 2, "holder", ADMIT_NEW, SLQ_OK, "", 0, K_ISSUER},
+    {"the same bytes again are pending", K_H2, 2, "holder", ADMIT_PENDING, SLQ_OK, "", 0, K_ISSUER},
     {"other bytes with a pending nonce are refused by the mempool", K_H3, 2, "holder",
-     ADMIT_REJECTED, SLQ_NONCE_INVALID, "nonce is not the signer's last nonce + 1", 0},
-    {"the last nonce of the window is new", K_H3, 1 + WINDOW, "holder", ADMIT_NEW, SLQ_OK, "", 0},
+     ADMIT_REJECTED, SLQ_NONCE_INVALID, "nonce is not the signer's last nonce + 1", 0, K_ISSUER},
+    {"the last nonce of the window is new", K_H3, 1 + WINDOW, "holder", ADMIT_NEW, SLQ_OK, "", 0,
+     K_ISSUER},
     {"the first nonce past the window is refused", K_H3, 2 + WINDOW, "holder", ADMIT_REJECTED,
-     SLQ_NONCE_INVALID, "nonce 1026, last committed 1", 0},
+     SLQ_NONCE_INVALID, "nonce 1026, last committed 1", 0, K_ISSUER},
     {"the same committed bytes once more are still committed", K_H1, 1, "holder", ADMIT_COMMITTED,
-     SLQ_OK, "", 1},
+     SLQ_OK, "", 1, K_ISSUER},
 };
 _Static_assert(WINDOW == 1024u, "the messages above name the window's nonces");
 
@@ -226,7 +246,7 @@ _Static_assert(WINDOW == 1024u, "the messages above name the window's nonces");
  * and the refusal remembered under its hash. */
 static void offer(admit_env *a, const arow *w) {
     size_t len;
-    uint8_t *bytes = cfx_register_named(&a->e, w->who, w->nonce, w->variant, &len);
+    uint8_t *bytes = register_signed(&a->e, w->signer, w->who, w->nonce, w->variant, &len);
     ledger_tx tx;
     SLQ_ASSERT(ledger_tx_decode(&tx, chain_ledger(a->e.c), bytes, len) == SLQ_OK);
     uint8_t hash[CRYPTO_HASH_BYTES];
@@ -273,10 +293,28 @@ static void test_a_full_mempool_refuses_and_relays_nothing(void) {
     admit_env a;
     admit_env_init(&a, 1);
     static const arow rows[] = {
-        {"the first fills the mempool", K_H2, 2, "holder", ADMIT_NEW, SLQ_OK, "", 0},
+        {"the first fills the mempool", K_H2, 2, "holder", ADMIT_NEW, SLQ_OK, "", 0, K_ISSUER},
         {"the next finds it full", K_H3, 3, "holder", ADMIT_REJECTED, SLQ_MEMPOOL_FULL,
-         "mempool is full; retry later", 0},
-        {"the pending one is still pending", K_H2, 2, "holder", ADMIT_PENDING, SLQ_OK, "", 0},
+         "mempool is full; retry later", 0, K_ISSUER},
+        {"the pending one is still pending", K_H2, 2, "holder", ADMIT_PENDING, SLQ_OK, "", 0,
+         K_ISSUER},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) offer(&a, &rows[i]);
+    CHECK_EQ_INT(mempool_count(a.mp), 1);
+    CHECK_EQ_INT(a.rel.count, 1);
+    admit_env_deinit(&a);
+}
+
+static void test_a_signer_without_an_account_is_refused(void) {
+    admit_env a;
+    admit_env_init(&a, 16);
+    static const arow rows[] = {
+        {"a key without an account is refused", K_H3, 1, "holder", ADMIT_REJECTED,
+         SLQ_SIGNER_UNKNOWN, "signer has no account", 0, K_H2},
+        {"whatever its nonce", K_H3, 2, "holder", ADMIT_REJECTED, SLQ_SIGNER_UNKNOWN,
+         "signer has no account", 0, K_H2},
+        {"a registered party's first transaction is new", K_H3, 1, "holder", ADMIT_NEW, SLQ_OK, "",
+         0, K_H1},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) offer(&a, &rows[i]);
     CHECK_EQ_INT(mempool_count(a.mp), 1);
@@ -305,4 +343,5 @@ TEST_MAIN("admit", TEST(test_results_find_the_newest_remembered_refusal_of_a_has
           TEST(test_results_cut_a_long_message_to_the_slot),
           TEST(test_admission_answers_committed_pending_new_or_refused),
           TEST(test_a_full_mempool_refuses_and_relays_nothing),
+          TEST(test_a_signer_without_an_account_is_refused),
           TEST(test_admission_without_a_relay_still_queues))
