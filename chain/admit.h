@@ -1,7 +1,8 @@
 /* admit.h: how a decoded, signature-checked transaction enters the node, whether it came
  * from the API or from a peer: already committed (idempotent: the first result), already
- * pending, refused (nonce window, mempool limits: the refusal is remembered in results), or
- * new: relayed to peers and queued. Loop thread only. */
+ * pending, refused (a signer without an account, the nonce window, the mempool's limits on
+ * pending and gapped transactions: the refusal is remembered in results), or new: relayed
+ * to peers and queued. Loop thread only. */
 #ifndef SLQ_CHAIN_ADMIT_H
 #define SLQ_CHAIN_ADMIT_H
 

@@ -26,6 +26,10 @@ typedef struct {
     uint32_t *slots; /* sorted by nonce */
     uint32_t n, cap;
     uint32_t prev, next;
+    /* What can run: slots[0..ready) follow the committed nonce (as last told) without a gap,
+     * up to nonce `runs_to` - 1; slots[ready..n) wait behind a gap. */
+    uint64_t committed, runs_to;
+    uint32_t ready;
 } account;
 
 typedef struct {
@@ -40,7 +44,8 @@ struct mempool {
     uint32_t *free_entries, *free_accounts;
     size_t free_entries_n, free_accounts_n;
     index_t by_hash, by_addr;
-    uint32_t head, tail; /* signers in arrival order */
+    uint32_t head, tail;       /* signers in arrival order */
+    size_t gapped, gapped_max; /* transactions waiting behind a gap, and their bound */
 };
 
 /* ------------------------------------------------------------------ index */
@@ -105,6 +110,7 @@ slq_err mempool_create(mempool **out, size_t cap) {
     size_t cells = HASH_CELLS_MIN;
     while (cells < HASH_LOAD_INVERSE * cap) cells *= 2;
     m->cap = cap;
+    m->gapped_max = cap / SLQ_MEMPOOL_GAPPED_SHARE > 0 ? cap / SLQ_MEMPOOL_GAPPED_SHARE : 1;
     m->entries = calloc(cap, sizeof *m->entries);
     m->accounts = calloc(cap, sizeof *m->accounts);
     m->free_entries = malloc(cap * sizeof *m->free_entries);
@@ -147,6 +153,10 @@ size_t mempool_count(const mempool *m) {
     return m->count;
 }
 
+size_t mempool_gapped(const mempool *m) {
+    return m->gapped;
+}
+
 bool mempool_has(const mempool *m, const uint8_t hash[CRYPTO_HASH_BYTES]) {
     uint32_t slot;
     ix_find(m, &m->by_hash, hash, CRYPTO_HASH_BYTES, &slot);
@@ -164,6 +174,36 @@ uint64_t mempool_pending_nonce(const mempool *m, const uint8_t addr[CRYPTO_ADDRE
     return nonce_of(m, m->accounts[a].slots[m->accounts[a].n - 1]);
 }
 
+static void entry_release(mempool *m, uint32_t slot, uint32_t pos);
+
+/* ------------------------------------------------------------------ gaps */
+
+/* Extends the account's runnable prefix over the slots that follow it without a gap (a stale
+ * one, at or below the committed nonce, counts as runnable: selection drops it), keeping the
+ * mempool's count of gapped transactions. */
+static void account_settle(mempool *m, account *acc) {
+    uint32_t before = acc->ready;
+    while (acc->ready < acc->n) {
+        uint64_t nonce = nonce_of(m, acc->slots[acc->ready]);
+        if (nonce > acc->runs_to) break; /* a gap */
+        if (nonce == acc->runs_to) acc->runs_to++;
+        acc->ready++;
+    }
+    SLQ_ASSERT(m->gapped >= acc->ready - before);
+    m->gapped -= acc->ready - before;
+}
+
+/* Tells the account its committed nonce (it only grows) and counts its runnable prefix anew
+ * when it changed. */
+static void account_refresh(mempool *m, account *acc, uint64_t committed) {
+    if (committed <= acc->committed) return;
+    acc->committed = committed;
+    m->gapped += acc->ready;
+    acc->ready = 0;
+    acc->runs_to = acc->committed + 1;
+    account_settle(m, acc);
+}
+
 /* ------------------------------------------------------------------ adding */
 
 /* Finds or creates the signer's account record. */
@@ -176,6 +216,9 @@ static slq_err account_for(mempool *m, const uint8_t *addr, uint32_t *out) {
     memcpy(acc->addr, addr, CRYPTO_ADDRESS_BYTES);
     acc->used = true;
     acc->n = 0;
+    acc->ready = 0;
+    acc->committed = 0;
+    acc->runs_to = 1;
     acc->prev = m->tail;
     acc->next = NIL;
     if (m->tail != NIL)
@@ -227,17 +270,59 @@ static slq_err account_insert(mempool *m, account *acc, uint32_t slot) {
     memmove(&acc->slots[pos + 1], &acc->slots[pos], (acc->n - pos) * sizeof acc->slots[0]);
     acc->slots[pos] = slot;
     acc->n++;
+    if (pos < acc->ready) { /* a stale nonce, below what runs: selection drops it */
+        acc->ready++;
+    } else {
+        m->gapped++;
+        account_settle(m, acc);
+    }
     return SLQ_OK;
 }
 
-slq_err mempool_add(mempool *m, uint8_t *bytes, size_t len, ledger_tx *tx) {
+/* Drops the gapped transaction farthest ahead (the highest nonce) of the signer that arrived
+ * last among those holding one, so that a transaction that can run takes its slot. Signers
+ * that came earlier keep what they wait for; a flood of new signers loses its own first. */
+static bool evict_gapped(mempool *m) {
+    for (uint32_t a = m->tail; a != NIL; a = m->accounts[a].prev) {
+        const account *acc = &m->accounts[a];
+        if (acc->n > acc->ready) {
+            entry_release(m, acc->slots[acc->n - 1], acc->n - 1);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Whether a transaction of this nonce may enter, given the signer's committed nonce: a
+ * gapped one within its signer's and the mempool's bounds of gapped ones and a free slot; one
+ * that can run next also by evicting a gapped one when the mempool is full. */
+static slq_err make_room(mempool *m, const uint8_t *signer, uint64_t nonce, uint64_t committed) {
+    uint32_t a;
+    ix_find(m, &m->by_addr, signer, CRYPTO_ADDRESS_BYTES, &a);
+    uint64_t runs_to = committed + 1;
+    if (a != NIL) {
+        account *acc = &m->accounts[a];
+        account_refresh(m, acc, committed);
+        if (acc->n >= SLQ_MEMPOOL_PER_ACCOUNT_MAX) return SLQ_TX_PENDING_TOO_MANY;
+        runs_to = acc->runs_to;
+        if (nonce > runs_to && acc->n - acc->ready >= SLQ_MEMPOOL_GAPPED_PER_ACCOUNT_MAX)
+            return SLQ_TX_PENDING_TOO_MANY;
+    }
+    if (nonce > runs_to && m->gapped >= m->gapped_max) return SLQ_TX_PENDING_TOO_MANY;
+    if (m->free_entries_n > 0) return SLQ_OK;
+    if (nonce == runs_to && evict_gapped(m)) return SLQ_OK;
+    return SLQ_MEMPOOL_FULL;
+}
+
+slq_err mempool_add(mempool *m, uint8_t *bytes, size_t len, ledger_tx *tx, uint64_t committed) {
     slq_err err = SLQ_OK;
     if (mempool_has(m, tx->hash))
         err = SLQ_TX_DUPLICATE;
-    else if (m->free_entries_n == 0)
-        err = SLQ_MEMPOOL_FULL;
+    else
+        err = make_room(m, tx->signer, tx->body->nonce, committed);
     uint32_t a = NIL, slot = NIL;
     if (err == SLQ_OK) err = account_for(m, tx->signer, &a);
+    if (err == SLQ_OK) account_refresh(m, &m->accounts[a], committed);
     if (err == SLQ_OK) {
         slot = m->free_entries[m->free_entries_n - 1];
         m->entries[slot] = (entry){.t = {.bytes = bytes, .len = len, .tx = *tx}, .account = a};
@@ -264,8 +349,20 @@ static void entry_release(mempool *m, uint32_t slot, uint32_t pos) {
     entry *e = &m->entries[slot];
     account *acc = &m->accounts[e->account];
     SLQ_ASSERT(acc->slots[pos] == slot);
+    uint64_t nonce = nonce_of(m, slot);
     memmove(&acc->slots[pos], &acc->slots[pos + 1], (acc->n - pos - 1) * sizeof acc->slots[0]);
     acc->n--;
+    if (pos >= acc->ready) { /* a gapped one */
+        SLQ_ASSERT(m->gapped > 0);
+        m->gapped--;
+    } else if (pos == 0) { /* the lowest leaves: in a block, stale, or refused with the rest */
+        acc->ready--;
+        if (nonce > acc->committed) acc->committed = nonce;
+    } else { /* from the middle: what followed it waits for its nonce again */
+        m->gapped += acc->ready - 1 - pos;
+        acc->ready = pos;
+        acc->runs_to = nonce;
+    }
     ix_remove(m, &m->by_hash, e->t.tx.hash, CRYPTO_HASH_BYTES);
     free(e->t.bytes);
     ledger_tx_free(&e->t.tx);
@@ -326,6 +423,7 @@ size_t mempool_select(mempool *m, const mempool_tx **out, size_t max, mempool_no
         uint32_t next = m->accounts[a].next;
         uint64_t committed = 0;
         if (nonce_fn(arg, m->accounts[a].addr, &committed) != SLQ_OK) break;
+        account_refresh(m, &m->accounts[a], committed);
         if (drop_stale(m, a, committed, drop_fn, arg)) {
             const account *acc = &m->accounts[a];
             uint64_t want = committed + 1;

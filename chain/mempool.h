@@ -26,11 +26,21 @@ SLQ_MUST_USE slq_err mempool_create(mempool **out, size_t cap);
 void mempool_destroy(mempool *m); /* NULL is a no-op */
 size_t mempool_count(const mempool *m);
 
-/* Adds a transaction, taking bytes (malloc'd) and the decoded tx in every case (freed when
- * refused). Refuses SLQ_TX_DUPLICATE (these bytes are pending), SLQ_NONCE_INVALID (another
- * pending transaction of the signer has this nonce), SLQ_TX_PENDING_TOO_MANY or
- * SLQ_MEMPOOL_FULL. */
-SLQ_MUST_USE slq_err mempool_add(mempool *m, uint8_t *bytes, size_t len, ledger_tx *tx);
+/* Transactions waiting behind a gap: a transaction is gapped when its nonce neither follows
+ * its signer's committed nonce (as last told: `committed` of mempool_add, or nonce_fn of
+ * mempool_select) nor a pending transaction that runs. */
+size_t mempool_gapped(const mempool *m);
+
+/* Adds a transaction of a signer whose committed nonce is `committed`, taking bytes (malloc'd)
+ * and the decoded tx in every case (freed when refused). Refuses SLQ_TX_DUPLICATE (these bytes
+ * are pending), SLQ_NONCE_INVALID (another pending transaction of the signer has this nonce),
+ * SLQ_TX_PENDING_TOO_MANY (the signer holds SLQ_MEMPOOL_PER_ACCOUNT_MAX, or the transaction is
+ * gapped and the signer holds SLQ_MEMPOOL_GAPPED_PER_ACCOUNT_MAX gapped ones, or the mempool
+ * cap / SLQ_MEMPOOL_GAPPED_SHARE) or SLQ_MEMPOOL_FULL. A full mempool never refuses a
+ * transaction that can run next while it holds a gapped one: it drops the gapped one with the
+ * highest nonce of the signer that arrived last among those holding one, silently. */
+SLQ_MUST_USE slq_err mempool_add(mempool *m, uint8_t *bytes, size_t len, ledger_tx *tx,
+                                 uint64_t committed);
 bool mempool_has(const mempool *m, const uint8_t hash[CRYPTO_HASH_BYTES]);
 /* The highest pending nonce of a signer, or 0 if it has none pending. */
 uint64_t mempool_pending_nonce(const mempool *m, const uint8_t addr[CRYPTO_ADDRESS_BYTES]);

@@ -27,6 +27,11 @@
 #define SLQ_SCANS_MAX               2u     /* audits and reports accepted (one built at a time) */
 #define SLQ_LOOKUPS_MAX             16u    /* balances, lineages, claim lists accepted (ditto) */
 
+/* A gapped transaction cannot run next: a nonce of its signer is missing before it. */
+#define SLQ_MEMPOOL_GAPPED_PER_ACCOUNT_MAX 16u /* gapped transactions of one signer */
+#define SLQ_MEMPOOL_GAPPED_SHARE           4u  /* gapped ones fill at most 1/4 of the mempool */
+#define SLQ_MEMPOOL_GAPPED_MAX             (SLQ_MEMPOOL_TXS_MAX / SLQ_MEMPOOL_GAPPED_SHARE)
+
 #define SLQ_PEERS_MAX           32u
 #define SLQ_P2P_HELLO_BYTES_MAX 1024u               /* frames before the handshake completes */
 #define SLQ_P2P_QUEUE_BYTES_MAX (64u * 1024 * 1024) /* unsent bytes per peer */
@@ -42,5 +47,6 @@
 
 _Static_assert(SLQ_BLOCK_TXS_MAX *SLQ_TX_BYTES_MAX < SLQ_BLOCK_BYTES_MAX, "block fits");
 _Static_assert(SLQ_BLOCK_BYTES_MAX < SLQ_FRAME_BYTES_MAX, "a block fits in one frame");
+_Static_assert(SLQ_MEMPOOL_GAPPED_PER_ACCOUNT_MAX < SLQ_MEMPOOL_GAPPED_MAX, "signer bound");
 
 #endif

@@ -322,6 +322,42 @@ static void test_a_signer_without_an_account_is_refused(void) {
     admit_env_deinit(&a);
 }
 
+/* The issuer's committed nonce is 1: nonces from 3 on wait behind a gap, up to the bound per
+ * signer; past it the refusal is TX_PENDING_TOO_MANY (503: retry), and nonce 2 still enters. */
+static void test_a_signer_waiting_behind_a_gap_is_bounded(void) {
+    admit_env a;
+    admit_env_init(&a, 4 * SLQ_MEMPOOL_GAPPED_SHARE * SLQ_MEMPOOL_GAPPED_PER_ACCOUNT_MAX);
+    arow w = {"a gapped one within the bound is new",
+              K_H2,
+              0,
+              "holder",
+              ADMIT_NEW,
+              SLQ_OK,
+              "",
+              0,
+              K_ISSUER};
+    for (uint64_t n = 3; n < 3 + SLQ_MEMPOOL_GAPPED_PER_ACCOUNT_MAX; n++) {
+        w.nonce = n;
+        offer(&a, &w);
+    }
+    w = (arow){"one more gapped one is refused",
+               K_H2,
+               3 + SLQ_MEMPOOL_GAPPED_PER_ACCOUNT_MAX,
+               "holder",
+               ADMIT_REJECTED,
+               SLQ_TX_PENDING_TOO_MANY,
+               "too many pending transactions for this account",
+               0,
+               K_ISSUER};
+    offer(&a, &w);
+    w = (arow){
+        "the one that can run is new", K_H2, 2, "holder", ADMIT_NEW, SLQ_OK, "", 0, K_ISSUER};
+    offer(&a, &w);
+    CHECK_EQ_INT(mempool_count(a.mp), SLQ_MEMPOOL_GAPPED_PER_ACCOUNT_MAX + 1);
+    CHECK_EQ_INT(mempool_gapped(a.mp), 0);
+    admit_env_deinit(&a);
+}
+
 static void test_admission_without_a_relay_still_queues(void) {
     admit_env a;
     admit_env_init(&a, 4);
@@ -344,4 +380,5 @@ TEST_MAIN("admit", TEST(test_results_find_the_newest_remembered_refusal_of_a_has
           TEST(test_admission_answers_committed_pending_new_or_refused),
           TEST(test_a_full_mempool_refuses_and_relays_nothing),
           TEST(test_a_signer_without_an_account_is_refused),
+          TEST(test_a_signer_waiting_behind_a_gap_is_bounded),
           TEST(test_admission_without_a_relay_still_queues))

@@ -13,6 +13,7 @@
 #include "ledger_fixture.h"
 #include "mempool.h"
 #include "slq/keys.h"
+#include "slq/limits.h"
 
 static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
     (void) sb, (void) flag, (void) ftw;
@@ -473,7 +474,7 @@ static void add(env *e, mempool *m, int who_new, uint64_t nonce, slq_err want) {
     uint8_t *bytes = register_tx(e, who_new, nonce, &len);
     ledger_tx tx;
     SLQ_ASSERT(ledger_tx_decode(&tx, e->f.l, bytes, len) == SLQ_OK);
-    CHECK_ERR(mempool_add(m, bytes, len, &tx), want);
+    CHECK_ERR(mempool_add(m, bytes, len, &tx, 1), want); /* committed: 1 */
 }
 
 static slq_err committed_is_one(void *arg, const uint8_t addr[20], uint64_t *nonce) {
@@ -591,6 +592,107 @@ static void test_mempool_refuses_when_full(void) {
     env_deinit(&e);
 }
 
+/* A REGISTER signed by `signer` with nonce, offered to m with the signer's committed nonce 1;
+ * the bytes' hash goes to hash (if not NULL). */
+static void add_by(env *e, mempool *m, int signer, uint64_t nonce, slq_err want, uint8_t hash[32]) {
+    Slq__TxBody b = SLQ__TX_BODY__INIT;
+    Slq__Register r = SLQ__REGISTER__INIT;
+    b.kind = SLQ__TX_KIND__TX_REGISTER;
+    b.payload_case = SLQ__TX_BODY__PAYLOAD_REGISTER;
+    b.register_ = &r;
+    r.address = (ProtobufCBinaryData){20, e->f.addr[K_STRANGER]};
+    r.role = SLQ__ROLE__ROLE_ENTERPRISE;
+    r.name = "holder";
+    fx_sign(&e->f, signer, &b, nonce);
+    uint8_t *bytes = e->f.last_bytes;
+    size_t len = e->f.last_len;
+    e->f.last_bytes = NULL;
+    ledger_tx tx;
+    SLQ_ASSERT(ledger_tx_decode(&tx, e->f.l, bytes, len) == SLQ_OK);
+    if (hash != NULL) memcpy(hash, tx.hash, 32);
+    slq_err got = mempool_add(m, bytes, len, &tx, 1);
+    if (got != want)
+        fprintf(stderr, "  signer %d nonce %llu\n", signer, (unsigned long long) nonce);
+    CHECK_ERR(got, want);
+}
+
+/* A signer holds at most SLQ_MEMPOOL_GAPPED_PER_ACCOUNT_MAX transactions behind a gap; one
+ * that can run is still taken, and once the gap is filled the signer may wait again. */
+static void test_mempool_bounds_what_one_signer_holds_behind_a_gap(void) {
+    env e;
+    env_init(&e);
+    mempool *m;
+    CHECK_ERR(mempool_create(&m, 4 * SLQ_MEMPOOL_GAPPED_SHARE * SLQ_MEMPOOL_GAPPED_PER_ACCOUNT_MAX),
+              SLQ_OK);
+    uint64_t last = 2 + SLQ_MEMPOOL_GAPPED_PER_ACCOUNT_MAX; /* committed 1: 3.. wait for 2 */
+    for (uint64_t n = 3; n <= last; n++) add_by(&e, m, K_ISSUER, n, SLQ_OK, NULL);
+    CHECK_EQ_INT(mempool_gapped(m), SLQ_MEMPOOL_GAPPED_PER_ACCOUNT_MAX);
+    add_by(&e, m, K_ISSUER, last + 2, SLQ_TX_PENDING_TOO_MANY, NULL);
+    add_by(&e, m, K_ISSUER, last + 1, SLQ_TX_PENDING_TOO_MANY, NULL); /* follows a gapped one */
+    add_by(&e, m, K_H1, 3, SLQ_OK, NULL);                             /* another signer's own */
+    CHECK_EQ_INT(mempool_gapped(m), SLQ_MEMPOOL_GAPPED_PER_ACCOUNT_MAX + 1);
+    add_by(&e, m, K_ISSUER, 2, SLQ_OK, NULL); /* fills the gap: all of them can run */
+    CHECK_EQ_INT(mempool_gapped(m), 1);
+    add_by(&e, m, K_ISSUER, last + 2, SLQ_OK, NULL);
+    CHECK_EQ_INT(mempool_count(m), SLQ_MEMPOOL_GAPPED_PER_ACCOUNT_MAX + 3);
+    CHECK_EQ_INT(mempool_gapped(m), 2);
+    mempool_destroy(m);
+    env_deinit(&e);
+}
+
+/* Gapped transactions of all signers fill at most cap / SLQ_MEMPOOL_GAPPED_SHARE. */
+static void test_mempool_bounds_what_all_signers_hold_behind_gaps(void) {
+    env e;
+    env_init(&e);
+    mempool *m;
+    CHECK_ERR(mempool_create(&m, 2 * SLQ_MEMPOOL_GAPPED_SHARE), SLQ_OK); /* 2 gapped at most */
+    add_by(&e, m, K_ISSUER, 3, SLQ_OK, NULL);
+    add_by(&e, m, K_H1, 5, SLQ_OK, NULL);
+    add_by(&e, m, K_H2, 4, SLQ_TX_PENDING_TOO_MANY, NULL);
+    add_by(&e, m, K_H2, 2, SLQ_OK, NULL); /* can run: not gapped */
+    add_by(&e, m, K_ISSUER, 2, SLQ_OK, NULL);
+    CHECK_EQ_INT(mempool_gapped(m), 1);
+    add_by(&e, m, K_H2, 4, SLQ_OK, NULL); /* room again; waits for 3 */
+    CHECK_EQ_INT(mempool_gapped(m), 2);
+    /* Selection learns the committed nonce: K_H1's 5 and K_H2's 4 still wait. */
+    const mempool_tx *sel[8];
+    CHECK_EQ_INT(mempool_select(m, sel, 8, committed_is_one, NULL, NULL), 3);
+    CHECK_EQ_INT(mempool_gapped(m), 2);
+    mempool_destroy(m);
+    env_deinit(&e);
+}
+
+/* A full mempool makes room for a transaction that can run by dropping a gapped one: the
+ * highest nonce of the signer that arrived last among those holding one. */
+static void test_mempool_full_drops_a_gapped_one_for_one_that_can_run(void) {
+    env e;
+    env_init(&e);
+    mempool *m;
+    CHECK_ERR(mempool_create(&m, 3 * SLQ_MEMPOOL_GAPPED_SHARE), SLQ_OK); /* 12, 3 gapped */
+    for (uint64_t n = 2; n <= 9; n++) add_by(&e, m, K_ISSUER, n, SLQ_OK, NULL);
+    uint8_t a20[32], b5[32], b7[32], b2[32];
+    add_by(&e, m, K_ISSUER, 20, SLQ_OK, a20);
+    add_by(&e, m, K_H1, 5, SLQ_OK, b5);
+    add_by(&e, m, K_H1, 7, SLQ_OK, b7);
+    add_by(&e, m, K_ISSUER, 10, SLQ_OK, NULL);
+    CHECK_EQ_INT(mempool_count(m), 12);
+    add_by(&e, m, K_ISSUER, 11, SLQ_OK, NULL); /* can run: K_H1's 7 goes */
+    CHECK(!mempool_has(m, b7));
+    add_by(&e, m, K_H2, 4, SLQ_MEMPOOL_FULL, NULL); /* gapped: never drops another */
+    CHECK(mempool_has(m, b5));
+    CHECK(mempool_has(m, a20));
+    add_by(&e, m, K_H1, 2, SLQ_OK, b2); /* K_H1's 5 goes */
+    CHECK(!mempool_has(m, b5));
+    add_by(&e, m, K_ISSUER, 12, SLQ_OK, NULL); /* K_H1 waits for nothing now: the issuer's 20 */
+    CHECK(!mempool_has(m, a20));
+    CHECK(mempool_has(m, b2));
+    CHECK_EQ_INT(mempool_gapped(m), 0);
+    add_by(&e, m, K_ISSUER, 13, SLQ_MEMPOOL_FULL, NULL); /* nothing gapped left to drop */
+    CHECK_EQ_INT(mempool_count(m), 12);
+    mempool_destroy(m);
+    env_deinit(&e);
+}
+
 /* What the replica must not blame a peer for. */
 static void test_local_faults_are_ours(void) {
     CHECK(chain_local_fault(SLQ_STORAGE_IO));
@@ -610,4 +712,7 @@ TEST_MAIN("chain", TEST(test_local_faults_are_ours),
           TEST(test_a_block_is_refused_with_a_certificate_of_another_block),
           TEST(test_a_corrupt_local_row_is_a_local_fault_not_an_invalid_block),
           TEST(test_mempool_orders_by_nonce_and_waits_for_gaps),
-          TEST(test_mempool_refuses_when_full))
+          TEST(test_mempool_refuses_when_full),
+          TEST(test_mempool_bounds_what_one_signer_holds_behind_a_gap),
+          TEST(test_mempool_bounds_what_all_signers_hold_behind_gaps),
+          TEST(test_mempool_full_drops_a_gapped_one_for_one_that_can_run))
