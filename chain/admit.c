@@ -8,7 +8,7 @@
 #include "slq/assert.h"
 #include "slq/limits.h"
 
-admit_status admit_tx(const admission *a, uint8_t *bytes, size_t len, ledger_tx *tx,
+admit_status admit_tx(const admission *a, uint8_t *bytes, size_t len, ledger_tx *tx, int64_t now_ms,
                       admit_result *r) {
     SLQ_ASSERT(bytes != NULL);
     SLQ_ASSERT(tx->body != NULL);
@@ -44,7 +44,7 @@ admit_status admit_tx(const admission *a, uint8_t *bytes, size_t len, ledger_tx 
     if (st == ADMIT_REJECTED && r->err == SLQ_OK) {
         uint8_t hash[CRYPTO_HASH_BYTES];
         memcpy(hash, tx->hash, sizeof hash);
-        r->err = mempool_add(a->mp, bytes, len, tx, committed); /* takes bytes and tx */
+        r->err = mempool_add(a->mp, bytes, len, tx, committed, now_ms); /* takes bytes and tx */
         /* Only what entered is relayed: the bytes are the mempool's now, and stay until its
          * next change. A refused transaction relayed would reach peers as if accepted. */
         if (r->err == SLQ_OK && a->relay != NULL) a->relay(a->relay_arg, bytes, len);

@@ -37,8 +37,10 @@ typedef struct {
     uint64_t height;
 } admit_result;
 
-/* Offers a decoded, signature-checked transaction; takes bytes (malloc'd) and tx always. */
-admit_status admit_tx(const admission *a, uint8_t *bytes, size_t len, ledger_tx *tx,
+/* Offers a decoded, signature-checked transaction arrived at now_ms (the loop's monotonic
+ * clock, uv_now: how long a gapped one waits is counted from it); takes bytes (malloc'd) and
+ * tx always. */
+admit_status admit_tx(const admission *a, uint8_t *bytes, size_t len, ledger_tx *tx, int64_t now_ms,
                       admit_result *r);
 
 #endif

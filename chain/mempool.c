@@ -18,6 +18,7 @@ typedef struct {
     mempool_tx t;
     bool used;
     uint32_t account;
+    int64_t since_ms; /* arrival, on the caller's clock */
 } entry;
 
 typedef struct {
@@ -314,7 +315,8 @@ static slq_err make_room(mempool *m, const uint8_t *signer, uint64_t nonce, uint
     return SLQ_MEMPOOL_FULL;
 }
 
-slq_err mempool_add(mempool *m, uint8_t *bytes, size_t len, ledger_tx *tx, uint64_t committed) {
+slq_err mempool_add(mempool *m, uint8_t *bytes, size_t len, ledger_tx *tx, uint64_t committed,
+                    int64_t now_ms) {
     slq_err err = SLQ_OK;
     if (mempool_has(m, tx->hash))
         err = SLQ_TX_DUPLICATE;
@@ -325,7 +327,8 @@ slq_err mempool_add(mempool *m, uint8_t *bytes, size_t len, ledger_tx *tx, uint6
     if (err == SLQ_OK) account_refresh(m, &m->accounts[a], committed);
     if (err == SLQ_OK) {
         slot = m->free_entries[m->free_entries_n - 1];
-        m->entries[slot] = (entry){.t = {.bytes = bytes, .len = len, .tx = *tx}, .account = a};
+        m->entries[slot] =
+            (entry){.t = {.bytes = bytes, .len = len, .tx = *tx}, .account = a, .since_ms = now_ms};
         err = account_insert(m, &m->accounts[a], slot);
     }
     if (err != SLQ_OK) {
@@ -399,6 +402,51 @@ void mempool_reject(mempool *m, const uint8_t hash[CRYPTO_HASH_BYTES], mempool_d
         entry_release(m, last, m->accounts[a].n - 1);
     }
     entry_release(m, slot, pos);
+}
+
+/* ------------------------------------------------------------------ expiry */
+
+static bool gap_expired(const mempool *m, uint32_t slot, int64_t now_ms) {
+    return now_ms - m->entries[slot].since_ms >= SLQ_MEMPOOL_GAP_TTL_MS;
+}
+
+static bool account_has_expired(const mempool *m, const account *acc, int64_t now_ms) {
+    for (uint32_t i = acc->ready; i < acc->n; i++)
+        if (gap_expired(m, acc->slots[i], now_ms)) return true;
+    return false;
+}
+
+/* Drops the account's expired gapped transactions, from the highest nonce down (the account
+ * may go with the last one). */
+static size_t account_expire(mempool *m, uint32_t a, int64_t now_ms, mempool_drop_fn drop_fn,
+                             void *arg) {
+    size_t dropped = 0;
+    for (uint32_t i = m->accounts[a].n; i-- > m->accounts[a].ready;) {
+        uint32_t slot = m->accounts[a].slots[i];
+        if (!gap_expired(m, slot, now_ms)) continue;
+        if (drop_fn != NULL) drop_fn(arg, &m->entries[slot].t, SLQ_NONCE_INVALID);
+        entry_release(m, slot, i);
+        dropped++;
+    }
+    return dropped;
+}
+
+size_t mempool_expire(mempool *m, int64_t now_ms, mempool_nonce_fn nonce_fn,
+                      mempool_drop_fn drop_fn, void *arg) {
+    size_t dropped = 0;
+    uint32_t a = m->head;
+    while (a != NIL) {
+        uint32_t next = m->accounts[a].next;
+        if (account_has_expired(m, &m->accounts[a], now_ms)) {
+            /* The gap may have been filled by a block that held transactions we never had. */
+            uint64_t committed = 0;
+            if (nonce_fn(arg, m->accounts[a].addr, &committed) != SLQ_OK) break;
+            account_refresh(m, &m->accounts[a], committed); /* before expiring */
+            dropped += account_expire(m, a, now_ms, drop_fn, arg);
+        }
+        a = next;
+    }
+    return dropped;
 }
 
 /* ------------------------------------------------------------------ selection */

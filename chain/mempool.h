@@ -1,6 +1,11 @@
 /* mempool.h: transactions waiting for a block: bounded, deduplicated by hash, ordered by
  * nonce per signer, signers served in the order they first arrived.
  *
+ * A transaction that cannot run next (gapped: a nonce of its signer is missing before it) is
+ * held within tighter bounds (per signer and in all), gives way to one that can run when the
+ * mempool is full, and expires SLQ_MEMPOOL_GAP_TTL_MS after it arrived. The mempool has no
+ * clock: callers pass the time (the loop's monotonic clock).
+ *
  * Entries hold the signed bytes and the decoded, signature-checked transaction, so a
  * transaction is verified once, before it enters. All storage is allocated at creation
  * (SLQ_MEMPOOL_TXS_MAX entries); no allocation per transaction besides the bytes and the
@@ -31,16 +36,17 @@ size_t mempool_count(const mempool *m);
  * mempool_select) nor a pending transaction that runs. */
 size_t mempool_gapped(const mempool *m);
 
-/* Adds a transaction of a signer whose committed nonce is `committed`, taking bytes (malloc'd)
- * and the decoded tx in every case (freed when refused). Refuses SLQ_TX_DUPLICATE (these bytes
- * are pending), SLQ_NONCE_INVALID (another pending transaction of the signer has this nonce),
+/* Adds a transaction of a signer whose committed nonce is `committed`, arrived at now_ms (the
+ * caller's monotonic clock, the same as mempool_expire's; the mempool has none), taking bytes
+ * (malloc'd) and the decoded tx in every case (freed when refused). Refuses SLQ_TX_DUPLICATE (these
+ * bytes are pending), SLQ_NONCE_INVALID (another pending transaction of the signer has this nonce),
  * SLQ_TX_PENDING_TOO_MANY (the signer holds SLQ_MEMPOOL_PER_ACCOUNT_MAX, or the transaction is
  * gapped and the signer holds SLQ_MEMPOOL_GAPPED_PER_ACCOUNT_MAX gapped ones, or the mempool
  * cap / SLQ_MEMPOOL_GAPPED_SHARE) or SLQ_MEMPOOL_FULL. A full mempool never refuses a
  * transaction that can run next while it holds a gapped one: it drops the gapped one with the
  * highest nonce of the signer that arrived last among those holding one, silently. */
 SLQ_MUST_USE slq_err mempool_add(mempool *m, uint8_t *bytes, size_t len, ledger_tx *tx,
-                                 uint64_t committed);
+                                 uint64_t committed, int64_t now_ms);
 bool mempool_has(const mempool *m, const uint8_t hash[CRYPTO_HASH_BYTES]);
 /* The highest pending nonce of a signer, or 0 if it has none pending. */
 uint64_t mempool_pending_nonce(const mempool *m, const uint8_t addr[CRYPTO_ADDRESS_BYTES]);
@@ -55,6 +61,12 @@ typedef void (*mempool_drop_fn)(void *arg, const mempool_tx *t, slq_err why);
  * pending transactions with consecutive nonces from committed + 1. Stale ones are dropped
  * (drop_fn). out[] points into the mempool until the next mutation. Returns the count. */
 size_t mempool_select(mempool *m, const mempool_tx **out, size_t max, mempool_nonce_fn nonce_fn,
+                      mempool_drop_fn drop_fn, void *arg);
+
+/* Drops the gapped transactions that arrived SLQ_MEMPOOL_GAP_TTL_MS or more before now_ms
+ * (after asking nonce_fn whether their gap was filled meanwhile), calling drop_fn (may be
+ * NULL) for each. Stops at the first nonce_fn failure. Returns how many it dropped. */
+size_t mempool_expire(mempool *m, int64_t now_ms, mempool_nonce_fn nonce_fn,
                       mempool_drop_fn drop_fn, void *arg);
 
 /* Removes the transaction with this hash (included in a block). */

@@ -122,7 +122,8 @@ static void admit_one(intake_batch *j, size_t i, intake_outcome *o) {
     o->res = (admit_result){.err = j->errs[i]};
     o->status = ADMIT_REJECTED;
     if (o->res.err == SLQ_OK) {
-        o->status = admit_tx(&j->in->cfg.adm, j->bytes[i], j->lens[i], &j->txs[i], &o->res);
+        o->status = admit_tx(&j->in->cfg.adm, j->bytes[i], j->lens[i], &j->txs[i],
+                             (int64_t) uv_now(j->in->cfg.loop), &o->res);
         j->bytes[i] = NULL;            /* taken, whatever became of it */
         j->errs[i] = SLQ_TX_MALFORMED; /* the decoded tx is gone too */
     } else {
@@ -160,7 +161,8 @@ static bool gossip_admit(intake_batch *j) {
             continue;
         }
         admit_result r;
-        added |= admit_tx(&in->cfg.adm, j->bytes[i], j->lens[i], &j->txs[i], &r) == ADMIT_NEW;
+        added |= admit_tx(&in->cfg.adm, j->bytes[i], j->lens[i], &j->txs[i],
+                          (int64_t) uv_now(in->cfg.loop), &r) == ADMIT_NEW;
         j->bytes[i] = NULL;            /* taken, whatever became of it */
         j->errs[i] = SLQ_TX_MALFORMED; /* the decoded tx is gone too */
     }

@@ -106,6 +106,7 @@ static void result_cb(void *arg, size_t i, const ledger_outcome *out) {
  * transaction can go in (each waits for an earlier nonce) and an empty block is not due. */
 static slq_err build_block(engine *e, build_scratch *b, bool empty_due, uint8_t **block,
                            size_t *len, uint8_t hash[CRYPTO_HASH_BYTES]) {
+    (void) mempool_expire(e->cfg.mp, (int64_t) uv_now(e->cfg.loop), nonce_cb, NULL, e); /* gaps */
     size_t count = mempool_select(e->cfg.mp, b->sel, SLQ_BLOCK_TXS_MAX, nonce_cb, drop_cb, e);
     SLQ_ASSERT(count <= SLQ_BLOCK_TXS_MAX);
     if (count == 0 && !empty_due) return SLQ_NOT_FOUND;

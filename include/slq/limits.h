@@ -31,6 +31,7 @@
 #define SLQ_MEMPOOL_GAPPED_PER_ACCOUNT_MAX 16u /* gapped transactions of one signer */
 #define SLQ_MEMPOOL_GAPPED_SHARE           4u  /* gapped ones fill at most 1/4 of the mempool */
 #define SLQ_MEMPOOL_GAPPED_MAX             (SLQ_MEMPOOL_TXS_MAX / SLQ_MEMPOOL_GAPPED_SHARE)
+#define SLQ_MEMPOOL_GAP_TTL_MS             60000 /* a gapped one is dropped after this */
 
 #define SLQ_PEERS_MAX           32u
 #define SLQ_P2P_HELLO_BYTES_MAX 1024u               /* frames before the handshake completes */

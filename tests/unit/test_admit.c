@@ -255,7 +255,7 @@ static void offer(admit_env *a, const arow *w) {
     uint64_t refused = results_count(a->res, w->err == SLQ_OK ? SLQ_NONCE_INVALID : w->err);
     admit_result r;
     memset(&r, 0xa5, sizeof r);
-    admit_status st = admit_tx(&a->adm, bytes, len, &tx, &r); /* takes bytes and tx */
+    admit_status st = admit_tx(&a->adm, bytes, len, &tx, 0, &r); /* takes bytes and tx */
     CHECK_EQ_INT(st, w->status);
     CHECK_ERR(r.err, w->err);
     CHECK(strcmp(r.message, w->message) == 0);
@@ -367,7 +367,7 @@ static void test_admission_without_a_relay_still_queues(void) {
     ledger_tx tx;
     SLQ_ASSERT(ledger_tx_decode(&tx, chain_ledger(a.e.c), bytes, len) == SLQ_OK);
     admit_result r;
-    CHECK_EQ_INT(admit_tx(&a.adm, bytes, len, &tx, &r), ADMIT_NEW);
+    CHECK_EQ_INT(admit_tx(&a.adm, bytes, len, &tx, 0, &r), ADMIT_NEW);
     CHECK_ERR(r.err, SLQ_OK);
     CHECK_EQ_INT(mempool_count(a.mp), 1);
     CHECK_EQ_INT(a.rel.count, 0);

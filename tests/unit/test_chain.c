@@ -474,7 +474,7 @@ static void add(env *e, mempool *m, int who_new, uint64_t nonce, slq_err want) {
     uint8_t *bytes = register_tx(e, who_new, nonce, &len);
     ledger_tx tx;
     SLQ_ASSERT(ledger_tx_decode(&tx, e->f.l, bytes, len) == SLQ_OK);
-    CHECK_ERR(mempool_add(m, bytes, len, &tx, 1), want); /* committed: 1 */
+    CHECK_ERR(mempool_add(m, bytes, len, &tx, 1, 0), want); /* committed: 1, at time 0 */
 }
 
 static slq_err committed_is_one(void *arg, const uint8_t addr[20], uint64_t *nonce) {
@@ -592,9 +592,10 @@ static void test_mempool_refuses_when_full(void) {
     env_deinit(&e);
 }
 
-/* A REGISTER signed by `signer` with nonce, offered to m with the signer's committed nonce 1;
- * the bytes' hash goes to hash (if not NULL). */
-static void add_by(env *e, mempool *m, int signer, uint64_t nonce, slq_err want, uint8_t hash[32]) {
+/* A REGISTER signed by `signer` with nonce, offered to m at at_ms with the signer's committed
+ * nonce 1; the bytes' hash goes to hash (if not NULL). */
+static void add_at(env *e, mempool *m, int signer, uint64_t nonce, int64_t at_ms, slq_err want,
+                   uint8_t hash[32]) {
     Slq__TxBody b = SLQ__TX_BODY__INIT;
     Slq__Register r = SLQ__REGISTER__INIT;
     b.kind = SLQ__TX_KIND__TX_REGISTER;
@@ -610,10 +611,55 @@ static void add_by(env *e, mempool *m, int signer, uint64_t nonce, slq_err want,
     ledger_tx tx;
     SLQ_ASSERT(ledger_tx_decode(&tx, e->f.l, bytes, len) == SLQ_OK);
     if (hash != NULL) memcpy(hash, tx.hash, 32);
-    slq_err got = mempool_add(m, bytes, len, &tx, 1);
+    slq_err got = mempool_add(m, bytes, len, &tx, 1, at_ms);
     if (got != want)
         fprintf(stderr, "  signer %d nonce %llu\n", signer, (unsigned long long) nonce);
     CHECK_ERR(got, want);
+}
+
+static void add_by(env *e, mempool *m, int signer, uint64_t nonce, slq_err want, uint8_t hash[32]) {
+    add_at(e, m, signer, nonce, 0, want, hash);
+}
+
+static slq_err committed_is_two(void *arg, const uint8_t addr[20], uint64_t *nonce) {
+    (void) arg, (void) addr;
+    *nonce = 2;
+    return SLQ_OK;
+}
+
+/* A gapped transaction is dropped SLQ_MEMPOOL_GAP_TTL_MS after it arrived, on the caller's
+ * clock; one that can run is not, nor one whose gap the chain filled meanwhile. */
+static void test_mempool_drops_gapped_transactions_after_their_time(void) {
+    env e;
+    env_init(&e);
+    mempool *m;
+    CHECK_ERR(mempool_create(&m, 64), SLQ_OK);
+    const int64_t ttl = SLQ_MEMPOOL_GAP_TTL_MS, t0 = 1000;
+    uint8_t a2[32], a5[32], b3[32];
+    add_at(&e, m, K_ISSUER, 2, t0, SLQ_OK, a2);           /* can run */
+    add_at(&e, m, K_H1, 3, t0, SLQ_OK, b3);               /* waits for 2 */
+    add_at(&e, m, K_ISSUER, 5, t0 + ttl / 2, SLQ_OK, a5); /* waits for 3, 4 */
+    int dropped = 0;
+    CHECK_EQ_INT(mempool_expire(m, t0 + ttl - 1, committed_is_one, count_drop, &dropped), 0);
+    CHECK_EQ_INT(mempool_expire(m, t0 + ttl, committed_is_one, count_drop, &dropped), 1);
+    CHECK_EQ_INT(dropped, 1);
+    CHECK(!mempool_has(m, b3));
+    CHECK(mempool_has(m, a2));
+    CHECK(mempool_has(m, a5));
+    CHECK_EQ_INT(mempool_gapped(m), 1);
+    CHECK_EQ_INT(mempool_expire(m, t0 + ttl + ttl / 2, committed_is_one, NULL, NULL), 1);
+    CHECK(!mempool_has(m, a5));
+    CHECK(mempool_has(m, a2));
+    CHECK_EQ_INT(mempool_gapped(m), 0);
+    /* K_H2's 3 waits for 2, which a block from elsewhere commits: it can run, and stays. */
+    add_at(&e, m, K_H2, 3, t0, SLQ_OK, b3);
+    CHECK_EQ_INT(mempool_gapped(m), 1);
+    CHECK_EQ_INT(mempool_expire(m, t0 + 10 * ttl, committed_is_two, NULL, NULL), 0);
+    CHECK(mempool_has(m, b3));
+    CHECK_EQ_INT(mempool_gapped(m), 0);
+    CHECK_EQ_INT(mempool_count(m), 2);
+    mempool_destroy(m);
+    env_deinit(&e);
 }
 
 /* A signer holds at most SLQ_MEMPOOL_GAPPED_PER_ACCOUNT_MAX transactions behind a gap; one
@@ -715,4 +761,5 @@ TEST_MAIN("chain", TEST(test_local_faults_are_ours),
           TEST(test_mempool_refuses_when_full),
           TEST(test_mempool_bounds_what_one_signer_holds_behind_a_gap),
           TEST(test_mempool_bounds_what_all_signers_hold_behind_gaps),
-          TEST(test_mempool_full_drops_a_gapped_one_for_one_that_can_run))
+          TEST(test_mempool_full_drops_a_gapped_one_for_one_that_can_run),
+          TEST(test_mempool_drops_gapped_transactions_after_their_time))
