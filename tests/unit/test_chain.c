@@ -739,6 +739,131 @@ static void test_mempool_full_drops_a_gapped_one_for_one_that_can_run(void) {
     env_deinit(&e);
 }
 
+/* ------------------------------------------------------------------ mempool model */
+
+#define RM_SIGNERS 4
+#define RM_TXS     512
+
+/* What the mempool should hold: every transaction offered, whether it is still in, and each
+ * signer's committed nonce (the chain's, as a block from anywhere leaves it). */
+typedef struct {
+    env *e;
+    int signers[RM_SIGNERS];
+    uint64_t committed[RM_SIGNERS];
+    struct {
+        int s;
+        uint64_t nonce;
+        uint8_t hash[32];
+        bool in;
+    } txs[RM_TXS];
+    size_t n;
+} rmodel;
+
+static slq_err rmodel_nonce(void *arg, const uint8_t addr[20], uint64_t *nonce) {
+    rmodel *r = arg;
+    for (int s = 0; s < RM_SIGNERS; s++)
+        if (memcmp(addr, r->e->f.addr[r->signers[s]], 20) == 0) *nonce = r->committed[s];
+    return SLQ_OK;
+}
+
+/* After a selection (which tells every signer's committed nonce): nothing stale is left, and
+ * what runs and what waits behind a gap are what the model says. */
+static void rmodel_check(rmodel *r, mempool *m, size_t step) {
+    const mempool_tx *sel[32];
+    size_t picked = mempool_select(m, sel, 32, rmodel_nonce, NULL, r);
+    size_t count = 0, ready = 0;
+    for (int s = 0; s < RM_SIGNERS; s++) {
+        bool in[64] = {false}; /* nonce committed + 1 + i */
+        for (size_t i = 0; i < r->n; i++) {
+            if (r->txs[i].s != s) continue;
+            r->txs[i].in = mempool_has(m, r->txs[i].hash);
+            if (!r->txs[i].in) continue;
+            CHECK(r->txs[i].nonce > r->committed[s]); /* stale ones were dropped */
+            if (r->txs[i].nonce > r->committed[s] && r->txs[i].nonce - r->committed[s] <= 64)
+                in[r->txs[i].nonce - r->committed[s] - 1] = true;
+            count++;
+        }
+        for (size_t i = 0; i < 64 && in[i]; i++) ready++;
+    }
+    int failures = check_failures_;
+    CHECK_EQ_INT(mempool_count(m), count);
+    CHECK_EQ_INT(picked, ready);
+    CHECK_EQ_INT(mempool_gapped(m), count - ready);
+    if (check_failures_ != failures) fprintf(stderr, "  after step %zu\n", step);
+}
+
+/* Finds a transaction in the mempool of signer s with the given nonce (0: any nonce above the
+ * signer's lowest pending one); returns its index or SIZE_MAX. */
+static size_t rmodel_find(const rmodel *r, int s, uint64_t nonce) {
+    uint64_t lowest = UINT64_MAX;
+    for (size_t i = 0; i < r->n; i++)
+        if (r->txs[i].in && r->txs[i].s == s && r->txs[i].nonce < lowest) lowest = r->txs[i].nonce;
+    for (size_t i = 0; i < r->n; i++) {
+        if (!r->txs[i].in || r->txs[i].s != s) continue;
+        if (nonce != 0 ? r->txs[i].nonce == nonce : r->txs[i].nonce > lowest) return i;
+    }
+    return SIZE_MAX;
+}
+
+/* Random adds, commits (of our blocks and of others'), refusals and removals against the
+ * model: the count of gapped transactions, kept step by step, never drifts. */
+static void test_mempool_keeps_its_count_of_gapped_transactions_under_random_steps(void) {
+    env e;
+    env_init(&e);
+    mempool *m;
+    CHECK_ERR(mempool_create(&m, 32), SLQ_OK);
+    rmodel r = {.e = &e, .signers = {K_ISSUER, K_H1, K_H2, K_H3}, .committed = {1, 1, 1, 1}};
+    uint64_t seed = 0x9e3779b97f4a7c15u;
+    for (size_t step = 0; step < 3000 && r.n < RM_TXS; step++) {
+        seed = seed * 6364136223846793005u + 1442695040888963407u;
+        uint32_t x = (uint32_t) (seed >> 33);
+        int s = (int) (x % RM_SIGNERS);
+        uint32_t op = (x >> 8) % 20;
+        size_t i;
+        if (op < 10) { /* offer */
+            uint64_t nonce = r.committed[s] + 1 + (x >> 16) % 10;
+            Slq__TxBody b = SLQ__TX_BODY__INIT;
+            Slq__Register reg = SLQ__REGISTER__INIT;
+            b.kind = SLQ__TX_KIND__TX_REGISTER;
+            b.payload_case = SLQ__TX_BODY__PAYLOAD_REGISTER;
+            b.register_ = &reg;
+            reg.address = (ProtobufCBinaryData){20, e.f.addr[K_STRANGER]};
+            reg.role = SLQ__ROLE__ROLE_ENTERPRISE;
+            reg.name = "holder";
+            fx_sign(&e.f, r.signers[s], &b, nonce);
+            ledger_tx tx;
+            SLQ_ASSERT(ledger_tx_decode(&tx, e.f.l, e.f.last_bytes, e.f.last_len) == SLQ_OK);
+            bool known = false; /* signatures are deterministic: the same bytes again */
+            for (i = 0; i < r.n && !known; i++) known = memcmp(r.txs[i].hash, tx.hash, 32) == 0;
+            if (!known) {
+                r.txs[r.n].s = s;
+                r.txs[r.n].nonce = nonce;
+                memcpy(r.txs[r.n].hash, tx.hash, 32);
+                r.n++;
+            }
+            slq_err err = mempool_add(m, e.f.last_bytes, e.f.last_len, &tx, r.committed[s], 0);
+            CHECK(err != SLQ_NO_MEMORY); /* any refusal is fine: the model asks what is in */
+            e.f.last_bytes = NULL;
+        } else if (op < 14) { /* our block holds the signer's next one */
+            if ((i = rmodel_find(&r, s, r.committed[s] + 1)) == SIZE_MAX) continue;
+            mempool_remove(m, r.txs[i].hash);
+            r.committed[s]++;
+        } else if (op < 15) { /* a block from elsewhere holds other bytes of that nonce */
+            r.committed[s]++;
+        } else if (op < 17) { /* the ledger refuses one: it goes with all after it */
+            if ((i = rmodel_find(&r, s, 0)) == SIZE_MAX) continue;
+            mempool_reject(m, r.txs[i].hash, NULL, NULL);
+        } else { /* one above the lowest leaves */
+            if ((i = rmodel_find(&r, s, 0)) == SIZE_MAX) continue;
+            mempool_remove(m, r.txs[i].hash);
+        }
+        rmodel_check(&r, m, step);
+    }
+    CHECK(r.n > 100);
+    mempool_destroy(m);
+    env_deinit(&e);
+}
+
 /* What the replica must not blame a peer for. */
 static void test_local_faults_are_ours(void) {
     CHECK(chain_local_fault(SLQ_STORAGE_IO));
@@ -762,4 +887,5 @@ TEST_MAIN("chain", TEST(test_local_faults_are_ours),
           TEST(test_mempool_bounds_what_one_signer_holds_behind_a_gap),
           TEST(test_mempool_bounds_what_all_signers_hold_behind_gaps),
           TEST(test_mempool_full_drops_a_gapped_one_for_one_that_can_run),
-          TEST(test_mempool_drops_gapped_transactions_after_their_time))
+          TEST(test_mempool_drops_gapped_transactions_after_their_time),
+          TEST(test_mempool_keeps_its_count_of_gapped_transactions_under_random_steps))
