@@ -210,6 +210,23 @@ check "the transaction that waited for the gap commits after it" \
     test "$("$SLQ" --node "$(api 0)" --json tx "$GAPPED" | jget 'd["status"]')" = committed
 check "and keep committing" issue 0 N5
 
+echo "== a registered signer's transactions behind a nonce gap are bounded"
+# The intermediary relays SLQ_MEMPOOL_GAPPED_PER_ACCOUNT_MAX (16) transactions that wait behind
+# a gap, and one more: that one is refused (TX_PENDING_TOO_MANY), and an honest transaction of
+# another signer still commits within 2 s.
+INONCE=$(curl -s "$(api 0)/v1/accounts/$INTER" | jget 'd["nonce"]')
+for n in $(seq $((INONCE + 2)) $((INONCE + 18))); do
+    relay --signed --key "$K/intermediary.pem" --nonce "$n" --wait-ms 50
+done
+OVER=$(sed -n 's/^p2p_send: tx \([0-9a-f]*\)$/\1/p' "$T/relay.err")
+"$SLQ" --node "$(api 0)" --json tx "$OVER" >"$T/out" 2>/dev/null
+check "the 17th gapped transaction of one signer is refused with TX_PENDING_TOO_MANY" \
+    test "$(jget 'd["status"] + " " + d.get("error", "")' <"$T/out")" = "rejected TX_PENDING_TOO_MANY"
+T0=$(date +%s%N)
+check "an honest transaction commits meanwhile" issue 0 N6
+MS=$((($(date +%s%N) - T0) / 1000000))
+check "within 2 s ($MS ms)" test "$MS" -le 2000
+
 for i in 0 1 2 3; do
     check "node $i saw no evidence against a correct validator" \
         test "$(curl -s "$(api "$i")/metrics" | awk '/^slq_evidence_total / {print $2}')" = 0
