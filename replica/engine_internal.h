@@ -55,9 +55,12 @@ typedef struct {
     uint32_t r;
 } step_timer;
 
+/* A peer as block sync sees it (sync.c). */
 typedef struct {
-    uint32_t peer;
-    uint64_t height;
+    uint32_t peer;   /* the peer's id + 1; 0: a free slot */
+    uint64_t height; /* of its last Status */
+    uint64_t asked;  /* the height we asked it for and it has not answered; 0: none */
+    uint32_t misses; /* our requests it let time out since a block of its last applied */
 } peer_height;
 
 struct engine {
@@ -82,8 +85,8 @@ struct engine {
     tm_vote votes[VOTES_KEPT]; /* votes of this height we fed in (ours included) */
     size_t votes_count;
     peer_height heights[PEER_HEIGHTS_MAX];
-    bool syncing;
-    uint32_t sync_peer;
+    bool syncing;     /* a block request is out, to heights[sync_slot] */
+    size_t sync_slot; /* the peer asked last: the next request starts looking after it */
     uint64_t sync_asked_ms;
     uint64_t seen[SEEN_MAX]; /* digests of relayed votes and proposals */
     size_t seen_next;
@@ -166,14 +169,15 @@ void propose_sign(engine *e, const tm_action *a, tm_actions *out);
 
 /* Our height to one peer, or to all (UINT32_MAX). */
 void sync_send_status(engine *e, uint32_t peer);
-/* Asks the most advanced peer for our next block, one request at a time. */
+/* Asks a peer ahead of us for our next block, one request at a time; a request that timed
+ * out counts against its peer, and the next goes to the peer with the fewest misses. */
 void sync_maybe(engine *e);
 void sync_on_status(engine *e, uint32_t peer, const Slq__Status *st);
 void sync_on_block_request(engine *e, uint32_t peer, const Slq__BlockRequest *br);
 /* True if the answer was our next block and it applied: the tip moved, the driver settles
  * the block and starts the next height. */
 bool sync_on_block_response(engine *e, uint32_t peer, const Slq__BlockResponse *r);
-/* A peer went away: its height is forgotten, and a request to it. */
+/* A peer went away: its height and standing are forgotten, and a request to it. */
 void sync_peer_down(engine *e, uint32_t peer);
 
 #endif
