@@ -22,6 +22,8 @@
  *                  block of the peer's own proposal and a certificate of its own precommit and
  *                  FILE's validator's precommit for it (KIND short: 2 signatures of 4), plus
  *                  (KIND forged) a precommit claiming validator I signed with the home's key;
+ *   --announce H   announces height H (a Status) and never answers a block request; prints
+ *                  "asked HEIGHT" for each request the peer sends;
  *   --watch        sends nothing and prints what the peer says: "status HEIGHT ROUND" for
  *                  each Status (HEIGHT: its tip) and "vote TYPE HEIGHT ROUND BLOCK SIG" (BLOCK
  *                  a hex hash or nil) for each of the peer's own votes.
@@ -41,12 +43,12 @@
 #include "slq/limits.h"
 #include "slq/log.h"
 
-typedef enum { MODE_TX, MODE_VOTES, MODE_PROPOSAL, MODE_SYNC, MODE_WATCH } run_mode;
+typedef enum { MODE_TX, MODE_VOTES, MODE_PROPOSAL, MODE_SYNC, MODE_ANNOUNCE, MODE_WATCH } run_mode;
 
 typedef struct {
     run_mode mode;
     const char *home, *peer, *hex, *key_file, *votes, *sync;
-    uint64_t nonce;
+    uint64_t nonce, announce;
     uint32_t wait_ms;
     int as, round_of; /* -1: the signer's own validator index */
     bool spoil, forged;
@@ -189,11 +191,11 @@ static void send_proposal(run_state *s) {
     send_env(s, &env);
 }
 
-/* Our height is far ahead: the peer asks us for its next block. */
+/* Our height (1000, or --announce's) is far ahead: the peer asks us for its next block. */
 static void announce_height(run_state *s) {
     Slq__Status st = SLQ__STATUS__INIT;
     uint8_t tip[CRYPTO_HASH_BYTES] = {0};
-    st.height = 1000;
+    st.height = s->o->mode == MODE_ANNOUNCE ? s->o->announce : 1000;
     st.tip_hash = (ProtobufCBinaryData){sizeof tip, tip};
     Slq__Envelope env = SLQ__ENVELOPE__INIT;
     env.msg_case = SLQ__ENVELOPE__MSG_STATUS;
@@ -264,6 +266,9 @@ static void maybe_act(run_state *s) {
             s->asked = true;
             announce_height(s);
             return; /* sent once the block is asked for */
+        case MODE_ANNOUNCE:
+            announce_height(s);
+            break;
         case MODE_WATCH:
             break;
     }
@@ -348,6 +353,8 @@ static void msg_cb(void *arg, uint32_t peer, const Slq__Envelope *env) {
         on_proposal(s, env->proposal);
     } else if (env->msg_case == SLQ__ENVELOPE__MSG_BLOCK_REQUEST && s->asked && !s->sent) {
         answer_block_request(s, env->block_request->height);
+    } else if (env->msg_case == SLQ__ENVELOPE__MSG_BLOCK_REQUEST && s->o->mode == MODE_ANNOUNCE) {
+        printf("asked %llu\n", (unsigned long long) env->block_request->height);
     }
     maybe_act(s);
 }
@@ -441,6 +448,8 @@ static bool parse_mode(options *o, const char *arg, const char *v, int *i) {
         o->mode = MODE_PROPOSAL;
     } else if (strcmp(arg, "--sync") == 0 && v != NULL) {
         o->mode = MODE_SYNC, o->sync = v, ++*i;
+    } else if (strcmp(arg, "--announce") == 0 && v != NULL) {
+        o->mode = MODE_ANNOUNCE, o->announce = strtoull(v, NULL, 10), ++*i;
     } else if (strcmp(arg, "--watch") == 0) {
         o->mode = MODE_WATCH;
     } else {
@@ -565,9 +574,11 @@ static int run(run_state *s) {
 int main(int argc, char **argv) {
     options o;
     if (!parse(&o, argc, argv)) {
-        fprintf(stderr, "usage: p2p_send --home DIR --peer HOST:PORT (--tx HEX | --signed | "
-                        "--spoiled | --votes LIST | --proposal | --sync short|forged | --watch) "
-                        "[--wait-ms MS] [--key FILE] [--nonce N] [--as I] [--round-of J]\n");
+        fprintf(stderr,
+                "usage: p2p_send --home DIR --peer HOST:PORT (--tx HEX | --signed | "
+                "--spoiled | --votes LIST | --proposal | --sync short|forged | --announce H | "
+                "--watch) "
+                "[--wait-ms MS] [--key FILE] [--nonce N] [--as I] [--round-of J]\n");
         return 1;
     }
     slq_log_threshold = SLQ_LOG_ERROR;
