@@ -169,7 +169,8 @@ slq_err api_account_json(api *a, const uint8_t addr[CRYPTO_ADDRESS_BYTES], json_
         codec_json_set_address(o, "address", addr);
         codec_json_set_null(o, "role");
         codec_json_set_u64(o, "nonce", 0);
-        codec_json_set_u64(o, "pending_nonce", pending);
+        codec_json_set_u64(o, "pending_nonce", mempool_run_nonce(a->cfg.mp, addr, 0));
+        codec_json_set_u64(o, "pending_max_nonce", pending);
         *out = o;
         return SLQ_OK;
     }
@@ -182,7 +183,10 @@ slq_err api_account_json(api *a, const uint8_t addr[CRYPTO_ADDRESS_BYTES], json_
     codec_json_set_str(o, "affiliation", acct->affiliation);
     bytes_or_null(o, "credit_code_hash", &acct->credit_code_hash);
     codec_json_set_u64(o, "nonce", acct->nonce);
-    codec_json_set_u64(o, "pending_nonce", pending > acct->nonce ? pending : acct->nonce);
+    /* What to sign after: the pending nonces that follow the committed one without a gap. A
+     * client that signed after the highest pending one would only add to a gap. */
+    codec_json_set_u64(o, "pending_nonce", mempool_run_nonce(a->cfg.mp, addr, acct->nonce));
+    codec_json_set_u64(o, "pending_max_nonce", pending > acct->nonce ? pending : acct->nonce);
     codec_json_set_u64(o, "registered_height", acct->registered_height);
     slq__account__free_unpacked(acct, NULL);
     *out = o;

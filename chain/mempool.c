@@ -175,6 +175,20 @@ uint64_t mempool_pending_nonce(const mempool *m, const uint8_t addr[CRYPTO_ADDRE
     return nonce_of(m, m->accounts[a].slots[m->accounts[a].n - 1]);
 }
 
+uint64_t mempool_run_nonce(const mempool *m, const uint8_t addr[CRYPTO_ADDRESS_BYTES],
+                           uint64_t committed) {
+    uint32_t a;
+    ix_find(m, &m->by_addr, addr, CRYPTO_ADDRESS_BYTES, &a);
+    uint64_t next = committed + 1;
+    for (uint32_t i = 0; a != NIL && i < m->accounts[a].n; i++) { /* ascending nonces */
+        uint64_t nonce = nonce_of(m, m->accounts[a].slots[i]);
+        if (nonce < next) continue; /* stale: at or below the committed nonce */
+        if (nonce != next) break;   /* a gap */
+        next++;
+    }
+    return next - 1;
+}
+
 static void entry_release(mempool *m, uint32_t slot, uint32_t pos);
 
 /* ------------------------------------------------------------------ gaps */

@@ -48,8 +48,13 @@ size_t mempool_gapped(const mempool *m);
 SLQ_MUST_USE slq_err mempool_add(mempool *m, uint8_t *bytes, size_t len, ledger_tx *tx,
                                  uint64_t committed, int64_t now_ms);
 bool mempool_has(const mempool *m, const uint8_t hash[CRYPTO_HASH_BYTES]);
-/* The highest pending nonce of a signer, or 0 if it has none pending. */
+/* The highest pending nonce of a signer, or 0 if it has none pending (gapped ones included). */
 uint64_t mempool_pending_nonce(const mempool *m, const uint8_t addr[CRYPTO_ADDRESS_BYTES]);
+/* The highest nonce n of a signer whose committed nonce is `committed` such that every nonce
+ * committed + 1 .. n is pending (committed itself when committed + 1 is not): the nonce a
+ * client signs after. Transactions above it wait behind a gap. */
+uint64_t mempool_run_nonce(const mempool *m, const uint8_t addr[CRYPTO_ADDRESS_BYTES],
+                           uint64_t committed);
 
 /* The committed nonce of a signer, asked of the chain during selection. */
 typedef slq_err (*mempool_nonce_fn)(void *arg, const uint8_t addr[CRYPTO_ADDRESS_BYTES],

@@ -305,6 +305,9 @@ TX_B=$(signed $((N0 + 2)) issue --key "$K/issuer.pem" --to "$H1" --amount 2.22 -
 post "{\"tx\": \"$TX_B\"}"
 HASH_B=$(result tx)
 check "a nonce after a gap is accepted: 202 pending" test "$CODE $(result status)" = "202 pending"
+check "the account says what to sign after (the gap's start) and what waits behind it" \
+    test "$(curl -s "$API/v1/accounts/$ISSUER" | jget 'd["pending_nonce"], d["pending_max_nonce"]')" \
+    = "$N0 $((N0 + 2))"
 post "{\"tx\": \"$TX_B\"}"
 check "the same bytes again while pending: 202 pending, the same hash" \
     test "$CODE $(result status tx)" = "202 pending $HASH_B"

@@ -555,6 +555,10 @@ static void test_mempool_orders_by_nonce_and_waits_for_gaps(void) {
     add(&e, m, K_H1, 5, SLQ_OK);                  /* after a gap at 4 */
     CHECK_EQ_INT(mempool_count(m), 4);
     CHECK_EQ_INT(mempool_pending_nonce(m, e.f.addr[K_ISSUER]), 5);
+    /* A client signs after 3: 4 is missing, so 5 waits behind a gap. */
+    CHECK_EQ_INT(mempool_run_nonce(m, e.f.addr[K_ISSUER], 1), 3);
+    CHECK_EQ_INT(mempool_run_nonce(m, e.f.addr[K_ISSUER], 5), 5);
+    CHECK_EQ_INT(mempool_run_nonce(m, e.f.addr[K_H1], 7), 7); /* nothing pending */
     const mempool_tx *sel[8];
     int dropped = 0;
     size_t n = mempool_select(m, sel, 8, committed_is_one, count_drop, &dropped);
@@ -569,6 +573,7 @@ static void test_mempool_orders_by_nonce_and_waits_for_gaps(void) {
     CHECK_EQ_INT(dropped, 2);
     CHECK_EQ_INT(mempool_count(m), 0);
     CHECK_EQ_INT(mempool_pending_nonce(m, e.f.addr[K_ISSUER]), 0);
+    CHECK_EQ_INT(mempool_run_nonce(m, e.f.addr[K_ISSUER], 1), 1);
     mempool_destroy(m);
     env_deinit(&e);
 }
