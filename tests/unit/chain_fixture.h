@@ -12,13 +12,14 @@
 #include <unistd.h>
 
 #include "chain.h"
+#include "check.h"
 #include "ledger_fixture.h"
 
 typedef struct {
     fx f;
     uint8_t *genesis;
     size_t genesis_len;
-    char dir[64];
+    char dir[256];
     chain *c;
 } cfx;
 
@@ -27,13 +28,12 @@ static inline int cfx_rm_cb(const char *p, const struct stat *sb, int flag, stru
     return remove(p);
 }
 
-/* A fresh chain at genesis (height 0), in a new directory under /tmp. */
+/* A fresh chain at genesis (height 0), in a new directory under $TMPDIR (or /tmp). */
 static inline void cfx_init(cfx *e) {
     memset(e, 0, sizeof *e);
     fx_init(&e->f);
     fx_genesis_bytes(&e->f, &e->genesis, &e->genesis_len);
-    snprintf(e->dir, sizeof e->dir, "/tmp/slq-cfx-XXXXXX");
-    SLQ_ASSERT(mkdtemp(e->dir) != NULL);
+    check_mkdtemp(e->dir, sizeof e->dir, "cfx");
     char why[256] = "";
     slq_err err = chain_open(&e->c, e->dir, e->genesis, e->genesis_len, why, sizeof why);
     if (err != SLQ_OK) fprintf(stderr, "chain_open: %s\n", why);
@@ -47,10 +47,10 @@ static inline void cfx_deinit(cfx *e) {
     fx_deinit(&e->f);
 }
 
-/* A REGISTER of `who` (named `name`) signed by the issuer with `nonce`; the bytes are
- * malloc'd and yours. Other names give other bytes with the same nonce. */
-static inline uint8_t *cfx_register_named(cfx *e, int who, uint64_t nonce, const char *name,
-                                          size_t *len) {
+/* A REGISTER of `who` (named `name`) signed by `signer` with `nonce`; the bytes are malloc'd
+ * and yours. Other names give other bytes with the same nonce. */
+static inline uint8_t *cfx_register_by(cfx *e, int signer, int who, uint64_t nonce,
+                                       const char *name, size_t *len) {
     Slq__TxBody b = SLQ__TX_BODY__INIT;
     Slq__Register r = SLQ__REGISTER__INIT;
     b.kind = SLQ__TX_KIND__TX_REGISTER;
@@ -59,11 +59,17 @@ static inline uint8_t *cfx_register_named(cfx *e, int who, uint64_t nonce, const
     r.address = (ProtobufCBinaryData){CRYPTO_ADDRESS_BYTES, e->f.addr[who]};
     r.role = SLQ__ROLE__ROLE_ENTERPRISE;
     r.name = (char *) name;
-    fx_sign(&e->f, K_ISSUER, &b, nonce);
+    fx_sign(&e->f, signer, &b, nonce);
     uint8_t *out = e->f.last_bytes;
     *len = e->f.last_len;
     e->f.last_bytes = NULL;
     return out;
+}
+
+/* The same signed by the issuer. */
+static inline uint8_t *cfx_register_named(cfx *e, int who, uint64_t nonce, const char *name,
+                                          size_t *len) {
+    return cfx_register_by(e, K_ISSUER, who, nonce, name, len);
 }
 
 static inline uint8_t *cfx_register(cfx *e, int who, uint64_t nonce, size_t *len) {

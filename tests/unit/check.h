@@ -6,6 +6,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int check_failures_ = 0;
@@ -70,5 +71,16 @@ static inline int check_run(const check_test *tests, size_t n, const char *suite
         static const check_test tests_[] = {__VA_ARGS__};                  \
         return check_run(tests_, sizeof tests_ / sizeof tests_[0], suite); \
     }
+
+/* Makes a new empty directory "$TMPDIR/slq-NAME-XXXXXX" (/tmp when TMPDIR is unset) and writes
+ * its path into dir[0..cap); a path that does not fit, or a failure, aborts the test. */
+static inline void check_mkdtemp(char *dir, size_t cap, const char *name) {
+    const char *t = getenv("TMPDIR");
+    int n = snprintf(dir, cap, "%s/slq-%s-XXXXXX", t != NULL && t[0] != '\0' ? t : "/tmp", name);
+    if (n < 0 || (size_t) n >= cap || mkdtemp(dir) == NULL) {
+        fprintf(stderr, "check_mkdtemp: cannot make %s\n", dir);
+        abort();
+    }
+}
 
 #endif

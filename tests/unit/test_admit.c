@@ -203,24 +203,6 @@ typedef struct {
     int signer;          /* who signs (0: K_ISSUER) */
 } arow;
 
-/* A REGISTER of `who` named `name`, signed by `signer` with `nonce` (malloc'd, yours). */
-static uint8_t *register_signed(cfx *e, int signer, int who, uint64_t nonce, const char *name,
-                                size_t *len) {
-    Slq__TxBody b = SLQ__TX_BODY__INIT;
-    Slq__Register r = SLQ__REGISTER__INIT;
-    b.kind = SLQ__TX_KIND__TX_REGISTER;
-    b.payload_case = SLQ__TX_BODY__PAYLOAD_REGISTER;
-    b.register_ = &r;
-    r.address = (ProtobufCBinaryData){CRYPTO_ADDRESS_BYTES, e->f.addr[who]};
-    r.role = SLQ__ROLE__ROLE_ENTERPRISE;
-    r.name = (char *) name;
-    fx_sign(&e->f, signer, &b, nonce);
-    uint8_t *out = e->f.last_bytes;
-    *len = e->f.last_len;
-    e->f.last_bytes = NULL;
-    return out;
-}
-
 #define WINDOW SLQ_MEMPOOL_PER_ACCOUNT_MAX
 
 /* In order, on one node: the issuer's committed nonce is 1. */
@@ -246,7 +228,7 @@ _Static_assert(WINDOW == 1024u, "the messages above name the window's nonces");
  * and the refusal remembered under its hash. */
 static void offer(admit_env *a, const arow *w) {
     size_t len;
-    uint8_t *bytes = register_signed(&a->e, w->signer, w->who, w->nonce, w->variant, &len);
+    uint8_t *bytes = cfx_register_by(&a->e, w->signer, w->who, w->nonce, w->variant, &len);
     ledger_tx tx;
     SLQ_ASSERT(ledger_tx_decode(&tx, chain_ledger(a->e.c), bytes, len) == SLQ_OK);
     uint8_t hash[CRYPTO_HASH_BYTES];

@@ -145,8 +145,8 @@ static void test_a_store_of_another_genesis_is_refused(void) {
 static void test_another_node_replays_blocks_to_the_same_tip(void) {
     env e;
     env_init(&e);
-    char dir2[64] = "/tmp/slq-chain2-XXXXXX", why[256] = "";
-    SLQ_ASSERT(mkdtemp(dir2) != NULL);
+    char dir2[256], why[256] = "";
+    check_mkdtemp(dir2, sizeof dir2, "chain2");
     chain *a, *b;
     CHECK_ERR(chain_open(&a, e.dir, e.genesis, e.genesis_len, why, sizeof why), SLQ_OK);
     CHECK_ERR(chain_open(&b, dir2, e.genesis, e.genesis_len, why, sizeof why), SLQ_OK);
@@ -511,8 +511,8 @@ static void corrupt_account_row(const char *dir, const uint8_t addr[20]) {
 static void test_a_corrupt_local_row_is_a_local_fault_not_an_invalid_block(void) {
     env e;
     env_init(&e);
-    char dir2[64] = "/tmp/slq-chain2-XXXXXX", why[256] = "";
-    SLQ_ASSERT(mkdtemp(dir2) != NULL);
+    char dir2[256], why[256] = "";
+    check_mkdtemp(dir2, sizeof dir2, "chain2");
     chain *a, *b;
     CHECK_ERR(chain_open(&a, e.dir, e.genesis, e.genesis_len, why, sizeof why), SLQ_OK);
     CHECK_ERR(chain_open(&b, dir2, e.genesis, e.genesis_len, why, sizeof why), SLQ_OK);
