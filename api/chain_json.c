@@ -160,6 +160,28 @@ static void outcome_json(api *a, json_t *o, const ledger_tx *tx) {
     }
 }
 
+/* A pending transaction: its signer, nonce and, when it waits behind a missing nonce of its
+ * signer, the gap (else "gap" is null). */
+static slq_err pending_json(api *a, const mempool_tx *p, json_t **out) {
+    uint64_t committed = 0;
+    slq_err err = chain_account_nonce(a->cfg.chain, p->tx.signer, &committed);
+    if (err != SLQ_OK) return err;
+    mempool_signer_view v;
+    mempool_signer(a->cfg.mp, p->tx.signer, committed, &v);
+    json_t *o = json_object();
+    codec_json_set_hex(o, "tx", p->tx.hash, CRYPTO_HASH_BYTES);
+    codec_json_set_str(o, "status", "pending");
+    codec_json_set_str(o, "kind", kind_name(p->tx.body->kind));
+    codec_json_set_address(o, "signer", p->tx.signer);
+    codec_json_set_u64(o, "nonce", p->tx.body->nonce);
+    if (p->tx.body->nonce > v.run_nonce)
+        api_gap_json(a, o, &v);
+    else
+        codec_json_set_null(o, "gap");
+    *out = o;
+    return SLQ_OK;
+}
+
 slq_err api_tx_json(api *a, const uint8_t hash[CRYPTO_HASH_BYTES], json_t **out) {
     uint64_t height = 0;
     uint32_t index = 0;
@@ -167,12 +189,8 @@ slq_err api_tx_json(api *a, const uint8_t hash[CRYPTO_HASH_BYTES], json_t **out)
     size_t len = 0;
     slq_err err =
         storage_tx_by_hash(chain_storage(a->cfg.chain), hash, &height, &index, &bytes, &len);
-    if (err == SLQ_NOT_FOUND && mempool_has(a->cfg.mp, hash)) {
-        *out = json_object();
-        codec_json_set_hex(*out, "tx", hash, CRYPTO_HASH_BYTES);
-        codec_json_set_str(*out, "status", "pending");
-        return SLQ_OK;
-    }
+    const mempool_tx *p = err == SLQ_NOT_FOUND ? mempool_get(a->cfg.mp, hash) : NULL;
+    if (p != NULL) return pending_json(a, p, out);
     if (err != SLQ_OK) return err;
     ledger_tx tx;
     err = ledger_tx_decode(&tx, chain_ledger(a->cfg.chain), bytes, len);

@@ -20,6 +20,10 @@ typedef struct {
  * the API run on the loop thread; those taking a view on any thread. */
 SLQ_MUST_USE slq_err api_block_json(api *a, uint64_t height, json_t **out);
 SLQ_MUST_USE slq_err api_tx_json(api *a, const uint8_t hash[CRYPTO_HASH_BYTES], json_t **out);
+/* Sets o's "gap": null when v has nothing behind a gap, else {"missing_from", "missing_to"
+ * (the nonces a transaction must fill), "waiting" (how many wait behind them),
+ * "expires_in_ms" (when the first of them is dropped unless the gap fills)}. */
+void api_gap_json(api *a, json_t *o, const mempool_signer_view *v);
 SLQ_MUST_USE slq_err api_account_json(api *a, const uint8_t addr[CRYPTO_ADDRESS_BYTES],
                                       json_t **out);
 SLQ_MUST_USE slq_err api_balance_json(const api_view *view,

@@ -9,6 +9,7 @@
 #include "report.h"
 #include "slq/amount.h"
 #include "slq/keys.h"
+#include "slq/limits.h"
 
 static void bytes_or_null(json_t *o, const char *key, const ProtobufCBinaryData *b) {
     if (b->len == CRYPTO_ADDRESS_BYTES)
@@ -158,19 +159,46 @@ slq_err api_balance_json(const api_view *view, const uint8_t addr[CRYPTO_ADDRESS
     return SLQ_OK;
 }
 
+void api_gap_json(api *a, json_t *o, const mempool_signer_view *v) {
+    if (v->gapped == 0) {
+        codec_json_set_null(o, "gap");
+        return;
+    }
+    json_t *g = json_object();
+    codec_json_set_u64(g, "missing_from", v->run_nonce + 1);
+    codec_json_set_u64(g, "missing_to", v->gap_next - 1);
+    codec_json_set_u64(g, "waiting", v->gapped);
+    int64_t waited = (int64_t) uv_now(a->cfg.loop) - v->gap_since_ms;
+    int64_t left = SLQ_MEMPOOL_GAP_TTL_MS - waited;
+    codec_json_set_i64(g, "expires_in_ms", left > 0 ? left : 0);
+    codec_json_set(o, "gap", g);
+}
+
+/* The signer's pending nonces: pending_nonce is what a client signs after (the pending ones
+ * that follow the committed nonce without a gap; a client that signed after the highest would
+ * only add to a gap), pending_max_nonce the highest pending one, and the gap. */
+static void set_pending(api *a, json_t *o, const uint8_t addr[CRYPTO_ADDRESS_BYTES],
+                        uint64_t committed) {
+    mempool_signer_view v;
+    mempool_signer(a->cfg.mp, addr, committed, &v);
+    codec_json_set_u64(o, "pending_nonce", v.run_nonce);
+    codec_json_set_u64(o, "pending_max_nonce", v.max_nonce);
+    api_gap_json(a, o, &v);
+}
+
 slq_err api_account_json(api *a, const uint8_t addr[CRYPTO_ADDRESS_BYTES], json_t **out) {
     slq_key k = slq_key_bytes(SLQ_KEY_ACCOUNT, addr, CRYPTO_ADDRESS_BYTES);
     Slq__Account *acct = NULL;
     slq_err err = row(a, &k, &slq__account__descriptor, (ProtobufCMessage **) &acct);
-    uint64_t pending = mempool_pending_nonce(a->cfg.mp, addr);
-    if (err == SLQ_NOT_FOUND && pending > 0) {
+    mempool_signer_view v;
+    mempool_signer(a->cfg.mp, addr, 0, &v);
+    if (err == SLQ_NOT_FOUND && v.max_nonce > 0) {
         /* Unknown to the chain but signing already (its REGISTER may be pending). */
         json_t *o = json_object();
         codec_json_set_address(o, "address", addr);
         codec_json_set_null(o, "role");
         codec_json_set_u64(o, "nonce", 0);
-        codec_json_set_u64(o, "pending_nonce", mempool_run_nonce(a->cfg.mp, addr, 0));
-        codec_json_set_u64(o, "pending_max_nonce", pending);
+        set_pending(a, o, addr, 0);
         *out = o;
         return SLQ_OK;
     }
@@ -183,10 +211,7 @@ slq_err api_account_json(api *a, const uint8_t addr[CRYPTO_ADDRESS_BYTES], json_
     codec_json_set_str(o, "affiliation", acct->affiliation);
     bytes_or_null(o, "credit_code_hash", &acct->credit_code_hash);
     codec_json_set_u64(o, "nonce", acct->nonce);
-    /* What to sign after: the pending nonces that follow the committed one without a gap. A
-     * client that signed after the highest pending one would only add to a gap. */
-    codec_json_set_u64(o, "pending_nonce", mempool_run_nonce(a->cfg.mp, addr, acct->nonce));
-    codec_json_set_u64(o, "pending_max_nonce", pending > acct->nonce ? pending : acct->nonce);
+    set_pending(a, o, addr, acct->nonce);
     codec_json_set_u64(o, "registered_height", acct->registered_height);
     slq__account__free_unpacked(acct, NULL);
     *out = o;

@@ -8,6 +8,14 @@
 #include "slq/assert.h"
 #include "slq/limits.h"
 
+/* A gapped transaction evicted to make room: its hash answers why. */
+static void evicted_cb(void *arg, const mempool_tx *t, slq_err why) {
+    const admission *a = arg;
+    results_record(a->res, t->tx.hash, why,
+                   "the mempool was full: dropped for a transaction that can run, while it "
+                   "waited behind a missing nonce of its signer");
+}
+
 admit_status admit_tx(const admission *a, uint8_t *bytes, size_t len, ledger_tx *tx, int64_t now_ms,
                       admit_result *r) {
     SLQ_ASSERT(bytes != NULL);
@@ -44,7 +52,8 @@ admit_status admit_tx(const admission *a, uint8_t *bytes, size_t len, ledger_tx 
     if (st == ADMIT_REJECTED && r->err == SLQ_OK) {
         uint8_t hash[CRYPTO_HASH_BYTES];
         memcpy(hash, tx->hash, sizeof hash);
-        r->err = mempool_add(a->mp, bytes, len, tx, committed, now_ms); /* takes bytes and tx */
+        r->err = mempool_add(a->mp, bytes, len, tx, committed, now_ms, evicted_cb,
+                             (void *) a); /* takes bytes and tx */
         /* Only what entered is relayed: the bytes are the mempool's now, and stay until its
          * next change. A refused transaction relayed would reach peers as if accepted. */
         if (r->err == SLQ_OK && a->relay != NULL) a->relay(a->relay_arg, bytes, len);

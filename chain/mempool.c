@@ -158,35 +158,41 @@ size_t mempool_gapped(const mempool *m) {
     return m->gapped;
 }
 
-bool mempool_has(const mempool *m, const uint8_t hash[CRYPTO_HASH_BYTES]) {
+const mempool_tx *mempool_get(const mempool *m, const uint8_t hash[CRYPTO_HASH_BYTES]) {
     uint32_t slot;
     ix_find(m, &m->by_hash, hash, CRYPTO_HASH_BYTES, &slot);
-    return slot != NIL;
+    return slot != NIL ? &m->entries[slot].t : NULL;
+}
+
+bool mempool_has(const mempool *m, const uint8_t hash[CRYPTO_HASH_BYTES]) {
+    return mempool_get(m, hash) != NULL;
 }
 
 static uint64_t nonce_of(const mempool *m, uint32_t slot) {
     return m->entries[slot].t.tx.body->nonce;
 }
 
-uint64_t mempool_pending_nonce(const mempool *m, const uint8_t addr[CRYPTO_ADDRESS_BYTES]) {
+void mempool_signer(const mempool *m, const uint8_t addr[CRYPTO_ADDRESS_BYTES], uint64_t committed,
+                    mempool_signer_view *out) {
+    *out = (mempool_signer_view){.run_nonce = committed, .max_nonce = committed};
     uint32_t a;
     ix_find(m, &m->by_addr, addr, CRYPTO_ADDRESS_BYTES, &a);
-    if (a == NIL || m->accounts[a].n == 0) return 0;
-    return nonce_of(m, m->accounts[a].slots[m->accounts[a].n - 1]);
-}
-
-uint64_t mempool_run_nonce(const mempool *m, const uint8_t addr[CRYPTO_ADDRESS_BYTES],
-                           uint64_t committed) {
-    uint32_t a;
-    ix_find(m, &m->by_addr, addr, CRYPTO_ADDRESS_BYTES, &a);
-    uint64_t next = committed + 1;
-    for (uint32_t i = 0; a != NIL && i < m->accounts[a].n; i++) { /* ascending nonces */
-        uint64_t nonce = nonce_of(m, m->accounts[a].slots[i]);
-        if (nonce < next) continue; /* stale: at or below the committed nonce */
-        if (nonce != next) break;   /* a gap */
-        next++;
+    if (a == NIL) return;
+    const account *acc = &m->accounts[a];
+    for (uint32_t i = 0; i < acc->n; i++) { /* ascending nonces */
+        uint32_t slot = acc->slots[i];
+        uint64_t nonce = nonce_of(m, slot);
+        if (nonce > out->max_nonce) out->max_nonce = nonce;
+        if (nonce <= committed) continue; /* stale: selection drops it */
+        if (out->gapped == 0 && nonce == out->run_nonce + 1) {
+            out->run_nonce = nonce;
+            continue;
+        }
+        if (out->gapped == 0 || m->entries[slot].since_ms < out->gap_since_ms)
+            out->gap_since_ms = m->entries[slot].since_ms;
+        if (out->gapped == 0) out->gap_next = nonce;
+        out->gapped++;
     }
-    return next - 1;
 }
 
 static void entry_release(mempool *m, uint32_t slot, uint32_t pos);
@@ -297,11 +303,13 @@ static slq_err account_insert(mempool *m, account *acc, uint32_t slot) {
 /* Drops the gapped transaction farthest ahead (the highest nonce) of the signer that arrived
  * last among those holding one, so that a transaction that can run takes its slot. Signers
  * that came earlier keep what they wait for; a flood of new signers loses its own first. */
-static bool evict_gapped(mempool *m) {
+static bool evict_gapped(mempool *m, mempool_drop_fn drop_fn, void *arg) {
     for (uint32_t a = m->tail; a != NIL; a = m->accounts[a].prev) {
         const account *acc = &m->accounts[a];
         if (acc->n > acc->ready) {
-            entry_release(m, acc->slots[acc->n - 1], acc->n - 1);
+            uint32_t slot = acc->slots[acc->n - 1];
+            if (drop_fn != NULL) drop_fn(arg, &m->entries[slot].t, SLQ_TX_GAP_DROPPED);
+            entry_release(m, slot, acc->n - 1);
             return true;
         }
     }
@@ -311,7 +319,8 @@ static bool evict_gapped(mempool *m) {
 /* Whether a transaction of this nonce may enter, given the signer's committed nonce: a
  * gapped one within its signer's and the mempool's bounds of gapped ones and a free slot; one
  * that can run next also by evicting a gapped one when the mempool is full. */
-static slq_err make_room(mempool *m, const uint8_t *signer, uint64_t nonce, uint64_t committed) {
+static slq_err make_room(mempool *m, const uint8_t *signer, uint64_t nonce, uint64_t committed,
+                         mempool_drop_fn drop_fn, void *arg) {
     uint32_t a;
     ix_find(m, &m->by_addr, signer, CRYPTO_ADDRESS_BYTES, &a);
     uint64_t runs_to = committed + 1;
@@ -325,17 +334,17 @@ static slq_err make_room(mempool *m, const uint8_t *signer, uint64_t nonce, uint
     }
     if (nonce > runs_to && m->gapped >= m->gapped_max) return SLQ_TX_PENDING_TOO_MANY;
     if (m->free_entries_n > 0) return SLQ_OK;
-    if (nonce == runs_to && evict_gapped(m)) return SLQ_OK;
+    if (nonce == runs_to && evict_gapped(m, drop_fn, arg)) return SLQ_OK;
     return SLQ_MEMPOOL_FULL;
 }
 
 slq_err mempool_add(mempool *m, uint8_t *bytes, size_t len, ledger_tx *tx, uint64_t committed,
-                    int64_t now_ms) {
+                    int64_t now_ms, mempool_drop_fn drop_fn, void *arg) {
     slq_err err = SLQ_OK;
     if (mempool_has(m, tx->hash))
         err = SLQ_TX_DUPLICATE;
     else
-        err = make_room(m, tx->signer, tx->body->nonce, committed);
+        err = make_room(m, tx->signer, tx->body->nonce, committed, drop_fn, arg);
     uint32_t a = NIL, slot = NIL;
     if (err == SLQ_OK) err = account_for(m, tx->signer, &a);
     if (err == SLQ_OK) account_refresh(m, &m->accounts[a], committed);
@@ -438,7 +447,7 @@ static size_t account_expire(mempool *m, uint32_t a, int64_t now_ms, mempool_dro
     for (uint32_t i = m->accounts[a].n; i-- > m->accounts[a].ready;) {
         uint32_t slot = m->accounts[a].slots[i];
         if (!gap_expired(m, slot, now_ms)) continue;
-        if (drop_fn != NULL) drop_fn(arg, &m->entries[slot].t, SLQ_NONCE_INVALID);
+        if (drop_fn != NULL) drop_fn(arg, &m->entries[slot].t, SLQ_TX_GAP_DROPPED);
         entry_release(m, slot, i);
         dropped++;
     }

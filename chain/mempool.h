@@ -44,23 +44,39 @@ size_t mempool_gapped(const mempool *m);
  * gapped and the signer holds SLQ_MEMPOOL_GAPPED_PER_ACCOUNT_MAX gapped ones, or the mempool
  * cap / SLQ_MEMPOOL_GAPPED_SHARE) or SLQ_MEMPOOL_FULL. A full mempool never refuses a
  * transaction that can run next while it holds a gapped one: it drops the gapped one with the
- * highest nonce of the signer that arrived last among those holding one, silently. */
+ * highest nonce of the signer that arrived last among those holding one, calling drop_fn (may
+ * be NULL) with SLQ_TX_GAP_DROPPED. */
+/* Called for a transaction the mempool drops: `why` is SLQ_NONCE_INVALID (its nonce is already
+ * committed, or an earlier one of its signer was refused) or SLQ_TX_GAP_DROPPED (it waited
+ * behind a gap: expired, or evicted for one that can run). */
+typedef void (*mempool_drop_fn)(void *arg, const mempool_tx *t, slq_err why);
+
 SLQ_MUST_USE slq_err mempool_add(mempool *m, uint8_t *bytes, size_t len, ledger_tx *tx,
-                                 uint64_t committed, int64_t now_ms);
+                                 uint64_t committed, int64_t now_ms, mempool_drop_fn drop_fn,
+                                 void *arg);
 bool mempool_has(const mempool *m, const uint8_t hash[CRYPTO_HASH_BYTES]);
-/* The highest pending nonce of a signer, or 0 if it has none pending (gapped ones included). */
-uint64_t mempool_pending_nonce(const mempool *m, const uint8_t addr[CRYPTO_ADDRESS_BYTES]);
-/* The highest nonce n of a signer whose committed nonce is `committed` such that every nonce
- * committed + 1 .. n is pending (committed itself when committed + 1 is not): the nonce a
- * client signs after. Transactions above it wait behind a gap. */
-uint64_t mempool_run_nonce(const mempool *m, const uint8_t addr[CRYPTO_ADDRESS_BYTES],
-                           uint64_t committed);
+/* The pending transaction with this hash, or NULL; valid until the next mutation. */
+const mempool_tx *mempool_get(const mempool *m, const uint8_t hash[CRYPTO_HASH_BYTES]);
+/* What a signer whose committed nonce is `committed` has pending. */
+typedef struct {
+    /* The highest nonce n such that every nonce committed + 1 .. n is pending (committed when
+     * committed + 1 is not): the nonce a client signs after. */
+    uint64_t run_nonce;
+    uint64_t max_nonce; /* the highest pending nonce; committed when none is higher */
+    /* Behind a gap: the pending transactions above run_nonce + 1, the lowest of their nonces
+     * (0 when none) and the earliest of their arrivals (on the caller's clock): the first of
+     * them is dropped SLQ_MEMPOOL_GAP_TTL_MS after it, unless the gap fills. */
+    uint32_t gapped;
+    uint64_t gap_next;
+    int64_t gap_since_ms;
+} mempool_signer_view;
+
+void mempool_signer(const mempool *m, const uint8_t addr[CRYPTO_ADDRESS_BYTES], uint64_t committed,
+                    mempool_signer_view *out);
 
 /* The committed nonce of a signer, asked of the chain during selection. */
 typedef slq_err (*mempool_nonce_fn)(void *arg, const uint8_t addr[CRYPTO_ADDRESS_BYTES],
                                     uint64_t *nonce);
-/* Called for a transaction the mempool drops as stale (its nonce is already committed). */
-typedef void (*mempool_drop_fn)(void *arg, const mempool_tx *t, slq_err why);
 
 /* Picks up to max transactions for the next block: for each signer in arrival order, its
  * pending transactions with consecutive nonces from committed + 1. Stale ones are dropped
@@ -70,7 +86,8 @@ size_t mempool_select(mempool *m, const mempool_tx **out, size_t max, mempool_no
 
 /* Drops the gapped transactions that arrived SLQ_MEMPOOL_GAP_TTL_MS or more before now_ms
  * (after asking nonce_fn whether their gap was filled meanwhile), calling drop_fn (may be
- * NULL) for each. Stops at the first nonce_fn failure. Returns how many it dropped. */
+ * NULL) for each with SLQ_TX_GAP_DROPPED. Stops at the first nonce_fn failure. Returns how many it
+ * dropped. */
 size_t mempool_expire(mempool *m, int64_t now_ms, mempool_nonce_fn nonce_fn,
                       mempool_drop_fn drop_fn, void *arg);
 

@@ -68,6 +68,7 @@ int cli_cmd_settle(cli *c, const cli_command *cmd, int argc, char **argv);
 int cli_cmd_revoke(cli *c, const cli_command *cmd, int argc, char **argv);
 int cli_cmd_balance(cli *c, const cli_command *cmd, int argc, char **argv);
 int cli_cmd_vouchers(cli *c, const cli_command *cmd, int argc, char **argv);
+int cli_cmd_account(cli *c, const cli_command *cmd, int argc, char **argv);
 int cli_cmd_voucher(cli *c, const cli_command *cmd, int argc, char **argv);
 int cli_cmd_tx(cli *c, const cli_command *cmd, int argc, char **argv);
 int cli_cmd_block(cli *c, const cli_command *cmd, int argc, char **argv);

@@ -20,6 +20,7 @@ const char cli_global_help[] =
     "  settle     the finance bureau marks a claim paid (拨付/核销)\n"
     "  revoke     the issuer cancels a voucher (追回/撤销)\n"
     "Queries:\n"
+    "  account    a party: role, name, committed and pending nonces, a nonce gap\n"
     "  balance    active vouchers of an address and their total\n"
     "  vouchers   every voucher an address holds, expired ones included\n"
     "  voucher    one voucher with its lineage\n"
@@ -105,6 +106,11 @@ const cli_command cli_commands[] = {
      "The finance bureau marks claim ID paid with payment reference REF.\n" TX_HELP},
     {"revoke", cli_cmd_revoke, "revoke --key ISSUER_KEY --voucher ID --reason TEXT",
      "The issuer cancels an active voucher; its amount returns to its year's pool.\n" TX_HELP},
+    {"account", cli_cmd_account, "account ADDR",
+     "The party at ADDR: role, name, the committed nonce, the pending ones (pending_nonce:\n"
+     "the last of those that run next, which slq signs after; pending_max_nonce: the highest)\n"
+     "and the gap when transactions wait behind a missing nonce (they are dropped after\n"
+     "60 s unless it arrives). With --json: the node's answer to GET /v1/accounts/ADDR.\n"},
     {"balance", cli_cmd_balance, "balance ADDR",
      "The active vouchers of ADDR (held and unexpired at the tip's block time) and their\n"
      "total. With --json: {\"address\", \"total_fen\", \"vouchers\": [{\"id\", \"amount_fen\",\n"
@@ -117,7 +123,8 @@ const cli_command cli_commands[] = {
      "created or closed them. With --json: the node's answer to GET /v1/vouchers/ID.\n"},
     {"tx", cli_cmd_tx, "tx HASH",
      "A transaction and its result (pending, committed with height, or rejected with the\n"
-     "reason). With --json: the node's answer to GET /v1/txs/HASH.\n"},
+     "reason); a pending one that waits behind a missing nonce of its signer shows the gap.\n"
+     "With --json: the node's answer to GET /v1/txs/HASH.\n"},
     {"block", cli_cmd_block, "block [HEIGHT]",
      "The block at HEIGHT, or the latest, with its commit certificate.\n"
      "With --json: the node's answer to GET /v1/blocks/HEIGHT.\n"},

@@ -34,6 +34,33 @@ static void show_object(const json_t *j) {
     cli_print_object(j, 0);
 }
 
+/* An account or a pending transaction, its "gap" (docs/api.md) as one line for people:
+ * "nonces 97..113 missing: 4 transactions wait behind them, dropped in 42 s unless those
+ * arrive"; "none" when null. */
+static void show_with_gap(const json_t *j) {
+    json_t *o = json_deep_copy(j);
+    const json_t *g = json_object_get(o, "gap");
+    int64_t from = 0, to = 0, waiting = 0, left = 0;
+    char text[192];
+    if (json_is_null(g)) {
+        codec_json_set_str(o, "gap", "none");
+    } else if (cli_json_int(g, "missing_from", &from) && cli_json_int(g, "missing_to", &to) &&
+               cli_json_int(g, "waiting", &waiting) && cli_json_int(g, "expires_in_ms", &left)) {
+        char nonces[64];
+        if (from == to)
+            snprintf(nonces, sizeof nonces, "nonce %lld", (long long) from);
+        else
+            snprintf(nonces, sizeof nonces, "nonces %lld..%lld", (long long) from, (long long) to);
+        snprintf(text, sizeof text,
+                 "%s missing: %lld transaction%s wait%s behind, dropped in %lld s unless %s",
+                 nonces, (long long) waiting, waiting == 1 ? "" : "s", waiting == 1 ? "s" : "",
+                 (long long) ((left + 999) / 1000), from == to ? "it arrives" : "they arrive");
+        codec_json_set_str(o, "gap", text);
+    }
+    cli_print_object(o != NULL ? o : j, 0);
+    json_decref(o);
+}
+
 static void yuan_cell(char out[CODEC_YUAN_TEXT_BYTES], const json_t *obj, const char *key) {
     int64_t fen = 0;
     if (cli_json_int(obj, key, &fen))
@@ -144,7 +171,8 @@ int cli_cmd_vouchers(cli *c, const cli_command *cmd, int argc, char **argv) {
 /* ------------------------------------------------------------------ voucher, tx, block */
 
 /* Commands whose one positional argument is a 64-hex id appended to a path prefix. */
-static int by_id(cli *c, const cli_command *cmd, int argc, char **argv, const char *prefix) {
+static int by_id(cli *c, const cli_command *cmd, int argc, char **argv, const char *prefix,
+                 void (*show)(const json_t *)) {
     cli_args a = {.pos_min = 1, .pos_max = 1};
     int rc = cli_args_parse(c, cmd, &a, argc, argv);
     uint8_t id[CRYPTO_HASH_BYTES];
@@ -153,15 +181,26 @@ static int by_id(cli *c, const cli_command *cmd, int argc, char **argv, const ch
     if (rc != CLI_PROCEED) return rc;
     char path[128];
     snprintf(path, sizeof path, "%s%s", prefix, hex);
-    return get_and_show(c, path, show_object);
+    return get_and_show(c, path, show);
 }
 
 int cli_cmd_voucher(cli *c, const cli_command *cmd, int argc, char **argv) {
-    return by_id(c, cmd, argc, argv, "/v1/vouchers/");
+    return by_id(c, cmd, argc, argv, "/v1/vouchers/", show_object);
 }
 
 int cli_cmd_tx(cli *c, const cli_command *cmd, int argc, char **argv) {
-    return by_id(c, cmd, argc, argv, "/v1/txs/");
+    return by_id(c, cmd, argc, argv, "/v1/txs/", show_with_gap);
+}
+
+int cli_cmd_account(cli *c, const cli_command *cmd, int argc, char **argv) {
+    cli_args a = {.pos_min = 1, .pos_max = 1};
+    int rc = cli_args_parse(c, cmd, &a, argc, argv);
+    uint8_t addr[CRYPTO_ADDRESS_BYTES];
+    if (rc == CLI_PROCEED) rc = cli_parse_address(cmd, "address", a.pos[0], addr);
+    if (rc != CLI_PROCEED) return rc;
+    char path[96];
+    snprintf(path, sizeof path, "/v1/accounts/%s", a.pos[0]);
+    return get_and_show(c, path, show_with_gap);
 }
 
 int cli_cmd_block(cli *c, const cli_command *cmd, int argc, char **argv) {

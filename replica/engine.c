@@ -152,6 +152,7 @@ static void settle_block(engine *e, const uint8_t *block, size_t len) {
     e->txs_committed += b->n_txs;
     e->blocks_committed++;
     slq__block__free_unpacked(b, NULL);
+    propose_expire_gaps(e);
 }
 
 /* After the tip moved (commit or sync): a fresh height for the machine. */

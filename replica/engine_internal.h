@@ -143,6 +143,9 @@ bool journal_sync(engine *e);
 
 /* Forgets the proposals (and kept votes) of the last height: a fresh height tip+1. */
 void propose_clear(engine *e);
+/* Drops the mempool's gapped transactions that waited SLQ_MEMPOOL_GAP_TTL_MS, each with a
+ * TX_GAP_DROPPED result: on every commit and before building a block. */
+void propose_expire_gaps(engine *e);
 /* The proposal of this height with that block hash, or NULL. */
 proposal_slot *propose_find(engine *e, const uint8_t *hash);
 /* Holds a block (malloc'd; taken) in a slot, the one it has if any; the oldest round is

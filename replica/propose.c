@@ -90,8 +90,14 @@ static slq_err nonce_cb(void *arg, const uint8_t addr[CRYPTO_ADDRESS_BYTES], uin
 
 static void drop_cb(void *arg, const mempool_tx *t, slq_err why) {
     results_record(((engine *) arg)->cfg.res, t->tx.hash, why,
-                   "nonce is already used, or an earlier transaction of the signer was "
-                   "rejected");
+                   why == SLQ_TX_GAP_DROPPED
+                       ? "waited behind a missing nonce of its signer for too long"
+                       : "nonce is already used, or an earlier transaction of the signer was "
+                         "rejected");
+}
+
+void propose_expire_gaps(engine *e) {
+    (void) mempool_expire(e->cfg.mp, (int64_t) uv_now(e->cfg.loop), nonce_cb, drop_cb, e);
 }
 
 static void result_cb(void *arg, size_t i, const ledger_outcome *out) {
@@ -106,7 +112,7 @@ static void result_cb(void *arg, size_t i, const ledger_outcome *out) {
  * transaction can go in (each waits for an earlier nonce) and an empty block is not due. */
 static slq_err build_block(engine *e, build_scratch *b, bool empty_due, uint8_t **block,
                            size_t *len, uint8_t hash[CRYPTO_HASH_BYTES]) {
-    (void) mempool_expire(e->cfg.mp, (int64_t) uv_now(e->cfg.loop), nonce_cb, NULL, e); /* gaps */
+    propose_expire_gaps(e);
     size_t count = mempool_select(e->cfg.mp, b->sel, SLQ_BLOCK_TXS_MAX, nonce_cb, drop_cb, e);
     SLQ_ASSERT(count <= SLQ_BLOCK_TXS_MAX);
     if (count == 0 && !empty_due) return SLQ_NOT_FOUND;

@@ -88,7 +88,8 @@
     X(JSON_INVALID, 146, 400, "request JSON is malformed or has wrong fields")                    \
     X(TX_PENDING_TOO_MANY, 147, 503, "too many pending transactions for this account")            \
     X(BUSY, 148, 503, "node is building other reports; retry later")                              \
-    X(METHOD_NOT_ALLOWED, 149, 405, "HTTP method not allowed on this path")
+    X(METHOD_NOT_ALLOWED, 149, 405, "HTTP method not allowed on this path")                       \
+    X(TX_GAP_DROPPED, 151, 422, "dropped while waiting behind a missing nonce of its signer")
 
 typedef enum {
 #define X(name, num, status, msg) SLQ_##name = num,

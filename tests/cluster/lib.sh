@@ -95,6 +95,26 @@ check() {
     if "$@" >/dev/null 2>&1; then pass; else fail "$desc"; fi
 }
 
+# nonce_proxy_start UPSTREAM: starts nonce_proxy.py in front of the API at UPSTREAM, its
+# state in $T/proxy; sets PROXY (its URL) and PROXY_PID.
+nonce_proxy_start() {
+    mkdir -p "$T/proxy"
+    "$PY" "$HERE/nonce_proxy.py" "$1" "$T/proxy" >"$T/proxy/port" &
+    PROXY_PID=$!
+    local i
+    for i in $(seq 1 50); do [ -s "$T/proxy/port" ] && break; sleep 0.1; done
+    PROXY="http://127.0.0.1:$(cat "$T/proxy/port")"
+}
+# signed NONCE COMMAND...: prints the hex of slq COMMAND's transaction signed with nonce NONCE
+# (through the nonce proxy; nothing reaches a node).
+signed() {
+    echo $(($1 - 1)) >"$T/proxy/nonce"
+    rm -f "$T/proxy/tx"
+    shift
+    "$SLQ" --node "$PROXY" "$@" --no-wait >/dev/null 2>"$T/err" || sed 's/^/    /' "$T/err" >&2
+    cat "$T/proxy/tx" 2>/dev/null
+}
+
 summary() {
     echo "$passed passed, $failed failed"
     [ "$failed" -eq 0 ]
@@ -107,6 +127,7 @@ declare -A PID
 cluster_nodes_cleanup() {
     local p
     for p in "${PID[@]}"; do kill -9 "$p" 2>/dev/null; done
+    [ -n "${PROXY_PID:-}" ] && kill "$PROXY_PID" 2>/dev/null
     [ -n "${KEEP:-}" ] && echo "kept $T" || rm -rf "$T"
 }
 cluster_nodes_trap() { trap cluster_nodes_cleanup EXIT; }

@@ -232,51 +232,7 @@ reject VOUCHER_EXPIRED "an expired voucher" transfer --key "$K/holder-1.pem" --v
 echo "== admission: a resubmission answers its first result; a nonce outside the window is refused"
 # A proxy in front of the node hands the CLI a chosen pending_nonce and keeps the transaction
 # it signs instead of passing it on, so that the test can post those exact bytes itself.
-mkdir "$T/proxy"
-"$PY" - "$API" "$T/proxy" >"$T/proxy/port" <<'PY' &
-import hashlib, json, sys, urllib.error, urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-upstream, state = sys.argv[1], sys.argv[2]
-direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never an http_proxy
-class Proxy(BaseHTTPRequestHandler):
-    def log_message(self, *args): pass
-    def reply(self, status, data):
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-    def do_GET(self):
-        try:
-            with direct.open(upstream + self.path, timeout=10) as r:
-                status, data = r.status, r.read()
-        except urllib.error.HTTPError as e:
-            status, data = e.code, e.read()
-        if self.path.startswith("/v1/accounts/") and status == 200:
-            d = json.loads(data)
-            d["pending_nonce"] = int(open(state + "/nonce").read())
-            data = json.dumps(d).encode()
-        self.reply(status, data)
-    def do_POST(self):
-        tx = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["tx"]
-        open(state + "/tx", "w").write(tx)
-        h = hashlib.sha256(bytes.fromhex(tx)).hexdigest()
-        self.reply(202, json.dumps({"results": [{"tx": h, "status": "pending"}]}).encode())
-server = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
-print(server.server_address[1], flush=True)
-server.serve_forever()
-PY
-PROXY_PID=$!
-for _ in $(seq 1 50); do [ -s "$T/proxy/port" ] && break; sleep 0.1; done
-PROXY="http://127.0.0.1:$(cat "$T/proxy/port")"
-# signed NONCE COMMAND...: prints the hex of COMMAND's transaction, signed with nonce NONCE.
-signed() {
-    echo $(($1 - 1)) >"$T/proxy/nonce"
-    rm -f "$T/proxy/tx"
-    shift
-    "$SLQ" --node "$PROXY" "$@" --no-wait >/dev/null 2>"$T/err" || sed 's/^/    /' "$T/err" >&2
-    cat "$T/proxy/tx" 2>/dev/null
-}
+nonce_proxy_start "$API"
 # post BODY: POST /v1/txs; the HTTP status in $CODE, the answer in $T/post.
 post() {
     CODE=$(curl -s -o "$T/post" -w '%{http_code}' --data-binary "$1" "$API/v1/txs")
@@ -308,6 +264,17 @@ check "a nonce after a gap is accepted: 202 pending" test "$CODE $(result status
 check "the account says what to sign after (the gap's start) and what waits behind it" \
     test "$(curl -s "$API/v1/accounts/$ISSUER" | jget 'd["pending_nonce"], d["pending_max_nonce"]')" \
     = "$N0 $((N0 + 2))"
+check "GET /v1/accounts says the gap: the missing nonce, one waiting, dropped within 60 s" \
+    test "$(curl -s "$API/v1/accounts/$ISSUER" | jget 'd["gap"]["missing_from"],
+        d["gap"]["missing_to"], d["gap"]["waiting"], 0 < d["gap"]["expires_in_ms"] <= 60000')" \
+    = "$((N0 + 1)) $((N0 + 1)) 1 True"
+"$SLQ" account "$ISSUER" >"$T/acct" 2>&1
+check "slq account shows the gap to people" \
+    grep -Eq "^gap +nonce $((N0 + 1)) missing: 1 transaction waits behind, dropped in [0-9]+ s" \
+    "$T/acct"
+"$SLQ" tx "$HASH_B" >"$T/txb" 2>&1
+check "slq tx of the waiting transaction shows what it waits for" \
+    grep -Eq "^gap +nonce $((N0 + 1)) missing" "$T/txb"
 post "{\"tx\": \"$TX_B\"}"
 check "the same bytes again while pending: 202 pending, the same hash" \
     test "$CODE $(result status tx)" = "202 pending $HASH_B"
@@ -316,6 +283,8 @@ HASH_A=$(result tx)
 check "the gap filled: 202 pending" test "$CODE $(result status)" = "202 pending"
 H_B=$(committed_height "$HASH_B")
 check "both commit" test "$(nonce_of "$ISSUER")" = $((N0 + 2))
+"$SLQ" account "$ISSUER" >"$T/acct" 2>&1
+check "once filled, slq account shows no gap" grep -Eq "^gap +none$" "$T/acct"
 post "{\"tx\": \"$TX_B\"}"
 check "the same bytes once committed: 202 committed with its height" \
     test "$CODE $(result status height tx error)" = "202 committed $H_B $HASH_B None"

@@ -340,6 +340,34 @@ static void test_a_signer_waiting_behind_a_gap_is_bounded(void) {
     admit_env_deinit(&a);
 }
 
+/* A full mempool drops a gapped transaction for one that can run, and the dropped one's hash
+ * tells why (GET /v1/txs/HASH), instead of being forgotten. */
+static void test_a_gapped_one_dropped_for_room_is_told_why(void) {
+    admit_env a;
+    admit_env_init(&a, SLQ_MEMPOOL_GAPPED_SHARE); /* one gapped at most */
+    size_t len;
+    uint8_t *bytes = cfx_register_by(&a.e, K_ISSUER, K_H2, 3, "holder", &len);
+    ledger_tx tx;
+    SLQ_ASSERT(ledger_tx_decode(&tx, chain_ledger(a.e.c), bytes, len) == SLQ_OK);
+    uint8_t gapped[CRYPTO_HASH_BYTES];
+    memcpy(gapped, tx.hash, sizeof gapped);
+    admit_result r;
+    CHECK_EQ_INT(admit_tx(&a.adm, bytes, len, &tx, 0, &r), ADMIT_NEW); /* waits for 2 */
+    arow w = {"K_H1 can run", K_H3, 0, "holder", ADMIT_NEW, SLQ_OK, "", 0, K_H1};
+    for (w.nonce = 1; w.nonce < SLQ_MEMPOOL_GAPPED_SHARE; w.nonce++) offer(&a, &w);
+    CHECK_EQ_INT(mempool_count(a.mp), SLQ_MEMPOOL_GAPPED_SHARE);
+    CHECK(results_find(a.res, gapped) == NULL);
+    offer(&a, &w); /* full: the gapped one goes */
+    CHECK(!mempool_has(a.mp, gapped));
+    const result *got = results_find(a.res, gapped);
+    CHECK(got != NULL);
+    if (got != NULL) {
+        CHECK_ERR(got->code, SLQ_TX_GAP_DROPPED);
+        CHECK(strstr(got->message, "mempool was full") != NULL);
+    }
+    admit_env_deinit(&a);
+}
+
 static void test_admission_without_a_relay_still_queues(void) {
     admit_env a;
     admit_env_init(&a, 4);
@@ -363,4 +391,5 @@ TEST_MAIN("admit", TEST(test_results_find_the_newest_remembered_refusal_of_a_has
           TEST(test_a_full_mempool_refuses_and_relays_nothing),
           TEST(test_a_signer_without_an_account_is_refused),
           TEST(test_a_signer_waiting_behind_a_gap_is_bounded),
+          TEST(test_a_gapped_one_dropped_for_room_is_told_why),
           TEST(test_admission_without_a_relay_still_queues))

@@ -474,7 +474,8 @@ static void add(env *e, mempool *m, int who_new, uint64_t nonce, slq_err want) {
     uint8_t *bytes = register_tx(e, who_new, nonce, &len);
     ledger_tx tx;
     SLQ_ASSERT(ledger_tx_decode(&tx, e->f.l, bytes, len) == SLQ_OK);
-    CHECK_ERR(mempool_add(m, bytes, len, &tx, 1, 0), want); /* committed: 1, at time 0 */
+    CHECK_ERR(mempool_add(m, bytes, len, &tx, 1, 0, NULL, NULL),
+              want); /* committed: 1, at time 0 */
 }
 
 static slq_err committed_is_one(void *arg, const uint8_t addr[20], uint64_t *nonce) {
@@ -554,11 +555,21 @@ static void test_mempool_orders_by_nonce_and_waits_for_gaps(void) {
     add(&e, m, K_STRANGER, 2, SLQ_NONCE_INVALID); /* same nonce, other bytes */
     add(&e, m, K_H1, 5, SLQ_OK);                  /* after a gap at 4 */
     CHECK_EQ_INT(mempool_count(m), 4);
-    CHECK_EQ_INT(mempool_pending_nonce(m, e.f.addr[K_ISSUER]), 5);
     /* A client signs after 3: 4 is missing, so 5 waits behind a gap. */
-    CHECK_EQ_INT(mempool_run_nonce(m, e.f.addr[K_ISSUER], 1), 3);
-    CHECK_EQ_INT(mempool_run_nonce(m, e.f.addr[K_ISSUER], 5), 5);
-    CHECK_EQ_INT(mempool_run_nonce(m, e.f.addr[K_H1], 7), 7); /* nothing pending */
+    mempool_signer_view v;
+    mempool_signer(m, e.f.addr[K_ISSUER], 1, &v);
+    CHECK_EQ_INT(v.run_nonce, 3);
+    CHECK_EQ_INT(v.max_nonce, 5);
+    CHECK_EQ_INT(v.gapped, 1);
+    CHECK_EQ_INT(v.gap_next, 5);
+    mempool_signer(m, e.f.addr[K_ISSUER], 5, &v); /* 4 and 5 committed meanwhile */
+    CHECK_EQ_INT(v.run_nonce, 5);
+    CHECK_EQ_INT(v.max_nonce, 5);
+    CHECK_EQ_INT(v.gapped, 0);
+    mempool_signer(m, e.f.addr[K_H1], 7, &v); /* nothing pending */
+    CHECK_EQ_INT(v.run_nonce, 7);
+    CHECK_EQ_INT(v.max_nonce, 7);
+    CHECK_EQ_INT(v.gapped, 0);
     const mempool_tx *sel[8];
     int dropped = 0;
     size_t n = mempool_select(m, sel, 8, committed_is_one, count_drop, &dropped);
@@ -572,8 +583,10 @@ static void test_mempool_orders_by_nonce_and_waits_for_gaps(void) {
     mempool_reject(m, h2, count_drop, &dropped); /* 3 and 5 can no longer apply */
     CHECK_EQ_INT(dropped, 2);
     CHECK_EQ_INT(mempool_count(m), 0);
-    CHECK_EQ_INT(mempool_pending_nonce(m, e.f.addr[K_ISSUER]), 0);
-    CHECK_EQ_INT(mempool_run_nonce(m, e.f.addr[K_ISSUER], 1), 1);
+    mempool_signer(m, e.f.addr[K_ISSUER], 1, &v);
+    CHECK_EQ_INT(v.run_nonce, 1);
+    CHECK_EQ_INT(v.max_nonce, 1);
+    CHECK_EQ_INT(v.gapped, 0);
     mempool_destroy(m);
     env_deinit(&e);
 }
@@ -597,6 +610,26 @@ static void test_mempool_refuses_when_full(void) {
     env_deinit(&e);
 }
 
+/* What the mempool dropped to make room during add_at (its drop_fn). */
+static struct {
+    int n;
+    uint8_t last[32];
+    slq_err why;
+} evicted;
+
+static void record_eviction(void *arg, const mempool_tx *t, slq_err why) {
+    (void) arg;
+    evicted.n++;
+    memcpy(evicted.last, t->tx.hash, 32);
+    evicted.why = why;
+}
+
+static void count_gap_drop(void *arg, const mempool_tx *t, slq_err why) {
+    (void) t;
+    CHECK_ERR(why, SLQ_TX_GAP_DROPPED);
+    (*(int *) arg)++;
+}
+
 /* A REGISTER signed by `signer` with nonce, offered to m at at_ms with the signer's committed
  * nonce 1; the bytes' hash goes to hash (if not NULL). */
 static void add_at(env *e, mempool *m, int signer, uint64_t nonce, int64_t at_ms, slq_err want,
@@ -616,7 +649,7 @@ static void add_at(env *e, mempool *m, int signer, uint64_t nonce, int64_t at_ms
     ledger_tx tx;
     SLQ_ASSERT(ledger_tx_decode(&tx, e->f.l, bytes, len) == SLQ_OK);
     if (hash != NULL) memcpy(hash, tx.hash, 32);
-    slq_err got = mempool_add(m, bytes, len, &tx, 1, at_ms);
+    slq_err got = mempool_add(m, bytes, len, &tx, 1, at_ms, record_eviction, NULL);
     if (got != want)
         fprintf(stderr, "  signer %d nonce %llu\n", signer, (unsigned long long) nonce);
     CHECK_ERR(got, want);
@@ -645,13 +678,20 @@ static void test_mempool_drops_gapped_transactions_after_their_time(void) {
     add_at(&e, m, K_H1, 3, t0, SLQ_OK, b3);               /* waits for 2 */
     add_at(&e, m, K_ISSUER, 5, t0 + ttl / 2, SLQ_OK, a5); /* waits for 3, 4 */
     int dropped = 0;
-    CHECK_EQ_INT(mempool_expire(m, t0 + ttl - 1, committed_is_one, count_drop, &dropped), 0);
-    CHECK_EQ_INT(mempool_expire(m, t0 + ttl, committed_is_one, count_drop, &dropped), 1);
+    CHECK_EQ_INT(mempool_expire(m, t0 + ttl - 1, committed_is_one, count_gap_drop, &dropped), 0);
+    CHECK_EQ_INT(mempool_expire(m, t0 + ttl, committed_is_one, count_gap_drop, &dropped), 1);
     CHECK_EQ_INT(dropped, 1);
     CHECK(!mempool_has(m, b3));
     CHECK(mempool_has(m, a2));
     CHECK(mempool_has(m, a5));
     CHECK_EQ_INT(mempool_gapped(m), 1);
+    mempool_signer_view v; /* what GET /v1/accounts says: 3 and 4 missing, 5 waits */
+    mempool_signer(m, e.f.addr[K_ISSUER], 1, &v);
+    CHECK_EQ_INT(v.run_nonce, 2);
+    CHECK_EQ_INT(v.max_nonce, 5);
+    CHECK_EQ_INT(v.gapped, 1);
+    CHECK_EQ_INT(v.gap_next, 5);
+    CHECK_EQ_INT(v.gap_since_ms, t0 + ttl / 2);
     CHECK_EQ_INT(mempool_expire(m, t0 + ttl + ttl / 2, committed_is_one, NULL, NULL), 1);
     CHECK(!mempool_has(m, a5));
     CHECK(mempool_has(m, a2));
@@ -727,8 +767,12 @@ static void test_mempool_full_drops_a_gapped_one_for_one_that_can_run(void) {
     add_by(&e, m, K_H1, 7, SLQ_OK, b7);
     add_by(&e, m, K_ISSUER, 10, SLQ_OK, NULL);
     CHECK_EQ_INT(mempool_count(m), 12);
+    evicted.n = 0;
     add_by(&e, m, K_ISSUER, 11, SLQ_OK, NULL); /* can run: K_H1's 7 goes */
     CHECK(!mempool_has(m, b7));
+    CHECK_EQ_INT(evicted.n, 1); /* and its hash is told why (GET /v1/txs/HASH) */
+    CHECK(memcmp(evicted.last, b7, 32) == 0);
+    CHECK_ERR(evicted.why, SLQ_TX_GAP_DROPPED);
     add_by(&e, m, K_H2, 4, SLQ_MEMPOOL_FULL, NULL); /* gapped: never drops another */
     CHECK(mempool_has(m, b5));
     CHECK(mempool_has(m, a20));
@@ -846,7 +890,8 @@ static void test_mempool_keeps_its_count_of_gapped_transactions_under_random_ste
                 memcpy(r.txs[r.n].hash, tx.hash, 32);
                 r.n++;
             }
-            slq_err err = mempool_add(m, e.f.last_bytes, e.f.last_len, &tx, r.committed[s], 0);
+            slq_err err =
+                mempool_add(m, e.f.last_bytes, e.f.last_len, &tx, r.committed[s], 0, NULL, NULL);
             CHECK(err != SLQ_NO_MEMORY); /* any refusal is fine: the model asks what is in */
             e.f.last_bytes = NULL;
         } else if (op < 14) { /* our block holds the signer's next one */
