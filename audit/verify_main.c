@@ -96,19 +96,13 @@ static int load_genesis(const char *home, uint8_t **genesis, size_t *len) {
     return -1;
 }
 
-/* The regulator's key for --sign; its passphrase, if any, from SLQ_KEY_PASSPHRASE. */
+/* The regulator's key for --sign; its passphrase, if any, from SLQ_KEY_PASSPHRASE. Like the
+ * node key, a key file group or others may read is refused (crypto_key_load_file). */
 static int load_key(const char *path, crypto_key **key) {
-    char *pem = NULL;
-    size_t len = 0;
-    if (read_file(path, SLQ_KEY_FILE_BYTES_MAX, &pem, &len) != SLQ_OK) {
-        fprintf(stderr, "slqd verify: %s: cannot read the key\n", path);
-        return EXIT_USAGE;
-    }
-    slq_err err = crypto_key_load_pem(key, pem, len, getenv("SLQ_KEY_PASSPHRASE"));
-    memset(pem, 0, len);
-    free(pem);
+    char why[2 * 4096 + 128] = ""; /* the mode refusal names the path twice */
+    slq_err err = crypto_key_load_file(key, path, getenv("SLQ_KEY_PASSPHRASE"), why, sizeof why);
     if (err != SLQ_OK) {
-        fprintf(stderr, "slqd verify: %s: %s\n", path, slq_err_str(err));
+        fprintf(stderr, "slqd verify: %s\n", why[0] != '\0' ? why : slq_err_str(err));
         return EXIT_USAGE;
     }
     return -1;

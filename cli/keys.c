@@ -14,6 +14,8 @@
 #include "cli.h"
 #include "slq/limits.h"
 
+#define KEY_WHY_BYTES (2u * 4096u + 128u) /* a key file's refusal names its path twice */
+
 int cli_passphrase(const char *env, const char **out) {
     *out = NULL;
     if (env == NULL) return CLI_PROCEED;
@@ -24,41 +26,19 @@ int cli_passphrase(const char *env, const char **out) {
     return CLI_PROCEED;
 }
 
-/* Reads at most SLQ_KEY_FILE_BYTES_MAX bytes of path into buf; sets *len. */
-static int read_key_file(const char *path, char *buf, size_t cap, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) return cli_fail(CLI_EXIT_USAGE, "key %s: %s", path, strerror(errno));
-    size_t n = fread(buf, 1, cap, f);
-    bool err = ferror(f) != 0, more = n == cap && fgetc(f) != EOF;
-    fclose(f);
-    if (err) return cli_fail(CLI_EXIT_USAGE, "key %s: read failed", path);
-    if (more)
-        return cli_fail(CLI_EXIT_USAGE, "key %s: larger than %u bytes", path,
-                        SLQ_KEY_FILE_BYTES_MAX);
-    *len = n;
-    return CLI_PROCEED;
-}
-
-static void wipe(volatile char *p, size_t n) {
-    for (size_t i = 0; i < n; i++) p[i] = 0;
-}
-
 int cli_key_load(const char *path, const char *passphrase_env, crypto_key **out) {
     const char *pass = NULL;
     int rc = cli_passphrase(passphrase_env, &pass);
     if (rc != CLI_PROCEED) return rc;
-    char buf[SLQ_KEY_FILE_BYTES_MAX];
-    size_t len = 0;
-    rc = read_key_file(path, buf, sizeof buf, &len);
-    if (rc != CLI_PROCEED) return rc;
-    slq_err err = crypto_key_load_pem(out, buf, len, pass);
-    wipe(buf, sizeof buf);
+    char why[KEY_WHY_BYTES] = "";
+    slq_err err = crypto_key_load_file(out, path, pass, why, sizeof why);
     if (err == SLQ_OK) return CLI_PROCEED;
     if (err == SLQ_KEY_PASSPHRASE && pass == NULL)
         return cli_fail(CLI_EXIT_USAGE, "key %s is encrypted: give --passphrase-env VAR", path);
     if (err == SLQ_KEY_PASSPHRASE)
         return cli_fail(CLI_EXIT_USAGE, "key %s: wrong passphrase", path);
-    return cli_fail(CLI_EXIT_USAGE, "key %s: %s", path, slq_err_str(err));
+    if (err == SLQ_KEY_FILE_MODE) return cli_fail(CLI_EXIT_USAGE, "%s", why);
+    return cli_fail(CLI_EXIT_USAGE, "key %s", why[0] != '\0' ? why : slq_err_str(err));
 }
 
 int cli_key_address(const crypto_key *key, crypto_suite suite, uint8_t addr[CRYPTO_ADDRESS_BYTES],
@@ -92,6 +72,10 @@ int cli_write_new_file(const char *path, const char *data, size_t len, mode_t mo
     if (ok) return CLI_PROCEED;
     unlink(path);
     return cli_fail(CLI_EXIT_USAGE, "%s: write failed: %s", path, strerror(saved));
+}
+
+static void wipe(volatile char *p, size_t n) {
+    for (size_t i = 0; i < n; i++) p[i] = 0;
 }
 
 int cli_key_write(const crypto_key *key, const char *path, const char *passphrase) {

@@ -12,10 +12,15 @@
  * `-pkeyopt distid:1234567812345678`). */
 #include "crypto.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -30,6 +35,7 @@
 #include "slq/assert.h"
 #include "slq/limits.h"
 #include "slq/log.h"
+#include "slq/why.h"
 
 #define SM2_ID               "1234567812345678" /* GB/T 32918 default distinguishing ID */
 #define SM2_ID_BYTES         16u
@@ -603,6 +609,66 @@ slq_err crypto_key_load_pem(crypto_key **out, const char *pem, size_t len, const
         return crypto_reject(lp.asked ? SLQ_KEY_PASSPHRASE : SLQ_KEY_INVALID);
     }
     return key_wrap(out, pkey);
+}
+
+/* What group and others may do with a file of mode m (m & 077 != 0), in words. */
+static const char *key_file_access(mode_t m) {
+    bool r = (m & 044) != 0, w = (m & 022) != 0;
+    return r && w ? "readable and writable" : r ? "readable" : w ? "writable" : "accessible";
+}
+
+/* Reads the open key file fd into buf[0..cap): SLQ_OK with *len, SLQ_IO on a read error,
+ * SLQ_KEY_INVALID when there is more than cap - 1 bytes (cap is one over the limit). */
+static slq_err key_file_read(int fd, char *buf, size_t cap, size_t *len) {
+    size_t n = 0;
+    while (n < cap) {
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return SLQ_IO;
+        if (r == 0) break;
+        n += (size_t) r;
+    }
+    *len = n;
+    return n < cap ? SLQ_OK : SLQ_KEY_INVALID;
+}
+
+slq_err crypto_key_load_file(crypto_key **out, const char *path, const char *passphrase, char *why,
+                             size_t why_cap) {
+    SLQ_ASSERT(out != NULL);
+    SLQ_ASSERT(path != NULL);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        SLQ_WHY("%s: %s", path, strerror(errno));
+        return SLQ_IO;
+    }
+    /* The mode of the file we read, not of a path that could change meanwhile: like ssh, a
+     * private key that group or others may read (or write) is refused, not used. */
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        SLQ_WHY("%s: %s", path, strerror(errno));
+        close(fd);
+        return SLQ_IO;
+    }
+    if ((st.st_mode & 077) != 0) {
+        SLQ_WHY("key file %s is %s by group or others (mode %04o): run chmod 600 %s", path,
+                key_file_access(st.st_mode), (unsigned) (st.st_mode & 07777), path);
+        close(fd);
+        return SLQ_KEY_FILE_MODE;
+    }
+    char buf[SLQ_KEY_FILE_BYTES_MAX + 1];
+    size_t len = 0;
+    slq_err err = key_file_read(fd, buf, sizeof buf, &len);
+    int read_errno = errno;
+    close(fd);
+    if (err == SLQ_IO) SLQ_WHY("%s: read failed: %s", path, strerror(read_errno));
+    if (err == SLQ_KEY_INVALID)
+        SLQ_WHY("%s: larger than %u bytes", path, (unsigned) SLQ_KEY_FILE_BYTES_MAX);
+    if (err == SLQ_OK) {
+        err = crypto_key_load_pem(out, buf, len, passphrase);
+        if (err != SLQ_OK) SLQ_WHY("%s: %s", path, slq_err_str(err));
+    }
+    OPENSSL_cleanse(buf, sizeof buf);
+    return err;
 }
 
 /* Given instead of a passphrase when there is none, so that OpenSSL never prompts for one.

@@ -20,10 +20,10 @@ typedef enum {
     CRYPTO_SUITE_SM2_SM3 = 2,
 } crypto_suite;
 
-#define CRYPTO_HASH_BYTES 32u
-#define CRYPTO_ADDRESS_BYTES 20u
-#define CRYPTO_PUBKEY_BYTES_MAX 65u
-#define CRYPTO_SIG_BYTES_MAX 72u
+#define CRYPTO_HASH_BYTES         32u
+#define CRYPTO_ADDRESS_BYTES      20u
+#define CRYPTO_PUBKEY_BYTES_MAX   65u
+#define CRYPTO_SIG_BYTES_MAX      72u
 #define CRYPTO_ADDRESS_TEXT_BYTES 45u /* "slq1" + 40 hex + NUL */
 
 /* Parses "ed25519-sha256" or "sm2-sm3". Returns SLQ_SUITE_UNKNOWN otherwise. */
@@ -87,10 +87,20 @@ SLQ_MUST_USE slq_err crypto_key_generate(crypto_key **out, crypto_suite suite);
  * passphrase is missing or wrong), or SLQ_OK with *out yours. */
 SLQ_MUST_USE slq_err crypto_key_load_pem(crypto_key **out, const char *pem, size_t len,
                                          const char *passphrase);
+/* Loads a private key file (PEM as crypto_key_load_pem takes it) for slqd and slq alike.
+ * The file is opened once and its mode read from the open descriptor (fstat): a file that
+ * group or others may read, write or execute (mode & 077, as ssh refuses private keys) is
+ * refused with SLQ_KEY_FILE_MODE before a byte is read. Returns SLQ_IO (cannot open or read
+ * it), SLQ_KEY_FILE_MODE, SLQ_KEY_INVALID (also: over SLQ_KEY_FILE_BYTES_MAX),
+ * SLQ_KEY_PASSPHRASE, or SLQ_OK with *out yours. On failure `why` (may be NULL) names the
+ * file and what to do, e.g. "key file /x/node.pem is readable by group or others (mode
+ * 0644): run chmod 600 /x/node.pem". The bytes read are wiped. */
+SLQ_MUST_USE slq_err crypto_key_load_file(crypto_key **out, const char *path,
+                                          const char *passphrase, char *why, size_t why_cap);
 /* Writes the key as PKCS#8 PEM (encrypted with AES-256-CBC when passphrase != NULL) into
  * out[0..cap), NUL-terminated; sets *len (without the NUL). */
-SLQ_MUST_USE slq_err crypto_key_write_pem(const crypto_key *key, char *out, size_t cap,
-                                          size_t *len, const char *passphrase);
+SLQ_MUST_USE slq_err crypto_key_write_pem(const crypto_key *key, char *out, size_t cap, size_t *len,
+                                          const char *passphrase);
 /* Wipes and frees. NULL is a no-op. */
 void crypto_key_destroy(crypto_key *key);
 crypto_suite crypto_key_suite(const crypto_key *key);

@@ -77,12 +77,7 @@ static slq_err load_home(node *n, const char *home, uint8_t **genesis, size_t *g
         return err;
     }
     snprintf(path, sizeof path, "%s/%s", home, n->cfg->key_file);
-    err = node_read_file(path, SLQ_KEY_FILE_BYTES_MAX, &text, &len, why, why_cap);
-    if (err != SLQ_OK) return err;
-    err = crypto_key_load_pem(&n->key, text, len, getenv("SLQ_KEY_PASSPHRASE"));
-    free(text);
-    if (err != SLQ_OK) SLQ_WHY("%.256s: %s", path, slq_err_str(err));
-    return err;
+    return crypto_key_load_file(&n->key, path, getenv("SLQ_KEY_PASSPHRASE"), why, why_cap);
 }
 
 /* Opens the chain and checks the node key against it. */

@@ -28,6 +28,7 @@
     X(KEY_SUITE_MISMATCH, 25, 500, "key does not belong to the chain's crypto suite")             \
     X(CRYPTO_INTERNAL, 26, 500, "cryptographic library failure")                                  \
     X(ADDRESS_INVALID, 27, 400, "address is not slq1 followed by 40 lowercase hex digits")        \
+    X(KEY_FILE_MODE, 28, 500, "key file is readable or writable by group or others")              \
     /* decoding */                                                                                \
     X(TX_TOO_LARGE, 40, 422, "transaction exceeds size limit")                                    \
     X(TX_MALFORMED, 41, 422, "transaction bytes do not decode")                                   \

@@ -74,7 +74,25 @@ SLQ_PASS=wrong expect 1 "a wrong passphrase" "$SLQ" address --key enc.pem --pass
 expect 1 "an unset passphrase variable" "$SLQ" address --key enc.pem --passphrase-env SLQ_NO_SUCH_VAR
 expect 1 "a missing key file" "$SLQ" address --key no-such.pem
 echo "not a key" >junk.pem
+chmod 600 junk.pem
 expect 1 "a file that is not a key" "$SLQ" address --key junk.pem
+check "... which says so" grep -q "junk.pem: key file is not a usable" "$T/err"
+# A key file group or others may read (or write) is refused, as ssh refuses such private keys,
+# by every command that loads one, with the file, its mode and the fix.
+cp k1.pem open.pem
+for row in 644:readable 640:readable 604:readable 620:writable 666:"readable and writable"; do
+    mode=${row%%:*} access=${row#*:}
+    chmod "$mode" open.pem
+    expect 1 "a key of mode 0$mode is refused" "$SLQ" address --key open.pem
+    check "... naming the file, its mode and the chmod" grep -qxF "slq: key file open.pem is \
+$access by group or others (mode 0$mode): run chmod 600 open.pem" "$T/err"
+done
+chmod 644 open.pem
+expect 1 "a transaction command refuses it before asking the node" "$SLQ" \
+    --node http://127.0.0.1:9 issue --key open.pem --to "$A1" --amount 1 --program general
+check "... with the chmod hint" grep -q "run chmod 600 open.pem" "$T/err"
+chmod 600 open.pem
+expect 0 "the same key once chmod 600" "$SLQ" address --key open.pem
 if openssl genpkey -algorithm ed25519 -out ossl-ed.pem 2>/dev/null; then
     expect 0 "address of an openssl ed25519 key" "$SLQ" address --key ossl-ed.pem
     check "openssl ed25519 key gives an address" is_address "$(cat "$T/out")"

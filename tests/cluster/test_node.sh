@@ -59,6 +59,14 @@ bad_home "no key file" "node.pem: No such file" rm node.pem
 bad_home "garbage key" "node.pem: key file is not" "echo junk > node.pem"
 bad_home "key of the other suite" "node.pem: key is not" \
     "openssl genpkey -algorithm SM2 -out node.pem 2>/dev/null"
+# A node key group or others may read (or write) is refused, as ssh refuses such private keys:
+# one line with the file, its mode and the fix, before anything is opened or served.
+bad_home "a node key readable by group or others" \
+    "^slqd: key file $T/bad/node.pem is readable by group or others (mode 0644): run chmod 600 $T/bad/node.pem\$" \
+    chmod 644 node.pem
+check "... and nothing was started: no data/" test ! -e "$T/bad/data"
+bad_home "a node key writable by group" "(mode 0620): run chmod 600 $T/bad/node.pem" \
+    chmod 620 node.pem
 "$SLQ" testnet --validators 1 --out "$T/other" --base-port "$BASE" >/dev/null
 rm -rf "$T/bad" && cp -r "$HOME0" "$T/bad"
 timeout -s TERM 1 "$SLQD" --home "$T/bad" 2>/dev/null # creates data/ for this genesis

@@ -802,6 +802,89 @@ static void test_load_rejects_x25519_key(void) {
     check_load_rejects_openssl_key("-algorithm X25519");
 }
 
+/* ---- key files ---- */
+
+/* Writes a fresh Ed25519 key as PEM into path, then gives it mode `mode`. */
+static void write_key_file(const char *path, mode_t mode) {
+    crypto_key *key = generate(ED);
+    char pem[PEM_BYTES_MAX];
+    size_t pem_len = 0;
+    CHECK_ERR(crypto_key_write_pem(key, pem, sizeof pem, &pem_len, NULL), SLQ_OK);
+    crypto_key_destroy(key);
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL);
+    if (f == NULL) return;
+    CHECK_EQ_INT(fwrite(pem, 1, pem_len, f), pem_len);
+    CHECK(fclose(f) == 0);
+    CHECK(chmod(path, mode) == 0);
+}
+
+/* Like ssh with private keys: any permission for group or others refuses the file, with a
+ * reason naming the file, its mode and the chmod that fixes it; owner-only modes load. */
+static void test_key_file_open_to_group_or_others_is_refused_with_the_fix(void) {
+    static const struct {
+        mode_t mode;
+        slq_err want;
+        const char *access; /* in the refusal */
+    } rows[] = {
+        {0600, SLQ_OK, NULL},
+        {0400, SLQ_OK, NULL},
+        {0700, SLQ_OK, NULL},
+        {0644, SLQ_KEY_FILE_MODE, "readable"},
+        {0640, SLQ_KEY_FILE_MODE, "readable"},
+        {0604, SLQ_KEY_FILE_MODE, "readable"},
+        {0620, SLQ_KEY_FILE_MODE, "writable"},
+        {0602, SLQ_KEY_FILE_MODE, "writable"},
+        {0666, SLQ_KEY_FILE_MODE, "readable and writable"},
+        {0610, SLQ_KEY_FILE_MODE, "accessible"},
+        {0601, SLQ_KEY_FILE_MODE, "accessible"},
+    };
+    char dir[256], path[320];
+    check_mkdtemp(dir, sizeof dir, "keyfile");
+    snprintf(path, sizeof path, "%s/node.pem", dir);
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        write_key_file(path, rows[i].mode);
+        crypto_key *key = NULL;
+        char why[1024] = "";
+        slq_err err = crypto_key_load_file(&key, path, NULL, why, sizeof why);
+        CHECK_ERR(err, rows[i].want);
+        CHECK_EQ_INT(key != NULL, rows[i].want == SLQ_OK);
+        crypto_key_destroy(key);
+        if (rows[i].want != SLQ_OK) {
+            char want[1024];
+            snprintf(want, sizeof want,
+                     "key file %s is %s by group or others (mode %04o): run chmod 600 %s", path,
+                     rows[i].access, (unsigned) rows[i].mode, path);
+            if (strcmp(why, want) != 0) fprintf(stderr, "  got: %s\n  want: %s\n", why, want);
+            CHECK(strcmp(why, want) == 0);
+        }
+        CHECK(unlink(path) == 0);
+    }
+    CHECK(rmdir(dir) == 0);
+}
+
+/* A file that cannot be opened, or holds no key, is refused with its path in the reason. */
+static void test_key_file_missing_or_garbage_names_the_file(void) {
+    char dir[256], path[320], why[1024] = "";
+    check_mkdtemp(dir, sizeof dir, "keyfile");
+    snprintf(path, sizeof path, "%s/none.pem", dir);
+    crypto_key *key = NULL;
+    CHECK_ERR(crypto_key_load_file(&key, path, NULL, why, sizeof why), SLQ_IO);
+    CHECK(strstr(why, path) != NULL && strstr(why, "No such file") != NULL);
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL);
+    if (f != NULL) {
+        fputs("junk\n", f);
+        fclose(f);
+    }
+    CHECK(chmod(path, 0600) == 0);
+    CHECK_ERR(crypto_key_load_file(&key, path, NULL, why, sizeof why), SLQ_KEY_INVALID);
+    CHECK(strncmp(why, path, strlen(path)) == 0);
+    CHECK(key == NULL);
+    CHECK(unlink(path) == 0);
+    CHECK(rmdir(dir) == 0);
+}
+
 /* ---- PEM ---- */
 
 static void check_pem_round_trip(crypto_suite suite, const char *passphrase) {
@@ -1172,6 +1255,8 @@ TEST_MAIN(
     TEST(test_load_rejects_missing_passphrase_for_encrypted_key),
     TEST(test_write_rejects_empty_passphrase), TEST(test_write_rejects_a_too_small_buffer),
     TEST(test_load_rejects_garbage), TEST(test_load_rejects_truncated_pem),
+    TEST(test_key_file_open_to_group_or_others_is_refused_with_the_fix),
+    TEST(test_key_file_missing_or_garbage_names_the_file),
     TEST(test_key_destroy_of_null_is_a_no_op), TEST(test_key_public_rejects_a_too_small_buffer),
     TEST(test_merkle_root_of_no_leaves_is_hash_of_empty_string),
     TEST(test_merkle_root_of_one_leaf_is_its_leaf_hash),
