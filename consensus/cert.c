@@ -161,3 +161,20 @@ slq_err consensus_cert_verify(crypto_suite suite, const char *chain_id,
     slq__certificate__free_unpacked(c, NULL);
     return err;
 }
+
+bool consensus_cert_signed_by(const uint8_t *cert, size_t cert_len,
+                              const uint8_t addr[CRYPTO_ADDRESS_BYTES]) {
+    if (cert_len == 0 || cert_len > SLQ_FRAME_BYTES_MAX) return false;
+    Slq__Certificate *c = slq__certificate__unpack(NULL, cert_len, cert);
+    if (c == NULL) return false;
+    bool found = false;
+    for (size_t i = 0; i < c->n_sigs && !found; i++) {
+        const Slq__CommitSig *s = c->sigs[i];
+        bool signed_entry = s->flag == SLQ__COMMIT_FLAG__COMMIT_FLAG_COMMIT ||
+                            s->flag == SLQ__COMMIT_FLAG__COMMIT_FLAG_NIL;
+        found = signed_entry && s->signature.len > 0 && s->validator.len == CRYPTO_ADDRESS_BYTES &&
+                memcmp(s->validator.data, addr, CRYPTO_ADDRESS_BYTES) == 0;
+    }
+    slq__certificate__free_unpacked(c, NULL);
+    return found;
+}

@@ -9,6 +9,7 @@
 #ifndef SLQ_CONSENSUS_CERT_H
 #define SLQ_CONSENSUS_CERT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,5 +62,13 @@ SLQ_MUST_USE slq_err consensus_cert_verify(crypto_suite suite, const char *chain
                                            const uint8_t *cert, size_t cert_len, uint64_t height,
                                            const uint8_t block_hash[CRYPTO_HASH_BYTES], char *why,
                                            size_t why_cap);
+
+/* True when an encoded certificate carries a precommit, for its block or nil, in the name of
+ * the validator with address `addr`: evidence that this validator signed at the
+ * certificate's height. Meant for certificates the store holds (verified when their block
+ * was committed): the signature is not checked again. A certificate that does not decode
+ * proves nothing (false). */
+bool consensus_cert_signed_by(const uint8_t *cert, size_t cert_len,
+                              const uint8_t addr[CRYPTO_ADDRESS_BYTES]);
 
 #endif

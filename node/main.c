@@ -15,6 +15,9 @@
 #include "slq/why.h"
 #include "verify.h"
 
+/* A start failure's reason: it may name a file of the home twice (the key's chmod hint). */
+#define SLQD_WHY_BYTES (2u * 4096u + 512u)
+
 /* ------------------------------------------------------------------ wiring */
 
 /* What a lower room calls of a higher one, through the node: admission relays a new
@@ -35,8 +38,9 @@ static void peer_misbehaved(void *arg, uint32_t peer, const char *why) {
     if (n->engine != NULL) engine_peer_misbehaved(n->engine, peer, why);
 }
 
-static void replica_fatal(void *arg) {
+static void replica_fatal(void *arg, const char *why) {
     node *n = arg;
+    if (n->exit_code == 0) snprintf(n->stop_why, sizeof n->stop_why, "%s", why);
     n->exit_code = 1;
     uv_stop(n->loop);
 }
@@ -104,8 +108,9 @@ static slq_err open_chain(node *n, const char *home, const uint8_t *genesis, siz
     return err;
 }
 
-/* The rooms on the loop: the API, signals, intake, then the replica. */
-static slq_err start_loop(node *n, const char *home) {
+/* The rooms on the loop: the API, signals, intake, then the replica. On failure `why` says
+ * which and what stopped it. */
+static slq_err start_loop(node *n, const char *home, bool reset_signer, char *why, size_t why_cap) {
     intake_config ic = {
         .loop = n->loop,
         .adm = {.chain = n->chain, .mp = n->mp, .res = n->res, .relay = relay_tx, .relay_arg = n},
@@ -113,7 +118,10 @@ static slq_err start_loop(node *n, const char *home) {
         .peer_misbehaved = peer_misbehaved,
         .arg = n};
     slq_err err = intake_create(&n->in, &ic);
-    if (err != SLQ_OK) return err;
+    if (err != SLQ_OK) {
+        SLQ_WHY("intake: %s", slq_err_str(err));
+        return err;
+    }
     api_config ac = {.loop = n->loop,
                      .chain = n->chain,
                      .mp = n->mp,
@@ -124,14 +132,18 @@ static slq_err start_loop(node *n, const char *home) {
                      .host = n->cfg->api_host,
                      .port = n->cfg->api_port};
     err = api_start(&n->api, &ac);
-    if (err != SLQ_OK) return err;
+    if (err != SLQ_OK) {
+        SLQ_WHY("cannot serve the API on %s:%u: %s", n->cfg->api_host, n->cfg->api_port,
+                slq_err_str(err));
+        return err;
+    }
     int r = uv_signal_init(n->loop, n->sigint);
     if (r == 0) r = uv_signal_init(n->loop, n->sigterm);
     n->sigint->data = n->sigterm->data = n;
     if (r == 0) r = uv_signal_start(n->sigint, signal_cb, SIGINT);
     if (r == 0) r = uv_signal_start(n->sigterm, signal_cb, SIGTERM);
     if (r != 0) {
-        log_error("node: start: %s", uv_strerror(r));
+        SLQ_WHY("signals: %s", uv_strerror(r));
         return SLQ_NET;
     }
     const char *peers[SLQ_PEERS_MAX];
@@ -153,20 +165,22 @@ static slq_err start_loop(node *n, const char *home) {
                         .observers_count = n->cfg->observers_count,
                         .block_interval_ms = n->cfg->block_interval_ms,
                         .empty_block_interval_ms = n->cfg->empty_block_interval_ms,
+                        .reset_signer = reset_signer,
                         .fatal = replica_fatal,
                         .fatal_arg = n};
-    err = engine_start(&n->engine, &ec);
+    err = engine_start(&n->engine, &ec, why, why_cap);
+    if (err != SLQ_OK && why[0] == '\0') SLQ_WHY("replica: %s", slq_err_str(err));
     api_set_engine(n->api, n->engine);
     return err;
 }
 
 static int usage(void) {
-    fprintf(stderr, "usage: slqd --home DIR [--log debug|info|warn|error]\n");
+    fprintf(stderr, "usage: slqd --home DIR [--log debug|info|warn|error] [--reset-signer]\n");
     return 1;
 }
 
-static int run(node *n, const char *home) {
-    char why[512] = "";
+static int run(node *n, const char *home, bool reset_signer) {
+    char why[SLQD_WHY_BYTES] = "";
     uint8_t *genesis = NULL;
     size_t genesis_len = 0;
     slq_err err = load_home(n, home, &genesis, &genesis_len, why, sizeof why);
@@ -179,10 +193,10 @@ static int run(node *n, const char *home) {
         return 1;
     }
     n->loop = uv_default_loop();
-    err = start_loop(n, home);
+    err = start_loop(n, home, reset_signer, why, sizeof why);
     if (err != SLQ_OK) {
-        fprintf(stderr, "slqd: cannot serve the API on %s:%u: %s\n", n->cfg->api_host,
-                n->cfg->api_port, slq_err_str(err));
+        /* The last line says why, whatever the rooms logged before it. */
+        fprintf(stderr, "slqd: stopped: %s\n", why[0] ? why : slq_err_str(err));
         return 1;
     }
     log_info("node: start: chain=%s height=%llu api=%s:%u validator=%s",
@@ -195,15 +209,19 @@ static int run(node *n, const char *home) {
      * even if something calls uv_stop meanwhile): LevelDB is closed after this. */
     while (uv_run(n->loop, UV_RUN_DEFAULT) != 0) {
     }
+    if (n->exit_code != 0) fprintf(stderr, "slqd: stopped: %s\n", n->stop_why);
     return n->exit_code;
 }
 
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "verify") == 0) return verify_main(argc - 1, argv + 1);
     const char *home = NULL;
+    bool reset_signer = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--home") == 0 && i + 1 < argc)
             home = argv[++i];
+        else if (strcmp(argv[i], "--reset-signer") == 0)
+            reset_signer = true;
         else if (strcmp(argv[i], "--log") == 0 && i + 1 < argc) {
             const char *l = argv[++i];
             slq_log_threshold = strcmp(l, "debug") == 0   ? SLQ_LOG_DEBUG
@@ -219,7 +237,7 @@ int main(int argc, char **argv) {
     static node_config cfg; /* static: large, and lives as long as the process */
     static uv_signal_t sigint, sigterm;
     node n = {.cfg = &cfg, .sigint = &sigint, .sigterm = &sigterm};
-    int rc = run(&n, home);
+    int rc = run(&n, home, reset_signer);
     engine_free(n.engine);
     api_free(n.api);
     intake_free(n.in);

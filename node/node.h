@@ -32,6 +32,7 @@ typedef struct node {
     uv_signal_t *sigint, *sigterm;
     bool stopping;
     int exit_code;
+    char stop_why[256]; /* why the replica stopped the node (exit_code 1) */
 } node;
 
 #endif

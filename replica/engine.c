@@ -28,6 +28,7 @@
 #include "engine_internal.h"
 #include "slq/assert.h"
 #include "slq/be.h"
+#include "slq/why.h"
 #include "wal_records.h"
 
 #define TIME_AHEAD_MS 10000 /* a proposal's block time may run this far ahead of our clock */
@@ -765,7 +766,30 @@ static slq_err start_timers(engine *e) {
     return r == 0 ? SLQ_OK : SLQ_NET;
 }
 
-slq_err engine_start(engine **out, const engine_config *cfg) {
+/* Opens the write-ahead log and, for a validator, its signer record (refusing a missing one
+ * of a validator that signed before, amnesia.c). */
+static slq_err open_files(engine *e, const engine_config *cfg, char *why, size_t why_cap) {
+    char path[PATH_BYTES];
+    snprintf(path, sizeof path, "%s/consensus.wal", cfg->home);
+    slq_err err = wal_open(&e->log, path);
+    if (err != SLQ_OK) {
+        SLQ_WHY("write-ahead log %s: %s", path, slq_err_str(err));
+        return err;
+    }
+    if (e->self < 0) return SLQ_OK; /* an observer signs nothing */
+    snprintf(path, sizeof path, "%s/signer.state", cfg->home);
+    err = signer_open(&e->sg, path, cfg->key, why, why_cap);
+    if (err == SLQ_STORAGE_CORRUPT && why != NULL) {
+        size_t n = strlen(why);
+        snprintf(why + n, why_cap - n,
+                 "; it records what this validator signed: restore it, "
+                 "or move it away and see --reset-signer (docs/node.md)");
+    }
+    if (err != SLQ_OK) return err;
+    return amnesia_check(e, path, cfg->reset_signer, why, why_cap);
+}
+
+slq_err engine_start(engine **out, const engine_config *cfg, char *why, size_t why_cap) {
     SLQ_ASSERT(cfg->fatal != NULL);
     engine *e = *out = calloc(1, sizeof *e);
     if (e == NULL) return SLQ_NO_MEMORY;
@@ -785,18 +809,17 @@ slq_err engine_start(engine **out, const engine_config *cfg) {
                       .precommit_ms = PRECOMMIT_MS,
                       .precommit_delta_ms = PRECOMMIT_DELTA_MS};
     tm_init(e->m, powers, e->nvals, e->self, &to);
-    char path[PATH_BYTES];
-    snprintf(path, sizeof path, "%s/signer.state", cfg->home);
-    slq_err err = e->self >= 0 ? signer_open(&e->sg, path, cfg->key) : SLQ_OK;
-    snprintf(path, sizeof path, "%s/consensus.wal", cfg->home);
-    if (err == SLQ_OK) err = wal_open(&e->log, path);
-    if (err != SLQ_OK) {
-        log_error("engine: start: %s: %s", path, slq_err_str(err));
-        return err;
-    }
+    slq_err err = open_files(e, cfg, why, why_cap);
+    if (err != SLQ_OK) return err;
     chain_set_verified(cfg->chain, verified_cb, e);
     err = start_timers(e);
-    if (err == SLQ_OK) err = start_net(e, cfg);
+    if (err != SLQ_OK) SLQ_WHY("replica: timers: %s", slq_err_str(err));
+    if (err == SLQ_OK) {
+        err = start_net(e, cfg);
+        if (err != SLQ_OK)
+            SLQ_WHY("cannot serve peers on %s:%u: %s", cfg->p2p_host, cfg->p2p_port,
+                    slq_err_str(err));
+    }
     if (err != SLQ_OK) return err;
     log_info("engine: start: validators=%zu self=%d p2p=%s:%u", e->nvals, e->self, cfg->p2p_host,
              p2p_port(e->net));

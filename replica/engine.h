@@ -33,15 +33,22 @@ typedef struct {
     size_t observers_count;
     uint32_t block_interval_ms;       /* pending txs wait this long after the last block */
     uint32_t empty_block_interval_ms; /* an empty block at most this often */
+    /* A validator whose signer.state is missing resumes above the heights it may have
+     * signed instead of refusing to start (slqd --reset-signer; amnesia.c). */
+    bool reset_signer;
     /* Called when the replica cannot go on (a decided block does not apply, the WAL cannot be
-     * written): the node must stop, with a failure exit code. */
-    void (*fatal)(void *arg);
+     * written): the node must stop, with a failure exit code. `why` is one line (valid
+     * during the call only). */
+    void (*fatal)(void *arg, const char *why);
     void *fatal_arg;
 } engine_config;
 
 /* Starts the engine: peers, and consensus at the tip's next height. The strings and lists of
- * cfg are read during the call only. *out is set even on failure (engine_free it). */
-SLQ_MUST_USE slq_err engine_start(engine **out, const engine_config *cfg);
+ * cfg are read during the call only. *out is set even on failure (engine_free it); then
+ * `why` (may be NULL) says what stopped it, naming the file at fault, e.g. "signer state
+ * /x/signer.state is corrupt: ...". */
+SLQ_MUST_USE slq_err engine_start(engine **out, const engine_config *cfg, char *why,
+                                  size_t why_cap);
 /* Stops it; the loop must run on until the close callbacks have run. */
 void engine_stop(engine *e);
 void engine_free(engine *e); /* NULL is a no-op */

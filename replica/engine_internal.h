@@ -10,6 +10,7 @@
  *   sync.c     status, block requests and responses, peer heights; tells the driver that a
  *              synced block was applied instead of starting the next height itself
  *   journal.c  the machine's inputs into the write-ahead log
+ *   amnesia.c  at start, a validator whose signer.state is missing (--reset-signer)
  *   wal_records.c, wal.c, signer.c   below them all
  * Loop thread only. */
 #ifndef SLQ_REPLICA_ENGINE_INTERNAL_H
@@ -18,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "engine.h"
@@ -116,9 +118,21 @@ static inline int64_t engine_wall_ms(void) {
 
 /* The replica cannot go on: logs why and tells the node (engine_config.fatal). */
 static inline void engine_fatal(engine *e, const char *what, slq_err err) {
-    log_error("engine: %s: %s; stopping", what, slq_err_str(err));
-    e->cfg.fatal(e->cfg.fatal_arg);
+    char why[160];
+    snprintf(why, sizeof why, "engine: %s: %s", what, slq_err_str(err));
+    log_error("%s; stopping", why);
+    e->cfg.fatal(e->cfg.fatal_arg, why);
 }
+
+/* ------------------------------------------------------------------ amnesia.c */
+
+/* After signer_open of the validator's record at path (e->sg) and wal_open (e->log): with
+ * the record missing, refuses to go on (SLQ_SIGNER_STATE_MISSING, `why` saying why and how
+ * to override) if the store's recent certificates or the log show this validator signed
+ * before; with `reset`, fences the record above the heights it may have signed instead.
+ * SLQ_OK when the engine may start. */
+SLQ_MUST_USE slq_err amnesia_check(engine *e, const char *path, bool reset, char *why,
+                                   size_t why_cap);
 
 /* ------------------------------------------------------------------ journal.c */
 

@@ -26,6 +26,7 @@
 #include "slq/assert.h"
 #include "slq/be.h"
 #include "slq/log.h"
+#include "slq/why.h"
 
 #define SLOTS        2u    /* slot seq & 1 gets record number seq */
 #define SLOT_SPACING 4096u /* slot i starts at i * SLOT_SPACING */
@@ -46,6 +47,7 @@ struct signer {
     guard_record rec;
     uint64_t seq; /* of rec; 0: nothing stored in the two-slot layout yet */
     int fd;       /* the two-slot file, open for writing in place; -1 until it exists */
+    bool found;   /* a record was there when opened */
 };
 
 static void slot_sum(uint8_t out[SUM_BYTES], const uint8_t *slot) {
@@ -112,37 +114,60 @@ static slq_err persist(signer *s, uint64_t seq, const guard_record *rec) {
     return SLQ_OK;
 }
 
+/* Reads the whole file (at most cap bytes, one more than a valid file has); sets *n. */
+static slq_err read_all(int fd, uint8_t *buf, size_t cap, size_t *n) {
+    *n = 0;
+    while (*n < cap) {
+        ssize_t r = pread(fd, buf + *n, cap - *n, (off_t) *n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return SLQ_IO;
+        if (r == 0) break;
+        *n += (size_t) r;
+    }
+    return SLQ_OK;
+}
+
+/* Takes the valid slot with the higher sequence number of a two-slot image into s. */
+static slq_err take_slots(signer *s, const uint8_t *buf) {
+    slq_err err = SLQ_STORAGE_CORRUPT;
+    for (unsigned i = 0; i < SLOTS; i++) {
+        uint64_t seq = 0;
+        guard_record rec;
+        if (slot_decode(buf + i * SLOT_SPACING, &seq, &rec) != SLQ_OK || seq <= s->seq) continue;
+        s->seq = seq;
+        s->rec = rec;
+        err = SLQ_OK;
+    }
+    return err;
+}
+
 /* Reads the record at s->path into s (nothing there: nothing signed). */
-static slq_err load(signer *s) {
+static slq_err load(signer *s, char *why, size_t why_cap) {
     int fd = open(s->path, O_RDWR | O_CLOEXEC);
-    if (fd < 0) return errno == ENOENT ? SLQ_OK : SLQ_IO;
+    if (fd < 0 && errno == ENOENT) return SLQ_OK;
+    if (fd < 0) {
+        SLQ_WHY("signer state %s cannot be opened: %s", s->path, strerror(errno));
+        return SLQ_IO;
+    }
+    s->found = true;
     uint8_t buf[FILE_BYTES + 1];
     size_t n = 0;
-    while (n < sizeof buf) {
-        ssize_t r = pread(fd, buf + n, sizeof buf - n, (off_t) n);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) {
-            close(fd);
-            return SLQ_IO;
-        }
-        if (r == 0) break;
-        n += (size_t) r;
-    }
-    if (n == GUARD_RECORD_BYTES) { /* the earlier layout: one record, rewritten on next sign */
+    slq_err err = read_all(fd, buf, sizeof buf, &n);
+    if (err != SLQ_OK) SLQ_WHY("signer state %s cannot be read: %s", s->path, strerror(errno));
+    if (err == SLQ_OK && n == GUARD_RECORD_BYTES) { /* the earlier layout: rewritten on sign */
         close(fd);
-        return guard_record_decode(&s->rec, buf, n);
+        err = guard_record_decode(&s->rec, buf, n);
+        if (err != SLQ_OK)
+            SLQ_WHY("signer state %s is corrupt: its record (earlier layout) does not read back",
+                    s->path);
+        return err;
     }
-    slq_err err = SLQ_STORAGE_CORRUPT;
-    if (n == FILE_BYTES) {
-        for (unsigned i = 0; i < SLOTS; i++) {
-            uint64_t seq = 0;
-            guard_record rec;
-            if (slot_decode(buf + i * SLOT_SPACING, &seq, &rec) != SLQ_OK || seq <= s->seq)
-                continue;
-            s->seq = seq;
-            s->rec = rec;
-            err = SLQ_OK;
-        }
+    if (err == SLQ_OK && n != FILE_BYTES) {
+        SLQ_WHY("signer state %s is corrupt: %zu bytes, not %u", s->path, n, FILE_BYTES);
+        err = SLQ_STORAGE_CORRUPT;
+    } else if (err == SLQ_OK && take_slots(s, buf) != SLQ_OK) {
+        SLQ_WHY("signer state %s is corrupt: neither of its two records reads back", s->path);
+        err = SLQ_STORAGE_CORRUPT;
     }
     if (err != SLQ_OK) {
         close(fd);
@@ -152,24 +177,28 @@ static slq_err load(signer *s) {
     return SLQ_OK;
 }
 
-slq_err signer_open(signer **out, const char *path, const crypto_key *key) {
+slq_err signer_open(signer **out, const char *path, const crypto_key *key, char *why,
+                    size_t why_cap) {
     SLQ_ASSERT(key != NULL);
     signer *s = calloc(1, sizeof *s);
     if (s == NULL) return SLQ_NO_MEMORY;
     snprintf(s->path, sizeof s->path, "%s", path);
     s->key = key;
     s->fd = -1;
-    slq_err err = load(s);
+    char reason[PATH_BYTES + 128] = "";
+    slq_err err = load(s, reason, sizeof reason);
     if (err != SLQ_OK) {
-        if (err == SLQ_STORAGE_CORRUPT)
-            log_error("signer: open: %s does not read back; refusing to sign", path);
-        else
-            log_error("signer: open: %s: %s", path, strerror(errno));
+        log_error("signer: open: %s; refusing to sign", reason);
+        SLQ_WHY("%s", reason);
         free(s);
         return err;
     }
     *out = s;
     return SLQ_OK;
+}
+
+bool signer_found(const signer *s) {
+    return s->found;
 }
 
 void signer_close(signer *s) {
@@ -213,4 +242,23 @@ slq_err signer_sign(signer *s, const char *chain_id, const consensus_vote_fields
     memcpy(sig, s->rec.sig, s->rec.sig_len);
     *sig_len = s->rec.sig_len;
     return SLQ_OK;
+}
+
+slq_err signer_fence(signer *s, const char *chain_id, uint64_t height) {
+    consensus_vote_fields f = {.type = CONSENSUS_PRECOMMIT,
+                               .height = height,
+                               .round = UINT32_MAX,
+                               .pol_round = -1,
+                               .block_hash = NULL};
+    guard_request req = {
+        .height = height, .round = UINT32_MAX, .step = TM_STEP_PRECOMMIT, .pol_round = -1};
+    if (guard_check(&s->rec, &req) != GUARD_SIGN) return SLQ_OK; /* at or past it already */
+    uint8_t sig[CRYPTO_SIG_BYTES_MAX];
+    size_t sig_len = 0;
+    slq_err err = signer_sign(s, chain_id, &f, sig, &sig_len);
+    if (err == SLQ_OK) {
+        log_warn("signer: fence: nothing at height <= %llu will be signed",
+                 (unsigned long long) height);
+    }
+    return err;
 }

@@ -8,6 +8,7 @@
 #ifndef SLQ_NODE_SIGNER_H
 #define SLQ_NODE_SIGNER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,10 +18,25 @@
 
 typedef struct signer signer; /* opaque */
 
-/* Opens (or creates) the record at path; key is borrowed. SLQ_STORAGE_CORRUPT for a record
- * that does not read back (the node must not guess: it stops). */
-SLQ_MUST_USE slq_err signer_open(signer **out, const char *path, const crypto_key *key);
+/* Opens the record at path (made on the first signature if there is none); key is
+ * borrowed. SLQ_STORAGE_CORRUPT for a record that does not read back (the node must not
+ * guess: it stops), SLQ_IO if it cannot be read; then `why` (may be NULL) names the file and
+ * what is wrong with it. */
+SLQ_MUST_USE slq_err signer_open(signer **out, const char *path, const crypto_key *key, char *why,
+                                 size_t why_cap);
 void signer_close(signer *s); /* NULL is a no-op */
+
+/* True when signer_open found a record at its path (false: nothing was signed through it, or
+ * the file was lost). */
+bool signer_found(const signer *s);
+
+/* Makes the record refuse every signature at heights <= height, whatever the round and step:
+ * signs a nil precommit at (height, UINT32_MAX), the last position of that height, and
+ * persists it as the record; it is never sent. For a validator that lost its record and
+ * resumes above the heights it may have signed (slqd --reset-signer, docs/node.md). SLQ_OK
+ * also when the record is already at or past that position (nothing changes); SLQ_IO if it
+ * could not be made durable. */
+SLQ_MUST_USE slq_err signer_fence(signer *s, const char *chain_id, uint64_t height);
 
 /* Signs the canonical bytes of f (consensus/cert.h) for chain_id, unless that conflicts
  * with something signed before: SLQ_OK with the signature (the stored one for a repeat),

@@ -90,6 +90,7 @@
     X(TX_PENDING_TOO_MANY, 147, 503, "too many pending transactions for this account")            \
     X(BUSY, 148, 503, "node is building other reports; retry later")                              \
     X(METHOD_NOT_ALLOWED, 149, 405, "HTTP method not allowed on this path")                       \
+    X(SIGNER_STATE_MISSING, 150, 500, "signer state is missing but this validator signed before") \
     X(TX_GAP_DROPPED, 151, 422, "dropped while waiting behind a missing nonce of its signer")
 
 typedef enum {

@@ -73,7 +73,7 @@ timeout -s TERM 1 "$SLQD" --home "$T/bad" 2>/dev/null # creates data/ for this g
 cp "$T/other/node0/genesis.json" "$T/bad/"
 timeout 10 "$SLQD" --home "$T/bad" >/dev/null 2>"$T/err"
 check "data of another genesis is refused" grep -q "data/ holds the chain of another genesis" "$T/err"
-check "usage without --home" test "$("$SLQD" 2>&1 >/dev/null; echo $?)" = "usage: slqd --home DIR [--log debug|info|warn|error]
+check "usage without --home" test "$("$SLQD" 2>&1 >/dev/null; echo $?)" = "usage: slqd --home DIR [--log debug|info|warn|error] [--reset-signer]
 1"
 
 start_node "$HOME0" "$LOG"

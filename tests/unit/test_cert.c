@@ -225,7 +225,33 @@ static void test_vote_bytes_are_fixed_width_and_distinguish_nil(void) {
     CHECK(memcmp(a, b, na) != 0);
 }
 
+/* A stored certificate shows which validators signed at its height: a commit or a nil
+ * precommit in a validator's name is its signature; an absent entry, another validator's
+ * entry or bytes that do not decode are not. */
+static void test_signed_by_finds_commits_and_nil_precommits_of_that_validator(void) {
+    set s;
+    set_init(&s, 4, NULL);
+    uint8_t addrs[4][CRYPTO_ADDRESS_BYTES], stranger[CRYPTO_ADDRESS_BYTES];
+    for (size_t i = 0; i < 4; i++)
+        CHECK_ERR(crypto_address(SUITE, addrs[i], s.pubs[i], s.vals[i].pubkey.len), SLQ_OK);
+    memset(stranger, 0x5a, sizeof stranger);
+    uint8_t *cert;
+    size_t len;
+    encode(&s, "cn-c", "slq-test", &cert, &len);
+    CHECK(consensus_cert_signed_by(cert, len, addrs[0]));
+    CHECK(consensus_cert_signed_by(cert, len, addrs[1])); /* a nil precommit is signed too */
+    CHECK(!consensus_cert_signed_by(cert, len, addrs[2]));
+    CHECK(consensus_cert_signed_by(cert, len, addrs[3]));
+    CHECK(!consensus_cert_signed_by(cert, len, stranger));
+    static const uint8_t junk[] = {0xff, 0xff, 0xff};
+    CHECK(!consensus_cert_signed_by(junk, sizeof junk, addrs[0]));
+    CHECK(!consensus_cert_signed_by(cert, 0, addrs[0]));
+    free(cert);
+    set_deinit(&s);
+}
+
 TEST_MAIN("consensus-cert", TEST(test_three_of_four_precommits_prove_finality),
+          TEST(test_signed_by_finds_commits_and_nil_precommits_of_that_validator),
           TEST(test_two_of_four_or_none_do_not),
           TEST(test_two_thirds_of_the_power_exactly_is_not_finality),
           TEST(test_nil_precommits_are_verified_but_never_count_for_the_block),

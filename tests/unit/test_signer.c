@@ -68,7 +68,7 @@ static void check_signs_refuses_and_repeats(crypto_suite suite) {
     fixture f;
     fixture_init(&f, suite);
     signer *s = NULL;
-    CHECK_ERR(signer_open(&s, f.path, f.key), SLQ_OK);
+    CHECK_ERR(signer_open(&s, f.path, f.key, NULL, 0), SLQ_OK);
     sig_t_ a, again, other;
     CHECK_ERR(sign(s, prevote(5, 0, block_a), &a), SLQ_OK);
     CHECK(verifies(&f, prevote(5, 0, block_a), &a));
@@ -107,10 +107,10 @@ static void test_record_survives_reopening(void) {
     fixture_init(&f, CRYPTO_SUITE_SM2_SM3);
     signer *s = NULL;
     sig_t_ a, b;
-    CHECK_ERR(signer_open(&s, f.path, f.key), SLQ_OK);
+    CHECK_ERR(signer_open(&s, f.path, f.key, NULL, 0), SLQ_OK);
     CHECK_ERR(sign(s, prevote(9, 2, block_a), &a), SLQ_OK);
     signer_close(s);
-    CHECK_ERR(signer_open(&s, f.path, f.key), SLQ_OK);
+    CHECK_ERR(signer_open(&s, f.path, f.key, NULL, 0), SLQ_OK);
     CHECK_ERR(sign(s, prevote(9, 2, block_b), &b), SLQ_ROLE_FORBIDDEN);
     CHECK_ERR(sign(s, prevote(9, 2, block_a), &b), SLQ_OK);
     CHECK_EQ_INT(b.len, a.len);
@@ -141,7 +141,7 @@ static void test_a_damaged_record_refuses_to_open(void) {
     fixture_init(&f, CRYPTO_SUITE_ED25519_SHA256);
     signer *s = NULL;
     sig_t_ a;
-    CHECK_ERR(signer_open(&s, f.path, f.key), SLQ_OK);
+    CHECK_ERR(signer_open(&s, f.path, f.key, NULL, 0), SLQ_OK);
     CHECK_ERR(sign(s, prevote(3, 0, block_a), &a), SLQ_OK);
     signer_close(s);
     off_t size = file_size(f.path);
@@ -152,14 +152,70 @@ static void test_a_damaged_record_refuses_to_open(void) {
     }
     CHECK(truncate(f.path, size - 1) == 0);
     s = NULL;
-    CHECK_ERR(signer_open(&s, f.path, f.key), SLQ_STORAGE_CORRUPT);
+    char why[512] = "", want[512];
+    CHECK_ERR(signer_open(&s, f.path, f.key, why, sizeof why), SLQ_STORAGE_CORRUPT);
     CHECK(s == NULL);
+    snprintf(want, sizeof want, "signer state %s is corrupt: 8191 bytes, not 8192", f.path);
+    CHECK(strcmp(why, want) == 0); /* the file is named, not the write-ahead log */
     FILE *w = fopen(f.path, "wb"); /* garbage of the right length */
     CHECK(w != NULL);
     for (off_t i = 0; w != NULL && i < size; i++) fputc(0xff, w);
     if (w != NULL) fclose(w);
-    CHECK_ERR(signer_open(&s, f.path, f.key), SLQ_STORAGE_CORRUPT);
+    CHECK_ERR(signer_open(&s, f.path, f.key, why, sizeof why), SLQ_STORAGE_CORRUPT);
     CHECK(s == NULL);
+    snprintf(want, sizeof want, "signer state %s is corrupt: neither of its two records reads back",
+             f.path);
+    CHECK(strcmp(why, want) == 0);
+    fixture_free(&f);
+}
+
+/* signer_found tells a validator that never signed through this file from one that did. */
+static void test_found_says_whether_a_record_was_there(void) {
+    fixture f;
+    fixture_init(&f, CRYPTO_SUITE_ED25519_SHA256);
+    signer *s = NULL;
+    sig_t_ a;
+    CHECK_ERR(signer_open(&s, f.path, f.key, NULL, 0), SLQ_OK);
+    CHECK(!signer_found(s));
+    CHECK_ERR(sign(s, prevote(2, 0, block_a), &a), SLQ_OK);
+    signer_close(s);
+    CHECK_ERR(signer_open(&s, f.path, f.key, NULL, 0), SLQ_OK);
+    CHECK(signer_found(s));
+    signer_close(s);
+    fixture_free(&f);
+}
+
+/* A fence at height h refuses every step of every round at h and below, lets h + 1 sign, and
+ * survives reopening; a fence below the record changes nothing. */
+static void test_a_fence_refuses_its_height_and_below_and_lets_the_next_sign(void) {
+    fixture f;
+    fixture_init(&f, CRYPTO_SUITE_SM2_SM3);
+    signer *s = NULL;
+    sig_t_ a;
+    CHECK_ERR(signer_open(&s, f.path, f.key, NULL, 0), SLQ_OK);
+    CHECK_ERR(signer_fence(s, CHAIN, 7), SLQ_OK);
+    signer_close(s);
+    CHECK_ERR(signer_open(&s, f.path, f.key, NULL, 0), SLQ_OK);
+    CHECK(signer_found(s));
+    CHECK_ERR(sign(s, prevote(6, 0, block_a), &a), SLQ_ROLE_FORBIDDEN);
+    CHECK_ERR(sign(s, prevote(7, 0, block_a), &a), SLQ_ROLE_FORBIDDEN);
+    CHECK_ERR(sign(s, prevote(7, 1000000, NULL), &a), SLQ_ROLE_FORBIDDEN);
+    consensus_vote_fields pc = prevote(7, 0, block_b);
+    pc.type = CONSENSUS_PRECOMMIT;
+    CHECK_ERR(sign(s, pc, &a), SLQ_ROLE_FORBIDDEN);
+    consensus_vote_fields prop = {.type = CONSENSUS_PROPOSAL,
+                                  .height = 7,
+                                  .round = 3,
+                                  .pol_round = -1,
+                                  .block_hash = block_a};
+    CHECK_ERR(sign(s, prop, &a), SLQ_ROLE_FORBIDDEN);
+    CHECK_ERR(signer_fence(s, CHAIN, 5), SLQ_OK); /* below: no change */
+    CHECK_ERR(sign(s, prevote(6, 9, block_a), &a), SLQ_ROLE_FORBIDDEN);
+    CHECK_ERR(sign(s, prevote(8, 0, block_a), &a), SLQ_OK);
+    CHECK(verifies(&f, prevote(8, 0, block_a), &a));
+    CHECK_ERR(signer_fence(s, CHAIN, 8), SLQ_OK); /* past the signed prevote of 8: fenced */
+    CHECK_ERR(sign(s, prevote(8, 1, block_a), &a), SLQ_ROLE_FORBIDDEN);
+    signer_close(s);
     fixture_free(&f);
 }
 
@@ -169,12 +225,12 @@ static void test_the_last_of_many_records_is_read_back(void) {
     fixture_init(&f, CRYPTO_SUITE_ED25519_SHA256);
     signer *s = NULL;
     sig_t_ a, b;
-    CHECK_ERR(signer_open(&s, f.path, f.key), SLQ_OK);
+    CHECK_ERR(signer_open(&s, f.path, f.key, NULL, 0), SLQ_OK);
     for (uint64_t h = 1; h <= 8; h++) /* the last in slot 0 */
         CHECK_ERR(sign(s, prevote(h, 0, block_a), &a), SLQ_OK);
     signer_close(s);
     CHECK_EQ_INT(file_size(f.path), 8192);
-    CHECK_ERR(signer_open(&s, f.path, f.key), SLQ_OK);
+    CHECK_ERR(signer_open(&s, f.path, f.key, NULL, 0), SLQ_OK);
     CHECK_ERR(sign(s, prevote(8, 0, block_b), &b), SLQ_ROLE_FORBIDDEN);
     CHECK_ERR(sign(s, prevote(7, 0, block_a), &b), SLQ_ROLE_FORBIDDEN);
     CHECK_ERR(sign(s, prevote(8, 0, block_a), &b), SLQ_OK);
@@ -191,12 +247,12 @@ static void test_a_torn_last_record_falls_back_to_the_one_before(void) {
     fixture_init(&f, CRYPTO_SUITE_ED25519_SHA256);
     signer *s = NULL;
     sig_t_ a, b;
-    CHECK_ERR(signer_open(&s, f.path, f.key), SLQ_OK);
+    CHECK_ERR(signer_open(&s, f.path, f.key, NULL, 0), SLQ_OK);
     CHECK_ERR(sign(s, prevote(3, 0, block_a), &a), SLQ_OK); /* record 1: slot 1 */
     CHECK_ERR(sign(s, prevote(4, 0, block_a), &b), SLQ_OK); /* record 2: slot 0 */
     signer_close(s);
     CHECK(flip_byte(f.path, 20)); /* inside record 2 */
-    CHECK_ERR(signer_open(&s, f.path, f.key), SLQ_OK);
+    CHECK_ERR(signer_open(&s, f.path, f.key, NULL, 0), SLQ_OK);
     if (s != NULL) {
         CHECK_ERR(sign(s, prevote(3, 0, block_b), &b), SLQ_ROLE_FORBIDDEN);
         CHECK_ERR(sign(s, prevote(3, 0, block_a), &b), SLQ_OK);
@@ -209,7 +265,7 @@ static void test_a_torn_last_record_falls_back_to_the_one_before(void) {
     s = NULL;
     CHECK(flip_byte(f.path, 4096 + 20)); /* now record 3 (slot 1) is damaged too: ... */
     CHECK(flip_byte(f.path, 20));        /* ... and record 2's slot again */
-    CHECK_ERR(signer_open(&s, f.path, f.key), SLQ_STORAGE_CORRUPT);
+    CHECK_ERR(signer_open(&s, f.path, f.key, NULL, 0), SLQ_STORAGE_CORRUPT);
     CHECK(s == NULL);
     fixture_free(&f);
 }
@@ -235,7 +291,7 @@ static void test_a_record_of_the_earlier_layout_is_read_and_converted(void) {
     if (w != NULL) fclose(w);
     signer *s = NULL;
     sig_t_ b;
-    CHECK_ERR(signer_open(&s, f.path, f.key), SLQ_OK);
+    CHECK_ERR(signer_open(&s, f.path, f.key, NULL, 0), SLQ_OK);
     if (s != NULL) {
         CHECK_ERR(sign(s, prevote(8, 1, block_b), &b), SLQ_ROLE_FORBIDDEN);
         CHECK_ERR(sign(s, prevote(8, 1, block_a), &b), SLQ_OK); /* the stored signature */
@@ -247,7 +303,7 @@ static void test_a_record_of_the_earlier_layout_is_read_and_converted(void) {
     }
     CHECK_EQ_INT(file_size(f.path), 8192);
     s = NULL;
-    CHECK_ERR(signer_open(&s, f.path, f.key), SLQ_OK);
+    CHECK_ERR(signer_open(&s, f.path, f.key, NULL, 0), SLQ_OK);
     if (s != NULL) {
         CHECK_ERR(sign(s, prevote(8, 1, block_a), &b), SLQ_ROLE_FORBIDDEN);
         signer_close(s);
@@ -263,7 +319,7 @@ static void test_a_failed_write_in_place_yields_no_signature_and_keeps_the_recor
     fixture_init(&f, CRYPTO_SUITE_ED25519_SHA256);
     signer *s = NULL;
     sig_t_ a, b;
-    CHECK_ERR(signer_open(&s, f.path, f.key), SLQ_OK);
+    CHECK_ERR(signer_open(&s, f.path, f.key, NULL, 0), SLQ_OK);
     CHECK_ERR(sign(s, prevote(3, 0, block_a), &a), SLQ_OK); /* record 1: creates the file */
     CHECK_ERR(sign(s, prevote(4, 0, block_a), &a), SLQ_OK); /* record 2: slot 0, offset 0 */
     struct rlimit old, small = {.rlim_cur = 4096, .rlim_max = RLIM_INFINITY};
@@ -281,7 +337,7 @@ static void test_a_failed_write_in_place_yields_no_signature_and_keeps_the_recor
     CHECK_ERR(sign(s, prevote(5, 0, block_b), &b), SLQ_OK);
     signer_close(s);
     s = NULL;
-    CHECK_ERR(signer_open(&s, f.path, f.key), SLQ_OK);
+    CHECK_ERR(signer_open(&s, f.path, f.key, NULL, 0), SLQ_OK);
     if (s != NULL) {
         sig_t_ c;
         CHECK_ERR(sign(s, prevote(5, 0, block_a), &c), SLQ_ROLE_FORBIDDEN);
@@ -302,7 +358,7 @@ static void test_a_record_that_cannot_be_written_yields_no_signature(void) {
     snprintf(missing, sizeof missing, "%s/gone/signer.state", f.dir);
     signer *s = NULL;
     sig_t_ a;
-    CHECK_ERR(signer_open(&s, missing, f.key), SLQ_OK); /* no record yet: nothing signed */
+    CHECK_ERR(signer_open(&s, missing, f.key, NULL, 0), SLQ_OK); /* no record yet: nothing signed */
     a.len = 0;
     CHECK_ERR(sign(s, prevote(2, 0, block_a), &a), SLQ_IO);
     CHECK_EQ_INT(a.len, 0);
@@ -320,6 +376,8 @@ static void test_a_record_that_cannot_be_written_yields_no_signature(void) {
 TEST_MAIN("signer", TEST(test_ed25519_signer_signs_refuses_conflicts_and_repeats),
           TEST(test_sm2_signer_signs_refuses_conflicts_and_repeats),
           TEST(test_record_survives_reopening), TEST(test_a_damaged_record_refuses_to_open),
+          TEST(test_found_says_whether_a_record_was_there),
+          TEST(test_a_fence_refuses_its_height_and_below_and_lets_the_next_sign),
           TEST(test_the_last_of_many_records_is_read_back),
           TEST(test_a_torn_last_record_falls_back_to_the_one_before),
           TEST(test_a_record_of_the_earlier_layout_is_read_and_converted),

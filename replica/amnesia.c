@@ -1,0 +1,108 @@
+/* amnesia.c: a validator that lost its signer.state (CONSENSUS.md §10, the amnesia problem).
+ * The record of what it signed last is what keeps a restarted validator from signing a
+ * second, different vote at a height/round/step it already signed; without it the validator
+ * could equivocate at the height it was working on. So at start, when signer.state is
+ * missing, the engine looks for evidence that this validator has signed before:
+ *   - its precommit (for the block or nil) in the certificate of one of the last
+ *     AMNESIA_CERTS_SCANNED committed blocks of its own store, or
+ *   - its own vote or proposal in the write-ahead log of the current height.
+ * With evidence it refuses to start unless the operator says --reset-signer; without, it
+ * starts as a fresh validator (nothing signed yet) as before. --reset-signer, when
+ * signer.state is missing, writes a record that refuses every height up to the fence:
+ * max(tip + 1, the log's height). Heights up to the tip are committed and never signed
+ * again; tip + 1 is the one height the validator may have signed at before it stopped
+ * without committing it (the engine signs only at tip + 1, and commits a block before it
+ * signs at the next). Loop thread only, during engine_start. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cert.h"
+#include "engine_internal.h"
+#include "slq/assert.h"
+#include "slq/why.h"
+#include "storage.h"
+#include "wal_records.h"
+
+/* Certificates read back from the tip, at most: a validator that stopped while signing has
+ * its precommit in the last few; the bound keeps the start of a long chain short. */
+#define AMNESIA_CERTS_SCANNED 10000u
+
+typedef struct {
+    uint32_t self;
+    uint64_t height; /* of the log's WAL_HEIGHT record; 0: none */
+    bool voted;      /* a vote or proposal of self is in the log */
+} log_scan;
+
+static bool log_scan_cb(void *arg, wal_kind kind, const uint8_t *p, size_t len) {
+    log_scan *ls = arg;
+    tm_vote v;
+    wal_proposal pr;
+    if (kind == WAL_HEIGHT && !wal_height_decode(p, len, &ls->height)) ls->height = 0;
+    if (kind == WAL_VOTE && wal_vote_decode(p, len, &v) && v.validator == ls->self)
+        ls->voted = true;
+    if (kind == WAL_PROPOSAL && wal_proposal_decode(p, len, &pr) && pr.proposer == ls->self)
+        ls->voted = true;
+    return true;
+}
+
+/* The highest of the last AMNESIA_CERTS_SCANNED heights whose stored certificate carries
+ * our precommit, in *at; 0 if none does. */
+static slq_err store_signed_at(engine *e, uint64_t *at) {
+    storage *st = chain_storage(e->cfg.chain);
+    uint64_t tip = chain_tip(e->cfg.chain)->height;
+    *at = 0;
+    for (uint64_t h = tip; h > 0 && tip - h < AMNESIA_CERTS_SCANNED && *at == 0; h--) {
+        uint8_t *cert = NULL;
+        size_t len = 0;
+        slq_err err = storage_cert_by_height(st, h, &cert, &len);
+        if (err == SLQ_NOT_FOUND) continue;
+        if (err != SLQ_OK) return err;
+        if (consensus_cert_signed_by(cert, len, e->addrs[e->self])) *at = h;
+        free(cert);
+    }
+    return SLQ_OK;
+}
+
+slq_err amnesia_check(engine *e, const char *path, bool reset, char *why, size_t why_cap) {
+    SLQ_ASSERT(e->self >= 0);
+    SLQ_ASSERT(e->sg != NULL);
+    if (signer_found(e->sg)) {
+        if (reset) log_info("engine: start: %s is present; --reset-signer changes nothing", path);
+        return SLQ_OK;
+    }
+    log_scan ls = {.self = (uint32_t) e->self};
+    slq_err err = wal_replay(e->log, log_scan_cb, &ls);
+    if (err != SLQ_OK) {
+        SLQ_WHY("write-ahead log of %s: %s", path, slq_err_str(err));
+        return err;
+    }
+    uint64_t tip = chain_tip(e->cfg.chain)->height;
+    uint64_t fence = ls.height > tip + 1 ? ls.height : tip + 1;
+    if (reset) {
+        err = signer_fence(e->sg, engine_chain_id(e), fence);
+        if (err != SLQ_OK) SLQ_WHY("signer state %s cannot be written: %s", path, slq_err_str(err));
+        if (err == SLQ_OK)
+            log_warn("engine: start: --reset-signer: %s made anew; nothing at height <= %llu "
+                     "will be signed",
+                     path, (unsigned long long) fence);
+        return err;
+    }
+    uint64_t at = 0;
+    err = store_signed_at(e, &at);
+    if (err != SLQ_OK) {
+        SLQ_WHY("data/: reading the certificates: %s", slq_err_str(err));
+        return err;
+    }
+    if (at == 0 && !ls.voted) return SLQ_OK; /* nothing says it signed: a fresh validator */
+    char evidence[96];
+    if (at != 0)
+        snprintf(evidence, sizeof evidence, "its precommit is in the certificate of height %llu",
+                 (unsigned long long) at);
+    else
+        snprintf(evidence, sizeof evidence, "its votes are in the write-ahead log");
+    SLQ_WHY("signer state %s is missing, but this validator has signed before (%s): it could "
+            "sign twice at one height; if data/ is this node's own and current, start it once "
+            "with --reset-signer (nothing at height <= %llu is signed then; docs/node.md)",
+            path, evidence, (unsigned long long) fence);
+    return SLQ_SIGNER_STATE_MISSING;
+}

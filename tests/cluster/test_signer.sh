@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# test_signer.sh: a validator's signer.state (replica/signer.h, replica/amnesia.c) with real slqd
+# processes on 127.0.0.1, four validators (a quorum is three):
+#   - nodes 1 and 2 stopped, nodes 0 and 3 wait at the next height H+1, voting in round after
+#     round; node 3 is stopped and its signer.state deleted: it refuses to start (exit 1, the
+#     last line names the file and --reset-signer; no signer.state is made), whether the
+#     evidence is its precommits in the store's certificates or its votes in the log;
+#   - with --reset-signer it starts, and refuses to sign at H+1 (which it may have signed
+#     before): with node 1 back (nodes 0, 1, 3) the chain still waits at H+1;
+#   - node 2 back: nodes 0, 1, 2 commit H+1, node 3 catches up and signs again above it, so
+#     that with node 2 stopped once more (nodes 0, 1, 3) the chain keeps committing;
+#   - a corrupt signer.state: node 3 refuses to start, its last line names that file.
+# usage: test_signer.sh SLQ SLQD. Prints "N passed, N failed"; stops within ~3 min.
+set -u
+SLQ=${1:?usage: test_signer.sh SLQ SLQD}
+SLQD=${2:?usage: test_signer.sh SLQ SLQD}
+HERE=$(cd "$(dirname "$0")" && pwd)
+source "$HERE/lib.sh"
+T=$(mktemp -d)
+cluster_nodes_trap
+
+BASE=$(free_base_port 4)
+NET="$T/net"
+"$SLQ" testnet --validators 4 --out "$NET" --base-port "$BASE" >/dev/null || exit 1
+for i in 0 1 2 3; do
+    "$PY" - "$NET/node$i/config.json" <<'PY'
+import json, sys
+p = sys.argv[1]
+c = json.load(open(p))
+c["empty_block_interval_ms"] = 500
+c["block_interval_ms"] = 50
+json.dump(c, open(p, "w"))
+PY
+done
+
+start() { # start I [slqd options]
+    local i=$1
+    shift
+    "$SLQD" --home "$NET/node$i" "$@" 2>>"$T/node$i.log" &
+    PID[$i]=$!
+}
+stop() { # stop I
+    kill -TERM "${PID[$1]}" 2>/dev/null
+    wait "${PID[$1]}" 2>/dev/null
+    unset "PID[$1]"
+}
+height() { "$SLQ" --node "$(api "$1")" --json status 2>/dev/null | jget 'd["height"]'; }
+wait_height() { # wait_height I H [SECONDS]: waits until node I is at height >= H
+    local end=$((SECONDS + ${3:-30})) h
+    while [ $SECONDS -lt $end ]; do
+        h=$(height "$1")
+        [ -n "$h" ] && [ "$h" -ge "$2" ] && return 0
+        sleep 0.3
+    done
+    return 1
+}
+# refused I DESCRIPTION PATTERN [slqd options]: node I must exit 1 within 10 s, its last log
+# line "slqd: stopped: " followed by PATTERN (grep -F).
+refused() {
+    local i=$1 desc=$2 pattern=$3
+    shift 3
+    timeout 10 "$SLQD" --home "$NET/node$i" "$@" 2>>"$T/node$i.log"
+    local rc=$?
+    local last
+    last=$(tail -n 1 "$T/node$i.log")
+    if [ "$rc" -eq 1 ] && [[ $last == "slqd: stopped: "* ]] && grep -qF -- "$pattern" <<<"$last"; then
+        pass
+    else
+        fail "$desc: exit $rc, last line: $last"
+    fi
+}
+
+for i in 0 1 2 3; do start "$i"; done
+for i in 0 1 2 3; do wait_ready "$(api "$i")" || fail "node $i did not start"; done
+wait_height 3 3 || fail "node 3 did not reach height 3"
+
+echo "== nodes 0 and 3 alone wait at H+1, voting in round after round"
+stop 1
+stop 2
+sleep 2
+H=$(height 0)
+wait_height 3 "$H" 10 || fail "node 3 did not reach node 0's height $H"
+sleep 3 # rounds of H+1, node 3 signing its prevotes and precommits
+check "the chain waits at H+1 with two validators of four" test "$(height 0)" = "$H"
+check "node 3 is at H too" test "$(height 3)" = "$H"
+check "node 3 has signed: its signer.state exists" test -s "$NET/node3/signer.state"
+
+echo "== signer.state deleted after signing: node 3 refuses to start"
+stop 3
+rm "$NET/node3/signer.state"
+refused 3 "a validator that signed before, without its signer.state" \
+    "signer state $NET/node3/signer.state is missing, but this validator has signed before"
+check "... which names --reset-signer" grep -q -- "start it once with --reset-signer" \
+    <(tail -n 1 "$T/node3.log")
+check "... and the height it would not sign up to" grep -q -- "nothing at height <= $((H + 1)) is signed" \
+    <(tail -n 1 "$T/node3.log")
+check "... and makes no signer.state" test ! -e "$NET/node3/signer.state"
+# Each piece of evidence alone is enough: the store's certificates (the log moved away) and
+# the write-ahead log of H+1 (data/ moved away: a store with no blocks).
+mv "$NET/node3/consensus.wal" "$T/wal3"
+refused 3 "the store alone shows it signed" \
+    "has signed before (its precommit is in the certificate of height"
+mv -f "$T/wal3" "$NET/node3/consensus.wal"
+mv "$NET/node3/data" "$T/data3"
+refused 3 "the write-ahead log alone shows it signed" \
+    "has signed before (its votes are in the write-ahead log)"
+rm -rf "$NET/node3/data"
+mv "$T/data3" "$NET/node3/data"
+check "... and still no signer.state" test ! -e "$NET/node3/signer.state"
+
+echo "== with --reset-signer it starts and signs nothing at H+1"
+start 3 --reset-signer
+wait_ready "$(api 3)" || fail "node 3 did not start with --reset-signer"
+check "it says so" grep -q -- "--reset-signer: .*signer.state made anew; nothing at height <= $((H + 1))" \
+    "$T/node3.log"
+start 1
+wait_ready "$(api 1)" || fail "node 1 did not restart"
+sleep 6
+check "nodes 0, 1 and 3 make no quorum at H+1: node 3 does not sign there" \
+    test "$(height 0)" = "$H"
+
+echo "== node 2 back: H+1 commits, node 3 rejoins and signs above it"
+start 2
+wait_height 0 $((H + 2)) 90 || fail "the chain did not commit H+2 with node 2 back"
+wait_height 3 $((H + 2)) 30 || fail "node 3 did not catch up"
+stop 2
+H2=$(height 0)
+wait_height 0 $((H2 + 3)) 90 || fail "nodes 0, 1 and 3 did not commit 3 more blocks"
+check "nodes 0, 1 and 3 commit: node 3 signs again" test "$(height 0)" -ge $((H2 + 3))
+check "node 3 follows" wait_height 3 $((H2 + 3)) 30
+
+echo "== a corrupt signer.state is named in the last line"
+stop 3
+head -c 8192 /dev/zero | tr '\0' '\377' >"$NET/node3/signer.state"
+refused 3 "a corrupt signer.state" \
+    "signer state $NET/node3/signer.state is corrupt: neither of its two records reads back"
+head -c 100 /dev/zero >"$NET/node3/signer.state"
+refused 3 "a signer.state of the wrong size" \
+    "signer state $NET/node3/signer.state is corrupt: 100 bytes, not 8192"
+refused 3 "--reset-signer does not override a corrupt one" \
+    "signer state $NET/node3/signer.state is corrupt" --reset-signer
+
+for i in 0 1; do stop "$i"; done
+summary
