@@ -255,10 +255,5 @@ slq_err signer_fence(signer *s, const char *chain_id, uint64_t height) {
     if (guard_check(&s->rec, &req) != GUARD_SIGN) return SLQ_OK; /* at or past it already */
     uint8_t sig[CRYPTO_SIG_BYTES_MAX];
     size_t sig_len = 0;
-    slq_err err = signer_sign(s, chain_id, &f, sig, &sig_len);
-    if (err == SLQ_OK) {
-        log_warn("signer: fence: nothing at height <= %llu will be signed",
-                 (unsigned long long) height);
-    }
-    return err;
+    return signer_sign(s, chain_id, &f, sig, &sig_len); /* the caller logs the fence */
 }

@@ -9,7 +9,8 @@
 #     before): with node 1 back (nodes 0, 1, 3) the chain still waits at H+1;
 #   - node 2 back: nodes 0, 1, 2 commit H+1, node 3 catches up and signs again above it, so
 #     that with node 2 stopped once more (nodes 0, 1, 3) the chain keeps committing;
-#   - a corrupt signer.state: node 3 refuses to start, its last line names that file.
+#   - a corrupt signer.state: node 3 refuses to start, its last line names that file; so do
+#     the API's and the peers' addresses when they are taken.
 # usage: test_signer.sh SLQ SLQD. Prints "N passed, N failed"; stops within ~3 min.
 set -u
 SLQ=${1:?usage: test_signer.sh SLQ SLQD}
@@ -139,6 +140,24 @@ refused 3 "a signer.state of the wrong size" \
     "signer state $NET/node3/signer.state is corrupt: 100 bytes, not 8192"
 refused 3 "--reset-signer does not override a corrupt one" \
     "signer state $NET/node3/signer.state is corrupt" --reset-signer
+
+echo "== other start failures end with their own cause, not the API's"
+# set_listen KEY PORT: node 3 listens there (node 0 holds that port).
+set_listen() {
+    "$PY" - "$NET/node3/config.json" "$1" "$2" <<'PY'
+import json, sys
+p, key, port = sys.argv[1], sys.argv[2], sys.argv[3]
+c = json.load(open(p))
+c[key] = "127.0.0.1:" + port
+json.dump(c, open(p, "w"))
+PY
+}
+set_listen api_listen $((BASE + 1))
+refused 3 "the API address taken" "cannot serve the API on 127.0.0.1:$((BASE + 1))"
+set_listen api_listen $((BASE + 7))
+set_listen p2p_listen "$BASE"
+rm "$NET/node3/signer.state"
+refused 3 "the peer address taken" "cannot serve peers on 127.0.0.1:$BASE" --reset-signer
 
 for i in 0 1; do stop "$i"; done
 summary
