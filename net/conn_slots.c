@@ -5,6 +5,8 @@
  * Threading: the loop thread only. */
 #include "conn_slots.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "slq/assert.h"
@@ -22,6 +24,7 @@ void conn_slots_init(conn_slots *cs, uv_loop_t *loop, const conn_slots_config *c
     memset(cs, 0, sizeof *cs);
     cs->loop = loop;
     cs->cfg = *cfg;
+    log_limit_init(&cs->refused_log, LOG_LIMIT_INTERVAL_MS);
 }
 
 bool conn_slots_addr_parse(struct sockaddr_storage *addr, const char *host, uint16_t port) {
@@ -61,16 +64,23 @@ static void slots_refuse(conn_slots *cs) {
     r = uv_accept((uv_stream_t *) &cs->listener, (uv_stream_t *) &cs->spare);
     if (r < 0) log_warn("%s: accept: spare err=%s", name, uv_err_name(r));
     uv_close((uv_handle_t *) &cs->spare, slots_spare_close_cb);
-    if (r == 0) {
-        log_warn("%s: accept: refused, no inbound slot free conns=%zu max=%zu", name, cs->open,
-                 cs->cfg.inbound_max);
+    uint64_t suppressed = 0;
+    if (r == 0 && log_limit_allow(&cs->refused_log, uv_now(cs->loop), &suppressed)) {
+        log_warn("%s: accept: refused, no inbound slot free conns=%zu max=%zu suppressed=%" PRIu64,
+                 name, cs->open, cs->cfg.inbound_max, suppressed);
     }
 }
 
 static void slots_accept(conn_slots *cs) {
     SLQ_ASSERT(!cs->closing);
     cs->accept_pending = false;
-    if (cs->cfg.take_fn(cs->cfg.arg)) return;
+    conn_slots_take t = cs->cfg.take_fn(cs->cfg.arg);
+    if (t == CONN_SLOTS_TAKEN) return;
+    if (t == CONN_SLOTS_LATER) {
+        cs->accept_pending = true; /* libuv stops accepting until conn_slots_retry */
+        return;
+    }
+    SLQ_ASSERT(t == CONN_SLOTS_REFUSE);
     slots_refuse(cs);
 }
 
@@ -166,6 +176,58 @@ bool conn_slots_closing(const conn_slots *cs) {
 
 bool conn_slots_done(const conn_slots *cs) {
     return cs->closing && !cs->listener_open && !cs->spare_busy && cs->open == 0;
+}
+
+/* ------------------------------------------------------------------ addresses */
+
+bool conn_addr_of(conn_addr *out, const uv_tcp_t *tcp) {
+    memset(out, 0, sizeof *out);
+    struct sockaddr_storage sa;
+    int len = (int) sizeof sa;
+    if (uv_tcp_getpeername(tcp, (struct sockaddr *) &sa, &len) != 0) return false;
+    if (sa.ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *) &sa;
+        out->family = AF_INET;
+        memcpy(out->bytes, &in->sin_addr, 4);
+        return true;
+    }
+    if (sa.ss_family != AF_INET6) return false;
+    const uint8_t *b = ((const struct sockaddr_in6 *) &sa)->sin6_addr.s6_addr;
+    static const uint8_t v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (memcmp(b, v4_mapped, sizeof v4_mapped) == 0) {
+        out->family = AF_INET;
+        memcpy(out->bytes, b + 12, 4);
+        return true;
+    }
+    out->family = AF_INET6;
+    memcpy(out->bytes, b, sizeof out->bytes); /* the /64 */
+    return true;
+}
+
+bool conn_addr_equal(const conn_addr *a, const conn_addr *b) {
+    return a->family != 0 && a->family == b->family &&
+           memcmp(a->bytes, b->bytes, sizeof a->bytes) == 0;
+}
+
+void conn_addr_format(char out[CONN_ADDR_TEXT_BYTES], const conn_addr *a) {
+    char ip[INET6_ADDRSTRLEN] = "?";
+    if (a->family == AF_INET) {
+        struct sockaddr_in in;
+        memset(&in, 0, sizeof in);
+        in.sin_family = AF_INET;
+        memcpy(&in.sin_addr, a->bytes, 4);
+        if (uv_ip4_name(&in, ip, sizeof ip) != 0) memcpy(ip, "?", 2);
+        (void) snprintf(out, CONN_ADDR_TEXT_BYTES, "%s", ip); /* always fits */
+    } else if (a->family == AF_INET6) {
+        struct sockaddr_in6 in6;
+        memset(&in6, 0, sizeof in6);
+        in6.sin6_family = AF_INET6;
+        memcpy(in6.sin6_addr.s6_addr, a->bytes, sizeof a->bytes);
+        if (uv_ip6_name(&in6, ip, sizeof ip) != 0) memcpy(ip, "?", 2);
+        (void) snprintf(out, CONN_ADDR_TEXT_BYTES, "%s/64", ip); /* always fits */
+    } else {
+        memcpy(out, "?", 2);
+    }
 }
 
 /* ------------------------------------------------------------------ timers */

@@ -37,14 +37,23 @@
 
 #include "slq/err.h"
 
+#include "log_limit.h"
+
 /* Handles of one connection slot in both servers: its TCP handle and its one-shot timer. A
  * slot is released when the last of them has run its close callback. */
 #define CONN_SLOT_HANDLES 2u
 
-/* Takes the connection libuv holds into a free inbound slot (conn_slots_accept). Returns
- * false if there is no free slot or the slot could not take it (the slot stays free or
- * closes): the connection is then refused. */
-typedef bool (*conn_slots_take_fn)(void *arg);
+/* What take_fn did with the connection libuv holds. */
+typedef enum {
+    CONN_SLOTS_TAKEN = 0, /* accepted into a slot (the server may have closed it since) */
+    CONN_SLOTS_REFUSE,    /* no slot can take it: accept it into the spare and close it */
+    CONN_SLOTS_LATER,     /* a slot is closing: leave it pending until conn_slots_retry */
+} conn_slots_take;
+
+/* Takes the connection libuv holds into a free inbound slot (conn_slots_accept), or says
+ * why not. A server that accepted a connection and then refuses it itself (its address is
+ * over its limit) closes its slot and returns CONN_SLOTS_TAKEN. */
+typedef conn_slots_take (*conn_slots_take_fn)(void *arg);
 
 /* The listener's or the spare's close callback ran while closing: the owner checks
  * conn_slots_done (and its own handles) and frees itself if all is closed. */
@@ -71,7 +80,19 @@ typedef struct {
     bool spare_busy;     /* spare is open or closing */
     bool accept_pending; /* libuv holds a connection nobody could accept yet */
     bool closing;
+    log_limit refused_log; /* "refused, no inbound slot free" */
 } conn_slots;
+
+/* A client's address as the per-address limits count it: an IPv4 address (also one that
+ * arrives IPv4-mapped on an IPv6 socket) or the /64 prefix of an IPv6 address, the block
+ * one host is commonly given (counting single IPv6 addresses would limit nothing). */
+typedef struct {
+    uint8_t family;   /* AF_INET, AF_INET6; 0: unknown (getpeername failed) */
+    uint8_t bytes[8]; /* IPv4: 4 bytes then zeros; IPv6: the first 8 */
+} conn_addr;
+
+/* The bytes of "2001:db8:1:2::/64" or "255.255.255.255", with the NUL. */
+#define CONN_ADDR_TEXT_BYTES 48u
 
 /* Initialises cs (the caller's memory); nothing is opened. cfg is copied. */
 void conn_slots_init(conn_slots *cs, uv_loop_t *loop, const conn_slots_config *cfg);
@@ -115,6 +136,16 @@ bool conn_slots_closing(const conn_slots *cs);
 
 /* Closing, and the listener, the spare and every slot are closed: the owner may free. */
 bool conn_slots_done(const conn_slots *cs);
+
+/* Fills *out with the peer address of a connected tcp handle. Returns false (and an
+ * unknown *out, which equals no other) if getpeername fails. */
+bool conn_addr_of(conn_addr *out, const uv_tcp_t *tcp);
+
+/* True when a and b are known and the same address (IPv6: the same /64). */
+bool conn_addr_equal(const conn_addr *a, const conn_addr *b);
+
+/* Writes a for logs: "127.0.0.2", "2001:db8:1:2::/64", "?". */
+void conn_addr_format(char out[CONN_ADDR_TEXT_BYTES], const conn_addr *a);
 
 /* Starts a connection's one-shot timer. Returns false (logged with the connection's `id`)
  * if libuv refused: the caller closes the connection, which could otherwise wait forever. */

@@ -1,11 +1,17 @@
 /* http_server.c: the generic HTTP/1.1 server of http_server.h on libuv and http-parser.
  *
  * The server owns a conn_slots (conn_slots.h: the listener, a spare handle for refusing
- * connections over the limit, the open count) and an array of conns_max connection slots
- * allocated at start. A slot keeps its read buffer and URL buffer (allocated on first use)
- * for the server's lifetime; a body buffer grows to the request's body and is freed after
- * the request when it is larger than HTTP_BODY_KEEP_BYTES. An answer is one malloc'd buffer
- * (headers and body) written with one uv_write and freed in its write callback.
+ * connections over the limit, the open count) and an array of conns_max + 1 connection slots
+ * allocated at start: a new connection is accepted into the spare slot, so that its address
+ * is known, before the server decides to keep it (at most conns_per_addr_max of one address;
+ * at most conns_max kept, the longest idle one closed to make room). A slot's timer counts
+ * one deadline at a time (conn_wait): the request's headers, its body, the idle time between
+ * requests, the linger after the last answer. Each is started once per phase and never
+ * pushed back by the bytes that arrive, so a client trickling a byte at a time keeps its
+ * slot no longer than one that sends nothing. A slot keeps its read buffer and URL buffer
+ * (allocated on first use) for the server's lifetime; a body buffer grows to the request's body and
+ * is freed after the request when it is larger than HTTP_BODY_KEEP_BYTES. An answer is one malloc'd
+ * buffer (headers and body) written with one uv_write and freed in its write callback.
  *
  * A connection reads into its slot's buffer; http-parser is paused on every complete request
  * (on_message_complete), so bytes after it stay unparsed in the buffer. The handler is called
@@ -33,6 +39,7 @@
 #include "slq/log.h"
 
 #include "conn_slots.h"
+#include "log_limit.h"
 
 #define HTTP_READ_BYTES             (16u * 1024)   /* read buffer of one connection */
 #define HTTP_LINGER_MS              1000u          /* wait for the client's EOF after closing */
@@ -52,7 +59,11 @@
 #define HTTP_HEADER_HARD_MAX        (1024u * 1024)
 #define HTTP_BODY_HARD_MAX          (1024u * 1024 * 1024)
 
+#define HTTP_DEADLINE_HARD_MS 3600000u /* any of the deadlines: an hour */
 _Static_assert(SLQ_HTTP_HEADER_BYTES_MAX <= HTTP_HEADER_HARD_MAX, "default header limit");
+_Static_assert(SLQ_HTTP_CONNS_MAX < HTTP_CONNS_HARD_MAX, "default connection limit");
+_Static_assert(SLQ_HTTP_HEADER_MS <= SLQ_HTTP_IDLE_MS,
+               "a request's headers take no longer than idling");
 _Static_assert(SLQ_HTTP_BODY_BYTES_MAX <= HTTP_BODY_HARD_MAX, "default body limit");
 _Static_assert(HTTP_BODY_FIRST_BYTES <= HTTP_BODY_KEEP_BYTES, "a first-size body buffer is kept");
 _Static_assert(2 * HTTP_MESSAGE_BYTES_MAX <= HTTP_ERROR_BYTES_MAX,
@@ -80,15 +91,27 @@ typedef enum {
     CONN_CLOSING,  /* uv_close called, waiting for the close callbacks */
 } conn_state;
 
+/* What the slot's timer counts down while it runs. */
+typedef enum {
+    WAIT_NONE = 0, /* timer stopped: the request is with the handler or being answered */
+    WAIT_HEADERS,  /* header_ms: the request line and headers, from accept or first byte */
+    WAIT_BODY,     /* body_ms: the body, from the end of the headers */
+    WAIT_IDLE,     /* idle_ms: kept alive between two requests, no byte of the next yet */
+    WAIT_LINGER,   /* after the last answer: the client's EOF (CONN_DRAINING) */
+} conn_wait;
+
 typedef struct conn {
     uv_tcp_t tcp;
-    uv_timer_t timer; /* idle timeout while OPEN, linger while DRAINING */
+    uv_timer_t timer; /* the deadline `wait` names */
     uv_shutdown_t shutdown_req;
     uv_write_t continue_req; /* the "100 Continue" interim answer */
     uv_write_t oom_req;      /* http_oom_answer, when an answer could not be allocated */
     http_parser parser;
     struct http_server *server;
     conn_state state;
+    conn_wait wait;
+    conn_addr addr;         /* the client's, for conns_per_addr_max */
+    uint64_t idle_since_ms; /* WAIT_IDLE began: the longest idle one is closed first */
     uint32_t slot;
     uint32_t gen; /* generation of the request in flight: http_req_ref.gen */
     uint32_t id;  /* connection number, for logs */
@@ -130,8 +153,12 @@ struct http_server {
     void *arg;
     http_closed_fn closed_fn;
     void *closed_arg;
-    conn *conns; /* lim.conns_max slots */
+    conn *conns; /* conns_count = lim.conns_max + 1 slots */
+    size_t conns_count;
     uint32_t conn_seq;
+    log_limit per_addr_log; /* refusals over conns_per_addr_max */
+    log_limit full_log;     /* refusals with every slot in a request */
+    log_limit deadline_log; /* header and body deadlines passed */
 };
 
 static int on_message_begin(http_parser *p);
@@ -165,13 +192,35 @@ static bool conn_busy(const conn *c) {
     return c->awaiting || c->writing;
 }
 
-static void conn_timer_start(conn *c, unsigned ms) {
+static unsigned wait_ms(const http_limits *lim, conn_wait w) {
+    switch (w) {
+        case WAIT_HEADERS:
+            return lim->header_ms;
+        case WAIT_BODY:
+            return lim->body_ms;
+        case WAIT_IDLE:
+            return lim->idle_ms;
+        default:
+            break;
+    }
+    SLQ_ASSERT(w == WAIT_LINGER);
+    return lim->idle_ms < HTTP_LINGER_MS ? lim->idle_ms : HTTP_LINGER_MS;
+}
+
+/* Starts the deadline of phase w; it runs until the next phase starts its own or the
+ * request is dispatched, whatever arrives meanwhile. */
+static void conn_timer_start(conn *c, conn_wait w) {
+    SLQ_ASSERT(w != WAIT_NONE);
+    c->wait = w;
+    if (w == WAIT_IDLE) c->idle_since_ms = uv_now(c->server->loop);
+    unsigned ms = wait_ms(&c->server->lim, w);
     if (!conn_slots_timer_start(&c->server->slots, &c->timer, conn_timer_cb, ms, c->id)) {
         conn_close(c); /* a connection without its timer could idle forever */
     }
 }
 
 static void conn_timer_stop(conn *c) {
+    c->wait = WAIT_NONE;
     conn_slots_timer_stop(&c->server->slots, &c->timer, c->id);
 }
 
@@ -247,15 +296,16 @@ typedef struct {
 
 static void conn_drain_start(conn *c);
 
-/* Resumes a kept-alive connection after its answer went out: reset the request state,
- * restart the idle timer and parse what the client already sent. */
+/* Resumes a kept-alive connection after its answer went out: reset the request state, start
+ * the idle time (or, if the client already sent bytes of its next request, that request's
+ * header deadline) and parse what the client already sent. */
 static void conn_request_done(conn *c) {
     c->in_headers = true;
     c->header_bytes = 0;
     c->body_len = 0;
     c->head = false;
     conn_body_trim(c);
-    conn_timer_start(c, c->server->lim.idle_ms);
+    conn_timer_start(c, c->roff < c->rlen ? WAIT_HEADERS : WAIT_IDLE);
     if (c->state == CONN_OPEN) conn_process(c);
 }
 
@@ -446,15 +496,24 @@ static void conn_drain_start(conn *c) {
         conn_close(c);
         return;
     }
-    unsigned idle = c->server->lim.idle_ms;
-    conn_timer_start(c, idle < HTTP_LINGER_MS ? idle : HTTP_LINGER_MS);
+    conn_timer_start(c, WAIT_LINGER);
     if (c->state == CONN_DRAINING) conn_read_start(c);
 }
 
 static void conn_timer_cb(uv_timer_t *t) {
     conn *c = t->data;
-    if (c->state == CONN_OPEN) {
-        log_info("http: idle: closing conn=%u idle_ms=%u", c->id, c->server->lim.idle_ms);
+    http_server *s = c->server;
+    char addr[CONN_ADDR_TEXT_BYTES];
+    uint64_t suppressed = 0;
+    if (c->wait == WAIT_IDLE) {
+        log_info("http: idle: closing conn=%u idle_ms=%u", c->id, s->lim.idle_ms);
+    } else if (c->wait != WAIT_LINGER &&
+               log_limit_allow(&s->deadline_log, uv_now(s->loop), &suppressed)) {
+        conn_addr_format(addr, &c->addr);
+        log_warn("http: read: %s deadline passed, closing conn=%u addr=%s ms=%u "
+                 "suppressed=%" PRIu64,
+                 c->wait == WAIT_BODY ? "body" : "header", c->id, addr, wait_ms(&s->lim, c->wait),
+                 suppressed);
     }
     conn_close(c);
 }
@@ -515,6 +574,11 @@ static int on_headers_complete(http_parser *p) {
     const http_limits *lim = &c->server->lim;
     if (c->hdr_in_value) conn_header_done(c);
     c->in_headers = false;
+    /* http-parser takes a request line without a version as HTTP/0.9 and any digits as one. */
+    if (p->http_major == 0 && p->http_minor == 9) return conn_reject(c, SLQ_HTTP_MALFORMED, 0);
+    if (p->http_major != 1 || p->http_minor > 1) {
+        return conn_reject(c, SLQ_HTTP_VERSION_UNSUPPORTED, 0);
+    }
     bool has_length = (p->flags & F_CONTENTLENGTH) != 0;
     if (has_length && p->content_length > lim->body_bytes_max) {
         return conn_reject(c, SLQ_BODY_TOO_LARGE, p->content_length);
@@ -527,7 +591,8 @@ static int on_headers_complete(http_parser *p) {
         return conn_reject(c, SLQ_NO_MEMORY, p->content_length);
     }
     bool has_body = (p->flags & F_CHUNKED) != 0 || (has_length && p->content_length > 0);
-    if (c->expect_continue && has_body && p->http_major == 1 && p->http_minor >= 1) {
+    if (has_body) conn_timer_start(c, WAIT_BODY); /* may close c: conn_parse checks */
+    if (c->state == CONN_OPEN && c->expect_continue && has_body && p->http_minor >= 1) {
         conn_send_continue(c);
     }
     return 0;
@@ -581,6 +646,11 @@ static void conn_fail(conn *c) {
         case SLQ_NO_MEMORY:
             log_warn("http: read: no memory for body conn=%u bytes=%" PRIu64, c->id, c->fail_bytes);
             conn_send_error(c, SLQ_NO_MEMORY, "no memory for the request body");
+            break;
+        case SLQ_HTTP_VERSION_UNSUPPORTED:
+            log_info("http: read: HTTP version unsupported conn=%u version=%u.%u", c->id,
+                     c->parser.http_major, c->parser.http_minor);
+            conn_send_error(c, SLQ_HTTP_VERSION_UNSUPPORTED, "only HTTP/1.0 and HTTP/1.1");
             break;
         default:
             SLQ_ASSERT(c->fail == SLQ_HTTP_MALFORMED);
@@ -742,16 +812,82 @@ static void conn_read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
     }
     c->rlen += (size_t) nread;
     SLQ_ASSERT(c->rlen <= HTTP_READ_BYTES);
+    if (c->wait == WAIT_IDLE) conn_timer_start(c, WAIT_HEADERS); /* the next request began */
     conn_process(c);
 }
 
 /* ------------------------------------------------------------------ accepting */
 
 static conn *server_slot_free(http_server *s) {
-    for (size_t i = 0; i < s->lim.conns_max; i++) {
+    for (size_t i = 0; i < s->conns_count; i++) {
         if (s->conns[i].state == CONN_FREE) return &s->conns[i];
     }
     return NULL;
+}
+
+static bool server_slot_closing(const http_server *s) {
+    for (size_t i = 0; i < s->conns_count; i++) {
+        if (s->conns[i].state == CONN_CLOSING) return true;
+    }
+    return false;
+}
+
+/* The open connections besides `c`, as admission sees them. */
+typedef struct {
+    size_t kept;        /* OPEN or DRAINING */
+    size_t same_addr;   /* of those, from c's address */
+    conn *longest_idle; /* the one idle (WAIT_IDLE) since the earliest time, or NULL */
+} conn_census;
+
+static conn_census server_census(http_server *s, const conn *c) {
+    conn_census n = {0};
+    for (size_t i = 0; i < s->conns_count; i++) {
+        conn *o = &s->conns[i];
+        if (o == c || (o->state != CONN_OPEN && o->state != CONN_DRAINING)) continue;
+        n.kept++;
+        if (conn_addr_equal(&o->addr, &c->addr)) n.same_addr++;
+        if (o->state != CONN_OPEN || o->wait != WAIT_IDLE) continue;
+        if (n.longest_idle == NULL || o->idle_since_ms < n.longest_idle->idle_since_ms) {
+            n.longest_idle = o;
+        }
+    }
+    SLQ_ASSERT(n.same_addr <= n.kept);
+    return n;
+}
+
+/* Decides whether the connection just accepted into c stays: not if its address has
+ * conns_per_addr_max open already, nor if conns_max are open and none of them is idle
+ * between requests; if one is, the longest idle one is closed for it. Returns false (c
+ * closed, logged at most once per interval) if it does not stay. */
+static bool conn_admit(http_server *s, conn *c) {
+    conn_census n = server_census(s, c);
+    uint64_t now = uv_now(s->loop);
+    uint64_t suppressed = 0;
+    char addr[CONN_ADDR_TEXT_BYTES];
+    if (n.same_addr >= s->lim.conns_per_addr_max) {
+        if (log_limit_allow(&s->per_addr_log, now, &suppressed)) {
+            conn_addr_format(addr, &c->addr);
+            log_warn("http: accept: refused, address over its limit addr=%s max=%zu "
+                     "suppressed=%" PRIu64,
+                     addr, s->lim.conns_per_addr_max, suppressed);
+        }
+        conn_close(c);
+        return false;
+    }
+    if (n.kept < s->lim.conns_max) return true;
+    SLQ_ASSERT(n.kept == s->lim.conns_max);
+    if (n.longest_idle == NULL) {
+        if (log_limit_allow(&s->full_log, now, &suppressed)) {
+            log_warn("http: accept: refused, every connection busy conns=%zu suppressed=%" PRIu64,
+                     n.kept, suppressed);
+        }
+        conn_close(c);
+        return false;
+    }
+    log_info("http: accept: closing the longest idle conn=%u for conn=%u idle_ms=%" PRIu64,
+             n.longest_idle->id, c->id, now - n.longest_idle->idle_since_ms);
+    conn_close(n.longest_idle);
+    return true;
 }
 
 /* Clears a free slot for a new connection, keeping its buffers, slot number and gen. */
@@ -801,6 +937,8 @@ static bool conn_open(http_server *s, conn *c) {
         conn_close(c);
         return true;
     }
+    if (!conn_addr_of(&c->addr, &c->tcp)) log_debug("http: accept: no peer address conn=%u", c->id);
+    if (!conn_admit(s, c)) return true;
     r = uv_tcp_nodelay(&c->tcp, 1); /* an answer is one write: send it at once */
     if (r < 0) log_debug("http: accept: nodelay conn=%u err=%s", c->id, uv_err_name(r));
     http_parser_init(&c->parser, HTTP_REQUEST);
@@ -808,16 +946,18 @@ static bool conn_open(http_server *s, conn *c) {
     c->in_headers = true;
     c->rate_window_ms = uv_now(s->loop);
     log_debug("http: accept: conn=%u slot=%u open=%zu", c->id, c->slot, conn_slots_open(&s->slots));
-    conn_timer_start(c, s->lim.idle_ms);
+    conn_timer_start(c, WAIT_HEADERS);
     if (c->state == CONN_OPEN) conn_read_start(c);
     return true;
 }
 
-/* conn_slots' take_fn: the pending connection into a free slot, if there is one. */
-static bool server_take(void *arg) {
+/* conn_slots' take_fn: the pending connection into a free slot, if there is one; if none
+ * is but one is closing, the connection waits for it. */
+static conn_slots_take server_take(void *arg) {
     http_server *s = arg;
     conn *c = server_slot_free(s);
-    return c != NULL && conn_open(s, c);
+    if (c == NULL) return server_slot_closing(s) ? CONN_SLOTS_LATER : CONN_SLOTS_REFUSE;
+    return conn_open(s, c) ? CONN_SLOTS_TAKEN : CONN_SLOTS_REFUSE;
 }
 
 /* ------------------------------------------------------------------ server */
@@ -825,10 +965,13 @@ static bool server_take(void *arg) {
 http_limits http_limits_default(void) {
     http_limits lim = {
         .conns_max = SLQ_HTTP_CONNS_MAX,
+        .conns_per_addr_max = SLQ_HTTP_CONNS_PER_ADDR_MAX,
         .header_bytes_max = SLQ_HTTP_HEADER_BYTES_MAX,
         .body_bytes_max = SLQ_HTTP_BODY_BYTES_MAX,
         .requests_per_sec = SLQ_HTTP_REQUESTS_PER_SEC,
         .idle_ms = SLQ_HTTP_IDLE_MS,
+        .header_ms = SLQ_HTTP_HEADER_MS,
+        .body_ms = SLQ_HTTP_BODY_MS,
         .retry_after_s = SLQ_HTTP_RETRY_AFTER_S,
     };
     return lim;
@@ -838,7 +981,10 @@ static bool limits_valid(const http_limits *lim) {
     return lim->conns_max > 0 && lim->conns_max <= HTTP_CONNS_HARD_MAX &&
            lim->header_bytes_max > 0 && lim->header_bytes_max <= HTTP_HEADER_HARD_MAX &&
            lim->body_bytes_max > 0 && lim->body_bytes_max <= HTTP_BODY_HARD_MAX &&
-           lim->requests_per_sec > 0 && lim->idle_ms > 0 &&
+           lim->conns_per_addr_max > 0 && lim->requests_per_sec > 0 && lim->idle_ms > 0 &&
+           lim->idle_ms <= HTTP_DEADLINE_HARD_MS && lim->header_ms > 0 &&
+           lim->header_ms <= HTTP_DEADLINE_HARD_MS && lim->body_ms > 0 &&
+           lim->body_ms <= HTTP_DEADLINE_HARD_MS &&
            lim->retry_after_s <= HTTP_RETRY_AFTER_HARD_MAX_S;
 }
 
@@ -846,7 +992,7 @@ static void server_free_if_done(http_server *s) {
     if (!conn_slots_done(&s->slots)) return;
     http_closed_fn fn = s->closed_fn;
     void *arg = s->closed_arg;
-    for (size_t i = 0; i < s->lim.conns_max; i++) {
+    for (size_t i = 0; i < s->conns_count; i++) {
         SLQ_ASSERT(s->conns[i].state == CONN_FREE);
         free(s->conns[i].rbuf); /* the URL buffer shares this allocation */
         free(s->conns[i].body);
@@ -864,13 +1010,17 @@ static void server_slots_closed(void *arg) {
 static http_server *server_alloc(uv_loop_t *loop, const http_limits *lim) {
     http_server *s = calloc(1, sizeof *s);
     if (s == NULL) return NULL;
-    s->conns = calloc(lim->conns_max, sizeof *s->conns);
+    s->conns_count = lim->conns_max + 1; /* + the one being admitted */
+    s->conns = calloc(s->conns_count, sizeof *s->conns);
     if (s->conns == NULL) {
         free(s);
         return NULL;
     }
     s->loop = loop;
     s->lim = *lim;
+    log_limit_init(&s->per_addr_log, LOG_LIMIT_INTERVAL_MS);
+    log_limit_init(&s->full_log, LOG_LIMIT_INTERVAL_MS);
+    log_limit_init(&s->deadline_log, LOG_LIMIT_INTERVAL_MS);
     conn_slots_config cfg = {
         .name = "http",
         .id_label = "conn",
@@ -880,7 +1030,7 @@ static http_server *server_alloc(uv_loop_t *loop, const http_limits *lim) {
         .arg = s,
     };
     conn_slots_init(&s->slots, loop, &cfg);
-    for (size_t i = 0; i < lim->conns_max; i++) {
+    for (size_t i = 0; i < s->conns_count; i++) {
         s->conns[i].server = s;
         s->conns[i].slot = (uint32_t) i;
     }
@@ -909,8 +1059,8 @@ slq_err http_server_start(http_server **out, uv_loop_t *loop, const char *host, 
         server_free_if_done(s); /* now, or in the listener's close callback */
         return e;
     }
-    log_info("http: start: listening host=%s port=%u conns_max=%zu", host,
-             conn_slots_port(&s->slots), lim->conns_max);
+    log_info("http: start: listening host=%s port=%u conns_max=%zu per_addr_max=%zu", host,
+             conn_slots_port(&s->slots), lim->conns_max, lim->conns_per_addr_max);
     *out = s;
     return SLQ_OK;
 }
@@ -933,7 +1083,7 @@ void http_server_close(http_server *s, http_closed_fn closed_fn, void *closed_ar
     log_info("http: close: port=%u conns=%zu", conn_slots_port(&s->slots),
              conn_slots_open(&s->slots));
     conn_slots_close(&s->slots);
-    for (size_t i = 0; i < s->lim.conns_max; i++) {
+    for (size_t i = 0; i < s->conns_count; i++) {
         conn *c = &s->conns[i];
         if (c->state == CONN_OPEN || c->state == CONN_DRAINING) conn_close(c);
     }
@@ -947,7 +1097,7 @@ slq_err http_respond(http_server *s, http_req_ref ref, int status, const char *c
     SLQ_ASSERT(strlen(content_type) < HTTP_CTYPE_BYTES_MAX);
     SLQ_ASSERT(strpbrk(content_type, "\r\n") == NULL);
     SLQ_ASSERT(body != NULL || body_len == 0);
-    if (conn_slots_closing(&s->slots) || ref.slot >= s->lim.conns_max) return SLQ_NOT_FOUND;
+    if (conn_slots_closing(&s->slots) || ref.slot >= s->conns_count) return SLQ_NOT_FOUND;
     conn *c = &s->conns[ref.slot];
     if (c->state != CONN_OPEN || !c->awaiting || c->gen != ref.gen) return SLQ_NOT_FOUND;
     return conn_send(c, status, content_type, body, body_len);

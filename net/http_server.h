@@ -29,8 +29,18 @@
  *   500 NO_MEMORY (code 2) a body buffer could not be allocated, or the handler's answer
  *                          (then a fixed answer, which needs no memory, is sent instead);
  *                          connection closed after it
- * Connections over conns_max are accepted and closed at once; a connection that sends no
- * complete request for idle_ms is closed. Chunked request bodies are accepted (decoded by
+ *   505 HTTP_VERSION_UNSUPPORTED  a version other than HTTP/1.0 and HTTP/1.1 (a request line
+ *                          without one, HTTP/0.9's "GET /", is a 400 HTTP_MALFORMED); closed
+ * Connections: a connection from an address that already has conns_per_addr_max open
+ * (IPv6: from its /64) is accepted and closed at once. When all conns_max are open, a new
+ * connection closes the one that has waited longest idle between two requests (keep-alive)
+ * and takes its place; if none is idle (all are in a request or its answer) it is accepted
+ * and closed at once. Deadlines, each a whole one that no trickle of bytes extends: a
+ * request's line and headers must arrive within header_ms (from accept, or from the first
+ * byte after the previous answer), its body within body_ms of its headers; between two
+ * requests a connection may idle idle_ms. Past a deadline the connection is closed without
+ * an answer. Refusals and deadlines are logged at most once per 10 s per kind, with the
+ * count of the ones not logged. Chunked request bodies are accepted (decoded by
  * http-parser, limited like any body). "Expect: 100-continue" gets "100 Continue" when the
  * body is within the limit. HEAD answers carry headers only. */
 #ifndef SLQ_NODE_HTTP_H
@@ -75,10 +85,13 @@ typedef void (*http_closed_fn)(void *arg);
 
 typedef struct {
     size_t conns_max;          /* open connections; one more is accepted and closed */
+    size_t conns_per_addr_max; /* open connections of one client address (IPv6: its /64) */
     size_t header_bytes_max;   /* request line and headers of one request */
     size_t body_bytes_max;     /* body of one request (after de-chunking) */
     unsigned requests_per_sec; /* per connection; more answer 429 */
-    unsigned idle_ms;          /* no complete request for this long closes a connection */
+    unsigned idle_ms;          /* idle this long between two requests closes a connection */
+    unsigned header_ms;        /* a request line and headers must arrive within this */
+    unsigned body_ms;          /* a body must arrive within this after its headers */
     unsigned retry_after_s;    /* a 503 answer carries Retry-After: this (0: none; <= 3600) */
 } http_limits;
 
@@ -100,7 +113,8 @@ SLQ_MUST_USE slq_err http_server_start(http_server **out, uv_loop_t *loop, const
 /* The bound port (the ephemeral one when started with port 0). */
 uint16_t http_server_port(const http_server *s);
 
-/* Open connections, including those being closed. */
+/* Open connections, including those being closed: at most conns_max + 1 (a new one is
+ * accepted before the server decides to keep it). */
 size_t http_server_conns_open(const http_server *s);
 
 /* Stops listening and closes every connection at once (answers not yet written are

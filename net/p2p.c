@@ -1153,10 +1153,10 @@ static bool conn_accept(p2p *p, conn *c) {
 }
 
 /* conn_slots' take_fn: the pending connection into a free inbound slot, if there is one. */
-static bool p2p_take(void *arg) {
+static conn_slots_take p2p_take(void *arg) {
     p2p *p = arg;
     conn *c = inbound_slot_free(p);
-    return c != NULL && conn_accept(p, c);
+    return c != NULL && conn_accept(p, c) ? CONN_SLOTS_TAKEN : CONN_SLOTS_REFUSE;
 }
 
 /* ------------------------------------------------------------------ start and close */

@@ -4,7 +4,8 @@
  * them; retire a name by renaming it OBSOLETE_n. Each name says the exact reason. Each has
  * the one HTTP status the API answers it with (docs/api.md): 400 a malformed request, 404
  * no such thing, 405 wrong method, 413/431 too large, 422 a transaction refused, 429 too many
- * requests on a connection, 503 retryable (the API adds Retry-After), 500 a node fault. */
+ * requests on a connection, 503 retryable (the API adds Retry-After), 505 an HTTP version other
+ * than 1.0 and 1.1, 500 a node fault. */
 #ifndef SLQ_ERR_H
 #define SLQ_ERR_H
 
@@ -91,7 +92,8 @@
     X(BUSY, 148, 503, "node is building other reports; retry later")                              \
     X(METHOD_NOT_ALLOWED, 149, 405, "HTTP method not allowed on this path")                       \
     X(SIGNER_STATE_MISSING, 150, 500, "signer state is missing but this validator signed before") \
-    X(TX_GAP_DROPPED, 151, 422, "dropped while waiting behind a missing nonce of its signer")
+    X(TX_GAP_DROPPED, 151, 422, "dropped while waiting behind a missing nonce of its signer")     \
+    X(HTTP_VERSION_UNSUPPORTED, 152, 505, "HTTP version is not 1.0 or 1.1")
 
 typedef enum {
 #define X(name, num, status, msg) SLQ_##name = num,

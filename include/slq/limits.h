@@ -33,18 +33,22 @@
 #define SLQ_MEMPOOL_GAPPED_MAX             (SLQ_MEMPOOL_TXS_MAX / SLQ_MEMPOOL_GAPPED_SHARE)
 #define SLQ_MEMPOOL_GAP_TTL_MS             60000 /* a gapped one is dropped after this */
 
-#define SLQ_PEERS_MAX           32u
-#define SLQ_P2P_HELLO_BYTES_MAX 1024u               /* frames before the handshake completes */
-#define SLQ_P2P_QUEUE_BYTES_MAX (64u * 1024 * 1024) /* unsent bytes per peer */
+#define SLQ_PEERS_MAX                   32u   /* inbound peer connections */
+#define SLQ_P2P_HANDSHAKES_PER_ADDR_MAX 8u    /* inbound connections of one address in handshake */
+#define SLQ_P2P_HELLO_BYTES_MAX         1024u /* frames before the handshake completes */
+#define SLQ_P2P_QUEUE_BYTES_MAX         (64u * 1024 * 1024) /* unsent bytes per peer */
 
 /* HTTP API */
-#define SLQ_HTTP_CONNS_MAX        256u
-#define SLQ_HTTP_HEADER_BYTES_MAX (16u * 1024) /* request line and headers together */
-#define SLQ_HTTP_BATCH_MAX        512u         /* transactions in one POST /v1/txs */
-#define SLQ_HTTP_BODY_BYTES_MAX   (SLQ_HTTP_BATCH_MAX * (2u * SLQ_TX_BYTES_MAX + 8u) + 1024u)
-#define SLQ_HTTP_REQUESTS_PER_SEC 1000u  /* per connection; more answer 429 */
-#define SLQ_HTTP_IDLE_MS          30000u /* an idle connection is closed */
-#define SLQ_HTTP_RETRY_AFTER_S    1u     /* a 503 answer tells the client to retry after this */
+#define SLQ_HTTP_CONNS_MAX          256u
+#define SLQ_HTTP_CONNS_PER_ADDR_MAX 32u /* open connections from one client address (IPv6: /64) */
+#define SLQ_HTTP_HEADER_BYTES_MAX   (16u * 1024) /* request line and headers together */
+#define SLQ_HTTP_BATCH_MAX          512u         /* transactions in one POST /v1/txs */
+#define SLQ_HTTP_BODY_BYTES_MAX     (SLQ_HTTP_BATCH_MAX * (2u * SLQ_TX_BYTES_MAX + 8u) + 1024u)
+#define SLQ_HTTP_REQUESTS_PER_SEC   1000u  /* per connection; more answer 429 */
+#define SLQ_HTTP_IDLE_MS            30000u /* idle between two requests: the connection is closed */
+#define SLQ_HTTP_HEADER_MS          5000u  /* a request line and headers must arrive within this */
+#define SLQ_HTTP_BODY_MS            30000u /* a body must arrive within this after its headers */
+#define SLQ_HTTP_RETRY_AFTER_S      1u     /* a 503 answer tells the client to retry after this */
 
 _Static_assert(SLQ_BLOCK_TXS_MAX *SLQ_TX_BYTES_MAX < SLQ_BLOCK_BYTES_MAX, "block fits");
 _Static_assert(SLQ_BLOCK_BYTES_MAX < SLQ_FRAME_BYTES_MAX, "a block fits in one frame");

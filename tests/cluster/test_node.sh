@@ -480,6 +480,10 @@ ask("many headers", b"GET /v1/status HTTP/1.1\r\n" + many + b"\r\n")
 ask("body not JSON", b"POST /v1/txs HTTP/1.1\r\nContent-Length: 1\r\n\r\n{")
 body = b'{"tx": "zz"}'
 ask("tx not hex", b"POST /v1/txs HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+body = b'{"tx": "00"} {"tx": "00"}'  # a second object after the first (alone: 422)
+ask("text after the JSON", b"POST /v1/txs HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+ask("HTTP/2.0", b"GET /v1/status HTTP/2.0\r\n\r\n")
+ask("no HTTP version", b"GET /v1/status\r\n\r\n")
 ask("unknown path", b"GET /v1/nowhere HTTP/1.1\r\n\r\n")
 ask("wrong method", b"DELETE /v1/txs HTTP/1.1\r\n\r\n")
 for _ in range(50):  # requests left half-sent, their connections dropped
@@ -496,6 +500,9 @@ answers "long url" 431 HEADERS_TOO_LARGE
 answers "many headers" 431 HEADERS_TOO_LARGE
 answers "body not JSON" 400 JSON_INVALID
 answers "tx not hex" 422 TX_MALFORMED
+answers "text after the JSON" 400 JSON_INVALID
+answers "HTTP/2.0" 505 HTTP_VERSION_UNSUPPORTED
+answers "no HTTP version" 400 HTTP_MALFORMED
 answers "unknown path" 404 NOT_FOUND
 answers "wrong method" 405 METHOD_NOT_ALLOWED
 if [ "$failed" -gt "$FAILED_BEFORE" ]; then sed 's/^/    /' "$T/http.out"; fi

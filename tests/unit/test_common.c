@@ -42,7 +42,7 @@ static void test_error_numbers_are_public_and_stable(void) {
 
 /* The API answers each error with the one status of the table (docs/api.md). */
 static void test_every_error_has_one_http_status(void) {
-    static const int allowed[] = {200, 400, 404, 405, 413, 422, 429, 431, 500, 503};
+    static const int allowed[] = {200, 400, 404, 405, 413, 422, 429, 431, 500, 503, 505};
 #define X(name, num, status, msg)                                                         \
     do {                                                                                  \
         bool ok_ = false;                                                                 \
@@ -62,6 +62,7 @@ static void test_every_error_has_one_http_status(void) {
     CHECK(slq_err_http_status(SLQ_JSON_INVALID) == 400);
     CHECK(slq_err_http_status(SLQ_NOT_FOUND) == 404);
     CHECK(slq_err_http_status(SLQ_METHOD_NOT_ALLOWED) == 405);
+    CHECK(slq_err_http_status(SLQ_HTTP_VERSION_UNSUPPORTED) == 505);
     CHECK(slq_err_http_status(SLQ_NO_MEMORY) == 500);
     CHECK(slq_err_http_status(SLQ_STORAGE_CORRUPT) == 500);
 }

@@ -34,6 +34,7 @@
 
 #include "check.h"
 #include "http_server.h"
+#include "log_limit.h"
 #include "slq/err.h"
 
 #define RUN_MS_MAX    4500u
@@ -277,7 +278,8 @@ static bool wait_flag(atomic_bool *flag) {
     return atomic_load(flag);
 }
 
-static bool cli_open(cli *c, const fixture *f) {
+/* Connects to the server from source address `src` (NULL: the kernel's choice). */
+static bool cli_open_from(cli *c, const fixture *f, const char *src) {
     struct sockaddr_storage ss;
     socklen_t len;
     memset(&ss, 0, sizeof ss);
@@ -301,7 +303,16 @@ static bool cli_open(cli *c, const fixture *f) {
     struct timeval tv = {.tv_sec = SOCK_TIMEO_MS / 1000, .tv_usec = 0};
     if (setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0) abort();
     if (setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0) abort();
+    if (src != NULL) { /* 127.0.0.0/8 is all loopback: a second client address */
+        struct sockaddr_in from = {.sin_family = AF_INET};
+        if (inet_pton(AF_INET, src, &from.sin_addr) != 1) abort();
+        if (bind(c->fd, (struct sockaddr *) &from, sizeof from) != 0) return false;
+    }
     return connect(c->fd, (struct sockaddr *) &ss, len) == 0;
+}
+
+static bool cli_open(cli *c, const fixture *f) {
+    return cli_open_from(c, f, NULL);
 }
 
 static void cli_close(cli *c) {
@@ -889,10 +900,17 @@ static void client_conns(fixture *f) {
     CHECK(cli_open(&a, f));
     CHECK(cli_open(&b, f));
     CHECK_EQ_INT(cli_get(&a, "/a", &r), 200);
-    CHECK_EQ_INT(cli_get(&b, "/b", &r), 200);
+    CHECK(cli_send_str(&a, "GET /a2 HTTP/1.1\r\n")); /* both in a request: none idle */
+    CHECK(cli_send_str(&b, "GET /b HTTP/1.1\r\n"));
+    sleep_ms(50);
     CHECK(cli_open(&c, f)); /* the kernel completes the handshake; the server closes */
     CHECK(cli_closed(&c));
-    CHECK_EQ_INT(cli_get(&a, "/a2", &r), 200);
+    CHECK(cli_send_str(&a, "\r\n"));
+    CHECK(cli_response(&a, &r));
+    CHECK_EQ_INT(r.status, 200);
+    CHECK(cli_send_str(&b, "\r\n"));
+    CHECK(cli_response(&b, &r));
+    CHECK_EQ_INT(r.status, 200);
     cli_close(&c);
     cli_close(&a); /* frees a slot */
     sleep_ms(100);
@@ -902,12 +920,87 @@ static void client_conns(fixture *f) {
     cli_close(&b);
 }
 
-static void test_connection_over_limit_is_closed(void) {
+static void test_connection_over_limit_is_closed_when_none_is_idle(void) {
     fixture f = {0};
     http_limits lim = small_limits();
     lim.conns_max = 2;
     fixture_run(&f, &lim, client_conns, NULL);
     CHECK_EQ_INT(f.conns_seen_max, 2);
+}
+
+static void client_evict(fixture *f) {
+    cli a, b, c;
+    resp r;
+    CHECK(cli_open(&a, f));
+    CHECK_EQ_INT(cli_get(&a, "/a", &r), 200); /* idle from now */
+    sleep_ms(30);
+    CHECK(cli_open(&b, f));
+    CHECK_EQ_INT(cli_get(&b, "/b", &r), 200); /* idle too, for less long */
+    CHECK(cli_open(&c, f));                   /* full: a, idle the longest, makes room */
+    CHECK_EQ_INT(cli_get(&c, "/c", &r), 200);
+    CHECK(cli_closed(&a));
+    CHECK_EQ_INT(cli_get(&b, "/b2", &r), 200);
+    CHECK_EQ_INT(cli_get(&c, "/c2", &r), 200);
+    cli_close(&a);
+    cli_close(&b);
+    cli_close(&c);
+}
+
+static void test_when_full_the_longest_idle_connection_makes_room(void) {
+    fixture f = {0};
+    http_limits lim = small_limits();
+    lim.conns_max = 2;
+    fixture_run(&f, &lim, client_evict, NULL);
+    CHECK_EQ_INT(atomic_load(&f.handled), 5);
+}
+
+static void client_per_addr(fixture *f) {
+    cli a, b, c, d, e;
+    resp r;
+    CHECK(cli_open_from(&a, f, "127.0.0.1"));
+    CHECK(cli_open_from(&b, f, "127.0.0.1"));
+    CHECK_EQ_INT(cli_get(&a, "/a", &r), 200);
+    CHECK_EQ_INT(cli_get(&b, "/b", &r), 200);
+    CHECK(cli_open_from(&c, f, "127.0.0.1")); /* a third from one address: closed at once */
+    CHECK(cli_closed(&c));
+    CHECK(cli_open_from(&d, f, "127.0.0.2")); /* another address is served */
+    CHECK_EQ_INT(cli_get(&d, "/d", &r), 200);
+    CHECK_EQ_INT(cli_get(&a, "/a2", &r), 200); /* the two kept are untouched */
+    cli_close(&a);
+    sleep_ms(100);
+    CHECK(cli_open_from(&e, f, "127.0.0.1")); /* one closed: room for its address again */
+    CHECK_EQ_INT(cli_get(&e, "/e", &r), 200);
+    cli_close(&b);
+    cli_close(&c);
+    cli_close(&d);
+    cli_close(&e);
+}
+
+static void test_a_connection_over_the_per_address_limit_is_closed(void) {
+    fixture f = {0};
+    http_limits lim = small_limits();
+    lim.conns_per_addr_max = 2;
+    fixture_run(&f, &lim, client_per_addr, NULL);
+    CHECK_EQ_INT(atomic_load(&f.handled), 5);
+}
+
+static void client_per_addr_v6(fixture *f) {
+    cli a, b;
+    resp r;
+    CHECK(cli_open(&a, f));
+    CHECK_EQ_INT(cli_get(&a, "/a", &r), 200);
+    CHECK(cli_open(&b, f));
+    CHECK(cli_closed(&b));
+    cli_close(&a);
+    cli_close(&b);
+}
+
+static void test_the_per_address_limit_counts_ipv6_clients_too(void) {
+    fixture f = {.host = "::1"};
+    http_limits lim = small_limits();
+    lim.conns_per_addr_max = 1;
+    fixture_run(&f, &lim, client_per_addr_v6, NULL);
+    CHECK_EQ_INT(atomic_load(&f.handled), 1);
 }
 
 static void client_idle(fixture *f) {
@@ -933,7 +1026,8 @@ static void client_idle(fixture *f) {
 static void test_idle_connection_is_closed_by_the_timer(void) {
     fixture f = {0};
     http_limits lim = small_limits();
-    lim.idle_ms = 100;
+    lim.idle_ms = 100;   /* after the answer */
+    lim.header_ms = 100; /* before the first request */
     fixture_run(&f, &lim, client_idle, NULL);
     CHECK_EQ_INT(atomic_load(&f.handled), 1);
 }
@@ -1011,17 +1105,125 @@ static void client_trickle(fixture *f) {
         gone = atomic_load(&f->conns_gone);
     }
     CHECK(gone);
-    CHECK(now_ms() - t0 < 900); /* the idle time counts from the request's start */
+    CHECK(now_ms() - t0 < 900); /* the header deadline counts from the request's start */
     CHECK(cli_closed(&c));
     cli_close(&c);
 }
 
-static void test_a_request_trickled_a_byte_at_a_time_is_closed_at_the_idle_time(void) {
+static void test_a_request_trickled_a_byte_at_a_time_is_closed_at_the_header_deadline(void) {
     fixture f = {0};
     http_limits lim = small_limits();
-    lim.idle_ms = 150;
+    lim.header_ms = 150;
     fixture_run(&f, &lim, client_trickle, hook_watch_conns);
     CHECK_EQ_INT(atomic_load(&f.handled), 0);
+}
+
+static void client_body_trickle(fixture *f) {
+    cli c;
+    CHECK(cli_open(&c, f));
+    CHECK(cli_send_str(&c, "POST /slow HTTP/1.1\r\nContent-Length: 100\r\n\r\n"));
+    uint64_t t0 = now_ms();
+    atomic_store(&f->ready, true);
+    bool gone = false;
+    for (int i = 0; i < 50 && !gone; i++) { /* a body byte every 30 ms, for 1.5 s at most */
+        (void) cli_send_str(&c, "b");       /* fails once the server has closed */
+        sleep_ms(30);
+        gone = atomic_load(&f->conns_gone);
+    }
+    CHECK(gone);
+    CHECK(now_ms() - t0 < 900); /* 150 ms body deadline, not the 30 s header one */
+    CHECK(cli_closed(&c));
+    cli_close(&c);
+}
+
+static void test_a_body_trickled_past_the_body_deadline_is_closed(void) {
+    fixture f = {0};
+    http_limits lim = small_limits();
+    lim.header_ms = 30000;
+    lim.body_ms = 150;
+    fixture_run(&f, &lim, client_body_trickle, hook_watch_conns);
+    CHECK_EQ_INT(atomic_load(&f.handled), 0);
+}
+
+static void client_keep_alive_idle(fixture *f) {
+    cli c;
+    resp r;
+    CHECK(cli_open(&c, f));
+    CHECK_EQ_INT(cli_get(&c, "/first", &r), 200);
+    sleep_ms(400); /* idle between requests: idle_ms, not header_ms, applies */
+    CHECK_EQ_INT(cli_get(&c, "/second", &r), 200);
+    sleep_ms(50);
+    CHECK(cli_send_str(&c, "GET /third HTTP/1.1\r\nX-Slow: ")); /* never finished */
+    uint64_t t0 = now_ms();
+    CHECK(cli_closed(&c)); /* at the header deadline of the third request */
+    CHECK(now_ms() - t0 < 900);
+    cli_close(&c);
+}
+
+static void test_a_kept_alive_connection_idles_longer_than_the_header_deadline(void) {
+    fixture f = {0};
+    http_limits lim = small_limits();
+    lim.idle_ms = 3000;
+    lim.header_ms = 100;
+    fixture_run(&f, &lim, client_keep_alive_idle, NULL);
+    CHECK_EQ_INT(atomic_load(&f.handled), 2);
+}
+
+static void client_versions(fixture *f) {
+    static const struct {
+        const char *req;
+        int status;
+        slq_err err;
+    } rows[] = {
+        {"GET /v HTTP/2.0\r\nHost: t\r\n\r\n", 505, SLQ_HTTP_VERSION_UNSUPPORTED},
+        {"GET /v HTTP/1.2\r\nHost: t\r\n\r\n", 505, SLQ_HTTP_VERSION_UNSUPPORTED},
+        {"GET /v HTTP/3.0\r\nHost: t\r\n\r\n", 505, SLQ_HTTP_VERSION_UNSUPPORTED},
+        {"GET /v HTTP/0.9\r\nHost: t\r\n\r\n", 400, SLQ_HTTP_MALFORMED}, /* as below */
+        {"GET /v\r\n\r\n", 400, SLQ_HTTP_MALFORMED}, /* HTTP/0.9's request line */
+        {"GET /v\r\nHost: t\r\n\r\n", 400, SLQ_HTTP_MALFORMED},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        cli c;
+        CHECK(cli_open(&c, f));
+        CHECK(cli_send_str(&c, rows[i].req));
+        check_error_answer(&c, rows[i].status, rows[i].err);
+        CHECK(cli_closed(&c));
+        cli_close(&c);
+    }
+    cli c;
+    resp r;
+    CHECK(cli_open(&c, f)); /* both versions that are served */
+    CHECK(cli_send_str(&c, "GET /v10 HTTP/1.0\r\n\r\n"));
+    CHECK(cli_response(&c, &r));
+    CHECK_EQ_INT(r.status, 200);
+    cli_close(&c);
+    CHECK(cli_open(&c, f));
+    CHECK_EQ_INT(cli_get(&c, "/v11", &r), 200);
+    cli_close(&c);
+}
+
+static void test_http_versions_other_than_1_0_and_1_1_are_refused(void) {
+    fixture f = {0};
+    http_limits lim = small_limits();
+    fixture_run(&f, &lim, client_versions, NULL);
+    CHECK_EQ_INT(atomic_load(&f.handled), 2);
+}
+
+static void test_log_limit_lets_one_line_through_per_interval_with_the_count(void) {
+    log_limit l;
+    uint64_t n = 99;
+    log_limit_init(&l, 1000);
+    CHECK(log_limit_allow(&l, 5000, &n)); /* the first goes through */
+    CHECK_EQ_INT(n, 0);
+    CHECK(!log_limit_allow(&l, 5000, &n));
+    CHECK(!log_limit_allow(&l, 5500, &n));
+    CHECK(!log_limit_allow(&l, 5999, &n)); /* one millisecond short */
+    CHECK(log_limit_allow(&l, 6000, &n));  /* the next interval, with the 3 held back */
+    CHECK_EQ_INT(n, 3);
+    CHECK(log_limit_allow(&l, 9000, &n)); /* a quiet interval: nothing held back */
+    CHECK_EQ_INT(n, 0);
+    log_limit_init(&l, 1000);
+    CHECK(log_limit_allow(&l, 0, &n)); /* a loop started at 0 ms */
 }
 
 /* ------------------------------------------------------------------ tests: lifecycle */
@@ -1166,30 +1368,43 @@ static void test_default_limits_come_from_limits_h(void) {
     CHECK(lim.body_bytes_max > 512u * 8192);
     CHECK_EQ_INT(lim.requests_per_sec, 1000);
     CHECK_EQ_INT(lim.idle_ms, 30000);
+    CHECK_EQ_INT(lim.conns_per_addr_max, 32);
+    CHECK_EQ_INT(lim.header_ms, 5000);
+    CHECK_EQ_INT(lim.body_ms, 30000);
     CHECK_EQ_INT(lim.retry_after_s, 1);
 }
 
-TEST_MAIN(
-    "http", TEST(test_default_limits_come_from_limits_h),
-    TEST(test_get_answers_200_with_the_handler_body), TEST(test_post_delivers_a_1_mib_body_intact),
-    TEST(test_chunked_body_is_delivered_decoded),
-    TEST(test_two_requests_share_one_keep_alive_connection),
-    TEST(test_pipelined_requests_are_answered_in_order),
-    TEST(test_pipelined_requests_beyond_the_read_buffer_are_all_answered),
-    TEST(test_async_handler_answers_later), TEST(test_second_respond_on_one_ref_is_not_found),
-    TEST(test_head_answer_carries_headers_only), TEST(test_a_503_answer_says_retry_after),
-    TEST(test_expect_100_continue_gets_an_interim_answer),
-    TEST(test_connection_close_and_http10_close_after_the_answer), TEST(test_ipv6_loopback_serves),
-    TEST(test_content_length_over_limit_answers_413_and_closes),
-    TEST(test_streamed_chunked_body_over_limit_answers_413_and_closes),
-    TEST(test_malformed_requests_answer_400_and_close),
-    TEST(test_headers_over_limit_answer_431_and_close),
-    TEST(test_an_answer_that_cannot_be_allocated_is_answered_500_no_memory),
-    TEST(test_burst_over_rate_answers_429_and_keeps_the_connection),
-    TEST(test_connection_over_limit_is_closed), TEST(test_idle_connection_is_closed_by_the_timer),
-    TEST(test_a_closed_connection_lingers_no_longer_than_the_idle_time),
-    TEST(test_input_after_the_last_answer_is_discarded_up_to_a_bound),
-    TEST(test_a_request_trickled_a_byte_at_a_time_is_closed_at_the_idle_time),
-    TEST(test_respond_on_a_stale_ref_after_disconnect_is_not_found),
-    TEST(test_close_with_open_connections_frees_everything),
-    TEST(test_handler_may_close_the_server), TEST(test_start_rejects_bad_arguments_and_a_busy_port))
+TEST_MAIN("http", TEST(test_default_limits_come_from_limits_h),
+          TEST(test_get_answers_200_with_the_handler_body),
+          TEST(test_post_delivers_a_1_mib_body_intact),
+          TEST(test_chunked_body_is_delivered_decoded),
+          TEST(test_two_requests_share_one_keep_alive_connection),
+          TEST(test_pipelined_requests_are_answered_in_order),
+          TEST(test_pipelined_requests_beyond_the_read_buffer_are_all_answered),
+          TEST(test_async_handler_answers_later), TEST(test_second_respond_on_one_ref_is_not_found),
+          TEST(test_head_answer_carries_headers_only), TEST(test_a_503_answer_says_retry_after),
+          TEST(test_expect_100_continue_gets_an_interim_answer),
+          TEST(test_connection_close_and_http10_close_after_the_answer),
+          TEST(test_ipv6_loopback_serves),
+          TEST(test_content_length_over_limit_answers_413_and_closes),
+          TEST(test_streamed_chunked_body_over_limit_answers_413_and_closes),
+          TEST(test_malformed_requests_answer_400_and_close),
+          TEST(test_headers_over_limit_answer_431_and_close),
+          TEST(test_an_answer_that_cannot_be_allocated_is_answered_500_no_memory),
+          TEST(test_burst_over_rate_answers_429_and_keeps_the_connection),
+          TEST(test_connection_over_limit_is_closed_when_none_is_idle),
+          TEST(test_when_full_the_longest_idle_connection_makes_room),
+          TEST(test_a_connection_over_the_per_address_limit_is_closed),
+          TEST(test_the_per_address_limit_counts_ipv6_clients_too),
+          TEST(test_a_body_trickled_past_the_body_deadline_is_closed),
+          TEST(test_a_kept_alive_connection_idles_longer_than_the_header_deadline),
+          TEST(test_http_versions_other_than_1_0_and_1_1_are_refused),
+          TEST(test_log_limit_lets_one_line_through_per_interval_with_the_count),
+          TEST(test_idle_connection_is_closed_by_the_timer),
+          TEST(test_a_closed_connection_lingers_no_longer_than_the_idle_time),
+          TEST(test_input_after_the_last_answer_is_discarded_up_to_a_bound),
+          TEST(test_a_request_trickled_a_byte_at_a_time_is_closed_at_the_header_deadline),
+          TEST(test_respond_on_a_stale_ref_after_disconnect_is_not_found),
+          TEST(test_close_with_open_connections_frees_everything),
+          TEST(test_handler_may_close_the_server),
+          TEST(test_start_rejects_bad_arguments_and_a_busy_port))

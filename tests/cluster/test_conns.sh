@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# test_conns.sh: hostile clients and peers get a fair share of connections, not all of them
+# (docs/design-notes.md, "Connections"). Four validators as real slqd processes on 127.0.0.1;
+# CONN_FLOOD (conn_flood.py) plays the attacker from 127.0.0.2 and up (all of 127.0.0.0/8 is
+# loopback on Linux):
+#   - HTTP: with 2,000 idle and 300 slowloris connections trying to stay open from one
+#     address, `slq status` from 127.0.0.1 answers in under 1 s every time, for the whole
+#     flood (SLQ_FLOOD_SECONDS, 15 s by default: the issue asks for 30, which the CI budget
+#     cannot spare); a slowloris connection is closed at the header deadline (5 s) although it
+#     keeps trickling; the node writes few WARN lines (refusals are rate-limited);
+# usage: test_conns.sh SLQ SLQD. Prints "N passed, N failed"; stops within about a minute.
+set -u
+SLQ=${1:?usage: test_conns.sh SLQ SLQD}
+SLQD=${2:?usage: test_conns.sh SLQ SLQD}
+HERE=$(cd "$(dirname "$0")" && pwd)
+source "$HERE/lib.sh"
+T=$(mktemp -d)
+cluster_nodes_trap
+FLOOD="$HERE/conn_flood.py"
+SECS=${SLQ_FLOOD_SECONDS:-15}
+# 2,300 attacker sockets and the nodes' own: raise the descriptor limit as far as allowed.
+ulimit -n 8192 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+BASE=$(free_base_port 5)
+NET="$T/net"
+"$SLQ" testnet --validators 4 --out "$NET" --base-port "$BASE" >/dev/null || exit 1
+K="$NET/keys"
+# Node 4 is an observer: it dials the validators, which admit its key but never dial it.
+mkdir -p "$NET/node4"
+cp "$NET/node0/genesis.json" "$NET/node4/"
+"$SLQ" keygen --out "$NET/node4/node.pem" >/dev/null
+OBS=$(pubhex "$NET/node4/node.pem")
+peers=$("$PY" -c "import json; print(json.dumps(['127.0.0.1:%d' % ($BASE + 2 * j) for j in range(4)]))")
+cat >"$NET/node4/config.json" <<JSON
+{"p2p_listen": "127.0.0.1:$((BASE + 8))", "api_listen": "127.0.0.1:$((BASE + 9))",
+ "peers": $peers, "empty_block_interval_ms": 500}
+JSON
+for i in 0 1 2 3; do
+    "$PY" - "$NET/node$i/config.json" "$OBS" <<'PY'
+import json, sys
+p = sys.argv[1]
+c = json.load(open(p))
+c["observers"] = [sys.argv[2]]
+c["empty_block_interval_ms"] = 500
+json.dump(c, open(p, "w"))
+PY
+done
+
+start() { # start I
+    "$SLQD" --home "$NET/node$1" 2>>"$T/node$1.log" &
+    PID[$1]=$!
+}
+height() { "$SLQ" --node "$(api "$1")" --json status 2>/dev/null | jget 'd["height"]'; }
+peers_of() { curl -s "$(api "$1")/metrics" | awk '/^slq_peers / {print $2}'; }
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+# warns I FROM: WARN lines in node I's log from line FROM on.
+warns() { tail -n "+$2" "$T/node$1.log" | grep -c '^WARN'; }
+for i in 0 1 2 3; do start "$i"; done
+for i in 0 1 2 3; do wait_ready "$(api "$i")" || fail "node $i did not start"; done
+INTER=$("$SLQ" address --key "$K/intermediary.pem")
+
+echo "== HTTP: 2000 idle and 300 slowloris connections from one address, for $SECS s"
+API0=$(api 0)
+FROM0=$(($(wc -l <"$T/node0.log") + 1))
+"$PY" "$FLOOD" --port $((BASE + 1)) --source 127.0.0.2 --idle 2000 --slow 300 \
+    --seconds $((SECS + 1)) >"$T/http_flood.out" 2>&1 &
+FLOOD_PID=$!
+sleep 1 # the flood ramps up
+runs=0
+slow=0
+slowest=0
+end=$((SECONDS + SECS - 1))
+while [ $SECONDS -lt $end ]; do
+    t0=$(now_ms)
+    if ! "$SLQ" --node "$API0" status >/dev/null 2>"$T/err"; then
+        slow=$((slow + 1))
+        sed 's/^/    /' "$T/err" | head -2
+    fi
+    ms=$(($(now_ms) - t0))
+    [ "$ms" -gt "$slowest" ] && slowest=$ms
+    [ "$ms" -ge 1000 ] && slow=$((slow + 1))
+    runs=$((runs + 1))
+    sleep 0.1
+done
+wait "$FLOOD_PID"
+echo "    slq status: $runs runs, slowest $slowest ms"
+flood() { awk -v k="$1" '$1 == k {print $2}' "$T/http_flood.out"; }
+sed 's/^/    flood: /' "$T/http_flood.out"
+check "slq status answers in under 1 s every time ($runs runs, slowest $slowest ms)" \
+    test "$slow" -eq 0 -a "$runs" -ge 5
+check "the attacker's extra connections were turned away ($(flood refused))" \
+    test "$(flood refused)" -ge 100
+check "slowloris connections were closed while trickling ($(flood slow_closed))" \
+    test "$(flood slow_closed)" -ge 1
+check "at the header deadline, not later (longest $(flood slow_life_max_ms) ms)" \
+    test "$(flood slow_life_max_ms)" -lt 7000
+check "and none was left open longer ($(flood slow_open_max_ms) ms)" \
+    test "$(flood slow_open_max_ms)" -lt 7000
+W=$(warns 0 "$FROM0")
+check "the node's warnings are rate-limited ($W WARN lines)" test "$W" -lt 20
+check "the refusal warnings carry the count of the ones held back" \
+    grep -q 'refused, address over its limit addr=127.0.0.2 max=32 suppressed=[1-9]' "$T/node0.log"
+
+for i in "${!PID[@]}"; do kill -TERM "${PID[$i]}" 2>/dev/null; done
+for i in "${!PID[@]}"; do wait "${PID[$i]}" 2>/dev/null; done
+PID=()
+summary
