@@ -4,10 +4,12 @@
  * inbound connections over SLQ_PEERS_MAX, the open count), one dialer per configured peer
  * address (a backoff timer and a getaddrinfo request for host names) and an array of
  * connection slots allocated at start: slot i < peers_count is dialer i's outbound
- * connection, the SLQ_PEERS_MAX slots after them take inbound connections. A slot keeps its read
- * buffer (P2P_READ_BYTES, allocated on first use) and its write ring for the p2p's lifetime. It
- * also owns a copy of everything the config points to, the node key included (copied through
- * PKCS#8).
+ * connection, the SLQ_PEERS_MAX + 1 slots after them take inbound connections (one more than
+ * are kept: a new connection is accepted before inbound_admit decides, by its address and
+ * the others' states, whether it stays and which connection in handshake gives way). A slot
+ * keeps its read buffer (P2P_READ_BYTES, allocated on first use) and its write ring for the
+ * p2p's lifetime. It also owns a copy of everything the config points to, the node key
+ * included (copied through PKCS#8).
  *
  * Frames. The 4-byte big-endian length counts the Envelope bytes after it and is checked
  * before anything is read on: at most SLQ_P2P_HELLO_BYTES_MAX until the peer is admitted,
@@ -37,8 +39,9 @@
  * connection stayed up for P2P_STABLE_MS) after each failed or closed connection. A dialer
  * whose address led to ourselves, or to a node we are already connected to another way, is
  * parked: it dials again only when that node's connection goes down. The handshake must
- * finish within handshake_ms of the dial or accept; admitted peers have no idle timeout
- * (TCP keepalive notices a dead one). height_fn is called with p2p_start's arg.
+ * finish within handshake_ms of the dial or accept, a whole deadline that no byte received
+ * pushes back; admitted peers have no idle timeout (TCP keepalive notices a dead one).
+ * height_fn is called with p2p_start's arg.
  *
  * Threading: the loop thread only. Handles are freed only in their close callbacks; the
  * p2p is freed by the last of them (p2p_free_if_done). */
@@ -55,6 +58,7 @@
 #include "slq/log.h"
 
 #include "conn_slots.h"
+#include "log_limit.h"
 
 #define P2P_CHALLENGE_BYTES 32u   /* a Hello's random challenge */
 #define P2P_PREIMAGE_TAG    0x02u /* first byte of a HelloAck's signed preimage (p2p.h) */
@@ -144,6 +148,8 @@ typedef struct conn {
     bool in_frame; /* the length of the next frame has been read */
     bool in_big;   /* the frame is read into big */
     uint64_t admitted_ms;
+    uint64_t accepted_ms; /* inbound: the oldest in handshake gives way when all are taken */
+    conn_addr addr;       /* inbound: the remote's, for SLQ_P2P_HANDSHAKES_PER_ADDR_MAX */
     uint64_t peer_height;
     uint32_t frame_len;
     uint8_t *rbuf; /* P2P_READ_BYTES; [roff, rlen) read but not decoded */
@@ -183,8 +189,14 @@ struct p2p {
     void *closed_arg;
     dialer *dialers;
     size_t dialers_count;
-    conn *conns; /* dialers_count outbound slots, then SLQ_PEERS_MAX inbound */
+    conn *conns; /* dialers_count outbound slots, then SLQ_PEERS_MAX + 1 inbound */
     size_t conns_count;
+    log_limit per_addr_log; /* inbound refused: its address has too many in handshake */
+    log_limit full_log;     /* inbound refused: every inbound slot admitted */
+    log_limit evict_log;    /* the oldest inbound in handshake closed for a new one */
+    log_limit refuse_log;   /* handshakes refused (conn_refuse) */
+    log_limit frame_log;    /* bad frames before admission */
+    log_limit timeout_log;  /* handshake deadlines passed */
     size_t admitted_count;
     unsigned handles_open; /* dialer timers */
     unsigned gai_pending;
@@ -491,10 +503,23 @@ static void conn_close(conn *c) {
     uv_close((uv_handle_t *) &c->timer, conn_close_cb);
 }
 
+/* Whether a warning about c may be written now: always for an admitted peer (a validator
+ * misbehaving is news) and for our own dials (their backoff bounds them), at most once per
+ * interval of `l` for an inbound connection before admission (anyone can open those by the
+ * thousand). Sets *suppressed to the count held back. */
+static bool conn_warn_ok(conn *c, log_limit *l, uint64_t *suppressed) {
+    *suppressed = 0;
+    if (c->state == CONN_ADMITTED || c->d != NULL) return true;
+    return log_limit_allow(l, uv_now(c->p->loop), suppressed);
+}
+
 /* Logs why the handshake failed and closes. */
 static void conn_refuse(conn *c, const char *why) {
-    log_warn("p2p: handshake: refused peer=%u remote=%s key=%s reason=%s", c->id, c->remote,
-             c->key_text, why);
+    uint64_t suppressed = 0;
+    if (conn_warn_ok(c, &c->p->refuse_log, &suppressed)) {
+        log_warn("p2p: handshake: refused peer=%u remote=%s key=%s reason=%s suppressed=%" PRIu64,
+                 c->id, c->remote, c->key_text, why, suppressed);
+    }
     conn_close(c);
 }
 
@@ -917,9 +942,13 @@ static void conn_frame(conn *c, const uint8_t *data, size_t len) {
     } else if (bad == NULL && c->state == CONN_ADMITTED && env_is_handshake(env)) {
         bad = "handshake message after the handshake";
     }
+    uint64_t suppressed = 0;
+    if (bad != NULL && conn_warn_ok(c, &p->frame_log, &suppressed)) {
+        log_warn("p2p: read: %s, disconnecting peer=%u remote=%s key=%s bytes=%zu "
+                 "suppressed=%" PRIu64,
+                 bad, c->id, c->remote, c->key_text, len, suppressed);
+    }
     if (bad != NULL) {
-        log_warn("p2p: read: %s, disconnecting peer=%u remote=%s key=%s bytes=%zu", bad, c->id,
-                 c->remote, c->key_text, len);
         conn_close(c);
     } else if (env->msg_case == SLQ__ENVELOPE__MSG_HELLO) {
         conn_on_hello(c, env->hello);
@@ -971,9 +1000,12 @@ static bool conn_step(conn *c) {
         uint32_t len = be32_read(c->rbuf + c->roff);
         uint32_t max = c->state == CONN_ADMITTED ? SLQ_FRAME_BYTES_MAX : SLQ_P2P_HELLO_BYTES_MAX;
         if (len > max) {
-            log_warn("p2p: read: frame too large, disconnecting peer=%u remote=%s key=%s "
-                     "bytes=%u max=%u",
-                     c->id, c->remote, c->key_text, len, max);
+            uint64_t suppressed = 0;
+            if (conn_warn_ok(c, &c->p->frame_log, &suppressed)) {
+                log_warn("p2p: read: frame too large, disconnecting peer=%u remote=%s key=%s "
+                         "bytes=%u max=%u suppressed=%" PRIu64,
+                         c->id, c->remote, c->key_text, len, max, suppressed);
+            }
             conn_close(c);
             return false;
         }
@@ -1063,8 +1095,11 @@ static void conn_read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
 
 static void conn_timer_cb(uv_timer_t *t) {
     conn *c = t->data;
-    log_info("p2p: handshake: timeout peer=%u remote=%s key=%s ms=%u", c->id, c->remote,
-             c->key_text, c->p->handshake_ms);
+    uint64_t suppressed = 0;
+    if (conn_warn_ok(c, &c->p->timeout_log, &suppressed)) {
+        log_info("p2p: handshake: timeout peer=%u remote=%s key=%s ms=%u suppressed=%" PRIu64,
+                 c->id, c->remote, c->key_text, c->p->handshake_ms, suppressed);
+    }
     conn_close(c);
 }
 
@@ -1130,6 +1165,82 @@ static conn *inbound_slot_free(p2p *p) {
     return NULL;
 }
 
+static bool inbound_slot_closing(const p2p *p) {
+    for (size_t i = p->dialers_count; i < p->conns_count; i++) {
+        if (p->conns[i].state == CONN_CLOSING) return true;
+    }
+    return false;
+}
+
+static bool conn_in_handshake(const conn *c) {
+    return c->state == CONN_CONNECTING || c->state == CONN_HANDSHAKE;
+}
+
+/* The inbound connections besides `c`, as admission sees them. */
+typedef struct {
+    size_t kept;         /* not closing */
+    size_t same_addr;    /* in handshake, from c's address */
+    conn *oldest_unauth; /* in handshake, accepted first; NULL if none */
+} inbound_census;
+
+static inbound_census inbound_count(p2p *p, const conn *c) {
+    inbound_census n = {0};
+    for (size_t i = p->dialers_count; i < p->conns_count; i++) {
+        conn *o = &p->conns[i];
+        if (o == c || o->state == CONN_FREE || o->state == CONN_CLOSING) continue;
+        n.kept++;
+        if (!conn_in_handshake(o)) continue;
+        if (conn_addr_equal(&o->addr, &c->addr)) n.same_addr++;
+        if (n.oldest_unauth == NULL || o->accepted_ms < n.oldest_unauth->accepted_ms ||
+            (o->accepted_ms == n.oldest_unauth->accepted_ms && o->id < n.oldest_unauth->id)) {
+            n.oldest_unauth = o;
+        }
+    }
+    SLQ_ASSERT(n.same_addr <= n.kept);
+    return n;
+}
+
+/* Decides whether the inbound connection just accepted into c stays: not if its address
+ * has SLQ_P2P_HANDSHAKES_PER_ADDR_MAX connections in handshake already, nor if all
+ * SLQ_PEERS_MAX inbound slots hold admitted peers; if some hold connections still in
+ * handshake, the oldest of them is closed for it. So unauthenticated connections, however
+ * many, can delay a peer's admission by at most one handshake deadline, never keep it out.
+ * Returns false (c closed, logged at most once per interval) if c does not stay. */
+static bool inbound_admit(p2p *p, conn *c) {
+    inbound_census n = inbound_count(p, c);
+    uint64_t now = uv_now(p->loop);
+    uint64_t suppressed = 0;
+    char addr[CONN_ADDR_TEXT_BYTES];
+    if (n.same_addr >= SLQ_P2P_HANDSHAKES_PER_ADDR_MAX) {
+        if (log_limit_allow(&p->per_addr_log, now, &suppressed)) {
+            conn_addr_format(addr, &c->addr);
+            log_warn("p2p: accept: refused, address has too many handshakes addr=%s max=%u "
+                     "suppressed=%" PRIu64,
+                     addr, SLQ_P2P_HANDSHAKES_PER_ADDR_MAX, suppressed);
+        }
+        conn_close(c);
+        return false;
+    }
+    if (n.kept < SLQ_PEERS_MAX) return true;
+    SLQ_ASSERT(n.kept == SLQ_PEERS_MAX);
+    if (n.oldest_unauth == NULL) {
+        if (log_limit_allow(&p->full_log, now, &suppressed)) {
+            log_warn("p2p: accept: refused, every inbound slot admitted max=%u "
+                     "suppressed=%" PRIu64,
+                     SLQ_PEERS_MAX, suppressed);
+        }
+        conn_close(c);
+        return false;
+    }
+    if (log_limit_allow(&p->evict_log, now, &suppressed)) {
+        log_info("p2p: accept: inbound slots full, closing the oldest in handshake peer=%u "
+                 "remote=%s for peer=%u suppressed=%" PRIu64,
+                 n.oldest_unauth->id, n.oldest_unauth->remote, c->id, suppressed);
+    }
+    conn_close(n.oldest_unauth);
+    return true;
+}
+
 /* Accepts the pending connection into the free slot c. Returns false if the connection is
  * still pending; true once accepted, even if it failed afterwards. */
 static bool conn_accept(p2p *p, conn *c) {
@@ -1146,7 +1257,10 @@ static bool conn_accept(p2p *p, conn *c) {
     r = uv_tcp_getpeername(&c->tcp, (struct sockaddr *) &sa, &sa_len);
     if (r == 0) addr_format(c->remote, &sa);
     if (r != 0) memcpy(c->remote, "?", 2);
+    (void) conn_addr_of(&c->addr, &c->tcp); /* unknown (counted with no other) on failure */
+    c->accepted_ms = uv_now(p->loop);
     log_debug("p2p: accept: peer=%u remote=%s", c->id, c->remote);
+    if (!inbound_admit(p, c)) return true;
     conn_timer_start(c, p->handshake_ms);
     if (c->state == CONN_CONNECTING) conn_established(c);
     return true;
@@ -1156,7 +1270,8 @@ static bool conn_accept(p2p *p, conn *c) {
 static conn_slots_take p2p_take(void *arg) {
     p2p *p = arg;
     conn *c = inbound_slot_free(p);
-    return c != NULL && conn_accept(p, c) ? CONN_SLOTS_TAKEN : CONN_SLOTS_REFUSE;
+    if (c == NULL) return inbound_slot_closing(p) ? CONN_SLOTS_LATER : CONN_SLOTS_REFUSE;
+    return conn_accept(p, c) ? CONN_SLOTS_TAKEN : CONN_SLOTS_REFUSE;
 }
 
 /* ------------------------------------------------------------------ start and close */
@@ -1314,7 +1429,12 @@ static slq_err p2p_alloc(p2p **out, uv_loop_t *loop, const p2p_config *cfg) {
     };
     conn_slots_init(&p->slots, loop, &slots_cfg);
     p->dialers_count = cfg->peers_count;
-    p->conns_count = cfg->peers_count + SLQ_PEERS_MAX;
+    p->conns_count = cfg->peers_count + SLQ_PEERS_MAX + 1; /* + the one being admitted */
+    log_limit *limits[] = {&p->per_addr_log, &p->full_log,  &p->evict_log,
+                           &p->refuse_log,   &p->frame_log, &p->timeout_log};
+    for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
+        log_limit_init(limits[i], LOG_LIMIT_INTERVAL_MS);
+    }
     p->conns = calloc(p->conns_count, sizeof *p->conns);
     p->dialers = calloc(p->dialers_count > 0 ? p->dialers_count : 1, sizeof *p->dialers);
     slq_err e = p->conns == NULL || p->dialers == NULL ? SLQ_NO_MEMORY : SLQ_OK;

@@ -15,7 +15,11 @@
  *
  * Dialling: each configured peer address is dialled and re-dialled after a failure or a
  * disconnect with exponential backoff (100 ms doubling to 5 s, with jitter). Inbound
- * connections are accepted up to SLQ_PEERS_MAX.
+ * connections are accepted up to SLQ_PEERS_MAX: at most SLQ_P2P_HANDSHAKES_PER_ADDR_MAX of one
+ * address still in their handshake (one more is closed at accept); when all are taken, a new
+ * one closes the oldest still in its handshake (admitted peers are never closed for it), or
+ * is closed at once if every one is admitted. Warnings about inbound connections not yet
+ * admitted (refusals, bad frames, deadlines) are written at most once per 10 s per kind.
  *
  * Messages of admitted peers are handed to msg_fn; the caller validates them (signatures,
  * rules) and calls p2p_disconnect for a peer that sent invalid data. Writes are queued per

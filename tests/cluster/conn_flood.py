@@ -88,8 +88,8 @@ def close(c, by_server):
     c.sock.close()
 
 
-def first_bytes():
-    return b"GET /v1/status HTTP/1.1\r\nX-Slow: " if args.proto == "http" else b"\x00"
+def first_bytes():  # raw: the length of a 64-byte frame, whose bytes then trickle
+    return b"GET /v1/status HTTP/1.1\r\nX-Slow: " if args.proto == "http" else b"\x00\x00\x00\x40"
 
 
 while True:
@@ -139,7 +139,7 @@ while True:
         if c is None or not c.slow or c.connected_at is None or now < c.next_byte:
             continue
         try:
-            c.sock.send(b"a" if args.proto == "http" else b"\x00")
+            c.sock.send(b"a" if args.proto == "http" else b"\x0a")
             c.sent += 1
         except OSError:
             pass

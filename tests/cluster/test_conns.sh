@@ -8,6 +8,9 @@
 #     flood (SLQ_FLOOD_SECONDS, 15 s by default: the issue asks for 30, which the CI budget
 #     cannot spare); a slowloris connection is closed at the header deadline (5 s) although it
 #     keeps trickling; the node writes few WARN lines (refusals are rate-limited);
+#   - p2p: with unauthenticated connections flooding validator 1 from six addresses, its
+#     height advances at the pace it had before, a transaction sent to it commits within 2 s,
+#     it keeps its validator peers, and a node that only dials in (an observer) is admitted.
 # usage: test_conns.sh SLQ SLQD. Prints "N passed, N failed"; stops within about a minute.
 set -u
 SLQ=${1:?usage: test_conns.sh SLQ SLQD}
@@ -100,6 +103,45 @@ W=$(warns 0 "$FROM0")
 check "the node's warnings are rate-limited ($W WARN lines)" test "$W" -lt 20
 check "the refusal warnings carry the count of the ones held back" \
     grep -q 'refused, address over its limit addr=127.0.0.2 max=32 suppressed=[1-9]' "$T/node0.log"
+
+echo "== p2p: unauthenticated connections flood validator 1"
+H0=$(height 1)
+T0=$(now_ms)
+sleep 4
+NORMAL=$(($(height 1) - H0))
+NORMAL_MS=$(($(now_ms) - T0))
+FROM1=$(($(wc -l <"$T/node1.log") + 1))
+"$PY" "$FLOOD" --port $((BASE + 2)) --proto raw --idle 400 --slow 40 --rate 300 --seconds 12 \
+    --source 127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5,127.0.0.6,127.0.0.7 >"$T/p2p_flood.out" 2>&1 &
+FLOOD_PID=$!
+sleep 1
+start 4 # dials in during the flood
+H0=$(height 1)
+T0=$(now_ms)
+sleep 4
+DURING=$(($(height 1) - H0))
+DURING_MS=$(($(now_ms) - T0))
+echo "    validator 1: $NORMAL blocks in $NORMAL_MS ms before, $DURING in $DURING_MS ms during"
+# Blocks per second during the flood at least 70% of before (empty blocks every 500 ms).
+check "validator 1's height advances at its pace ($NORMAL blocks in $NORMAL_MS ms before, $DURING in $DURING_MS ms during)" \
+    test $((DURING * NORMAL_MS * 10)) -ge $((NORMAL * DURING_MS * 7)) -a "$DURING" -ge 3
+T0=$(now_ms)
+check "a transaction sent to validator 1 commits" \
+    "$SLQ" --node "$(api 1)" --json issue --key "$K/issuer.pem" --to "$INTER" --amount 1 \
+    --program general --ref FLOOD1
+MS=$(($(now_ms) - T0))
+check "within 2 s ($MS ms)" test "$MS" -le 2000
+check "validator 1 keeps its three validator peers" test "$(peers_of 1)" -ge 3
+for _ in $(seq 1 20); do
+    [ "$(peers_of 4)" = 4 ] && break
+    sleep 0.25
+done
+check "the observer dialling in is admitted by all four, validator 1 too ($(peers_of 4))" \
+    test "$(peers_of 4)" = 4
+wait "$FLOOD_PID"
+sed 's/^/    flood: /' "$T/p2p_flood.out"
+W=$(warns 1 "$FROM1")
+check "validator 1's warnings are rate-limited ($W WARN lines)" test "$W" -lt 20
 
 for i in "${!PID[@]}"; do kill -TERM "${PID[$i]}" 2>/dev/null; done
 for i in "${!PID[@]}"; do wait "${PID[$i]}" 2>/dev/null; done

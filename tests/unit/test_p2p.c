@@ -1019,6 +1019,141 @@ static void test_a_connection_that_never_finishes_the_handshake_is_closed_at_the
     fixture_end(&f);
 }
 
+/* A silent client socket connected to 127.0.0.1:port from source address `src` (127.0.0.0/8
+ * is all loopback: other client addresses); -1 on failure. The kernel completes the
+ * connection; the node accepts it when the loop turns. */
+static int silent_from(const char *src, uint16_t port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return -1;
+    struct sockaddr_in from = {.sin_family = AF_INET};
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(port)};
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (inet_pton(AF_INET, src, &from.sin_addr) != 1 ||
+        bind(fd, (struct sockaddr *) &from, sizeof from) != 0 ||
+        connect(fd, (struct sockaddr *) &to, sizeof to) != 0) {
+        (void) close(fd); /* failed already */
+        return -1;
+    }
+    return fd;
+}
+
+/* True once the node closed fd (what it sent before, its Hello, is read and dropped). */
+static bool silent_closed(int fd) {
+    uint8_t buf[4096];
+    for (;;) {
+        ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n > 0) continue;
+        if (n == 0) return true;
+        return errno == ECONNRESET || errno == EPIPE;
+    }
+}
+
+static void test_an_address_with_too_many_connections_in_handshake_gets_no_more(void) {
+    fixture f;
+    fixture_init(&f);
+    fixture_start(&f);
+    tnode *a = &f.nodes[0];
+    node_start(&f, a, 0, 0, NULL, 0, NULL); /* handshake deadline 5 s */
+    int fds[SLQ_P2P_HANDSHAKES_PER_ADDR_MAX];
+    for (unsigned i = 0; i < SLQ_P2P_HANDSHAKES_PER_ADDR_MAX; i++) {
+        fds[i] = silent_from("127.0.0.2", a->port);
+        CHECK(fds[i] >= 0);
+    }
+    run_for(&f, 100);
+    int over = silent_from("127.0.0.2", a->port);
+    int other = silent_from("127.0.0.3", a->port);
+    CHECK(over >= 0 && other >= 0);
+    run_for(&f, 100);
+    CHECK(silent_closed(over)); /* one more from the same address: closed at once */
+    CHECK(!silent_closed(other));
+    for (unsigned i = 0; i < SLQ_P2P_HANDSHAKES_PER_ADDR_MAX; i++) CHECK(!silent_closed(fds[i]));
+    tnode *b = &f.nodes[1]; /* a peer (from 127.0.0.1) still gets in */
+    node_start(&f, b, 1, 0, &a->port, 1, NULL);
+    WAIT_FOR(&f, p2p_peers_count(a->p) == 1, WAIT_MS);
+    for (unsigned i = 0; i < SLQ_P2P_HANDSHAKES_PER_ADDR_MAX; i++) (void) close(fds[i]);
+    (void) close(over);  /* ours */
+    (void) close(other); /* ours */
+    fixture_end(&f);
+}
+
+static void test_a_handshake_trickled_a_byte_at_a_time_is_closed_at_the_deadline(void) {
+    fixture f;
+    fixture_init(&f);
+    fixture_start(&f);
+    tnode *a = &f.nodes[0];
+    node_opts o = {.handshake_ms = 200};
+    node_start(&f, a, 0, 0, NULL, 0, &o);
+    int fd = silent_from("127.0.0.2", a->port);
+    CHECK(fd >= 0);
+    static const uint8_t frame[] = {0, 0, 0, 100}; /* a 100-byte frame, then its bytes */
+    uint64_t start = uv_now(&f.loop);
+    bool closed = false;
+    for (unsigned i = 0; i < 40 && !closed; i++) { /* a byte every 30 ms, 1.2 s at most */
+        uint8_t byte = i < sizeof frame ? frame[i] : 0x0a;
+        (void) send(fd, &byte, 1, MSG_NOSIGNAL); /* fails once closed */
+        run_for(&f, 30);
+        closed = silent_closed(fd);
+    }
+    CHECK(closed);
+    CHECK(uv_now(&f.loop) - start < 600); /* 200 ms from accept, however the bytes trickle */
+    (void) close(fd);                     /* ours */
+    fixture_end(&f);
+}
+
+static void test_warnings_about_unauthenticated_connections_are_rate_limited(void) {
+    fixture f;
+    fixture_init(&f);
+    fixture_start(&f);
+    tnode *a = &f.nodes[0];
+    node_start(&f, a, 0, 0, NULL, 0, NULL);
+    static const uint8_t garbage[] = {0, 0, 0, 5, 0xff, 0xff, 0xff, 0xff, 0xff};
+    log_capture lc;
+    capture_begin(&lc);
+    int fds[3];
+    for (unsigned i = 0; i < 3; i++) {
+        fds[i] = silent_from("127.0.0.2", a->port);
+        CHECK(fds[i] >= 0 && raw_write(fds[i], garbage, sizeof garbage));
+    }
+    run_for(&f, 200);
+    capture_end(&lc);
+    for (unsigned i = 0; i < 3; i++) CHECK(silent_closed(fds[i])); /* each is closed */
+    CHECK_EQ_INT(count_of(lc.text, "frame does not decode"), 1);   /* one line says so */
+    for (unsigned i = 0; i < 3; i++) (void) close(fds[i]);
+    free(lc.text);
+    fixture_end(&f);
+}
+
+#define FLOOD_ADDRS 4u /* 4 addresses x 8 in handshake = SLQ_PEERS_MAX */
+_Static_assert(FLOOD_ADDRS *SLQ_P2P_HANDSHAKES_PER_ADDR_MAX >= SLQ_PEERS_MAX - 1,
+               "the flood fills the inbound slots");
+
+static void test_full_inbound_slots_make_room_for_a_peer_by_closing_the_oldest_handshake(void) {
+    fixture f;
+    fixture_init(&f);
+    fixture_start(&f);
+    tnode *a = &f.nodes[0], *b = &f.nodes[1], *c = &f.nodes[2];
+    node_start(&f, a, 0, 0, NULL, 0, NULL);
+    node_start(&f, c, 2, 0, &a->port, 1, NULL); /* an admitted inbound peer, the oldest */
+    WAIT_FOR(&f, p2p_peers_count(a->p) == 1, WAIT_MS);
+    int fds[SLQ_PEERS_MAX - 1]; /* the other inbound slots: silent, in handshake */
+    char src[32];
+    for (unsigned i = 0; i < SLQ_PEERS_MAX - 1; i++) {
+        (void) snprintf(src, sizeof src, "127.0.0.%u", 2 + i / SLQ_P2P_HANDSHAKES_PER_ADDR_MAX);
+        fds[i] = silent_from(src, a->port);
+        CHECK(fds[i] >= 0);
+        run_for(&f, 2); /* accepted one after the other */
+    }
+    run_for(&f, 50);
+    for (unsigned i = 0; i < SLQ_PEERS_MAX - 1; i++) CHECK(!silent_closed(fds[i]));
+    node_start(&f, b, 1, 0, &a->port, 1, NULL); /* dials in while every slot is taken */
+    WAIT_FOR(&f, p2p_peers_count(a->p) == 2, WAIT_MS);
+    CHECK(silent_closed(fds[0])); /* the oldest in handshake gave way */
+    for (unsigned i = 1; i < SLQ_PEERS_MAX - 1; i++) CHECK(!silent_closed(fds[i]));
+    CHECK_EQ_INT(a->downs, 0); /* the admitted peer kept its slot */
+    for (unsigned i = 0; i < SLQ_PEERS_MAX - 1; i++) (void) close(fds[i]);
+    fixture_end(&f);
+}
+
 static void test_a_frame_of_exactly_the_frame_limit_passes_after_the_handshake(void) {
     fixture f;
     fixture_init(&f);
@@ -1160,6 +1295,10 @@ static void test_p2p_close_with_live_connections_frees_everything(void) {
 }
 
 TEST_MAIN("p2p", TEST(test_two_nodes_that_list_each_other_connect_once_and_exchange_a_broadcast),
+          TEST(test_an_address_with_too_many_connections_in_handshake_gets_no_more),
+          TEST(test_warnings_about_unauthenticated_connections_are_rate_limited),
+          TEST(test_a_handshake_trickled_a_byte_at_a_time_is_closed_at_the_deadline),
+          TEST(test_full_inbound_slots_make_room_for_a_peer_by_closing_the_oldest_handshake),
           TEST(test_three_nodes_form_a_full_mesh_and_a_broadcast_skips_the_excluded_peer),
           TEST(test_a_node_with_an_unknown_key_is_refused_at_the_handshake_and_logged),
           TEST(test_a_node_with_another_genesis_hash_is_refused),
