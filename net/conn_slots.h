@@ -20,9 +20,11 @@
  *
  * Usage: embed a conn_slots in the server, conn_slots_init it, conn_slots_listen. take_fn
  * takes a pending connection into a free slot with conn_slots_accept and counts it with
- * conn_slots_opened; the slot's release calls conn_slots_released, then conn_slots_retry
- * (an inbound slot freed up) unless the server is closing. conn_slots_close stops listening;
- * the server frees itself once conn_slots_done holds (and its own handles are closed).
+ * conn_slots_opened (or answers CONN_SLOTS_LATER when no slot is free but one is closing: the
+ * connection then waits in libuv for conn_slots_retry); the slot's release calls
+ * conn_slots_released, then conn_slots_retry (an inbound slot freed up) unless the server is
+ * closing. conn_slots_close stops listening; the server frees itself once conn_slots_done
+ * holds (and its own handles are closed).
  *
  * Threading: the loop thread only. The listener and spare are freed in their close
  * callbacks, which call closed_fn: that is where the owner checks whether it can free

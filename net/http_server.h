@@ -84,7 +84,7 @@ typedef void (*http_handler_fn)(void *arg, const http_request *req);
 typedef void (*http_closed_fn)(void *arg);
 
 typedef struct {
-    size_t conns_max;          /* open connections; one more is accepted and closed */
+    size_t conns_max;          /* open connections kept (see "Connections" above) */
     size_t conns_per_addr_max; /* open connections of one client address (IPv6: its /64) */
     size_t header_bytes_max;   /* request line and headers of one request */
     size_t body_bytes_max;     /* body of one request (after de-chunking) */
