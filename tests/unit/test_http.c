@@ -1169,6 +1169,28 @@ static void test_a_kept_alive_connection_idles_longer_than_the_header_deadline(v
     CHECK_EQ_INT(atomic_load(&f.handled), 2);
 }
 
+static void client_pipelined_partial(fixture *f) {
+    cli c;
+    resp r;
+    CHECK(cli_open(&c, f));
+    CHECK(cli_send_str(&c, "GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\nX-Slow: "));
+    CHECK(cli_response(&c, &r));
+    CHECK_EQ_INT(r.status, 200);
+    uint64_t t0 = now_ms();
+    CHECK(cli_closed(&c)); /* /b began with the first send: its header deadline runs */
+    CHECK(now_ms() - t0 < 900);
+    cli_close(&c);
+}
+
+static void test_a_request_pipelined_behind_an_answer_gets_the_header_deadline(void) {
+    fixture f = {0};
+    http_limits lim = small_limits();
+    lim.idle_ms = 3000;
+    lim.header_ms = 100;
+    fixture_run(&f, &lim, client_pipelined_partial, NULL);
+    CHECK_EQ_INT(atomic_load(&f.handled), 1);
+}
+
 static void client_versions(fixture *f) {
     static const struct {
         const char *req;
@@ -1398,6 +1420,7 @@ TEST_MAIN("http", TEST(test_default_limits_come_from_limits_h),
           TEST(test_the_per_address_limit_counts_ipv6_clients_too),
           TEST(test_a_body_trickled_past_the_body_deadline_is_closed),
           TEST(test_a_kept_alive_connection_idles_longer_than_the_header_deadline),
+          TEST(test_a_request_pipelined_behind_an_answer_gets_the_header_deadline),
           TEST(test_http_versions_other_than_1_0_and_1_1_are_refused),
           TEST(test_log_limit_lets_one_line_through_per_interval_with_the_count),
           TEST(test_idle_connection_is_closed_by_the_timer),
