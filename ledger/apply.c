@@ -335,6 +335,16 @@ static slq_err issue_expiry(apply_ctx *a, const Slq__Issue *is, const Slq__Progr
         if (*expires <= t)
             return reject(a, SLQ_EXPIRY_INVALID, "%lld <= block time %lld", (long long) *expires,
                           (long long) t);
+        /* An explicit expiry may shorten a voucher's life, never lengthen it: not past the
+         * policy window's end, nor past the program's own expiry when it sets one. */
+        int64_t until = a->l->genesis->policy->valid_until_ms, longest = 0;
+        if (*expires > until)
+            return reject(a, SLQ_EXPIRY_INVALID, "%lld > the policy window's end %lld",
+                          (long long) *expires, (long long) until);
+        if (p->expiry_ms > 0 && amount_add(&longest, t, p->expiry_ms) == SLQ_OK &&
+            *expires > longest)
+            return reject(a, SLQ_EXPIRY_INVALID, "%lld > block time + program %s's expiry = %lld",
+                          (long long) *expires, p->name, (long long) longest);
         return SLQ_OK;
     }
     if (p->expiry_ms == 0) {

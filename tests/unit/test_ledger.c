@@ -356,6 +356,15 @@ static void test_issue_expiry_explicit_default_and_program(void) {
     Slq__Voucher *v = voucher_row(&f, id);
     CHECK_EQ_INT(v->expires_at_ms, f.time_ms + 30 * DAY_MS);
     slq__voucher__free_unpacked(v, NULL);
+    /* An explicit expiry shortens, never lengthens: up to the policy window's end, and up to
+     * the program's own expiry when it sets one; INT64_MAX is refused. */
+    CHECK_ERR(fx_issue(&f, NULL, K_H1, P_GENERAL, 100, 0, NULL, fx_valid_until_ms()), SLQ_OK);
+    CHECK_ERR(fx_issue(&f, NULL, K_H1, P_GENERAL, 100, 0, NULL, fx_valid_until_ms() + 1),
+              SLQ_EXPIRY_INVALID);
+    CHECK_ERR(fx_issue(&f, NULL, K_H1, P_GENERAL, 100, 0, NULL, INT64_MAX), SLQ_EXPIRY_INVALID);
+    CHECK_ERR(fx_issue(&f, NULL, K_H1, P_SHARED, 100, 0, NULL, f.time_ms + 30 * DAY_MS), SLQ_OK);
+    CHECK_ERR(fx_issue(&f, NULL, K_H1, P_SHARED, 100, 0, NULL, f.time_ms + 30 * DAY_MS + 1),
+              SLQ_EXPIRY_INVALID);
     fx_deinit(&f);
 }
 

@@ -185,7 +185,9 @@ static slq_err expect_issue(const model *m, const issue_args *a, int64_t t) {
         if (a->amount > share_limit(a->cost)) return SLQ_SHARE_EXCEEDED;
     }
     if (a->ref != NONE && m->app_ref[a->ref]) return SLQ_APPLICATION_REF_USED;
-    if (a->expires_ms != 0 && a->expires_ms <= t) return SLQ_EXPIRY_INVALID;
+    if (a->expires_ms != 0 && (a->expires_ms <= t || a->expires_ms > fx_valid_until_ms() ||
+                               (a->program == P_SHARED && a->expires_ms > t + FX_SHARED_EXPIRY_MS)))
+        return SLQ_EXPIRY_INVALID;
     return expect_caps(m, a, budget_year(t));
 }
 
@@ -703,6 +705,10 @@ static void issue_expiry(world *w, issue_args *a) {
         case 2:
         case 3:
             a->expires_ms = t + 1 + (int64_t) below(&w->r, 60 * DAY_MS);
+            break;
+        case 4: /* at or just past the longest allowed: the window's end, `shared`'s expiry */
+            a->expires_ms = (below(&w->r, 2) ? fx_valid_until_ms() : t + FX_SHARED_EXPIRY_MS) +
+                            (int64_t) below(&w->r, 2);
             break;
         default:
             a->expires_ms = 0; /* the program's default */
