@@ -529,15 +529,24 @@ static slq_err execute_block(chain *c, const uint8_t *block, size_t len, const e
     return err;
 }
 
+/* Every refusal says why: where no check wrote a reason, the error's own text does. */
+static slq_err why_filled(slq_err err, char *why, size_t why_cap) {
+    if (err != SLQ_OK && why != NULL && why_cap > 0 && why[0] == '\0')
+        SLQ_WHY("%s (%s)", slq_err_str(err), slq_err_name(err));
+    return err;
+}
+
 slq_err chain_apply_block(chain *c, const uint8_t *block, size_t len, const uint8_t *cert,
                           size_t cert_len, char *why, size_t why_cap) {
-    if (cert == NULL) return SLQ_CERT_INVALID;
+    if (why != NULL && why_cap > 0) why[0] = '\0';
+    if (cert == NULL) return why_filled(SLQ_CERT_INVALID, why, why_cap);
     execute_opts o = {.cert = cert, .cert_len = cert_len, .commit = true};
-    return execute_block(c, block, len, &o, why, why_cap);
+    return why_filled(execute_block(c, block, len, &o, why, why_cap), why, why_cap);
 }
 
 slq_err chain_check_block(chain *c, const uint8_t *block, size_t len, int64_t max_time_ms,
                           uint8_t hash[CRYPTO_HASH_BYTES], char *why, size_t why_cap) {
+    if (why != NULL && why_cap > 0) why[0] = '\0';
     execute_opts o = {.max_time_ms = max_time_ms, .hash = hash};
-    return execute_block(c, block, len, &o, why, why_cap);
+    return why_filled(execute_block(c, block, len, &o, why, why_cap), why, why_cap);
 }

@@ -168,7 +168,15 @@ static void test_another_node_replays_blocks_to_the_same_tip(void) {
         cert[cert_len - 1] ^= 1;
         CHECK_ERR(chain_apply_block(b, blk, blk_len, cert, cert_len, why, sizeof why),
                   SLQ_CERT_INVALID);
+        CHECK(why[0] != '\0'); /* the sync log says why, never an empty reason */
         cert[cert_len - 1] ^= 1;
+        /* Refusals that no check explains in its own words still say what they are. */
+        CHECK_ERR(
+            chain_apply_block(b, blk, SLQ_BLOCK_BYTES_MAX + 1, cert, cert_len, why, sizeof why),
+            SLQ_BLOCK_TOO_LARGE);
+        CHECK(strstr(why, "BLOCK_TOO_LARGE") != NULL);
+        CHECK_ERR(chain_apply_block(b, blk, blk_len, NULL, 0, why, sizeof why), SLQ_CERT_INVALID);
+        CHECK(strstr(why, "CERT_INVALID") != NULL);
         /* As a proposal: valid, its hash is the tip-to-be, a time too far ahead is refused,
          * and checking writes nothing. */
         uint8_t hash[32];
