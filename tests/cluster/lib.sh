@@ -131,6 +131,32 @@ cluster_nodes_cleanup() {
     [ -n "${KEEP:-}" ] && echo "kept $T" || rm -rf "$T"
 }
 cluster_nodes_trap() { trap cluster_nodes_cleanup EXIT; }
+# For tests that run several nodes from a testnet in $NET:
+# start I [slqd options]: starts node I (its log in $T/nodeI.log); stop I [signal] (TERM).
+start() {
+    local i=$1
+    shift
+    "$SLQD" --home "$NET/node$i" "$@" 2>>"$T/node$i.log" &
+    PID[$i]=$!
+}
+stop() {
+    kill "-${2:-TERM}" "${PID[$1]}" 2>/dev/null
+    wait "${PID[$1]}" 2>/dev/null
+    unset "PID[$1]"
+}
+# height I: node I's height (empty if it does not answer); block_hash I H: its block H's hash.
+height() { "$SLQ" --node "$(api "$1")" --json status 2>/dev/null | jget 'd["height"]'; }
+block_hash() { "$SLQ" --node "$(api "$1")" --json block "$2" 2>/dev/null | jget 'd["hash"]'; }
+# wait_height I H [SECONDS]: waits (default 30 s) until node I is at height >= H.
+wait_height() {
+    local end=$((SECONDS + ${3:-30})) h
+    while [ $SECONDS -lt $end ]; do
+        h=$(height "$1")
+        [ -n "$h" ] && [ "$h" -ge "$2" ] && return 0
+        sleep 0.2
+    done
+    return 1
+}
 # api I: node I's API URL.
 api() { echo "http://127.0.0.1:$((BASE + 2 * $1 + 1))"; }
 # pubhex PEM: the raw Ed25519 public key of a PEM key file, in hex.

@@ -186,7 +186,6 @@ BASE4=$(free_base_port 4)
 NET="$T/net4"
 "$SLQ" testnet --validators 4 --out "$NET" --base-port "$BASE4" >/dev/null || exit 1
 api() { echo "http://127.0.0.1:$((BASE4 + 2 * $1 + 1))"; }
-height() { "$SLQ" --node "$(api "$1")" --json status 2>/dev/null | jget 'd["height"]'; }
 for i in 0 1 2 3; do
     set_config "$NET/node$i/config.json" empty_block_interval_ms 30000
     "$SLQD" --home "$NET/node$i" 2>>"$T/net4-$i.log" &

@@ -49,11 +49,6 @@ json.dump(c, open(p, "w"))
 PY
 done
 
-start() { # start I
-    "$SLQD" --home "$NET/node$1" 2>>"$T/node$1.log" &
-    PID[$1]=$!
-}
-height() { "$SLQ" --node "$(api "$1")" --json status 2>/dev/null | jget 'd["height"]'; }
 peers_of() { curl -s "$(api "$1")/metrics" | awk '/^slq_peers / {print $2}'; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 # warns I FROM: WARN lines in node I's log from line FROM on.

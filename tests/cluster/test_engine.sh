@@ -45,27 +45,7 @@ json.dump(c, open(p, "w"))
 PY
 done
 
-start() { # start I
-    "$SLQD" --home "$NET/node$1" 2>>"$T/node$1.log" &
-    PID[$1]=$!
-}
-stop() { # stop I [signal]
-    kill "-${2:-TERM}" "${PID[$1]}" 2>/dev/null
-    wait "${PID[$1]}" 2>/dev/null
-    unset "PID[$1]"
-}
-height() { "$SLQ" --node "$(api "$1")" --json status 2>/dev/null | jget 'd["height"]'; }
-block_hash() { "$SLQ" --node "$(api "$1")" --json block "$2" 2>/dev/null | jget 'd["hash"]'; }
 metric() { curl -s "$(api "$1")/metrics" | awk -v m="$2" '$1 == m {print $2}'; }
-wait_height() { # wait_height I H [SECONDS]: waits until node I is at height >= H
-    local end=$((SECONDS + ${3:-30})) h
-    while [ $SECONDS -lt $end ]; do
-        h=$(height "$1")
-        [ -n "$h" ] && [ "$h" -ge "$2" ] && return 0
-        sleep 0.3
-    done
-    return 1
-}
 # peer I ARGS...: P2P_SEND as node 4 towards node I; its verdict (and what --watch saw) in
 # $T/peer.out, node I's log lines written meanwhile in $T/peer.log.
 peer() {

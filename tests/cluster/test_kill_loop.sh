@@ -32,11 +32,6 @@ addr() { "$SLQ" address --key "$K/$1.pem"; }
 INTER=$(addr intermediary)
 H1=$(addr holder-1)
 
-start() { # start I
-    "$SLQD" --home "$NET/node$1" 2>>"$T/node$1.log" &
-    PID[$1]=$!
-}
-height() { "$SLQ" --node "$(api "$1")" --json status 2>/dev/null | jget 'd["height"]'; }
 # caught_up I: waits (at most 20 s) until node I is within one block of node J = I+1.
 caught_up() {
     local end=$((SECONDS + 20)) h o

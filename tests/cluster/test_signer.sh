@@ -34,27 +34,6 @@ json.dump(c, open(p, "w"))
 PY
 done
 
-start() { # start I [slqd options]
-    local i=$1
-    shift
-    "$SLQD" --home "$NET/node$i" "$@" 2>>"$T/node$i.log" &
-    PID[$i]=$!
-}
-stop() { # stop I
-    kill -TERM "${PID[$1]}" 2>/dev/null
-    wait "${PID[$1]}" 2>/dev/null
-    unset "PID[$1]"
-}
-height() { "$SLQ" --node "$(api "$1")" --json status 2>/dev/null | jget 'd["height"]'; }
-wait_height() { # wait_height I H [SECONDS]: waits until node I is at height >= H
-    local end=$((SECONDS + ${3:-30})) h
-    while [ $SECONDS -lt $end ]; do
-        h=$(height "$1")
-        [ -n "$h" ] && [ "$h" -ge "$2" ] && return 0
-        sleep 0.3
-    done
-    return 1
-}
 # refused I DESCRIPTION PATTERN [slqd options]: node I must exit 1 within 10 s, its last log
 # line "slqd: stopped: " followed by PATTERN (grep -F).
 refused() {

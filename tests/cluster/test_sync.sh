@@ -39,26 +39,6 @@ json.dump(c, open(p, "w"))
 PY
 done
 
-start() { # start I
-    "$SLQD" --home "$NET/node$1" 2>>"$T/node$1.log" &
-    PID[$1]=$!
-}
-stop() { # stop I [signal]
-    kill "-${2:-TERM}" "${PID[$1]}" 2>/dev/null
-    wait "${PID[$1]}" 2>/dev/null
-    unset "PID[$1]"
-}
-height() { "$SLQ" --node "$(api "$1")" --json status 2>/dev/null | jget 'd["height"]'; }
-block_hash() { "$SLQ" --node "$(api "$1")" --json block "$2" 2>/dev/null | jget 'd["hash"]'; }
-wait_height() { # wait_height I H [SECONDS]: waits until node I is at height >= H
-    local end=$((SECONDS + ${3:-30})) h
-    while [ $SECONDS -lt $end ]; do
-        h=$(height "$1")
-        [ -n "$h" ] && [ "$h" -ge "$2" ] && return 0
-        sleep 0.2
-    done
-    return 1
-}
 # line_of PATTERN FILE: the number of the first line of FILE matching PATTERN (grep -E), or
 # a number past any line.
 line_of() { grep -n -m1 -E "$1" "$2" | cut -d: -f1 | grep . || echo 999999999; }
