@@ -912,6 +912,8 @@ static const ProtobufCMessage *envelope_inner(const Slq__Envelope *env) {
             return &env->block_request->base;
         case SLQ__ENVELOPE__MSG_BLOCK_RESPONSE:
             return &env->block_response->base;
+        case SLQ__ENVELOPE__MSG_REFUSALS:
+            return &env->refusals->base;
         default:
             return NULL;
     }

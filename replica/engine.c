@@ -154,6 +154,7 @@ static void settle_block(engine *e, const uint8_t *block, size_t len) {
     e->blocks_committed++;
     slq__block__free_unpacked(b, NULL);
     propose_expire_gaps(e);
+    propose_recheck_hints(e);
 }
 
 /* After the tip moved (commit or sync): a fresh height for the machine. */
@@ -568,6 +569,9 @@ static void msg_cb(void *arg, uint32_t peer, const Slq__Envelope *env) {
             break;
         case SLQ__ENVELOPE__MSG_BLOCK_RESPONSE:
             on_block_response(e, peer, env->block_response);
+            break;
+        case SLQ__ENVELOPE__MSG_REFUSALS:
+            propose_on_refusals(e, peer, env->refusals);
             break;
         default:
             break; /* evidence is kept by each node from the votes it sees */

@@ -95,6 +95,11 @@ struct engine {
     Slq__Evidence *evidence[EVIDENCE_MAX];
     size_t evidence_count;
     uint64_t last_block_mono_ms;
+    /* Refusal hints (TxRefusals) for height hints_height, not yet committed: tried again
+     * here once it is (propose_recheck_hints). */
+    uint64_t hints_height;
+    size_t hints_count;
+    uint8_t hints[SLQ_BLOCK_TXS_MAX][CRYPTO_HASH_BYTES];
     unsigned open_handles;
     bool stopping;
 };
@@ -160,6 +165,13 @@ void propose_clear(engine *e);
 /* Drops the mempool's gapped transactions that waited SLQ_MEMPOOL_GAP_TTL_MS, each with a
  * TX_GAP_DROPPED result: on every commit and before building a block. */
 void propose_expire_gaps(engine *e);
+/* A proposer's TxRefusals from peer: kept for its height, or tried at once when that height
+ * is committed already. Malformed (too many, a hash of the wrong length): the peer is
+ * disconnected. */
+void propose_on_refusals(engine *e, uint32_t peer, const Slq__TxRefusals *r);
+/* After a commit: the kept hints of a committed height are tried again on the new state;
+ * those that still fail leave the mempool with their reason (and their signer's later ones). */
+void propose_recheck_hints(engine *e);
 /* The proposal of this height with that block hash, or NULL. */
 proposal_slot *propose_find(engine *e, const uint8_t *hash);
 /* Holds a block (malloc'd; taken) in a slot, the one it has if any; the oldest round is

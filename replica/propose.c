@@ -107,8 +107,12 @@ static void result_cb(void *arg, size_t i, const ledger_outcome *out) {
     snprintf(b->reasons[i], sizeof b->reasons[i], "%s", out->reason);
 }
 
+static void send_refusals(engine *e, uint64_t height, uint8_t (*hashes)[CRYPTO_HASH_BYTES],
+                          size_t n);
+
 /* Builds block tip+1 from the mempool; *block (malloc'd) and hash out. Refused candidates
- * leave the mempool with their reason. SLQ_NOT_FOUND, and nothing built, when no pending
+ * leave the mempool with their reason, and the peers are told (TxRefusals). SLQ_NOT_FOUND,
+ * and nothing built, when no pending
  * transaction can go in (each waits for an earlier nonce) and an empty block is not due. */
 static slq_err build_block(engine *e, build_scratch *b, bool empty_due, uint8_t **block,
                            size_t *len, uint8_t hash[CRYPTO_HASH_BYTES]) {
@@ -135,12 +139,108 @@ static slq_err build_block(engine *e, build_scratch *b, bool empty_due, uint8_t 
     *len = p.block_len;
     memcpy(hash, p.hash, CRYPTO_HASH_BYTES);
     p.block = NULL; /* ours now; the chain keeps the block's replay for its commit */
+    size_t refused = 0;
     for (size_t i = 0; i < count; i++) { /* sel[] is stale from the first removal on */
         if (!b->tried[i] || b->codes[i] == SLQ_OK) continue;
         results_record(e->cfg.res, b->hashes[i], b->codes[i], b->reasons[i]);
         mempool_reject(e->cfg.mp, b->hashes[i], drop_cb, e);
+        memmove(b->hashes[refused++], b->hashes[i], CRYPTO_HASH_BYTES);
     }
+    if (refused > 0) send_refusals(e, p.height, b->hashes, refused);
     return SLQ_OK;
+}
+
+/* ------------------------------------------------------------------ refusals seen elsewhere */
+
+/* Tells the peers which candidates our ledger refused for this height: their mempools hold
+ * them too, and would count them as pending until they proposed themselves. */
+static void send_refusals(engine *e, uint64_t height, uint8_t (*hashes)[CRYPTO_HASH_BYTES],
+                          size_t n) {
+    if (e->net == NULL) return;
+    ProtobufCBinaryData txs[SLQ_BLOCK_TXS_MAX];
+    SLQ_ASSERT(n <= SLQ_BLOCK_TXS_MAX);
+    for (size_t i = 0; i < n; i++) txs[i] = (ProtobufCBinaryData){CRYPTO_HASH_BYTES, hashes[i]};
+    Slq__TxRefusals r = SLQ__TX_REFUSALS__INIT;
+    r.height = height;
+    r.n_txs = n;
+    r.txs = txs;
+    Slq__Envelope env = SLQ__ENVELOPE__INIT;
+    env.msg_case = SLQ__ENVELOPE__MSG_REFUSALS;
+    env.refusals = &r;
+    p2p_broadcast(e->net, &env, UINT32_MAX);
+}
+
+/* Tries the hinted transactions this node holds again on the committed state, as the next
+ * block would: only a signer's next one (nonce committed + 1), so that none fails for a nonce
+ * of ours that the proposer had; those the ledger refuses leave with their reason. */
+static void recheck(engine *e, uint8_t (*hashes)[CRYPTO_HASH_BYTES], size_t n) {
+    build_scratch *b = calloc(1, sizeof *b);
+    if (b == NULL) return; /* a hint only: the next proposal refuses them anyway */
+    const uint8_t *bytes[SLQ_BLOCK_TXS_MAX];
+    size_t lens[SLQ_BLOCK_TXS_MAX], count = 0;
+    const ledger_tx *txs[SLQ_BLOCK_TXS_MAX];
+    for (size_t i = 0; i < n && count < SLQ_BLOCK_TXS_MAX; i++) {
+        const mempool_tx *t = mempool_get(e->cfg.mp, hashes[i]);
+        uint64_t committed = 0;
+        if (t == NULL || chain_account_nonce(e->cfg.chain, t->tx.signer, &committed) != SLQ_OK ||
+            t->tx.body->nonce != committed + 1)
+            continue;
+        bytes[count] = t->bytes;
+        lens[count] = t->len;
+        txs[count] = &t->tx;
+        memcpy(b->hashes[count], t->tx.hash, CRYPTO_HASH_BYTES);
+        count++;
+    }
+    chain_candidates cand = {.bytes = bytes, .lens = lens, .txs = txs, .count = count};
+    int64_t t = engine_wall_ms();
+    if (t <= chain_tip_time_ms(e->cfg.chain)) t = chain_tip_time_ms(e->cfg.chain) + 1;
+    chain_proposal p;
+    if (count == 0 ||
+        chain_propose(e->cfg.chain, &p, t, e->addrs[0], &cand, result_cb, b) != SLQ_OK) {
+        free(b);
+        return;
+    }
+    free(p.block);
+    p.block = NULL;
+    chain_abandon(e->cfg.chain, &p); /* a trial: nothing of it stays */
+    for (size_t i = 0; i < count; i++) {
+        if (!b->tried[i] || b->codes[i] == SLQ_OK || b->codes[i] == SLQ_NONCE_INVALID) continue;
+        log_debug("engine: refused by a proposer and here too: tx=%02x%02x%02x%02x %s",
+                  b->hashes[i][0], b->hashes[i][1], b->hashes[i][2], b->hashes[i][3],
+                  b->reasons[i]);
+        results_record(e->cfg.res, b->hashes[i], b->codes[i], b->reasons[i]);
+        mempool_reject(e->cfg.mp, b->hashes[i], drop_cb, e);
+    }
+    free(b);
+}
+
+void propose_on_refusals(engine *e, uint32_t peer, const Slq__TxRefusals *r) {
+    bool ok = r->n_txs <= SLQ_BLOCK_TXS_MAX;
+    for (size_t i = 0; ok && i < r->n_txs; i++) ok = r->txs[i].len == CRYPTO_HASH_BYTES;
+    if (!ok) {
+        p2p_disconnect(e->net, peer, "sent malformed refusals");
+        return;
+    }
+    uint64_t tip = chain_tip(e->cfg.chain)->height;
+    if (r->height <= tip) { /* committed already: try them now */
+        uint8_t(*now)[CRYPTO_HASH_BYTES] = malloc(r->n_txs * CRYPTO_HASH_BYTES + 1);
+        if (now == NULL) return;
+        for (size_t i = 0; i < r->n_txs; i++) memcpy(now[i], r->txs[i].data, CRYPTO_HASH_BYTES);
+        recheck(e, now, r->n_txs);
+        free(now);
+        return;
+    }
+    if (r->height != tip + 1) return; /* too far ahead to matter yet */
+    if (e->hints_height != r->height) e->hints_height = r->height, e->hints_count = 0;
+    for (size_t i = 0; i < r->n_txs && e->hints_count < SLQ_BLOCK_TXS_MAX; i++)
+        memcpy(e->hints[e->hints_count++], r->txs[i].data, CRYPTO_HASH_BYTES);
+}
+
+void propose_recheck_hints(engine *e) {
+    if (e->hints_count == 0 || e->hints_height > chain_tip(e->cfg.chain)->height) return;
+    size_t n = e->hints_count;
+    e->hints_count = 0;
+    recheck(e, e->hints, n);
 }
 
 void propose_try(engine *e, propose_outcome *out) {

@@ -24,6 +24,9 @@
  *                  (KIND forged) a precommit claiming validator I signed with the home's key;
  *   --announce H   announces height H (a Status) and never answers a block request; prints
  *                  "asked HEIGHT" for each request the peer sends;
+ *   --refuse HASH  claims, as a proposer would (TxRefusals of height 1, committed long ago),
+ *                  that the ledger refused transaction HASH: the peer must try it itself and
+ *                  keep it if its own ledger accepts it;
  *   --watch        sends nothing and prints what the peer says: "status HEIGHT ROUND" for
  *                  each Status (HEIGHT: its tip) and "vote TYPE HEIGHT ROUND BLOCK SIG" (BLOCK
  *                  a hex hash or nil) for each of the peer's own votes.
@@ -43,11 +46,19 @@
 #include "slq/limits.h"
 #include "slq/log.h"
 
-typedef enum { MODE_TX, MODE_VOTES, MODE_PROPOSAL, MODE_SYNC, MODE_ANNOUNCE, MODE_WATCH } run_mode;
+typedef enum {
+    MODE_TX,
+    MODE_VOTES,
+    MODE_PROPOSAL,
+    MODE_SYNC,
+    MODE_ANNOUNCE,
+    MODE_WATCH,
+    MODE_REFUSE
+} run_mode;
 
 typedef struct {
     run_mode mode;
-    const char *home, *peer, *hex, *key_file, *votes, *sync;
+    const char *home, *peer, *hex, *key_file, *votes, *sync, *refuse;
     uint64_t nonce, announce;
     uint32_t wait_ms;
     int as, round_of; /* -1: the signer's own validator index */
@@ -271,6 +282,23 @@ static void maybe_act(run_state *s) {
             break;
         case MODE_WATCH:
             break;
+        case MODE_REFUSE: {
+            uint8_t hash[CRYPTO_HASH_BYTES];
+            if (codec_hex_decode(hash, sizeof hash, s->o->refuse) != SLQ_OK) {
+                finish(s, "bad --refuse");
+                return;
+            }
+            ProtobufCBinaryData txs[1] = {{CRYPTO_HASH_BYTES, hash}};
+            Slq__TxRefusals r = SLQ__TX_REFUSALS__INIT;
+            r.height = 1;
+            r.n_txs = 1;
+            r.txs = txs;
+            Slq__Envelope env = SLQ__ENVELOPE__INIT;
+            env.msg_case = SLQ__ENVELOPE__MSG_REFUSALS;
+            env.refusals = &r;
+            send_env(s, &env);
+            break;
+        }
     }
     if (!s->done) mark_sent(s);
 }
@@ -452,6 +480,8 @@ static bool parse_mode(options *o, const char *arg, const char *v, int *i) {
         o->mode = MODE_ANNOUNCE, o->announce = strtoull(v, NULL, 10), ++*i;
     } else if (strcmp(arg, "--watch") == 0) {
         o->mode = MODE_WATCH;
+    } else if (strcmp(arg, "--refuse") == 0 && v != NULL && strlen(v) == 2 * CRYPTO_HASH_BYTES) {
+        o->mode = MODE_REFUSE, o->refuse = v, ++*i;
     } else {
         return false;
     }
@@ -577,7 +607,7 @@ int main(int argc, char **argv) {
         fprintf(stderr,
                 "usage: p2p_send --home DIR --peer HOST:PORT (--tx HEX | --signed | "
                 "--spoiled | --votes LIST | --proposal | --sync short|forged | --announce H | "
-                "--watch) "
+                "--refuse HASH | --watch) "
                 "[--wait-ms MS] [--key FILE] [--nonce N] [--as I] [--round-of J]\n");
         return 1;
     }

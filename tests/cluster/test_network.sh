@@ -53,27 +53,7 @@ json.dump(c, open(p, "w"))
 PY
 done
 
-start() { # start I
-    "$SLQD" --home "$NET/node$1" 2>>"$T/node$1.log" &
-    PID[$1]=$!
-}
-stop() { # stop I [signal]
-    kill "-${2:-TERM}" "${PID[$1]}" 2>/dev/null
-    wait "${PID[$1]}" 2>/dev/null
-    unset "PID[$1]"
-}
-height() { "$SLQ" --node "$(api "$1")" --json status 2>/dev/null | jget 'd["height"]'; }
-block_hash() { "$SLQ" --node "$(api "$1")" --json block "$2" 2>/dev/null | jget 'd["hash"]'; }
 # wait_height I H [SECONDS]: waits until node I is at height >= H.
-wait_height() {
-    local end=$((SECONDS + ${3:-30})) h
-    while [ $SECONDS -lt $end ]; do
-        h=$(height "$1")
-        [ -n "$h" ] && [ "$h" -ge "$2" ] && return 0
-        sleep 0.3
-    done
-    return 1
-}
 issue() { # issue NODE REF: an issue of 1 yuan to the intermediary, waiting for its block
     "$SLQ" --node "$(api "$1")" --json issue --key "$K/issuer.pem" --to "$INTER" --amount 1 \
         --program general --ref "$2"
@@ -95,6 +75,21 @@ check "the certificate has at least 3 commit signatures" \
 check "the observer serves the balance" \
     test "$("$SLQ" --node "$(api 4)" --json balance "$INTER" | jget 'd["total_fen"]')" = 100
 
+echo "== a transaction the ledger refuses leaves the observer's mempool too"
+# The observer never proposes: without the proposer's TxRefusals hint it would hold the
+# refused revoke as pending forever, and slq, signing after it, would wedge the issuer there.
+"$SLQ" --node "$(api 4)" --json revoke --key "$K/issuer.pem" --voucher "$(printf '7%.0s' $(seq 64))" \
+    --reason "no such voucher" >"$T/out" 2>"$T/err"
+check "through the observer, the refusal is reported (exit 2, VOUCHER_UNKNOWN)" \
+    test "$? $(jget 'd.get("error")' <"$T/out" 2>/dev/null)" = "2 VOUCHER_UNKNOWN"
+check "the observer's issuer account shows nothing pending" test "$("$SLQ" --node "$(api 4)" \
+    --json account "$("$SLQ" address --key "$K/issuer.pem")" | jget 'd["pending_nonce"] == d["nonce"]')" = True
+if timeout 5 "$SLQ" --node "$(api 4)" --json issue --key "$K/issuer.pem" --to "$INTER" --amount 1 \
+    --program general --ref N1b >"$T/out" 2>&1; then pass; else
+    fail "the issuer's next transaction through the observer commits within 5 s"
+    sed 's/^/    /' "$T/out" | head -5
+fi
+
 echo "== one validator down: still live"
 stop 3 KILL # kill -9: it comes back later with its signer record
 check "a transaction commits with three of four" issue 1 N2
@@ -107,6 +102,11 @@ H2=$(height 0)
 TX3=$(jget 'd["tx"]' <"$T/out")
 sleep 6
 check "no block is committed with two of four" test "$(height 0)" = "$H2"
+# A peer claims a proposer refused it: node 0 tries it on its own ledger, which accepts it.
+"$P2P_SEND" --home "$NET/node6" --peer "127.0.0.1:$BASE" --refuse "$TX3" --wait-ms 1000 \
+    >"$T/relay.out" 2>"$T/relay.err"
+check "a refusal hint for a valid transaction is not trusted (the peer stays connected)" \
+    grep -qx connected "$T/relay.out"
 check "the transaction is still pending" \
     test "$("$SLQ" --node "$(api 0)" --json tx "$TX3" | jget 'd["status"]')" = pending
 start 2
