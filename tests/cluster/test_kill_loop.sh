@@ -11,9 +11,8 @@
 #   - once the network has committed a block after the last restart, every signer commits a
 #     new transaction within 5 s, through every validator;
 #   - the four agree on the chain (the same block hash at a common height).
-# Every transaction sent is valid on its own (each transfer spends its own voucher): one the
-# ledger refuses would stay in the mempools of the nodes that did not propose it (see
-# docs/design-notes.md, Nonce gaps).
+# Every transaction sent is valid on its own (each transfer spends its own voucher), so that
+# what is measured is the gaps: refusals and their hints are cluster_network's.
 # usage: test_kill_loop.sh SLQ SLQD. Prints "N passed, N failed"; stops within ~3 min.
 set -u
 SLQ=${1:?usage: test_kill_loop.sh SLQ SLQD}
