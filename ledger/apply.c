@@ -539,6 +539,21 @@ static slq_err redeem_shape(apply_ctx *a, const Slq__Redeem *r) {
     return check_text(a, r->contract_ref, SLQ_REF_BYTES_MAX, "contract reference");
 }
 
+/* The uniqueness key of a contract reference: the hash of its normalized form (contract_ref.h),
+ * never of the raw text, so that `sc-1` cannot be claimed after `SC-1`. */
+static slq_err contract_ref_key(apply_ctx *a, slq_key *k, char form[LEDGER_CONTRACT_REF_FORM_BYTES],
+                                const char *ref) {
+    uint8_t h[CRYPTO_HASH_BYTES];
+    slq_err err = ledger_contract_ref_hash(a->l->suite, h, form, ref);
+    if (err == SLQ_CONTRACT_REF_INVALID)
+        return reject(a, err, "nothing is left of its %zu bytes once whitespace is removed",
+                      strlen(ref));
+    if (err != SLQ_OK)
+        return reject(a, err, "contract reference exceeds %u bytes", SLQ_REF_BYTES_MAX);
+    *k = slq_key_bytes(SLQ_KEY_CONTRACT_REF, h, CRYPTO_HASH_BYTES);
+    return SLQ_OK;
+}
+
 /* Burns voucher i of the redemption into the claim's per-year amounts. */
 static slq_err redeem_one(apply_ctx *a, const Slq__Redeem *r, size_t i, const uint8_t *claim_id,
                           year_amounts *ya, int64_t *sum) {
@@ -565,9 +580,11 @@ static slq_err apply_redeem(apply_ctx *a, const Slq__Redeem *r) {
     if (err == SLQ_OK) err = redeem_shape(a, r);
     if (err != SLQ_OK) return err;
     slq_key ref;
-    ref_key(a, &ref, SLQ_KEY_CONTRACT_REF, r->contract_ref);
+    char form[LEDGER_CONTRACT_REF_FORM_BYTES];
+    if ((err = contract_ref_key(a, &ref, form, r->contract_ref)) != SLQ_OK) return err;
     if (row_exists(a, &ref, &err))
-        return reject(a, SLQ_CONTRACT_REF_USED, "\"%.64s\"", r->contract_ref);
+        return reject(a, SLQ_CONTRACT_REF_USED, "\"%.64s\", normalized \"%.64s\"", r->contract_ref,
+                      form);
     if (err != SLQ_OK) return err;
     uint8_t *claim_id = a->out->claim;
     ledger_claim_id(a->l->suite, claim_id, a->tx->hash);

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "contract_ref.h"
 #include "crypto.h"
 #include "slq.pb-c.h"
 #include "slq/err.h"

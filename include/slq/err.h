@@ -77,6 +77,7 @@
     X(VOUCHER_LISTED_TWICE, 109, 422, "a voucher is listed twice")                                \
     X(TOO_MANY_VOUCHERS, 110, 422, "too many vouchers in one redemption")                         \
     X(SELF_TRANSFER, 111, 422, "sender and recipient are the same")                               \
+    X(CONTRACT_REF_INVALID, 112, 422, "contract reference is not UTF-8 or is only whitespace")    \
     /* ledger: claims */                                                                          \
     X(CLAIM_UNKNOWN, 120, 404, "claim does not exist")                                            \
     X(CLAIM_SETTLED, 121, 422, "claim is already settled")                                        \

@@ -12,12 +12,14 @@
  *
  * Asserts: no crash, leak or UB; every return is a documented slq_err; ledger_apply returns
  * its outcome's code; a rejected tx changes nothing; an applied one changes rows and is
- * refused as SLQ_TX_DUPLICATE when applied again. */
+ * refused as SLQ_TX_DUPLICATE when applied again. Every input is also read as a contract
+ * reference and its normalized form checked (check_contract_ref). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "fuzz.h"
 #include "fuzz_fixture.h"
+#include "slq/limits.h"
 
 #define MODE_ISSUER 0xA5
 #define MODE_SIGNER 0xA6
@@ -96,8 +98,34 @@ static void sign_and_run(fuzz_tx_world *w, int signer, const uint8_t *body, size
     free(signed_tx);
 }
 
+/* The input as a contract reference (ledger/contract_ref.h): its form is never longer than
+ * the text, holds no ASCII upper case or whitespace, and is its own form (so no U+3000 or
+ * full-width form is left either); a refused text has the empty form. */
+static void check_contract_ref(const uint8_t *data, size_t size) {
+    static char form[SLQ_TX_BYTES_MAX + 1], again[SLQ_TX_BYTES_MAX + 1];
+    if (size > SLQ_TX_BYTES_MAX) return;
+    size_t n = 99, m = 99;
+    slq_err err = ledger_contract_ref_normalize(form, sizeof form, &n, (const char *) data, size);
+    SLQ_ASSERT(err == SLQ_OK || err == SLQ_CONTRACT_REF_INVALID);
+    SLQ_ASSERT(n <= size);
+    SLQ_ASSERT(form[n] == '\0');
+    if (err != SLQ_OK) {
+        SLQ_ASSERT(n == 0);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char) form[i];
+        SLQ_ASSERT(!(c >= 'A' && c <= 'Z'));
+        SLQ_ASSERT(c != ' ' && !(c >= '\t' && c <= '\r'));
+    }
+    SLQ_ASSERT(ledger_contract_ref_normalize(again, sizeof again, &m, form, n) == SLQ_OK);
+    SLQ_ASSERT(m == n);
+    SLQ_ASSERT(memcmp(again, form, n) == 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fuzz_tx_world *w = world();
+    check_contract_ref(data, size);
     if (size >= 1 && data[0] == MODE_ISSUER) {
         sign_and_run(w, K_ISSUER, data + 1, size - 1);
     } else if (size >= 2 && data[0] == MODE_SIGNER) {

@@ -538,6 +538,47 @@ static void test_a_contract_reference_is_claimed_only_once(void) {
     fx_deinit(&f);
 }
 
+/* The key is the normalized form: another case, spaces or full-width forms name the same
+ * contract. What is left of nothing but whitespace names none. */
+static void test_a_contract_reference_is_one_whatever_its_spelling(void) {
+    fx f;
+    fx_init(&f);
+    setup_holders(&f);
+    uint8_t a[32], b[32];
+    pay_centre(&f, K_CENTRE1, 100, a);
+    pay_centre(&f, K_CENTRE2, 100, b);
+    CHECK_ERR(fx_redeem(&f, K_CENTRE1, (const uint8_t(*)[32]) a, 1, "SC-2026-001"), SLQ_OK);
+    uint8_t claim[32];
+    memcpy(claim, f.out.claim, 32);
+    CHECK_ERR(fx_redeem(&f, K_CENTRE2, (const uint8_t(*)[32]) b, 1, "sc-2026-001"),
+              SLQ_CONTRACT_REF_USED);
+    CHECK(strstr(f.out.reason, "\"sc-2026-001\", normalized \"sc-2026-001\"") != NULL);
+    /* ＳＣ－２０２６－００１ */
+    const char *wide = "\xef\xbc\xb3\xef\xbc\xa3\xef\xbc\x8d\xef\xbc\x92\xef\xbc\x90\xef\xbc\x92"
+                       "\xef\xbc\x96\xef\xbc\x8d\xef\xbc\x90\xef\xbc\x90\xef\xbc\x91";
+    CHECK_ERR(fx_redeem(&f, K_CENTRE2, (const uint8_t(*)[32]) b, 1, wide), SLQ_CONTRACT_REF_USED);
+    CHECK_ERR(fx_redeem(&f, K_CENTRE2, (const uint8_t(*)[32]) b, 1, " SC-2026\xe3\x80\x80-001 "),
+              SLQ_CONTRACT_REF_USED);
+    /* Only whitespace: refused, and not with the text's own length limit or UTF-8 check. */
+    CHECK_ERR(fx_redeem(&f, K_CENTRE2, (const uint8_t(*)[32]) b, 1, " \xe3\x80\x80 "),
+              SLQ_CONTRACT_REF_INVALID);
+    CHECK(strstr(f.out.reason, "of its 5 bytes once whitespace is removed") != NULL);
+    CHECK_ERR(fx_redeem(&f, K_CENTRE2, (const uint8_t(*)[32]) b, 1, " "), SLQ_CONTRACT_REF_INVALID);
+    CHECK_ERR(fx_redeem(&f, K_CENTRE2, (const uint8_t(*)[32]) b, 1, "SC-\xe5\x90"),
+              SLQ_FIELD_INVALID);
+    /* The claim keeps the text as given; another reference (合同-1) goes through. */
+    slq_key k = slq_key_bytes(SLQ_KEY_CLAIM, claim, 32);
+    const uint8_t *row;
+    size_t n;
+    CHECK_ERR(ledger_state_get(f.st, k.bytes, k.len, &row, &n), SLQ_OK);
+    Slq__Claim *c = slq__claim__unpack(NULL, n, row);
+    CHECK(c != NULL && strcmp(c->contract_ref, "SC-2026-001") == 0);
+    slq__claim__free_unpacked(c, NULL);
+    CHECK_ERR(fx_redeem(&f, K_CENTRE2, (const uint8_t(*)[32]) b, 1, "\xe5\x90\x88\xe5\x90\x8c-1"),
+              SLQ_OK);
+    fx_deinit(&f);
+}
+
 static void test_redeem_refuses_bad_lists_and_other_holders(void) {
     fx f;
     fx_init(&f);
@@ -819,6 +860,7 @@ TEST_MAIN(
     TEST(test_payment_to_a_related_centre_is_refused),
     TEST(test_redeem_burns_vouchers_into_one_claim),
     TEST(test_a_contract_reference_is_claimed_only_once),
+    TEST(test_a_contract_reference_is_one_whatever_its_spelling),
     TEST(test_redeem_refuses_bad_lists_and_other_holders),
     TEST(test_settle_needs_finance_and_a_known_claim),
     TEST(test_revocation_returns_budget_to_the_pool_and_the_holder_quota),

@@ -7,7 +7,10 @@
  *     holder in every program, holder -> holder only in the transferable one); payment to a
  *     related centre; the share of cost (amount <= floor(cost x bp / 10000)); the city,
  *     pool and per-holder yearly caps; expiry at block time; an application reference used
- *     once, a contract reference used once; sums that would overflow;
+ *     once, a contract reference used once whatever its spelling (case, ASCII spaces and
+ *     U+3000 anywhere, full-width forms: the model writes one reference in many ways and
+ *     knows which one it is), and one that is nothing but whitespace refused; sums that
+ *     would overflow;
  *   - after every refused transaction the whole state (every row, deletions included) is
  *     byte-identical to what it was before it;
  *   - after every accepted one the rows it touched equal the model's, and every 64 steps
@@ -21,6 +24,7 @@
 
 #include "check.h"
 #include "ledger_invariants.h"
+#include "slq/limits.h"
 
 #define VOUCHERS_MAX  8192
 #define CLAIMS_MAX    2048
@@ -157,7 +161,8 @@ typedef struct {
 typedef struct {
     int signer, ids[3]; /* model indexes or NONE */
     size_t n;
-    int ref; /* index of "ref-N", or NONE: a fresh reference */
+    int ref;    /* index of "ref-N", or NONE: a fresh reference */
+    bool blank; /* the reference is nothing but whitespace */
 } redeem_args;
 
 static slq_err expect_caps(const model *m, const issue_args *a, uint32_t year) {
@@ -213,6 +218,7 @@ static slq_err expect_redeem(const model *m, const redeem_args *a, int64_t t) {
     for (size_t i = 0; i < a->n; i++)
         for (size_t j = 0; j < i; j++)
             if (a->ids[i] == a->ids[j]) return SLQ_VOUCHER_LISTED_TWICE;
+    if (a->blank) return SLQ_CONTRACT_REF_INVALID;
     if (a->ref != NONE && m->contract_ref[a->ref]) return SLQ_CONTRACT_REF_USED;
     int64_t sum = 0, added[YEARS_MAX] = {0};
     for (size_t i = 0; i < a->n; i++) {
@@ -808,21 +814,63 @@ static int redeeming_centre(world *w) {
     return one >= two ? K_CENTRE1 : K_CENTRE2;
 }
 
+/* Appends the UTF-8 bytes of code point cp (below U+10000) to out at *n. */
+static void put_utf8(char *out, size_t *n, uint32_t cp) {
+    if (cp < 0x80) {
+        out[(*n)++] = (char) cp;
+    } else {
+        SLQ_ASSERT(cp >= 0x800 && cp < 0x10000);
+        out[(*n)++] = (char) (0xe0 | cp >> 12);
+        out[(*n)++] = (char) (0x80 | (cp >> 6 & 0x3f));
+        out[(*n)++] = (char) (0x80 | (cp & 0x3f));
+    }
+}
+
+/* One of the many ways of writing the reference `text` (lower-case ASCII) that all name it:
+ * letters in upper case, characters in their full-width forms (U+FF01..U+FF5E), spaces and
+ * U+3000 before, inside and after it. Plain half the time. */
+static void spell_ref(world *w, char *out, size_t cap, const char *text) {
+    size_t n = 0, len = strlen(text);
+    bool plain = below(&w->r, 2) == 0;
+    SLQ_ASSERT(cap > 6 * (len + 1));
+    for (size_t i = 0; i <= len; i++) {
+        if (!plain && below(&w->r, 6) == 0) put_utf8(out, &n, below(&w->r, 2) ? ' ' : 0x3000);
+        if (i == len) break;
+        uint32_t c = (uint8_t) text[i];
+        if (!plain && c >= 'a' && c <= 'z' && below(&w->r, 3) == 0) c -= 'a' - 'A';
+        if (!plain && below(&w->r, 4) == 0) c += 0xfee0;
+        put_utf8(out, &n, c);
+    }
+    out[n] = '\0';
+}
+
+/* Nothing but whitespace: spaces and U+3000. */
+static void blank_ref(world *w, char *out, size_t cap) {
+    static const char *const blanks[] = {" ", "\xe3\x80\x80", "  \xe3\x80\x80 ",
+                                         "\xe3\x80\x80 \xe3\x80\x80"};
+    snprintf(out, cap, "%s", PICK(w, blanks));
+}
+
 static slq_err do_redeem(world *w) {
     redeem_args a = {.signer = signer_or(w, redeeming_centre(w)),
                      .n = 1 + below(&w->r, 3),
-                     .ref = below(&w->r, 2) ? (int) below(&w->r, CONTRACT_REFS) : NONE};
+                     .ref = below(&w->r, 2) ? (int) below(&w->r, CONTRACT_REFS) : NONE,
+                     .blank = below(&w->r, 48) == 0};
     redeem_ids(w, &a);
     uint8_t ids[3][32];
     for (size_t i = 0; i < a.n; i++) {
         memcpy(ids[i], voucher_id(w, a.ids[i]), 32);
         note_expiry_edge(w, a.ids[i]);
     }
-    char ref[24];
+    char text[24], ref[SLQ_REF_BYTES_MAX + 1];
     if (a.ref != NONE)
-        snprintf(ref, sizeof ref, "ref-%d", a.ref);
+        snprintf(text, sizeof text, "ref-%d", a.ref);
     else
-        snprintf(ref, sizeof ref, "fresh-%u", ++w->fresh);
+        snprintf(text, sizeof text, "fresh-%u", ++w->fresh);
+    if (a.blank)
+        blank_ref(w, ref, sizeof ref);
+    else
+        spell_ref(w, ref, sizeof ref, text);
     slq_err want = expect_signed(&w->m, a.signer, expect_redeem(&w->m, &a, w->f->time_ms));
     slq_err got = fx_redeem(w->f, a.signer, (const uint8_t(*)[32]) ids, a.n, ref);
     judge(w, "redeem", got, want);
@@ -1040,6 +1088,7 @@ static void check_coverage(const int seen[CODES], const int edges[3]) {
                                    SLQ_EDGE_NOT_ALLOWED,
                                    SLQ_RELATED_PARTY,
                                    SLQ_CONTRACT_REF_USED,
+                                   SLQ_CONTRACT_REF_INVALID,
                                    SLQ_VOUCHER_LISTED_TWICE,
                                    SLQ_SELF_TRANSFER,
                                    SLQ_CLAIM_UNKNOWN,

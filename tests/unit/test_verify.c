@@ -747,7 +747,8 @@ static const char *key_want(char *buf, size_t cap, const slq_key *k, const char 
 static size_t tamper_cases(const env *e, tamper_case *c, char (*want)[200]) {
     size_t n = 0;
     uint8_t ref[32], rand_hash[32] = {0x5a, 0x5a};
-    crypto_hash(e->f.suite, ref, (const uint8_t *) "SC-1", 4);
+    char form[LEDGER_CONTRACT_REF_FORM_BYTES]; /* the index is keyed by the normalized form */
+    SLQ_ASSERT(ledger_contract_ref_hash(e->f.suite, ref, form, "SC-1") == SLQ_OK);
     slq_key k;
 #define ADD(name_, key_, mode_, at_, suffix_)                                                   \
     k = (key_);                                                                                 \
