@@ -660,6 +660,26 @@ static slq_err revoke_voucher(apply_ctx *a, const Slq__Voucher *v) {
     return voucher_close(a, v, SLQ__VOUCHER_STATE__VOUCHER_REVOKED, NULL);
 }
 
+/* REVOKE takes a grant back from a holder-class party (enterprise, maker, research, university,
+ * intermediary), never from a centre: a voucher a centre holds was paid to it for compute it
+ * delivered in good faith, and only REDEEM closes it. */
+static slq_err revoke_holder(apply_ctx *a, const Slq__Voucher *v) {
+    Slq__Account *h = NULL;
+    slq_err err = account_get(a, v->holder.data, &h);
+    if (err == SLQ_NOT_FOUND) return reject(a, SLQ_STORAGE_CORRUPT, "holder has no account");
+    if (err != SLQ_OK) return err;
+    Slq__Role role = h->role;
+    slq__account__free_unpacked(h, NULL);
+    if (role == SLQ__ROLE__ROLE_CENTRE) {
+        char addr[CRYPTO_ADDRESS_TEXT_BYTES];
+        crypto_address_format(addr, v->holder.data);
+        return reject(a, SLQ_VOUCHER_PAID, "held by centre %s", addr);
+    }
+    if (!ledger_role_can_hold(role))
+        return reject(a, SLQ_STORAGE_CORRUPT, "voucher held by a %s", role_name(role));
+    return SLQ_OK;
+}
+
 static slq_err apply_revoke(apply_ctx *a, const Slq__Revoke *r) {
     slq_err err = need_role(a, SLQ__ROLE__ROLE_ISSUER, "REVOKE");
     if (err != SLQ_OK) return err;
@@ -671,6 +691,7 @@ static slq_err apply_revoke(apply_ctx *a, const Slq__Revoke *r) {
     if (err == SLQ_NOT_FOUND) return reject(a, SLQ_VOUCHER_UNKNOWN, "no such voucher");
     if (err != SLQ_OK) return err;
     err = check_spendable(a, v);
+    if (err == SLQ_OK) err = revoke_holder(a, v);
     if (err == SLQ_OK) err = revoke_voucher(a, v);
     slq__voucher__free_unpacked(v, NULL);
     return err;

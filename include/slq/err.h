@@ -78,6 +78,7 @@
     X(TOO_MANY_VOUCHERS, 110, 422, "too many vouchers in one redemption")                         \
     X(SELF_TRANSFER, 111, 422, "sender and recipient are the same")                               \
     X(CONTRACT_REF_INVALID, 112, 422, "contract reference is not UTF-8 or is only whitespace")    \
+    X(VOUCHER_PAID, 113, 422, "voucher was paid to a centre; it can no longer be revoked")        \
     /* ledger: claims */                                                                          \
     X(CLAIM_UNKNOWN, 120, 404, "claim does not exist")                                            \
     X(CLAIM_SETTLED, 121, 422, "claim is already settled")                                        \

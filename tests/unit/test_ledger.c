@@ -652,6 +652,41 @@ static void test_revoke_refuses_redeemed_split_and_non_issuers(void) {
     fx_deinit(&f);
 }
 
+/* A voucher a centre holds was paid for compute in good faith: the issuer can no longer take it
+ * back. What holder-class parties hold (enterprise, university, intermediary, ...) it can. */
+static void test_revoke_refuses_a_voucher_paid_to_a_centre(void) {
+    fx f;
+    fx_init(&f);
+    setup_holders(&f);
+    uint8_t id[32], paid[32], change[32], inter[32], passed[32];
+    CHECK_ERR(fx_issue(&f, id, K_H1, P_GENERAL, 100, 0, NULL, 0), SLQ_OK);
+    CHECK_ERR(fx_transfer(&f, K_H1, id, K_CENTRE1, 60), SLQ_OK);
+    memcpy(paid, f.out.vouchers[0], 32);
+    memcpy(change, f.out.vouchers[1], 32);
+    Slq__YearTotals before = fx_year(&f, 2024);
+    CHECK_ERR(fx_revoke(&f, K_ISSUER, paid, "audit finding"), SLQ_VOUCHER_PAID);
+    char centre[CRYPTO_ADDRESS_TEXT_BYTES], want[128];
+    crypto_address_format(centre, f.addr[K_CENTRE1]);
+    snprintf(want, sizeof want, "it can no longer be revoked: held by centre %s", centre);
+    CHECK(strstr(f.out.reason, want) != NULL);
+    Slq__Voucher *v = voucher_row(&f, paid);
+    CHECK_EQ_INT(v->state, SLQ__VOUCHER_STATE__VOUCHER_ACTIVE);
+    CHECK_EQ_INT(v->remaining_fen, 60);
+    slq__voucher__free_unpacked(v, NULL);
+    CHECK_EQ_INT(fx_year(&f, 2024).revoked_fen, before.revoked_fen);
+    /* The centre can still redeem it; the holder's change can still be revoked. */
+    CHECK_ERR(fx_revoke(&f, K_ISSUER, change, "audit finding"), SLQ_OK);
+    CHECK_ERR(fx_redeem(&f, K_CENTRE1, (const uint8_t(*)[32]) paid, 1, "SC-paid"), SLQ_OK);
+    /* An intermediary is a holder-class party, and so is the holder it passes a voucher to. */
+    CHECK_ERR(fx_issue(&f, inter, K_INTER, P_GENERAL, 100, 0, NULL, 0), SLQ_OK);
+    CHECK_ERR(fx_transfer(&f, K_INTER, inter, K_H2, 40), SLQ_OK);
+    memcpy(passed, f.out.vouchers[0], 32);
+    memcpy(inter, f.out.vouchers[1], 32); /* the intermediary's change */
+    CHECK_ERR(fx_revoke(&f, K_ISSUER, passed, "audit finding"), SLQ_OK);
+    CHECK_ERR(fx_revoke(&f, K_ISSUER, inter, "audit finding"), SLQ_OK);
+    fx_deinit(&f);
+}
+
 /* ------------------------------------------------------------------ decoding */
 
 static void test_decode_refuses_tampered_oversized_and_malformed_bytes(void) {
@@ -865,6 +900,7 @@ TEST_MAIN(
     TEST(test_settle_needs_finance_and_a_known_claim),
     TEST(test_revocation_returns_budget_to_the_pool_and_the_holder_quota),
     TEST(test_revoke_refuses_redeemed_split_and_non_issuers),
+    TEST(test_revoke_refuses_a_voucher_paid_to_a_centre),
     TEST(test_decode_refuses_tampered_oversized_and_malformed_bytes),
     TEST(test_kind_must_match_payload), TEST(test_decode_verified_skips_only_the_signature_check),
     TEST(test_a_signature_for_another_chain_does_not_verify),

@@ -9,8 +9,8 @@
  *     pool and per-holder yearly caps; expiry at block time; an application reference used
  *     once, a contract reference used once whatever its spelling (case, ASCII spaces and
  *     U+3000 anywhere, full-width forms: the model writes one reference in many ways and
- *     knows which one it is), and one that is nothing but whitespace refused; sums that
- *     would overflow;
+ *     knows which one it is), and one that is nothing but whitespace refused; a voucher
+ *     paid to a centre never revoked; sums that would overflow;
  *   - after every refused transaction the whole state (every row, deletions included) is
  *     byte-identical to what it was before it;
  *   - after every accepted one the rows it touched equal the model's, and every 64 steps
@@ -246,7 +246,9 @@ static slq_err expect_settle(const model *m, int signer, int claim) {
 static slq_err expect_revoke(const model *m, int signer, int voucher, int64_t t) {
     if (m->role[signer] != SLQ__ROLE__ROLE_ISSUER) return SLQ_ROLE_FORBIDDEN;
     if (voucher == NONE) return SLQ_VOUCHER_UNKNOWN;
-    return expect_spendable(&m->v[voucher], t);
+    slq_err err = expect_spendable(&m->v[voucher], t);
+    if (err != SLQ_OK) return err;
+    return m->role[m->v[voucher].holder] == SLQ__ROLE__ROLE_CENTRE ? SLQ_VOUCHER_PAID : SLQ_OK;
 }
 
 static slq_err expect_register(const model *m, int signer, int who, Slq__Role role) {
@@ -894,8 +896,17 @@ static slq_err do_settle(world *w) {
     return got;
 }
 
+/* A voucher for the issuer to revoke: mostly any (pick_voucher), now and then a live one a
+ * centre was paid with, the edge of the rule that REVOKE is for holder-class parties only. */
+static int revoke_target(world *w) {
+    int paid[1];
+    int centre = below(&w->r, 2) ? K_CENTRE1 : K_CENTRE2;
+    if (below(&w->r, 4) == 0 && usable_vouchers(w, centre, paid, 1) == 1) return paid[0];
+    return pick_voucher(w);
+}
+
 static slq_err do_revoke(world *w) {
-    int voucher = pick_voucher(w);
+    int voucher = revoke_target(w);
     int signer = signer_or(w, K_ISSUER);
     note_expiry_edge(w, voucher);
     slq_err want =
@@ -1089,6 +1100,7 @@ static void check_coverage(const int seen[CODES], const int edges[3]) {
                                    SLQ_RELATED_PARTY,
                                    SLQ_CONTRACT_REF_USED,
                                    SLQ_CONTRACT_REF_INVALID,
+                                   SLQ_VOUCHER_PAID,
                                    SLQ_VOUCHER_LISTED_TWICE,
                                    SLQ_SELF_TRANSFER,
                                    SLQ_CLAIM_UNKNOWN,
