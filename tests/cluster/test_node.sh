@@ -219,6 +219,12 @@ tx transfer --key "$K/holder-1.pem" --voucher "$V2" --to "$C1" --amount 10 >"$T/
 P2=$(jget 'd["vouchers"][0]' <"$T/out")
 reject CONTRACT_REF_USED "a contract claimed twice" redeem --key "$K/centre-1.pem" \
     --voucher "$P2" --contract SC-1
+reject CONTRACT_REF_USED "the same contract in full-width lower case" redeem \
+    --key "$K/centre-1.pem" --voucher "$P2" --contract " ｓｃ－１ "
+reject CONTRACT_REF_INVALID "a contract reference of spaces only" redeem \
+    --key "$K/centre-1.pem" --voucher "$P2" --contract "　 "
+reject VOUCHER_PAID "the issuer revokes a centre's payment" revoke --key "$K/issuer.pem" \
+    --voucher "$P2" --reason "audit finding"
 reject VOUCHER_LISTED_TWICE "a voucher listed twice" redeem --key "$K/centre-1.pem" \
     --voucher "$P2,$P2" --contract SC-3
 reject NOT_HOLDER "a voucher the centre does not hold" redeem --key "$K/centre-1.pem" \
