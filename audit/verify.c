@@ -476,7 +476,7 @@ typedef struct {
 } rows_ctx;
 
 static bool is_state_family(uint8_t f) {
-    return f != 0 && strchr("xaviypqrkl", f) != NULL;
+    return f != 0 && strchr("xaviypqrkle", f) != NULL;
 }
 
 /* A 'b' or 'c' row must be of a height 1..tip. */
@@ -597,10 +597,10 @@ static int key_cmp(const void *a, const void *b) {
 
 /* Every replayed state row the store lacks, reported in key order. */
 static slq_err check_missing(verify *v) {
-    static const uint8_t families[] = {SLQ_KEY_TX,      SLQ_KEY_ACCOUNT, SLQ_KEY_VOUCHER,
-                                       SLQ_KEY_HOLDING, SLQ_KEY_YEAR,    SLQ_KEY_PROGRAM_YEAR,
-                                       SLQ_KEY_QUOTA,   SLQ_KEY_APP_REF, SLQ_KEY_CONTRACT_REF,
-                                       SLQ_KEY_CLAIM};
+    static const uint8_t families[] = {SLQ_KEY_TX,      SLQ_KEY_ACCOUNT,    SLQ_KEY_VOUCHER,
+                                       SLQ_KEY_HOLDING, SLQ_KEY_YEAR,       SLQ_KEY_PROGRAM_YEAR,
+                                       SLQ_KEY_QUOTA,   SLQ_KEY_APP_REF,    SLQ_KEY_CONTRACT_REF,
+                                       SLQ_KEY_CLAIM,   SLQ_KEY_CREDIT_CODE};
     rows_ctx c = {.v = v, .err = SLQ_OK};
     for (size_t i = 0; c.err == SLQ_OK && i < sizeof families; i++)
         ledger_state_foreach(v->base, &families[i], 1, missing_row_cb, &c);

@@ -30,19 +30,21 @@ typedef struct {
     Slq__Role role;
     const char *name;
     const char *affiliation;
+    const char *credit_code; /* made-up but valid (GB 32100-2015); holder-class parties need one */
     bool in_genesis;
 } party;
 
 static const party parties[PARTIES] = {
-    {"issuer", SLQ__ROLE__ROLE_ISSUER, "市经信局·市新经济委", "", true},
-    {"finance", SLQ__ROLE__ROLE_FINANCE, "市财政局", "", true},
-    {"regulator", SLQ__ROLE__ROLE_REGULATOR, "监管机构", "", true},
-    {"centre-1", SLQ__ROLE__ROLE_CENTRE, "国家超算成都中心", "scc-group", true},
-    {"centre-2", SLQ__ROLE__ROLE_CENTRE, "成都智算中心", "icc-group", true},
-    {"intermediary", SLQ__ROLE__ROLE_INTERMEDIARY, "算力中介服务机构", "", true},
-    {"holder-1", SLQ__ROLE__ROLE_ENTERPRISE, "holder-1", "", false},
-    {"holder-2", SLQ__ROLE__ROLE_ENTERPRISE, "holder-2", "", false},
-    {"holder-3", SLQ__ROLE__ROLE_ENTERPRISE, "holder-3", "", false},
+    {"issuer", SLQ__ROLE__ROLE_ISSUER, "市经信局·市新经济委", "", NULL, true},
+    {"finance", SLQ__ROLE__ROLE_FINANCE, "市财政局", "", NULL, true},
+    {"regulator", SLQ__ROLE__ROLE_REGULATOR, "监管机构", "", NULL, true},
+    {"centre-1", SLQ__ROLE__ROLE_CENTRE, "国家超算成都中心", "scc-group", NULL, true},
+    {"centre-2", SLQ__ROLE__ROLE_CENTRE, "成都智算中心", "icc-group", NULL, true},
+    {"intermediary", SLQ__ROLE__ROLE_INTERMEDIARY, "算力中介服务机构", "", "91510100DEM000008R",
+     true},
+    {"holder-1", SLQ__ROLE__ROLE_ENTERPRISE, "holder-1", "", NULL, false},
+    {"holder-2", SLQ__ROLE__ROLE_ENTERPRISE, "holder-2", "", NULL, false},
+    {"holder-3", SLQ__ROLE__ROLE_ENTERPRISE, "holder-3", "", NULL, false},
 };
 
 typedef struct {
@@ -56,6 +58,7 @@ typedef struct {
     crypto_key *keys[PARTIES];
     uint8_t pub[SLQ_VALIDATORS_MAX + PARTIES][CRYPTO_PUBKEY_BYTES_MAX]; /* nodes, then parties */
     size_t pub_len;
+    uint8_t credit_hash[PARTIES][CRYPTO_HASH_BYTES]; /* of the parties' credit codes */
     char *genesis_json;
 } testnet;
 
@@ -169,6 +172,11 @@ static void fill_parties(testnet *t, Slq__Validator *v, Slq__Validator **vp, cha
         a->role = parties[i].role;
         a->name = (char *) parties[i].name;
         a->affiliation = (char *) parties[i].affiliation;
+        if (parties[i].credit_code != NULL) {
+            const char *code = parties[i].credit_code;
+            crypto_hash(t->suite, t->credit_hash[i], (const uint8_t *) code, strlen(code));
+            a->credit_code_hash = (ProtobufCBinaryData){CRYPTO_HASH_BYTES, t->credit_hash[i]};
+        }
         ap[(*n_acc)++] = a;
     }
 }

@@ -255,6 +255,38 @@ static bool edge_allowed(const Slq__Program *p, Slq__Role from, Slq__Role to) {
 
 /* ------------------------------------------------------------------ REGISTER */
 
+/* One account per credit code. A holder-class party (one that may hold vouchers) names its
+ * unified social credit code, as its hash: per-holder caps are kept per address, so a second
+ * address of the same enterprise would otherwise get the caps again. Other roles may give a
+ * code; it is neither required nor indexed. */
+static slq_err check_credit_code(apply_ctx *a, const Slq__Register *r) {
+    if (ledger_role_can_hold(r->role) && !is_hash(&r->credit_code_hash))
+        return reject(a, SLQ_CREDIT_CODE_REQUIRED, "%s needs a 32-byte hash, got %zu bytes",
+                      role_name(r->role), r->credit_code_hash.len);
+    if (r->credit_code_hash.len != 0 && !is_hash(&r->credit_code_hash))
+        return reject(a, SLQ_FIELD_INVALID, "credit code hash must be 32 bytes");
+    return SLQ_OK;
+}
+
+/* Refuses a holder-class code another account registered (its index row names it), else
+ * writes that row for r's address. */
+static slq_err claim_credit_code(apply_ctx *a, const Slq__Register *r) {
+    if (!ledger_role_can_hold(r->role)) return SLQ_OK;
+    SLQ_ASSERT(is_hash(&r->credit_code_hash));
+    slq_key k = slq_key_bytes(SLQ_KEY_CREDIT_CODE, r->credit_code_hash.data, CRYPTO_HASH_BYTES);
+    const uint8_t *owner;
+    size_t len;
+    slq_err err = ledger_state_get(a->st, k.bytes, k.len, &owner, &len);
+    if (err == SLQ_OK) {
+        if (len != CRYPTO_ADDRESS_BYTES) return reject(a, SLQ_STORAGE_CORRUPT, "credit code row");
+        char text[CRYPTO_ADDRESS_TEXT_BYTES];
+        crypto_address_format(text, owner);
+        return reject(a, SLQ_CREDIT_CODE_USED, "registered to %s", text);
+    }
+    if (err != SLQ_NOT_FOUND) return err;
+    return ledger_state_put(a->st, k.bytes, k.len, r->address.data, CRYPTO_ADDRESS_BYTES);
+}
+
 static slq_err apply_register(apply_ctx *a, const Slq__Register *r) {
     slq_err err = need_role(a, SLQ__ROLE__ROLE_ISSUER, "REGISTER");
     if (err != SLQ_OK) return err;
@@ -263,14 +295,14 @@ static slq_err apply_register(apply_ctx *a, const Slq__Register *r) {
         return reject(a, SLQ_ROLE_INVALID,
                       "role %d cannot be registered (issuers come from genesis)", (int) r->role);
     if ((err = check_text(a, r->name, SLQ_NAME_BYTES_MAX, "name")) != SLQ_OK) return err;
-    if (r->credit_code_hash.len != 0 && !is_hash(&r->credit_code_hash))
-        return reject(a, SLQ_FIELD_INVALID, "credit code hash must be 32 bytes");
+    if ((err = check_credit_code(a, r)) != SLQ_OK) return err;
     if (r->affiliation[0] != '\0' &&
         (err = check_text(a, r->affiliation, SLQ_AFFILIATION_BYTES_MAX, "affiliation")) != SLQ_OK)
         return err;
     slq_key k = slq_key_bytes(SLQ_KEY_ACCOUNT, r->address.data, CRYPTO_ADDRESS_BYTES);
     if (row_exists(a, &k, &err)) return reject(a, SLQ_ACCOUNT_EXISTS, "as %s", "registered");
     if (err != SLQ_OK) return err;
+    if ((err = claim_credit_code(a, r)) != SLQ_OK) return err;
     Slq__Account acc = SLQ__ACCOUNT__INIT;
     acc.address = r->address;
     acc.role = r->role;

@@ -139,6 +139,13 @@ static slq_err account_address(const Slq__GenesisAccount *a, crypto_suite suite,
     return SLQ_OK;
 }
 
+/* True when both accounts are holder-class and name the same credit code: genesis keeps the
+ * REGISTER rule of one account per credit code (apply.c). */
+static bool same_credit_code(const Slq__GenesisAccount *x, const Slq__GenesisAccount *y) {
+    return ledger_role_can_hold(x->role) && ledger_role_can_hold(y->role) &&
+           memcmp(x->credit_code_hash.data, y->credit_code_hash.data, CRYPTO_HASH_BYTES) == 0;
+}
+
 static slq_err check_accounts(const Slq__Genesis *g, crypto_suite suite, char *why,
                               size_t why_cap) {
     if (g->n_accounts > SLQ_GENESIS_ACCOUNTS_MAX) FAIL("too many genesis accounts");
@@ -157,11 +164,18 @@ static slq_err check_accounts(const Slq__Genesis *g, crypto_suite suite, char *w
                    (a->affiliation[0] != '\0' &&
                     !ledger_text_ok(a->affiliation, SLQ_AFFILIATION_BYTES_MAX))) {
             SLQ_WHY("account %zu: bad credit code or affiliation", i);
+        } else if (ledger_role_can_hold(a->role) && a->credit_code_hash.len != CRYPTO_HASH_BYTES) {
+            SLQ_WHY("account %zu: a holder-class role needs its credit code hash", i);
         } else {
             err = SLQ_OK;
             for (size_t j = 0; j < i; j++)
                 if (memcmp(seen[j], seen[i], CRYPTO_ADDRESS_BYTES) == 0) err = SLQ_GENESIS_INVALID;
             if (err != SLQ_OK) SLQ_WHY("account %zu is listed twice", i);
+            for (size_t j = 0; j < i && err == SLQ_OK; j++) {
+                if (!same_credit_code(g->accounts[j], a)) continue;
+                err = SLQ_GENESIS_INVALID;
+                SLQ_WHY("account %zu: credit code of account %zu", i, j);
+            }
             issuers += a->role == SLQ__ROLE__ROLE_ISSUER;
         }
     }
@@ -245,6 +259,11 @@ slq_err ledger_genesis_state(const ledger *l, ledger_state *st) {
         slq__account__pack(&acc, buf);
         slq_key k = slq_key_bytes(SLQ_KEY_ACCOUNT, addr, CRYPTO_ADDRESS_BYTES);
         slq_err err = ledger_state_put_owned(st, k.bytes, k.len, buf, n);
+        if (err != SLQ_OK) return err;
+        if (!ledger_role_can_hold(a->role)) continue;
+        SLQ_ASSERT(a->credit_code_hash.len == CRYPTO_HASH_BYTES); /* checked at create */
+        k = slq_key_bytes(SLQ_KEY_CREDIT_CODE, a->credit_code_hash.data, CRYPTO_HASH_BYTES);
+        err = ledger_state_put(st, k.bytes, k.len, addr, CRYPTO_ADDRESS_BYTES);
         if (err != SLQ_OK) return err;
     }
     return SLQ_OK;

@@ -64,6 +64,8 @@
     X(PROGRAM_UNKNOWN, 90, 422, "program is not in the policy")                                   \
     X(EXPIRY_INVALID, 91, 422, "expiry must be after the block time")                             \
     X(AMOUNT_EXCEEDS_REMAINING, 92, 422, "amount exceeds the voucher's remaining amount")         \
+    X(CREDIT_CODE_REQUIRED, 93, 422, "a holder-class party needs its credit code hash")           \
+    X(CREDIT_CODE_USED, 94, 422, "credit code is already registered to another account")          \
     /* ledger: vouchers */                                                                        \
     X(VOUCHER_UNKNOWN, 100, 404, "voucher does not exist")                                        \
     X(NOT_HOLDER, 101, 422, "signer does not hold the voucher")                                   \

@@ -59,6 +59,7 @@ static inline uint8_t *cfx_register_by(cfx *e, int signer, int who, uint64_t non
     r.address = (ProtobufCBinaryData){CRYPTO_ADDRESS_BYTES, e->f.addr[who]};
     r.role = SLQ__ROLE__ROLE_ENTERPRISE;
     r.name = (char *) name;
+    r.credit_code_hash = fx_credit_code(who);
     fx_sign(&e->f, signer, &b, nonce);
     uint8_t *out = e->f.last_bytes;
     *len = e->f.last_len;

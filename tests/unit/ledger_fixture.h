@@ -93,6 +93,17 @@ static inline int64_t fx_holder_cap(int program) {
     return program == P_PROVINCIAL ? FX_PROVINCIAL_HOLDER_CAP : 0;
 }
 
+/* The credit code hash the fixture registers `who` with: 32 bytes, distinct per key (the
+ * ledger sees only the hash, so any distinct bytes do). Holder-class parties need one. */
+static inline ProtobufCBinaryData fx_credit_code(int who) {
+    static uint8_t codes[K_COUNT][CRYPTO_HASH_BYTES];
+    SLQ_ASSERT(who >= 0);
+    SLQ_ASSERT(who < K_COUNT);
+    memset(codes[who], 0xc5, CRYPTO_HASH_BYTES);
+    codes[who][0] = (uint8_t) who;
+    return (ProtobufCBinaryData){CRYPTO_HASH_BYTES, codes[who]};
+}
+
 /* Encodes the fixture genesis into *out (malloc'd). */
 static inline void fx_genesis_bytes(fx *f, uint8_t **out, size_t *len) {
     Slq__Program *progs[P_COUNT] = {
@@ -124,6 +135,7 @@ static inline void fx_genesis_bytes(fx *f, uint8_t **out, size_t *len) {
         acc[i].role = roles[i];
         acc[i].name = (char *) names[i];
         acc[i].affiliation = (char *) (i == K_CENTRE2 ? "group-b" : "");
+        if (roles[i] == SLQ__ROLE__ROLE_INTERMEDIARY) acc[i].credit_code_hash = fx_credit_code(i);
         accp[i] = &acc[i];
     }
     Slq__Validator val = SLQ__VALIDATOR__INIT, *valp = &val;
@@ -217,6 +229,7 @@ static inline slq_err fx_register(fx *f, int who_new, Slq__Role role, const char
     r.role = role;
     r.name = "party";
     r.affiliation = (char *) affiliation;
+    r.credit_code_hash = fx_credit_code(who_new);
     return fx_send(f, K_ISSUER, &b);
 }
 

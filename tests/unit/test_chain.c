@@ -54,6 +54,7 @@ static uint8_t *register_tx(env *e, int who, uint64_t nonce, size_t *len) {
     r.address = (ProtobufCBinaryData){20, e->f.addr[who]};
     r.role = SLQ__ROLE__ROLE_ENTERPRISE;
     r.name = "holder";
+    r.credit_code_hash = fx_credit_code(who);
     fx_sign(&e->f, K_ISSUER, &b, nonce);
     uint8_t *out = e->f.last_bytes;
     *len = e->f.last_len;
@@ -650,6 +651,7 @@ static void add_at(env *e, mempool *m, int signer, uint64_t nonce, int64_t at_ms
     r.address = (ProtobufCBinaryData){20, e->f.addr[K_STRANGER]};
     r.role = SLQ__ROLE__ROLE_ENTERPRISE;
     r.name = "holder";
+    r.credit_code_hash = fx_credit_code(K_STRANGER);
     fx_sign(&e->f, signer, &b, nonce);
     uint8_t *bytes = e->f.last_bytes;
     size_t len = e->f.last_len;
@@ -887,6 +889,7 @@ static void test_mempool_keeps_its_count_of_gapped_transactions_under_random_ste
             reg.address = (ProtobufCBinaryData){20, e.f.addr[K_STRANGER]};
             reg.role = SLQ__ROLE__ROLE_ENTERPRISE;
             reg.name = "holder";
+            reg.credit_code_hash = fx_credit_code(K_STRANGER);
             fx_sign(&e.f, r.signers[s], &b, nonce);
             ledger_tx tx;
             SLQ_ASSERT(ledger_tx_decode(&tx, e.f.l, e.f.last_bytes, e.f.last_len) == SLQ_OK);

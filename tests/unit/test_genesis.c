@@ -125,6 +125,17 @@ static void account_unnamed(Slq__Genesis *g) {
 static void account_short_credit_hash(Slq__Genesis *g) {
     g->accounts[1]->credit_code_hash = (ProtobufCBinaryData){31, bytes32};
 }
+static void holder_without_credit_code(Slq__Genesis *g) {
+    g->accounts[K_INTER]->credit_code_hash = (ProtobufCBinaryData){0, NULL};
+}
+static void holder_with_another_holders_credit_code(Slq__Genesis *g) {
+    slq__genesis_account__init(&extra);
+    extra.address = (ProtobufCBinaryData){CRYPTO_ADDRESS_BYTES, bytes32};
+    extra.role = SLQ__ROLE__ROLE_MAKER;
+    extra.name = "second address";
+    extra.credit_code_hash = g->accounts[K_INTER]->credit_code_hash;
+    add_extra(g);
+}
 static void account_bad_affiliation(Slq__Genesis *g) {
     g->accounts[1]->affiliation = "a\tb";
 }
@@ -166,6 +177,10 @@ static const struct {
     {"unnamed account", account_unnamed, "bad role or name"},
     {"credit code hash of 31 bytes", account_short_credit_hash, "bad credit code"},
     {"affiliation with a tab", account_bad_affiliation, "bad credit code or affiliation"},
+    {"holder-class account without a credit code", holder_without_credit_code,
+     "account 4: a holder-class role needs its credit code hash"},
+    {"two holder-class accounts with one credit code", holder_with_another_holders_credit_code,
+     "account 6: credit code of account 4"},
     {"no issuer", no_issuer, "registers no issuer"},
 };
 

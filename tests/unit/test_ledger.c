@@ -128,6 +128,7 @@ static void test_register_rejects_bad_roles_signers_and_names(void) {
     r.address = (ProtobufCBinaryData){20, f.addr[K_H2]};
     r.role = SLQ__ROLE__ROLE_ENTERPRISE;
     r.name = "x";
+    r.credit_code_hash = fx_credit_code(K_H2);
     CHECK_ERR(fx_send(&f, K_CENTRE1, &b), SLQ_ROLE_FORBIDDEN);
     r.name = "";
     CHECK_ERR(fx_send(&f, K_ISSUER, &b), SLQ_FIELD_INVALID);
@@ -143,6 +144,86 @@ static void test_register_rejects_bad_roles_signers_and_names(void) {
     fx_deinit(&f);
 }
 
+/* A REGISTER of `who` as `role` with the given credit code hash (len 0: none). */
+static slq_err register_with_code(fx *f, int who, Slq__Role role, ProtobufCBinaryData code) {
+    Slq__TxBody b = SLQ__TX_BODY__INIT;
+    Slq__Register r = SLQ__REGISTER__INIT;
+    b.kind = SLQ__TX_KIND__TX_REGISTER;
+    b.payload_case = SLQ__TX_BODY__PAYLOAD_REGISTER;
+    b.register_ = &r;
+    r.address = (ProtobufCBinaryData){CRYPTO_ADDRESS_BYTES, f->addr[who]};
+    r.role = role;
+    r.name = "party";
+    r.credit_code_hash = code;
+    return fx_send(f, K_ISSUER, &b);
+}
+
+static void test_register_of_a_holder_class_party_requires_a_credit_code_hash(void) {
+    static const Slq__Role holders[] = {SLQ__ROLE__ROLE_ENTERPRISE, SLQ__ROLE__ROLE_MAKER,
+                                        SLQ__ROLE__ROLE_RESEARCH, SLQ__ROLE__ROLE_UNIVERSITY,
+                                        SLQ__ROLE__ROLE_INTERMEDIARY};
+    fx f;
+    fx_init(&f);
+    ProtobufCBinaryData code = fx_credit_code(K_H1);
+    for (size_t i = 0; i < sizeof holders / sizeof holders[0]; i++) {
+        CHECK_ERR(register_with_code(&f, K_H1, holders[i], (ProtobufCBinaryData){0, NULL}),
+                  SLQ_CREDIT_CODE_REQUIRED);
+        CHECK(strstr(f.out.reason, "got 0 bytes") != NULL);
+        CHECK_ERR(register_with_code(&f, K_H1, holders[i], (ProtobufCBinaryData){31, code.data}),
+                  SLQ_CREDIT_CODE_REQUIRED);
+        CHECK(strstr(f.out.reason, "got 31 bytes") != NULL);
+    }
+    slq_key k = slq_key_bytes(SLQ_KEY_ACCOUNT, f.addr[K_H1], CRYPTO_ADDRESS_BYTES);
+    const uint8_t *v;
+    size_t n;
+    CHECK_ERR(ledger_state_get(f.st, k.bytes, k.len, &v, &n), SLQ_NOT_FOUND);
+    CHECK_ERR(register_with_code(&f, K_H1, SLQ__ROLE__ROLE_MAKER, code), SLQ_OK);
+    fx_deinit(&f);
+}
+
+static void test_a_credit_code_registers_one_account_and_names_it_to_the_second(void) {
+    fx f;
+    fx_init(&f);
+    ProtobufCBinaryData code = fx_credit_code(K_H1);
+    CHECK_ERR(register_with_code(&f, K_H1, SLQ__ROLE__ROLE_ENTERPRISE, code), SLQ_OK);
+    uint8_t before[32], after[32];
+    state_digest(&f, before);
+    CHECK_ERR(register_with_code(&f, K_H2, SLQ__ROLE__ROLE_UNIVERSITY, code), SLQ_CREDIT_CODE_USED);
+    char h1[CRYPTO_ADDRESS_TEXT_BYTES];
+    crypto_address_format(h1, f.addr[K_H1]);
+    CHECK(strstr(f.out.reason, h1) != NULL);
+    state_digest(&f, after);
+    CHECK_MEM(before, after, 32); /* refused: no account, no index row */
+    /* The genesis intermediary's code is taken as well. */
+    char inter[CRYPTO_ADDRESS_TEXT_BYTES];
+    crypto_address_format(inter, f.addr[K_INTER]);
+    CHECK_ERR(register_with_code(&f, K_H2, SLQ__ROLE__ROLE_ENTERPRISE, fx_credit_code(K_INTER)),
+              SLQ_CREDIT_CODE_USED);
+    CHECK(strstr(f.out.reason, inter) != NULL);
+    CHECK_ERR(register_with_code(&f, K_H2, SLQ__ROLE__ROLE_ENTERPRISE, fx_credit_code(K_H2)),
+              SLQ_OK);
+    /* An account registered twice is ACCOUNT_EXISTS, whatever its code. */
+    CHECK_ERR(register_with_code(&f, K_H2, SLQ__ROLE__ROLE_ENTERPRISE, code), SLQ_ACCOUNT_EXISTS);
+    fx_deinit(&f);
+}
+
+static void test_credit_codes_of_other_roles_are_neither_required_nor_indexed(void) {
+    fx f;
+    fx_init(&f);
+    ProtobufCBinaryData code = fx_credit_code(K_H1);
+    CHECK_ERR(register_with_code(&f, K_H1, SLQ__ROLE__ROLE_CENTRE, (ProtobufCBinaryData){0, NULL}),
+              SLQ_OK);
+    CHECK_ERR(register_with_code(&f, K_H2, SLQ__ROLE__ROLE_REGULATOR, fx_credit_code(K_INTER)),
+              SLQ_OK);
+    CHECK_ERR(
+        register_with_code(&f, K_H3, SLQ__ROLE__ROLE_FINANCE, (ProtobufCBinaryData){31, code.data}),
+        SLQ_FIELD_INVALID);
+    CHECK_ERR(register_with_code(&f, K_H3, SLQ__ROLE__ROLE_CENTRE, code), SLQ_OK);
+    /* A holder may still use the code a centre gave: only holder-class codes are indexed. */
+    CHECK_ERR(register_with_code(&f, K_STRANGER, SLQ__ROLE__ROLE_ENTERPRISE, code), SLQ_OK);
+    fx_deinit(&f);
+}
+
 static void test_nonce_must_be_last_plus_one(void) {
     fx f;
     fx_init(&f);
@@ -154,6 +235,7 @@ static void test_nonce_must_be_last_plus_one(void) {
     r.address = (ProtobufCBinaryData){20, f.addr[K_H1]};
     r.role = SLQ__ROLE__ROLE_ENTERPRISE;
     r.name = "h1";
+    r.credit_code_hash = fx_credit_code(K_H1);
     fx_sign(&f, K_ISSUER, &b, 2);
     CHECK_ERR(fx_apply_last(&f, -1), SLQ_NONCE_INVALID);
     CHECK(strstr(f.out.reason, "nonce 2, expected 1") != NULL);
@@ -877,8 +959,11 @@ static void test_genesis_rejects_garbage_and_bad_policies(void) {
 TEST_MAIN(
     "ledger", TEST(test_state_changes_come_out_in_key_order),
     TEST(test_register_creates_an_account_once),
-    TEST(test_register_rejects_bad_roles_signers_and_names), TEST(test_nonce_must_be_last_plus_one),
-    TEST(test_unregistered_signer_is_refused),
+    TEST(test_register_rejects_bad_roles_signers_and_names),
+    TEST(test_register_of_a_holder_class_party_requires_a_credit_code_hash),
+    TEST(test_a_credit_code_registers_one_account_and_names_it_to_the_second),
+    TEST(test_credit_codes_of_other_roles_are_neither_required_nor_indexed),
+    TEST(test_nonce_must_be_last_plus_one), TEST(test_unregistered_signer_is_refused),
     TEST(test_resubmitting_the_same_bytes_is_a_duplicate_and_changes_nothing),
     TEST(test_issue_creates_a_voucher_expiring_at_the_end_of_its_cst_year),
     TEST(test_city_cap_holds_exactly_at_the_cap_and_refuses_one_fen_over),

@@ -61,6 +61,7 @@ typedef struct {
     bool registered[K_COUNT];
     Slq__Role role[K_COUNT];
     const char *affiliation[K_COUNT];
+    int code_owner[K_COUNT]; /* by credit code (fx_credit_code(c)): the key holding it, or NONE */
     mvoucher v[VOUCHERS_MAX];
     size_t nv;
     mclaim c[CLAIMS_MAX];
@@ -79,6 +80,8 @@ static void model_init(model *m) {
     for (int k = 0; k < K_COUNT; k++) m->affiliation[k] = "";
     for (int k = 0; k <= K_REGULATOR; k++) m->registered[k] = true, m->role[k] = roles[k];
     m->affiliation[K_CENTRE2] = "group-b";
+    for (int c = 0; c < K_COUNT; c++) m->code_owner[c] = NONE;
+    m->code_owner[K_INTER] = K_INTER; /* the fixture genesis gives it its code */
 }
 
 /* The CST budget year of t, by the calendar of the fixture. */
@@ -251,10 +254,14 @@ static slq_err expect_revoke(const model *m, int signer, int voucher, int64_t t)
     return m->role[m->v[voucher].holder] == SLQ__ROLE__ROLE_CENTRE ? SLQ_VOUCHER_PAID : SLQ_OK;
 }
 
-static slq_err expect_register(const model *m, int signer, int who, Slq__Role role) {
+/* `code` is the credit code given (fx_credit_code(code)) or NONE. Holder-class parties need
+ * one, and one no other account registered; other roles may give any or none. */
+static slq_err expect_register(const model *m, int signer, int who, Slq__Role role, int code) {
     if (m->role[signer] != SLQ__ROLE__ROLE_ISSUER) return SLQ_ROLE_FORBIDDEN;
     if (role < SLQ__ROLE__ROLE_CENTRE || role > SLQ__ROLE__ROLE_REGULATOR) return SLQ_ROLE_INVALID;
-    return m->registered[who] ? SLQ_ACCOUNT_EXISTS : SLQ_OK;
+    if (can_hold(role) && code == NONE) return SLQ_CREDIT_CODE_REQUIRED;
+    if (m->registered[who]) return SLQ_ACCOUNT_EXISTS;
+    return can_hold(role) && m->code_owner[code] != NONE ? SLQ_CREDIT_CODE_USED : SLQ_OK;
 }
 
 /* Wraps a prediction: an unregistered signer is refused before any rule. */
@@ -507,14 +514,16 @@ static bool count_rows(void *arg, const uint8_t *k, size_t kl, const uint8_t *v,
 
 /* No row more, none fewer: vouchers, claims, both kinds of reference, txs, accounts. */
 static void check_counts(world *w) {
-    uint64_t accounts = 0;
+    uint64_t accounts = 0, codes_taken = 0;
     for (int k = 0; k < K_COUNT; k++) accounts += w->m.registered[k];
+    for (int c = 0; c < K_COUNT; c++) codes_taken += w->m.code_owner[c] != NONE;
     const struct {
         uint8_t family;
         uint64_t want;
-    } rows[] = {{SLQ_KEY_VOUCHER, w->m.nv},     {SLQ_KEY_CLAIM, w->m.nc},
-                {SLQ_KEY_APP_REF, w->m.issues}, {SLQ_KEY_CONTRACT_REF, w->m.nc},
-                {SLQ_KEY_TX, w->m.txs},         {SLQ_KEY_ACCOUNT, accounts}};
+    } rows[] = {
+        {SLQ_KEY_VOUCHER, w->m.nv},        {SLQ_KEY_CLAIM, w->m.nc}, {SLQ_KEY_APP_REF, w->m.issues},
+        {SLQ_KEY_CONTRACT_REF, w->m.nc},   {SLQ_KEY_TX, w->m.txs},   {SLQ_KEY_ACCOUNT, accounts},
+        {SLQ_KEY_CREDIT_CODE, codes_taken}};
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         uint64_t n = 0;
         ledger_state_foreach(w->f->st, &rows[i].family, 1, count_rows, &n);
@@ -523,6 +532,20 @@ static void check_counts(world *w) {
         if (n != rows[i].want)
             fail(w, "rows %s, the model has %llu", what, (unsigned long long) rows[i].want);
     }
+}
+
+/* The index row of credit code c names the key the model says holds it, or is absent. */
+static void check_credit_code(world *w, int c) {
+    ProtobufCBinaryData code = fx_credit_code(c);
+    slq_key k = slq_key_bytes(SLQ_KEY_CREDIT_CODE, code.data, code.len);
+    const uint8_t *v;
+    size_t n;
+    slq_err err = ledger_state_get(w->f->st, k.bytes, k.len, &v, &n);
+    int owner = w->m.code_owner[c];
+    bool ok = owner == NONE ? err == SLQ_NOT_FOUND
+                            : err == SLQ_OK && n == CRYPTO_ADDRESS_BYTES &&
+                                  memcmp(v, w->f->addr[owner], n) == 0;
+    if (!ok) fail(w, "credit code %d: the row differs from the model (owner %d)", c, owner);
 }
 
 /* Every row the model knows of. */
@@ -538,6 +561,7 @@ static void check_all(world *w) {
         if (row_present(w->f, ref_row(w->f, SLQ_KEY_CONTRACT_REF, n)) != w->m.contract_ref[n])
             fail(w, "contract reference ref-%d is %s in the state", n,
                  w->m.contract_ref[n] ? "not" : "");
+    for (int c = 0; c < K_COUNT; c++) check_credit_code(w, c);
     check_counts(w);
 }
 
@@ -917,7 +941,8 @@ static slq_err do_revoke(world *w) {
     return got;
 }
 
-static slq_err do_register_as(world *w, int signer, int who, Slq__Role role, const char *aff) {
+static slq_err do_register_as(world *w, int signer, int who, Slq__Role role, const char *aff,
+                              int code) {
     Slq__TxBody b = SLQ__TX_BODY__INIT;
     Slq__Register r = SLQ__REGISTER__INIT;
     b.kind = SLQ__TX_KIND__TX_REGISTER;
@@ -927,18 +952,26 @@ static slq_err do_register_as(world *w, int signer, int who, Slq__Role role, con
     r.role = role;
     r.name = "party";
     r.affiliation = (char *) aff;
-    slq_err want = expect_signed(&w->m, signer, expect_register(&w->m, signer, who, role));
+    if (code != NONE) r.credit_code_hash = fx_credit_code(code);
+    slq_err want = expect_signed(&w->m, signer, expect_register(&w->m, signer, who, role, code));
     slq_err got = fx_send(w->f, signer, &b);
     judge(w, "register", got, want);
-    if (got == SLQ_OK && want == SLQ_OK)
-        w->m.registered[who] = true, w->m.role[who] = role, w->m.affiliation[who] = aff;
+    if (got != SLQ_OK || want != SLQ_OK) return got;
+    w->m.registered[who] = true, w->m.role[who] = role, w->m.affiliation[who] = aff;
+    if (can_hold(role)) w->m.code_owner[code] = who;
     return got;
 }
+
+/* Credit codes a REGISTER may give: four are taken from the start (the intermediary's in
+ * genesis, the three holders'), one is free until someone registers with it. */
+static const int codes[] = {K_INTER, K_H1, K_H2, K_H3, K_STRANGER};
 
 static slq_err do_register(world *w) {
     int who = below(&w->r, 4) == 0 ? K_STRANGER : PICK(w, anyone);
     Slq__Role role = (Slq__Role) below(&w->r, 10);
-    return do_register_as(w, signer_or(w, K_ISSUER), who, role, below(&w->r, 2) ? "" : "group-b");
+    const char *aff = below(&w->r, 2) ? "" : "group-b";
+    int code = below(&w->r, 5) == 0 ? NONE : PICK(w, codes);
+    return do_register_as(w, signer_or(w, K_ISSUER), who, role, aff, code);
 }
 
 static slq_err do_no_payload(world *w) {
@@ -1026,9 +1059,9 @@ static void world_start(world *w, fx *f, uint64_t seed) {
     w->seed = seed;
     w->r.s = seed * 0x9e3779b97f4a7c15ULL + 1;
     model_init(&w->m);
-    SLQ_ASSERT(do_register_as(w, K_ISSUER, K_H1, SLQ__ROLE__ROLE_ENTERPRISE, "") == SLQ_OK);
-    SLQ_ASSERT(do_register_as(w, K_ISSUER, K_H2, SLQ__ROLE__ROLE_RESEARCH, "") == SLQ_OK);
-    SLQ_ASSERT(do_register_as(w, K_ISSUER, K_H3, SLQ__ROLE__ROLE_MAKER, "group-b") == SLQ_OK);
+    SLQ_ASSERT(do_register_as(w, K_ISSUER, K_H1, SLQ__ROLE__ROLE_ENTERPRISE, "", K_H1) == SLQ_OK);
+    SLQ_ASSERT(do_register_as(w, K_ISSUER, K_H2, SLQ__ROLE__ROLE_RESEARCH, "", K_H2) == SLQ_OK);
+    SLQ_ASSERT(do_register_as(w, K_ISSUER, K_H3, SLQ__ROLE__ROLE_MAKER, "group-b", K_H3) == SLQ_OK);
     w->m.txs = 3;
     /* Odd seeds start in the first budget year; even ones run past the policy window. */
     f->time_ms = seed % 2 ? cst_ms(2023, 3, 1, 9, 0) : cst_ms(2025, 1, 1, 9, 0);
@@ -1076,6 +1109,8 @@ static void check_coverage(const int seen[CODES], const int edges[3]) {
     static const slq_err want[] = {SLQ_SIGNER_UNKNOWN,
                                    SLQ_ROLE_FORBIDDEN,
                                    SLQ_ACCOUNT_EXISTS,
+                                   SLQ_CREDIT_CODE_REQUIRED,
+                                   SLQ_CREDIT_CODE_USED,
                                    SLQ_ROLE_INVALID,
                                    SLQ_ACCOUNT_UNKNOWN,
                                    SLQ_AMOUNT_MUST_BE_POSITIVE,

@@ -260,6 +260,7 @@ static void q_register(env *e, txlist *l, int who, Slq__Role role, const char *a
     r.role = role;
     r.name = who == K_H1 ? "成都某AI公司" : "party";
     r.affiliation = (char *) aff;
+    r.credit_code_hash = fx_credit_code(who);
     queue(e, l, K_ISSUER, &b, NULL);
 }
 
@@ -773,6 +774,10 @@ static size_t tamper_cases(const env *e, tamper_case *c, char (*want)[200]) {
     ADD("contract index, one byte", hash_key(SLQ_KEY_CONTRACT_REF, ref, 32), T_FLIP, -1, ": value");
     ADD("contract index, deleted", hash_key(SLQ_KEY_CONTRACT_REF, ref, 32), T_DEL, -1, ": missing");
     ADD("claim, one byte", hash_key(SLQ_KEY_CLAIM, e->claim_a, 32), T_FLIP, -1, ": value differs");
+    ADD("credit code index, changed", hash_key(SLQ_KEY_CREDIT_CODE, fx_credit_code(K_H1).data, 32),
+        T_FLIP, -1, ": value differs");
+    ADD("credit code index, deleted", hash_key(SLQ_KEY_CREDIT_CODE, fx_credit_code(K_H2).data, 32),
+        T_DEL, -1, ": missing");
     ADD("holder index, deleted", slq_key_holding(e->f.addr[K_H2], e->v2), T_DEL, -1, ": missing");
     ADD("holder index, changed", slq_key_holding(e->f.addr[K_H2], e->v2), T_FLIP, -1, ": value");
     ADD("holder index, extra", slq_key_holding(e->f.addr[K_H1], e->v2), T_PUT, -1, ": extra");
