@@ -74,9 +74,14 @@ const cli_command cli_commands[] = {
      "           [--affiliation GROUP]",
      "The issuer registers a party. ROLE: centre, finance, enterprise, maker, research,\n"
      "university, intermediary or regulator (issuers exist only through genesis).\n"
-     "--credit-code C: the unified social credit code (or a maker's incubator id); only its\n"
-     "hash under the chain's hash function is recorded. --affiliation GROUP: parties of the\n"
-     "same group are related (a holder may not pay a centre of its own group).\n" TX_HELP},
+     "--credit-code C: the party's 18-character unified social credit code (统一社会信用代码,\n"
+     "GB 32100-2015), required for enterprise, maker, research, university and intermediary\n"
+     "(a maker registers as the legal person it is, or through one). slq checks its\n"
+     "characters and check character (lower case is read as upper case) and sends only the\n"
+     "hash of the upper-case code under the chain's hash function. The ledger registers each\n"
+     "code to one account (CREDIT_CODE_USED names the account that has it), so the per-holder\n"
+     "caps bind a party, not an address. --affiliation GROUP: parties of the same group are\n"
+     "related (a holder may not pay a centre of its own group).\n" TX_HELP},
     {"issue", cli_cmd_issue,
      "issue --key ISSUER_KEY --to ADDR --amount YUAN --program NAME [--cost YUAN]\n"
      "           [--expires YYYY-MM-DD|--expires-ms MS] [--ref TEXT]",

@@ -174,6 +174,8 @@ static void fill_parties(testnet *t, Slq__Validator *v, Slq__Validator **vp, cha
         a->affiliation = (char *) parties[i].affiliation;
         if (parties[i].credit_code != NULL) {
             const char *code = parties[i].credit_code;
+            codec_credit_code cc;
+            SLQ_ASSERT(codec_credit_code_parse(&cc, code) == CODEC_CREDIT_CODE_OK);
             crypto_hash(t->suite, t->credit_hash[i], (const uint8_t *) code, strlen(code));
             a->credit_code_hash = (ProtobufCBinaryData){CRYPTO_HASH_BYTES, t->credit_hash[i]};
         }

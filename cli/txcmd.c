@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "codec.h"
+#include "ledger.h"
 #include "slq/limits.h"
 
 #define DAY_MS 86400000LL
@@ -45,7 +46,7 @@ static int parse(cli *c, const cli_command *cmd, cli_args *a, int argc, char **a
 
 typedef struct {
     Slq__Register *reg;
-    const char *credit_code;
+    const char *credit_code; /* checked and upper-cased, or NULL */
     uint8_t hash[CRYPTO_HASH_BYTES];
 } register_fill;
 
@@ -56,6 +57,38 @@ static int fill_register(const cli_signer *s, void *arg) {
     crypto_hash(s->suite, f->hash, (const uint8_t *) f->credit_code, strlen(f->credit_code));
     f->reg->credit_code_hash = (ProtobufCBinaryData){CRYPTO_HASH_BYTES, f->hash};
     return CLI_PROCEED;
+}
+
+/* Checks --credit-code (GB 32100-2015) into c->code, upper-cased; holder-class roles need
+ * one. Sets *given. Exits 1 on a missing or wrong code: the ledger would refuse the first,
+ * and a typo would register a code nobody has. */
+static int parse_credit_code(const cli_command *cmd, const cli_args *a, Slq__Role role,
+                             codec_credit_code *c, bool *given) {
+    const char *text = cli_flag_get(a, "--credit-code");
+    *given = text != NULL;
+    if (text == NULL && ledger_role_needs_credit_code(role))
+        return cli_usage(cmd,
+                         "--role %s needs --credit-code, the 18-character unified social "
+                         "credit code (统一社会信用代码)",
+                         codec_role_name(role));
+    if (text == NULL) return CLI_PROCEED;
+    switch (codec_credit_code_parse(c, text)) {
+        case CODEC_CREDIT_CODE_OK:
+            return CLI_PROCEED;
+        case CODEC_CREDIT_CODE_BAD_LENGTH:
+            return cli_usage(cmd, "--credit-code \"%s\": must be 18 characters, got %zu", text,
+                             c->length);
+        case CODEC_CREDIT_CODE_BAD_CHAR:
+            return cli_usage(cmd,
+                             "--credit-code \"%s\": character %zu is not one of 0-9 and A-Z "
+                             "without I, O, Z, S, V",
+                             text, c->bad_at + 1);
+        default:
+            return cli_usage(cmd,
+                             "--credit-code \"%s\": the check character (the 18th) is '%c', "
+                             "expected '%c' (GB 32100-2015); is the code mistyped?",
+                             text, c->code[CODEC_CREDIT_CODE_CHARS - 1], c->expected);
+    }
 }
 
 int cli_cmd_register(cli *c, const cli_command *cmd, int argc, char **argv) {
@@ -77,6 +110,9 @@ int cli_cmd_register(cli *c, const cli_command *cmd, int argc, char **argv) {
                        "--role \"%s\": use centre, finance, enterprise, maker, research, "
                        "university, intermediary or regulator",
                        cli_flag_get(&a, "--role"));
+    codec_credit_code code;
+    bool coded = false;
+    if (rc == CLI_PROCEED) rc = parse_credit_code(cmd, &a, reg.role, &code, &coded);
     if (rc != CLI_PROCEED) return rc;
     const char *affiliation = cli_flag_get(&a, "--affiliation");
     reg.address = (ProtobufCBinaryData){CRYPTO_ADDRESS_BYTES, addr};
@@ -86,7 +122,7 @@ int cli_cmd_register(cli *c, const cli_command *cmd, int argc, char **argv) {
     body.kind = SLQ__TX_KIND__TX_REGISTER;
     body.payload_case = SLQ__TX_BODY__PAYLOAD_REGISTER;
     body.register_ = &reg;
-    register_fill f = {.reg = &reg, .credit_code = cli_flag_get(&a, "--credit-code")};
+    register_fill f = {.reg = &reg, .credit_code = coded ? code.code : NULL};
     return run_tx(c, &a, &body, fill_register, &f);
 }
 

@@ -1,5 +1,6 @@
 /* codec.h: text forms shared by the node and the CLI: genesis.json <-> Genesis bytes,
- * yuan amounts <-> int64 fen, lowercase hex, and the lowercase names of roles.
+ * yuan amounts <-> int64 fen, lowercase hex, the lowercase names of roles and the check of a
+ * unified social credit code.
  *
  * genesis.json is read strictly (docs/genesis.md): unknown or repeated keys, wrong types,
  * numbers that are not plain integers, bad hex, unknown enum names and out-of-range values
@@ -66,6 +67,32 @@ void codec_hex_encode(char *out, const uint8_t *p, size_t n);
 SLQ_MUST_USE slq_err codec_hex_decode(uint8_t *out, size_t n, const char *text);
 
 /* ---- enum names (docs/api.md) ---- */
+
+/* ---- unified social credit code (GB 32100-2015) ---- */
+
+#define CODEC_CREDIT_CODE_CHARS 18u
+#define CODEC_CREDIT_CODE_BYTES 19u /* the code and a NUL */
+
+typedef enum {
+    CODEC_CREDIT_CODE_OK,
+    CODEC_CREDIT_CODE_BAD_LENGTH, /* not 18 characters (bytes) */
+    CODEC_CREDIT_CODE_BAD_CHAR,   /* a character outside 0-9 and A-Z without I O Z S V */
+    CODEC_CREDIT_CODE_BAD_CHECK,  /* the 18th character is not the check character */
+} codec_credit_code_status;
+
+typedef struct {
+    char code[CODEC_CREDIT_CODE_BYTES]; /* upper-cased; complete on OK and BAD_CHECK */
+    size_t length;                      /* BAD_LENGTH: the length given */
+    size_t bad_at;                      /* BAD_CHAR: index (0-based) of the first bad one */
+    char expected;                      /* OK, BAD_CHECK: the check character of the first 17 */
+} codec_credit_code;
+
+/* Reads a unified social credit code: 18 characters, lower case taken as upper case, the
+ * last one the check character of the first 17. *out tells what is wrong (see the fields);
+ * on CODEC_CREDIT_CODE_OK out->code is the code to hash. */
+codec_credit_code_status codec_credit_code_parse(codec_credit_code *out, const char *text);
+/* The check character of 17 upper-case characters of the code's set (asserted). */
+char codec_credit_code_check_char(const char *first17);
 
 /* Lowercase role name ("issuer", "centre", ...), or NULL for a number that is not a role. */
 const char *codec_role_name(Slq__Role role);

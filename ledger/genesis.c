@@ -63,6 +63,10 @@ bool ledger_role_can_hold(Slq__Role r) {
            r == SLQ__ROLE__ROLE_INTERMEDIARY;
 }
 
+bool ledger_role_needs_credit_code(Slq__Role r) {
+    return ledger_role_can_hold(r);
+}
+
 #define FAIL(...)                   \
     do {                            \
         SLQ_WHY(__VA_ARGS__);       \

@@ -106,6 +106,11 @@ void ledger_voucher_id(crypto_suite suite, uint8_t out[CRYPTO_HASH_BYTES],
 void ledger_claim_id(crypto_suite suite, uint8_t out[CRYPTO_HASH_BYTES],
                      const uint8_t tx_hash[CRYPTO_HASH_BYTES]);
 
+/* True for the holder-class roles (enterprise, maker, research, university, intermediary):
+ * those that may hold vouchers, and so must be registered with their credit code hash, one
+ * account per code (CREDIT_CODE_REQUIRED, CREDIT_CODE_USED). */
+bool ledger_role_needs_credit_code(Slq__Role role);
+
 /* True when a voucher is expired at block time t (t >= expires_at_ms). */
 static inline bool ledger_voucher_expired(const Slq__Voucher *v, int64_t time_ms) {
     return time_ms >= v->expires_at_ms;

@@ -179,6 +179,17 @@ expect 1 "issue with a flag value missing" "$SLQ" issue --key $ISSUER --to --amo
 expect 1 "issue with an unknown flag" "$SLQ" issue --key $ISSUER --to "$H1" --amount 5 --program general --colour red
 expect 1 "issue with a flag given twice" "$SLQ" issue --key $ISSUER --to "$H1" --amount 5 --amount 6 --program general
 expect 1 "register with a bad role" "$SLQ" register --key $ISSUER --address "$H1" --role boss --name x
+expect 1 "register an enterprise without --credit-code" "$SLQ" register --key $ISSUER --address "$H1" --role enterprise --name x
+check "it names the missing flag" grep -q "enterprise needs --credit-code" "$T/err"
+expect 1 "register a maker without --credit-code" "$SLQ" register --key $ISSUER --address "$H1" --role maker --name x
+expect 1 "register with a wrong check character" "$SLQ" register --key $ISSUER --address "$H1" --role enterprise --name x --credit-code 91350100M000100Y44
+check "it names the expected check character" grep -q "is '4', expected '3'" "$T/err"
+expect 1 "register with a credit code of 17 characters" "$SLQ" register --key $ISSUER --address "$H1" --role university --name x --credit-code 91350100M000100Y4
+check "it names the length" grep -q "must be 18 characters, got 17" "$T/err"
+expect 1 "register with an O in the credit code" "$SLQ" register --key $ISSUER --address "$H1" --role research --name x --credit-code 91350100O000100Y43
+check "it names the character" grep -q "character 9 is not one of" "$T/err"
+expect 1 "a centre's credit code is checked too" "$SLQ" register --key $ISSUER --address "$H1" --role centre --name x --credit-code 91350100M000100Y44
+expect 3 "a centre needs no credit code (sent: the node is unreachable)" "$SLQ" register --key $ISSUER --address "$H1" --role centre --name x
 expect 1 "transfer with a bad voucher id" "$SLQ" transfer --key $ISSUER --voucher abc --to "$H1" --amount 1
 expect 1 "redeem with a bad id in the list" "$SLQ" redeem --key $ISSUER --voucher "$ID,xyz" --contract C
 expect 1 "redeem with a missing evidence file" "$SLQ" redeem --key $ISSUER --voucher "$ID" --contract C --evidence nofile
@@ -247,8 +258,8 @@ expect 0 "redeem with evidence" "$SLQ" --node "$NODE" redeem --key net/keys/cent
 check "redeem prints the claim" grep -q "^claim    3333" "$T/out"
 check "redeem sends two vouchers" test "$(mock_field 'len(d["payload"]["1"])')" = 2
 check "evidence hash is the file's sha256" test "$(mock_field 'd["payload"]["3"][0]')" = "$(sha256sum ev.txt | cut -d' ' -f1)"
-expect 0 "register" "$SLQ" --node "$NODE" register --key $ISSUER --address "$H1" --role enterprise --name 企业 --credit-code 91510100MA6C
-check "the credit code is sent as its hash" test "$(mock_field 'd["payload"]["4"][0]')" = "$(printf 91510100MA6C | sha256sum | cut -d' ' -f1)"
+expect 0 "register" "$SLQ" --node "$NODE" register --key $ISSUER --address "$H1" --role enterprise --name 企业 --credit-code 91350100m000100y43
+check "the credit code is sent as the hash of its upper case" test "$(mock_field 'd["payload"]["4"][0]')" = "$(printf 91350100M000100Y43 | sha256sum | cut -d' ' -f1)"
 expect 0 "settle --no-wait" "$SLQ" --node "$NODE" settle --key net/keys/finance.pem --claim "$ID" --payment PAY-1 --no-wait
 check "--no-wait reports pending" grep -q "pending" "$T/out"
 expect 0 "balance" "$SLQ" --node "$NODE" balance "$H1"

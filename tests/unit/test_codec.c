@@ -127,6 +127,62 @@ static void test_hex_round_trips_and_refuses_uppercase_and_wrong_length(void) {
     CHECK_ERR(codec_hex_decode(back, 4, NULL), SLQ_FIELD_INVALID);
 }
 
+/* ------------------------------------------------------------------ credit codes */
+
+static void test_credit_code_check_accepts_published_codes_in_either_case(void) {
+    static const char *valid[] = {
+        "91350100M000100Y43", /* the example of GB 32100-2015 commentaries */
+        "914403001922038216", /* Huawei Technologies Co., Ltd. */
+        "91440300708461136T", /* Tencent Technology (Shenzhen) Co., Ltd. */
+        "91510100MA6C00001Q", /* the demo's SME (made up, check character computed) */
+    };
+    for (size_t i = 0; i < sizeof valid / sizeof valid[0]; i++) {
+        codec_credit_code c;
+        CHECK_EQ_INT(codec_credit_code_parse(&c, valid[i]), CODEC_CREDIT_CODE_OK);
+        CHECK(strcmp(c.code, valid[i]) == 0);
+        CHECK_EQ_INT(c.expected, valid[i][17]);
+    }
+    codec_credit_code c;
+    CHECK_EQ_INT(codec_credit_code_parse(&c, "91350100m000100y43"), CODEC_CREDIT_CODE_OK);
+    CHECK(strcmp(c.code, "91350100M000100Y43") == 0); /* what is hashed: upper case */
+    CHECK_EQ_INT(codec_credit_code_check_char("91350100M000100Y4"), '3');
+    /* A check value of 31 is written 0, and 0 stays 0. */
+    CHECK_EQ_INT(codec_credit_code_check_char("00000000000000000"), '0');
+    CHECK_EQ_INT(codec_credit_code_check_char("10000000000000000"), 'Y'); /* 31 - 1 = 30 */
+}
+
+static void test_credit_code_check_names_each_kind_of_error(void) {
+    static const struct {
+        const char *text;
+        codec_credit_code_status want;
+        size_t at;     /* BAD_LENGTH: the length; BAD_CHAR: the index */
+        char expected; /* BAD_CHECK */
+    } rows[] = {
+        {"", CODEC_CREDIT_CODE_BAD_LENGTH, 0, 0},
+        {"91350100M000100Y4", CODEC_CREDIT_CODE_BAD_LENGTH, 17, 0},
+        {"91350100M000100Y433", CODEC_CREDIT_CODE_BAD_LENGTH, 19, 0},
+        {"91350100I000100Y43", CODEC_CREDIT_CODE_BAD_CHAR, 8, 0},
+        {"91350100O000100Y43", CODEC_CREDIT_CODE_BAD_CHAR, 8, 0},
+        {"Z1350100M000100Y43", CODEC_CREDIT_CODE_BAD_CHAR, 0, 0},
+        {"91S50100M000100Y43", CODEC_CREDIT_CODE_BAD_CHAR, 2, 0},
+        {"91350100M000100Y4V", CODEC_CREDIT_CODE_BAD_CHAR, 17, 0},
+        {"91350100M000100Y4-", CODEC_CREDIT_CODE_BAD_CHAR, 17, 0},
+        {"91350100M000100Y4 ", CODEC_CREDIT_CODE_BAD_CHAR, 17, 0},
+        {"91350100M000100Y44", CODEC_CREDIT_CODE_BAD_CHECK, 0, '3'},
+        {"91350100M000100Y34", CODEC_CREDIT_CODE_BAD_CHECK, 0, '0'},
+        {"91510100MA6C000001", CODEC_CREDIT_CODE_BAD_CHECK, 0, 'M'},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        codec_credit_code c;
+        codec_credit_code_status got = codec_credit_code_parse(&c, rows[i].text);
+        if (got != rows[i].want) fprintf(stderr, "  row \"%s\": got %d\n", rows[i].text, got);
+        CHECK_EQ_INT(got, rows[i].want);
+        if (got == CODEC_CREDIT_CODE_BAD_LENGTH) CHECK_EQ_INT(c.length, rows[i].at);
+        if (got == CODEC_CREDIT_CODE_BAD_CHAR) CHECK_EQ_INT(c.bad_at, rows[i].at);
+        if (got == CODEC_CREDIT_CODE_BAD_CHECK) CHECK_EQ_INT(c.expected, rows[i].expected);
+    }
+}
+
 static void test_role_names_round_trip_and_unknown_names_are_refused(void) {
     for (int r = SLQ__ROLE__ROLE_ISSUER; r <= SLQ__ROLE__ROLE_REGULATOR; r++) {
         const char *name = codec_role_name((Slq__Role) r);
@@ -552,6 +608,8 @@ TEST_MAIN("codec", TEST(test_yuan_parse_accepts_two_decimals_and_refuses_everyth
           TEST(test_json_parse_is_strict_and_says_where),
           TEST(test_json_text_is_compact_or_two_space_pretty_in_insertion_order),
           TEST(test_json_text_that_is_not_utf8_is_written_as_ascii),
+          TEST(test_credit_code_check_accepts_published_codes_in_either_case),
+          TEST(test_credit_code_check_names_each_kind_of_error),
           TEST(test_role_names_round_trip_and_unknown_names_are_refused),
           TEST(test_genesis_json_round_trips_through_bytes_and_ledger_create),
           TEST(test_genesis_json_round_trips_with_the_sm2_suite),
