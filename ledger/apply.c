@@ -281,7 +281,7 @@ static slq_err claim_credit_code(apply_ctx *a, const Slq__Register *r) {
         if (len != CRYPTO_ADDRESS_BYTES) return reject(a, SLQ_STORAGE_CORRUPT, "credit code row");
         char text[CRYPTO_ADDRESS_TEXT_BYTES];
         crypto_address_format(text, owner);
-        return reject(a, SLQ_CREDIT_CODE_USED, "registered to %s", text);
+        return reject(a, SLQ_CREDIT_CODE_USED, "%s has it", text);
     }
     if (err != SLQ_NOT_FOUND) return err;
     return ledger_state_put(a->st, k.bytes, k.len, r->address.data, CRYPTO_ADDRESS_BYTES);

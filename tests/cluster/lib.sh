@@ -58,6 +58,17 @@ wait_ready() {
 # jget EXPR: reads JSON on stdin and prints python expression EXPR of it (d is the object).
 jget() { "$PY" -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
+# credit_code N: a made-up unified social credit code (统一社会信用代码) for N in 0..999999,
+# distinct for each N: 91510100DEM, N in six digits, and the check character of GB 32100-2015.
+credit_code() {
+    "$PY" -c '
+import sys
+chars = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+first = "91510100DEM%06d" % int(sys.argv[1])
+check = (31 - sum(chars.index(c) * pow(3, i, 31) for i, c in enumerate(first)) % 31) % 31
+print(first + chars[check])' "$1"
+}
+
 # expect WANT_RC DESCRIPTION COMMAND...: runs COMMAND with its output in $T/out, $T/err.
 expect() {
     local want=$1 desc=$2

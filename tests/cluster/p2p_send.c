@@ -399,8 +399,11 @@ static slq_err forge(const ledger *l, const crypto_key *key, uint64_t nonce, boo
     for (int i = 0; i < 8; i++) address[1 + i] = (uint8_t) (nonce >> (56 - 8 * i));
     Slq__Register reg = SLQ__REGISTER__INIT;
     reg.address = (ProtobufCBinaryData){sizeof address, address};
+    uint8_t code_hash[CRYPTO_HASH_BYTES] = {0xcc}; /* a credit code hash per nonce, too */
+    memcpy(code_hash + 1, address + 1, 8);
     reg.role = SLQ__ROLE__ROLE_ENTERPRISE;
     reg.name = (char *) "forged";
+    reg.credit_code_hash = (ProtobufCBinaryData){sizeof code_hash, code_hash};
     Slq__TxBody body = SLQ__TX_BODY__INIT;
     body.kind = SLQ__TX_KIND__TX_REGISTER;
     body.nonce = nonce;

@@ -64,13 +64,16 @@ tx() { "$SLQ" --json "$@" >"$T/tx.out" || fail "transaction: $* ($(cat "$T/tx.ou
 voucher() { jget "d[\"vouchers\"][$1]" <"$T/tx.out"; }
 
 echo "== transactions with known totals"
-tx register --key "$K/issuer.pem" --address "$H1" --role enterprise --name "成都某AI公司"
-tx register --key "$K/issuer.pem" --address "$H2" --role university --name "某大学"
-tx register --key "$K/issuer.pem" --address "$H3" --role maker --name "创客"
+tx register --key "$K/issuer.pem" --address "$H1" --role enterprise --name "成都某AI公司" \
+    --credit-code "$(credit_code 1)"
+tx register --key "$K/issuer.pem" --address "$H2" --role university --name "某大学" \
+    --credit-code "$(credit_code 2)"
+tx register --key "$K/issuer.pem" --address "$H3" --role maker --name "创客" \
+    --credit-code "$(credit_code 3)"
 # An intermediary of the group of centre-1 (scc-group): its vouchers redeemed at centre-1
 # are an anomaly worth a look, though no payment broke the related-party rule.
 tx register --key "$K/issuer.pem" --address "$I2" --role intermediary --name "中介" \
-    --affiliation scc-group
+    --affiliation scc-group --credit-code "$(credit_code 9)"
 tx issue --key "$K/issuer.pem" --to "$H1" --amount 1000 --program general --ref A1
 V1=$(voucher 0)
 tx issue --key "$K/issuer.pem" --to "$H2" --amount 3000 --cost 10000 --program national-major \

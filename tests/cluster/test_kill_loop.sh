@@ -53,7 +53,7 @@ nonce_proxy_start "$(api 0)"
 for i in 0 1 2 3; do start "$i"; done
 for i in 0 1 2 3; do wait_ready "$(api "$i")" || fail "node $i did not start"; done
 "$SLQ" --node "$(api 0)" register --key "$K/issuer.pem" --address "$H1" --role enterprise \
-    --name "Holder One" >/dev/null 2>>"$T/cli.log" || fail "holder-1 is registered"
+    --name "Holder One" --credit-code "$(credit_code 1)" >/dev/null 2>>"$T/cli.log" || fail "holder-1 is registered"
 
 echo "== $CYCLES cycles: transactions admitted by a validator that is killed at once"
 for c in $(seq 1 "$CYCLES"); do

@@ -94,11 +94,12 @@ expect 0 "status" "$SLQ" --json status
 check "status has chain_id, height, tip_hash, validators" \
     jget '[d["chain_id"], d["height"], d["tip_hash"], d["validators"][0]["address"]]' <"$T/out"
 expect 0 "register an SME" "$SLQ" register --key "$K/issuer.pem" --address "$H1" \
-    --role enterprise --name "成都某AI公司" --credit-code 91510100MA6C000001
+    --role enterprise --name "成都某AI公司" --credit-code "$(credit_code 1)"
 expect 0 "register a university" "$SLQ" register --key "$K/issuer.pem" --address "$H2" \
-    --role university --name "某大学"
+    --role university --name "某大学" --credit-code "$(credit_code 2)"
 expect 0 "register a maker of the centre's group" "$SLQ" register --key "$K/issuer.pem" \
-    --address "$H3" --role maker --name "创客" --affiliation scc-group
+    --address "$H3" --role maker --name "创客" --affiliation scc-group \
+    --credit-code "$(credit_code 3)"
 expect 0 "issue 1000 yuan" tx issue --key "$K/issuer.pem" --to "$H1" --amount 1000 \
     --program general --ref A1
 check "issue answers committed with the voucher" \
@@ -190,7 +191,7 @@ reject EXPIRY_INVALID "expiry in the past" issue --key "$K/issuer.pem" --to "$H1
 reject SIGNER_UNKNOWN "an unregistered signer" issue --key "$T/new.pem" --to "$H1" \
     --amount 100 --program general --ref R10
 reject ACCOUNT_EXISTS "registered twice" register --key "$K/issuer.pem" --address "$H1" \
-    --role enterprise --name again
+    --role enterprise --name again --credit-code "$(credit_code 4)"
 reject ROLE_INVALID "issuers come only from genesis" register --key "$K/issuer.pem" \
     --address "$NEW" --role issuer --name second
 tx issue --key "$K/issuer.pem" --to "$H1" --amount 500 --program general --ref B1 >"$T/out"
@@ -242,6 +243,24 @@ V4=$(jget 'd["vouchers"][0]' <"$T/out")
 sleep 2
 reject VOUCHER_EXPIRED "an expired voucher" transfer --key "$K/holder-1.pem" --voucher "$V4" \
     --to "$C1" --amount 1
+
+echo "== one account per credit code: a second address of the same enterprise gets no caps"
+# Per-holder caps are per address; registering a second address with the SME's credit code
+# would give it another 3,000,000 yuan of national-major this year. The ledger refuses it.
+"$SLQ" keygen --out "$T/twin.pem" >"$T/out" && TWIN=$(cat "$T/out")
+reject CREDIT_CODE_USED "a second address with the SME's credit code" register \
+    --key "$K/issuer.pem" --address "$TWIN" --role enterprise --name "成都某AI公司·二" \
+    --credit-code "$(credit_code 1)"
+check "the refusal names the account that has the code" grep -q "$H1 has it" "$T/err"
+reject CREDIT_CODE_USED "the same code in lower case" register --key "$K/issuer.pem" \
+    --address "$TWIN" --role maker --name twin --credit-code "$(credit_code 1 | tr A-Z a-z)"
+reject CREDIT_CODE_USED "the genesis intermediary's code" register --key "$K/issuer.pem" \
+    --address "$TWIN" --role enterprise --name twin --credit-code "$(credit_code 8)"
+check "that refusal names the intermediary" grep -q "$INTER has it" "$T/err"
+reject ACCOUNT_UNKNOWN "so the second address is issued nothing" issue --key "$K/issuer.pem" \
+    --to "$TWIN" --amount 3000000 --cost 10000000 --program national-major --ref TWIN-1
+expect 1 "an enterprise without a credit code is refused by slq, before sending" \
+    "$SLQ" register --key "$K/issuer.pem" --address "$TWIN" --role enterprise --name twin
 
 echo "== admission: a resubmission answers its first result; a nonce outside the window is refused"
 # A proxy in front of the node hands the CLI a chosen pending_nonce and keeps the transaction
