@@ -141,6 +141,9 @@ static bool fund(chain *c, fx *f, const holder *h, size_t count, uint8_t (*issue
         reg.address = (ProtobufCBinaryData){CRYPTO_ADDRESS_BYTES, (uint8_t *) h[i].addr};
         reg.role = SLQ__ROLE__ROLE_ENTERPRISE;
         reg.name = name;
+        uint8_t code_hash[CRYPTO_HASH_BYTES]; /* a holder's own: its address's hash */
+        crypto_hash(f->suite, code_hash, h[i].addr, CRYPTO_ADDRESS_BYTES);
+        reg.credit_code_hash = (ProtobufCBinaryData){CRYPTO_HASH_BYTES, code_hash};
         Slq__TxBody body = SLQ__TX_BODY__INIT;
         body.kind = SLQ__TX_KIND__TX_REGISTER;
         body.nonce = nonce++;

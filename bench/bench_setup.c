@@ -309,6 +309,11 @@ static bool sign_register(const bench *b, bench_tx *t, const bench_holder *h, ui
     reg.address = (ProtobufCBinaryData){CRYPTO_ADDRESS_BYTES, (uint8_t *) h->addr};
     reg.role = SLQ__ROLE__ROLE_ENTERPRISE;
     reg.name = name;
+    /* A holder needs a credit code hash of its own, fresh on every run like its key: the
+     * hash of its address stands in (the ledger sees only hashes). */
+    uint8_t code_hash[CRYPTO_HASH_BYTES];
+    crypto_hash(b->suite, code_hash, h->addr, CRYPTO_ADDRESS_BYTES);
+    reg.credit_code_hash = (ProtobufCBinaryData){CRYPTO_HASH_BYTES, code_hash};
     Slq__TxBody body = SLQ__TX_BODY__INIT;
     body.kind = SLQ__TX_KIND__TX_REGISTER;
     body.nonce = nonce;
