@@ -20,6 +20,7 @@
 
 #define DAY_MS                    86400000LL
 #define PARTIES                   9
+#define CENTRE_FIRST              3 /* parties[3] and [4]: the centres the programs name */
 #define CHAIN_ID                  "slq-testnet"
 #define NATIONAL_HOLDER_CAP_FEN   300000000LL /* 3,000,000 yuan per holder per year */
 #define PROVINCIAL_HOLDER_CAP_FEN 150000000LL /* 1,500,000 yuan */
@@ -120,9 +121,10 @@ static int make_keys(testnet *t) {
     return CLI_PROCEED;
 }
 
-/* The three Chengdu programs; edges holder -> centre and intermediary -> holder. */
+/* The three Chengdu programs; edges holder -> centre and intermediary -> holder; each names
+ * the two centres (centres[0..2)) as the ones it pays. */
 static void fill_programs(Slq__Program *p, Slq__Program **pp, Slq__TransferEdge *e,
-                          Slq__TransferEdge **ep, int64_t cap_fen) {
+                          Slq__TransferEdge **ep, ProtobufCBinaryData *centres, int64_t cap_fen) {
     slq__transfer_edge__init(&e[0]);
     slq__transfer_edge__init(&e[1]);
     e[0].from = SLQ__PARTY__PARTY_HOLDER, e[0].to = SLQ__PARTY__PARTY_CENTRE;
@@ -134,6 +136,8 @@ static void fill_programs(Slq__Program *p, Slq__Program **pp, Slq__TransferEdge 
         p[i].name = (char *) names[i];
         p[i].n_edges = 2;
         p[i].edges = ep;
+        p[i].n_centres = 2;
+        p[i].centres = centres;
         pp[i] = &p[i];
     }
     p[0].annual_cap_fen = cap_fen;
@@ -183,17 +187,27 @@ static void fill_parties(testnet *t, Slq__Validator *v, Slq__Validator **vp, cha
     }
 }
 
-/* Writes the genesis as JSON into t->genesis_json and checks it reads back as a chain. */
+/* Writes the genesis as JSON into t->genesis_json and checks it reads back as a chain. The
+ * programs name centre-1 and centre-2 (国家超算成都中心, 成都智算中心) as their centres. */
 static int make_genesis(testnet *t) {
     Slq__Validator v[SLQ_VALIDATORS_MAX], *vp[SLQ_VALIDATORS_MAX];
     char vname[SLQ_VALIDATORS_MAX][16];
     Slq__GenesisAccount acc[PARTIES], *ap[PARTIES];
     Slq__Program prog[3], *pp[3];
     Slq__TransferEdge e[2], *ep[2];
+    uint8_t centre_addr[2][CRYPTO_ADDRESS_BYTES];
+    ProtobufCBinaryData centres[2];
+    for (unsigned i = 0; i < 2; i++) { /* parties 3 and 4: centre-1 and centre-2 */
+        SLQ_ASSERT(parties[CENTRE_FIRST + i].role == SLQ__ROLE__ROLE_CENTRE);
+        if (crypto_address(t->suite, centre_addr[i], t->pub[t->validators + CENTRE_FIRST + i],
+                           t->pub_len) != SLQ_OK)
+            return cli_fail(CLI_EXIT_USAGE, "could not derive the centres' addresses");
+        centres[i] = (ProtobufCBinaryData){CRYPTO_ADDRESS_BYTES, centre_addr[i]};
+    }
     Slq__Policy pol = SLQ__POLICY__INIT;
     Slq__Genesis g = SLQ__GENESIS__INIT;
     fill_parties(t, v, vp, vname, acc, ap, &g.n_accounts);
-    fill_programs(prog, pp, e, ep, t->cap_fen);
+    fill_programs(prog, pp, e, ep, centres, t->cap_fen);
     pol.valid_from_ms = t->from_ms;
     pol.valid_until_ms = three_years_on(t->from_ms);
     pol.city_annual_cap_fen = t->cap_fen;

@@ -218,10 +218,33 @@ static slq_err read_edges(reader *rd, const json_t *obj, const char *path, Slq__
     return err;
 }
 
+/* Optional `centres`: addresses as slq1 + 40 hex, like an account's `address`. */
+static slq_err read_centres(reader *rd, const json_t *obj, const char *path, Slq__Program *p) {
+    if (json_object_get(obj, "centres") == NULL) return SLQ_OK;
+    void **items = NULL;
+    slq_err err =
+        get_array(rd, obj, path, "centres", SLQ_PROGRAM_CENTRES_MAX, &items, &p->n_centres);
+    if (err != SLQ_OK) return err;
+    p->centres = arena_calloc(&rd->mem, p->n_centres, sizeof *p->centres);
+    if (p->centres == NULL) return SLQ_NO_MEMORY;
+    char cp[PATH_BYTES], ip[PATH_BYTES];
+    path_key(cp, path, "centres");
+    for (size_t i = 0; i < p->n_centres; i++) {
+        const char *text = json_string_value(array_item(obj, "centres", i)); /* NULL unless one */
+        uint8_t *b = arena_calloc(&rd->mem, CRYPTO_ADDRESS_BYTES, 1);
+        if (b == NULL) return SLQ_NO_MEMORY;
+        path_index(ip, cp, i);
+        if (text == NULL || crypto_address_parse(b, text) != SLQ_OK)
+            return fail(rd, ip, "must be slq1 followed by 40 lowercase hex digits");
+        p->centres[i] = (ProtobufCBinaryData){CRYPTO_ADDRESS_BYTES, b};
+    }
+    return SLQ_OK;
+}
+
 static slq_err read_program(reader *rd, const json_t *obj, const char *path, Slq__Program *p) {
     static const char *const keys[] = {
         "name",      "annual_cap_fen", "outside_city_cap", "holder_annual_cap_fen", "max_share_bp",
-        "expiry_ms", "edges"};
+        "expiry_ms", "edges",          "centres"};
     static const int_spec cap = {"annual_cap_fen", false, 0, INT64_MAX};
     static const int_spec holder = {"holder_annual_cap_fen", false, 0, INT64_MAX};
     static const int_spec share = {"max_share_bp", false, 0, 10000};
@@ -236,6 +259,7 @@ static slq_err read_program(reader *rd, const json_t *obj, const char *path, Slq
     if (err == SLQ_OK) err = get_int(rd, obj, path, &share, &bp);
     if (err == SLQ_OK) err = get_int(rd, obj, path, &expiry, &p->expiry_ms);
     if (err == SLQ_OK) err = read_edges(rd, obj, path, p);
+    if (err == SLQ_OK) err = read_centres(rd, obj, path, p);
     p->max_share_bp = (uint32_t) bp;
     return err;
 }

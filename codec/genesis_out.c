@@ -68,6 +68,21 @@ static void add_edges(writer *w, json_t *obj, const Slq__Program *p) {
     }
 }
 
+/* The program's centres, when it names any, as slq1 addresses. */
+static void add_centres(writer *w, json_t *obj, const Slq__Program *p) {
+    if (p->n_centres == 0) return;
+    json_t *arr = checked(w, codec_json_add_array(obj, "centres"));
+    for (size_t i = 0; arr != NULL && i < p->n_centres; i++) {
+        if (p->centres[i].len != CRYPTO_ADDRESS_BYTES) {
+            invalid(w);
+            return;
+        }
+        char text[CRYPTO_ADDRESS_TEXT_BYTES];
+        crypto_address_format(text, p->centres[i].data);
+        add_string(w, arr, NULL, text);
+    }
+}
+
 static void add_program(writer *w, json_t *arr, const Slq__Program *p) {
     json_t *o = checked(w, codec_json_add_object(arr, NULL));
     if (o == NULL) return;
@@ -78,6 +93,7 @@ static void add_program(writer *w, json_t *arr, const Slq__Program *p) {
     add_uint(w, o, "max_share_bp", p->max_share_bp);
     add_int(w, o, "expiry_ms", p->expiry_ms);
     add_edges(w, o, p);
+    add_centres(w, o, p);
 }
 
 static void add_policy(writer *w, json_t *root, const Slq__Policy *pol) {

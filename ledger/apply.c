@@ -253,6 +253,21 @@ static bool edge_allowed(const Slq__Program *p, Slq__Role from, Slq__Role to) {
     return false;
 }
 
+/* True when program p names the centre at addr among those that may be paid its vouchers
+ * and redeem them (genesis, Program.centres). */
+static bool centre_named(const Slq__Program *p, const uint8_t *addr) {
+    for (size_t i = 0; i < p->n_centres; i++)
+        if (memcmp(p->centres[i].data, addr, CRYPTO_ADDRESS_BYTES) == 0) return true;
+    return false;
+}
+
+static slq_err reject_centre(apply_ctx *a, const Slq__Account *centre, const Slq__Program *p) {
+    char addr[CRYPTO_ADDRESS_TEXT_BYTES];
+    crypto_address_format(addr, centre->address.data);
+    return reject(a, SLQ_CENTRE_NOT_NAMED, "centre %.48s (%s) is not named by program %.48s",
+                  centre->name, addr, p->name);
+}
+
 /* ------------------------------------------------------------------ REGISTER */
 
 /* One account per credit code. A holder-class party (one that may hold vouchers) names its
@@ -469,6 +484,8 @@ static slq_err transfer_recipient(apply_ctx *a, const Slq__Transfer *t, const Sl
     if (!edge_allowed(p, a->signer->role, to->role)) {
         err = reject(a, SLQ_EDGE_NOT_ALLOWED, "%s -> %s in program %s", role_name(a->signer->role),
                      role_name(to->role), p->name);
+    } else if (to->role == SLQ__ROLE__ROLE_CENTRE && !centre_named(p, t->to.data)) {
+        err = reject_centre(a, to, p);
     } else if (to->role == SLQ__ROLE__ROLE_CENTRE && to->affiliation[0] != '\0' &&
                strcmp(to->affiliation, a->signer->affiliation) == 0) {
         err = reject(a, SLQ_RELATED_PARTY, "group \"%.32s\"", to->affiliation);
@@ -596,6 +613,8 @@ static slq_err redeem_one(apply_ctx *a, const Slq__Redeem *r, size_t i, const ui
     if (memcmp(v->holder.data, a->tx->signer, CRYPTO_ADDRESS_BYTES) != 0)
         err = reject(a, SLQ_NOT_HOLDER, "voucher %zu is not held by this centre", i);
     if (err == SLQ_OK) err = check_spendable(a, v);
+    const Slq__Program *p = a->l->genesis->policy->programs[v->program];
+    if (err == SLQ_OK && !centre_named(p, a->tx->signer)) err = reject_centre(a, a->signer, p);
     if (err == SLQ_OK &&
         (amount_add(sum, *sum, v->remaining_fen) != SLQ_OK ||
          year_amounts_add(ya, v->budget_year, v->program, v->remaining_fen) != SLQ_OK))

@@ -2,7 +2,8 @@
  *
  * Genesis is the chain's constitution: suite, chain id, validators, the parties registered
  * from the start and the policy (window, city cap, programs). Everything in it is checked
- * once here, so the rules in apply.c can rely on it (e.g. a program's share is <= 100%). */
+ * once here, so the rules in apply.c can rely on it (e.g. a program's share is <= 100%, its
+ * centres are genesis centres). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,6 +189,57 @@ static slq_err check_accounts(const Slq__Genesis *g, crypto_suite suite, char *w
     return err;
 }
 
+static bool pays_a_centre(const Slq__Program *p) {
+    for (size_t i = 0; i < p->n_edges; i++)
+        if (p->edges[i]->to == SLQ__PARTY__PARTY_CENTRE) return true;
+    return false;
+}
+
+/* Index of the genesis account at addr among addrs[0..n), or -1. */
+static long account_index(const uint8_t (*addrs)[CRYPTO_ADDRESS_BYTES], size_t n,
+                          const uint8_t *addr) {
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(addrs[i], addr, CRYPTO_ADDRESS_BYTES) == 0) return (long) i;
+    return -1;
+}
+
+/* A program's centres: genesis accounts of role centre, each once; a program whose edges pay
+ * a centre names at least one (no list would have to mean "any centre", which the issuer
+ * could widen by registering one). addrs are the accounts' addresses. */
+static slq_err check_program_centres(const Slq__Genesis *g, const Slq__Program *p,
+                                     const uint8_t (*addrs)[CRYPTO_ADDRESS_BYTES], char *why,
+                                     size_t why_cap) {
+    if (p->n_centres > SLQ_PROGRAM_CENTRES_MAX) FAIL("program %s: too many centres", p->name);
+    if (p->n_centres == 0 && pays_a_centre(p))
+        FAIL("program %s: an edge pays a centre, so it must name its centres", p->name);
+    for (size_t i = 0; i < p->n_centres; i++) {
+        const ProtobufCBinaryData *c = &p->centres[i];
+        long at =
+            c->len == CRYPTO_ADDRESS_BYTES ? account_index(addrs, g->n_accounts, c->data) : -1;
+        if (at < 0 || g->accounts[at]->role != SLQ__ROLE__ROLE_CENTRE)
+            FAIL("program %s: centre %zu is not a genesis account of role centre", p->name, i);
+        for (size_t j = 0; j < i; j++)
+            if (memcmp(p->centres[j].data, c->data, CRYPTO_ADDRESS_BYTES) == 0)
+                FAIL("program %s: centre %zu is listed twice", p->name, i);
+    }
+    return SLQ_OK;
+}
+
+/* Runs after check_accounts: every account has a valid address. */
+static slq_err check_centres(const Slq__Genesis *g, crypto_suite suite, char *why, size_t why_cap) {
+    uint8_t(*addrs)[CRYPTO_ADDRESS_BYTES] = calloc(g->n_accounts + 1, CRYPTO_ADDRESS_BYTES);
+    if (addrs == NULL) return SLQ_NO_MEMORY;
+    for (size_t i = 0; i < g->n_accounts; i++)
+        SLQ_ASSERT(account_address(g->accounts[i], suite, addrs[i]) == SLQ_OK);
+    slq_err err = SLQ_OK;
+    const Slq__Policy *pol = g->policy;
+    for (size_t i = 0; i < pol->n_programs && err == SLQ_OK; i++)
+        err = check_program_centres(g, pol->programs[i],
+                                    (const uint8_t(*)[CRYPTO_ADDRESS_BYTES]) addrs, why, why_cap);
+    free(addrs);
+    return err;
+}
+
 static slq_err check_genesis(const Slq__Genesis *g, crypto_suite *suite, char *why,
                              size_t why_cap) {
     if (g->base.n_unknown_fields != 0) FAIL("genesis has unknown fields");
@@ -197,6 +249,7 @@ static slq_err check_genesis(const Slq__Genesis *g, crypto_suite *suite, char *w
     slq_err e = check_policy(g->policy, why, why_cap);
     if (e == SLQ_OK) e = check_validators(g, *suite, why, why_cap);
     if (e == SLQ_OK) e = check_accounts(g, *suite, why, why_cap);
+    if (e == SLQ_OK) e = check_centres(g, *suite, why, why_cap);
     return e;
 }
 

@@ -81,6 +81,7 @@
     X(SELF_TRANSFER, 111, 422, "sender and recipient are the same")                               \
     X(CONTRACT_REF_INVALID, 112, 422, "contract reference is not UTF-8 or is only whitespace")    \
     X(VOUCHER_PAID, 113, 422, "voucher was paid to a centre; it can no longer be revoked")        \
+    X(CENTRE_NOT_NAMED, 114, 422, "centre is not named by the voucher's program")                 \
     /* ledger: claims */                                                                          \
     X(CLAIM_UNKNOWN, 120, 404, "claim does not exist")                                            \
     X(CLAIM_SETTLED, 121, 422, "claim is already settled")                                        \

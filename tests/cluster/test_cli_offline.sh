@@ -137,6 +137,11 @@ ok = (names == ["general", "national-major", "provincial-major"] and
       p["valid_from_ms"] == 1707494400000 and p["valid_until_ms"] == 1802188800000 and
       g["time_ms"] < p["valid_from_ms"] and g["suite"] == "ed25519-sha256")
 sys.exit(not ok)'
+check "every program names centre-1 and centre-2 as its centres" python3 -c '
+import json, sys
+g = json.load(open("net/node0/genesis.json"))
+sys.exit(any(x["centres"] != sys.argv[1:] for x in g["policy"]["programs"]))' \
+    "$("$SLQ" address --key net/keys/centre-1.pem)" "$("$SLQ" address --key net/keys/centre-2.pem)"
 for k in issuer finance regulator centre-1 centre-2 intermediary holder-1 holder-2 holder-3; do
     check "keys/$k.pem is a key" "$SLQ" address --key "net/keys/$k.pem"
 done

@@ -216,6 +216,11 @@ tx issue --key "$K/issuer.pem" --to "$H3" --amount 100 --program general --ref B
 V3=$(jget 'd["vouchers"][0]' <"$T/out")
 reject RELATED_PARTY "paying a centre of one's own group" transfer --key "$K/holder-3.pem" \
     --voucher "$V3" --to "$C1" --amount 10
+"$SLQ" keygen --out "$T/rogue.pem" >"$T/out" && ROGUE=$(cat "$T/out")
+expect 0 "register a centre the programs do not name" "$SLQ" register --key "$K/issuer.pem" \
+    --address "$ROGUE" --role centre --name "某算力中心"
+reject CENTRE_NOT_NAMED "paying a centre the program does not name" transfer \
+    --key "$K/holder-1.pem" --voucher "$V2" --to "$ROGUE" --amount 10
 tx transfer --key "$K/holder-1.pem" --voucher "$V2" --to "$C1" --amount 10 >"$T/out"
 P2=$(jget 'd["vouchers"][0]' <"$T/out")
 reject CONTRACT_REF_USED "a contract claimed twice" redeem --key "$K/centre-1.pem" \

@@ -1,5 +1,6 @@
 /* ledger_fixture.h: a small chain for ledger tests: keys for every party, a genesis with
- * the Chengdu programs plus test programs, an in-memory state, and helpers that sign,
+ * the Chengdu programs plus test programs (each naming centre-1 and centre-2 as its centres,
+ * `outside` only centre-1), an in-memory state, and helpers that sign,
  * decode and apply one transaction at a chosen block time. */
 #ifndef SLQ_LEDGER_FIXTURE_H
 #define SLQ_LEDGER_FIXTURE_H
@@ -115,6 +116,13 @@ static inline void fx_genesis_bytes(fx *f, uint8_t **out, size_t *len) {
     };
     progs[P_SHARED]->expiry_ms = FX_SHARED_EXPIRY_MS;
     progs[P_OUTSIDE]->outside_city_cap = true;
+    /* Every program pays centre-1 and centre-2, but `outside` only centre-1. */
+    ProtobufCBinaryData centres[2] = {{CRYPTO_ADDRESS_BYTES, f->addr[K_CENTRE1]},
+                                      {CRYPTO_ADDRESS_BYTES, f->addr[K_CENTRE2]}};
+    for (int i = 0; i < P_COUNT; i++) {
+        progs[i]->n_centres = i == P_OUTSIDE ? 1 : 2;
+        progs[i]->centres = centres;
+    }
     Slq__Policy pol = SLQ__POLICY__INIT;
     pol.valid_from_ms = fx_valid_from_ms();
     pol.valid_until_ms = fx_valid_until_ms();

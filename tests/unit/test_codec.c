@@ -205,7 +205,7 @@ static void test_role_names_round_trip_and_unknown_names_are_refused(void) {
 /* ------------------------------------------------------------------ genesis.json */
 
 /* A testnet-like genesis: two validators, six parties (one given by address only) and the
- * three Chengdu programs. %s are public keys in hex and one address. */
+ * three Chengdu programs, naming the two centres. %s are public keys in hex and addresses. */
 static const char genesis_template[] =
     "{\n"
     "  \"chain_id\": \"slq-testnet\",\n"
@@ -235,10 +235,12 @@ static const char genesis_template[] =
     "    \"city_annual_cap_fen\": 1000000000,\n"
     "    \"programs\": [\n"
     "      {\"name\": \"general\", \"annual_cap_fen\": 1000000000, \"outside_city_cap\": false,\n"
-    "       \"holder_annual_cap_fen\": 0, \"max_share_bp\": 0, \"expiry_ms\": 0,\n"
+    "       \"holder_annual_cap_fen\": 0, \"max_share_bp\": 0, \"expiry_ms\": 0, \"centres\": "
+    "[\"%s\", \"%s\"],\n"
     "       \"edges\": [[\"holder\", \"centre\"], [\"intermediary\", \"holder\"]]},\n"
     "      {\"name\": \"national-major\", \"holder_annual_cap_fen\": 300000000,\n"
-    "       \"max_share_bp\": 3000, \"edges\": [[\"holder\", \"centre\"]]},\n"
+    "       \"max_share_bp\": 3000, \"edges\": [[\"holder\", \"centre\"]], \"centres\": "
+    "[\"%s\"]},\n"
     "      {\"name\": \"provincial-major\", \"holder_annual_cap_fen\": 150000000,\n"
     "       \"max_share_bp\": 3000, \"edges\": []}\n"
     "    ]\n"
@@ -250,7 +252,7 @@ static const char genesis_template[] =
 /* Writes the template filled with fresh keys of `suite` into a malloc'd string. */
 static char *genesis_json(crypto_suite suite) {
     char hex[G_KEYS][2 * CRYPTO_PUBKEY_BYTES_MAX + 1];
-    char addr[CRYPTO_ADDRESS_TEXT_BYTES];
+    char addr[CRYPTO_ADDRESS_TEXT_BYTES], centre[2][CRYPTO_ADDRESS_TEXT_BYTES];
     for (int i = 0; i < G_KEYS; i++) {
         crypto_key *k = NULL;
         SLQ_ASSERT(crypto_key_generate(&k, suite) == SLQ_OK);
@@ -258,18 +260,17 @@ static char *genesis_json(crypto_suite suite) {
         size_t n = 0;
         SLQ_ASSERT(crypto_key_public(k, pub, sizeof pub, &n) == SLQ_OK);
         codec_hex_encode(hex[i], pub, n);
-        if (i == G_KEYS - 1) {
-            uint8_t a[CRYPTO_ADDRESS_BYTES];
-            SLQ_ASSERT(crypto_address(suite, a, pub, n) == SLQ_OK);
-            crypto_address_format(addr, a);
-        }
+        uint8_t a[CRYPTO_ADDRESS_BYTES];
+        SLQ_ASSERT(crypto_address(suite, a, pub, n) == SLQ_OK);
+        if (i == G_KEYS - 1) crypto_address_format(addr, a);
+        if (i == 5 || i == 6) crypto_address_format(centre[i - 5], a); /* the two centres */
         crypto_key_destroy(k);
     }
-    size_t cap = sizeof genesis_template + G_KEYS * sizeof hex[0] + 64;
+    size_t cap = sizeof genesis_template + G_KEYS * sizeof hex[0] + 4 * sizeof addr;
     char *out = malloc(cap);
     SLQ_ASSERT(out != NULL);
     snprintf(out, cap, genesis_template, crypto_suite_name(suite), hex[0], hex[1], hex[2], hex[3],
-             hex[4], hex[5], hex[6], addr);
+             hex[4], hex[5], hex[6], addr, centre[0], centre[1], centre[0]);
     return out;
 }
 
@@ -361,6 +362,12 @@ static const bad_row bad_rows[] = {
      "policy.programs[0].edges[1]: must be a pair"},
     {"\"edges\": []", "\"edges\": [\"holder\"]", "policy.programs[2].edges[0]: must be a pair"},
     {", \"edges\": []", "", "policy.programs[2].edges: missing"},
+    {"\"centres\": [\"slq1", "\"centres\": [\"slq2",
+     "policy.programs[0].centres[0]: must be slq1 followed by 40 lowercase hex digits"},
+    {"\"centres\": [\"slq1", "\"centres\": [7, \"slq1",
+     "policy.programs[0].centres[0]: must be slq1"},
+    {"\"centres\": [", "\"centres\": 5, \"x\": [", "policy.programs[0].x: unknown key"},
+    {"\"centres\": [", "\"centre\": [", "policy.programs[0].centre: unknown key"},
     {"\"name\": \"node0\"", "\"name\": \"node0\", \"name\": \"x\"",
      "line 6 column 107: key given twice"},
     {"\"power\": 1}\n  ]", "\"power\": 0}\n  ]",

@@ -61,6 +61,42 @@ static void edge_out_of_range(Slq__Genesis *g) {
     g->policy->programs[0]->n_edges = 1;
     g->policy->programs[0]->edges = bad_edges;
 }
+static ProtobufCBinaryData centres[SLQ_PROGRAM_CENTRES_MAX + 1];
+static uint8_t role_addr[CRYPTO_ADDRESS_BYTES];
+
+static void centres_none(Slq__Genesis *g) {
+    g->policy->programs[1]->n_centres = 0; /* its edges pay a centre */
+}
+static void centre_unknown(Slq__Genesis *g) {
+    centres[0] = (ProtobufCBinaryData){CRYPTO_ADDRESS_BYTES, bytes32};
+    g->policy->programs[1]->n_centres = 1;
+    g->policy->programs[1]->centres = centres;
+}
+static void centre_short(Slq__Genesis *g) {
+    centres[0] = (ProtobufCBinaryData){sizeof short_addr, short_addr};
+    g->policy->programs[1]->n_centres = 1;
+    g->policy->programs[1]->centres = centres;
+}
+static void centre_of_another_role(Slq__Genesis *g) {
+    const Slq__GenesisAccount *finance = g->accounts[K_FINANCE];
+    SLQ_ASSERT(crypto_address(CRYPTO_SUITE_ED25519_SHA256, role_addr, finance->pubkey.data,
+                              finance->pubkey.len) == SLQ_OK);
+    centres[0] = g->policy->programs[1]->centres[0];
+    centres[1] = (ProtobufCBinaryData){CRYPTO_ADDRESS_BYTES, role_addr};
+    g->policy->programs[1]->n_centres = 2;
+    g->policy->programs[1]->centres = centres;
+}
+static void centre_twice(Slq__Genesis *g) {
+    centres[0] = centres[1] = g->policy->programs[1]->centres[1];
+    g->policy->programs[1]->n_centres = 2;
+    g->policy->programs[1]->centres = centres;
+}
+static void too_many_centres(Slq__Genesis *g) {
+    for (size_t i = 0; i <= SLQ_PROGRAM_CENTRES_MAX; i++)
+        centres[i] = g->policy->programs[1]->centres[0];
+    g->policy->programs[1]->n_centres = SLQ_PROGRAM_CENTRES_MAX + 1;
+    g->policy->programs[1]->centres = centres;
+}
 static void bad_suite(Slq__Genesis *g) {
     g->suite = "rsa";
 }
@@ -160,6 +196,15 @@ static const struct {
     {"program twice", program_twice, "listed twice"},
     {"too many edges", too_many_edges, "too many transfer edges"},
     {"edge out of range", edge_out_of_range, "transfer edge 0 is invalid"},
+    {"a program paying centres names none", centres_none,
+     "program national-major: an edge pays a centre, so it must name its centres"},
+    {"a centre that is no account", centre_unknown,
+     "centre 0 is not a genesis account of role centre"},
+    {"a centre of 19 bytes", centre_short, "centre 0 is not a genesis account of role centre"},
+    {"a centre of role finance", centre_of_another_role,
+     "centre 1 is not a genesis account of role centre"},
+    {"a centre twice", centre_twice, "program national-major: centre 1 is listed twice"},
+    {"too many centres", too_many_centres, "too many centres"},
     {"unknown suite", bad_suite, "unknown suite"},
     {"bad chain id", bad_chain_id, "chain id"},
     {"zero genesis time", zero_time, "genesis time must be positive"},
@@ -315,8 +360,32 @@ static void test_only_holder_classes_can_hold_vouchers(void) {
     CHECK(!ledger_role_valid((Slq__Role) (SLQ__ROLE__ROLE_REGULATOR + 1)));
 }
 
+/* Only a program whose vouchers can reach a centre must name centres: one whose edges never
+ * pay a centre may name none. */
+static void test_a_program_that_pays_no_centre_may_name_none(void) {
+    fx f;
+    fx_init(&f);
+    uint8_t *bytes;
+    size_t len;
+    fx_genesis_bytes(&f, &bytes, &len);
+    arena_used = 0;
+    Slq__Genesis *g = slq__genesis__unpack(&arena_allocator, len, bytes);
+    SLQ_ASSERT(g != NULL);
+    Slq__Program *p = g->policy->programs[1];
+    SLQ_ASSERT(p->n_edges == 2 && p->edges[0]->to == SLQ__PARTY__PARTY_CENTRE);
+    p->n_centres = 0;
+    char why[256] = "";
+    CHECK_ERR(create_from(g, why, sizeof why), SLQ_GENESIS_INVALID);
+    p->edges[0] = p->edges[1]; /* intermediary -> holder only */
+    p->n_edges = 1;
+    CHECK_ERR(create_from(g, why, sizeof why), SLQ_OK);
+    free(bytes);
+    fx_deinit(&f);
+}
+
 TEST_MAIN("genesis", TEST(test_each_broken_rule_of_genesis_is_refused_with_its_reason),
           TEST(test_genesis_larger_than_its_limit_or_undecodable_is_refused),
           TEST(test_names_must_be_printable_utf8_within_their_limit),
           TEST(test_chain_ids_are_short_lowercase_names),
-          TEST(test_only_holder_classes_can_hold_vouchers))
+          TEST(test_only_holder_classes_can_hold_vouchers),
+          TEST(test_a_program_that_pays_no_centre_may_name_none))

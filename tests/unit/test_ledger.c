@@ -571,6 +571,66 @@ static void test_payment_to_a_related_centre_is_refused(void) {
     fx_deinit(&f);
 }
 
+/* A programme's vouchers go only to the centres its genesis names: centre-2 is named by every
+ * fixture program but `outside`, and a centre the issuer registers later by none. */
+static void test_payment_to_a_centre_the_program_does_not_name_is_refused(void) {
+    fx f;
+    fx_init(&f);
+    setup_holders(&f);
+    uint8_t id[32];
+    CHECK_ERR(fx_register(&f, K_STRANGER, SLQ__ROLE__ROLE_CENTRE, ""), SLQ_OK);
+    CHECK_ERR(fx_issue(&f, id, K_H1, P_GENERAL, 1000, 0, NULL, 0), SLQ_OK);
+    CHECK_ERR(fx_transfer(&f, K_H1, id, K_STRANGER, 100), SLQ_CENTRE_NOT_NAMED);
+    char want[128], addr[CRYPTO_ADDRESS_TEXT_BYTES];
+    crypto_address_format(addr, f.addr[K_STRANGER]);
+    snprintf(want, sizeof want, "centre party (%s) is not named by program general", addr);
+    if (strstr(f.out.reason, want) == NULL) fprintf(stderr, "  reason: %s\n", f.out.reason);
+    CHECK(strstr(f.out.reason, want) != NULL);
+    CHECK_ERR(fx_transfer(&f, K_H1, id, K_CENTRE2, 100), SLQ_OK);
+    CHECK_ERR(fx_issue(&f, id, K_H1, P_OUTSIDE, 1000, 0, NULL, 0), SLQ_OK);
+    CHECK_ERR(fx_transfer(&f, K_H1, id, K_CENTRE2, 1000), SLQ_CENTRE_NOT_NAMED);
+    CHECK(strstr(f.out.reason, "is not named by program outside") != NULL);
+    CHECK_ERR(fx_transfer(&f, K_H1, id, K_CENTRE1, 1000), SLQ_OK);
+    fx_deinit(&f);
+}
+
+/* Moves voucher `id` to `holder` behind the ledger's back, as a ledger bug would. */
+static void plant_holder(fx *f, const uint8_t id[32], int holder) {
+    Slq__Voucher *v = voucher_row(f, id);
+    v->holder = (ProtobufCBinaryData){CRYPTO_ADDRESS_BYTES, f->addr[holder]};
+    uint8_t buf[512];
+    SLQ_ASSERT(slq__voucher__get_packed_size(v) <= sizeof buf);
+    size_t n = slq__voucher__pack(v, buf);
+    slq_key k = slq_key_bytes(SLQ_KEY_VOUCHER, id, 32);
+    SLQ_ASSERT(ledger_state_put(f->st, k.bytes, k.len, buf, n) == SLQ_OK);
+    v->holder = (ProtobufCBinaryData){0, NULL}; /* not the row's own bytes: not freed */
+    slq__voucher__free_unpacked(v, NULL);
+}
+
+/* A centre the voucher's program does not name cannot redeem it either: a voucher of
+ * `outside` that came to centre-2 (only through a bug: payment refuses it) stays unclaimed. */
+static void test_redeem_by_a_centre_the_program_does_not_name_is_refused(void) {
+    fx f;
+    fx_init(&f);
+    setup_holders(&f);
+    uint8_t id[32], paid[2][32];
+    CHECK_ERR(fx_issue(&f, id, K_H1, P_OUTSIDE, 1000, 0, NULL, 0), SLQ_OK);
+    CHECK_ERR(fx_transfer(&f, K_H1, id, K_CENTRE1, 1000), SLQ_OK);
+    memcpy(paid[0], f.out.vouchers[0], 32);
+    CHECK_ERR(fx_issue(&f, id, K_H1, P_GENERAL, 500, 0, NULL, 0), SLQ_OK);
+    CHECK_ERR(fx_transfer(&f, K_H1, id, K_CENTRE2, 500), SLQ_OK);
+    memcpy(paid[1], f.out.vouchers[0], 32);
+    plant_holder(&f, paid[0], K_CENTRE2);
+    CHECK_ERR(fx_redeem(&f, K_CENTRE2, (const uint8_t(*)[32]) paid, 2, "SC-n"),
+              SLQ_CENTRE_NOT_NAMED);
+    CHECK(strstr(f.out.reason, "centre centre-2 (") != NULL);
+    CHECK(strstr(f.out.reason, "is not named by program outside") != NULL);
+    CHECK_ERR(fx_redeem(&f, K_CENTRE2, (const uint8_t(*)[32]) paid + 1, 1, "SC-n"), SLQ_OK);
+    plant_holder(&f, paid[0], K_CENTRE1);
+    CHECK_ERR(fx_redeem(&f, K_CENTRE1, (const uint8_t(*)[32]) paid, 1, "SC-m"), SLQ_OK);
+    fx_deinit(&f);
+}
+
 /* ------------------------------------------------------------------ redeem, settle */
 
 /* Issues `amount` to H1 and pays it all to centre; *paid is the centre's voucher. */
@@ -978,6 +1038,8 @@ TEST_MAIN(
     TEST(test_transfer_needs_the_holder_and_a_live_voucher),
     TEST(test_voucher_expires_at_its_expiry_instant), TEST(test_transfer_edges_follow_the_program),
     TEST(test_payment_to_a_related_centre_is_refused),
+    TEST(test_payment_to_a_centre_the_program_does_not_name_is_refused),
+    TEST(test_redeem_by_a_centre_the_program_does_not_name_is_refused),
     TEST(test_redeem_burns_vouchers_into_one_claim),
     TEST(test_a_contract_reference_is_claimed_only_once),
     TEST(test_a_contract_reference_is_one_whatever_its_spelling),

@@ -5,6 +5,7 @@
  *   - before each transaction the model names the code the ledger must return, SLQ_OK or the
  *     exact refusal: signer roles; transfer edges (holder -> centre and intermediary ->
  *     holder in every program, holder -> holder only in the transferable one); payment to a
+ *     centre the voucher's program does not name (and redemption by one); payment to a
  *     related centre; the share of cost (amount <= floor(cost x bp / 10000)); the city,
  *     pool and per-holder yearly caps; expiry at block time; an application reference used
  *     once, a contract reference used once whatever its spelling (case, ASCII spaces and
@@ -124,6 +125,12 @@ static bool edge_ok(int program, Slq__Role from, Slq__Role to) {
     return program == P_SHARED && f == PARTY_HOLDER && t == PARTY_HOLDER;
 }
 
+/* The centres a program names in the fixture genesis: centre-1 and centre-2, `outside` only
+ * centre-1; a centre registered later is named by none. */
+static bool centre_named(int program, int who) {
+    return who == K_CENTRE1 || (who == K_CENTRE2 && program != P_OUTSIDE);
+}
+
 /* Paying a centre of one's own group. */
 static bool related(const model *m, int from, int to) {
     return m->role[to] == SLQ__ROLE__ROLE_CENTRE && m->affiliation[to][0] != '\0' &&
@@ -210,6 +217,8 @@ static slq_err expect_transfer(const model *m, const transfer_args *a, int64_t t
     if (a->to == a->signer) return SLQ_SELF_TRANSFER;
     if (!m->registered[a->to]) return SLQ_ACCOUNT_UNKNOWN;
     if (!edge_ok(v->program, m->role[a->signer], m->role[a->to])) return SLQ_EDGE_NOT_ALLOWED;
+    if (m->role[a->to] == SLQ__ROLE__ROLE_CENTRE && !centre_named(v->program, a->to))
+        return SLQ_CENTRE_NOT_NAMED;
     if (related(m, a->signer, a->to)) return SLQ_RELATED_PARTY;
     if (sum_overflows(m->city[v->year - BASE_YEAR].transferred, a->amount))
         return SLQ_AMOUNT_OVERFLOW;
@@ -230,6 +239,7 @@ static slq_err expect_redeem(const model *m, const redeem_args *a, int64_t t) {
         if (v->holder != a->signer) return SLQ_NOT_HOLDER;
         slq_err err = expect_spendable(v, t);
         if (err != SLQ_OK) return err;
+        if (!centre_named(v->program, a->signer)) return SLQ_CENTRE_NOT_NAMED;
         int64_t *year = &added[v->year - BASE_YEAR];
         if (sum_overflows(sum, v->amount) ||
             sum_overflows(m->city[v->year - BASE_YEAR].redeemed + *year, v->amount))
@@ -1133,6 +1143,7 @@ static void check_coverage(const int seen[CODES], const int edges[3]) {
                                    SLQ_VOUCHER_SPLIT,
                                    SLQ_EDGE_NOT_ALLOWED,
                                    SLQ_RELATED_PARTY,
+                                   SLQ_CENTRE_NOT_NAMED,
                                    SLQ_CONTRACT_REF_USED,
                                    SLQ_CONTRACT_REF_INVALID,
                                    SLQ_VOUCHER_PAID,
