@@ -8,7 +8,8 @@
  *   3. timeline: every ISSUE (+amount) and REVOKE (-amount) placed at its (height, index)
  *      through the tx location rows, replayed in order per year, per program and per
  *      (holder, program), so that cap_held says the cap held after every transaction, not
- *      only at the tip;
+ *      only at the tip; a holder's line also counts what an intermediary passed on to it
+ *      (the TRANSFER that made it the voucher's beneficiary), as the ledger charges it;
  *   4. emit: JSON with members in a fixed order, lists in id or address order.
  *
  * All sums are overflow-checked. Pointers into the loaded rows stay valid until the report
@@ -285,8 +286,8 @@ static bool stop(load_ctx *c, slq_err err) {
 
 static bool voucher_ok(const rep *r, const Slq__Voucher *v, const uint8_t *key, size_t key_len) {
     return key_len == 1 + HASH && v->id.len == HASH && memcmp(key + 1, v->id.data, HASH) == 0 &&
-           v->holder.len == ADDR && v->beneficiary.len == ADDR && v->created_tx.len == HASH &&
-           (v->parent_id.len == 0 || v->parent_id.len == HASH) &&
+           v->holder.len == ADDR && (v->beneficiary.len == 0 || v->beneficiary.len == ADDR) &&
+           v->created_tx.len == HASH && (v->parent_id.len == 0 || v->parent_id.len == HASH) &&
            (v->closed_tx.len == 0 || v->closed_tx.len == HASH) &&
            (v->state != SLQ__VOUCHER_STATE__VOUCHER_REVOKED || v->closed_tx.len == HASH) &&
            v->program < r->pol->n_programs && v->original_fen >= 0 && v->remaining_fen >= 0 &&
@@ -507,17 +508,28 @@ static slq_err tally_amounts(rep *r, ryear *y, const Slq__Voucher *v, const Slq_
     return ok ? SLQ_OK : SLQ_AMOUNT_OVERFLOW;
 }
 
-/* The voucher's part in its holders' lines: issued to and revoked from the beneficiary
- * (whose yearly quota it uses), held by its holder, redeemed after its payer paid it. */
+/* True when v's beneficiary was charged as v was created: at its issue, or when an
+ * intermediary (whose vouchers have no beneficiary) passed it on. */
+static bool charged_at_creation(const Slq__Voucher *v, const Slq__Voucher *parent) {
+    return v->beneficiary.len == ADDR && (parent == NULL || parent->beneficiary.len == 0);
+}
+
+/* The voucher's part in its holders' lines: issued to its first holder, charged to and
+ * revoked from its beneficiary (whose yearly quota it uses), held by its holder, redeemed
+ * after its payer paid it. */
 static slq_err tally_holders(rep *r, ryear *y, const Slq__Voucher *v, const Slq__Voucher *parent) {
     int64_t amt = v->original_fen;
     bool ok = true;
     rholder *h = NULL;
     if (parent == NULL) {
-        if ((h = holder_entry(y, v->beneficiary.data, true)) == NULL) return SLQ_NO_MEMORY;
-        ok = add(&h->issued, amt) && add(&h->used[v->program], amt);
+        if ((h = holder_entry(y, v->holder.data, true)) == NULL) return SLQ_NO_MEMORY;
+        ok = add(&h->issued, amt);
     }
-    if (v->state == SLQ__VOUCHER_STATE__VOUCHER_REVOKED) {
+    if (charged_at_creation(v, parent)) {
+        if ((h = holder_entry(y, v->beneficiary.data, true)) == NULL) return SLQ_NO_MEMORY;
+        ok = ok && add(&h->used[v->program], amt);
+    }
+    if (v->state == SLQ__VOUCHER_STATE__VOUCHER_REVOKED && v->beneficiary.len == ADDR) {
         if ((h = holder_entry(y, v->beneficiary.data, true)) == NULL) return SLQ_NO_MEMORY;
         ok = ok && add(&h->used[v->program], -amt);
     }
@@ -616,8 +628,9 @@ static slq_err tally_claims(rep *r) {
 typedef struct {
     uint64_t height;
     uint32_t index, year, program;
-    const uint8_t *holder; /* the beneficiary, whose quota moves */
+    const uint8_t *holder; /* the beneficiary, whose quota moves; NULL: none */
     int64_t delta;
+    bool pool; /* moves the city's and the program's cap use (an ISSUE or a REVOKE) */
 } revent;
 
 /* Where a committed transaction is, from its 'x' row. */
@@ -637,7 +650,8 @@ static slq_err tx_location(const rep *r, const ProtobufCBinaryData *tx, revent *
     return e->height == 0 ? SLQ_STORAGE_CORRUPT : SLQ_OK;
 }
 
-/* Every ISSUE (+) and REVOKE (-) of the reported years, placed at its transaction. */
+/* Every ISSUE (+) and REVOKE (-) of the reported years, and every pass-on that charged a
+ * holder (+, its line only), placed at its transaction. At most two per voucher. */
 static slq_err events_collect(const rep *r, revent **out, size_t *count) {
     size_t n = 0;
     revent *ev = malloc((2 * r->n_vouchers + 1) * sizeof *ev);
@@ -646,12 +660,18 @@ static slq_err events_collect(const rep *r, revent **out, size_t *count) {
     for (size_t i = 0; err == SLQ_OK && i < r->n_vouchers; i++) {
         const Slq__Voucher *v = r->vouchers[i];
         if (year_of(r, v->budget_year) == NULL) continue;
-        revent e = {.year = v->budget_year, .program = v->program, .holder = v->beneficiary.data};
-        if (v->parent_id.len == 0) {
+        const Slq__Voucher *parent =
+            v->parent_id.len == HASH ? voucher_find(r, v->parent_id.data) : NULL;
+        revent e = {.year = v->budget_year,
+                    .program = v->program,
+                    .holder = v->beneficiary.len == ADDR ? v->beneficiary.data : NULL,
+                    .pool = v->parent_id.len == 0};
+        if (e.pool || (parent != NULL && charged_at_creation(v, parent))) {
             e.delta = v->original_fen;
             err = tx_location(r, &v->created_tx, &e);
             if (err == SLQ_OK) ev[n++] = e;
         }
+        e.pool = true;
         if (err == SLQ_OK && v->state == SLQ__VOUCHER_STATE__VOUCHER_REVOKED) {
             e.delta = -v->original_fen;
             err = tx_location(r, &v->closed_tx, &e);
@@ -674,11 +694,17 @@ static int cmp_at(const revent *a, const revent *b) {
     return a->index < b->index ? -1 : a->index > b->index;
 }
 
+/* Orders holders by address, none (NULL) first. */
+static int cmp_holder_addr(const uint8_t *a, const uint8_t *b) {
+    if (a == NULL || b == NULL) return (a != NULL) - (b != NULL);
+    return memcmp(a, b, ADDR);
+}
+
 /* Orders by year, then program (not for the city), then holder, then time. */
 static int cmp_scope(const revent *a, const revent *b, int scope) {
     if (a->year != b->year) return a->year < b->year ? -1 : 1;
     if (scope != SCOPE_CITY && a->program != b->program) return a->program < b->program ? -1 : 1;
-    int c = scope == SCOPE_HOLDER ? memcmp(a->holder, b->holder, ADDR) : 0;
+    int c = scope == SCOPE_HOLDER ? cmp_holder_addr(a->holder, b->holder) : 0;
     return c != 0 ? c : cmp_at(a, b);
 }
 static int cmp_city(const void *a, const void *b) {
@@ -710,9 +736,10 @@ static slq_err peaks(rep *r, revent *ev, size_t n, int scope) {
     int64_t sum = 0;
     for (size_t i = 0; i < n; i++) {
         if (scope == SCOPE_CITY && r->pol->programs[ev[i].program]->outside_city_cap) continue;
+        if (scope == SCOPE_HOLDER ? ev[i].holder == NULL : !ev[i].pool) continue;
         bool same = i > 0 && ev[i - 1].year == ev[i].year &&
                     (scope == SCOPE_CITY || ev[i - 1].program == ev[i].program) &&
-                    (scope != SCOPE_HOLDER || memcmp(ev[i - 1].holder, ev[i].holder, ADDR) == 0);
+                    (scope != SCOPE_HOLDER || cmp_holder_addr(ev[i - 1].holder, ev[i].holder) == 0);
         if (!same) sum = 0;
         if (!add(&sum, ev[i].delta)) return SLQ_AMOUNT_OVERFLOW;
         int64_t *peak = peak_of(r, &ev[i], scope);

@@ -153,8 +153,12 @@ static slq_err quota_read(apply_ctx *a, const slq_key *k, int64_t *used) {
     return SLQ_OK;
 }
 
+/* Adds delta to the quota row of (year, program, holder). holder NULL (the empty beneficiary
+ * of a voucher that no holder-class party has received yet, whose bytes protobuf-c leaves
+ * NULL) charges nobody: there is nothing to book. */
 static slq_err quota_add(apply_ctx *a, uint32_t year, uint32_t program, const uint8_t *holder,
                          int64_t delta) {
+    if (holder == NULL) return SLQ_OK;
     slq_key k = slq_key_quota(year, program, holder);
     Slq__HolderQuota v = SLQ__HOLDER_QUOTA__INIT;
     slq_err err = quota_read(a, &k, &v.used_fen);
@@ -341,9 +345,9 @@ static slq_err issue_shape(apply_ctx *a, const Slq__Issue *is, int *program) {
     return check_text(a, is->application_ref, SLQ_REF_BYTES_MAX, "application reference");
 }
 
-/* Checks window, recipient, share and reference of an ISSUE. */
-static slq_err issue_rules(apply_ctx *a, const Slq__Issue *is, const Slq__Program *p,
-                           slq_key *ref) {
+/* Checks window, recipient, share and reference of an ISSUE; *role gets the recipient's. */
+static slq_err issue_rules(apply_ctx *a, const Slq__Issue *is, const Slq__Program *p, slq_key *ref,
+                           Slq__Role *role) {
     const Slq__Policy *pol = a->l->genesis->policy;
     int64_t t = a->ctx->time_ms;
     if (t < pol->valid_from_ms || t >= pol->valid_until_ms)
@@ -354,10 +358,10 @@ static slq_err issue_rules(apply_ctx *a, const Slq__Issue *is, const Slq__Progra
     slq_err err = account_get(a, is->holder.data, &h);
     if (err == SLQ_NOT_FOUND) return reject(a, SLQ_ACCOUNT_UNKNOWN, "recipient is not registered");
     if (err != SLQ_OK) return err;
-    Slq__Role role = h->role;
+    *role = h->role;
     slq__account__free_unpacked(h, NULL);
-    if (!ledger_role_can_hold(role))
-        return reject(a, SLQ_HOLDER_CANNOT_HOLD, "%s", role_name(role));
+    if (!ledger_role_can_hold(*role))
+        return reject(a, SLQ_HOLDER_CANNOT_HOLD, "%s", role_name(*role));
     if (p->max_share_bp > 0) {
         if (is->cost_fen == 0) return reject(a, SLQ_COST_REQUIRED, "program %s", p->name);
         int64_t limit;
@@ -411,8 +415,11 @@ static slq_err cap_check(apply_ctx *a, slq_err code, const char *what, int64_t u
                   (long long) amount, (long long) cap);
 }
 
-/* Checks the amount against the city, program and holder caps of the year, then books it. */
-static slq_err issue_caps(apply_ctx *a, const Slq__Issue *is, uint32_t program, uint32_t year) {
+/* Checks the amount against the city, program and holder caps of the year, then books it.
+ * beneficiary: the recipient is a holder-class party, whose yearly quota the issue uses (an
+ * intermediary passes vouchers on: they are charged to the holder that receives them). */
+static slq_err issue_caps(apply_ctx *a, const Slq__Issue *is, uint32_t program, uint32_t year,
+                          bool beneficiary) {
     const Slq__Program *p = a->l->genesis->policy->programs[program];
     Slq__YearTotals city, prog;
     int64_t used;
@@ -431,13 +438,14 @@ static slq_err issue_caps(apply_ctx *a, const Slq__Issue *is, uint32_t program, 
     if (err == SLQ_OK && p->annual_cap_fen > 0)
         err = cap_check(a, SLQ_PROGRAM_CAP_EXCEEDED, what, prog.cap_used_fen, is->amount_fen,
                         p->annual_cap_fen);
-    if (err == SLQ_OK && p->holder_annual_cap_fen > 0)
+    if (err == SLQ_OK && p->holder_annual_cap_fen > 0 && beneficiary)
         err = cap_check(a, SLQ_HOLDER_CAP_EXCEEDED, what, used, is->amount_fen,
                         p->holder_annual_cap_fen);
     if (err != SLQ_OK) return err;
     totals_delta d = {.issued = is->amount_fen, .cap_used = is->amount_fen, .count = 1};
     err = totals_apply(a, year, program, &d);
-    if (err == SLQ_OK) err = quota_add(a, year, program, is->holder.data, is->amount_fen);
+    if (err == SLQ_OK && beneficiary)
+        err = quota_add(a, year, program, is->holder.data, is->amount_fen);
     return err == SLQ_AMOUNT_OVERFLOW ? reject(a, err, "year totals") : err;
 }
 
@@ -448,11 +456,13 @@ static slq_err apply_issue(apply_ctx *a, const Slq__Issue *is) {
     if (err != SLQ_OK) return err;
     const Slq__Program *p = a->l->genesis->policy->programs[program];
     slq_key ref;
-    if ((err = issue_rules(a, is, p, &ref)) != SLQ_OK) return err;
+    Slq__Role role = SLQ__ROLE__ROLE_UNSPECIFIED;
+    if ((err = issue_rules(a, is, p, &ref, &role)) != SLQ_OK) return err;
+    bool beneficiary = party_of(role) == SLQ__PARTY__PARTY_HOLDER;
     uint32_t year = slq_budget_year(a->ctx->time_ms);
     int64_t expires;
     if ((err = issue_expiry(a, is, p, year, &expires)) != SLQ_OK) return err;
-    if ((err = issue_caps(a, is, (uint32_t) program, year)) != SLQ_OK) return err;
+    if ((err = issue_caps(a, is, (uint32_t) program, year, beneficiary)) != SLQ_OK) return err;
     uint8_t *id = a->out->vouchers[0];
     ledger_voucher_id(a->l->suite, id, a->tx->hash, 0);
     Slq__Voucher v = SLQ__VOUCHER__INIT;
@@ -460,7 +470,8 @@ static slq_err apply_issue(apply_ctx *a, const Slq__Issue *is) {
     v.program = (uint32_t) program;
     v.budget_year = year;
     v.original_fen = v.remaining_fen = is->amount_fen;
-    v.holder = v.beneficiary = is->holder;
+    v.holder = is->holder;
+    if (beneficiary) v.beneficiary = is->holder;
     v.issued_at_ms = a->ctx->time_ms;
     v.expires_at_ms = expires;
     v.state = SLQ__VOUCHER_STATE__VOUCHER_ACTIVE;
@@ -472,8 +483,26 @@ static slq_err apply_issue(apply_ctx *a, const Slq__Issue *is) {
 
 /* ------------------------------------------------------------------ TRANSFER */
 
-/* Checks the recipient of a transfer of v: registered, allowed edge, not related. */
-static slq_err transfer_recipient(apply_ctx *a, const Slq__Transfer *t, const Slq__Voucher *v) {
+/* The first holder-class party that receives a voucher is its beneficiary: a voucher of an
+ * intermediary (who passes vouchers on and is charged nothing) uses the yearly quota of the
+ * holder it is passed to, in the voucher's program and budget year, which must have room. */
+static slq_err pass_on_cap(apply_ctx *a, const Slq__Transfer *t, const Slq__Voucher *v,
+                           const Slq__Program *p) {
+    if (p->holder_annual_cap_fen == 0) return SLQ_OK;
+    slq_key qk = slq_key_quota(v->budget_year, v->program, t->to.data);
+    int64_t used;
+    slq_err err = quota_read(a, &qk, &used);
+    if (err != SLQ_OK) return err;
+    char what[SLQ_NAME_BYTES_MAX + 16];
+    snprintf(what, sizeof what, "%s %u", p->name, v->budget_year);
+    return cap_check(a, SLQ_HOLDER_CAP_EXCEEDED, what, used, t->amount_fen,
+                     p->holder_annual_cap_fen);
+}
+
+/* Checks the recipient of a transfer of v: registered, allowed edge, a centre the program
+ * names, not related; and, when it becomes the voucher's beneficiary (*charge), its cap. */
+static slq_err transfer_recipient(apply_ctx *a, const Slq__Transfer *t, const Slq__Voucher *v,
+                                  bool *charge) {
     if (memcmp(t->to.data, a->tx->signer, CRYPTO_ADDRESS_BYTES) == 0)
         return reject(a, SLQ_SELF_TRANSFER, "to the signer");
     Slq__Account *to = NULL;
@@ -490,13 +519,16 @@ static slq_err transfer_recipient(apply_ctx *a, const Slq__Transfer *t, const Sl
                strcmp(to->affiliation, a->signer->affiliation) == 0) {
         err = reject(a, SLQ_RELATED_PARTY, "group \"%.32s\"", to->affiliation);
     }
+    *charge = v->beneficiary.len == 0 && party_of(to->role) == SLQ__PARTY__PARTY_HOLDER;
+    if (err == SLQ_OK && *charge) err = pass_on_cap(a, t, v, p);
     slq__account__free_unpacked(to, NULL);
     return err;
 }
 
-/* Writes the child voucher `index` of parent v (0: the recipient's, 1: the change). */
+/* Writes the child voucher `index` of parent v (0: the recipient's, 1: the change); with
+ * beneficiary, its holder becomes its beneficiary. */
 static slq_err transfer_child(apply_ctx *a, const Slq__Voucher *v, uint32_t index,
-                              const uint8_t *holder, int64_t amount) {
+                              const uint8_t *holder, int64_t amount, bool beneficiary) {
     uint8_t *id = a->out->vouchers[index];
     ledger_voucher_id(a->l->suite, id, a->tx->hash, index);
     Slq__Voucher c = *v;
@@ -507,18 +539,24 @@ static slq_err transfer_child(apply_ctx *a, const Slq__Voucher *v, uint32_t inde
     c.created_tx = (ProtobufCBinaryData){CRYPTO_HASH_BYTES, (uint8_t *) a->tx->hash};
     c.closed_tx = (ProtobufCBinaryData){0, NULL};
     c.hops = index == 0 ? v->hops + 1 : v->hops;
+    if (beneficiary) c.beneficiary = c.holder;
     a->out->vouchers_count = index + 1;
     return voucher_put(a, &c);
 }
 
-static slq_err transfer_move(apply_ctx *a, const Slq__Transfer *t, const Slq__Voucher *v) {
+/* Splits v into the recipient's part and the change; with charge, the recipient becomes the
+ * part's beneficiary and its quota is charged. */
+static slq_err transfer_move(apply_ctx *a, const Slq__Transfer *t, const Slq__Voucher *v,
+                             bool charge) {
     slq_err err = voucher_close(a, v, SLQ__VOUCHER_STATE__VOUCHER_SPLIT, NULL);
-    if (err == SLQ_OK) err = transfer_child(a, v, 0, t->to.data, t->amount_fen);
+    if (err == SLQ_OK) err = transfer_child(a, v, 0, t->to.data, t->amount_fen, charge);
     int64_t change = v->remaining_fen - t->amount_fen;
-    if (err == SLQ_OK && change > 0) err = transfer_child(a, v, 1, a->tx->signer, change);
+    if (err == SLQ_OK && change > 0) err = transfer_child(a, v, 1, a->tx->signer, change, false);
     if (err != SLQ_OK) return err;
     totals_delta d = {.transferred = t->amount_fen};
     err = totals_apply(a, v->budget_year, v->program, &d);
+    if (err == SLQ_OK && charge)
+        err = quota_add(a, v->budget_year, v->program, t->to.data, t->amount_fen);
     return err == SLQ_AMOUNT_OVERFLOW ? reject(a, err, "transferred total") : err;
 }
 
@@ -538,8 +576,9 @@ static slq_err apply_transfer(apply_ctx *a, const Slq__Transfer *t) {
     if (err == SLQ_OK && t->amount_fen > v->remaining_fen)
         err = reject(a, SLQ_AMOUNT_EXCEEDS_REMAINING, "%lld > %lld fen", (long long) t->amount_fen,
                      (long long) v->remaining_fen);
-    if (err == SLQ_OK) err = transfer_recipient(a, t, v);
-    if (err == SLQ_OK) err = transfer_move(a, t, v);
+    bool charge = false;
+    if (err == SLQ_OK) err = transfer_recipient(a, t, v, &charge);
+    if (err == SLQ_OK) err = transfer_move(a, t, v, charge);
     slq__voucher__free_unpacked(v, NULL);
     return err;
 }

@@ -55,7 +55,7 @@
     X(AMOUNT_OVERFLOW, 81, 422, "amount arithmetic would overflow")                               \
     X(CITY_CAP_EXCEEDED, 82, 422, "issue would exceed the city's annual cap")                     \
     X(PROGRAM_CAP_EXCEEDED, 83, 422, "issue would exceed the program's annual pool")              \
-    X(HOLDER_CAP_EXCEEDED, 84, 422, "issue would exceed the holder's yearly cap for the program") \
+    X(HOLDER_CAP_EXCEEDED, 84, 422, "would exceed the holder's yearly cap for the program")       \
     X(SHARE_EXCEEDED, 85, 422, "amount exceeds the program's share of the declared cost")         \
     X(COST_REQUIRED, 86, 422, "program requires a declared compute cost")                         \
     X(APPLICATION_REF_USED, 87, 422, "application reference was already used")                    \

@@ -9,9 +9,10 @@
  *     none; one holding row per active voucher;
  *   - cap use = issued - revoked per program; the city row's is the sum of the programs that
  *     count toward it and stays within the city cap; the `shared` pool within its cap;
- *   - each holder's quota row of (year, program) = what was issued to that beneficiary less
- *     what of it was revoked, within the program's yearly cap per holder; no quota row for
- *     a (year, program, holder) that was never issued anything, unless it is zero.
+ *   - each holder's quota row of (year, program) = what was issued to that beneficiary or
+ *     passed to it by an intermediary (a voucher whose parent had no beneficiary) less what
+ *     of it was revoked, within the program's yearly cap per holder; no quota row for a
+ *     (year, program, holder) that was never charged anything, unless it is zero.
  * Returns the number of violations (0: all hold); ledger_violations_why also names the
  * first one. */
 #ifndef SLQ_LEDGER_INVARIANTS_H
@@ -39,6 +40,7 @@ typedef struct {
 } quota_sum;
 
 typedef struct {
+    ledger_state *st; /* to look a voucher's parent up */
     int64_t time_ms;
     year_sums y[YEARS_MAX][P_COUNT];
     quota_sum q[QUOTAS_MAX];
@@ -71,11 +73,27 @@ static inline quota_sum *quota_of(scan *s, uint32_t year, uint32_t program, cons
     return q;
 }
 
+/* True when the voucher's beneficiary was charged as it was created: at its issue, or when
+ * its parent had none (an intermediary passed it on). */
+static inline bool charged_at_creation(scan *s, const Slq__Voucher *x) {
+    if (x->parent_id.len == 0) return true;
+    slq_key k = slq_key_bytes(SLQ_KEY_VOUCHER, x->parent_id.data, x->parent_id.len);
+    const uint8_t *v;
+    size_t n;
+    SLQ_ASSERT(ledger_state_get(s->st, k.bytes, k.len, &v, &n) == SLQ_OK);
+    Slq__Voucher *parent = slq__voucher__unpack(NULL, n, v);
+    SLQ_ASSERT(parent != NULL);
+    bool charged = parent->beneficiary.len == 0;
+    slq__voucher__free_unpacked(parent, NULL);
+    return charged;
+}
+
 static inline void scan_voucher_quota(scan *s, const Slq__Voucher *x) {
-    scan_bad(s, x->beneficiary.len != CRYPTO_ADDRESS_BYTES, "voucher without beneficiary");
-    if (x->beneficiary.len != CRYPTO_ADDRESS_BYTES) return;
+    scan_bad(s, x->beneficiary.len != 0 && x->beneficiary.len != CRYPTO_ADDRESS_BYTES,
+             "beneficiary of a wrong length");
+    if (x->beneficiary.len != CRYPTO_ADDRESS_BYTES) return; /* none: an intermediary's */
     quota_sum *q = quota_of(s, x->budget_year, x->program, x->beneficiary.data);
-    if (x->parent_id.len == 0) q->used += x->original_fen;
+    if (charged_at_creation(s, x)) q->used += x->original_fen;
     if (x->state == SLQ__VOUCHER_STATE__VOUCHER_REVOKED) q->used -= x->original_fen;
 }
 
@@ -197,6 +215,7 @@ static inline void year_violations(scan *s, ledger_state *st, uint32_t yr) {
 static inline int ledger_violations_why(ledger_state *st, int64_t time_ms, const char **why) {
     scan s;
     memset(&s, 0, sizeof s);
+    s.st = st;
     s.time_ms = time_ms;
     uint8_t p = SLQ_KEY_VOUCHER;
     ledger_state_foreach(st, &p, 1, scan_voucher, &s);

@@ -368,6 +368,65 @@ static void test_holder_yearly_cap_per_program(void) {
     fx_deinit(&f);
 }
 
+static int64_t quota_used(fx *f, uint32_t year, int program, int who) {
+    slq_key k = slq_key_quota(year, (uint32_t) program, f->addr[who]);
+    const uint8_t *v;
+    size_t n;
+    if (ledger_state_get(f->st, k.bytes, k.len, &v, &n) != SLQ_OK) return 0;
+    Slq__HolderQuota *q = slq__holder_quota__unpack(NULL, n, v);
+    SLQ_ASSERT(q != NULL);
+    int64_t used = q->used_fen;
+    slq__holder_quota__free_unpacked(q, NULL);
+    return used;
+}
+
+/* An intermediary passes vouchers on and is charged nothing: the holder it passes one to is
+ * charged then, in the voucher's program and budget year. 1,000,000 yuan of national-major
+ * through the intermediary cannot take holder-1 from its 3,000,000 yuan to 4,000,000. */
+static void test_quota_follows_the_voucher_from_an_intermediary_to_the_holder(void) {
+    fx f;
+    fx_init(&f);
+    setup_holders(&f);
+    uint8_t big[32], more[32], part[32], change[32];
+    CHECK_ERR(fx_issue(&f, NULL, K_H1, P_NATIONAL, FX_NATIONAL_HOLDER_CAP, 1000000000, NULL, 0),
+              SLQ_OK);
+    /* The intermediary is no holder: no cap of its own, no quota row. */
+    CHECK_ERR(fx_issue(&f, big, K_INTER, P_NATIONAL, 100000000, 1000000000, NULL, 0), SLQ_OK);
+    CHECK_ERR(fx_issue(&f, more, K_INTER, P_NATIONAL, 250000000, 1000000000, NULL, 0), SLQ_OK);
+    CHECK_EQ_INT(quota_used(&f, 2024, P_NATIONAL, K_INTER), 0);
+    Slq__Voucher *v = voucher_row(&f, big);
+    CHECK_EQ_INT(v->beneficiary.len, 0);
+    slq__voucher__free_unpacked(v, NULL);
+    CHECK_ERR(fx_transfer(&f, K_INTER, big, K_H1, 100000000), SLQ_HOLDER_CAP_EXCEEDED);
+    CHECK(strstr(f.out.reason, "national-major 2024: 300000000 used + 100000000 > 300000000 fen") !=
+          NULL);
+    /* Exactly at the cap is accepted, one fen over refused. */
+    CHECK_ERR(fx_transfer(&f, K_INTER, more, K_H2, 250000000), SLQ_OK);
+    CHECK_ERR(fx_transfer(&f, K_INTER, big, K_H2, 50000001), SLQ_HOLDER_CAP_EXCEEDED);
+    CHECK(strstr(f.out.reason, "250000000 used + 50000001 > 300000000 fen") != NULL);
+    CHECK_ERR(fx_transfer(&f, K_INTER, big, K_H2, 50000000), SLQ_OK);
+    memcpy(part, f.out.vouchers[0], 32);
+    memcpy(change, f.out.vouchers[1], 32);
+    CHECK_EQ_INT(quota_used(&f, 2024, P_NATIONAL, K_H2), FX_NATIONAL_HOLDER_CAP);
+    v = voucher_row(&f, part);
+    CHECK_MEM(v->beneficiary.data, f.addr[K_H2], 20);
+    slq__voucher__free_unpacked(v, NULL);
+    v = voucher_row(&f, change);
+    CHECK_EQ_INT(v->beneficiary.len, 0); /* still the intermediary's, charged to nobody */
+    slq__voucher__free_unpacked(v, NULL);
+    /* Revoking gives the quota back to the holder charged, and nothing for the change. */
+    CHECK_ERR(fx_revoke(&f, K_ISSUER, part, "audit finding"), SLQ_OK);
+    CHECK_EQ_INT(quota_used(&f, 2024, P_NATIONAL, K_H2), 250000000);
+    CHECK_ERR(fx_revoke(&f, K_ISSUER, change, "audit finding"), SLQ_OK);
+    CHECK_EQ_INT(quota_used(&f, 2024, P_NATIONAL, K_INTER), 0);
+    /* A program without a holder cap still records the quota. */
+    CHECK_ERR(fx_issue(&f, big, K_INTER, P_GENERAL, 700, 0, NULL, 0), SLQ_OK);
+    CHECK_ERR(fx_transfer(&f, K_INTER, big, K_H3, 700), SLQ_OK);
+    CHECK_EQ_INT(quota_used(&f, 2024, P_GENERAL, K_H3), 700);
+    CHECK_EQ_INT(quota_used(&f, 2024, P_GENERAL, K_INTER), 0);
+    fx_deinit(&f);
+}
+
 static void test_share_of_cost_is_floor_rounded_basis_points(void) {
     fx f;
     fx_init(&f);
@@ -1030,6 +1089,7 @@ TEST_MAIN(
     TEST(test_budget_year_turns_at_midnight_cst), TEST(test_program_pool_cap_is_enforced_per_year),
     TEST(test_program_outside_the_city_cap_does_not_count_toward_it),
     TEST(test_holder_yearly_cap_per_program),
+    TEST(test_quota_follows_the_voucher_from_an_intermediary_to_the_holder),
     TEST(test_share_of_cost_is_floor_rounded_basis_points),
     TEST(test_application_reference_is_used_once), TEST(test_issue_only_inside_the_policy_window),
     TEST(test_issue_checks_recipient_program_amount_and_signer),

@@ -534,6 +534,14 @@ static void check_holders(const env *e, const json_t *y) {
     CHECK(gen != NULL && num(gen, "used_fen") == 40000 && num(gen, "peak_fen") == 100000);
     const json_t *prov = find(b, "caps", "program", "provincial-major");
     CHECK(prov != NULL && num(prov, "used_fen") == 149000000 && yes(prov, "cap_held"));
+    /* The intermediary's 500 yuan are charged to holder-3, which it passed them to. */
+    const json_t *passed = find(c, "caps", "program", "general");
+    CHECK(passed != NULL && num(passed, "used_fen") == 55000 && num(passed, "peak_fen") == 55000);
+    char in[CRYPTO_ADDRESS_TEXT_BYTES];
+    addr_text(in, e, K_STRANGER);
+    const json_t *inter = find(y, "holders", "holder", in);
+    CHECK(inter != NULL && num(inter, "issued_fen") == 50000);
+    CHECK(inter != NULL && json_array_size(get(inter, "caps")) == 0);
 }
 
 static void check_anomalies(const env *e, const json_t *y) {
@@ -958,14 +966,15 @@ slq_err __wrap_ledger_apply(const ledger *l, ledger_state *st, const ledger_bloc
     return __real_ledger_apply(lenient_ != NULL ? lenient_ : l, st, ctx, tx, out);
 }
 
-/* The env's genesis with the city cap, the shared pool and provincial-major's holder cap ten
- * times as high. */
+/* The env's genesis with the city cap, the shared pool and the two holder caps ten times as
+ * high. */
 static ledger *lenient_ledger(const env *e) {
     Slq__Genesis *g = slq__genesis__unpack(NULL, e->genesis_len, e->genesis);
     SLQ_ASSERT(g != NULL && g->policy->n_programs == P_COUNT);
     g->policy->city_annual_cap_fen *= 10;
     g->policy->programs[P_SHARED]->annual_cap_fen *= 10;
     g->policy->programs[P_PROVINCIAL]->holder_annual_cap_fen *= 10;
+    g->policy->programs[P_NATIONAL]->holder_annual_cap_fen *= 10;
     size_t len = slq__genesis__get_packed_size(g);
     uint8_t *bytes = malloc(len);
     SLQ_ASSERT(bytes != NULL);
@@ -1011,6 +1020,55 @@ static void test_a_cap_broken_by_a_lenient_ledger_is_a_failure_at_its_block(void
     if (failures != 3 || strcmp(out.text, want) != 0)
         fprintf(stderr, "  %zu failures:\n%s  want:\n%s", failures, out.text, want);
     CHECK_EQ_INT(failures, 3);
+    CHECK(strcmp(out.text, want) == 0);
+    lenient_ = NULL;
+    ledger_destroy(lenient);
+    env_deinit(&e);
+}
+
+/* Holder-1 has its 3,000,000 yuan of national-major and the intermediary passes it
+ * 1,000,000 more: the ledger refuses that (test_ledger); a chain that held it anyway fails
+ * verify at that block, and its report says the holder caps did not hold. */
+static void test_a_holder_over_its_cap_through_an_intermediary_is_flagged(void) {
+    env e;
+    env_init(&e, CRYPTO_SUITE_ED25519_SHA256);
+    ledger *lenient = lenient_ledger(&e);
+    lenient_ = lenient;
+    txlist l = {.n = 0};
+    q_register(&e, &l, K_H1, SLQ__ROLE__ROLE_ENTERPRISE, "");
+    commit(&e, &l, 1);
+    q_issue(&e, &l, K_H1, "national-major", 300000000, 1000000000, 0, e.v1);
+    q_issue(&e, &l, K_INTER, "national-major", 100000000, 1000000000, 0, e.v2);
+    commit(&e, &l, 2);
+    q_transfer(&e, &l, K_INTER, e.v2, K_H1, 100000000, e.p1, NULL);
+    commit(&e, &l, 3);
+    report_source src = report_source_storage(chain_storage(e.c));
+    report_tip tip = {.height = 3, .time_ms = chain_tip_time_ms(e.c)};
+    char *json = NULL, h1[CRYPTO_ADDRESS_TEXT_BYTES], want[256];
+    size_t len = 0;
+    CHECK_ERR(report_json(&json, &len, chain_ledger(e.c), &src, &tip, YEAR), SLQ_OK);
+    json_t *r = json != NULL ? codec_json_parse(json, len, NULL, 0) : NULL;
+    addr_text(h1, &e, K_H1);
+    const json_t *h = r != NULL ? find(r, "holders", "holder", h1) : NULL;
+    const json_t *cap = h != NULL ? find(h, "caps", "program", "national-major") : NULL;
+    CHECK(r != NULL && !yes(r, "holder_caps_held") && yes(r, "totals_match"));
+    CHECK(cap != NULL && num(cap, "used_fen") == 400000000 && num(cap, "peak_fen") == 400000000);
+    CHECK(cap != NULL && !yes(cap, "cap_held"));
+    CHECK(h != NULL && num(h, "issued_fen") == 300000000);
+    json_decref(r);
+    free(json);
+    chain_close(e.c);
+    e.c = NULL;
+    static lines out;
+    memset(&out, 0, sizeof out);
+    size_t failures = run_verify(&e, e.data, &out, NULL);
+    snprintf(want, sizeof want,
+             "height 3: holder cap of national-major exceeded by %s: 400000000 fen used > "
+             "300000000 fen\n",
+             h1);
+    if (failures != 1 || strcmp(out.text, want) != 0)
+        fprintf(stderr, "  %zu failures:\n%s  want:\n%s", failures, out.text, want);
+    CHECK_EQ_INT(failures, 1);
     CHECK(strcmp(out.text, want) == 0);
     lenient_ = NULL;
     ledger_destroy(lenient);
@@ -1129,6 +1187,7 @@ TEST_MAIN("verify", TEST(test_a_clean_chain_verifies_with_every_count),
           TEST(test_each_tampered_row_is_a_failure_that_names_it),
           TEST(test_each_forged_block_fails_the_one_check_that_defends_it),
           TEST(test_a_cap_broken_by_a_lenient_ledger_is_a_failure_at_its_block),
+          TEST(test_a_holder_over_its_cap_through_an_intermediary_is_flagged),
           TEST(test_a_chain_of_the_sm2_suite_verifies),
           TEST(test_a_signed_report_verifies_and_a_flipped_byte_does_not),
           TEST(test_the_table_and_the_csv_show_the_figures),
