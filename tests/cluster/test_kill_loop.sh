@@ -2,12 +2,14 @@
 # test_kill_loop.sh: nonce gaps never wedge an account, with four real validators on
 # 127.0.0.1. Twenty times, a validator X (1, 2 or 3; node 0 stays up) takes transactions of
 # the issuer and of the intermediary without waiting for their blocks (`--no-wait` returns once
-# the node admitted them) and is killed with SIGKILL at once, then restarted. Meanwhile a client
-# that read its nonce from X fails over to node 0 with its next transaction: it signed after a
-# transaction that died with X (here: one that NONCE_PROXY's `signed` never sends anywhere), so
-# node 0 holds a transaction behind a gap, of each signer, each cycle. An account recovers when
-# slq signs after the contiguous pending nonce, not after the highest (which would only add to
-# the gap until every node restarted). Afterwards:
+# the node admitted them) and is killed with SIGKILL at once, then restarted. Each cycle also
+# plays a client that signed on the word of a node that then died: it signed nonce n + 2 when
+# the node it asked said n + 1 was pending, and, that node gone, posts it to node 0, where
+# nonce n + 1 never arrives (NONCE_PROXY's `signed` makes those bytes with the real slq and
+# sends them nowhere; the test posts them). So node 0 holds a transaction of each signer
+# behind a gap, each cycle, whatever the kill did. An account recovers when slq signs after the
+# contiguous pending nonce, not after the highest (which would only add to the gap until every
+# node restarted). Afterwards:
 #   - once the network has committed a block after the last restart, every signer commits a
 #     new transaction within 5 s, through every validator;
 #   - the four agree on the chain (the same block hash at a common height).
@@ -75,6 +77,10 @@ for c in $(seq 1 "$CYCLES"); do
     # The failover: each signer's next transaction after one that is lost, posted to node 0.
     for who in issuer intermediary; do
         n=$("$SLQ" --node "$(api 0)" --json account "$(addr $who)" | jget 'd["pending_nonce"]')
+        if [ -z "$n" ]; then
+            fail "cycle $c: node 0 answers the $who's account"
+            continue
+        fi
         if [ $who = issuer ]; then
             tx=$(signed $((n + 2)) issue --key "$K/issuer.pem" --to "$INTER" --amount 0.5 \
                 --program general --ref "K$c-gap")
