@@ -23,7 +23,8 @@
 struct wal {
     int fd;
     char path[PATH_BYTES];
-    bool dirty; /* appended since the last sync */
+    bool dirty;  /* appended since the last sync */
+    bool failed; /* an append failed since the log began: it is never synced as whole */
 };
 
 static void checksum(uint8_t out[SUM_BYTES], const uint8_t head[HEAD_BYTES], const uint8_t *payload,
@@ -141,6 +142,7 @@ slq_err wal_append(wal *w, wal_kind kind, const uint8_t *payload, size_t len) {
             if (r < 0 && errno == EINTR) continue;
             if (r <= 0) {
                 log_error("wal: append: %s: %s", w->path, strerror(errno));
+                w->failed = true;
                 return SLQ_IO;
             }
             done += (size_t) r;
@@ -151,6 +153,9 @@ slq_err wal_append(wal *w, wal_kind kind, const uint8_t *payload, size_t len) {
 }
 
 slq_err wal_sync(wal *w) {
+    /* A record that failed (or was written in part) is not in the log: a signature made after
+     * this sync could rest on an input the log does not hold (amnesia.c counts on it). */
+    if (w->failed) return SLQ_IO;
     if (!w->dirty) return SLQ_OK;
     if (fdatasync(w->fd) != 0) {
         log_error("wal: sync: %s: %s", w->path, strerror(errno));
@@ -162,6 +167,7 @@ slq_err wal_sync(wal *w) {
 
 slq_err wal_begin(wal *w, uint64_t height) {
     if (ftruncate(w->fd, 0) != 0) return SLQ_IO;
+    w->failed = false; /* a fresh log: nothing of it is missing */
     uint8_t h[WAL_HEIGHT_RECORD_BYTES];
     slq_put_be(h, height, sizeof h);
     slq_err err = wal_append(w, WAL_HEIGHT, h, sizeof h);

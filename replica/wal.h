@@ -45,9 +45,11 @@ SLQ_MUST_USE slq_err wal_replay(wal *w, wal_record_fn fn, void *arg);
 
 /* Starts the log afresh for a height (truncates, writes the height record, syncs). */
 SLQ_MUST_USE slq_err wal_begin(wal *w, uint64_t height);
-/* Appends a record (buffered by the OS; durable after wal_sync). */
+/* Appends a record (buffered by the OS; durable after wal_sync). SLQ_IO if it could not be
+ * written whole; then every wal_sync fails until wal_begin starts the log afresh. */
 SLQ_MUST_USE slq_err wal_append(wal *w, wal_kind kind, const uint8_t *payload, size_t len);
-/* Makes every appended record durable (fdatasync) if any is new. */
+/* Makes every appended record durable (fdatasync) if any is new. SLQ_IO, and nothing may be
+ * signed, when the sync fails or an append failed since wal_begin. */
 SLQ_MUST_USE slq_err wal_sync(wal *w);
 
 #endif

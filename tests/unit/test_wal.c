@@ -2,9 +2,11 @@
  * cut off, damage before the end stops the replay, and a new height starts afresh with its
  * height first (what a restarted engine reads to know the log is of its next height). */
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -150,6 +152,37 @@ static void test_a_new_height_starts_with_its_height_big_endian(void) {
     temp_remove(path);
 }
 
+/* An append that fails (here: cut short by the file size limit) leaves the log without that
+ * input: no sync may then report the log whole, or the engine would sign on an input it
+ * cannot replay (and the amnesia check could not see). A new height starts afresh. */
+static void test_a_failed_append_fails_every_sync_until_the_next_height(void) {
+    char path[64];
+    temp_path(path, sizeof path);
+    wal *w;
+    CHECK_ERR(wal_open(&w, path), SLQ_OK);
+    CHECK_ERR(wal_begin(w, 9), SLQ_OK);
+    CHECK_ERR(wal_append(w, WAL_VOTE, (const uint8_t *) "vote", 4), SLQ_OK);
+    static uint8_t big[8192] = {1};
+    struct rlimit old, small = {.rlim_cur = 4096};
+    CHECK(getrlimit(RLIMIT_FSIZE, &old) == 0);
+    small.rlim_max = old.rlim_max;
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+    CHECK(setrlimit(RLIMIT_FSIZE, &small) == 0);
+    slq_err err = wal_append(w, WAL_PROPOSAL, big, sizeof big); /* written in part */
+    CHECK(setrlimit(RLIMIT_FSIZE, &old) == 0);
+    signal(SIGXFSZ, prev);
+    CHECK_ERR(err, SLQ_IO);
+    CHECK_ERR(wal_sync(w), SLQ_IO);
+    CHECK_ERR(wal_append(w, WAL_VOTE, (const uint8_t *) "next", 4), SLQ_OK);
+    CHECK_ERR(wal_sync(w), SLQ_IO); /* still: the failed record is missing before this one */
+    CHECK_ERR(wal_begin(w, 10), SLQ_OK);
+    CHECK_ERR(wal_append(w, WAL_VOTE, (const uint8_t *) "vote", 4), SLQ_OK);
+    CHECK_ERR(wal_sync(w), SLQ_OK);
+    wal_close(w);
+    temp_remove(path);
+}
+
 TEST_MAIN("wal", TEST(test_records_come_back_in_order_after_reopening),
           TEST(test_a_torn_tail_is_cut_off), TEST(test_damage_before_the_end_stops_the_replay),
-          TEST(test_a_new_height_starts_with_its_height_big_endian))
+          TEST(test_a_new_height_starts_with_its_height_big_endian),
+          TEST(test_a_failed_append_fails_every_sync_until_the_next_height))
