@@ -16,34 +16,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "amnesia_rules.h"
 #include "cert.h"
 #include "engine_internal.h"
 #include "slq/assert.h"
 #include "slq/why.h"
 #include "storage.h"
-#include "wal_records.h"
 
 /* Certificates read back from the tip, at most: a validator that stopped while signing has
  * its precommit in the last few; the bound keeps the start of a long chain short. */
 #define AMNESIA_CERTS_SCANNED 10000u
-
-typedef struct {
-    uint32_t self;
-    uint64_t height; /* of the log's WAL_HEIGHT record; 0: none */
-    bool voted;      /* a vote or proposal of self is in the log */
-} log_scan;
-
-static bool log_scan_cb(void *arg, wal_kind kind, const uint8_t *p, size_t len) {
-    log_scan *ls = arg;
-    tm_vote v;
-    wal_proposal pr;
-    if (kind == WAL_HEIGHT && !wal_height_decode(p, len, &ls->height)) ls->height = 0;
-    if (kind == WAL_VOTE && wal_vote_decode(p, len, &v) && v.validator == ls->self)
-        ls->voted = true;
-    if (kind == WAL_PROPOSAL && wal_proposal_decode(p, len, &pr) && pr.proposer == ls->self)
-        ls->voted = true;
-    return true;
-}
 
 /* The highest of the last AMNESIA_CERTS_SCANNED heights whose stored certificate carries
  * our precommit, in *at; 0 if none does. */
@@ -70,12 +52,9 @@ slq_err amnesia_check(engine *e, const char *path, bool reset, char *why, size_t
         if (reset) log_info("engine: start: %s is present; --reset-signer changes nothing", path);
         return SLQ_OK;
     }
-    log_scan ls = {.self = (uint32_t) e->self};
-    slq_err err = wal_replay(e->log, log_scan_cb, &ls);
-    if (err != SLQ_OK) {
-        SLQ_WHY("write-ahead log of %s: %s", path, slq_err_str(err));
-        return err;
-    }
+    amnesia_log ls;
+    slq_err err = amnesia_log_read(&ls, e->log, (uint32_t) e->self, why, why_cap);
+    if (err != SLQ_OK) return err;
     uint64_t tip = chain_tip(e->cfg.chain)->height;
     uint64_t fence = ls.height > tip + 1 ? ls.height : tip + 1;
     if (reset) {
@@ -93,7 +72,7 @@ slq_err amnesia_check(engine *e, const char *path, bool reset, char *why, size_t
         SLQ_WHY("data/: reading the certificates: %s", slq_err_str(err));
         return err;
     }
-    if (at == 0 && !ls.voted) return SLQ_OK; /* nothing says it signed: a fresh validator */
+    if (at == 0 && !ls.own) return SLQ_OK; /* nothing says it signed: a fresh validator */
     char evidence[96];
     if (at != 0)
         snprintf(evidence, sizeof evidence, "its precommit is in the certificate of height %llu",

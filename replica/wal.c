@@ -58,6 +58,10 @@ void wal_close(wal *w) {
     free(w);
 }
 
+const char *wal_path(const wal *w) {
+    return w->path;
+}
+
 static bool read_all(int fd, uint8_t *buf, size_t n, size_t *got) {
     *got = 0;
     while (*got < n) {

@@ -36,6 +36,8 @@ typedef struct wal wal; /* opaque */
 /* Opens the log at path (created if missing). */
 SLQ_MUST_USE slq_err wal_open(wal **out, const char *path);
 void wal_close(wal *w); /* NULL is a no-op */
+/* The path the log was opened at (for messages); lives as long as w. */
+const char *wal_path(const wal *w);
 
 /* Called for each record of the log, in order, until it returns false. */
 typedef bool (*wal_record_fn)(void *arg, wal_kind kind, const uint8_t *payload, size_t len);

@@ -1,0 +1,30 @@
+/* amnesia_rules.c: the facts behind amnesia_rules.h. Loop thread only. */
+#include "amnesia_rules.h"
+
+#include "slq/why.h"
+#include "wal_records.h"
+
+typedef struct {
+    uint32_t self;
+    amnesia_log *out;
+} log_scan;
+
+static bool log_scan_cb(void *arg, wal_kind kind, const uint8_t *p, size_t len) {
+    log_scan *ls = arg;
+    tm_vote v;
+    wal_proposal pr;
+    if (kind == WAL_HEIGHT && !wal_height_decode(p, len, &ls->out->height)) ls->out->height = 0;
+    if (kind == WAL_VOTE && wal_vote_decode(p, len, &v) && v.validator == ls->self)
+        ls->out->own = true;
+    if (kind == WAL_PROPOSAL && wal_proposal_decode(p, len, &pr) && pr.proposer == ls->self)
+        ls->out->own = true;
+    return true;
+}
+
+slq_err amnesia_log_read(amnesia_log *out, wal *w, uint32_t self, char *why, size_t why_cap) {
+    *out = (amnesia_log){.height = 0};
+    log_scan ls = {.self = self, .out = out};
+    slq_err err = wal_replay(w, log_scan_cb, &ls);
+    if (err != SLQ_OK) SLQ_WHY("write-ahead log %s: %s", wal_path(w), slq_err_str(err));
+    return err;
+}

@@ -1,0 +1,93 @@
+/* test_amnesia.c: what a validator that lost its signer.state reads from its write-ahead
+ * log (replica/amnesia_rules.h). */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "amnesia_rules.h"
+#include "check.h"
+#include "slq/assert.h"
+#include "wal_records.h"
+
+#define SELF  2u
+#define OTHER 0u
+
+typedef struct {
+    char dir[64];
+    char path[96];
+    wal *w;
+} fixture;
+
+static void fixture_init(fixture *f) {
+    snprintf(f->dir, sizeof f->dir, "/tmp/slq-amnesia-XXXXXX");
+    SLQ_ASSERT(mkdtemp(f->dir) != NULL);
+    snprintf(f->path, sizeof f->path, "%s/consensus.wal", f->dir);
+    SLQ_ASSERT(wal_open(&f->w, f->path) == SLQ_OK);
+}
+
+static void fixture_free(fixture *f) {
+    wal_close(f->w);
+    unlink(f->path);
+    rmdir(f->dir);
+}
+
+static void append_vote(fixture *f, uint64_t h, uint32_t validator) {
+    tm_vote v = {.type = TM_PREVOTE, .height = h, .round = 0, .validator = validator};
+    uint8_t b[WAL_VOTE_RECORD_BYTES];
+    SLQ_ASSERT(wal_append(f->w, WAL_VOTE, b, wal_vote_encode(b, sizeof b, &v)) == SLQ_OK);
+}
+
+static void append_timeout(fixture *f, uint64_t h) {
+    wal_timeout t = {.step = TM_STEP_PROPOSE, .height = h, .round = 0};
+    uint8_t b[WAL_TIMEOUT_RECORD_BYTES];
+    SLQ_ASSERT(wal_append(f->w, WAL_TIMEOUT, b, wal_timeout_encode(b, sizeof b, &t)) == SLQ_OK);
+}
+
+/* A log damaged before its end is reported as the write-ahead log, by its own path (not the
+ * signer's record, whose absence is why it was read). */
+static void test_a_damaged_log_is_named_by_its_own_path(void) {
+    fixture f;
+    fixture_init(&f);
+    SLQ_ASSERT(wal_begin(f.w, 5) == SLQ_OK);
+    append_vote(&f, 5, OTHER);
+    append_timeout(&f, 5);
+    SLQ_ASSERT(wal_sync(f.w) == SLQ_OK);
+    int fd = open(f.path, O_WRONLY);
+    SLQ_ASSERT(fd >= 0);
+    uint8_t junk = 0x5a;
+    SLQ_ASSERT(pwrite(fd, &junk, 1, 20) == 1); /* inside the vote record: the timeout follows */
+    close(fd);
+    amnesia_log lg;
+    char why[256] = "";
+    CHECK_ERR(amnesia_log_read(&lg, f.w, SELF, why, sizeof why), SLQ_STORAGE_CORRUPT);
+    char want[160];
+    snprintf(want, sizeof want, "write-ahead log %s: ", f.path);
+    CHECK(strncmp(why, want, strlen(want)) == 0);
+    CHECK(strstr(why, "consensus.wal") != NULL);
+    CHECK(strstr(why, "signer.state") == NULL);
+    fixture_free(&f);
+}
+
+/* The log's height, and whether a vote of this validator is in it. */
+static void test_the_log_tells_its_height_and_our_votes(void) {
+    fixture f;
+    fixture_init(&f);
+    amnesia_log lg;
+    CHECK_ERR(amnesia_log_read(&lg, f.w, SELF, NULL, 0), SLQ_OK);
+    CHECK_EQ_INT(lg.height, 0); /* a new log */
+    CHECK(!lg.own);
+    SLQ_ASSERT(wal_begin(f.w, 5) == SLQ_OK);
+    append_vote(&f, 5, OTHER);
+    CHECK_ERR(amnesia_log_read(&lg, f.w, SELF, NULL, 0), SLQ_OK);
+    CHECK_EQ_INT(lg.height, 5);
+    CHECK(!lg.own);
+    append_vote(&f, 5, SELF);
+    CHECK_ERR(amnesia_log_read(&lg, f.w, SELF, NULL, 0), SLQ_OK);
+    CHECK(lg.own);
+    fixture_free(&f);
+}
+
+TEST_MAIN("amnesia", TEST(test_a_damaged_log_is_named_by_its_own_path),
+          TEST(test_the_log_tells_its_height_and_our_votes))
