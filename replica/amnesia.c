@@ -2,10 +2,14 @@
  * The record of what it signed last is what keeps a restarted validator from signing a
  * second, different vote at a height/round/step it already signed; without it the validator
  * could equivocate at the height it was working on. So at start, when signer.state is
- * missing, the engine looks for evidence that this validator has signed before:
+ * missing, the engine looks for evidence that this validator has signed before
+ * (amnesia_rules.h, which also argues why the log is evidence):
  *   - its precommit (for the block or nil) in the certificate of one of the last
  *     AMNESIA_CERTS_SCANNED committed blocks of its own store, or
- *   - its own vote or proposal in the write-ahead log of the current height.
+ *   - its own vote or proposal in the write-ahead log, or
+ *   - any input logged at a height above the tip (the input that led to a signature is
+ *     synced before it; the signature itself may be lost with the power), or a log begun
+ *     above tip + 1.
  * With evidence it refuses to start unless the operator says --reset-signer; without, it
  * starts as a fresh validator (nothing signed yet) as before. --reset-signer, when
  * signer.state is missing, writes a record that refuses every height up to the fence:
@@ -45,6 +49,20 @@ static slq_err store_signed_at(engine *e, uint64_t *at) {
     return SLQ_OK;
 }
 
+/* The evidence, in words, for the refusal. */
+static void describe(char *out, size_t cap, amnesia_evidence ev, const amnesia_facts *f) {
+    unsigned long long at = f->store_signed_at, h = f->log.height, tip = f->tip;
+    if (ev == AMNESIA_STORE)
+        snprintf(out, cap, "its precommit is in the certificate of height %llu", at);
+    else if (ev == AMNESIA_LOG_OWN)
+        snprintf(out, cap, "its votes are in the write-ahead log");
+    else if (ev == AMNESIA_LOG_INPUTS)
+        snprintf(out, cap, "its write-ahead log shows it working on height %llu", h);
+    else
+        snprintf(out, cap, "its write-ahead log is of height %llu, above its store's tip %llu", h,
+                 tip);
+}
+
 slq_err amnesia_check(engine *e, const char *path, bool reset, char *why, size_t why_cap) {
     SLQ_ASSERT(e->self >= 0);
     SLQ_ASSERT(e->sg != NULL);
@@ -66,19 +84,16 @@ slq_err amnesia_check(engine *e, const char *path, bool reset, char *why, size_t
                      path, (unsigned long long) fence);
         return err;
     }
-    uint64_t at = 0;
-    err = store_signed_at(e, &at);
+    amnesia_facts facts = {.tip = tip, .log = ls};
+    err = store_signed_at(e, &facts.store_signed_at);
     if (err != SLQ_OK) {
         SLQ_WHY("data/: reading the certificates: %s", slq_err_str(err));
         return err;
     }
-    if (at == 0 && !ls.own) return SLQ_OK; /* nothing says it signed: a fresh validator */
-    char evidence[96];
-    if (at != 0)
-        snprintf(evidence, sizeof evidence, "its precommit is in the certificate of height %llu",
-                 (unsigned long long) at);
-    else
-        snprintf(evidence, sizeof evidence, "its votes are in the write-ahead log");
+    amnesia_evidence ev = amnesia_evidence_of(&facts);
+    if (ev == AMNESIA_NONE) return SLQ_OK; /* nothing says it signed: a fresh validator */
+    char evidence[128];
+    describe(evidence, sizeof evidence, ev, &facts);
     SLQ_WHY("signer state %s is missing, but this validator has signed before (%s): it could "
             "sign twice at one height; if data/ is this node's own and current, start it once "
             "with --reset-signer (nothing at height <= %llu is signed then; docs/node.md)",

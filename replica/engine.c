@@ -157,6 +157,17 @@ static void settle_block(engine *e, const uint8_t *block, size_t len) {
     propose_recheck_hints(e);
 }
 
+/* Starts the machine at height h. It signs nothing then (only in answer to an input, which
+ * the log holds before the machine hears of it): a log of tip + 1 with nothing past its
+ * height record proves that nothing was signed there (amnesia_rules.h). */
+static void start_machine(engine *e, uint64_t h, tm_actions *acts) {
+    tm_start_height(e->m, h, acts);
+    for (size_t i = 0; i < acts->n; i++) {
+        SLQ_ASSERT(acts->a[i].kind != TM_ACT_VOTE);
+        SLQ_ASSERT(acts->a[i].kind != TM_ACT_PROPOSE);
+    }
+}
+
 /* After the tip moved (commit or sync): a fresh height for the machine. */
 static void new_height(engine *e) {
     propose_clear(e);
@@ -170,7 +181,7 @@ static void new_height(engine *e) {
     e->last_block_mono_ms = uv_now(e->cfg.loop);
     sync_send_status(e, UINT32_MAX);
     tm_actions acts = {.n = 0};
-    tm_start_height(e->m, chain_tip(e->cfg.chain)->height + 1, &acts);
+    start_machine(e, chain_tip(e->cfg.chain)->height + 1, &acts);
     run(e, &acts);
 }
 
@@ -698,7 +709,7 @@ static void resume(engine *e) {
     e->last_block_mono_ms = uv_now(e->cfg.loop);
     e->replaying = true;
     tm_actions acts = {.n = 0};
-    tm_start_height(e->m, next, &acts);
+    start_machine(e, next, &acts);
     run(e, &acts);
     err = wal_replay(e->log, replay_cb, e);
     if (err != SLQ_OK) {

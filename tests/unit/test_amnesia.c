@@ -89,5 +89,57 @@ static void test_the_log_tells_its_height_and_our_votes(void) {
     fixture_free(&f);
 }
 
+/* The case the log's inputs are for: a power loss right after our vote at tip + 1, which is
+ * logged only after it is sent, so only the input behind it (here another validator's vote)
+ * is in the log; no certificate carries our precommit (the blocks came by sync). */
+static void test_an_input_at_tip_plus_one_is_evidence_without_our_vote(void) {
+    fixture f;
+    fixture_init(&f);
+    SLQ_ASSERT(wal_begin(f.w, 11) == SLQ_OK);
+    append_vote(&f, 11, OTHER);
+    amnesia_facts facts = {.tip = 10};
+    CHECK_ERR(amnesia_log_read(&facts.log, f.w, SELF, NULL, 0), SLQ_OK);
+    CHECK_EQ_INT(facts.log.inputs, 1);
+    CHECK(!facts.log.own);
+    CHECK_EQ_INT(amnesia_evidence_of(&facts), AMNESIA_LOG_INPUTS);
+    SLQ_ASSERT(wal_begin(f.w, 11) == SLQ_OK); /* its height record alone: nothing signed */
+    CHECK_ERR(amnesia_log_read(&facts.log, f.w, SELF, NULL, 0), SLQ_OK);
+    CHECK_EQ_INT(facts.log.inputs, 0);
+    CHECK_EQ_INT(amnesia_evidence_of(&facts), AMNESIA_NONE);
+    fixture_free(&f);
+}
+
+/* Each piece of evidence, and its absence, at the boundaries. */
+static void test_the_evidence_of_each_fact(void) {
+    static const struct {
+        uint64_t tip, store_at, log_height;
+        size_t inputs;
+        bool own;
+        amnesia_evidence want;
+    } rows[] = {
+        {0, 0, 0, 0, false, AMNESIA_NONE},         /* a new validator */
+        {10, 0, 0, 0, false, AMNESIA_NONE},        /* no log: proves nothing */
+        {10, 0, 11, 0, false, AMNESIA_NONE},       /* tip + 1 begun, nothing in it */
+        {10, 0, 10, 2, false, AMNESIA_NONE},       /* a log of the tip: committed */
+        {10, 0, 11, 1, false, AMNESIA_LOG_INPUTS}, /* an input at tip + 1 */
+        {10, 0, 12, 1, false, AMNESIA_LOG_INPUTS}, /* above it */
+        {10, 0, 12, 0, false, AMNESIA_LOG_AHEAD},  /* begun above tip + 1 */
+        {0, 0, 5, 0, false, AMNESIA_LOG_AHEAD},    /* data/ with no blocks */
+        {10, 0, 11, 3, true, AMNESIA_LOG_OWN},     /* our vote */
+        {10, 0, 10, 1, true, AMNESIA_LOG_OWN},     /* our vote in a log of the tip */
+        {10, 9, 11, 0, false, AMNESIA_STORE},      /* our precommit in a certificate */
+        {10, 10, 11, 3, true, AMNESIA_STORE},      /* the store first */
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        amnesia_facts f = {
+            .tip = rows[i].tip,
+            .store_signed_at = rows[i].store_at,
+            .log = {.height = rows[i].log_height, .inputs = rows[i].inputs, .own = rows[i].own}};
+        CHECK_EQ_INT(amnesia_evidence_of(&f), rows[i].want);
+    }
+}
+
 TEST_MAIN("amnesia", TEST(test_a_damaged_log_is_named_by_its_own_path),
-          TEST(test_the_log_tells_its_height_and_our_votes))
+          TEST(test_the_log_tells_its_height_and_our_votes),
+          TEST(test_an_input_at_tip_plus_one_is_evidence_without_our_vote),
+          TEST(test_the_evidence_of_each_fact))

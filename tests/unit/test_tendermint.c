@@ -711,7 +711,31 @@ static void test_guard_record_decode_refuses_corrupt_bytes(void) {
     }
 }
 
-TEST_MAIN("consensus-tendermint", TEST(test_four_validators_decide_in_round_zero_on_the_happy_path),
+/* A height starts without a signature: the machine votes or proposes only in answer to an
+ * input, which the driver logs before it feeds it (replica/amnesia_rules.h rests on this),
+ * even when the height before ended locked on a block with a valid value. */
+static void test_a_new_height_signs_nothing(void) {
+    for (size_t n = 1; n <= 4; n++) {
+        for (int self = -1; self < (int) n; self++) {
+            tm *m = machine(n, self);
+            for (uint64_t h = 1; h <= 2 * n; h++) {
+                tm_actions out = {.n = 0};
+                tm_start_height(m, h, &out);
+                CHECK(find(&out, TM_ACT_VOTE, (int) TM_PREVOTE) == NULL);
+                CHECK(find(&out, TM_ACT_VOTE, (int) TM_PRECOMMIT) == NULL);
+                CHECK(find(&out, TM_ACT_PROPOSE, 0) == NULL);
+                out.n = 0;
+                propose(m, h, 0, 7, -1, true, &out); /* lock on it and keep it as valid */
+                out.n = 0;
+                votes(m, TM_PREVOTE, h, 0, 7, (1u << n) - 1, &out);
+            }
+            free(m);
+        }
+    }
+}
+
+TEST_MAIN("consensus-tendermint", TEST(test_a_new_height_signs_nothing),
+          TEST(test_four_validators_decide_in_round_zero_on_the_happy_path),
           TEST(test_proposer_rotates_as_height_plus_round_mod_n),
           TEST(test_an_invalid_proposal_gets_a_nil_prevote),
           TEST(test_a_proposal_from_another_validator_than_the_proposer_is_ignored),
