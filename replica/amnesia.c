@@ -12,11 +12,14 @@
  *     above tip + 1.
  * With evidence it refuses to start unless the operator says --reset-signer; without, it
  * starts as a fresh validator (nothing signed yet) as before. --reset-signer, when
- * signer.state is missing, writes a record that refuses every height up to the fence:
- * max(tip + 1, the log's height). Heights up to the tip are committed and never signed
- * again; tip + 1 is the one height the validator may have signed at before it stopped
- * without committing it (the engine signs only at tip + 1, and commits a block before it
- * signs at the next). Loop thread only, during engine_start. */
+ * signer.state is missing, writes a record that refuses every height up to the fence
+ * (amnesia_fence): max(tip + 1, the log's height), or the tip when the log of tip + 1 holds
+ * nothing but its height record (nothing was signed there). Heights up to the tip are
+ * committed and never signed again; tip + 1 is the one height the validator may have signed
+ * at before it stopped without committing it (the engine signs only at tip + 1, and commits a
+ * block before it signs at the next). A fence above the tip is for good: where the others
+ * hold no quorum without this validator, it would stop the chain, and the reset is refused.
+ * Loop thread only, during engine_start. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -63,6 +66,41 @@ static void describe(char *out, size_t cap, amnesia_evidence ev, const amnesia_f
                  tip);
 }
 
+/* This validator's voting power and the genesis's total. */
+static amnesia_power power_of(const engine *e) {
+    const Slq__Genesis *g = ledger_genesis(chain_ledger(e->cfg.chain));
+    amnesia_power p = {.own = 0, .total = 0};
+    for (size_t i = 0; i < g->n_validators; i++) p.total += g->validators[i]->power;
+    p.own = g->validators[e->self]->power;
+    return p;
+}
+
+/* --reset-signer with signer.state missing: a record fenced at amnesia_fence, unless that
+ * would stop the chain for good. */
+static slq_err reset_signer(engine *e, const char *path, const amnesia_facts *f, char *why,
+                            size_t why_cap) {
+    uint64_t fence = amnesia_fence(f);
+    amnesia_power p = power_of(e);
+    if (amnesia_reset_halts(f, p)) {
+        SLQ_WHY("--reset-signer refused: signer state %s is missing and the write-ahead log "
+                "does not show that nothing was signed at height %llu; fenced there, this "
+                "validator (voting power %llu of %llu) would never sign it again, and the "
+                "others make no quorum without it: the chain would stop at %llu for good. "
+                "Restore this node's signer.state (docs/node.md, \"Lost or corrupt "
+                "signer.state\")",
+                path, (unsigned long long) fence, (unsigned long long) p.own,
+                (unsigned long long) p.total, (unsigned long long) fence);
+        return SLQ_SIGNER_STATE_MISSING;
+    }
+    slq_err err = signer_fence(e->sg, engine_chain_id(e), fence);
+    if (err != SLQ_OK) SLQ_WHY("signer state %s cannot be written: %s", path, slq_err_str(err));
+    if (err == SLQ_OK)
+        log_warn("engine: start: --reset-signer: %s made anew; nothing at height <= %llu "
+                 "will be signed",
+                 path, (unsigned long long) fence);
+    return err;
+}
+
 slq_err amnesia_check(engine *e, const char *path, bool reset, char *why, size_t why_cap) {
     SLQ_ASSERT(e->self >= 0);
     SLQ_ASSERT(e->sg != NULL);
@@ -73,18 +111,9 @@ slq_err amnesia_check(engine *e, const char *path, bool reset, char *why, size_t
     amnesia_log ls;
     slq_err err = amnesia_log_read(&ls, e->log, (uint32_t) e->self, why, why_cap);
     if (err != SLQ_OK) return err;
-    uint64_t tip = chain_tip(e->cfg.chain)->height;
-    uint64_t fence = ls.height > tip + 1 ? ls.height : tip + 1;
-    if (reset) {
-        err = signer_fence(e->sg, engine_chain_id(e), fence);
-        if (err != SLQ_OK) SLQ_WHY("signer state %s cannot be written: %s", path, slq_err_str(err));
-        if (err == SLQ_OK)
-            log_warn("engine: start: --reset-signer: %s made anew; nothing at height <= %llu "
-                     "will be signed",
-                     path, (unsigned long long) fence);
-        return err;
-    }
-    amnesia_facts facts = {.tip = tip, .log = ls};
+    amnesia_facts facts = {.tip = chain_tip(e->cfg.chain)->height, .log = ls};
+    uint64_t fence = amnesia_fence(&facts);
+    if (reset) return reset_signer(e, path, &facts, why, why_cap);
     err = store_signed_at(e, &facts.store_signed_at);
     if (err != SLQ_OK) {
         SLQ_WHY("data/: reading the certificates: %s", slq_err_str(err));
@@ -96,7 +125,11 @@ slq_err amnesia_check(engine *e, const char *path, bool reset, char *why, size_t
     describe(evidence, sizeof evidence, ev, &facts);
     SLQ_WHY("signer state %s is missing, but this validator has signed before (%s): it could "
             "sign twice at one height; if data/ is this node's own and current, start it once "
-            "with --reset-signer (nothing at height <= %llu is signed then; docs/node.md)",
-            path, evidence, (unsigned long long) fence);
+            "with --reset-signer (nothing at height <= %llu is signed then%s; docs/node.md)",
+            path, evidence, (unsigned long long) fence,
+            fence > facts.tip ? ": if validators with a third of the voting power or more are "
+                                "fenced at one height, the chain stops there for good, so "
+                                "restore signer.state instead where you can"
+                              : "");
     return SLQ_SIGNER_STATE_MISSING;
 }

@@ -41,3 +41,17 @@ amnesia_evidence amnesia_evidence_of(const amnesia_facts *f) {
     if (f->log.height > f->tip + 1) return AMNESIA_LOG_AHEAD;
     return AMNESIA_NONE;
 }
+
+uint64_t amnesia_fence(const amnesia_facts *f) {
+    if (f->log.height == f->tip + 1 && f->log.inputs == 0) return f->tip; /* nothing signed */
+    return f->log.height > f->tip + 1 ? f->log.height : f->tip + 1;
+}
+
+bool amnesia_reset_halts(const amnesia_facts *f, amnesia_power p) {
+    SLQ_ASSERT(p.own > 0);
+    SLQ_ASSERT(p.own <= p.total);
+    SLQ_ASSERT(p.total <= UINT64_MAX / 3);        /* the genesis bounds it (tm_init asserts it) */
+    if (amnesia_fence(f) <= f->tip) return false; /* it signs tip + 1 again */
+    uint64_t others = p.total - p.own;
+    return !(3 * others > 2 * p.total); /* the machine's quorum, without it */
+}

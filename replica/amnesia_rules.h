@@ -17,8 +17,9 @@
  *   - a log begun above tip + 1: the store lost blocks this node ran (data/ restored or
  *     replaced), it may have signed at any height from tip + 1 up (AMNESIA_LOG_AHEAD);
  *   - a log of tip + 1 that holds nothing but its height record: nothing was signed at
- *     tip + 1.
- * A log that is missing (height 0) proves nothing either way. */
+ *     tip + 1, so --reset-signer may fence at the tip and the validator signs tip + 1.
+ * A log that is missing (height 0), or of a height at or below the tip, proves nothing about
+ * tip + 1: the fence then covers tip + 1. */
 #ifndef SLQ_REPLICA_AMNESIA_RULES_H
 #define SLQ_REPLICA_AMNESIA_RULES_H
 
@@ -59,5 +60,21 @@ typedef enum {
 } amnesia_evidence;
 
 amnesia_evidence amnesia_evidence_of(const amnesia_facts *f);
+
+/* The fence of --reset-signer: the highest height at which the validator may have signed
+ * (the record made anew refuses it and every height below). The tip when the log of tip + 1
+ * holds nothing but its height record; else max(tip + 1, the log's height). */
+uint64_t amnesia_fence(const amnesia_facts *f);
+
+/* Voting power, the validator's own and the genesis's total. */
+typedef struct {
+    uint64_t own;
+    uint64_t total;
+} amnesia_power;
+
+/* True when fencing above the tip would stop the chain for good: the fence covers tip + 1,
+ * which the validator then never signs, and the others alone hold no quorum (more than two
+ * thirds of the power), as on a chain of one validator. --reset-signer is refused then. */
+bool amnesia_reset_halts(const amnesia_facts *f, amnesia_power p);
 
 #endif

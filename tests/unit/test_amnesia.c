@@ -139,7 +139,59 @@ static void test_the_evidence_of_each_fact(void) {
     }
 }
 
+/* The fence: the tip when the log of tip + 1 holds only its height record (nothing was
+ * signed there), else the highest height it may have signed at. */
+static void test_the_fence_is_the_highest_height_it_may_have_signed(void) {
+    static const struct {
+        uint64_t tip, log_height;
+        size_t inputs;
+        uint64_t want;
+    } rows[] = {
+        {10, 11, 0, 10},                  /* tip + 1 begun, nothing in it: resumes at tip + 1 */
+        {10, 11, 1, 11},                  /* an input at tip + 1: it may have signed there */
+        {10, 0, 0, 11},                   /* no log: proves nothing */
+        {10, 10, 0, 11},                  /* a log of the tip: proves nothing about tip + 1 */
+        {10, 9, 3, 11},  {10, 12, 0, 12}, /* begun above tip + 1 */
+        {10, 12, 2, 12}, {0, 1, 0, 0},    /* a new chain, height 1 begun and nothing in it */
+        {0, 1, 1, 1},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        amnesia_facts f = {.tip = rows[i].tip,
+                           .log = {.height = rows[i].log_height, .inputs = rows[i].inputs}};
+        CHECK_EQ_INT(amnesia_fence(&f), rows[i].want);
+    }
+}
+
+/* --reset-signer is refused where its fence would stop the chain for good: tip + 1 fenced and
+ * the others without a quorum (more than two thirds of the power) of their own. */
+static void test_a_reset_that_would_stop_the_chain_for_good_is_refused(void) {
+    amnesia_facts open = {.tip = 10, .log = {.height = 11, .inputs = 1}};
+    amnesia_facts empty = {.tip = 10, .log = {.height = 11, .inputs = 0}};
+    amnesia_facts none = {.tip = 10};
+    static const struct {
+        uint64_t own, total;
+        bool halts_open;
+    } rows[] = {
+        {1, 1, true},    /* one validator */
+        {1, 2, true},    /* two: the other alone is half */
+        {1, 3, true},    /* three: two of three are not more than two thirds */
+        {1, 4, false},   /* four: three of four are */
+        {2, 5, true},    /* 3 of 5 */
+        {1, 5, false},   /* 4 of 5 */
+        {10, 30, true},  /* a third exactly: the others hold two thirds, not more */
+        {10, 31, false}, /* less than a third */
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        amnesia_power p = {.own = rows[i].own, .total = rows[i].total};
+        CHECK(amnesia_reset_halts(&open, p) == rows[i].halts_open);
+        CHECK(amnesia_reset_halts(&none, p) == rows[i].halts_open);
+        CHECK(!amnesia_reset_halts(&empty, p)); /* fenced at the tip: it signs tip + 1 */
+    }
+}
+
 TEST_MAIN("amnesia", TEST(test_a_damaged_log_is_named_by_its_own_path),
           TEST(test_the_log_tells_its_height_and_our_votes),
           TEST(test_an_input_at_tip_plus_one_is_evidence_without_our_vote),
-          TEST(test_the_evidence_of_each_fact))
+          TEST(test_the_evidence_of_each_fact),
+          TEST(test_the_fence_is_the_highest_height_it_may_have_signed),
+          TEST(test_a_reset_that_would_stop_the_chain_for_good_is_refused))
