@@ -10,7 +10,10 @@
 #   - node 2 back: nodes 0, 1, 2 commit H+1, node 3 catches up and signs again above it, so
 #     that with node 2 stopped once more (nodes 0, 1, 3) the chain keeps committing;
 #   - a corrupt signer.state: node 3 refuses to start, its last line names that file; so do
-#     the API's and the peers' addresses when they are taken.
+#     the API's and the peers' addresses when they are taken;
+#   - a chain of one validator without its signer.state: --reset-signer is refused while its
+#     log of tip + 1 holds an input (it would halt the chain for good), and accepted with a
+#     fence at the tip when the log holds only its height; the validator then commits tip + 1.
 # usage: test_signer.sh SLQ SLQD. Prints "N passed, N failed"; stops within ~3 min.
 set -u
 SLQ=${1:?usage: test_signer.sh SLQ SLQD}
@@ -139,4 +142,46 @@ rm "$NET/node3/signer.state"
 refused 3 "the peer address taken" "cannot serve peers on 127.0.0.1:$BASE" --reset-signer
 
 for i in 0 1; do stop "$i"; done
+
+echo "== one validator: --reset-signer resumes at tip + 1 when its log shows nothing signed there"
+# wal_log MODE: node 0's consensus.wal keeps its height record only ("marker"), or that and a
+# fired timeout of its height ("input"); prints the log's height.
+wal_log() {
+    "$PY" - "$NET/node0/consensus.wal" "$1" <<'PY'
+import hashlib, struct, sys
+path, mode = sys.argv[1], sys.argv[2]
+data = open(path, "rb").read()
+kind, n = data[0], struct.unpack(">I", data[1:5])[0]
+assert kind == 1 and n == 8, "the log starts with its height"
+height = struct.unpack(">Q", data[5:13])[0]
+out = data[:5 + n + 8]
+if mode == "input":
+    payload = struct.pack(">BQI", 0, height, 0)  # TM_STEP_PROPOSE, height, round 0
+    head = struct.pack(">BI", 4, len(payload))   # WAL_TIMEOUT
+    out += head + payload + hashlib.sha256(head + payload).digest()[:8]
+open(path, "wb").write(out)
+print(height)
+PY
+}
+BASE=$(free_base_port 1)
+NET="$T/net1"
+"$SLQ" testnet --validators 1 --out "$NET" --base-port "$BASE" >/dev/null || exit 1
+start 0
+wait_ready "$(api 0)" || fail "the one validator did not start"
+wait_height 0 3 30 || fail "the one validator did not commit 3 blocks"
+stop 0
+rm "$NET/node0/signer.state"
+M=$(wal_log input)
+refused 0 "one validator, an input in its log of tip + 1: --reset-signer would halt the chain" \
+    "--reset-signer refused: signer state $NET/node0/signer.state is missing" --reset-signer
+check "... it names the height and the power" grep -q -- "height $M; .*(voting power 1 of 1)" \
+    <(tail -n 1 "$T/node0.log")
+check "... and makes no signer.state" test ! -e "$NET/node0/signer.state"
+M=$(wal_log marker)
+start 0 --reset-signer
+wait_ready "$(api 0)" || fail "the one validator did not start with --reset-signer"
+check "fenced at the tip" grep -q -- "signer.state made anew; nothing at height <= $((M - 1)) " \
+    "$T/node0.log"
+check "it signs and commits height $M and on" wait_height 0 $((M + 1)) 30
+stop 0
 summary
