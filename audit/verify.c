@@ -597,10 +597,11 @@ static int key_cmp(const void *a, const void *b) {
 
 /* Every replayed state row the store lacks, reported in key order. */
 static slq_err check_missing(verify *v) {
-    static const uint8_t families[] = {SLQ_KEY_TX,      SLQ_KEY_ACCOUNT,    SLQ_KEY_VOUCHER,
-                                       SLQ_KEY_HOLDING, SLQ_KEY_YEAR,       SLQ_KEY_PROGRAM_YEAR,
-                                       SLQ_KEY_QUOTA,   SLQ_KEY_APP_REF,    SLQ_KEY_CONTRACT_REF,
-                                       SLQ_KEY_CLAIM,   SLQ_KEY_CREDIT_CODE};
+    static const uint8_t families[] = {SLQ_KEY_TX,      SLQ_KEY_ACCOUNT,     SLQ_KEY_VOUCHER,
+                                       SLQ_KEY_HOLDING, SLQ_KEY_YEAR,        SLQ_KEY_PROGRAM_YEAR,
+                                       SLQ_KEY_QUOTA,   SLQ_KEY_APP_REF,     SLQ_KEY_CONTRACT_REF,
+                                       SLQ_KEY_CLAIM,   SLQ_KEY_CREDIT_CODE, SLQ_KEY_APPLICATION,
+                                       SLQ_KEY_CONTRACT};
     rows_ctx c = {.v = v, .err = SLQ_OK};
     for (size_t i = 0; c.err == SLQ_OK && i < sizeof families; i++)
         ledger_state_foreach(v->base, &families[i], 1, missing_row_cb, &c);

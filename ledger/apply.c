@@ -332,6 +332,63 @@ static slq_err apply_register(apply_ctx *a, const Slq__Register *r) {
     return row_put(a, &k, &acc.base);
 }
 
+/* ------------------------------------------------------------------ applications: rows */
+
+static slq_err contract_get(apply_ctx *a, const uint8_t *key, Slq__ContractShare **out) {
+    slq_key k = slq_key_bytes(SLQ_KEY_CONTRACT, key, CRYPTO_HASH_BYTES);
+    return row_get(a, &k, &slq__contract_share__descriptor, (ProtobufCMessage **) out);
+}
+
+static slq_err contract_put(apply_ctx *a, const uint8_t *key, const Slq__ContractShare *c) {
+    slq_key k = slq_key_bytes(SLQ_KEY_CONTRACT, key, CRYPTO_HASH_BYTES);
+    return row_put(a, &k, &c->base);
+}
+
+static slq_err application_put(apply_ctx *a, const Slq__Application *ap) {
+    slq_key k = slq_key_bytes(SLQ_KEY_APPLICATION, ap->id.data, CRYPTO_HASH_BYTES);
+    return row_put(a, &k, &ap->base);
+}
+
+/* Loads the application `id` and refuses one that is unknown or no longer open. On SLQ_OK
+ * *out is yours (slq__application__free_unpacked). */
+static slq_err application_open(apply_ctx *a, const ProtobufCBinaryData *id,
+                                Slq__Application **out) {
+    if (!is_hash(id)) return reject(a, SLQ_FIELD_INVALID, "application id must be 32 bytes");
+    slq_key k = slq_key_bytes(SLQ_KEY_APPLICATION, id->data, CRYPTO_HASH_BYTES);
+    slq_err err = row_get(a, &k, &slq__application__descriptor, (ProtobufCMessage **) out);
+    if (err == SLQ_NOT_FOUND) return reject(a, SLQ_APPLICATION_UNKNOWN, "no such application");
+    if (err != SLQ_OK) return err;
+    if ((*out)->program >= a->l->genesis->policy->n_programs)
+        err = reject(a, SLQ_STORAGE_CORRUPT, "application names an unknown program");
+    else if ((*out)->status != SLQ__APPLICATION_STATUS__APPLICATION_OPEN)
+        err = reject(a, SLQ_APPLICATION_CLOSED, "%s at height %llu",
+                     (*out)->status == SLQ__APPLICATION_STATUS__APPLICATION_ISSUED ? "issued"
+                                                                                   : "rejected",
+                     (unsigned long long) (*out)->closed_height);
+    if (err != SLQ_OK) {
+        slq__application__free_unpacked(*out, NULL);
+        *out = NULL;
+    }
+    return err;
+}
+
+/* Marks ap issued with `amount` as voucher `voucher` and adds the amount to its contract. */
+static slq_err application_granted(apply_ctx *a, const Slq__Application *ap, Slq__ContractShare *c,
+                                   int64_t amount, const uint8_t *voucher) {
+    Slq__Application w = *ap;
+    w.status = SLQ__APPLICATION_STATUS__APPLICATION_ISSUED;
+    w.issued_fen = amount;
+    w.closed_height = a->ctx->height;
+    w.close_tx = (ProtobufCBinaryData){CRYPTO_HASH_BYTES, (uint8_t *) a->tx->hash};
+    w.voucher_id = (ProtobufCBinaryData){CRYPTO_HASH_BYTES, (uint8_t *) voucher};
+    slq_err err = application_put(a, &w);
+    if (err != SLQ_OK) return err;
+    if (amount_add(&c->issued_fen, c->issued_fen, amount) != SLQ_OK)
+        return reject(a, SLQ_AMOUNT_OVERFLOW, "contract's issued total");
+    SLQ_ASSERT(c->issued_fen > 0);
+    return contract_put(a, ap->contract_key.data, c);
+}
+
 /* ------------------------------------------------------------------ ISSUE */
 
 static slq_err issue_shape(apply_ctx *a, const Slq__Issue *is, int *program) {
@@ -342,12 +399,30 @@ static slq_err issue_shape(apply_ctx *a, const Slq__Issue *is, int *program) {
         return reject(a, SLQ_AMOUNT_MUST_BE_POSITIVE, "amount %lld fen",
                       (long long) is->amount_fen);
     if (is->cost_fen < 0) return reject(a, SLQ_FIELD_INVALID, "declared cost is negative");
+    if (is->application_id.len != 0 && is->application_ref[0] == '\0')
+        return SLQ_OK; /* the application is the reference */
     return check_text(a, is->application_ref, SLQ_REF_BYTES_MAX, "application reference");
 }
 
-/* Checks window, recipient, share and reference of an ISSUE; *role gets the recipient's. */
-static slq_err issue_rules(apply_ctx *a, const Slq__Issue *is, const Slq__Program *p, slq_key *ref,
-                           Slq__Role *role) {
+/* The share of an ISSUE against an application is cumulative per contract: what the contract's
+ * earlier applications were granted counts too, so two issues of 30% of one contract's cost are
+ * not 60% of it. The contract's cost and program are those of its first application. */
+static slq_err share_cumulative(apply_ctx *a, const Slq__Issue *is, const Slq__Program *p,
+                                const Slq__ContractShare *c, int64_t limit) {
+    if (c->issued_fen < 0 || c->issued_fen > limit)
+        return reject(a, SLQ_STORAGE_CORRUPT, "contract's issued total is out of range");
+    if (is->amount_fen <= limit - c->issued_fen) return SLQ_OK;
+    return reject(a, SLQ_SHARE_EXCEEDED,
+                  "contract \"%.64s\": %lld fen issued + %lld fen > %u bp of %lld fen = %lld fen",
+                  c->contract_ref, (long long) c->issued_fen, (long long) is->amount_fen,
+                  p->max_share_bp, (long long) is->cost_fen, (long long) limit);
+}
+
+/* Checks window, recipient, share and reference of an ISSUE; c is the contract of the
+ * application it grants (NULL: a direct issue). Without an application reference, ref->len is
+ * 0. *role gets the recipient's. */
+static slq_err issue_rules(apply_ctx *a, const Slq__Issue *is, const Slq__Program *p,
+                           const Slq__ContractShare *c, slq_key *ref, Slq__Role *role) {
     const Slq__Policy *pol = a->l->genesis->policy;
     int64_t t = a->ctx->time_ms;
     if (t < pol->valid_from_ms || t >= pol->valid_until_ms)
@@ -367,11 +442,14 @@ static slq_err issue_rules(apply_ctx *a, const Slq__Issue *is, const Slq__Progra
         int64_t limit;
         if (amount_share_bp(&limit, is->cost_fen, p->max_share_bp) != SLQ_OK)
             return reject(a, SLQ_AMOUNT_OVERFLOW, "cost share");
+        if (c != NULL && (err = share_cumulative(a, is, p, c, limit)) != SLQ_OK) return err;
         if (is->amount_fen > limit)
             return reject(a, SLQ_SHARE_EXCEEDED, "%lld fen > %u bp of %lld fen = %lld fen",
                           (long long) is->amount_fen, p->max_share_bp, (long long) is->cost_fen,
                           (long long) limit);
     }
+    ref->len = 0;
+    if (is->application_ref[0] == '\0') return SLQ_OK; /* with an application (issue_shape) */
     ref_key(a, ref, SLQ_KEY_APP_REF, is->application_ref);
     if (row_exists(a, ref, &err))
         return reject(a, SLQ_APPLICATION_REF_USED, "\"%.64s\"", is->application_ref);
@@ -449,15 +527,21 @@ static slq_err issue_caps(apply_ctx *a, const Slq__Issue *is, uint32_t program, 
     return err == SLQ_AMOUNT_OVERFLOW ? reject(a, err, "year totals") : err;
 }
 
-static slq_err apply_issue(apply_ctx *a, const Slq__Issue *is) {
-    slq_err err = need_role(a, SLQ__ROLE__ROLE_ISSUER, "ISSUE");
+/* Issues is (with its holder, program and cost filled in from the application ap, if any, whose
+ * contract is c). */
+static slq_err issue_grant(apply_ctx *a, const Slq__Issue *is, const Slq__Application *ap,
+                           Slq__ContractShare *c) {
     int program = -1;
-    if (err == SLQ_OK) err = issue_shape(a, is, &program);
+    slq_err err = issue_shape(a, is, &program);
     if (err != SLQ_OK) return err;
     const Slq__Program *p = a->l->genesis->policy->programs[program];
+    if (ap == NULL && p->applications_required)
+        return reject(a, SLQ_APPLICATION_REQUIRED,
+                      "program %s issues only against an application (APPLY, then ISSUE with it)",
+                      p->name);
     slq_key ref;
     Slq__Role role = SLQ__ROLE__ROLE_UNSPECIFIED;
-    if ((err = issue_rules(a, is, p, &ref, &role)) != SLQ_OK) return err;
+    if ((err = issue_rules(a, is, p, c, &ref, &role)) != SLQ_OK) return err;
     bool beneficiary = party_of(role) == SLQ__PARTY__PARTY_HOLDER;
     uint32_t year = slq_budget_year(a->ctx->time_ms);
     int64_t expires;
@@ -478,7 +562,54 @@ static slq_err apply_issue(apply_ctx *a, const Slq__Issue *is) {
     v.created_tx = (ProtobufCBinaryData){CRYPTO_HASH_BYTES, (uint8_t *) a->tx->hash};
     if ((err = voucher_put(a, &v)) != SLQ_OK) return err;
     a->out->vouchers_count = 1;
-    return ref_use(a, &ref, id);
+    if (ap != NULL && (err = application_granted(a, ap, c, is->amount_fen, id)) != SLQ_OK)
+        return err;
+    return ref.len != 0 ? ref_use(a, &ref, id) : SLQ_OK;
+}
+
+/* The ISSUE of an application: holder, program and cost come from it, and any the issue states
+ * must agree; the amount is at most what was asked. */
+static slq_err issue_application_fields(apply_ctx *a, const Slq__Issue *is,
+                                        const Slq__Application *ap, Slq__Issue *e) {
+    const Slq__Program *p = a->l->genesis->policy->programs[ap->program];
+    if (is->holder.len != 0 && (!is_addr(&is->holder) ||
+                                memcmp(is->holder.data, ap->applicant.data, CRYPTO_ADDRESS_BYTES)))
+        return reject(a, SLQ_APPLICATION_MISMATCH, "holder is not the applicant");
+    if (is->program[0] != '\0' && strcmp(is->program, p->name) != 0)
+        return reject(a, SLQ_APPLICATION_MISMATCH, "program \"%.64s\", application's is %s",
+                      is->program, p->name);
+    if (is->cost_fen != 0 && is->cost_fen != ap->cost_fen)
+        return reject(a, SLQ_APPLICATION_MISMATCH, "cost %lld fen, application's is %lld fen",
+                      (long long) is->cost_fen, (long long) ap->cost_fen);
+    if (is->amount_fen > ap->asked_fen)
+        return reject(a, SLQ_APPLICATION_MISMATCH, "amount %lld fen > %lld fen asked",
+                      (long long) is->amount_fen, (long long) ap->asked_fen);
+    *e = *is;
+    e->holder = ap->applicant;
+    e->program = p->name;
+    e->cost_fen = ap->cost_fen;
+    return SLQ_OK;
+}
+
+static slq_err issue_application(apply_ctx *a, const Slq__Issue *is) {
+    Slq__Application *ap = NULL;
+    Slq__ContractShare *c = NULL;
+    slq_err err = application_open(a, &is->application_id, &ap);
+    if (err == SLQ_OK) err = contract_get(a, ap->contract_key.data, &c);
+    if (err == SLQ_NOT_FOUND) err = reject(a, SLQ_STORAGE_CORRUPT, "application has no contract");
+    Slq__Issue e;
+    if (err == SLQ_OK) err = issue_application_fields(a, is, ap, &e);
+    if (err == SLQ_OK) err = issue_grant(a, &e, ap, c);
+    slq__contract_share__free_unpacked(c, NULL);
+    slq__application__free_unpacked(ap, NULL);
+    return err;
+}
+
+static slq_err apply_issue(apply_ctx *a, const Slq__Issue *is) {
+    slq_err err = need_role(a, SLQ__ROLE__ROLE_ISSUER, "ISSUE");
+    if (err != SLQ_OK) return err;
+    if (is->application_id.len != 0) return issue_application(a, is);
+    return issue_grant(a, is, NULL, NULL);
 }
 
 /* ------------------------------------------------------------------ TRANSFER */
@@ -787,6 +918,120 @@ static slq_err apply_revoke(apply_ctx *a, const Slq__Revoke *r) {
     return err;
 }
 
+/* ------------------------------------------------------------------ APPLY, REJECT */
+
+/* Checks who applies and the fields of an APPLY; sets *program. */
+static slq_err apply_fields(apply_ctx *a, const Slq__Apply *ap, int *program) {
+    if (!ledger_role_can_hold(a->signer->role))
+        return reject(a, SLQ_ROLE_FORBIDDEN,
+                      "APPLY must be signed by an enterprise, maker, research institute, "
+                      "university or intermediary, signer is %s",
+                      role_name(a->signer->role));
+    *program = ledger_program_index(a->l, ap->program);
+    if (*program < 0) return reject(a, SLQ_PROGRAM_UNKNOWN, "\"%.64s\"", ap->program);
+    const Slq__Policy *pol = a->l->genesis->policy;
+    int64_t t = a->ctx->time_ms;
+    if (t < pol->valid_from_ms || t >= pol->valid_until_ms)
+        return reject(a, SLQ_POLICY_WINDOW_CLOSED, "block time %lld ms, window [%lld, %lld)",
+                      (long long) t, (long long) pol->valid_from_ms,
+                      (long long) pol->valid_until_ms);
+    if (ap->amount_fen <= 0)
+        return reject(a, SLQ_AMOUNT_MUST_BE_POSITIVE, "amount %lld fen",
+                      (long long) ap->amount_fen);
+    if (ap->cost_fen < 0) return reject(a, SLQ_FIELD_INVALID, "declared cost is negative");
+    const Slq__Program *p = pol->programs[*program];
+    if (p->max_share_bp > 0 && ap->cost_fen == 0)
+        return reject(a, SLQ_COST_REQUIRED, "program %s", p->name);
+    if (!is_hash(&ap->evidence_hash))
+        return reject(a, SLQ_FIELD_INVALID, "evidence hash must be 32 bytes");
+    return check_text(a, ap->contract_ref, SLQ_REF_BYTES_MAX, "contract reference");
+}
+
+/* Books the application against its contract: the first one fixes the contract's applicant,
+ * program and cost; a later one must repeat all three (a contract is one purchase, its cost
+ * one figure, and its share one program's). */
+static slq_err apply_contract(apply_ctx *a, const Slq__Apply *ap, uint32_t program,
+                              const uint8_t *key) {
+    Slq__ContractShare *old = NULL, c = SLQ__CONTRACT_SHARE__INIT;
+    slq_err err = contract_get(a, key, &old);
+    if (err != SLQ_OK && err != SLQ_NOT_FOUND) return err;
+    err = SLQ_OK;
+    if (old == NULL) {
+        c.applicant = (ProtobufCBinaryData){CRYPTO_ADDRESS_BYTES, (uint8_t *) a->tx->signer};
+        c.program = program;
+        c.cost_fen = ap->cost_fen;
+        c.contract_ref = ap->contract_ref;
+    } else if (memcmp(old->applicant.data, a->tx->signer, CRYPTO_ADDRESS_BYTES) != 0) {
+        err = reject(a, SLQ_APPLICATION_MISMATCH, "contract \"%.64s\" was applied for by another",
+                     ap->contract_ref);
+    } else if (old->program != program) {
+        err = reject(a, SLQ_APPLICATION_MISMATCH, "contract \"%.64s\" was applied for in %s",
+                     ap->contract_ref, a->l->genesis->policy->programs[old->program]->name);
+    } else if (old->cost_fen != ap->cost_fen) {
+        err = reject(a, SLQ_APPLICATION_MISMATCH,
+                     "contract \"%.64s\": cost %lld fen, first declared %lld fen", ap->contract_ref,
+                     (long long) ap->cost_fen, (long long) old->cost_fen);
+    } else {
+        c = *old;
+        c.base.unknown_fields = NULL;
+        c.base.n_unknown_fields = 0;
+    }
+    if (err == SLQ_OK && amount_add(&c.asked_fen, c.asked_fen, ap->amount_fen) != SLQ_OK)
+        err = reject(a, SLQ_AMOUNT_OVERFLOW, "contract's asked total");
+    c.applications++;
+    if (err == SLQ_OK) err = contract_put(a, key, &c);
+    slq__contract_share__free_unpacked(old, NULL);
+    return err;
+}
+
+static slq_err apply_apply(apply_ctx *a, const Slq__Apply *ap) {
+    int program = -1;
+    slq_err err = apply_fields(a, ap, &program);
+    if (err != SLQ_OK) return err;
+    uint8_t key[CRYPTO_HASH_BYTES];
+    char form[LEDGER_CONTRACT_REF_FORM_BYTES];
+    err = ledger_contract_ref_hash(a->l->suite, key, form, ap->contract_ref);
+    if (err == SLQ_CONTRACT_REF_INVALID)
+        return reject(a, err, "nothing is left of the contract reference once whitespace goes");
+    if (err != SLQ_OK) return reject(a, err, "contract reference");
+    if ((err = apply_contract(a, ap, (uint32_t) program, key)) != SLQ_OK) return err;
+    uint8_t *id = a->out->application;
+    ledger_application_id(a->l->suite, id, a->tx->hash);
+    Slq__Application w = SLQ__APPLICATION__INIT;
+    w.id = (ProtobufCBinaryData){CRYPTO_HASH_BYTES, id};
+    w.applicant = (ProtobufCBinaryData){CRYPTO_ADDRESS_BYTES, (uint8_t *) a->tx->signer};
+    w.program = (uint32_t) program;
+    w.asked_fen = ap->amount_fen;
+    w.contract_ref = ap->contract_ref;
+    w.contract_key = (ProtobufCBinaryData){CRYPTO_HASH_BYTES, key};
+    w.cost_fen = ap->cost_fen;
+    w.evidence_hash = ap->evidence_hash;
+    w.status = SLQ__APPLICATION_STATUS__APPLICATION_OPEN;
+    w.applied_height = a->ctx->height;
+    w.apply_tx = (ProtobufCBinaryData){CRYPTO_HASH_BYTES, (uint8_t *) a->tx->hash};
+    if ((err = application_put(a, &w)) != SLQ_OK) return err;
+    a->out->has_application = true;
+    return SLQ_OK;
+}
+
+static slq_err apply_reject_application(apply_ctx *a, const Slq__RejectApplication *r) {
+    slq_err err = need_role(a, SLQ__ROLE__ROLE_ISSUER, "REJECT_APPLICATION");
+    if (err != SLQ_OK) return err;
+    if (!is_hash(&r->application_id))
+        return reject(a, SLQ_FIELD_INVALID, "application id must be 32 bytes");
+    if ((err = check_text(a, r->reason, SLQ_REF_BYTES_MAX, "reason")) != SLQ_OK) return err;
+    Slq__Application *ap = NULL;
+    if ((err = application_open(a, &r->application_id, &ap)) != SLQ_OK) return err;
+    Slq__Application w = *ap;
+    w.status = SLQ__APPLICATION_STATUS__APPLICATION_REJECTED;
+    w.reason = r->reason;
+    w.closed_height = a->ctx->height;
+    w.close_tx = (ProtobufCBinaryData){CRYPTO_HASH_BYTES, (uint8_t *) a->tx->hash};
+    err = application_put(a, &w);
+    slq__application__free_unpacked(ap, NULL);
+    return err;
+}
+
 /* ------------------------------------------------------------------ entry point */
 
 /* A committed transaction's signer has an account whose nonce is at least the transaction's,
@@ -835,6 +1080,10 @@ static slq_err dispatch(apply_ctx *a) {
             return apply_settle(a, b->settle);
         case SLQ__TX_BODY__PAYLOAD_REVOKE:
             return apply_revoke(a, b->revoke);
+        case SLQ__TX_BODY__PAYLOAD_APPLY:
+            return apply_apply(a, b->apply);
+        case SLQ__TX_BODY__PAYLOAD_REJECT_APPLICATION:
+            return apply_reject_application(a, b->reject_application);
         default:
             return reject(a, SLQ_TX_KIND_MISMATCH, "no payload");
     }
@@ -861,6 +1110,7 @@ slq_err ledger_apply(const ledger *l, ledger_state *st, const ledger_block_ctx *
         ledger_state_rollback(st);
         out->vouchers_count = 0;
         out->has_claim = false;
+        out->has_application = false;
     }
     return out->code;
 }

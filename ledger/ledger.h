@@ -86,6 +86,8 @@ typedef struct {
     size_t vouchers_count;
     uint8_t claim[CRYPTO_HASH_BYTES]; /* claim opened by REDEEM */
     bool has_claim;
+    uint8_t application[CRYPTO_HASH_BYTES]; /* application opened by APPLY */
+    bool has_application;
 } ledger_outcome;
 
 /* Applies tx to st, or leaves st unchanged and explains why not. Returns out->code.
@@ -105,6 +107,9 @@ void ledger_voucher_id(crypto_suite suite, uint8_t out[CRYPTO_HASH_BYTES],
                        const uint8_t tx_hash[CRYPTO_HASH_BYTES], uint32_t index);
 void ledger_claim_id(crypto_suite suite, uint8_t out[CRYPTO_HASH_BYTES],
                      const uint8_t tx_hash[CRYPTO_HASH_BYTES]);
+/* H("slq/application" || tx hash): the id of the application an APPLY opens. */
+void ledger_application_id(crypto_suite suite, uint8_t out[CRYPTO_HASH_BYTES],
+                           const uint8_t tx_hash[CRYPTO_HASH_BYTES]);
 
 /* True for the holder-class roles (enterprise, maker, research, university, intermediary):
  * those that may hold vouchers, and so must be registered with their credit code hash, one

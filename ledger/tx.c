@@ -41,6 +41,10 @@ static const ProtobufCMessage *payload_of(const Slq__TxBody *b) {
             return &b->settle->base;
         case SLQ__TX_BODY__PAYLOAD_REVOKE:
             return &b->revoke->base;
+        case SLQ__TX_BODY__PAYLOAD_APPLY:
+            return &b->apply->base;
+        case SLQ__TX_BODY__PAYLOAD_REJECT_APPLICATION:
+            return &b->reject_application->base;
         default:
             return NULL;
     }
@@ -57,6 +61,8 @@ static bool kind_matches(const Slq__TxBody *b) {
         {SLQ__TX_KIND__TX_REDEEM, SLQ__TX_BODY__PAYLOAD_REDEEM},
         {SLQ__TX_KIND__TX_SETTLE, SLQ__TX_BODY__PAYLOAD_SETTLE},
         {SLQ__TX_KIND__TX_REVOKE, SLQ__TX_BODY__PAYLOAD_REVOKE},
+        {SLQ__TX_KIND__TX_APPLY, SLQ__TX_BODY__PAYLOAD_APPLY},
+        {SLQ__TX_KIND__TX_REJECT_APPLICATION, SLQ__TX_BODY__PAYLOAD_REJECT_APPLICATION},
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (map[i].kind == b->kind) return map[i].pc == b->payload_case;
@@ -181,6 +187,15 @@ void ledger_claim_id(crypto_suite suite, uint8_t out[CRYPTO_HASH_BYTES],
     crypto_hasher h;
     crypto_hasher_init(&h, suite);
     crypto_hasher_update(&h, (const uint8_t *) "slq/claim", 9);
+    crypto_hasher_update(&h, tx_hash, CRYPTO_HASH_BYTES);
+    crypto_hasher_final(&h, out);
+}
+
+void ledger_application_id(crypto_suite suite, uint8_t out[CRYPTO_HASH_BYTES],
+                           const uint8_t tx_hash[CRYPTO_HASH_BYTES]) {
+    crypto_hasher h;
+    crypto_hasher_init(&h, suite);
+    crypto_hasher_update(&h, (const uint8_t *) "slq/application", 15);
     crypto_hasher_update(&h, tx_hash, CRYPTO_HASH_BYTES);
     crypto_hasher_final(&h, out);
 }

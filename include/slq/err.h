@@ -66,6 +66,10 @@
     X(AMOUNT_EXCEEDS_REMAINING, 92, 422, "amount exceeds the voucher's remaining amount")         \
     X(CREDIT_CODE_REQUIRED, 93, 422, "a holder-class party needs its credit code hash")           \
     X(CREDIT_CODE_USED, 94, 422, "credit code is already registered to another account")          \
+    X(APPLICATION_UNKNOWN, 95, 404, "application does not exist")                                 \
+    X(APPLICATION_CLOSED, 96, 422, "application was already issued or rejected")                  \
+    X(APPLICATION_REQUIRED, 97, 422, "program issues only against an application")                \
+    X(APPLICATION_MISMATCH, 98, 422, "contradicts the application or the contract's first one")   \
     /* ledger: vouchers */                                                                        \
     X(VOUCHER_UNKNOWN, 100, 404, "voucher does not exist")                                        \
     X(NOT_HOLDER, 101, 422, "signer does not hold the voucher")                                   \

@@ -30,9 +30,11 @@
 #define SLQ_KEY_APP_REF      'r' /* hash(ref) [32]          -> RefUse (application refs) */
 #define SLQ_KEY_CONTRACT_REF 'k' /* hash(ref) [32]          -> RefUse (contract refs) */
 #define SLQ_KEY_CLAIM        'l' /* claim id [32]           -> Claim */
-#define SLQ_KEY_CREDIT_CODE                                             \
-    'e' /* credit code hash [32]   -> address [20] (raw bytes): the one \
-         * account of a holder-class party's credit code */
+#define SLQ_KEY_CREDIT_CODE                                                                     \
+    'e'                         /* credit code hash [32]   -> address [20] (raw bytes): the one \
+                                 * account of a holder-class party's credit code */
+#define SLQ_KEY_APPLICATION 'n' /* application id [32]     -> Application */
+#define SLQ_KEY_CONTRACT    'K' /* contract key [32]       -> ContractShare (applications) */
 
 #define SLQ_ADDRESS_BYTES 20u
 #define SLQ_HASH_BYTES    32u

@@ -52,6 +52,7 @@ typedef struct {
     uint8_t last_tx[CRYPTO_HASH_BYTES];
     uint8_t *last_bytes;
     size_t last_len;
+    uint32_t apps_required; /* bit i: program i issues only against applications */
 } fx;
 
 /* UTC ms of a CST wall-clock date and time. */
@@ -123,6 +124,7 @@ static inline void fx_genesis_bytes(fx *f, uint8_t **out, size_t *len) {
         progs[i]->n_centres = i == P_OUTSIDE ? 1 : 2;
         progs[i]->centres = centres;
     }
+    for (int i = 0; i < P_COUNT; i++) progs[i]->applications_required = f->apps_required >> i & 1;
     Slq__Policy pol = SLQ__POLICY__INIT;
     pol.valid_from_ms = fx_valid_from_ms();
     pol.valid_until_ms = fx_valid_until_ms();
@@ -166,9 +168,12 @@ static inline void fx_genesis_bytes(fx *f, uint8_t **out, size_t *len) {
     for (int i = 0; i < P_COUNT; i++) free(progs[i]);
 }
 
-static inline void fx_init_suite(fx *f, crypto_suite suite) {
+/* The fixture chain whose programs in the mask `apps_required` (bit i: program i) issue only
+ * against applications. */
+static inline void fx_init_apps(fx *f, crypto_suite suite, uint32_t apps_required) {
     memset(f, 0, sizeof *f);
     f->suite = suite;
+    f->apps_required = apps_required;
     for (int i = 0; i < K_COUNT; i++) {
         SLQ_ASSERT(crypto_key_generate(&f->keys[i], suite) == SLQ_OK);
         uint8_t pub[CRYPTO_PUBKEY_BYTES_MAX];
@@ -188,6 +193,10 @@ static inline void fx_init_suite(fx *f, crypto_suite suite) {
     SLQ_ASSERT(ledger_genesis_state(f->l, f->st) == SLQ_OK);
     f->time_ms = cst_ms(2024, 6, 1, 12, 0);
     f->height = 1;
+}
+
+static inline void fx_init_suite(fx *f, crypto_suite suite) {
+    fx_init_apps(f, suite, 0);
 }
 
 static inline void fx_init(fx *f) {
@@ -324,6 +333,65 @@ static inline slq_err fx_revoke(fx *f, int who, const uint8_t id[32], const char
     r.voucher_id = (ProtobufCBinaryData){32, (uint8_t *) id};
     r.reason = (char *) reason;
     return fx_send(f, who, &b);
+}
+
+/* APPLY signed by `who`: program index (-1: an unknown one), amount asked, contract, cost.
+ * On SLQ_OK the application's id is written to id (if not NULL). */
+static inline slq_err fx_apply(fx *f, int who, int program, int64_t amount, const char *contract,
+                               int64_t cost, uint8_t id[32]) {
+    static const char *programs[P_COUNT] = {"general", "national-major", "provincial-major",
+                                            "shared", "outside"};
+    static uint8_t evidence[32] = {0xa9};
+    Slq__TxBody b = SLQ__TX_BODY__INIT;
+    Slq__Apply ap = SLQ__APPLY__INIT;
+    b.kind = SLQ__TX_KIND__TX_APPLY;
+    b.payload_case = SLQ__TX_BODY__PAYLOAD_APPLY;
+    b.apply = &ap;
+    ap.program = (char *) (program >= 0 ? programs[program] : "no-such-program");
+    ap.amount_fen = amount;
+    ap.contract_ref = (char *) contract;
+    ap.cost_fen = cost;
+    ap.evidence_hash = (ProtobufCBinaryData){32, evidence};
+    slq_err err = fx_send(f, who, &b);
+    if (err == SLQ_OK) SLQ_ASSERT(f->out.has_application);
+    if (err == SLQ_OK && id != NULL) memcpy(id, f->out.application, 32);
+    return err;
+}
+
+/* ISSUE of `amount` against application app, signed by `signer`, holder, program and cost left
+ * to the application. The voucher's id goes to id (if not NULL). */
+static inline slq_err fx_issue_app(fx *f, int signer, const uint8_t app[32], int64_t amount,
+                                   uint8_t id[32]) {
+    Slq__TxBody b = SLQ__TX_BODY__INIT;
+    Slq__Issue is = SLQ__ISSUE__INIT;
+    b.kind = SLQ__TX_KIND__TX_ISSUE;
+    b.payload_case = SLQ__TX_BODY__PAYLOAD_ISSUE;
+    b.issue = &is;
+    is.application_id = (ProtobufCBinaryData){32, (uint8_t *) app};
+    is.amount_fen = amount;
+    slq_err err = fx_send(f, signer, &b);
+    if (err == SLQ_OK && id != NULL) memcpy(id, f->out.vouchers[0], 32);
+    return err;
+}
+
+static inline slq_err fx_reject_app(fx *f, int who, const uint8_t app[32], const char *reason) {
+    Slq__TxBody b = SLQ__TX_BODY__INIT;
+    Slq__RejectApplication r = SLQ__REJECT_APPLICATION__INIT;
+    b.kind = SLQ__TX_KIND__TX_REJECT_APPLICATION;
+    b.payload_case = SLQ__TX_BODY__PAYLOAD_REJECT_APPLICATION;
+    b.reject_application = &r;
+    r.application_id = (ProtobufCBinaryData){32, (uint8_t *) app};
+    r.reason = (char *) reason;
+    return fx_send(f, who, &b);
+}
+
+/* Reads an application row (caller frees), NULL if absent. */
+static inline Slq__Application *fx_application(fx *f, const uint8_t id[32]) {
+    slq_key k = slq_key_bytes(SLQ_KEY_APPLICATION, id, 32);
+    const uint8_t *v;
+    size_t n;
+    if (ledger_state_get(f->st, k.bytes, k.len, &v, &n) != SLQ_OK) return NULL;
+    return slq__application__unpack(NULL, n, v);
 }
 
 /* Reads a voucher row (caller frees with slq__voucher__free_unpacked), NULL if absent. */
