@@ -581,10 +581,12 @@ static slq_err issue_application_fields(apply_ctx *a, const Slq__Issue *is,
     if (is->cost_fen != 0 && is->cost_fen != ap->cost_fen)
         return reject(a, SLQ_APPLICATION_MISMATCH, "cost %lld fen, application's is %lld fen",
                       (long long) is->cost_fen, (long long) ap->cost_fen);
-    if (is->amount_fen > ap->asked_fen)
+    int64_t amount = is->amount_fen == 0 ? ap->asked_fen : is->amount_fen;
+    if (amount > ap->asked_fen)
         return reject(a, SLQ_APPLICATION_MISMATCH, "amount %lld fen > %lld fen asked",
-                      (long long) is->amount_fen, (long long) ap->asked_fen);
+                      (long long) amount, (long long) ap->asked_fen);
     *e = *is;
+    e->amount_fen = amount;
     e->holder = ap->applicant;
     e->program = p->name;
     e->cost_fen = ap->cost_fen;

@@ -89,12 +89,25 @@ static void test_issue_is_at_most_the_amount_asked(void) {
     CHECK_ERR(fx_apply(&f, K_H1, P_NATIONAL, 1000, "SC-1", COST, app), SLQ_OK);
     CHECK_ERR(fx_issue_app(&f, K_ISSUER, app, 1001, NULL), SLQ_APPLICATION_MISMATCH);
     CHECK(strstr(f.out.reason, "1001 fen > 1000 fen asked") != NULL);
-    CHECK_ERR(fx_issue_app(&f, K_ISSUER, app, 0, NULL), SLQ_AMOUNT_MUST_BE_POSITIVE);
+    CHECK_ERR(fx_issue_app(&f, K_ISSUER, app, -1, NULL), SLQ_AMOUNT_MUST_BE_POSITIVE);
     CHECK_ERR(fx_issue_app(&f, K_ISSUER, app, 999, NULL), SLQ_OK); /* less is granted */
     Slq__Application *a = fx_application(&f, app);
     CHECK(a != NULL && a->status == SLQ__APPLICATION_STATUS__APPLICATION_ISSUED);
     CHECK(a != NULL && a->issued_fen == 999 && a->voucher_id.len == 32);
     slq__application__free_unpacked(a, NULL);
+    fx_deinit(&f);
+}
+
+/* An issue that names no amount grants the amount asked. */
+static void test_issue_without_an_amount_grants_the_amount_asked(void) {
+    fx f;
+    setup(&f, ALL_UP);
+    uint8_t app[32], v[32];
+    CHECK_ERR(fx_apply(&f, K_H1, P_NATIONAL, 1234, "SC-1", COST, app), SLQ_OK);
+    CHECK_ERR(fx_issue_app(&f, K_ISSUER, app, 0, v), SLQ_OK);
+    Slq__Voucher *vr = fx_voucher(&f, v);
+    CHECK(vr != NULL && vr->original_fen == 1234);
+    slq__voucher__free_unpacked(vr, NULL);
     fx_deinit(&f);
 }
 
@@ -255,6 +268,7 @@ static void test_a_refused_issue_changes_neither_application_nor_contract(void) 
 
 TEST_MAIN("ledger_applications", TEST(test_apply_opens_an_application_with_a_derived_id),
           TEST(test_share_is_cumulative_per_contract), TEST(test_issue_is_at_most_the_amount_asked),
+          TEST(test_issue_without_an_amount_grants_the_amount_asked),
           TEST(test_only_an_open_application_is_issued_or_rejected),
           TEST(test_only_the_issuer_issues_against_an_application),
           TEST(test_issue_may_not_contradict_its_application),
