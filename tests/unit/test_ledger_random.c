@@ -33,6 +33,8 @@
 #define APP_REFS      48 /* application references "ref-N" drawn from a small set */
 #define CONTRACT_REFS 64 /* contract references likewise */
 #define CODES         160
+#define APPS_MAX      2048
+#define CONTRACTS     16   /* contracts applied for, "hc-N", written in many ways */
 #define NONE          (-1) /* an id that names nothing */
 
 /* ------------------------------------------------------------------ model */
@@ -60,6 +62,23 @@ typedef struct {
     bool settled;
 } mclaim;
 
+typedef enum { MA_OPEN, MA_ISSUED, MA_REJECTED } mastate;
+
+typedef struct {
+    uint8_t id[32];
+    int applicant, program, contract;
+    int64_t asked, issued, cost;
+    mastate state;
+} mapp;
+
+/* A contract across its applications: the first fixes applicant, program and cost. */
+typedef struct {
+    bool used;
+    int applicant, program;
+    int64_t cost, asked, issued;
+    uint32_t apps;
+} mcontract;
+
 typedef struct {
     bool registered[K_COUNT];
     Slq__Role role[K_COUNT];
@@ -73,6 +92,10 @@ typedef struct {
     int64_t quota[YEARS_MAX][P_COUNT][K_COUNT];
     bool app_ref[APP_REFS], contract_ref[CONTRACT_REFS];
     uint64_t txs, issues; /* accepted: tx rows, application reference rows */
+    mapp a[APPS_MAX];
+    size_t na;
+    mcontract k[CONTRACTS];
+    bool apps_required; /* national-major issues only against applications (seeds 3, 7, ..) */
 } model;
 
 static void model_init(model *m) {
@@ -163,7 +186,15 @@ typedef struct {
     int signer, to, program;
     int64_t amount, cost, expires_ms;
     int ref; /* index of "ref-N", or NONE: a fresh reference */
+    int app; /* the application it grants (model index), or NONE: a direct issue */
 } issue_args;
+
+typedef struct {
+    int signer, program; /* program -1: an unknown one */
+    int64_t amount, cost;
+    int contract; /* index of "hc-N" */
+    bool blank;   /* the contract reference is nothing but whitespace */
+} apply_args;
 
 typedef struct {
     int signer, voucher, to; /* voucher: model index or NONE */
@@ -195,6 +226,7 @@ static slq_err expect_issue(const model *m, const issue_args *a, int64_t t) {
     if (m->role[a->signer] != SLQ__ROLE__ROLE_ISSUER) return SLQ_ROLE_FORBIDDEN;
     if (a->amount <= 0) return SLQ_AMOUNT_MUST_BE_POSITIVE;
     if (a->cost < 0) return SLQ_FIELD_INVALID;
+    if (a->program == P_NATIONAL && m->apps_required) return SLQ_APPLICATION_REQUIRED;
     if (t < fx_valid_from_ms() || t >= fx_valid_until_ms()) return SLQ_POLICY_WINDOW_CLOSED;
     if (!m->registered[a->to]) return SLQ_ACCOUNT_UNKNOWN;
     if (!can_hold(m->role[a->to])) return SLQ_HOLDER_CANNOT_HOLD;
@@ -213,6 +245,46 @@ static slq_err expect_issue(const model *m, const issue_args *a, int64_t t) {
  * recipient's when that is one: its quota is charged then. */
 static bool charged_on_transfer(const model *m, const mvoucher *v, int to) {
     return v->beneficiary == NONE && party_of_role(m->role[to]) == PARTY_HOLDER;
+}
+
+/* APPLY: a holder-class signer, a known program inside the window, an amount, a cost where
+ * the program has a share, and the contract's first applicant, program and cost. */
+static slq_err expect_apply(const model *m, const apply_args *a, int64_t t) {
+    if (!can_hold(m->role[a->signer])) return SLQ_ROLE_FORBIDDEN;
+    if (a->program < 0) return SLQ_PROGRAM_UNKNOWN;
+    if (t < fx_valid_from_ms() || t >= fx_valid_until_ms()) return SLQ_POLICY_WINDOW_CLOSED;
+    if (a->amount <= 0) return SLQ_AMOUNT_MUST_BE_POSITIVE;
+    if (a->cost < 0) return SLQ_FIELD_INVALID;
+    bool share = a->program == P_NATIONAL || a->program == P_PROVINCIAL;
+    if (share && a->cost == 0) return SLQ_COST_REQUIRED;
+    if (a->blank) return SLQ_CONTRACT_REF_INVALID;
+    const mcontract *k = &m->k[a->contract];
+    if (k->used && (k->applicant != a->signer || k->program != a->program || k->cost != a->cost))
+        return SLQ_APPLICATION_MISMATCH;
+    return k->used && sum_overflows(k->asked, a->amount) ? SLQ_AMOUNT_OVERFLOW : SLQ_OK;
+}
+
+/* ISSUE against application a->app: open, at most the amount asked, the share counted over
+ * the whole contract, then the rules of every issue (window, caps). */
+static slq_err expect_issue_app(const model *m, const issue_args *a, int64_t t) {
+    if (m->role[a->signer] != SLQ__ROLE__ROLE_ISSUER) return SLQ_ROLE_FORBIDDEN;
+    if (a->app == NONE) return SLQ_APPLICATION_UNKNOWN;
+    const mapp *ap = &m->a[a->app];
+    if (ap->state != MA_OPEN) return SLQ_APPLICATION_CLOSED;
+    if (a->amount > ap->asked) return SLQ_APPLICATION_MISMATCH;
+    if (a->amount <= 0) return SLQ_AMOUNT_MUST_BE_POSITIVE;
+    if (t < fx_valid_from_ms() || t >= fx_valid_until_ms()) return SLQ_POLICY_WINDOW_CLOSED;
+    if (a->program == P_NATIONAL || a->program == P_PROVINCIAL) {
+        if (a->amount > share_limit(a->cost) - m->k[ap->contract].issued) return SLQ_SHARE_EXCEEDED;
+    }
+    return expect_caps(m, a, budget_year(t));
+}
+
+static slq_err expect_reject_app(const model *m, int signer, int app, bool blank) {
+    if (m->role[signer] != SLQ__ROLE__ROLE_ISSUER) return SLQ_ROLE_FORBIDDEN;
+    if (blank) return SLQ_FIELD_INVALID;
+    if (app == NONE) return SLQ_APPLICATION_UNKNOWN;
+    return m->a[app].state == MA_OPEN ? SLQ_OK : SLQ_APPLICATION_CLOSED;
 }
 
 static slq_err expect_transfer(const model *m, const transfer_args *a, int64_t t) {
@@ -322,6 +394,9 @@ enum {
     KIND_REVOKE,
     KIND_REGISTER,
     KIND_NO_PAYLOAD,
+    KIND_APPLY,
+    KIND_ISSUE_APP,
+    KIND_REJECT_APP,
     KINDS
 };
 
@@ -335,7 +410,9 @@ typedef struct {
     int *seen;  /* refusals by code, over all seeds */
     int *edges; /* [0] accepted at the share limit, [1] refused one fen over, [2]
                    transactions at the exact instant a voucher expires, [3] transfers refused
-                   over the recipient's holder cap */
+                   over the recipient's holder cap, [4] issues against an application
+                   accepted exactly at its contract's share, [5] refused one fen over it with
+                   an earlier issue on the contract */
     snapshot before, after;
     int expiring;   /* a voucher expiring at this very block time, or NONE */
     unsigned fresh; /* fresh contract references */
@@ -539,16 +616,22 @@ static bool count_rows(void *arg, const uint8_t *k, size_t kl, const uint8_t *v,
 
 /* No row more, none fewer: vouchers, claims, both kinds of reference, txs, accounts. */
 static void check_counts(world *w) {
-    uint64_t accounts = 0, codes_taken = 0;
+    uint64_t accounts = 0, codes_taken = 0, contracts = 0;
     for (int k = 0; k < K_COUNT; k++) accounts += w->m.registered[k];
     for (int c = 0; c < K_COUNT; c++) codes_taken += w->m.code_owner[c] != NONE;
+    for (int k = 0; k < CONTRACTS; k++) contracts += w->m.k[k].used;
     const struct {
         uint8_t family;
         uint64_t want;
-    } rows[] = {
-        {SLQ_KEY_VOUCHER, w->m.nv},        {SLQ_KEY_CLAIM, w->m.nc}, {SLQ_KEY_APP_REF, w->m.issues},
-        {SLQ_KEY_CONTRACT_REF, w->m.nc},   {SLQ_KEY_TX, w->m.txs},   {SLQ_KEY_ACCOUNT, accounts},
-        {SLQ_KEY_CREDIT_CODE, codes_taken}};
+    } rows[] = {{SLQ_KEY_VOUCHER, w->m.nv},
+                {SLQ_KEY_CLAIM, w->m.nc},
+                {SLQ_KEY_APP_REF, w->m.issues},
+                {SLQ_KEY_CONTRACT_REF, w->m.nc},
+                {SLQ_KEY_TX, w->m.txs},
+                {SLQ_KEY_ACCOUNT, accounts},
+                {SLQ_KEY_CREDIT_CODE, codes_taken},
+                {SLQ_KEY_APPLICATION, w->m.na},
+                {SLQ_KEY_CONTRACT, contracts}};
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         uint64_t n = 0;
         ledger_state_foreach(w->f->st, &rows[i].family, 1, count_rows, &n);
@@ -573,9 +656,49 @@ static void check_credit_code(world *w, int c) {
     if (!ok) fail(w, "credit code %d: the row differs from the model (owner %d)", c, owner);
 }
 
+/* The application row says what the model says. */
+static void check_app(world *w, size_t i) {
+    const mapp *ma = &w->m.a[i];
+    static const Slq__ApplicationStatus st[] = {SLQ__APPLICATION_STATUS__APPLICATION_OPEN,
+                                                SLQ__APPLICATION_STATUS__APPLICATION_ISSUED,
+                                                SLQ__APPLICATION_STATUS__APPLICATION_REJECTED};
+    Slq__Application *a = fx_application(w->f, ma->id);
+    bool ok = a != NULL && is_addr_of(&a->applicant, w->f, ma->applicant) &&
+              a->program == (uint32_t) ma->program && a->asked_fen == ma->asked &&
+              a->cost_fen == ma->cost && a->status == st[ma->state] && a->issued_fen == ma->issued;
+    slq__application__free_unpacked(a, NULL);
+    if (!ok) fail(w, "application %zu (model index) differs from the model", i);
+}
+
+/* The contract row "hc-N" says what the model says. */
+static void check_contract(world *w, int n) {
+    const mcontract *mk = &w->m.k[n];
+    char text[16];
+    snprintf(text, sizeof text, "hc-%d", n);
+    uint8_t h[32];
+    char form[LEDGER_CONTRACT_REF_FORM_BYTES];
+    SLQ_ASSERT(ledger_contract_ref_hash(w->f->suite, h, form, text) == SLQ_OK);
+    slq_key k = slq_key_bytes(SLQ_KEY_CONTRACT, h, 32);
+    const uint8_t *v;
+    size_t len;
+    Slq__ContractShare *c = NULL;
+    if (ledger_state_get(w->f->st, k.bytes, k.len, &v, &len) == SLQ_OK)
+        c = slq__contract_share__unpack(NULL, len, v);
+    bool ok = (c != NULL) == mk->used;
+    if (ok && c != NULL)
+        ok = is_addr_of(&c->applicant, w->f, mk->applicant) &&
+             c->program == (uint32_t) mk->program && c->cost_fen == mk->cost &&
+             c->asked_fen == mk->asked && c->issued_fen == mk->issued &&
+             c->applications == mk->apps;
+    slq__contract_share__free_unpacked(c, NULL);
+    if (!ok) fail(w, "contract hc-%d differs from the model", n);
+}
+
 /* Every row the model knows of. */
 static void check_all(world *w) {
     for (size_t i = 0; i < w->m.nv; i++) check_voucher(w, i);
+    for (size_t i = 0; i < w->m.na; i++) check_app(w, i);
+    for (int n = 0; n < CONTRACTS; n++) check_contract(w, n);
     for (size_t i = 0; i < w->m.nc; i++) check_claim(w, i);
     for (uint32_t y = BASE_YEAR; y < BASE_YEAR + YEARS_MAX; y++) check_year(w, y);
     for (int n = 0; n < APP_REFS; n++)
@@ -620,7 +743,7 @@ static void apply_issue(world *w, const issue_args *a) {
     if (a->program != P_OUTSIDE) city->cap_used += a->amount;
     if (v->beneficiary != NONE) w->m.quota[y][a->program][a->to] += a->amount;
     if (a->ref != NONE) w->m.app_ref[a->ref] = true;
-    w->m.issues++;
+    if (a->app == NONE) w->m.issues++; /* an application is its own reference: no ref row */
     check_voucher(w, w->m.nv - 1);
     check_year(w, year);
 }
@@ -793,7 +916,8 @@ static slq_err do_issue(world *w) {
     issue_args a = {.signer = signer_or(w, K_ISSUER),
                     .to = below(&w->r, 3) ? PICK(w, holders) : PICK(w, anyone),
                     .program = (int) below(&w->r, P_COUNT),
-                    .ref = below(&w->r, 4) == 0 ? (int) below(&w->r, APP_REFS) : NONE};
+                    .ref = below(&w->r, 4) == 0 ? (int) below(&w->r, APP_REFS) : NONE,
+                    .app = NONE};
     a.cost =
         below(&w->r, 5) == 0 ? 0 : (int64_t) below(&w->r, below(&w->r, 2) ? 20000000 : 600000000);
     if (below(&w->r, 40) == 0) a.cost = -1 - (int64_t) below(&w->r, 100);
@@ -1023,6 +1147,130 @@ static slq_err do_register(world *w) {
     return do_register_as(w, signer_or(w, K_ISSUER), who, role, aff, code);
 }
 
+/* ------------------------------------------------------------------ applications */
+
+static slq_err do_apply(world *w) {
+    apply_args a = {.signer = below(&w->r, 8) == 0 ? PICK(w, anyone) : PICK(w, holders),
+                    .program = below(&w->r, 30) == 0 ? -1 : (int) below(&w->r, P_COUNT),
+                    .contract = (int) below(&w->r, CONTRACTS),
+                    .blank = below(&w->r, 48) == 0};
+    const mcontract *k = &w->m.k[a.contract];
+    if (k->used && below(&w->r, 4) != 0) { /* mostly the contract's own party and figures */
+        a.signer = below(&w->r, 10) == 0 ? a.signer : k->applicant;
+        a.program = below(&w->r, 10) == 0 ? a.program : k->program;
+    }
+    a.cost = (int64_t) below(&w->r, below(&w->r, 2) ? 20000000 : 600000000);
+    if (below(&w->r, 5) == 0) a.cost = 0;
+    if (below(&w->r, 40) == 0) a.cost = -1 - (int64_t) below(&w->r, 100);
+    if (k->used && below(&w->r, 8) != 0) a.cost = k->cost;
+    a.amount = a.cost > 0 && below(&w->r, 2) ? share_limit(a.cost) / (1 + (int64_t) below(&w->r, 2))
+                                             : random_amount(w);
+    char text[16], ref[SLQ_REF_BYTES_MAX + 1];
+    snprintf(text, sizeof text, "hc-%d", a.contract);
+    if (a.blank)
+        blank_ref(w, ref, sizeof ref);
+    else
+        spell_ref(w, ref, sizeof ref, text);
+    slq_err want = expect_signed(&w->m, a.signer, expect_apply(&w->m, &a, w->f->time_ms));
+    uint8_t id[32];
+    slq_err got = fx_apply(w->f, a.signer, a.program, a.amount, ref, a.cost, id);
+    judge(w, "apply", got, want);
+    if (got != SLQ_OK || want != SLQ_OK) return got;
+    SLQ_ASSERT(w->m.na < APPS_MAX);
+    mapp *ma = &w->m.a[w->m.na++];
+    *ma = (mapp){.applicant = a.signer,
+                 .program = a.program,
+                 .contract = a.contract,
+                 .asked = a.amount,
+                 .cost = a.cost,
+                 .state = MA_OPEN};
+    memcpy(ma->id, id, 32);
+    mcontract *mk = &w->m.k[a.contract];
+    if (!mk->used)
+        *mk =
+            (mcontract){.used = true, .applicant = a.signer, .program = a.program, .cost = a.cost};
+    mk->asked += a.amount;
+    mk->apps++;
+    check_app(w, w->m.na - 1);
+    check_contract(w, a.contract);
+    return got;
+}
+
+/* An application: mostly an open one, sometimes any, now and then none. */
+static int pick_app(world *w) {
+    if (w->m.na == 0 || below(&w->r, 12) == 0) return NONE;
+    int any = (int) below(&w->r, w->m.na);
+    if (below(&w->r, 4) == 0) return any;
+    for (size_t i = 0; i < w->m.na; i++) {
+        int j = (int) ((size_t) any + i) % (int) w->m.na;
+        if (w->m.a[j].state == MA_OPEN) return j;
+    }
+    return any;
+}
+
+static slq_err do_issue_app(world *w) {
+    static const uint8_t none[32] = {0x55};
+    issue_args a = {.signer = signer_or(w, K_ISSUER), .app = pick_app(w), .ref = NONE};
+    int64_t wire = 0; /* 0: the amount asked */
+    if (a.app != NONE) {
+        const mapp *ap = &w->m.a[a.app];
+        const mcontract *k = &w->m.k[ap->contract];
+        a.to = ap->applicant, a.program = ap->program, a.cost = ap->cost;
+        int64_t left = a.cost > 0 ? share_limit(a.cost) - k->issued : ap->asked;
+        switch (below(&w->r, 6)) {
+            case 0:
+                wire = 0;
+                break;
+            case 1: /* exactly what the contract's share leaves, or a fen more */
+            case 2:
+                wire = left + (int64_t) below(&w->r, 2);
+                break;
+            case 3:
+                wire = ap->asked + (int64_t) below(&w->r, 2);
+                break;
+            case 4:
+                wire = -(int64_t) below(&w->r, 3);
+                break;
+            default:
+                wire = 1 + (int64_t) below(&w->r, (uint64_t) (ap->asked > 0 ? ap->asked : 1));
+        }
+        a.amount = wire == 0 ? ap->asked : wire;
+    }
+    slq_err want = expect_signed(&w->m, a.signer, expect_issue_app(&w->m, &a, w->f->time_ms));
+    uint8_t v[32];
+    slq_err got = fx_issue_app(w->f, a.signer, a.app == NONE ? none : w->m.a[a.app].id, wire, v);
+    judge(w, "issue against an application", got, want);
+    if (a.app != NONE && a.cost > 0 && (a.program == P_NATIONAL || a.program == P_PROVINCIAL)) {
+        int64_t issued = w->m.k[w->m.a[a.app].contract].issued;
+        int64_t limit = share_limit(a.cost);
+        w->edges[4] += got == SLQ_OK && a.amount == limit - issued;
+        w->edges[5] += got == SLQ_SHARE_EXCEEDED && issued > 0 && a.amount == limit - issued + 1;
+    }
+    if (got != SLQ_OK || want != SLQ_OK) return got;
+    apply_issue(w, &a);
+    mapp *ap = &w->m.a[a.app];
+    ap->state = MA_ISSUED;
+    ap->issued = a.amount;
+    w->m.k[ap->contract].issued += a.amount;
+    check_app(w, (size_t) a.app);
+    check_contract(w, ap->contract);
+    return got;
+}
+
+static slq_err do_reject_app(world *w) {
+    static const uint8_t none[32] = {0x44};
+    int app = pick_app(w), signer = signer_or(w, K_ISSUER);
+    bool blank = below(&w->r, 24) == 0;
+    slq_err want = expect_signed(&w->m, signer, expect_reject_app(&w->m, signer, app, blank));
+    slq_err got = fx_reject_app(w->f, signer, app == NONE ? none : w->m.a[app].id,
+                                blank ? "" : "the contract is not for compute");
+    judge(w, "reject an application", got, want);
+    if (got != SLQ_OK || want != SLQ_OK) return got;
+    w->m.a[app].state = MA_REJECTED;
+    check_app(w, (size_t) app);
+    return got;
+}
+
 static slq_err do_no_payload(world *w) {
     fx_sign(w->f, K_H1, &(Slq__TxBody) SLQ__TX_BODY__INIT, w->f->nonce[K_H1] + 1);
     slq_err got = fx_apply_last(w->f, K_H1);
@@ -1032,7 +1280,10 @@ static slq_err do_no_payload(world *w) {
 
 static slq_err random_tx(world *w, int *kind) {
     uint64_t k = below(&w->r, 100);
-    *kind = k < 34   ? KIND_ISSUE
+    *kind = k < 28   ? KIND_ISSUE
+            : k < 36 ? (below(&w->r, 5) < 2 ? KIND_APPLY
+                        : below(&w->r, 4)   ? KIND_ISSUE_APP
+                                            : KIND_REJECT_APP)
             : k < 66 ? KIND_TRANSFER
             : k < 82 ? KIND_REDEEM
             : k < 90 ? KIND_SETTLE
@@ -1053,6 +1304,12 @@ static slq_err random_tx(world *w, int *kind) {
             return do_revoke(w);
         case KIND_REGISTER:
             return do_register(w);
+        case KIND_APPLY:
+            return do_apply(w);
+        case KIND_ISSUE_APP:
+            return do_issue_app(w);
+        case KIND_REJECT_APP:
+            return do_reject_app(w);
         default:
             return do_no_payload(w);
     }
@@ -1108,6 +1365,7 @@ static void world_start(world *w, fx *f, uint64_t seed) {
     w->seed = seed;
     w->r.s = seed * 0x9e3779b97f4a7c15ULL + 1;
     model_init(&w->m);
+    w->m.apps_required = seed % 4 == 3;
     SLQ_ASSERT(do_register_as(w, K_ISSUER, K_H1, SLQ__ROLE__ROLE_ENTERPRISE, "", K_H1) == SLQ_OK);
     SLQ_ASSERT(do_register_as(w, K_ISSUER, K_H2, SLQ__ROLE__ROLE_RESEARCH, "", K_H2) == SLQ_OK);
     SLQ_ASSERT(do_register_as(w, K_ISSUER, K_H3, SLQ__ROLE__ROLE_MAKER, "group-b", K_H3) == SLQ_OK);
@@ -1126,16 +1384,17 @@ static void world_start(world *w, fx *f, uint64_t seed) {
 
 static void report(const world *w, int steps) {
     printf("seed %llu: accepted issue %d transfer %d redeem %d settle %d revoke %d register %d "
-           "of %d\n",
+           "apply %d issue-application %d reject %d of %d\n",
            (unsigned long long) w->seed, w->accepted[KIND_ISSUE], w->accepted[KIND_TRANSFER],
            w->accepted[KIND_REDEEM], w->accepted[KIND_SETTLE], w->accepted[KIND_REVOKE],
-           w->accepted[KIND_REGISTER], steps);
+           w->accepted[KIND_REGISTER], w->accepted[KIND_APPLY], w->accepted[KIND_ISSUE_APP],
+           w->accepted[KIND_REJECT_APP], steps);
 }
 
-static int run_seed(uint64_t seed, int steps, int seen[CODES], int edges[4]) {
+static int run_seed(uint64_t seed, int steps, int seen[CODES], int edges[6]) {
     static world w; /* the model is large */
     fx f;
-    fx_init(&f);
+    fx_init_apps(&f, CRYPTO_SUITE_ED25519_SHA256, seed % 4 == 3 ? 1u << P_NATIONAL : 0);
     memset(&w, 0, sizeof w);
     w.seen = seen;
     w.edges = edges;
@@ -1161,7 +1420,7 @@ static int run_seed(uint64_t seed, int steps, int seen[CODES], int edges[4]) {
 
 /* The refusals that the generator must reach (over the default seeds) for its oracles to be
  * tried at all. */
-static void check_coverage(const int seen[CODES], const int edges[4]) {
+static void check_coverage(const int seen[CODES], const int edges[6]) {
     static const slq_err want[] = {SLQ_SIGNER_UNKNOWN,
                                    SLQ_ROLE_FORBIDDEN,
                                    SLQ_ACCOUNT_EXISTS,
@@ -1198,7 +1457,11 @@ static void check_coverage(const int seen[CODES], const int edges[4]) {
                                    SLQ_CLAIM_UNKNOWN,
                                    SLQ_CLAIM_SETTLED,
                                    SLQ_FIELD_INVALID,
-                                   SLQ_TX_KIND_MISMATCH};
+                                   SLQ_TX_KIND_MISMATCH,
+                                   SLQ_APPLICATION_UNKNOWN,
+                                   SLQ_APPLICATION_CLOSED,
+                                   SLQ_APPLICATION_REQUIRED,
+                                   SLQ_APPLICATION_MISMATCH};
     printf("refusals:");
     for (int c = 0; c < CODES; c++)
         if (seen[c] > 0) printf(" %s %d", slq_err_name((slq_err) c), seen[c]);
@@ -1215,11 +1478,16 @@ static void check_coverage(const int seen[CODES], const int edges[4]) {
     printf("holder caps: %d transfers from an intermediary refused over the recipient's cap\n",
            edges[3]);
     CHECK(edges[3] > 0);
+    printf("edges: %d issues against an application exactly at the contract's share, %d one fen "
+           "over after an earlier issue\n",
+           edges[4], edges[5]);
+    CHECK(edges[4] > 0);
+    CHECK(edges[5] > 0);
 }
 
 static void test_random_transactions_follow_the_model_and_keep_every_fen_accounted_for(void) {
     static int seen[CODES];
-    int edges[4] = {0};
+    int edges[6] = {0};
     const char *env = getenv("SLQ_SEED");
     if (env != NULL) {
         CHECK_EQ_INT(run_seed(strtoull(env, NULL, 10), 3000, seen, edges), 0);
