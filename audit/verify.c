@@ -476,7 +476,7 @@ typedef struct {
 } rows_ctx;
 
 static bool is_state_family(uint8_t f) {
-    return f != 0 && strchr("xaviypqrkle", f) != NULL;
+    return f != 0 && strchr("xaviypqrklenK", f) != NULL; /* the state families of keys.h */
 }
 
 /* A 'b' or 'c' row must be of a height 1..tip. */
