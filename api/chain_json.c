@@ -85,9 +85,9 @@ slq_err api_block_json(api *a, uint64_t height, json_t **out) {
 /* ------------------------------------------------------------------ transactions */
 
 static const char *kind_name(Slq__TxKind k) {
-    static const char *names[] = {"unknown", "register", "issue", "transfer",
-                                  "redeem",  "settle",   "revoke"};
-    return (unsigned) k < 7 ? names[k] : "unknown";
+    static const char *names[] = {"unknown", "register", "issue", "transfer",          "redeem",
+                                  "settle",  "revoke",   "apply", "reject_application"};
+    return (unsigned) k < sizeof names / sizeof names[0] ? names[k] : "unknown";
 }
 
 static void ids_json(json_t *arr, const ProtobufCBinaryData *ids, size_t n) {
@@ -115,6 +115,11 @@ static json_t *body_json(const Slq__TxBody *b) {
         codec_json_set_i64(o, "cost_fen", b->issue->cost_fen);
         codec_json_set_str(o, "application_ref", b->issue->application_ref);
         codec_json_set_i64(o, "expires_at_ms", b->issue->expires_at_ms);
+        if (b->issue->application_id.len > 0)
+            codec_json_set_hex(o, "application", b->issue->application_id.data,
+                               b->issue->application_id.len);
+        else
+            codec_json_set_null(o, "application");
     } else if (b->payload_case == SLQ__TX_BODY__PAYLOAD_TRANSFER) {
         codec_json_set_hex(o, "voucher", b->transfer->voucher_id.data, b->transfer->voucher_id.len);
         if (b->transfer->to.len == CRYPTO_ADDRESS_BYTES)
@@ -132,6 +137,17 @@ static json_t *body_json(const Slq__TxBody *b) {
     } else if (b->payload_case == SLQ__TX_BODY__PAYLOAD_REVOKE) {
         codec_json_set_hex(o, "voucher", b->revoke->voucher_id.data, b->revoke->voucher_id.len);
         codec_json_set_str(o, "reason", b->revoke->reason);
+    } else if (b->payload_case == SLQ__TX_BODY__PAYLOAD_APPLY) {
+        codec_json_set_str(o, "program", b->apply->program);
+        codec_json_set_i64(o, "amount_fen", b->apply->amount_fen);
+        codec_json_set_str(o, "contract_ref", b->apply->contract_ref);
+        codec_json_set_i64(o, "cost_fen", b->apply->cost_fen);
+        codec_json_set_hex(o, "evidence_hash", b->apply->evidence_hash.data,
+                           b->apply->evidence_hash.len);
+    } else if (b->payload_case == SLQ__TX_BODY__PAYLOAD_REJECT_APPLICATION) {
+        codec_json_set_hex(o, "application", b->reject_application->application_id.data,
+                           b->reject_application->application_id.len);
+        codec_json_set_str(o, "reason", b->reject_application->reason);
     }
     return o;
 }
@@ -157,6 +173,11 @@ static void outcome_json(api *a, json_t *o, const ledger_tx *tx) {
         uint8_t claim[CRYPTO_HASH_BYTES];
         ledger_claim_id(suite, claim, tx->hash);
         codec_json_set_hex(o, "claim", claim, CRYPTO_HASH_BYTES);
+    }
+    if (k == SLQ__TX_KIND__TX_APPLY) {
+        uint8_t app[CRYPTO_HASH_BYTES];
+        ledger_application_id(suite, app, tx->hash);
+        codec_json_set_hex(o, "application", app, CRYPTO_HASH_BYTES);
     }
 }
 

@@ -70,6 +70,13 @@ static void scan_work(uv_work_t *w) {
         case API_DOC_LINEAGE:
             j->err = api_voucher_lineage_json(&view, args->id, &o);
             break;
+        case API_DOC_APPLICATIONS:
+            j->err =
+                api_applications_json(&view, args->has_addr ? args->addr : NULL, args->status, &o);
+            break;
+        case API_DOC_APPLICATION:
+            j->err = api_application_json(&view, args->id, &o);
+            break;
         default:
             j->err = api_claims_json(&view, args->has_addr ? args->addr : NULL, &o);
             break;
@@ -95,6 +102,8 @@ static void scan_done(uv_work_t *w, int status) {
             j->json = NULL;
         } else if (j->err == SLQ_NOT_FOUND && j->args.kind == API_DOC_LINEAGE) {
             api_error(a, j->ref, SLQ_VOUCHER_UNKNOWN, "no such voucher");
+        } else if (j->err == SLQ_NOT_FOUND && j->args.kind == API_DOC_APPLICATION) {
+            api_error(a, j->ref, SLQ_APPLICATION_UNKNOWN, "no such application");
         } else {
             api_error(a, j->ref, j->err, slq_err_str(j->err));
         }

@@ -12,11 +12,13 @@
 #include "internal.h"
 
 typedef enum {
-    API_DOC_AUDIT,   /* the audit summary of a year */
-    API_DOC_REPORT,  /* the regulator's report of a year (report.h) */
-    API_DOC_BALANCE, /* GET /v1/accounts/ADDR/vouchers */
-    API_DOC_LINEAGE, /* GET /v1/vouchers/ID */
-    API_DOC_CLAIMS,  /* GET /v1/claims */
+    API_DOC_AUDIT,        /* the audit summary of a year */
+    API_DOC_REPORT,       /* the regulator's report of a year (report.h) */
+    API_DOC_BALANCE,      /* GET /v1/accounts/ADDR/vouchers */
+    API_DOC_LINEAGE,      /* GET /v1/vouchers/ID */
+    API_DOC_CLAIMS,       /* GET /v1/claims */
+    API_DOC_APPLICATIONS, /* GET /v1/applications */
+    API_DOC_APPLICATION,  /* GET /v1/applications/ID */
 } api_doc_kind;
 
 typedef struct {
@@ -25,13 +27,14 @@ typedef struct {
     uint8_t addr[CRYPTO_ADDRESS_BYTES]; /* BALANCE: the holder; CLAIMS: the centre, if has_addr */
     bool has_addr;
     bool all;                      /* BALANCE: expired vouchers too */
-    uint8_t id[CRYPTO_HASH_BYTES]; /* LINEAGE */
+    uint8_t id[CRYPTO_HASH_BYTES]; /* LINEAGE, APPLICATION */
+    int status;                    /* APPLICATIONS: an Slq__ApplicationStatus, 0: any */
 } api_doc_args;
 
 /* Answers the request, later: 200 with the document at the tip's height when asked; 404
- * VOUCHER_UNKNOWN for a lineage of no voucher; 503 BUSY while SLQ_SCANS_MAX audits and
- * reports (or SLQ_LOOKUPS_MAX lookups) are being built; 500 when a stored row does not
- * decode (SLQ_STORAGE_CORRUPT) or memory runs out. */
+ * VOUCHER_UNKNOWN for a lineage of no voucher, APPLICATION_UNKNOWN for no application; 503 BUSY
+ * while SLQ_SCANS_MAX audits and reports (or SLQ_LOOKUPS_MAX lookups) are being built; 500 when a
+ * stored row does not decode (SLQ_STORAGE_CORRUPT) or memory runs out. */
 void api_doc(api *a, http_req_ref ref, const api_doc_args *args);
 /* The same for an audit or report whose year is still text: 400 unless 2000..9999. */
 void api_doc_year(api *a, http_req_ref ref, api_doc_kind kind, const char *year_text);

@@ -32,6 +32,15 @@ SLQ_MUST_USE slq_err api_balance_json(const api_view *view,
 SLQ_MUST_USE slq_err api_voucher_lineage_json(const api_view *view,
                                               const uint8_t id[CRYPTO_HASH_BYTES], json_t **out);
 SLQ_MUST_USE slq_err api_claims_json(const api_view *view, const uint8_t *centre, json_t **out);
+/* GET /v1/applications: every application, of one applicant (holder not NULL) and in one
+ * status (an Slq__ApplicationStatus; 0: any). */
+SLQ_MUST_USE slq_err api_applications_json(const api_view *view, const uint8_t *holder, int status,
+                                           json_t **out);
+/* GET /v1/applications/ID: one application with its contract's figures; SLQ_NOT_FOUND. */
+SLQ_MUST_USE slq_err api_application_json(const api_view *view, const uint8_t id[CRYPTO_HASH_BYTES],
+                                          json_t **out);
+/* "open", "issued", "rejected" -> *status; false for any other text. */
+bool api_application_status_parse(const char *text, int *status);
 /* The audit summary of a budget year over the view, whose tip is at `height`. */
 SLQ_MUST_USE slq_err api_audit_json(const api_view *view, uint64_t height, uint32_t year,
                                     json_t **out);

@@ -166,6 +166,38 @@ static void get_claims(api *a, http_req_ref ref, const char *query) {
     api_doc(a, ref, &args);
 }
 
+/* GET /v1/applications[?holder=ADDR&status=open|issued|rejected] and /v1/applications/ID. */
+static void get_applications(api *a, http_req_ref ref, const char *id, const char *query) {
+    api_doc_args args = {.kind = id != NULL ? API_DOC_APPLICATION : API_DOC_APPLICATIONS};
+    if (id != NULL) {
+        if (strlen(id) != 2 * CRYPTO_HASH_BYTES ||
+            codec_hex_decode(args.id, sizeof args.id, id) != SLQ_OK) {
+            api_error(a, ref, SLQ_FIELD_INVALID, "application id must be 64 lowercase hex digits");
+            return;
+        }
+        api_doc(a, ref, &args);
+        return;
+    }
+    const char *h = strstr(query, "holder="), *s = strstr(query, "status=");
+    char text[64] = "";
+    if (h != NULL) {
+        snprintf(text, sizeof text, "%.*s", (int) strcspn(h + 7, "&"), h + 7);
+        if (crypto_address_parse(args.addr, text) != SLQ_OK) {
+            api_error(a, ref, SLQ_ADDRESS_INVALID, "holder must be an slq1 address");
+            return;
+        }
+        args.has_addr = true;
+    }
+    if (s != NULL) {
+        snprintf(text, sizeof text, "%.*s", (int) strcspn(s + 7, "&"), s + 7);
+        if (!api_application_status_parse(text, &args.status)) {
+            api_error(a, ref, SLQ_INVALID_ARGUMENT, "status must be open, issued or rejected");
+            return;
+        }
+    }
+    api_doc(a, ref, &args);
+}
+
 /* ------------------------------------------------------------------ evidence */
 
 static json_t *vote_json(const Slq__Vote *v) {
@@ -287,6 +319,10 @@ static void route_get(api *a, const http_request *req) {
     }
     if (k == 2 && strcmp(s[1], "claims") == 0) {
         get_claims(a, ref, req->query);
+        return;
+    }
+    if ((k == 2 || k == 3) && strcmp(s[1], "applications") == 0) {
+        get_applications(a, ref, k == 3 ? s[2] : NULL, req->query);
         return;
     }
     if (k == 2 && strcmp(s[1], "evidence") == 0) {

@@ -19,6 +19,8 @@ const char cli_global_help[] =
     "  redeem     a centre redeems vouchers against a service contract (兑现)\n"
     "  settle     the finance bureau marks a claim paid (拨付/核销)\n"
     "  revoke     the issuer cancels a voucher (追回/撤销)\n"
+    "  apply      a holder applies for a voucher against a compute contract (申领)\n"
+    "  reject     the issuer turns an application down (审核不通过)\n"
     "Queries:\n"
     "  account    a party: role, name, committed and pending nonces, a nonce gap\n"
     "  balance    active vouchers of an address and their total\n"
@@ -27,6 +29,7 @@ const char cli_global_help[] =
     "  tx         a transaction and its result\n"
     "  block      a block (the latest without HEIGHT)\n"
     "  claims     redemption claims, of one centre with --centre\n"
+    "  applications  applications, of one holder or in one status\n"
     "  status     the node: chain, height, validators\n"
     "  audit      the regulator's report of a budget year; verify-report checks a signed one\n"
     "\n"
@@ -41,7 +44,8 @@ const char cli_global_help[] =
     "  --passphrase-env VAR   read the key's passphrase from environment variable VAR\n"       \
     "  --no-wait              return once the node accepted the transaction\n"                 \
     "Prints \"committed at height H\", the tx hash and what the transaction created. With\n"   \
-    "--json: {\"tx\", \"status\", \"height\", \"error\", \"vouchers\", \"claim\"}.\n"          \
+    "--json: {\"tx\", \"status\", \"height\", \"error\", \"vouchers\", \"claim\"}, and\n"      \
+    "\"application\" when the transaction opened one (apply).\n"                               \
     "Exit 2 when the ledger rejects it (the reason is printed), 3 when it is not in a block\n" \
     "within 30 s or the node cannot be reached.\n"
 
@@ -84,9 +88,14 @@ const cli_command cli_commands[] = {
      "related (a holder may not pay a centre of its own group).\n" TX_HELP},
     {"issue", cli_cmd_issue,
      "issue --key ISSUER_KEY --to ADDR --amount YUAN --program NAME [--cost YUAN]\n"
-     "           [--expires YYYY-MM-DD|--expires-ms MS] [--ref TEXT]",
+     "           [--expires YYYY-MM-DD|--expires-ms MS] [--ref TEXT]\n"
+     "       slq issue --key ISSUER_KEY --application ID [--amount YUAN] [--expires ...]",
      "The issuer issues a voucher of YUAN to a registered holder or intermediary, under a\n"
-     "program of the policy (presets: general, national-major, provincial-major).\n"
+     "program of the policy (presets: general, national-major, provincial-major). Programs\n"
+     "that require applications (presets: national-major, provincial-major) issue only\n"
+     "against one: --application ID grants it to the applicant, with the application's\n"
+     "program and cost, for YUAN (default: the amount asked, at most that); the program's\n"
+     "share counts everything issued against the same contract.\n"
      "  --cost YUAN            the declared compute cost (required by programs with a share)\n"
      "  --expires DATE         usable through that whole day: expires at 00:00 CST of the\n"
      "                         next day. Default: the program's expiry, or the end of the\n"
@@ -111,6 +120,18 @@ const cli_command cli_commands[] = {
      "The finance bureau marks claim ID paid with payment reference REF.\n" TX_HELP},
     {"revoke", cli_cmd_revoke, "revoke --key ISSUER_KEY --voucher ID --reason TEXT",
      "The issuer cancels an active voucher; its amount returns to its year's pool.\n" TX_HELP},
+    {"apply", cli_cmd_apply,
+     "apply --key HOLDER_KEY --program NAME --amount YUAN --contract REF [--cost YUAN]\n"
+     "           --evidence FILE",
+     "A holder (enterprise, maker, research institute, university, intermediary) applies for\n"
+     "YUAN under a program against one compute contract REF of cost YUAN (required by\n"
+     "programs with a share). The contract is one however REF is spelt; every application\n"
+     "naming it repeats the applicant, program and cost of the first. The evidence hash is\n"
+     "the chain hash of FILE (the contract or quotation). Prints the application id\n"
+     "(line \"application ID\"); the issuer grants it with slq issue --application ID or turns\n"
+     "it down with slq reject.\n" TX_HELP},
+    {"reject", cli_cmd_reject, "reject --key ISSUER_KEY --application ID --reason TEXT",
+     "The issuer turns an open application down with a reason.\n" TX_HELP},
     {"account", cli_cmd_account, "account ADDR",
      "The party at ADDR: role, name, the committed nonce, the pending ones (pending_nonce:\n"
      "the last of those that run next, which slq signs after; pending_max_nonce: the highest)\n"
@@ -136,6 +157,11 @@ const cli_command cli_commands[] = {
     {"claims", cli_cmd_claims, "claims [--centre ADDR]",
      "Redemption claims (of one centre with --centre): amount, contract, settlement.\n"
      "With --json: the node's answer to GET /v1/claims.\n"},
+    {"applications", cli_cmd_applications,
+     "applications [--holder ADDR] [--status open|issued|rejected]",
+     "Applications (of one holder with --holder, in one status with --status): program,\n"
+     "amount asked and issued, contract, cost, status.\n"
+     "With --json: the node's answer to GET /v1/applications.\n"},
     {"status", cli_cmd_status, "status",
      "The node's chain id, suite, height, tip hash and validators.\n"
      "With --json: the node's answer to GET /v1/status.\n"},

@@ -265,6 +265,64 @@ int cli_cmd_claims(cli *c, const cli_command *cmd, int argc, char **argv) {
     return get_and_show(c, path, show_claims);
 }
 
+/* ------------------------------------------------------------------ applications */
+
+static void show_applications(const json_t *j) {
+    static const char *const head[] = {"APPLICATION", "APPLICANT", "PROGRAM", "ASKED",
+                                       "ISSUED",      "CONTRACT",  "COST",    "STATUS"};
+    const json_t *list = json_object_get(j, "applications");
+    if (json_array_size(list) == 0) { /* 0 too when not an array */
+        printf("no applications\n");
+        return;
+    }
+    cli_table *t = cli_table_create(8, head);
+    const json_t *v;
+    for (size_t i = 0; t != NULL && (v = json_array_get(list, i)) != NULL; i++) {
+        char asked[CODEC_YUAN_TEXT_BYTES], issued[CODEC_YUAN_TEXT_BYTES],
+            cost[CODEC_YUAN_TEXT_BYTES], status[160];
+        yuan_cell(asked, v, "asked_fen");
+        yuan_cell(issued, v, "issued_fen");
+        yuan_cell(cost, v, "cost_fen");
+        const char *st = cli_json_str(v, "status"), *reason = cli_json_str(v, "reason");
+        bool rejected = st != NULL && reason != NULL && strcmp(st, "rejected") == 0;
+        snprintf(status, sizeof status, "%s%s%s", st != NULL ? st : "?", rejected ? ": " : "",
+                 rejected ? reason : "");
+        const char *row[] = {cli_json_str(v, "id"),
+                             cli_json_str(v, "applicant"),
+                             cli_json_str(v, "program"),
+                             asked,
+                             issued,
+                             cli_json_str(v, "contract_ref"),
+                             cost,
+                             status};
+        if (!cli_table_add(t, row)) break;
+    }
+    if (t != NULL) cli_table_print(t);
+    cli_table_destroy(t);
+}
+
+int cli_cmd_applications(cli *c, const cli_command *cmd, int argc, char **argv) {
+    cli_flag fl[] = {{"--holder", true, NULL}, {"--status", true, NULL}};
+    cli_args a = {.flags = fl, .flags_count = 2};
+    int rc = cli_args_parse(c, cmd, &a, argc, argv);
+    const char *holder = rc == CLI_PROCEED ? cli_flag_get(&a, "--holder") : NULL;
+    const char *status = rc == CLI_PROCEED ? cli_flag_get(&a, "--status") : NULL;
+    uint8_t addr[CRYPTO_ADDRESS_BYTES];
+    if (rc == CLI_PROCEED && holder != NULL) rc = cli_parse_address(cmd, "--holder", holder, addr);
+    if (rc == CLI_PROCEED && status != NULL && strcmp(status, "open") != 0 &&
+        strcmp(status, "issued") != 0 && strcmp(status, "rejected") != 0)
+        rc = cli_usage(cmd, "--status \"%s\": use open, issued or rejected", status);
+    if (rc != CLI_PROCEED) return rc;
+    char path[160];
+    snprintf(path, sizeof path, "/v1/applications%s%s%s%s%s", holder != NULL ? "?holder=" : "",
+             holder != NULL ? holder : "",
+             status == NULL   ? ""
+             : holder != NULL ? "&status="
+                              : "?status=",
+             status != NULL ? status : "", "");
+    return get_and_show(c, path, show_applications);
+}
+
 int cli_cmd_status(cli *c, const cli_command *cmd, int argc, char **argv) {
     cli_args a = {0};
     int rc = cli_args_parse(c, cmd, &a, argc, argv);

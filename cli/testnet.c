@@ -145,6 +145,8 @@ static void fill_programs(Slq__Program *p, Slq__Program **pp, Slq__TransferEdge 
     p[1].holder_annual_cap_fen = NATIONAL_HOLDER_CAP_FEN;
     p[2].max_share_bp = MAJOR_SHARE_BP;
     p[2].holder_annual_cap_fen = PROVINCIAL_HOLDER_CAP_FEN;
+    p[1].applications_required = true; /* 申领 → 审核 → 发放; general keeps direct issue */
+    p[2].applications_required = true;
 }
 
 /* Three years from 00:00 CST of the first day (same calendar date, CST; Feb 29 rolls on

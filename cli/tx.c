@@ -21,6 +21,7 @@ typedef struct {
     char vouchers[2][CLI_ID_HEX_BYTES];
     size_t vouchers_count;
     char claim[CLI_ID_HEX_BYTES];
+    char application[CLI_ID_HEX_BYTES];
     Slq__TxKind kind;
 } tx_outcome;
 
@@ -113,6 +114,8 @@ static void read_result(tx_outcome *o, const json_t *j) {
                      json_string_value(e));
     const char *claim = cli_json_str(j, "claim");
     if (claim != NULL) snprintf(o->claim, sizeof o->claim, "%s", claim);
+    const char *app = cli_json_str(j, "application");
+    if (app != NULL) snprintf(o->application, sizeof o->application, "%s", app);
 }
 
 static int post_tx(cli *c, const uint8_t *tx, size_t len, tx_outcome *o) {
@@ -186,6 +189,8 @@ static int print_json(const tx_outcome *o) {
     for (size_t i = 0; ok && i < o->vouchers_count; i++)
         ok = codec_json_set_str(v, NULL, o->vouchers[i]);
     ok = ok && set_text_or_null(j, "claim", o->claim);
+    if (o->application[0] != '\0') /* only an APPLY opens one */
+        ok = ok && codec_json_set_str(j, "application", o->application);
     int rc = ok ? cli_print_json(j) : cli_fail(CLI_EXIT_USAGE, "out of memory");
     json_decref(j);
     return rc;
@@ -201,6 +206,7 @@ static void print_human(const tx_outcome *o) {
     for (size_t i = 0; i < o->vouchers_count; i++)
         printf("%-8s %s\n", transfer && i == 1 ? "change" : "voucher", o->vouchers[i]);
     if (o->claim[0] != '\0') printf("claim    %s\n", o->claim);
+    if (o->application[0] != '\0') printf("application %s\n", o->application);
 }
 
 /* Prints the outcome; returns the command's exit code. */

@@ -1,5 +1,5 @@
-/* txcmd.c: the six transaction commands (register, issue, transfer, redeem, settle,
- * revoke). Each reads and checks its flags first (bad input exits 1 before anything is
+/* txcmd.c: the transaction commands (register, issue, transfer, redeem, settle, revoke,
+ * apply, reject). Each reads and checks its flags first (bad input exits 1 before anything is
  * sent), then builds the TxBody and hands it to tx.c, which signs, submits and waits.
  * What depends on the chain (its hash function) or on the signer's nonce is filled in by a
  * callback once the node has told us. */
@@ -133,10 +133,15 @@ typedef struct {
     char ref[SLQ_REF_BYTES_MAX + 1];
 } issue_fill;
 
-/* Without --ref: "cli:<issuer address>:<nonce>", unique per issuer transaction. */
+/* Without --ref: "cli:<issuer address>:<nonce>", unique per issuer transaction; against an
+ * application none is needed (the application is the reference). */
 static int fill_issue(const cli_signer *s, void *arg) {
     issue_fill *f = arg;
     if (f->issue->application_ref != NULL) return CLI_PROCEED;
+    if (f->issue->application_id.len != 0) {
+        f->issue->application_ref = "";
+        return CLI_PROCEED;
+    }
     snprintf(f->ref, sizeof f->ref, "cli:%s:%llu", s->address_text, (unsigned long long) s->nonce);
     f->issue->application_ref = f->ref;
     fprintf(stderr,
@@ -164,8 +169,33 @@ static int parse_expiry(const cli_command *cmd, const cli_args *a, int64_t *ms) 
     return rc;
 }
 
+/* --application ID: holder, program and cost come from the application; the amount defaults
+ * to the amount asked (0 on the wire). */
+static int issue_application(const cli_command *cmd, const cli_args *a, Slq__Issue *is,
+                             uint8_t *id) {
+    static const char *const taken[] = {"--to", "--program", "--cost"};
+    for (size_t i = 0; i < sizeof taken / sizeof taken[0]; i++)
+        if (cli_flag_get(a, taken[i]) != NULL)
+            return cli_usage(cmd, "%s: taken from the application, not given with --application",
+                             taken[i]);
+    int rc = cli_parse_id(cmd, "--application", cli_flag_get(a, "--application"), id, NULL);
+    const char *amount = cli_flag_get(a, "--amount");
+    if (rc == CLI_PROCEED && amount != NULL)
+        rc = cli_parse_yuan(cmd, "--amount", amount, &is->amount_fen);
+    if (rc == CLI_PROCEED) rc = parse_expiry(cmd, a, &is->expires_at_ms);
+    const char *ref = cli_flag_get(a, "--ref");
+    if (rc == CLI_PROCEED && ref != NULL && ref[0] == '\0')
+        rc = cli_usage(cmd, "--ref must not be empty");
+    is->application_id = (ProtobufCBinaryData){CRYPTO_HASH_BYTES, id};
+    is->program = "";
+    is->application_ref = (char *) ref;
+    return rc;
+}
+
 static int issue_fields(const cli_command *cmd, const cli_args *a, Slq__Issue *is, uint8_t *to) {
-    int rc = cli_parse_address(cmd, "--to", cli_flag_get(a, "--to"), to);
+    int rc =
+        cli_flags_require(cmd, a, (const char *const[]){"--to", "--amount", "--program", NULL});
+    if (rc == CLI_PROCEED) rc = cli_parse_address(cmd, "--to", cli_flag_get(a, "--to"), to);
     if (rc == CLI_PROCEED)
         rc = cli_parse_yuan(cmd, "--amount", cli_flag_get(a, "--amount"), &is->amount_fen);
     const char *cost = cli_flag_get(a, "--cost");
@@ -188,13 +218,16 @@ int cli_cmd_issue(cli *c, const cli_command *cmd, int argc, char **argv) {
                      {"--cost", true, NULL},
                      {"--expires", true, NULL},
                      {"--expires-ms", true, NULL},
-                     {"--ref", true, NULL}};
+                     {"--ref", true, NULL},
+                     {"--application", true, NULL}};
     cli_args a = {.flags = fl, .flags_count = FLAGS_COUNT(fl)};
-    int rc =
-        parse(c, cmd, &a, argc, argv, (const char *const[]){"--to", "--amount", "--program", NULL});
+    int rc = parse(c, cmd, &a, argc, argv, (const char *const[]){NULL});
     Slq__Issue is = SLQ__ISSUE__INIT;
-    uint8_t to[CRYPTO_ADDRESS_BYTES];
-    if (rc == CLI_PROCEED) rc = issue_fields(cmd, &a, &is, to);
+    uint8_t to[CRYPTO_ADDRESS_BYTES], app[CRYPTO_HASH_BYTES];
+    if (rc == CLI_PROCEED && cli_flag_get(&a, "--application") != NULL)
+        rc = issue_application(cmd, &a, &is, app);
+    else if (rc == CLI_PROCEED)
+        rc = issue_fields(cmd, &a, &is, to);
     if (rc != CLI_PROCEED) return rc;
     Slq__TxBody body = SLQ__TX_BODY__INIT;
     body.kind = SLQ__TX_KIND__TX_ISSUE;
@@ -238,22 +271,28 @@ typedef struct {
     uint8_t hash[CRYPTO_HASH_BYTES];
 } redeem_fill;
 
+/* hash = H(the file's bytes), or H(ref) when there is no file. */
+static int hash_evidence(crypto_suite suite, uint8_t hash[CRYPTO_HASH_BYTES], FILE *file,
+                         const char *path, const char *ref) {
+    crypto_hasher h;
+    crypto_hasher_init(&h, suite);
+    if (file == NULL) crypto_hasher_update(&h, (const uint8_t *) ref, strlen(ref));
+    uint8_t buf[8192];
+    size_t n = 0;
+    while (file != NULL && (n = fread(buf, 1, sizeof buf, file)) > 0)
+        crypto_hasher_update(&h, buf, n);
+    crypto_hasher_final(&h, hash);
+    if (file != NULL && ferror(file))
+        return cli_fail(CLI_EXIT_USAGE, "--evidence %s: read failed", path);
+    return CLI_PROCEED;
+}
+
 /* evidence_hash = H(file bytes), or H(contract reference) without --evidence. */
 static int fill_redeem(const cli_signer *s, void *arg) {
     redeem_fill *f = arg;
-    crypto_hasher h;
-    crypto_hasher_init(&h, s->suite);
-    if (f->evidence == NULL) {
-        const char *ref = f->redeem->contract_ref;
-        crypto_hasher_update(&h, (const uint8_t *) ref, strlen(ref));
-    }
-    uint8_t buf[8192];
-    size_t n = 0;
-    while (f->evidence != NULL && (n = fread(buf, 1, sizeof buf, f->evidence)) > 0)
-        crypto_hasher_update(&h, buf, n);
-    crypto_hasher_final(&h, f->hash);
-    if (f->evidence != NULL && ferror(f->evidence))
-        return cli_fail(CLI_EXIT_USAGE, "--evidence %s: read failed", f->evidence_path);
+    int rc =
+        hash_evidence(s->suite, f->hash, f->evidence, f->evidence_path, f->redeem->contract_ref);
+    if (rc != CLI_PROCEED) return rc;
     f->redeem->evidence_hash = (ProtobufCBinaryData){CRYPTO_HASH_BYTES, f->hash};
     return CLI_PROCEED;
 }
@@ -343,5 +382,73 @@ int cli_cmd_revoke(cli *c, const cli_command *cmd, int argc, char **argv) {
     body.kind = SLQ__TX_KIND__TX_REVOKE;
     body.payload_case = SLQ__TX_BODY__PAYLOAD_REVOKE;
     body.revoke = &rv;
+    return run_tx(c, &a, &body, NULL, NULL);
+}
+
+/* ------------------------------------------------------------------ apply, reject */
+
+typedef struct {
+    Slq__Apply *apply;
+    FILE *evidence;
+    const char *evidence_path;
+    uint8_t hash[CRYPTO_HASH_BYTES];
+} apply_fill;
+
+/* evidence_hash = H(the contract or quotation file's bytes). */
+static int fill_apply(const cli_signer *s, void *arg) {
+    apply_fill *f = arg;
+    int rc = hash_evidence(s->suite, f->hash, f->evidence, f->evidence_path, "");
+    if (rc != CLI_PROCEED) return rc;
+    f->apply->evidence_hash = (ProtobufCBinaryData){CRYPTO_HASH_BYTES, f->hash};
+    return CLI_PROCEED;
+}
+
+int cli_cmd_apply(cli *c, const cli_command *cmd, int argc, char **argv) {
+    cli_flag fl[] = {TX_FLAGS,
+                     {"--program", true, NULL},
+                     {"--amount", true, NULL},
+                     {"--contract", true, NULL},
+                     {"--cost", true, NULL},
+                     {"--evidence", true, NULL}};
+    cli_args a = {.flags = fl, .flags_count = FLAGS_COUNT(fl)};
+    int rc =
+        parse(c, cmd, &a, argc, argv,
+              (const char *const[]){"--program", "--amount", "--contract", "--evidence", NULL});
+    Slq__Apply ap = SLQ__APPLY__INIT;
+    if (rc == CLI_PROCEED)
+        rc = cli_parse_yuan(cmd, "--amount", cli_flag_get(&a, "--amount"), &ap.amount_fen);
+    const char *cost = rc == CLI_PROCEED ? cli_flag_get(&a, "--cost") : NULL;
+    if (cost != NULL) rc = cli_parse_yuan(cmd, "--cost", cost, &ap.cost_fen);
+    apply_fill f = {.apply = &ap, .evidence_path = cli_flag_get(&a, "--evidence")};
+    if (rc == CLI_PROCEED && (f.evidence = fopen(f.evidence_path, "rb")) == NULL)
+        rc = cli_fail(CLI_EXIT_USAGE, "--evidence %s: %s", f.evidence_path, strerror(errno));
+    if (rc != CLI_PROCEED) return rc;
+    ap.program = (char *) cli_flag_get(&a, "--program");
+    ap.contract_ref = (char *) cli_flag_get(&a, "--contract");
+    Slq__TxBody body = SLQ__TX_BODY__INIT;
+    body.kind = SLQ__TX_KIND__TX_APPLY;
+    body.payload_case = SLQ__TX_BODY__PAYLOAD_APPLY;
+    body.apply = &ap;
+    rc = run_tx(c, &a, &body, fill_apply, &f);
+    fclose(f.evidence);
+    return rc;
+}
+
+int cli_cmd_reject(cli *c, const cli_command *cmd, int argc, char **argv) {
+    cli_flag fl[] = {TX_FLAGS, {"--application", true, NULL}, {"--reason", true, NULL}};
+    cli_args a = {.flags = fl, .flags_count = FLAGS_COUNT(fl)};
+    int rc =
+        parse(c, cmd, &a, argc, argv, (const char *const[]){"--application", "--reason", NULL});
+    uint8_t id[CRYPTO_HASH_BYTES];
+    if (rc == CLI_PROCEED)
+        rc = cli_parse_id(cmd, "--application", cli_flag_get(&a, "--application"), id, NULL);
+    if (rc != CLI_PROCEED) return rc;
+    Slq__RejectApplication r = SLQ__REJECT_APPLICATION__INIT;
+    r.application_id = (ProtobufCBinaryData){CRYPTO_HASH_BYTES, id};
+    r.reason = (char *) cli_flag_get(&a, "--reason");
+    Slq__TxBody body = SLQ__TX_BODY__INIT;
+    body.kind = SLQ__TX_KIND__TX_REJECT_APPLICATION;
+    body.payload_case = SLQ__TX_BODY__PAYLOAD_REJECT_APPLICATION;
+    body.reject_application = &r;
     return run_tx(c, &a, &body, NULL, NULL);
 }

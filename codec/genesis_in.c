@@ -244,7 +244,7 @@ static slq_err read_centres(reader *rd, const json_t *obj, const char *path, Slq
 static slq_err read_program(reader *rd, const json_t *obj, const char *path, Slq__Program *p) {
     static const char *const keys[] = {
         "name",      "annual_cap_fen", "outside_city_cap", "holder_annual_cap_fen", "max_share_bp",
-        "expiry_ms", "edges",          "centres"};
+        "expiry_ms", "edges",          "centres",          "applications_required"};
     static const int_spec cap = {"annual_cap_fen", false, 0, INT64_MAX};
     static const int_spec holder = {"holder_annual_cap_fen", false, 0, INT64_MAX};
     static const int_spec share = {"max_share_bp", false, 0, 10000};
@@ -260,6 +260,8 @@ static slq_err read_program(reader *rd, const json_t *obj, const char *path, Slq
     if (err == SLQ_OK) err = get_int(rd, obj, path, &expiry, &p->expiry_ms);
     if (err == SLQ_OK) err = read_edges(rd, obj, path, p);
     if (err == SLQ_OK) err = read_centres(rd, obj, path, p);
+    if (err == SLQ_OK)
+        err = get_bool(rd, obj, path, "applications_required", &p->applications_required);
     p->max_share_bp = (uint32_t) bp;
     return err;
 }

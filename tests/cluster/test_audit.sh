@@ -76,8 +76,10 @@ tx register --key "$K/issuer.pem" --address "$I2" --role intermediary --name "ä¸
     --affiliation scc-group --credit-code "$(credit_code 9)"
 tx issue --key "$K/issuer.pem" --to "$H1" --amount 1000 --program general --ref A1
 V1=$(voucher 0)
-tx issue --key "$K/issuer.pem" --to "$H2" --amount 3000 --cost 10000 --program national-major \
-    --ref A2
+echo "quotation" >"$T/quote.txt"
+tx apply --key "$K/holder-2.pem" --program national-major --amount 3000 --contract QC-2 \
+    --cost 10000 --evidence "$T/quote.txt"
+tx issue --key "$K/issuer.pem" --application "$(jget 'd["application"]' <"$T/tx.out")"
 tx issue --key "$K/issuer.pem" --to "$I2" --amount 500 --program general --ref A3
 V3=$(voucher 0)
 tx issue --key "$K/issuer.pem" --to "$H3" --amount 5 --program general --ref A4 \

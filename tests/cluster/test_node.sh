@@ -106,8 +106,13 @@ check "issue answers committed with the voucher" \
     test "$(jget 'd["status"]' <"$T/out")" = committed
 V1=$(jget 'd["vouchers"][0]' <"$T/out")
 ISSUE_TX=$(jget 'd["tx"]' <"$T/out")
-expect 0 "issue a national-major voucher" tx issue --key "$K/issuer.pem" --to "$H2" \
-    --amount 3000 --cost 10000 --program national-major --ref A2
+echo "quotation of compute for 某大学" >"$T/quote.txt"
+expect 0 "a university applies for a national-major voucher" tx apply --key "$K/holder-2.pem" \
+    --program national-major --amount 3000 --contract QC-2 --cost 10000 --evidence "$T/quote.txt"
+APP2=$(jget 'd["application"]' <"$T/out")
+check "apply answers an application id" test ${#APP2} -eq 64
+expect 0 "the issuer issues it" tx issue --key "$K/issuer.pem" --application "$APP2"
+check "... the voucher of the amount asked" test "$(jget 'd["status"], len(d["vouchers"])' <"$T/out")" = "committed 1"
 expect 0 "pay a centre 400 yuan" tx transfer --key "$K/holder-1.pem" --voucher "$V1" \
     --to "$C1" --amount 400
 P=$(jget 'd["vouchers"][0]' <"$T/out")
@@ -172,12 +177,21 @@ reject ROLE_FORBIDDEN "a holder cannot issue" issue --key "$K/holder-1.pem" --to
     --amount 1 --program general --ref R1
 reject CITY_CAP_EXCEEDED "over the city cap" issue --key "$K/issuer.pem" --to "$H1" \
     --amount 10000000 --program general --ref R2
-reject HOLDER_CAP_EXCEEDED "over the holder's cap" issue --key "$K/issuer.pem" --to "$H2" \
-    --amount 2997001 --cost 10000000 --program national-major --ref R3
-reject SHARE_EXCEEDED "over 30% of the cost" issue --key "$K/issuer.pem" --to "$H2" \
-    --amount 3000.01 --cost 10000 --program national-major --ref R4
-reject COST_REQUIRED "no cost for a share program" issue --key "$K/issuer.pem" --to "$H2" \
-    --amount 100 --program national-major --ref R5
+# apply_as KEY ARGS...: an application by KEY; its id in $APP.
+apply_as() {
+    local key=$1
+    shift
+    APP=$(tx apply --key "$K/$key.pem" --evidence "$T/quote.txt" "$@" | jget 'd["application"]')
+}
+apply_as holder-2 --program national-major --amount 2997001 --contract QC-R3 --cost 10000000
+reject HOLDER_CAP_EXCEEDED "over the holder's cap" issue --key "$K/issuer.pem" --application "$APP"
+apply_as holder-2 --program national-major --amount 3000.01 --contract QC-R4 --cost 10000
+reject SHARE_EXCEEDED "over 30% of the cost" issue --key "$K/issuer.pem" --application "$APP"
+reject COST_REQUIRED "no cost for a share program" apply --key "$K/holder-2.pem" \
+    --program national-major --amount 100 --contract QC-R5 --evidence "$T/quote.txt"
+reject APPLICATION_REQUIRED "a direct issue in a program that requires applications" issue \
+    --key "$K/issuer.pem" --to "$H2" --amount 100 --cost 10000 --program provincial-major \
+    --ref R5
 reject APPLICATION_REF_USED "application used twice" issue --key "$K/issuer.pem" --to "$H2" \
     --amount 100 --program general --ref A1
 reject HOLDER_CANNOT_HOLD "a centre is not issued to" issue --key "$K/issuer.pem" --to "$C1" \
@@ -263,9 +277,49 @@ reject CREDIT_CODE_USED "the genesis intermediary's code" register --key "$K/iss
     --address "$TWIN" --role enterprise --name twin --credit-code "$(credit_code 8)"
 check "that refusal names the intermediary" grep -q "$INTER has it" "$T/err"
 reject ACCOUNT_UNKNOWN "so the second address is issued nothing" issue --key "$K/issuer.pem" \
-    --to "$TWIN" --amount 3000000 --cost 10000000 --program national-major --ref TWIN-1
+    --to "$TWIN" --amount 3000000 --program general --ref TWIN-1
 expect 1 "an enterprise without a credit code is refused by slq, before sending" \
     "$SLQ" register --key "$K/issuer.pem" --address "$TWIN" --role enterprise --name twin
+
+echo "== applications: the share of a contract's cost is cumulative (the issue's attack)"
+# Two applications of 300,000 yuan against one contract of 1,000,000 with a 30% share: the
+# first issue takes the whole share, the second is refused, whatever the contract's spelling.
+apply_as holder-1 --program national-major --amount 300000 --contract HT-2026-007 --cost 1000000
+A1=$APP
+apply_as holder-1 --program national-major --amount 300000 --contract " ht-2026-007" \
+    --cost 1000000
+A2=$APP
+check "two applications against one contract are open" test "$(tx applications --holder "$H1" \
+    --status open | jget 'len(d["applications"])')" = 2
+expect 0 "the first issue of 300,000 is accepted" tx issue --key "$K/issuer.pem" \
+    --application "$A1"
+reject SHARE_EXCEEDED "the second issue of 300,000 against the same contract" issue \
+    --key "$K/issuer.pem" --application "$A2"
+check "... with the figures" grep -q "30000000 fen issued + 30000000 fen > 3000 bp of 100000000 fen" \
+    "$T/err"
+expect 0 "the application" tx applications
+check "... and its contract's figures" test "$(curl -s "$API/v1/applications/$A2" | \
+    jget 'd["status"], d["contract"]["issued_fen"], d["contract"]["share_limit_fen"]')" = \
+    "open 30000000 30000000"
+reject APPLICATION_CLOSED "an application issued twice" issue --key "$K/issuer.pem" \
+    --application "$A1"
+reject APPLICATION_MISMATCH "more than was asked" issue --key "$K/issuer.pem" \
+    --application "$A2" --amount 300000.01
+reject APPLICATION_MISMATCH "the same contract at another cost" apply --key "$K/holder-1.pem" \
+    --program national-major --amount 1 --contract HT-2026-007 --cost 2000000 \
+    --evidence "$T/quote.txt"
+reject ROLE_FORBIDDEN "a centre applies" apply --key "$K/centre-1.pem" --program general \
+    --amount 1 --contract HT-1 --evidence "$T/quote.txt"
+expect 0 "the issuer rejects the second application" tx reject --key "$K/issuer.pem" \
+    --application "$A2" --reason "the contract's share is used up"
+check "... which is rejected with the reason" test "$(curl -s "$API/v1/applications/$A2" | \
+    jget 'd["status"], d["reason"]')" = "rejected the contract's share is used up"
+reject APPLICATION_CLOSED "a rejected application is not issued" issue --key "$K/issuer.pem" \
+    --application "$A2"
+reject APPLICATION_UNKNOWN "no such application" reject --key "$K/issuer.pem" \
+    --application "$(printf '%064d' 5)" --reason no
+expect 0 "applications in a table" "$SLQ" applications --status rejected
+check "... lists the rejected one" grep -q "rejected: the contract's share is used up" "$T/out"
 
 echo "== admission: a resubmission answers its first result; a nonce outside the window is refused"
 # A proxy in front of the node hands the CLI a chosen pending_nonce and keeps the transaction
