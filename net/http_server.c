@@ -5,8 +5,9 @@
  * allocated at start: a new connection is accepted into the spare slot, so that its address
  * is known, before the server decides to keep it (at most conns_per_addr_max of one address;
  * at most conns_max kept, the longest idle one closed to make room). A slot's timer counts
- * one deadline at a time (conn_wait): the request's headers, its body, the idle time between
- * requests, the linger after the last answer. Each is started once per phase and never
+ * one deadline at a time (conn_wait): the request's headers, its body, the writing of its
+ * answer, the idle time between requests, the linger after the last answer. The handler
+ * alone has no deadline (it answers or the client goes). Each is started once per phase and never
  * pushed back by the bytes that arrive, so a client trickling a byte at a time keeps its
  * slot no longer than one that sends nothing. A slot keeps its read buffer and URL buffer
  * (allocated on first use) for the server's lifetime; a body buffer grows to the request's body and
@@ -97,6 +98,7 @@ typedef enum {
     WAIT_HEADERS,  /* header_ms: the request line and headers, from accept or first byte */
     WAIT_BODY,     /* body_ms: the body, from the end of the headers */
     WAIT_IDLE,     /* idle_ms: kept alive between two requests, no byte of the next yet */
+    WAIT_WRITE,    /* body_ms: an answer being written, from the moment it is queued */
     WAIT_LINGER,   /* after the last answer: the client's EOF (CONN_DRAINING) */
 } conn_wait;
 
@@ -197,6 +199,7 @@ static unsigned wait_ms(const http_limits *lim, conn_wait w) {
         case WAIT_HEADERS:
             return lim->header_ms;
         case WAIT_BODY:
+        case WAIT_WRITE:
             return lim->body_ms;
         case WAIT_IDLE:
             return lim->idle_ms;
@@ -336,6 +339,16 @@ static void conn_oom_write_cb(uv_write_t *req, int status) {
     conn_written(req->data, status); /* the answer is static */
 }
 
+/* An answer was queued: the request is no longer with the handler, and the answer must be
+ * written within the write deadline. A client that does not read (pipelining requests into
+ * a small receive buffer, say) would otherwise hold its slot for ever: no read deadline runs
+ * while an answer is being written, and reading stops once the buffer is full. */
+static void conn_writing(conn *c) {
+    c->awaiting = false;
+    c->writing = true;
+    conn_timer_start(c, WAIT_WRITE); /* may close c */
+}
+
 /* Answers the request in flight with http_oom_answer (headers only for HEAD) and closes
  * after it: the answer the handler gave could not be allocated. Allocates nothing. */
 static void conn_send_oom(conn *c) {
@@ -351,8 +364,7 @@ static void conn_send_oom(conn *c) {
         conn_close(c);
         return;
     }
-    c->awaiting = false;
-    c->writing = true;
+    conn_writing(c);
 }
 
 /* Writes one answer on c (which must not be writing) with Connection: close if
@@ -396,9 +408,8 @@ static slq_err conn_send(conn *c, int status, const char *ctype, const char *bod
         conn_close(c);
         return SLQ_NET;
     }
-    c->awaiting = false;
-    c->writing = true;
-    return SLQ_OK;
+    conn_writing(c);
+    return c->state == CONN_OPEN ? SLQ_OK : SLQ_NET; /* closed if its deadline did not start */
 }
 
 /* Answers an error the server found itself, in the JSON of docs/api.md. */
@@ -422,7 +433,9 @@ static void conn_continue_cb(uv_write_t *req, int status) {
 }
 
 /* Sends "100 Continue" from inside the parser; the buffer is static. A failure closes the
- * connection once the parser returned (conn_close only marks and closes handles). */
+ * connection once the parser returned (conn_close only marks and closes handles). Its write
+ * needs no deadline of its own: the body deadline, started just before, runs meanwhile and
+ * the body cannot arrive before the client reads this. */
 static void conn_send_continue(conn *c) {
     SLQ_ASSERT(!c->continue_writing);
     uv_buf_t buf = uv_buf_init((char *) http_continue, (unsigned) (sizeof http_continue - 1));
@@ -507,7 +520,13 @@ static void conn_timer_cb(uv_timer_t *t) {
     uint64_t suppressed = 0;
     if (c->wait == WAIT_IDLE) {
         log_info("http: idle: closing conn=%u idle_ms=%u", c->id, s->lim.idle_ms);
-    } else if (c->wait != WAIT_LINGER &&
+    } else if (c->wait == WAIT_WRITE &&
+               log_limit_allow(&s->deadline_log, uv_now(s->loop), &suppressed)) {
+        conn_addr_format(addr, &c->addr);
+        log_warn("http: write: deadline passed, the client does not read, closing conn=%u "
+                 "addr=%s ms=%u suppressed=%" PRIu64,
+                 c->id, addr, wait_ms(&s->lim, c->wait), suppressed);
+    } else if (c->wait != WAIT_LINGER && c->wait != WAIT_WRITE &&
                log_limit_allow(&s->deadline_log, uv_now(s->loop), &suppressed)) {
         conn_addr_format(addr, &c->addr);
         log_warn("http: read: %s deadline passed, closing conn=%u addr=%s ms=%u "

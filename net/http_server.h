@@ -37,7 +37,8 @@
  * and takes its place; if none is idle (all are in a request or its answer) it is accepted
  * and closed at once. Deadlines, each a whole one that no trickle of bytes extends: a
  * request's line and headers must arrive within header_ms (from accept, or from the first
- * byte after the previous answer), its body within body_ms of its headers; between two
+ * byte after the previous answer), its body within body_ms of its headers, and each answer
+ * must be written (taken by the client's TCP) within body_ms of being queued; between two
  * requests a connection may idle idle_ms. Past a deadline the connection is closed without
  * an answer. Refusals and deadlines are logged at most once per 10 s per kind, with the
  * count of the ones not logged. Chunked request bodies are accepted (decoded by

@@ -37,11 +37,12 @@
 #include "log_limit.h"
 #include "slq/err.h"
 
-#define RUN_MS_MAX    4500u
-#define SOCK_TIMEO_MS 2000
-#define CLI_BUF_BYTES (256u * 1024)
-#define RESP_BODY_MAX 4096u
-#define ASYNC_MS      30u
+#define RUN_MS_MAX       4500u
+#define SOCK_TIMEO_MS    2000
+#define CLI_BUF_BYTES    (256u * 1024)
+#define RESP_BODY_MAX    4096u
+#define ASYNC_MS         30u
+#define BIG_ANSWER_BYTES (16u * 1024 * 1024) /* "/big": more than loopback sockets buffer */
 
 /* ------------------------------------------------------------------ fixture */
 
@@ -178,6 +179,12 @@ static void handler(void *arg, const http_request *req) {
         loop_check(f, e == SLQ_OK, "respond 503");
         return;
     }
+    if (strcmp(req->path, "/big") == 0) { /* more than the sockets' buffers hold */
+        static char big[BIG_ANSWER_BYTES];
+        slq_err e = http_respond(f->s, req->ref, 200, "text/plain", big, sizeof big);
+        loop_check(f, e == SLQ_OK, "respond big");
+        return;
+    }
     if (strcmp(req->path, "/hold") == 0) {
         f->held = req->ref;
         atomic_store(&f->held_set, true);
@@ -278,8 +285,9 @@ static bool wait_flag(atomic_bool *flag) {
     return atomic_load(flag);
 }
 
-/* Connects to the server from source address `src` (NULL: the kernel's choice). */
-static bool cli_open_from(cli *c, const fixture *f, const char *src) {
+/* Connects to the server from source address `src` (NULL: the kernel's choice) with a
+ * receive buffer of `rcvbuf` bytes (0: the kernel's default). */
+static bool cli_open_ex(cli *c, const fixture *f, const char *src, int rcvbuf) {
     struct sockaddr_storage ss;
     socklen_t len;
     memset(&ss, 0, sizeof ss);
@@ -303,12 +311,19 @@ static bool cli_open_from(cli *c, const fixture *f, const char *src) {
     struct timeval tv = {.tv_sec = SOCK_TIMEO_MS / 1000, .tv_usec = 0};
     if (setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0) abort();
     if (setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0) abort();
+    if (rcvbuf > 0 && setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) != 0) {
+        abort();
+    }
     if (src != NULL) { /* 127.0.0.0/8 is all loopback: a second client address */
         struct sockaddr_in from = {.sin_family = AF_INET};
         if (inet_pton(AF_INET, src, &from.sin_addr) != 1) abort();
         if (bind(c->fd, (struct sockaddr *) &from, sizeof from) != 0) return false;
     }
     return connect(c->fd, (struct sockaddr *) &ss, len) == 0;
+}
+
+static bool cli_open_from(cli *c, const fixture *f, const char *src) {
+    return cli_open_ex(c, f, src, 0);
 }
 
 static bool cli_open(cli *c, const fixture *f) {
@@ -1145,6 +1160,25 @@ static void test_a_body_trickled_past_the_body_deadline_is_closed(void) {
     CHECK_EQ_INT(atomic_load(&f.handled), 0);
 }
 
+static void client_no_read(fixture *f) {
+    cli c;
+    CHECK(cli_open_ex(&c, f, NULL, 4096)); /* a small receive window, and never read */
+    CHECK(cli_send_str(&c, "GET /big HTTP/1.1\r\n\r\n"));
+    uint64_t t0 = now_ms();
+    atomic_store(&f->ready, true);
+    CHECK(wait_flag(&f->conns_gone)); /* its answer could not be written in time */
+    CHECK(now_ms() - t0 < 1500);      /* 200 ms write deadline; room for a busy host */
+    cli_close(&c);
+}
+
+static void test_an_answer_the_client_does_not_read_is_closed_at_the_write_deadline(void) {
+    fixture f = {0};
+    http_limits lim = small_limits();
+    lim.body_ms = 200; /* the write deadline */
+    fixture_run(&f, &lim, client_no_read, hook_watch_conns);
+    CHECK_EQ_INT(atomic_load(&f.handled), 1);
+}
+
 static void client_keep_alive_idle(fixture *f) {
     cli c;
     resp r;
@@ -1419,6 +1453,7 @@ TEST_MAIN("http", TEST(test_default_limits_come_from_limits_h),
           TEST(test_a_connection_over_the_per_address_limit_is_closed),
           TEST(test_the_per_address_limit_counts_ipv6_clients_too),
           TEST(test_a_body_trickled_past_the_body_deadline_is_closed),
+          TEST(test_an_answer_the_client_does_not_read_is_closed_at_the_write_deadline),
           TEST(test_a_kept_alive_connection_idles_longer_than_the_header_deadline),
           TEST(test_a_request_pipelined_behind_an_answer_gets_the_header_deadline),
           TEST(test_http_versions_other_than_1_0_and_1_1_are_refused),
