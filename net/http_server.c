@@ -53,8 +53,12 @@
 #define HTTP_ERROR_BYTES_MAX        256u  /* JSON body of an error the server answers itself */
 #define HTTP_MESSAGE_BYTES_MAX      128u  /* its "message" text, in bytes with the NUL */
 #define HTTP_RATE_WINDOW_MS         1000u /* requests_per_sec counts in fixed windows this long */
-#define HTTP_HNAME_BYTES            8u    /* kept of a header name: enough for "Expect" */
-#define HTTP_HVALUE_BYTES           16u   /* kept of the Expect value: enough for "100-continue" */
+/* A connection is closed for a newcomer only after this long in its phase: a keep-alive one
+ * idle for less may have its next request in the kernel's buffer already (the listener's
+ * event can be handled before that connection's read in the same loop turn). */
+#define HTTP_EVICT_AFTER_MS         1000u
+#define HTTP_HNAME_BYTES            8u  /* kept of a header name: enough for "Expect" */
+#define HTTP_HVALUE_BYTES           16u /* kept of the Expect value: enough for "100-continue" */
 /* Sanity bounds on http_limits, far above any useful setting. */
 #define HTTP_CONNS_HARD_MAX         65536u
 #define HTTP_HEADER_HARD_MAX        (1024u * 1024)
@@ -112,8 +116,8 @@ typedef struct conn {
     struct http_server *server;
     conn_state state;
     conn_wait wait;
-    conn_addr addr;         /* the client's, for conns_per_addr_max */
-    uint64_t idle_since_ms; /* WAIT_IDLE began: the longest idle one is closed first */
+    conn_addr addr;          /* the client's, for conns_per_addr_max */
+    uint64_t phase_since_ms; /* `wait` began: the longest idle one is closed first */
     uint32_t slot;
     uint32_t gen; /* generation of the request in flight: http_req_ref.gen */
     uint32_t id;  /* connection number, for logs */
@@ -215,7 +219,7 @@ static unsigned wait_ms(const http_limits *lim, conn_wait w) {
 static void conn_timer_start(conn *c, conn_wait w) {
     SLQ_ASSERT(w != WAIT_NONE);
     c->wait = w;
-    if (w == WAIT_IDLE) c->idle_since_ms = uv_now(c->server->loop);
+    c->phase_since_ms = uv_now(c->server->loop);
     unsigned ms = wait_ms(&c->server->lim, w);
     if (!conn_slots_timer_start(&c->server->slots, &c->timer, conn_timer_cb, ms, c->id)) {
         conn_close(c); /* a connection without its timer could idle forever */
@@ -855,10 +859,10 @@ static bool server_slot_closing(const http_server *s) {
 typedef struct {
     size_t kept;        /* OPEN or DRAINING */
     size_t same_addr;   /* of those, from c's address */
-    conn *longest_idle; /* the one idle (WAIT_IDLE) since the earliest time, or NULL */
+    conn *longest_idle; /* idle (WAIT_IDLE) since the earliest time, >= 1 s ago; or NULL */
 } conn_census;
 
-static conn_census server_census(http_server *s, const conn *c) {
+static conn_census server_census(http_server *s, const conn *c, uint64_t now) {
     conn_census n = {0};
     for (size_t i = 0; i < s->conns_count; i++) {
         conn *o = &s->conns[i];
@@ -866,7 +870,8 @@ static conn_census server_census(http_server *s, const conn *c) {
         n.kept++;
         if (conn_addr_equal(&o->addr, &c->addr)) n.same_addr++;
         if (o->state != CONN_OPEN || o->wait != WAIT_IDLE) continue;
-        if (n.longest_idle == NULL || o->idle_since_ms < n.longest_idle->idle_since_ms) {
+        if (now - o->phase_since_ms < HTTP_EVICT_AFTER_MS) continue; /* may have a request */
+        if (n.longest_idle == NULL || o->phase_since_ms < n.longest_idle->phase_since_ms) {
             n.longest_idle = o;
         }
     }
@@ -875,12 +880,12 @@ static conn_census server_census(http_server *s, const conn *c) {
 }
 
 /* Decides whether the connection just accepted into c stays: not if its address has
- * conns_per_addr_max open already, nor if conns_max are open and none of them is idle
- * between requests; if one is, the longest idle one is closed for it. Returns false (c
- * closed, logged at most once per interval) if it does not stay. */
+ * conns_per_addr_max open already, nor if conns_max are open and none of them has been idle
+ * between requests for HTTP_EVICT_AFTER_MS; if one has, the longest idle one is closed for it.
+ * Returns false (c closed, logged at most once per interval) if it does not stay. */
 static bool conn_admit(http_server *s, conn *c) {
-    conn_census n = server_census(s, c);
     uint64_t now = uv_now(s->loop);
+    conn_census n = server_census(s, c, now);
     uint64_t suppressed = 0;
     char addr[CONN_ADDR_TEXT_BYTES];
     if (n.same_addr >= s->lim.conns_per_addr_max) {
@@ -904,7 +909,7 @@ static bool conn_admit(http_server *s, conn *c) {
         return false;
     }
     log_info("http: accept: closing the longest idle conn=%u for conn=%u idle_ms=%" PRIu64,
-             n.longest_idle->id, c->id, now - n.longest_idle->idle_since_ms);
+             n.longest_idle->id, c->id, now - n.longest_idle->phase_since_ms);
     conn_close(n.longest_idle);
     return true;
 }

@@ -33,15 +33,15 @@
  *                          without one, HTTP/0.9's "GET /", is a 400 HTTP_MALFORMED); closed
  * Connections: a connection from an address that already has conns_per_addr_max open
  * (IPv6: from its /64) is accepted and closed at once. When all conns_max are open, a new
- * connection closes the one that has waited longest idle between two requests (keep-alive)
- * and takes its place; if none is idle (all are in a request or its answer) it is accepted
- * and closed at once. Deadlines, each a whole one that no trickle of bytes extends: a
- * request's line and headers must arrive within header_ms (from accept, or from the first
- * byte after the previous answer), its body within body_ms of its headers, and each answer
- * must be written (taken by the client's TCP) within body_ms of being queued; between two
- * requests a connection may idle idle_ms. Past a deadline the connection is closed without
- * an answer. Refusals and deadlines are logged at most once per 10 s per kind, with the
- * count of the ones not logged. Chunked request bodies are accepted (decoded by
+ * connection closes the one that has waited longest idle between two requests (keep-alive),
+ * if that is at least 1 s (its next request may be on its way), and takes its place; if none is
+ * idle (all are in a request or its answer) it is accepted and closed at once. Deadlines, each a
+ * whole one that no trickle of bytes extends: a request's line and headers must arrive within
+ * header_ms (from accept, or from the first byte after the previous answer), its body within
+ * body_ms of its headers, and each answer must be written (taken by the client's TCP) within
+ * body_ms of being queued; between two requests a connection may idle idle_ms. Past a deadline the
+ * connection is closed without an answer. Refusals and deadlines are logged at most once per 10 s
+ * per kind, with the count of the ones not logged. Chunked request bodies are accepted (decoded by
  * http-parser, limited like any body). "Expect: 100-continue" gets "100 Continue" when the
  * body is within the limit. HEAD answers carry headers only. */
 #ifndef SLQ_NODE_HTTP_H

@@ -948,9 +948,10 @@ static void client_evict(fixture *f) {
     resp r;
     CHECK(cli_open(&a, f));
     CHECK_EQ_INT(cli_get(&a, "/a", &r), 200); /* idle from now */
-    sleep_ms(30);
+    sleep_ms(100);
     CHECK(cli_open(&b, f));
     CHECK_EQ_INT(cli_get(&b, "/b", &r), 200); /* idle too, for less long */
+    sleep_ms(1100);                           /* both idle over 1 s: either may be closed */
     CHECK(cli_open(&c, f));                   /* full: a, idle the longest, makes room */
     CHECK_EQ_INT(cli_get(&c, "/c", &r), 200);
     CHECK(cli_closed(&a));
@@ -966,6 +967,34 @@ static void test_when_full_the_longest_idle_connection_makes_room(void) {
     http_limits lim = small_limits();
     lim.conns_max = 2;
     fixture_run(&f, &lim, client_evict, NULL);
+    CHECK_EQ_INT(atomic_load(&f.handled), 5);
+}
+
+static void client_evict_recent(fixture *f) {
+    cli a, b, c, d;
+    resp r;
+    CHECK(cli_open(&a, f));
+    CHECK(cli_open(&b, f));
+    CHECK_EQ_INT(cli_get(&a, "/a", &r), 200); /* idle from now */
+    CHECK_EQ_INT(cli_get(&b, "/b", &r), 200);
+    CHECK(cli_open_from(&c, f, "127.0.0.2")); /* full, and nobody idle 1 s yet: closed */
+    CHECK(cli_closed(&c));
+    CHECK_EQ_INT(cli_get(&a, "/a2", &r), 200); /* its next request is answered */
+    CHECK_EQ_INT(cli_get(&b, "/b2", &r), 200);
+    sleep_ms(1100);
+    CHECK(cli_open_from(&d, f, "127.0.0.2")); /* now one idle over 1 s makes room */
+    CHECK_EQ_INT(cli_get(&d, "/d", &r), 200);
+    cli_close(&a);
+    cli_close(&b);
+    cli_close(&c);
+    cli_close(&d);
+}
+
+static void test_a_connection_idle_for_less_than_a_second_keeps_its_slot(void) {
+    fixture f = {0};
+    http_limits lim = small_limits();
+    lim.conns_max = 2;
+    fixture_run(&f, &lim, client_evict_recent, NULL);
     CHECK_EQ_INT(atomic_load(&f.handled), 5);
 }
 
@@ -1450,6 +1479,7 @@ TEST_MAIN("http", TEST(test_default_limits_come_from_limits_h),
           TEST(test_burst_over_rate_answers_429_and_keeps_the_connection),
           TEST(test_connection_over_limit_is_closed_when_none_is_idle),
           TEST(test_when_full_the_longest_idle_connection_makes_room),
+          TEST(test_a_connection_idle_for_less_than_a_second_keeps_its_slot),
           TEST(test_a_connection_over_the_per_address_limit_is_closed),
           TEST(test_the_per_address_limit_counts_ipv6_clients_too),
           TEST(test_a_body_trickled_past_the_body_deadline_is_closed),
