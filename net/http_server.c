@@ -159,11 +159,13 @@ struct http_server {
     void *arg;
     http_closed_fn closed_fn;
     void *closed_arg;
-    conn *conns; /* conns_count = lim.conns_max + 1 slots */
+    conn *conns;    /* conns_count = lim.conns_max + 1 slots */
+    conn **by_addr; /* conns_count: scratch for server_fair_victim, sorted by address */
     size_t conns_count;
     uint32_t conn_seq;
     log_limit per_addr_log; /* refusals over conns_per_addr_max */
     log_limit full_log;     /* refusals with every slot in a request */
+    log_limit fair_log;     /* closed for a newcomer from an address holding fewer */
     log_limit deadline_log; /* header and body deadlines passed */
 };
 
@@ -879,9 +881,66 @@ static conn_census server_census(http_server *s, const conn *c, uint64_t now) {
     return n;
 }
 
+static int conn_by_addr_cmp(const void *a, const void *b) {
+    const conn *x = *(conn *const *) a;
+    const conn *y = *(conn *const *) b;
+    if (x->addr.family != y->addr.family) return x->addr.family < y->addr.family ? -1 : 1;
+    return memcmp(x->addr.bytes, y->addr.bytes, sizeof x->addr.bytes);
+}
+
+/* May o be closed for a newcomer of a smaller address? Only while it waits on its client
+ * (its request's line and headers, its body, the client taking its answer, or idle), and only
+ * once it has waited so for HTTP_EVICT_AFTER_MS; never while the handler has its request. */
+static bool conn_evictable(const conn *o, uint64_t now) {
+    bool waits_on_client = o->wait == WAIT_HEADERS || o->wait == WAIT_BODY ||
+                           o->wait == WAIT_WRITE || o->wait == WAIT_IDLE;
+    return o->state == CONN_OPEN && waits_on_client &&
+           now - o->phase_since_ms >= HTTP_EVICT_AFTER_MS;
+}
+
+/* One address's share, as server_fair_victim counts it. */
+typedef struct {
+    size_t held;  /* its connections, OPEN or DRAINING */
+    conn *victim; /* its evictable one waiting longest in its phase, or NULL */
+} addr_share;
+
+/* The connection closed for the newcomer c, whose address holds `mine` others, when every
+ * slot is taken and none has idled long enough: of the addresses holding at least mine + 2
+ * (so that after the swap each still holds no fewer than c's), the one holding the most
+ * that has an evictable connection gives its one waiting longest. NULL if no address does.
+ * Sorting by address keeps this O(n log n) in the connections, once per accept when full. */
+static conn *server_fair_victim(http_server *s, const conn *c, size_t mine, uint64_t now) {
+    size_t k = 0;
+    for (size_t i = 0; i < s->conns_count; i++) {
+        conn *o = &s->conns[i];
+        if (o != c && (o->state == CONN_OPEN || o->state == CONN_DRAINING)) s->by_addr[k++] = o;
+    }
+    qsort(s->by_addr, k, sizeof *s->by_addr, conn_by_addr_cmp);
+    addr_share best = {0};
+    for (size_t i = 0; i < k;) {
+        addr_share run = {0};
+        size_t j = i;
+        do { /* an unknown address equals no other: a run of one */
+            conn *o = s->by_addr[j++];
+            run.held++;
+            if (!conn_evictable(o, now)) continue;
+            if (run.victim == NULL || o->phase_since_ms < run.victim->phase_since_ms)
+                run.victim = o;
+        } while (j < k && conn_addr_equal(&s->by_addr[j]->addr, &s->by_addr[i]->addr));
+        i = j;
+        if (run.victim == NULL || run.held < mine + 2 || run.held < best.held) continue;
+        if (run.held > best.held || run.victim->phase_since_ms < best.victim->phase_since_ms) {
+            best = run;
+        }
+    }
+    SLQ_ASSERT(best.victim == NULL || best.held >= mine + 2);
+    return best.victim;
+}
+
 /* Decides whether the connection just accepted into c stays: not if its address has
- * conns_per_addr_max open already, nor if conns_max are open and none of them has been idle
- * between requests for HTTP_EVICT_AFTER_MS; if one has, the longest idle one is closed for it.
+ * conns_per_addr_max open already. When conns_max are open, the one idle longest between
+ * requests, if for HTTP_EVICT_AFTER_MS, is closed for it; if none is, a connection of the
+ * address holding the most (server_fair_victim); if that finds none either, c is closed.
  * Returns false (c closed, logged at most once per interval) if it does not stay. */
 static bool conn_admit(http_server *s, conn *c) {
     uint64_t now = uv_now(s->loop);
@@ -901,12 +960,24 @@ static bool conn_admit(http_server *s, conn *c) {
     if (n.kept < s->lim.conns_max) return true;
     SLQ_ASSERT(n.kept == s->lim.conns_max);
     if (n.longest_idle == NULL) {
-        if (log_limit_allow(&s->full_log, now, &suppressed)) {
-            log_warn("http: accept: refused, every connection busy conns=%zu suppressed=%" PRIu64,
-                     n.kept, suppressed);
+        conn *v = server_fair_victim(s, c, n.same_addr, now);
+        if (v == NULL) {
+            if (log_limit_allow(&s->full_log, now, &suppressed)) {
+                log_warn("http: accept: refused, every connection busy conns=%zu "
+                         "suppressed=%" PRIu64,
+                         n.kept, suppressed);
+            }
+            conn_close(c);
+            return false;
         }
-        conn_close(c);
-        return false;
+        if (log_limit_allow(&s->fair_log, now, &suppressed)) {
+            conn_addr_format(addr, &v->addr);
+            log_info("http: accept: full, closing conn=%u of the address holding the most "
+                     "addr=%s for conn=%u suppressed=%" PRIu64,
+                     v->id, addr, c->id, suppressed);
+        }
+        conn_close(v);
+        return true;
     }
     log_info("http: accept: closing the longest idle conn=%u for conn=%u idle_ms=%" PRIu64,
              n.longest_idle->id, c->id, now - n.longest_idle->phase_since_ms);
@@ -1022,6 +1093,7 @@ static void server_free_if_done(http_server *s) {
         free(s->conns[i].body);
     }
     free(s->conns);
+    free(s->by_addr);
     free(s);
     if (fn != NULL) fn(arg);
 }
@@ -1036,7 +1108,10 @@ static http_server *server_alloc(uv_loop_t *loop, const http_limits *lim) {
     if (s == NULL) return NULL;
     s->conns_count = lim->conns_max + 1; /* + the one being admitted */
     s->conns = calloc(s->conns_count, sizeof *s->conns);
-    if (s->conns == NULL) {
+    s->by_addr = calloc(s->conns_count, sizeof *s->by_addr);
+    if (s->conns == NULL || s->by_addr == NULL) {
+        free(s->conns);
+        free(s->by_addr);
         free(s);
         return NULL;
     }
@@ -1044,6 +1119,7 @@ static http_server *server_alloc(uv_loop_t *loop, const http_limits *lim) {
     s->lim = *lim;
     log_limit_init(&s->per_addr_log, LOG_LIMIT_INTERVAL_MS);
     log_limit_init(&s->full_log, LOG_LIMIT_INTERVAL_MS);
+    log_limit_init(&s->fair_log, LOG_LIMIT_INTERVAL_MS);
     log_limit_init(&s->deadline_log, LOG_LIMIT_INTERVAL_MS);
     conn_slots_config cfg = {
         .name = "http",

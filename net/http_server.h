@@ -34,8 +34,11 @@
  * Connections: a connection from an address that already has conns_per_addr_max open
  * (IPv6: from its /64) is accepted and closed at once. When all conns_max are open, a new
  * connection closes the one that has waited longest idle between two requests (keep-alive),
- * if that is at least 1 s (its next request may be on its way), and takes its place; if none is
- * idle (all are in a request or its answer) it is accepted and closed at once. Deadlines, each a
+ * if that is at least 1 s (its next request may be on its way), and takes its place. If none is,
+ * the address holding the most connections, if 2 more than the newcomer's, closes its connection
+ * that has waited longest (at least 1 s) on its client: for a request's headers or body, for the
+ * client to take an answer, or idle. Otherwise the newcomer is accepted and closed at once;
+ * a connection whose request is with the handler is never closed for a newcomer. Deadlines, each a
  * whole one that no trickle of bytes extends: a request's line and headers must arrive within
  * header_ms (from accept, or from the first byte after the previous answer), its body within
  * body_ms of its headers, and each answer must be written (taken by the client's TCP) within

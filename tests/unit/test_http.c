@@ -417,6 +417,13 @@ static bool cli_closed(cli *c) {
     return n == 0 || (n < 0 && (errno == ECONNRESET || errno == EPIPE));
 }
 
+/* True if the connection is open with nothing to read now (does not wait). */
+static bool cli_open_now(cli *c) {
+    char b[64];
+    ssize_t n = recv(c->fd, b, sizeof b, MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
 /* One GET on c; returns the status (-1 on failure). */
 static int cli_get(cli *c, const char *path, resp *r) {
     char req[512];
@@ -998,6 +1005,35 @@ static void test_a_connection_idle_for_less_than_a_second_keeps_its_slot(void) {
     CHECK_EQ_INT(atomic_load(&f.handled), 5);
 }
 
+#define FAIR_CONNS 5u
+
+static void client_fair(fixture *f) {
+    cli held[FAIR_CONNS], c, d;
+    resp r;
+    for (unsigned i = 0; i < FAIR_CONNS; i++) { /* silent: every slot in the header phase */
+        CHECK(cli_open_from(&held[i], f, i < 3 ? "127.0.0.2" : "127.0.0.3"));
+        sleep_ms(10); /* accepted in this order: held[0] waits longest */
+    }
+    sleep_ms(1100);                           /* each has waited over 1 s: it may give way */
+    CHECK(cli_open_from(&c, f, "127.0.0.3")); /* 3 against its 2 + 1: closed */
+    CHECK(cli_closed(&c));
+    CHECK(cli_open_from(&d, f, "127.0.0.4")); /* 127.0.0.2, holding the most, gives way */
+    CHECK_EQ_INT(cli_get(&d, "/d", &r), 200);
+    CHECK(cli_closed(&held[0])); /* its connection waiting longest */
+    for (unsigned i = 1; i < FAIR_CONNS; i++) CHECK(cli_open_now(&held[i]));
+    for (unsigned i = 0; i < FAIR_CONNS; i++) cli_close(&held[i]);
+    cli_close(&c);
+    cli_close(&d);
+}
+
+static void test_when_full_the_address_holding_the_most_makes_room_for_another(void) {
+    fixture f = {0};
+    http_limits lim = small_limits();
+    lim.conns_max = FAIR_CONNS;
+    fixture_run(&f, &lim, client_fair, NULL);
+    CHECK_EQ_INT(atomic_load(&f.handled), 1);
+}
+
 static void client_per_addr(fixture *f) {
     cli a, b, c, d, e;
     resp r;
@@ -1480,6 +1516,7 @@ TEST_MAIN("http", TEST(test_default_limits_come_from_limits_h),
           TEST(test_connection_over_limit_is_closed_when_none_is_idle),
           TEST(test_when_full_the_longest_idle_connection_makes_room),
           TEST(test_a_connection_idle_for_less_than_a_second_keeps_its_slot),
+          TEST(test_when_full_the_address_holding_the_most_makes_room_for_another),
           TEST(test_a_connection_over_the_per_address_limit_is_closed),
           TEST(test_the_per_address_limit_counts_ipv6_clients_too),
           TEST(test_a_body_trickled_past_the_body_deadline_is_closed),
