@@ -71,6 +71,7 @@
 #define P2P_QUEUE_MSGS_MAX  65536u       /* queued messages per peer, besides the byte limit */
 #define P2P_WRITE_BUFS      64u          /* messages handed to one uv_write */
 #define P2P_HANDSHAKE_MS    5000u        /* dial or accept to admission, when the config says 0 */
+#define P2P_EVICT_AGE_DIV   2u           /* in handshake, gives way after deadline / this */
 #define P2P_BACKOFF_MIN_MS  100u         /* a dialer's first wait after a failure */
 #define P2P_BACKOFF_MAX_MS  5000u        /* ... doubling up to this */
 #define P2P_STABLE_MS       10000u       /* a connection up this long resets its dialer's backoff */
@@ -148,7 +149,7 @@ typedef struct conn {
     bool in_frame; /* the length of the next frame has been read */
     bool in_big;   /* the frame is read into big */
     uint64_t admitted_ms;
-    uint64_t accepted_ms; /* inbound: the oldest in handshake gives way when all are taken */
+    uint64_t accepted_ms; /* inbound: when full, an old handshake gives way (inbound_victim) */
     conn_addr addr;       /* inbound: the remote's, for SLQ_P2P_HANDSHAKES_PER_ADDR_MAX */
     uint64_t peer_height;
     uint32_t frame_len;
@@ -1180,9 +1181,8 @@ static bool conn_in_handshake(const conn *c) {
 
 /* The inbound connections besides `c`, as admission sees them. */
 typedef struct {
-    size_t kept;         /* not closing */
-    size_t same_addr;    /* in handshake, from c's address */
-    conn *oldest_unauth; /* in handshake, accepted first; NULL if none */
+    size_t kept;      /* not closing */
+    size_t same_addr; /* in handshake, from c's address */
 } inbound_census;
 
 static inbound_census inbound_count(p2p *p, const conn *c) {
@@ -1193,21 +1193,64 @@ static inbound_census inbound_count(p2p *p, const conn *c) {
         n.kept++;
         if (!conn_in_handshake(o)) continue;
         if (conn_addr_equal(&o->addr, &c->addr)) n.same_addr++;
-        if (n.oldest_unauth == NULL || o->accepted_ms < n.oldest_unauth->accepted_ms ||
-            (o->accepted_ms == n.oldest_unauth->accepted_ms && o->id < n.oldest_unauth->id)) {
-            n.oldest_unauth = o;
-        }
     }
     SLQ_ASSERT(n.same_addr <= n.kept);
     return n;
 }
 
+/* Inbound connections in handshake from o's address, c excluded. */
+static size_t inbound_handshakes_of(const p2p *p, const conn *o, const conn *c) {
+    size_t n = 0;
+    for (size_t i = p->dialers_count; i < p->conns_count; i++) {
+        const conn *x = &p->conns[i];
+        if (x != c && conn_in_handshake(x) && conn_addr_equal(&x->addr, &o->addr)) n++;
+    }
+    return n;
+}
+
+static bool conn_accepted_before(const conn *a, const conn *b) {
+    return a->accepted_ms < b->accepted_ms || (a->accepted_ms == b->accepted_ms && a->id < b->id);
+}
+
+/* The inbound connection closed for the newcomer c, whose address has `mine` others in
+ * handshake, when every inbound slot is taken: one in handshake for at least
+ * handshake_ms / P2P_EVICT_AGE_DIV (a younger one may be a peer about to finish, and
+ * closing it for each newcomer kept a slow peer out for ever under a flood), from the
+ * address holding the most connections in handshake, at least mine + 2 (a flood's, not a
+ * lone peer's; and a flood's newcomers do not close each other's once their addresses
+ * are even, so its handshakes age and a peer's newcomer finds one to close), the one
+ * accepted first. NULL if there is none. O(n^2) in the SLQ_PEERS_MAX + 1 inbound slots,
+ * once per accept when full. */
+static conn *inbound_victim(p2p *p, const conn *c, size_t mine, uint64_t now) {
+    uint64_t age_min = p->handshake_ms / P2P_EVICT_AGE_DIV;
+    conn *v = NULL;
+    size_t v_count = 0;
+    for (size_t i = p->dialers_count; i < p->conns_count; i++) {
+        conn *o = &p->conns[i];
+        if (o == c || !conn_in_handshake(o)) continue; /* admitted peers never give way */
+        if (now - o->accepted_ms < age_min) continue;  /* young: may be a peer */
+        size_t count = inbound_handshakes_of(p, o, c);
+        if (count < mine + 2) continue; /* its address holds not enough more than c's */
+        if (v == NULL || count > v_count || (count == v_count && conn_accepted_before(o, v))) {
+            v = o;
+            v_count = count;
+        }
+    }
+    SLQ_ASSERT(v == NULL || conn_in_handshake(v));
+    return v;
+}
+
 /* Decides whether the inbound connection just accepted into c stays: not if its address
- * has SLQ_P2P_HANDSHAKES_PER_ADDR_MAX connections in handshake already, nor if all
- * SLQ_PEERS_MAX inbound slots hold admitted peers; if some hold connections still in
- * handshake, the oldest of them is closed for it. So unauthenticated connections, however
- * many, can delay a peer's admission by at most one handshake deadline, never keep it out.
- * Returns false (c closed, logged at most once per interval) if c does not stay. */
+ * has SLQ_P2P_HANDSHAKES_PER_ADDR_MAX connections in handshake already. When all
+ * SLQ_PEERS_MAX inbound slots are taken, inbound_victim's connection is closed for it; if
+ * there is none (every slot holds an admitted peer, a handshake younger than half the
+ * deadline or one of an address holding fewer than c's + 2), c is closed. So a peer whose
+ * handshake takes less than half the deadline is never closed for a newcomer once accepted;
+ * under a flood it may be refused at accept while every handshake is young, and gets a slot
+ * when its dial comes back (its backoff is at most 5 s): the flood's own newcomers cannot
+ * keep closing each other's, so its handshakes age. Admitted peers are never closed for a
+ * newcomer. Returns false (c closed, logged at most once per
+ * interval) if c does not stay. */
 static bool inbound_admit(p2p *p, conn *c) {
     inbound_census n = inbound_count(p, c);
     uint64_t now = uv_now(p->loop);
@@ -1225,21 +1268,22 @@ static bool inbound_admit(p2p *p, conn *c) {
     }
     if (n.kept < SLQ_PEERS_MAX) return true;
     SLQ_ASSERT(n.kept == SLQ_PEERS_MAX);
-    if (n.oldest_unauth == NULL) {
+    conn *v = inbound_victim(p, c, n.same_addr, now);
+    if (v == NULL) {
         if (log_limit_allow(&p->full_log, now, &suppressed)) {
-            log_warn("p2p: accept: refused, every inbound slot admitted max=%u "
-                     "suppressed=%" PRIu64,
+            log_warn("p2p: accept: refused, every inbound slot admitted or in a young handshake "
+                     "max=%u suppressed=%" PRIu64,
                      SLQ_PEERS_MAX, suppressed);
         }
         conn_close(c);
         return false;
     }
     if (log_limit_allow(&p->evict_log, now, &suppressed)) {
-        log_info("p2p: accept: inbound slots full, closing the oldest in handshake peer=%u "
+        log_info("p2p: accept: inbound slots full, closing one in handshake peer=%u "
                  "remote=%s for peer=%u suppressed=%" PRIu64,
-                 n.oldest_unauth->id, n.oldest_unauth->remote, c->id, suppressed);
+                 v->id, v->remote, c->id, suppressed);
     }
-    conn_close(n.oldest_unauth);
+    conn_close(v);
     return true;
 }
 

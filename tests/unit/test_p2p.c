@@ -1132,7 +1132,8 @@ static void test_full_inbound_slots_make_room_for_a_peer_by_closing_the_oldest_h
     fixture_init(&f);
     fixture_start(&f);
     tnode *a = &f.nodes[0], *b = &f.nodes[1], *c = &f.nodes[2];
-    node_start(&f, a, 0, 0, NULL, 0, NULL);
+    node_opts o = {.handshake_ms = 2000}; /* a handshake gives way after 1 s */
+    node_start(&f, a, 0, 0, NULL, 0, &o);
     node_start(&f, c, 2, 0, &a->port, 1, NULL); /* an admitted inbound peer, the oldest */
     WAIT_FOR(&f, p2p_peers_count(a->p) == 1, WAIT_MS);
     int fds[SLQ_PEERS_MAX - 1]; /* the other inbound slots: silent, in handshake */
@@ -1143,7 +1144,7 @@ static void test_full_inbound_slots_make_room_for_a_peer_by_closing_the_oldest_h
         CHECK(fds[i] >= 0);
         run_for(&f, 2); /* accepted one after the other */
     }
-    run_for(&f, 50);
+    run_for(&f, 1100); /* every handshake over half its deadline: each may give way */
     for (unsigned i = 0; i < SLQ_PEERS_MAX - 1; i++) CHECK(!silent_closed(fds[i]));
     node_start(&f, b, 1, 0, &a->port, 1, NULL); /* dials in while every slot is taken */
     WAIT_FOR(&f, p2p_peers_count(a->p) == 2, WAIT_MS);
@@ -1151,6 +1152,62 @@ static void test_full_inbound_slots_make_room_for_a_peer_by_closing_the_oldest_h
     for (unsigned i = 1; i < SLQ_PEERS_MAX - 1; i++) CHECK(!silent_closed(fds[i]));
     CHECK_EQ_INT(a->downs, 0); /* the admitted peer kept its slot */
     for (unsigned i = 0; i < SLQ_PEERS_MAX - 1; i++) (void) close(fds[i]);
+    fixture_end(&f);
+}
+
+/* Fills the 31 inbound slots a's admitted peer leaves with silent connections, one after the
+ * other: first one alone from 127.0.0.9, then 8 from 127.0.0.2, 8 from 127.0.0.3, and 7 each
+ * from 127.0.0.4 and 127.0.0.1 (the admitted peer's address), taking turns. */
+_Static_assert(SLQ_PEERS_MAX == 32 && SLQ_P2P_HANDSHAKES_PER_ADDR_MAX == 8, "flood_fill's counts");
+static void flood_fill(fixture *f, const tnode *a, int fds[SLQ_PEERS_MAX - 1]) {
+    char src[32];
+    for (unsigned i = 0; i < SLQ_PEERS_MAX - 1; i++) {
+        unsigned k = i - 1;
+        unsigned host = i == 0 ? 9 : k < 16 ? 2 + k / 8 : k % 2 == 0 ? 4 : 1;
+        (void) snprintf(src, sizeof src, "127.0.0.%u", host);
+        fds[i] = silent_from(src, a->port);
+        CHECK(fds[i] >= 0);
+        run_for(f, 2);
+    }
+}
+
+static void test_a_young_handshake_keeps_its_slot_and_the_busiest_address_gives_way(void) {
+    fixture f;
+    fixture_init(&f);
+    fixture_start(&f);
+    tnode *a = &f.nodes[0], *c = &f.nodes[2];
+    node_opts o = {.handshake_ms = 2000}; /* a handshake gives way after 1 s */
+    node_start(&f, a, 0, 0, NULL, 0, &o);
+    node_start(&f, c, 2, 0, &a->port, 1, NULL); /* an admitted inbound peer */
+    WAIT_FOR(&f, p2p_peers_count(a->p) == 1, WAIT_MS);
+    run_for(&f, 1100); /* older than half a handshake deadline, and admitted */
+    int fds[SLQ_PEERS_MAX - 1];
+    flood_fill(&f, a, fds);
+    run_for(&f, 50);
+    int early = silent_from("127.0.0.6", a->port); /* every handshake young: refused */
+    CHECK(early >= 0);
+    run_for(&f, 50);
+    CHECK(silent_closed(early));
+    CHECK_EQ_INT(a->downs, 0); /* the admitted peer, the only old one, kept its slot */
+    /* (its address holds 7 in handshake: it would be the one to give way if it could) */
+    for (unsigned i = 0; i < SLQ_PEERS_MAX - 1; i++) CHECK(!silent_closed(fds[i]));
+    run_for(&f, 1100);
+    int even = silent_from("127.0.0.1", a->port); /* holding 7, against 8: not 2 fewer */
+    CHECK(even >= 0);
+    run_for(&f, 50);
+    CHECK(silent_closed(even));
+    int late = silent_from("127.0.0.6", a->port); /* holding none: one gives way */
+    CHECK(late >= 0);
+    run_for(&f, 50);
+    CHECK(!silent_closed(late));
+    CHECK(!silent_closed(fds[0])); /* accepted first, but alone on its address */
+    CHECK(silent_closed(fds[1]));  /* the first of an address with 8 in handshake */
+    for (unsigned i = 2; i < SLQ_PEERS_MAX - 1; i++) CHECK(!silent_closed(fds[i]));
+    CHECK_EQ_INT(a->downs, 0);
+    for (unsigned i = 0; i < SLQ_PEERS_MAX - 1; i++) (void) close(fds[i]);
+    (void) close(early); /* ours */
+    (void) close(late);  /* ours */
+    (void) close(even);  /* ours */
     fixture_end(&f);
 }
 
@@ -1299,6 +1356,7 @@ TEST_MAIN("p2p", TEST(test_two_nodes_that_list_each_other_connect_once_and_excha
           TEST(test_warnings_about_unauthenticated_connections_are_rate_limited),
           TEST(test_a_handshake_trickled_a_byte_at_a_time_is_closed_at_the_deadline),
           TEST(test_full_inbound_slots_make_room_for_a_peer_by_closing_the_oldest_handshake),
+          TEST(test_a_young_handshake_keeps_its_slot_and_the_busiest_address_gives_way),
           TEST(test_three_nodes_form_a_full_mesh_and_a_broadcast_skips_the_excluded_peer),
           TEST(test_a_node_with_an_unknown_key_is_refused_at_the_handshake_and_logged),
           TEST(test_a_node_with_another_genesis_hash_is_refused),
