@@ -19,14 +19,22 @@
 #include "codec_json.h"
 #include "crypto.h"
 #include "ledger.h"
+#include "slq/limits.h"
 
-#define BENCH_CLIENTS_MAX        64u
+/* Every client thread keeps one keep-alive connection from 127.0.0.1 to a node, besides the
+ * main thread's and bench_network's watcher's (to node 0, which with one node gets every
+ * client): at most the node's SLQ_HTTP_CONNS_PER_ADDR_MAX connections of one address, over
+ * which it closes new ones at once. */
+#define BENCH_CLIENTS_MAX        30u
+#define BENCH_CONNS_BESIDES      2u     /* the main thread's and the watcher's */
 #define BENCH_HOLDERS_MAX        1024u  /* per client */
 #define BENCH_TRANSFERS_MAX      1024u  /* per holder: the node admits nonces <= committed+1024 */
 #define BENCH_ISSUE_FEN          100000 /* 1000 yuan issued to each holder */
 #define BENCH_TRANSFER_FEN       1      /* each transfer pays 0.01 yuan */
 #define BENCH_RESPONSE_BYTES_MAX (8u * 1024 * 1024)
 
+_Static_assert(BENCH_CLIENTS_MAX + BENCH_CONNS_BESIDES <= SLQ_HTTP_CONNS_PER_ADDR_MAX,
+               "the benchmark's connections stay within one address's share");
 _Static_assert(BENCH_TRANSFERS_MAX *BENCH_TRANSFER_FEN <= BENCH_ISSUE_FEN,
                "an issued voucher covers every transfer of its holder");
 
