@@ -58,6 +58,11 @@ for i in 0 1 2 3; do wait_ready "$(api "$i")" || fail "node $i did not start"; d
 INTER=$("$SLQ" address --key "$K/intermediary.pem")
 
 echo "== HTTP: 2000 idle and 300 slowloris connections from one address, for $SECS s"
+# Validator 1's pace before its own flood is measured over this whole phase (a flood at
+# validator 0's API, not at anyone's peer port): ~30 blocks, so that a block or two lost to
+# a busy host does not decide the comparison.
+H_BEFORE=$(height 1)
+T_BEFORE=$(now_ms)
 API0=$(api 0)
 FROM0=$(($(wc -l <"$T/node0.log") + 1))
 "$PY" "$FLOOD" --port $((BASE + 1)) --source 127.0.0.2 --idle 2000 --slow 300 \
@@ -100,11 +105,8 @@ check "the refusal warnings carry the count of the ones held back" \
     grep -q 'refused, address over its limit addr=127.0.0.2 max=32 suppressed=[1-9]' "$T/node0.log"
 
 echo "== p2p: unauthenticated connections flood validator 1"
-H0=$(height 1)
-T0=$(now_ms)
-sleep 4
-NORMAL=$(($(height 1) - H0))
-NORMAL_MS=$(($(now_ms) - T0))
+NORMAL=$(($(height 1) - H_BEFORE))
+NORMAL_MS=$(($(now_ms) - T_BEFORE))
 FROM1=$(($(wc -l <"$T/node1.log") + 1))
 "$PY" "$FLOOD" --port $((BASE + 2)) --proto raw --idle 400 --slow 40 --rate 300 --seconds 12 \
     --source 127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5,127.0.0.6,127.0.0.7 >"$T/p2p_flood.out" 2>&1 &
@@ -113,13 +115,15 @@ sleep 1
 start 4 # dials in during the flood
 H0=$(height 1)
 T0=$(now_ms)
-sleep 4
+sleep 6
 DURING=$(($(height 1) - H0))
 DURING_MS=$(($(now_ms) - T0))
 echo "    validator 1: $NORMAL blocks in $NORMAL_MS ms before, $DURING in $DURING_MS ms during"
-# Blocks per second during the flood at least 70% of before (empty blocks every 500 ms).
+# Blocks per second during the flood at least 60% of before (empty blocks every 500 ms: ~12
+# in the 6 s), and at least 4 blocks whatever the pace before: a node stalled by the flood,
+# or losing its peers, fails either.
 check "validator 1's height advances at its pace ($NORMAL blocks in $NORMAL_MS ms before, $DURING in $DURING_MS ms during)" \
-    test $((DURING * NORMAL_MS * 10)) -ge $((NORMAL * DURING_MS * 7)) -a "$DURING" -ge 3
+    test $((DURING * NORMAL_MS * 10)) -ge $((NORMAL * DURING_MS * 6)) -a "$DURING" -ge 4
 T0=$(now_ms)
 check "a transaction sent to validator 1 commits" \
     "$SLQ" --node "$(api 1)" --json issue --key "$K/issuer.pem" --to "$INTER" --amount 1 \
