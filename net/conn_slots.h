@@ -94,7 +94,7 @@ typedef struct {
 } conn_addr;
 
 /* The bytes of "2001:db8:1:2::/64" or "255.255.255.255", with the NUL. */
-#define CONN_ADDR_TEXT_BYTES 48u
+#define CONN_ADDR_TEXT_BYTES 64u
 
 /* Initialises cs (the caller's memory); nothing is opened. cfg is copied. */
 void conn_slots_init(conn_slots *cs, uv_loop_t *loop, const conn_slots_config *cfg);
