@@ -22,9 +22,10 @@
 #define PARTIES                   9
 #define CENTRE_FIRST              3 /* parties[3] and [4]: the centres the programs name */
 #define CHAIN_ID                  "slq-testnet"
-#define NATIONAL_HOLDER_CAP_FEN   300000000LL /* 3,000,000 yuan per holder per year */
-#define PROVINCIAL_HOLDER_CAP_FEN 150000000LL /* 1,500,000 yuan */
-#define MAJOR_SHARE_BP            3000u       /* 30% of the declared cost */
+#define NATIONAL_HOLDER_CAP_FEN   300000000LL   /* 3,000,000 yuan per holder per year */
+#define PROVINCIAL_HOLDER_CAP_FEN 150000000LL   /* 1,500,000 yuan */
+#define MAJOR_SHARE_BP            3000u         /* 30% of the declared cost */
+#define REDEEM_GRACE_MS           (30 * DAY_MS) /* a centre redeems up to 30 days after expiry */
 
 typedef struct {
     const char *file; /* keys/<file>.pem */
@@ -138,6 +139,7 @@ static void fill_programs(Slq__Program *p, Slq__Program **pp, Slq__TransferEdge 
         p[i].edges = ep;
         p[i].n_centres = 2;
         p[i].centres = centres;
+        p[i].redeem_grace_ms = REDEEM_GRACE_MS; /* a voucher paid on Dec 31 is redeemed in Jan */
         pp[i] = &p[i];
     }
     p[0].annual_cap_fen = cap_fen;

@@ -242,13 +242,21 @@ static slq_err read_centres(reader *rd, const json_t *obj, const char *path, Slq
 }
 
 static slq_err read_program(reader *rd, const json_t *obj, const char *path, Slq__Program *p) {
-    static const char *const keys[] = {
-        "name",      "annual_cap_fen", "outside_city_cap", "holder_annual_cap_fen", "max_share_bp",
-        "expiry_ms", "edges",          "centres",          "applications_required"};
+    static const char *const keys[] = {"name",
+                                       "annual_cap_fen",
+                                       "outside_city_cap",
+                                       "holder_annual_cap_fen",
+                                       "max_share_bp",
+                                       "expiry_ms",
+                                       "edges",
+                                       "centres",
+                                       "applications_required",
+                                       "redeem_grace_ms"};
     static const int_spec cap = {"annual_cap_fen", false, 0, INT64_MAX};
     static const int_spec holder = {"holder_annual_cap_fen", false, 0, INT64_MAX};
     static const int_spec share = {"max_share_bp", false, 0, 10000};
     static const int_spec expiry = {"expiry_ms", false, 0, INT64_MAX};
+    static const int_spec grace = {"redeem_grace_ms", false, 0, INT64_MAX};
     slq__program__init(p);
     int64_t bp = 0;
     slq_err err = check_keys(rd, obj, path, keys, sizeof keys / sizeof keys[0]);
@@ -262,6 +270,7 @@ static slq_err read_program(reader *rd, const json_t *obj, const char *path, Slq
     if (err == SLQ_OK) err = read_centres(rd, obj, path, p);
     if (err == SLQ_OK)
         err = get_bool(rd, obj, path, "applications_required", &p->applications_required);
+    if (err == SLQ_OK) err = get_int(rd, obj, path, &grace, &p->redeem_grace_ms);
     p->max_share_bp = (uint32_t) bp;
     return err;
 }

@@ -95,6 +95,7 @@ static void add_program(writer *w, json_t *arr, const Slq__Program *p) {
     add_edges(w, o, p);
     add_centres(w, o, p);
     check(w, codec_json_set_bool(o, "applications_required", p->applications_required));
+    add_int(w, o, "redeem_grace_ms", p->redeem_grace_ms);
 }
 
 static void add_policy(writer *w, json_t *root, const Slq__Policy *pol) {

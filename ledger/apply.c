@@ -209,8 +209,10 @@ static slq_err need_role(apply_ctx *a, Slq__Role role, const char *what) {
                   role_name(role), role_name(a->signer->role));
 }
 
-/* Refuses a voucher that is not active or has expired at block time. */
-static slq_err check_spendable(apply_ctx *a, const Slq__Voucher *v) {
+/* Refuses a voucher that is not active or has expired at block time. grace_ms > 0 (a centre
+ * redeeming, Program.redeem_grace_ms) lets an expired voucher through until expiry + grace;
+ * every other use passes 0. */
+static slq_err check_spendable(apply_ctx *a, const Slq__Voucher *v, int64_t grace_ms) {
     switch (v->state) {
         case SLQ__VOUCHER_STATE__VOUCHER_ACTIVE:
             break;
@@ -224,9 +226,16 @@ static slq_err check_spendable(apply_ctx *a, const Slq__Voucher *v) {
         default:
             return reject(a, SLQ_STORAGE_CORRUPT, "voucher has no state");
     }
-    if (ledger_voucher_expired(v, a->ctx->time_ms))
+    SLQ_ASSERT(grace_ms >= 0); /* genesis refuses a negative grace */
+    if (ledger_voucher_expired(v, a->ctx->time_ms) && grace_ms == 0)
         return reject(a, SLQ_VOUCHER_EXPIRED, "expired at %lld ms, block time %lld ms",
                       (long long) v->expires_at_ms, (long long) a->ctx->time_ms);
+    if (ledger_voucher_grace_over(v, grace_ms, a->ctx->time_ms))
+        return reject(
+            a, SLQ_VOUCHER_EXPIRED,
+            "expired at %lld ms, its redemption grace ended at %lld ms, block time %lld ms",
+            (long long) v->expires_at_ms, (long long) ledger_redeem_grace_end_ms(v, grace_ms),
+            (long long) a->ctx->time_ms);
     return SLQ_OK;
 }
 
@@ -705,7 +714,7 @@ static slq_err apply_transfer(apply_ctx *a, const Slq__Transfer *t) {
     if (err != SLQ_OK) return err;
     if (memcmp(v->holder.data, a->tx->signer, CRYPTO_ADDRESS_BYTES) != 0)
         err = reject(a, SLQ_NOT_HOLDER, "voucher is held by another account");
-    if (err == SLQ_OK) err = check_spendable(a, v);
+    if (err == SLQ_OK) err = check_spendable(a, v, 0);
     if (err == SLQ_OK && t->amount_fen > v->remaining_fen)
         err = reject(a, SLQ_AMOUNT_EXCEEDS_REMAINING, "%lld > %lld fen", (long long) t->amount_fen,
                      (long long) v->remaining_fen);
@@ -784,8 +793,11 @@ static slq_err redeem_one(apply_ctx *a, const Slq__Redeem *r, size_t i, const ui
     if (err != SLQ_OK) return err;
     if (memcmp(v->holder.data, a->tx->signer, CRYPTO_ADDRESS_BYTES) != 0)
         err = reject(a, SLQ_NOT_HOLDER, "voucher %zu is not held by this centre", i);
-    if (err == SLQ_OK) err = check_spendable(a, v);
     const Slq__Program *p = a->l->genesis->policy->programs[v->program];
+    /* A centre received the voucher before its expiry (nobody is paid an expired one), so it
+     * may redeem it during the programme's grace: a payment at 23:59 on Dec 31 is redeemed in
+     * January. */
+    if (err == SLQ_OK) err = check_spendable(a, v, p->redeem_grace_ms);
     if (err == SLQ_OK && !centre_named(p, a->tx->signer)) err = reject_centre(a, a->signer, p);
     if (err == SLQ_OK &&
         (amount_add(sum, *sum, v->remaining_fen) != SLQ_OK ||
@@ -913,7 +925,7 @@ static slq_err apply_revoke(apply_ctx *a, const Slq__Revoke *r) {
     err = voucher_get(a, r->voucher_id.data, &v);
     if (err == SLQ_NOT_FOUND) return reject(a, SLQ_VOUCHER_UNKNOWN, "no such voucher");
     if (err != SLQ_OK) return err;
-    err = check_spendable(a, v);
+    err = check_spendable(a, v, 0);
     if (err == SLQ_OK) err = revoke_holder(a, v);
     if (err == SLQ_OK) err = revoke_voucher(a, v);
     slq__voucher__free_unpacked(v, NULL);

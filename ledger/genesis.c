@@ -79,6 +79,7 @@ static slq_err check_program(const Slq__Program *p, char *why, size_t why_cap) {
     if (!ledger_text_ok(p->name, SLQ_NAME_BYTES_MAX)) FAIL("program name is empty or invalid");
     if (p->annual_cap_fen < 0 || p->holder_annual_cap_fen < 0 || p->expiry_ms < 0)
         FAIL("program %s: caps and expiry must not be negative", p->name);
+    if (p->redeem_grace_ms < 0) FAIL("program %s: redeem grace must not be negative", p->name);
     if (p->max_share_bp > 10000) FAIL("program %s: share above 10000 bp", p->name);
     if (p->n_edges > SLQ_EDGES_MAX) FAIL("program %s: too many transfer edges", p->name);
     for (size_t i = 0; i < p->n_edges; i++) {

@@ -121,4 +121,21 @@ static inline bool ledger_voucher_expired(const Slq__Voucher *v, int64_t time_ms
     return time_ms >= v->expires_at_ms;
 }
 
+/* The end of a voucher's redemption grace: expires_at_ms + grace_ms (Program.redeem_grace_ms,
+ * >= 0), or INT64_MAX when the sum overflows (no block time reaches it). A centre holding the
+ * voucher may REDEEM it while block time < this instant; nobody may do anything else with it
+ * once block time >= expires_at_ms. */
+static inline int64_t ledger_redeem_grace_end_ms(const Slq__Voucher *v, int64_t grace_ms) {
+    int64_t end = 0;
+    if (__builtin_add_overflow(v->expires_at_ms, grace_ms, &end)) return INT64_MAX;
+    return end;
+}
+
+/* True when a voucher held by a centre can no longer be redeemed at block time t: its grace
+ * (grace_ms after its expiry) has ended. With grace 0 this is ledger_voucher_expired. */
+static inline bool ledger_voucher_grace_over(const Slq__Voucher *v, int64_t grace_ms,
+                                             int64_t time_ms) {
+    return time_ms >= ledger_redeem_grace_end_ms(v, grace_ms);
+}
+
 #endif

@@ -37,6 +37,7 @@ enum { P_GENERAL, P_NATIONAL, P_PROVINCIAL, P_SHARED, P_OUTSIDE, P_COUNT };
 #define FX_SHARE_BP              3000         /* their share of the declared cost */
 #define DAY_MS                   86400000LL
 #define FX_SHARED_EXPIRY_MS      (30 * DAY_MS) /* `shared` vouchers live this long from issue */
+#define FX_OUTSIDE_GRACE_MS      (30 * DAY_MS) /* a centre redeems `outside` this long after expiry */
 
 typedef struct {
     crypto_suite suite;
@@ -81,6 +82,12 @@ static inline Slq__Program *fx_program(const char *name, int64_t cap, int64_t ho
     return p;
 }
 
+/* A program's redemption grace (Program.redeem_grace_ms) in the fixture genesis: only
+ * `outside` has one; every other program shows that grace 0 behaves as before. */
+static inline int64_t fx_redeem_grace(int program) {
+    return program == P_OUTSIDE ? FX_OUTSIDE_GRACE_MS : 0;
+}
+
 /* The policy window of the fixture genesis: [from, until). */
 static inline int64_t fx_valid_from_ms(void) {
     return cst_ms(2023, 2, 10, 0, 0);
@@ -117,6 +124,7 @@ static inline void fx_genesis_bytes(fx *f, uint8_t **out, size_t *len) {
     };
     progs[P_SHARED]->expiry_ms = FX_SHARED_EXPIRY_MS;
     progs[P_OUTSIDE]->outside_city_cap = true;
+    progs[P_OUTSIDE]->redeem_grace_ms = fx_redeem_grace(P_OUTSIDE);
     /* Every program pays centre-1 and centre-2, but `outside` only centre-1. */
     ProtobufCBinaryData centres[2] = {{CRYPTO_ADDRESS_BYTES, f->addr[K_CENTRE1]},
                                       {CRYPTO_ADDRESS_BYTES, f->addr[K_CENTRE2]}};

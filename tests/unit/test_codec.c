@@ -235,7 +235,8 @@ static const char genesis_template[] =
     "    \"city_annual_cap_fen\": 1000000000,\n"
     "    \"programs\": [\n"
     "      {\"name\": \"general\", \"annual_cap_fen\": 1000000000, \"outside_city_cap\": false,\n"
-    "       \"holder_annual_cap_fen\": 0, \"max_share_bp\": 0, \"expiry_ms\": 0, \"centres\": "
+    "       \"holder_annual_cap_fen\": 0, \"max_share_bp\": 0, \"expiry_ms\": 0, "
+    "\"redeem_grace_ms\": 2592000000, \"centres\": "
     "[\"%s\", \"%s\"],\n"
     "       \"edges\": [[\"holder\", \"centre\"], [\"intermediary\", \"holder\"]]},\n"
     "      {\"name\": \"national-major\", \"holder_annual_cap_fen\": 300000000,\n"
@@ -299,6 +300,8 @@ static void round_trip(crypto_suite suite) {
     CHECK_EQ_INT(again_len, len);
     CHECK(again != NULL && memcmp(again, bytes, len) == 0);
     CHECK(strstr(text, "\"name\": \"国家超算成都中心\"") != NULL);
+    CHECK(strstr(text, "\"redeem_grace_ms\": 2592000000") != NULL); /* general's 30 days */
+    CHECK(strstr(text, "\"redeem_grace_ms\": 0") != NULL);          /* absent: no grace */
     ledger_destroy(l);
     free(json), free(bytes), free(again), free(text);
 }
@@ -354,6 +357,10 @@ static const bad_row bad_rows[] = {
     {"\"city_annual_cap_fen\": 1000000000", "\"city_annual_cap_fen\": null",
      "policy.city_annual_cap_fen: must be an integer"},
     {"\"valid_from_ms\": 1717171200000,", "", "policy.valid_from_ms: missing"},
+    {"\"redeem_grace_ms\": 2592000000", "\"redeem_grace_ms\": -1",
+     "policy.programs[0].redeem_grace_ms: must be an integer 0..9223372036854775807"},
+    {"\"redeem_grace_ms\": 2592000000", "\"redeem_grace_ms\": \"30d\"",
+     "policy.programs[0].redeem_grace_ms: must be an integer"},
     {"\"outside_city_cap\": false", "\"outside_city_cap\": \"no\"",
      "policy.programs[0].outside_city_cap: must be true or false"},
     {"[\"holder\", \"centre\"], [\"intermediary\"", "[\"holder\", \"bank\"], [\"intermediary\"",

@@ -43,6 +43,9 @@ static void negative_holder_cap(Slq__Genesis *g) {
 static void negative_expiry(Slq__Genesis *g) {
     g->policy->programs[1]->expiry_ms = -1;
 }
+static void negative_grace(Slq__Genesis *g) {
+    g->policy->programs[1]->redeem_grace_ms = -1;
+}
 static void share_over_100(Slq__Genesis *g) {
     g->policy->programs[1]->max_share_bp = 10001;
 }
@@ -192,6 +195,7 @@ static const struct {
     {"negative pool cap", negative_pool, "must not be negative"},
     {"negative holder cap", negative_holder_cap, "must not be negative"},
     {"negative expiry", negative_expiry, "must not be negative"},
+    {"negative redeem grace", negative_grace, "redeem grace must not be negative"},
     {"share over 100%", share_over_100, "share above 10000 bp"},
     {"program twice", program_twice, "listed twice"},
     {"too many edges", too_many_edges, "too many transfer edges"},

@@ -591,6 +591,73 @@ static void test_voucher_expires_at_its_expiry_instant(void) {
     fx_deinit(&f);
 }
 
+/* `outside` has a 30-day redemption grace: the centre holding a voucher redeems it up to the
+ * last millisecond before expiry + grace; every other use ends at the expiry. */
+static void test_a_centre_redeems_during_the_grace_and_not_after(void) {
+    fx f;
+    fx_init(&f);
+    setup_holders(&f);
+    uint8_t a[32], b[32], paid_a[32], paid_b[32], change[32];
+    int64_t exp = f.time_ms + DAY_MS, end = exp + FX_OUTSIDE_GRACE_MS;
+    CHECK_ERR(fx_issue(&f, a, K_H1, P_OUTSIDE, 1000, 0, NULL, exp), SLQ_OK);
+    CHECK_ERR(fx_issue(&f, b, K_H2, P_OUTSIDE, 500, 0, NULL, exp), SLQ_OK);
+    f.time_ms = exp - 1;
+    CHECK_ERR(fx_transfer(&f, K_H1, a, K_CENTRE1, 600), SLQ_OK);
+    memcpy(paid_a, f.out.vouchers[0], 32);
+    memcpy(change, f.out.vouchers[1], 32);
+    CHECK_ERR(fx_transfer(&f, K_H2, b, K_CENTRE1, 500), SLQ_OK);
+    memcpy(paid_b, f.out.vouchers[0], 32);
+    f.time_ms = exp; /* expired: the holder can neither pay nor be revoked */
+    CHECK_ERR(fx_transfer(&f, K_H1, change, K_CENTRE1, 10), SLQ_VOUCHER_EXPIRED);
+    CHECK_ERR(fx_revoke(&f, K_ISSUER, change, "late"), SLQ_VOUCHER_EXPIRED);
+    CHECK_ERR(fx_revoke(&f, K_ISSUER, paid_a, "late"), SLQ_VOUCHER_EXPIRED);
+    f.time_ms = end - 1;
+    CHECK_ERR(fx_transfer(&f, K_H1, change, K_CENTRE1, 10), SLQ_VOUCHER_EXPIRED);
+    CHECK_ERR(fx_redeem(&f, K_CENTRE1, (const uint8_t(*)[32]) paid_a, 1, "C-grace"), SLQ_OK);
+    f.time_ms = end;
+    CHECK_ERR(fx_redeem(&f, K_CENTRE1, (const uint8_t(*)[32]) paid_b, 1, "C-late"),
+              SLQ_VOUCHER_EXPIRED);
+    CHECK(strstr(f.out.reason, "grace ended") != NULL);
+    CHECK_ERR(fx_redeem(&f, K_CENTRE1, (const uint8_t(*)[32]) paid_a, 1, "C-again"),
+              SLQ_VOUCHER_REDEEMED);
+    fx_deinit(&f);
+}
+
+/* The issue's case: a voucher expiring with its budget year (Jan 1 00:00 CST), paid to a
+ * centre at 23:59 on Dec 31. With the grace the centre redeems it at 00:00; in a program
+ * without one (grace 0) it cannot, as before. */
+static void test_a_voucher_paid_at_2359_on_dec_31_is_redeemed_at_0000(void) {
+    fx f;
+    fx_init(&f);
+    setup_holders(&f);
+    uint8_t o[32], g[32], paid_o[32], paid_g[32];
+    CHECK_ERR(fx_issue(&f, o, K_H1, P_OUTSIDE, 1000, 0, NULL, 0), SLQ_OK);
+    CHECK_ERR(fx_issue(&f, g, K_H1, P_GENERAL, 1000, 0, NULL, 0), SLQ_OK);
+    f.time_ms = cst_ms(2024, 12, 31, 23, 59);
+    CHECK_ERR(fx_transfer(&f, K_H1, o, K_CENTRE1, 1000), SLQ_OK);
+    memcpy(paid_o, f.out.vouchers[0], 32);
+    CHECK_ERR(fx_transfer(&f, K_H1, g, K_CENTRE1, 1000), SLQ_OK);
+    memcpy(paid_g, f.out.vouchers[0], 32);
+    f.time_ms = cst_ms(2025, 1, 1, 0, 0);
+    CHECK_ERR(fx_redeem(&f, K_CENTRE1, (const uint8_t(*)[32]) paid_g, 1, "C-2024-g"),
+              SLQ_VOUCHER_EXPIRED);
+    CHECK_ERR(fx_redeem(&f, K_CENTRE1, (const uint8_t(*)[32]) paid_o, 1, "C-2024-o"), SLQ_OK);
+    fx_deinit(&f);
+}
+
+/* The grace's end is expiry + grace, and INT64_MAX (never) when the sum overflows. */
+static void test_grace_end_is_overflow_checked(void) {
+    Slq__Voucher v = SLQ__VOUCHER__INIT;
+    v.expires_at_ms = 1000;
+    CHECK_EQ_INT(ledger_redeem_grace_end_ms(&v, 0), 1000);
+    CHECK_EQ_INT(ledger_redeem_grace_end_ms(&v, 5), 1005);
+    CHECK(!ledger_voucher_grace_over(&v, 5, 1004));
+    CHECK(ledger_voucher_grace_over(&v, 5, 1005));
+    v.expires_at_ms = INT64_MAX - 10;
+    CHECK_EQ_INT(ledger_redeem_grace_end_ms(&v, 30 * DAY_MS), INT64_MAX);
+    CHECK(!ledger_voucher_grace_over(&v, 30 * DAY_MS, INT64_MAX - 1));
+}
+
 static void test_transfer_edges_follow_the_program(void) {
     fx f;
     fx_init(&f);
@@ -1096,7 +1163,10 @@ TEST_MAIN(
     TEST(test_issue_expiry_explicit_default_and_program),
     TEST(test_partial_transfer_splits_into_linked_parts), TEST(test_full_transfer_creates_one_part),
     TEST(test_transfer_needs_the_holder_and_a_live_voucher),
-    TEST(test_voucher_expires_at_its_expiry_instant), TEST(test_transfer_edges_follow_the_program),
+    TEST(test_voucher_expires_at_its_expiry_instant),
+    TEST(test_a_centre_redeems_during_the_grace_and_not_after),
+    TEST(test_a_voucher_paid_at_2359_on_dec_31_is_redeemed_at_0000),
+    TEST(test_grace_end_is_overflow_checked), TEST(test_transfer_edges_follow_the_program),
     TEST(test_payment_to_a_related_centre_is_refused),
     TEST(test_payment_to_a_centre_the_program_does_not_name_is_refused),
     TEST(test_redeem_by_a_centre_the_program_does_not_name_is_refused),
