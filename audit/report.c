@@ -468,8 +468,14 @@ static slq_err years_init(rep *r, uint32_t year) {
 
 /* ------------------------------------------------------------------ tally */
 
+/* Expired as the audit counts it, at the tip's block time: past its expiry, or, for a voucher
+ * held by a centre, past its programme's redemption grace. Until then the centre may still
+ * redeem it (ledger/apply.c, REDEEM), so it is reported active, not expired. */
 static bool expired(const rep *r, const Slq__Voucher *v) {
-    return ledger_voucher_expired(v, r->tip->time_ms);
+    SLQ_ASSERT(v->program < r->pol->n_programs); /* voucher_ok checked it on load */
+    int64_t grace_ms = 0;
+    if (is_centre(r, v->holder.data)) grace_ms = r->pol->programs[v->program]->redeem_grace_ms;
+    return ledger_voucher_grace_over(v, grace_ms, r->tip->time_ms);
 }
 
 /* The voucher's amounts in the year's and its program's totals. */

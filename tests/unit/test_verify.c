@@ -673,6 +673,80 @@ static void test_a_year_without_vouchers_reports_zeros_and_a_held_cap(void) {
     env_deinit(&e);
 }
 
+/* The report's year figures of program `name` at block time t. */
+static void grace_figures(env *e, int64_t t, long long *active, long long *expired,
+                          long long *city_active, long long *city_expired, const char *name) {
+    report_source src = report_source_storage(chain_storage(e->c));
+    report_tip tip = {.height = chain_tip(e->c)->height, .time_ms = t};
+    memcpy(tip.hash, chain_tip(e->c)->hash, 32);
+    char *json = NULL;
+    size_t len = 0;
+    CHECK_ERR(report_json(&json, &len, chain_ledger(e->c), &src, &tip, YEAR), SLQ_OK);
+    json_t *r = json != NULL ? codec_json_parse(json, len, NULL, 0) : NULL;
+    const json_t *p = r != NULL ? find(r, "programs", "name", name) : NULL;
+    CHECK(p != NULL && yes(r, "conservation_holds") && yes(p, "conservation_holds"));
+    *active = p != NULL ? num(p, "active_fen") : -1;
+    *expired = p != NULL ? num(p, "expired_fen") : -1;
+    *city_active = r != NULL ? num(r, "active_fen") : -1;
+    *city_expired = r != NULL ? num(r, "expired_fen") : -1;
+    json_decref(r);
+    free(json);
+}
+
+/* A voucher paid to a centre before its expiry is reported active while the centre may still
+ * redeem it (the programme's grace: `outside`, 30 days), then expired; a holder's voucher
+ * and a centre's of a programme without a grace are expired at the expiry. verify's report
+ * over the replay is the node's. */
+static void test_a_centres_voucher_in_its_grace_is_active_until_the_grace_ends(void) {
+    env e;
+    env_init(&e, CRYPTO_SUITE_ED25519_SHA256);
+    txlist l = {.n = 0};
+    q_register(&e, &l, K_H1, SLQ__ROLE__ROLE_ENTERPRISE, "");
+    q_register(&e, &l, K_H2, SLQ__ROLE__ROLE_UNIVERSITY, "");
+    commit(&e, &l, 1);
+    int64_t exp = e.t0 + 4 * MINUTE, end = exp + FX_OUTSIDE_GRACE_MS;
+    q_issue(&e, &l, K_H1, "outside", 1000, 0, exp, e.v1);
+    q_issue(&e, &l, K_H2, "outside", 300, 0, exp, e.v2);
+    q_issue(&e, &l, K_H1, "general", 500, 0, exp, e.v3);
+    commit(&e, &l, 2);
+    q_transfer(&e, &l, K_H1, e.v1, K_CENTRE1, 1000, e.p1, NULL);
+    q_transfer(&e, &l, K_H1, e.v3, K_CENTRE1, 500, e.v3a, NULL);
+    commit(&e, &l, 3);
+    commit(&e, &l, 5); /* after the expiry, in the grace */
+    long long act = 0, exd = 0, city_act = 0, city_exd = 0;
+    grace_figures(&e, chain_tip_time_ms(e.c), &act, &exd, &city_act, &city_exd, "outside");
+    CHECK_EQ_INT(act, 1000); /* the centre's, still redeemable */
+    CHECK_EQ_INT(exd, 300);  /* the holder's */
+    CHECK_EQ_INT(city_act, 1000);
+    CHECK_EQ_INT(city_exd, 800); /* and the centre's `general` voucher: no grace */
+    grace_figures(&e, end - 1, &act, &exd, &city_act, &city_exd, "outside");
+    CHECK_EQ_INT(act, 1000);
+    CHECK_EQ_INT(exd, 300);
+    grace_figures(&e, end, &act, &exd, &city_act, &city_exd, "outside");
+    CHECK_EQ_INT(act, 0);
+    CHECK_EQ_INT(exd, 1300);
+    CHECK_EQ_INT(city_act, 0);
+    CHECK_EQ_INT(city_exd, 1800);
+    report_source src = report_source_storage(chain_storage(e.c));
+    report_tip tip = {.height = chain_tip(e.c)->height, .time_ms = chain_tip_time_ms(e.c)};
+    memcpy(tip.hash, chain_tip(e.c)->hash, 32);
+    char *node = NULL, *offline = NULL;
+    size_t node_len = 0, offline_len = 0;
+    CHECK_ERR(report_json(&node, &node_len, chain_ledger(e.c), &src, &tip, YEAR), SLQ_OK);
+    chain_close(e.c);
+    e.c = NULL;
+    lines out = {.len = 0};
+    verify *v = NULL;
+    CHECK_EQ_INT(run_verify(&e, e.data, &out, &v), 0);
+    CHECK_ERR(verify_report(v, YEAR, &offline, &offline_len), SLQ_OK);
+    CHECK(node != NULL && offline != NULL && node_len == offline_len &&
+          memcmp(node, offline, node_len) == 0);
+    free(node);
+    free(offline);
+    verify_free(v);
+    env_deinit(&e);
+}
+
 static void test_verify_leaves_the_data_directory_untouched(void) {
     env e;
     env_init(&e, CRYPTO_SUITE_ED25519_SHA256);
@@ -1183,6 +1257,7 @@ TEST_MAIN("verify", TEST(test_a_clean_chain_verifies_with_every_count),
           TEST(test_the_report_has_every_figure_of_the_known_chain),
           TEST(test_the_report_over_the_store_is_the_report_over_the_replay),
           TEST(test_a_year_without_vouchers_reports_zeros_and_a_held_cap),
+          TEST(test_a_centres_voucher_in_its_grace_is_active_until_the_grace_ends),
           TEST(test_verify_leaves_the_data_directory_untouched),
           TEST(test_each_tampered_row_is_a_failure_that_names_it),
           TEST(test_each_forged_block_fails_the_one_check_that_defends_it),
