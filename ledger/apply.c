@@ -227,16 +227,14 @@ static slq_err check_spendable(apply_ctx *a, const Slq__Voucher *v, int64_t grac
             return reject(a, SLQ_STORAGE_CORRUPT, "voucher has no state");
     }
     SLQ_ASSERT(grace_ms >= 0); /* genesis refuses a negative grace */
-    if (ledger_voucher_expired(v, a->ctx->time_ms) && grace_ms == 0)
+    if (!ledger_voucher_grace_over(v, grace_ms, a->ctx->time_ms)) return SLQ_OK;
+    if (grace_ms == 0)
         return reject(a, SLQ_VOUCHER_EXPIRED, "expired at %lld ms, block time %lld ms",
                       (long long) v->expires_at_ms, (long long) a->ctx->time_ms);
-    if (ledger_voucher_grace_over(v, grace_ms, a->ctx->time_ms))
-        return reject(
-            a, SLQ_VOUCHER_EXPIRED,
-            "expired at %lld ms, its redemption grace ended at %lld ms, block time %lld ms",
-            (long long) v->expires_at_ms, (long long) ledger_redeem_grace_end_ms(v, grace_ms),
-            (long long) a->ctx->time_ms);
-    return SLQ_OK;
+    return reject(a, SLQ_VOUCHER_EXPIRED,
+                  "expired at %lld ms, its redemption grace ended at %lld ms, block time %lld ms",
+                  (long long) v->expires_at_ms, (long long) ledger_redeem_grace_end_ms(v, grace_ms),
+                  (long long) a->ctx->time_ms);
 }
 
 /* Marks v closed by this transaction in `state` and writes it. */
