@@ -37,7 +37,7 @@ enum { P_GENERAL, P_NATIONAL, P_PROVINCIAL, P_SHARED, P_OUTSIDE, P_COUNT };
 #define FX_SHARE_BP              3000         /* their share of the declared cost */
 #define DAY_MS                   86400000LL
 #define FX_SHARED_EXPIRY_MS      (30 * DAY_MS) /* `shared` vouchers live this long from issue */
-#define FX_OUTSIDE_GRACE_MS      (30 * DAY_MS) /* a centre redeems `outside` this long after expiry */
+#define FX_OUTSIDE_GRACE_MS      (30 * DAY_MS) /* `outside`: redeemed this long after expiry */
 
 typedef struct {
     crypto_suite suite;
