@@ -98,8 +98,8 @@ static slq_err voucher_put(apply_ctx *a, const Slq__Voucher *v) {
 /* ------------------------------------------------------------------ totals */
 
 typedef struct {
-    int64_t issued, revoked, redeemed, settled, transferred, cap_used;
-    uint64_t count;
+    int64_t issued, revoked, redeemed, settled, transferred, cap_used, clawed_back;
+    uint64_t count, rejected;
 } totals_delta;
 
 /* Reads the totals row at k; zeros (with the year set) when absent. */
@@ -127,9 +127,11 @@ static slq_err totals_add(apply_ctx *a, const slq_key *k, uint32_t year, const t
         amount_add(&v.redeemed_fen, v.redeemed_fen, d->redeemed) != SLQ_OK ||
         amount_add(&v.settled_fen, v.settled_fen, d->settled) != SLQ_OK ||
         amount_add(&v.transferred_fen, v.transferred_fen, d->transferred) != SLQ_OK ||
-        amount_add(&v.cap_used_fen, v.cap_used_fen, d->cap_used) != SLQ_OK)
+        amount_add(&v.cap_used_fen, v.cap_used_fen, d->cap_used) != SLQ_OK ||
+        amount_add(&v.clawed_back_fen, v.clawed_back_fen, d->clawed_back) != SLQ_OK)
         return SLQ_AMOUNT_OVERFLOW;
     v.issued_count += d->count;
+    v.rejected_count += d->rejected;
     return row_put(a, k, &v.base);
 }
 
@@ -846,23 +848,60 @@ static slq_err apply_redeem(apply_ctx *a, const Slq__Redeem *r) {
 
 /* ------------------------------------------------------------------ SETTLE */
 
-static slq_err settle_claim(apply_ctx *a, const Slq__Settle *s, const Slq__Claim *c) {
-    if (c->settled) return reject(a, SLQ_CLAIM_SETTLED, "with payment \"%.64s\"", c->payment_ref);
+/* Reads claim id into *out (yours: slq__claim__free_unpacked). */
+static slq_err claim_get(apply_ctx *a, const ProtobufCBinaryData *id, Slq__Claim **out) {
+    if (!is_hash(id)) return reject(a, SLQ_FIELD_INVALID, "claim id must be 32 bytes");
+    slq_key k = slq_key_bytes(SLQ_KEY_CLAIM, id->data, CRYPTO_HASH_BYTES);
+    slq_err err = row_get(a, &k, &slq__claim__descriptor, (ProtobufCMessage **) out);
+    if (err == SLQ_NOT_FOUND) return reject(a, SLQ_CLAIM_UNKNOWN, "no such claim");
+    return err;
+}
+
+static slq_err claim_put(apply_ctx *a, const Slq__Claim *c) {
+    slq_key k = slq_key_bytes(SLQ_KEY_CLAIM, c->id.data, CRYPTO_HASH_BYTES);
+    return row_put(a, &k, &c->base);
+}
+
+/* Books every (year, program) part of the claim: as settled, or (clawed_back) as clawed back
+ * into its pool, which lowers cap_used by the part. */
+static slq_err claim_totals(apply_ctx *a, const Slq__Claim *c, bool clawed_back) {
     for (size_t i = 0; i < c->n_years; i++) {
-        totals_delta d = {.settled = c->years[i]->amount_fen};
+        int64_t amount = c->years[i]->amount_fen;
+        totals_delta d = {.settled = amount};
+        if (clawed_back)
+            d = (totals_delta){.clawed_back = amount, .cap_used = -amount, .rejected = 1};
         if (c->years[i]->program >= a->l->genesis->policy->n_programs)
             return reject(a, SLQ_STORAGE_CORRUPT, "claim names an unknown program");
         slq_err err = totals_apply(a, c->years[i]->budget_year, c->years[i]->program, &d);
-        if (err == SLQ_AMOUNT_OVERFLOW) return reject(a, err, "settled total");
+        if (err == SLQ_AMOUNT_OVERFLOW)
+            return reject(a, err, clawed_back ? "clawed back total" : "settled total");
         if (err != SLQ_OK) return err;
     }
+    return SLQ_OK;
+}
+
+static slq_err settle_claim(apply_ctx *a, const Slq__Settle *s, const Slq__Claim *c) {
+    if (c->settled) return reject(a, SLQ_CLAIM_SETTLED, "with payment \"%.64s\"", c->payment_ref);
+    if (c->review != SLQ__CLAIM_REVIEW__CLAIM_REVIEW_APPROVED)
+        return reject(a, SLQ_CLAIM_NOT_APPROVED,
+                      c->review == SLQ__CLAIM_REVIEW__CLAIM_REVIEW_REJECTED ? "it was rejected"
+                                                                            : "it is unreviewed");
+    int64_t paid = s->amount_fen == 0 ? c->amount_fen : s->amount_fen;
+    if (paid < 0)
+        return reject(a, SLQ_AMOUNT_MUST_BE_POSITIVE, "amount %lld fen", (long long) paid);
+    if (paid > c->amount_fen)
+        return reject(a, SLQ_AMOUNT_EXCEEDS_CLAIM, "%lld > %lld fen", (long long) paid,
+                      (long long) c->amount_fen);
+    slq_err err = claim_totals(a, c, false);
+    if (err != SLQ_OK) return err;
     Slq__Claim w = *c;
     w.settled = true;
     w.payment_ref = s->payment_ref;
     w.settled_at_ms = a->ctx->time_ms;
     w.settle_tx = (ProtobufCBinaryData){CRYPTO_HASH_BYTES, (uint8_t *) a->tx->hash};
-    slq_key k = slq_key_bytes(SLQ_KEY_CLAIM, c->id.data, CRYPTO_HASH_BYTES);
-    return row_put(a, &k, &w.base);
+    w.paid_fen = paid;
+    w.payer = s->payer;
+    return claim_put(a, &w);
 }
 
 static slq_err apply_settle(apply_ctx *a, const Slq__Settle *s) {
@@ -871,12 +910,49 @@ static slq_err apply_settle(apply_ctx *a, const Slq__Settle *s) {
     if (!is_hash(&s->claim_id)) return reject(a, SLQ_FIELD_INVALID, "claim id must be 32 bytes");
     if ((err = check_text(a, s->payment_ref, SLQ_REF_BYTES_MAX, "payment reference")) != SLQ_OK)
         return err;
-    slq_key k = slq_key_bytes(SLQ_KEY_CLAIM, s->claim_id.data, CRYPTO_HASH_BYTES);
+    if ((err = check_text(a, s->payer, SLQ_NAME_BYTES_MAX, "payer")) != SLQ_OK) return err;
+    if (!ledger_payer_listed(a->l, s->payer))
+        return reject(a, SLQ_PAYER_UNKNOWN, "\"%.64s\"", s->payer);
     Slq__Claim *c = NULL;
-    err = row_get(a, &k, &slq__claim__descriptor, (ProtobufCMessage **) &c);
-    if (err == SLQ_NOT_FOUND) return reject(a, SLQ_CLAIM_UNKNOWN, "no such claim");
-    if (err != SLQ_OK) return err;
+    if ((err = claim_get(a, &s->claim_id, &c)) != SLQ_OK) return err;
     err = settle_claim(a, s, c);
+    slq__claim__free_unpacked(c, NULL);
+    return err;
+}
+
+/* ------------------------------------------------------------------ REVIEW_CLAIM */
+
+/* Finance or the regulator reviews an open claim once. A rejection returns the claim's amount to
+ * the pools it came from: per (year, program) part, clawed_back grows and cap_used shrinks (the
+ * city row's only for programs inside the city cap), so an ISSUE may use it again. The vouchers
+ * stay redeemed: the centre is not paid, and nothing is re-issued. */
+static slq_err apply_review_claim(apply_ctx *a, const Slq__ReviewClaim *r) {
+    Slq__Role role = a->signer->role;
+    if (role != SLQ__ROLE__ROLE_FINANCE && role != SLQ__ROLE__ROLE_REGULATOR)
+        return reject(a, SLQ_ROLE_FORBIDDEN,
+                      "REVIEW_CLAIM needs finance or regulator, signer is %s", role_name(role));
+    if (!is_hash(&r->claim_id)) return reject(a, SLQ_FIELD_INVALID, "claim id must be 32 bytes");
+    slq_err err = check_text(a, r->reason, SLQ_REF_BYTES_MAX, "reason");
+    if (err != SLQ_OK) return err;
+    Slq__Claim *c = NULL;
+    if ((err = claim_get(a, &r->claim_id, &c)) != SLQ_OK) return err;
+    if (c->settled)
+        err = reject(a, SLQ_CLAIM_SETTLED, "with payment \"%.64s\"", c->payment_ref);
+    else if (c->review != SLQ__CLAIM_REVIEW__CLAIM_REVIEW_OPEN)
+        err = reject(a, SLQ_CLAIM_REVIEWED, "at height %llu",
+                     (unsigned long long) c->reviewed_height);
+    if (err == SLQ_OK && !r->approve) err = claim_totals(a, c, true);
+    if (err == SLQ_OK) {
+        Slq__Claim w = *c;
+        w.review = r->approve ? SLQ__CLAIM_REVIEW__CLAIM_REVIEW_APPROVED
+                              : SLQ__CLAIM_REVIEW__CLAIM_REVIEW_REJECTED;
+        w.reviewer = (ProtobufCBinaryData){CRYPTO_ADDRESS_BYTES, (uint8_t *) a->tx->signer};
+        w.review_reason = r->reason;
+        w.reviewed_height = a->ctx->height;
+        w.reviewed_at_ms = a->ctx->time_ms;
+        w.review_tx = (ProtobufCBinaryData){CRYPTO_HASH_BYTES, (uint8_t *) a->tx->hash};
+        err = claim_put(a, &w);
+    }
     slq__claim__free_unpacked(c, NULL);
     return err;
 }
@@ -1096,6 +1172,8 @@ static slq_err dispatch(apply_ctx *a) {
             return apply_apply(a, b->apply);
         case SLQ__TX_BODY__PAYLOAD_REJECT_APPLICATION:
             return apply_reject_application(a, b->reject_application);
+        case SLQ__TX_BODY__PAYLOAD_REVIEW_CLAIM:
+            return apply_review_claim(a, b->review_claim);
         default:
             return reject(a, SLQ_TX_KIND_MISMATCH, "no payload");
     }

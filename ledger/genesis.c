@@ -107,6 +107,14 @@ static slq_err check_policy(const Slq__Policy *p, char *why, size_t why_cap) {
             if (strcmp(p->programs[i]->name, p->programs[j]->name) == 0)
                 FAIL("program %s is listed twice", p->programs[i]->name);
     }
+    if (p->n_payers > SLQ_PAYERS_MAX) FAIL("more than %u payers", SLQ_PAYERS_MAX);
+    for (size_t i = 0; i < p->n_payers; i++) {
+        if (!ledger_text_ok(p->payers[i], SLQ_NAME_BYTES_MAX))
+            FAIL("payer %zu is empty or invalid", i);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(p->payers[i], p->payers[j]) == 0)
+                FAIL("payer %s is listed twice", p->payers[i]);
+    }
     return SLQ_OK;
 }
 
@@ -290,6 +298,14 @@ const Slq__Genesis *ledger_genesis(const ledger *l) {
 }
 const uint8_t *ledger_genesis_hash(const ledger *l) {
     return l->genesis_hash;
+}
+
+bool ledger_payer_listed(const ledger *l, const char *name) {
+    const Slq__Policy *p = l->genesis->policy;
+    if (p->n_payers == 0) return strcmp(name, LEDGER_PAYER_DEFAULT) == 0;
+    for (size_t i = 0; i < p->n_payers; i++)
+        if (strcmp(p->payers[i], name) == 0) return true;
+    return false;
 }
 
 int ledger_program_index(const ledger *l, const char *name) {

@@ -39,6 +39,11 @@ const Slq__Genesis *ledger_genesis(const ledger *l);
 const uint8_t *ledger_genesis_hash(const ledger *l);
 /* Index of a program by name, or -1. */
 int ledger_program_index(const ledger *l, const char *name);
+/* The payer a policy that lists none has: the city alone. */
+#define LEDGER_PAYER_DEFAULT "city"
+/* Whether name may pay a settled claim: one of the policy's payers, or LEDGER_PAYER_DEFAULT
+ * when it lists none. */
+bool ledger_payer_listed(const ledger *l, const char *name);
 
 /* Writes the genesis state (the genesis accounts) into st. */
 SLQ_MUST_USE slq_err ledger_genesis_state(const ledger *l, ledger_state *st);

@@ -45,6 +45,8 @@ static const ProtobufCMessage *payload_of(const Slq__TxBody *b) {
             return &b->apply->base;
         case SLQ__TX_BODY__PAYLOAD_REJECT_APPLICATION:
             return &b->reject_application->base;
+        case SLQ__TX_BODY__PAYLOAD_REVIEW_CLAIM:
+            return &b->review_claim->base;
         default:
             return NULL;
     }
@@ -63,6 +65,7 @@ static bool kind_matches(const Slq__TxBody *b) {
         {SLQ__TX_KIND__TX_REVOKE, SLQ__TX_BODY__PAYLOAD_REVOKE},
         {SLQ__TX_KIND__TX_APPLY, SLQ__TX_BODY__PAYLOAD_APPLY},
         {SLQ__TX_KIND__TX_REJECT_APPLICATION, SLQ__TX_BODY__PAYLOAD_REJECT_APPLICATION},
+        {SLQ__TX_KIND__TX_REVIEW_CLAIM, SLQ__TX_BODY__PAYLOAD_REVIEW_CLAIM},
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (map[i].kind == b->kind) return map[i].pc == b->payload_case;

@@ -89,6 +89,10 @@
     /* ledger: claims */                                                                          \
     X(CLAIM_UNKNOWN, 120, 404, "claim does not exist")                                            \
     X(CLAIM_SETTLED, 121, 422, "claim is already settled")                                        \
+    X(CLAIM_NOT_APPROVED, 122, 422, "claim is not approved (unreviewed or rejected)")            \
+    X(AMOUNT_EXCEEDS_CLAIM, 123, 422, "amount paid exceeds the claim's amount")                   \
+    X(PAYER_UNKNOWN, 124, 422, "payer is not one the genesis policy lists")                       \
+    X(CLAIM_REVIEWED, 125, 422, "claim was already reviewed")                                     \
     /* node and API */                                                                            \
     X(MEMPOOL_FULL, 140, 503, "mempool is full; retry later")                                     \
     X(CONFIG_INVALID, 141, 500, "node configuration is invalid")                                  \

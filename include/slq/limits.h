@@ -15,6 +15,7 @@
 #define SLQ_PROGRAMS_MAX          32u
 #define SLQ_EDGES_MAX             16u
 #define SLQ_PROGRAM_CENTRES_MAX   64u /* centres named by one program */
+#define SLQ_PAYERS_MAX            64u /* payers (city, districts) the policy lists */
 #define SLQ_VALIDATORS_MAX        64u
 #define SLQ_GENESIS_ACCOUNTS_MAX  1024u
 #define SLQ_GENESIS_BYTES_MAX     (1024u * 1024)

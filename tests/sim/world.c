@@ -67,6 +67,8 @@ static void pool_script(sim_world *w) {
     keep(w, fx_transfer(f, K_H1, v4, K_H2, 40000), true);
     keep(w, fx_redeem(f, K_CENTRE1, (const uint8_t(*)[32]) v1c, 1, "contract-1"), true);
     memcpy(c1, f->out.claim, 32);
+    keep(w, fx_settle(f, K_FINANCE, c1, "pay-1"), false); /* not reviewed yet */
+    keep(w, fx_review(f, K_FINANCE, c1, true, "invoice checked"), true);
     keep(w, fx_settle(f, K_FINANCE, c1, "pay-1"), true);
     keep(w, fx_revoke(f, K_ISSUER, v3, "audit finding"), true);
     keep(w, fx_redeem(f, K_CENTRE2, (const uint8_t(*)[32]) v2c, 1, "contract-1"), false);
@@ -75,6 +77,7 @@ static void pool_script(sim_world *w) {
     keep(w, fx_issue(f, v5, K_H3, P_PROVINCIAL, 30000, 100000, NULL, 0), true);
     keep(w, fx_transfer(f, K_H3, v5, K_CENTRE2, 30000), false); /* related party */
     keep(w, fx_transfer(f, K_H3, v5, K_CENTRE1, 30000), true);
+    keep(w, fx_review(f, K_REGULATOR, c2, true, "delivery verified"), true);
     keep(w, fx_settle(f, K_FINANCE, c2, "pay-2"), true);
     keep(w, fx_issue(f, NULL, K_H2, P_NATIONAL, 0, 100, NULL, 0), false);
     keep(w, fx_issue(f, NULL, K_H2, P_OUTSIDE, 700000, 0, NULL, 0), true);

@@ -38,6 +38,8 @@ enum { P_GENERAL, P_NATIONAL, P_PROVINCIAL, P_SHARED, P_OUTSIDE, P_COUNT };
 #define DAY_MS                   86400000LL
 #define FX_SHARED_EXPIRY_MS      (30 * DAY_MS) /* `shared` vouchers live this long from issue */
 #define FX_OUTSIDE_GRACE_MS      (30 * DAY_MS) /* `outside`: redeemed this long after expiry */
+#define FX_PAYER_CITY            "city"        /* the payers the fixture's policy lists */
+#define FX_PAYER_DISTRICT        "高新区"
 
 typedef struct {
     crypto_suite suite;
@@ -139,6 +141,9 @@ static inline void fx_genesis_bytes(fx *f, uint8_t **out, size_t *len) {
     pol.city_annual_cap_fen = FX_CITY_CAP;
     pol.n_programs = P_COUNT;
     pol.programs = progs;
+    static char *payers[2] = {FX_PAYER_CITY, FX_PAYER_DISTRICT};
+    pol.n_payers = 2;
+    pol.payers = payers;
     static const Slq__Role roles[6] = {SLQ__ROLE__ROLE_ISSUER,       SLQ__ROLE__ROLE_FINANCE,
                                        SLQ__ROLE__ROLE_CENTRE,       SLQ__ROLE__ROLE_CENTRE,
                                        SLQ__ROLE__ROLE_INTERMEDIARY, SLQ__ROLE__ROLE_REGULATOR};
@@ -321,7 +326,9 @@ static inline slq_err fx_redeem(fx *f, int centre, const uint8_t (*ids)[32], siz
     return fx_send(f, centre, &b);
 }
 
-static inline slq_err fx_settle(fx *f, int who, const uint8_t claim[32], const char *payment) {
+/* SETTLE of `amount` (0: the claim's) paid by `payer`. */
+static inline slq_err fx_settle_pay(fx *f, int who, const uint8_t claim[32], const char *payment,
+                                    int64_t amount, const char *payer) {
     Slq__TxBody b = SLQ__TX_BODY__INIT;
     Slq__Settle s = SLQ__SETTLE__INIT;
     b.kind = SLQ__TX_KIND__TX_SETTLE;
@@ -329,7 +336,36 @@ static inline slq_err fx_settle(fx *f, int who, const uint8_t claim[32], const c
     b.settle = &s;
     s.claim_id = (ProtobufCBinaryData){32, (uint8_t *) claim};
     s.payment_ref = (char *) payment;
+    s.amount_fen = amount;
+    s.payer = (char *) payer;
     return fx_send(f, who, &b);
+}
+
+/* SETTLE of the whole claim, paid by the city. */
+static inline slq_err fx_settle(fx *f, int who, const uint8_t claim[32], const char *payment) {
+    return fx_settle_pay(f, who, claim, payment, 0, FX_PAYER_CITY);
+}
+
+static inline slq_err fx_review(fx *f, int who, const uint8_t claim[32], bool approve,
+                                const char *reason) {
+    Slq__TxBody b = SLQ__TX_BODY__INIT;
+    Slq__ReviewClaim r = SLQ__REVIEW_CLAIM__INIT;
+    b.kind = SLQ__TX_KIND__TX_REVIEW_CLAIM;
+    b.payload_case = SLQ__TX_BODY__PAYLOAD_REVIEW_CLAIM;
+    b.review_claim = &r;
+    r.claim_id = (ProtobufCBinaryData){32, (uint8_t *) claim};
+    r.approve = approve;
+    r.reason = (char *) reason;
+    return fx_send(f, who, &b);
+}
+
+/* Reads a claim row (caller frees with slq__claim__free_unpacked), NULL if absent. */
+static inline Slq__Claim *fx_claim(fx *f, const uint8_t id[32]) {
+    slq_key k = slq_key_bytes(SLQ_KEY_CLAIM, id, 32);
+    const uint8_t *v;
+    size_t n;
+    if (ledger_state_get(f->st, k.bytes, k.len, &v, &n) != SLQ_OK) return NULL;
+    return slq__claim__unpack(NULL, n, v);
 }
 
 static inline slq_err fx_revoke(fx *f, int who, const uint8_t id[32], const char *reason) {

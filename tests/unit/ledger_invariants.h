@@ -4,11 +4,13 @@
  *   - issued = active + redeemed + revoked + expired, from the vouchers themselves;
  *   - the city and program year rows agree with the vouchers (issued, redeemed, revoked,
  *     issued count), the city row with the sum of its programs;
- *   - redeemed = settled + open claims; each claim's per-year amounts sum to its amount;
+ *   - redeemed = settled + clawed back + open claims (neither settled nor rejected), clawed
+ *     back = the parts of rejected claims; each claim's per-year amounts sum to its amount; a
+ *     settled claim was approved and paid at most its amount;
  *   - no remaining amount is negative, active vouchers keep their whole amount, split ones
  *     none; one holding row per active voucher;
- *   - cap use = issued - revoked per program; the city row's is the sum of the programs that
- *     count toward it and stays within the city cap; the `shared` pool within its cap;
+ *   - cap use = issued - revoked - clawed back per program; the city row's is the sum of the
+ * programs that count toward it and stays within the city cap; the `shared` pool within its cap;
  *   - each holder's quota row of (year, program) = what was issued to that beneficiary or
  *     passed to it by an intermediary (a voucher whose parent had no beneficiary) less what
  *     of it was revoked, within the program's yearly cap per holder; no quota row for a
@@ -27,8 +29,8 @@
 #define QUOTAS_MAX 512
 
 typedef struct {
-    int64_t issued, active, expired, redeemed, revoked, open_claims;
-    uint64_t count;
+    int64_t issued, active, expired, redeemed, revoked, open_claims, clawed_back;
+    uint64_t count, rejected;
 } year_sums;
 
 /* What the vouchers say one beneficiary's quota row of (year, program) must hold. */
@@ -132,13 +134,22 @@ static inline bool scan_claim(void *arg, const uint8_t *k, size_t kl, const uint
     Slq__Claim *c = slq__claim__unpack(NULL, vl, v);
     SLQ_ASSERT(c != NULL);
     int64_t sum = 0;
+    bool rejected = c->review == SLQ__CLAIM_REVIEW__CLAIM_REVIEW_REJECTED;
     for (size_t i = 0; i < c->n_years; i++) {
-        if (!c->settled)
-            year_of(s, c->years[i]->budget_year, c->years[i]->program)->open_claims +=
-                c->years[i]->amount_fen;
+        year_sums *y = year_of(s, c->years[i]->budget_year, c->years[i]->program);
+        if (rejected) {
+            y->clawed_back += c->years[i]->amount_fen;
+            y->rejected++;
+        } else if (!c->settled) {
+            y->open_claims += c->years[i]->amount_fen;
+        }
         sum += c->years[i]->amount_fen;
     }
     scan_bad(s, sum != c->amount_fen, "claim amount is not the sum of its years");
+    scan_bad(s, c->settled && c->review != SLQ__CLAIM_REVIEW__CLAIM_REVIEW_APPROVED,
+             "settled claim was not approved");
+    scan_bad(s, c->settled && (c->paid_fen <= 0 || c->paid_fen > c->amount_fen),
+             "settled claim paid outside (0, amount]");
     slq__claim__free_unpacked(c, NULL);
     return true;
 }
@@ -188,8 +199,10 @@ static inline void row_agrees(scan *s, const Slq__YearTotals *t, const year_sums
     scan_bad(s, t->issued_count != y->count, "issued count differs from the vouchers");
     scan_bad(s, t->redeemed_fen != y->redeemed, "redeemed row differs from the vouchers");
     scan_bad(s, t->revoked_fen != y->revoked, "revoked row differs from the vouchers");
-    scan_bad(s, t->redeemed_fen != t->settled_fen + y->open_claims,
-             "redeemed != settled + open claims");
+    scan_bad(s, t->clawed_back_fen != y->clawed_back, "clawed back row differs from the claims");
+    scan_bad(s, t->rejected_count != y->rejected, "rejected count differs from the claims");
+    scan_bad(s, t->redeemed_fen != t->settled_fen + t->clawed_back_fen + y->open_claims,
+             "redeemed != settled + clawed back + open claims");
 }
 
 static inline void year_violations(scan *s, ledger_state *st, uint32_t yr) {
@@ -201,11 +214,13 @@ static inline void year_violations(scan *s, ledger_state *st, uint32_t yr) {
         Slq__YearTotals p = read_totals(st, slq_key_program_year(yr, prog));
         if (prog != P_OUTSIDE) program_cap_used += p.cap_used_fen;
         scan_bad(s, prog == P_SHARED && p.cap_used_fen > FX_SHARED_CAP, "shared pool over cap");
-        scan_bad(s, p.cap_used_fen != p.issued_fen - p.revoked_fen, "program cap use");
+        scan_bad(s, p.cap_used_fen != p.issued_fen - p.revoked_fen - p.clawed_back_fen,
+                 "program cap use");
         row_agrees(s, &p, y);
         all.issued += y->issued, all.active += y->active, all.expired += y->expired;
         all.redeemed += y->redeemed, all.revoked += y->revoked;
         all.open_claims += y->open_claims, all.count += y->count;
+        all.clawed_back += y->clawed_back, all.rejected += y->rejected;
     }
     row_agrees(s, &t, &all);
     scan_bad(s, t.cap_used_fen > FX_CITY_CAP, "city cap exceeded");

@@ -787,6 +787,7 @@ static void test_redeem_burns_vouchers_into_one_claim(void) {
     CHECK_EQ_INT(t.settled_fen, 0);
     CHECK_ERR(fx_redeem(&f, K_CENTRE1, (const uint8_t(*)[32]) ids, 1, "SC-2024-18"),
               SLQ_VOUCHER_REDEEMED);
+    CHECK_ERR(fx_review(&f, K_FINANCE, claim, true, "invoice checked"), SLQ_OK);
     CHECK_ERR(fx_settle(&f, K_FINANCE, claim, "PAY-1"), SLQ_OK);
     CHECK_EQ_INT(fx_year(&f, 2024).settled_fen, 1000);
     CHECK_ERR(fx_settle(&f, K_FINANCE, claim, "PAY-2"), SLQ_CLAIM_SETTLED);
@@ -881,7 +882,155 @@ static void test_settle_needs_finance_and_a_known_claim(void) {
     CHECK_ERR(fx_settle(&f, K_ISSUER, claim, "PAY"), SLQ_ROLE_FORBIDDEN);
     CHECK_ERR(fx_settle(&f, K_FINANCE, none, "PAY"), SLQ_CLAIM_UNKNOWN);
     CHECK_ERR(fx_settle(&f, K_FINANCE, claim, ""), SLQ_FIELD_INVALID);
+    CHECK_ERR(fx_review(&f, K_FINANCE, claim, true, "ok"), SLQ_OK);
     CHECK_ERR(fx_settle(&f, K_FINANCE, claim, "PAY"), SLQ_OK);
+    fx_deinit(&f);
+}
+
+/* Redeems `amount` of `general` at centre-1 under contract ref; *claim is its id. */
+static void open_claim(fx *f, int64_t amount, const char *ref, uint8_t claim[32]) {
+    uint8_t paid[32];
+    pay_centre(f, K_CENTRE1, amount, paid);
+    SLQ_ASSERT(fx_redeem(f, K_CENTRE1, (const uint8_t(*)[32]) paid, 1, ref) == SLQ_OK);
+    memcpy(claim, f->out.claim, 32);
+}
+
+/* A claim is paid only once finance or the regulator approved it; a review is once, with a
+ * reason, and by nobody else. */
+static void test_settle_needs_an_approved_claim(void) {
+    fx f;
+    fx_init(&f);
+    setup_holders(&f);
+    uint8_t a[32], b[32], none[32] = {9};
+    open_claim(&f, 100, "SC-a", a);
+    open_claim(&f, 200, "SC-b", b);
+    CHECK_ERR(fx_settle(&f, K_FINANCE, a, "PAY"), SLQ_CLAIM_NOT_APPROVED);
+    CHECK(strstr(f.out.reason, "unreviewed") != NULL);
+    CHECK_ERR(fx_review(&f, K_H1, a, true, "ok"), SLQ_ROLE_FORBIDDEN);
+    CHECK_ERR(fx_review(&f, K_ISSUER, a, true, "ok"), SLQ_ROLE_FORBIDDEN);
+    CHECK_ERR(fx_review(&f, K_CENTRE1, a, true, "ok"), SLQ_ROLE_FORBIDDEN);
+    CHECK_ERR(fx_review(&f, K_FINANCE, a, true, ""), SLQ_FIELD_INVALID);
+    CHECK_ERR(fx_review(&f, K_FINANCE, none, true, "ok"), SLQ_CLAIM_UNKNOWN);
+    CHECK_ERR(fx_review(&f, K_REGULATOR, a, true, "delivery verified"), SLQ_OK);
+    CHECK_ERR(fx_review(&f, K_FINANCE, a, false, "again"), SLQ_CLAIM_REVIEWED);
+    CHECK_ERR(fx_review(&f, K_FINANCE, b, false, "no delivery proof"), SLQ_OK);
+    CHECK_ERR(fx_review(&f, K_REGULATOR, b, true, "again"), SLQ_CLAIM_REVIEWED);
+    CHECK_ERR(fx_settle(&f, K_FINANCE, b, "PAY-b"), SLQ_CLAIM_NOT_APPROVED);
+    CHECK(strstr(f.out.reason, "rejected") != NULL);
+    Slq__Claim *c = fx_claim(&f, a);
+    CHECK(c != NULL && c->review == SLQ__CLAIM_REVIEW__CLAIM_REVIEW_APPROVED &&
+          strcmp(c->review_reason, "delivery verified") == 0 && c->reviewer.len == 20 &&
+          memcmp(c->reviewer.data, f.addr[K_REGULATOR], 20) == 0 && c->reviewed_height > 0);
+    slq__claim__free_unpacked(c, NULL);
+    CHECK_ERR(fx_settle(&f, K_FINANCE, a, "PAY-a"), SLQ_OK);
+    CHECK_ERR(fx_review(&f, K_FINANCE, a, false, "too late"), SLQ_CLAIM_SETTLED);
+    fx_deinit(&f);
+}
+
+/* The amount paid: 0 < amount <= the claim's (0: the claim's); the payer one the policy lists. */
+static void test_settle_pays_at_most_the_claim_by_a_listed_payer(void) {
+    fx f;
+    fx_init(&f);
+    setup_holders(&f);
+    uint8_t a[32], b[32];
+    open_claim(&f, 1000, "SC-a", a);
+    open_claim(&f, 500, "SC-b", b);
+    CHECK_ERR(fx_review(&f, K_FINANCE, a, true, "ok"), SLQ_OK);
+    CHECK_ERR(fx_review(&f, K_FINANCE, b, true, "ok"), SLQ_OK);
+    CHECK_ERR(fx_settle_pay(&f, K_FINANCE, a, "PAY", 1001, FX_PAYER_CITY),
+              SLQ_AMOUNT_EXCEEDS_CLAIM);
+    CHECK_ERR(fx_settle_pay(&f, K_FINANCE, a, "PAY", -1, FX_PAYER_CITY),
+              SLQ_AMOUNT_MUST_BE_POSITIVE);
+    CHECK_ERR(fx_settle_pay(&f, K_FINANCE, a, "PAY", 1000, "锦江区"), SLQ_PAYER_UNKNOWN);
+    CHECK_ERR(fx_settle_pay(&f, K_FINANCE, a, "PAY", 1000, "City"), SLQ_PAYER_UNKNOWN);
+    CHECK_ERR(fx_settle_pay(&f, K_FINANCE, a, "PAY", 1000, ""), SLQ_FIELD_INVALID);
+    CHECK_ERR(fx_settle_pay(&f, K_FINANCE, a, "PAY", 1000, FX_PAYER_DISTRICT), SLQ_OK);
+    Slq__Claim *c = fx_claim(&f, a);
+    CHECK(c != NULL && c->settled && c->paid_fen == 1000 && strcmp(c->payer, "高新区") == 0);
+    slq__claim__free_unpacked(c, NULL);
+    CHECK_ERR(fx_settle_pay(&f, K_FINANCE, b, "PAY-b", 0, FX_PAYER_CITY), SLQ_OK);
+    c = fx_claim(&f, b);
+    CHECK(c != NULL && c->paid_fen == 500 && strcmp(c->payer, "city") == 0);
+    slq__claim__free_unpacked(c, NULL);
+    Slq__YearTotals t = fx_year(&f, 2024);
+    CHECK_EQ_INT(t.settled_fen, 1500);
+    CHECK_EQ_INT(t.clawed_back_fen, 0);
+    fx_deinit(&f);
+}
+
+/* A partial payment is recorded as paid; the claim is settled at its full amount. */
+static void test_settle_may_pay_less_than_the_claim(void) {
+    fx f;
+    fx_init(&f);
+    setup_holders(&f);
+    uint8_t a[32];
+    open_claim(&f, 1000, "SC-a", a);
+    CHECK_ERR(fx_review(&f, K_FINANCE, a, true, "ok"), SLQ_OK);
+    CHECK_ERR(fx_settle_pay(&f, K_FINANCE, a, "PAY", 999, FX_PAYER_CITY), SLQ_OK);
+    Slq__Claim *c = fx_claim(&f, a);
+    CHECK(c != NULL && c->settled && c->paid_fen == 999 && c->amount_fen == 1000);
+    slq__claim__free_unpacked(c, NULL);
+    CHECK_EQ_INT(fx_year(&f, 2024).settled_fen, 1000);
+    fx_deinit(&f);
+}
+
+/* A rejection returns the claim's amount to its year's pool: an issue that the city cap refused
+ * before fits after it, exactly to the cap. */
+static void test_a_rejected_claim_returns_its_amount_to_the_pool(void) {
+    fx f;
+    fx_init(&f);
+    setup_holders(&f);
+    uint8_t a[32], fill[32];
+    open_claim(&f, 1000, "SC-a", a);
+    CHECK_ERR(fx_issue(&f, fill, K_H2, P_GENERAL, FX_CITY_CAP - 1000, 0, NULL, 0), SLQ_OK);
+    CHECK_ERR(fx_issue(&f, NULL, K_H2, P_GENERAL, 1, 0, NULL, 0), SLQ_CITY_CAP_EXCEEDED);
+    CHECK_ERR(fx_review(&f, K_FINANCE, a, true, "ok"), SLQ_OK);
+    CHECK_ERR(fx_issue(&f, NULL, K_H2, P_GENERAL, 1, 0, NULL, 0), SLQ_CITY_CAP_EXCEEDED);
+    fx_deinit(&f);
+    fx_init(&f);
+    setup_holders(&f);
+    open_claim(&f, 1000, "SC-a", a);
+    CHECK_ERR(fx_issue(&f, fill, K_H2, P_GENERAL, FX_CITY_CAP - 1000, 0, NULL, 0), SLQ_OK);
+    CHECK_ERR(fx_review(&f, K_REGULATOR, a, false, "no delivery"), SLQ_OK);
+    Slq__YearTotals t = fx_year(&f, 2024);
+    CHECK_EQ_INT(t.clawed_back_fen, 1000);
+    CHECK_EQ_INT(t.redeemed_fen, 1000);
+    CHECK_EQ_INT(t.cap_used_fen, FX_CITY_CAP - 1000);
+    CHECK_EQ_INT(t.rejected_count, 1);
+    CHECK_ERR(fx_issue(&f, NULL, K_H2, P_GENERAL, 1001, 0, NULL, 0), SLQ_CITY_CAP_EXCEEDED);
+    CHECK_ERR(fx_issue(&f, NULL, K_H2, P_GENERAL, 1000, 0, NULL, 0), SLQ_OK);
+    CHECK_ERR(fx_issue(&f, NULL, K_H2, P_GENERAL, 1, 0, NULL, 0), SLQ_CITY_CAP_EXCEEDED);
+    Slq__Claim *c = fx_claim(&f, a);
+    CHECK(c != NULL && c->review == SLQ__CLAIM_REVIEW__CLAIM_REVIEW_REJECTED && !c->settled);
+    slq__claim__free_unpacked(c, NULL);
+    fx_deinit(&f);
+}
+
+/* A program's own pool gets the rejected part back too (the program row), and a program
+ * outside the city cap never touches the city row's cap_used. */
+static void test_a_rejection_returns_each_part_to_its_own_pool(void) {
+    fx f;
+    fx_init(&f);
+    setup_holders(&f);
+    uint8_t s[32], o[32], ids[2][32];
+    CHECK_ERR(fx_issue(&f, s, K_H1, P_SHARED, FX_SHARED_CAP, 0, NULL, 0), SLQ_OK);
+    CHECK_ERR(fx_transfer(&f, K_H1, s, K_CENTRE1, FX_SHARED_CAP), SLQ_OK);
+    memcpy(ids[0], f.out.vouchers[0], 32);
+    CHECK_ERR(fx_issue(&f, o, K_H1, P_OUTSIDE, 700, 0, NULL, 0), SLQ_OK);
+    CHECK_ERR(fx_transfer(&f, K_H1, o, K_CENTRE1, 700), SLQ_OK);
+    memcpy(ids[1], f.out.vouchers[0], 32);
+    CHECK_ERR(fx_redeem(&f, K_CENTRE1, (const uint8_t(*)[32]) ids, 2, "SC-two"), SLQ_OK);
+    uint8_t claim[32];
+    memcpy(claim, f.out.claim, 32);
+    CHECK_ERR(fx_issue(&f, NULL, K_H1, P_SHARED, 1, 0, NULL, 0), SLQ_PROGRAM_CAP_EXCEEDED);
+    int64_t city_before = fx_year(&f, 2024).cap_used_fen;
+    CHECK_ERR(fx_review(&f, K_FINANCE, claim, false, "duplicate invoice"), SLQ_OK);
+    Slq__YearTotals t = fx_year(&f, 2024);
+    CHECK_EQ_INT(t.clawed_back_fen, FX_SHARED_CAP + 700);
+    CHECK_EQ_INT(t.cap_used_fen, city_before - FX_SHARED_CAP);
+    CHECK_ERR(fx_issue(&f, NULL, K_H1, P_SHARED, FX_SHARED_CAP + 1, 0, NULL, 0),
+              SLQ_PROGRAM_CAP_EXCEEDED);
+    CHECK_ERR(fx_issue(&f, NULL, K_H1, P_SHARED, FX_SHARED_CAP, 0, NULL, 0), SLQ_OK);
     fx_deinit(&f);
 }
 
@@ -1174,7 +1323,11 @@ TEST_MAIN(
     TEST(test_a_contract_reference_is_claimed_only_once),
     TEST(test_a_contract_reference_is_one_whatever_its_spelling),
     TEST(test_redeem_refuses_bad_lists_and_other_holders),
-    TEST(test_settle_needs_finance_and_a_known_claim),
+    TEST(test_settle_needs_finance_and_a_known_claim), TEST(test_settle_needs_an_approved_claim),
+    TEST(test_settle_pays_at_most_the_claim_by_a_listed_payer),
+    TEST(test_settle_may_pay_less_than_the_claim),
+    TEST(test_a_rejected_claim_returns_its_amount_to_the_pool),
+    TEST(test_a_rejection_returns_each_part_to_its_own_pool),
     TEST(test_revocation_returns_budget_to_the_pool_and_the_holder_quota),
     TEST(test_revoke_refuses_redeemed_split_and_non_issuers),
     TEST(test_revoke_refuses_a_voucher_paid_to_a_centre),

@@ -13,6 +13,9 @@
  *     spelling (case, ASCII spaces and U+3000 anywhere, full-width forms: the model writes one
  *     reference in many ways and knows which one it is), and one that is nothing but
  *     whitespace refused; a voucher paid to a centre never revoked; sums that would overflow;
+ *     a claim reviewed once, by finance or the regulator, with a reason; settled only once
+ *     approved, for at most its amount (0: all of it), by a payer the policy lists; a
+ *     rejected claim's parts clawed back into their years' pools (cap use down by them);
  *   - after every refused transaction the whole state (every row, deletions included) is
  *     byte-identical to what it was before it;
  *   - after every accepted one the rows it touched equal the model's, and every 64 steps
@@ -52,14 +55,19 @@ typedef struct {
 } mvoucher;
 
 typedef struct {
-    int64_t issued, revoked, redeemed, settled, transferred, cap_used;
-    uint64_t count;
+    int64_t issued, revoked, redeemed, settled, transferred, cap_used, clawed_back;
+    uint64_t count, rejected;
 } mtotals;
+
+typedef enum { MC_OPEN, MC_APPROVED, MC_REJECTED } mreview;
 
 typedef struct {
     uint8_t id[32];
     int64_t amount, by[YEARS_MAX][P_COUNT];
     bool settled;
+    mreview review;
+    int64_t paid;
+    const char *payer;
 } mclaim;
 
 typedef enum { MA_OPEN, MA_ISSUED, MA_REJECTED } mastate;
@@ -344,10 +352,31 @@ static slq_err expect_redeem(const model *m, const redeem_args *a, int64_t t) {
     return SLQ_OK;
 }
 
-static slq_err expect_settle(const model *m, int signer, int claim) {
+/* The payers the fixture's policy lists. */
+static bool payer_listed(const char *payer) {
+    return strcmp(payer, FX_PAYER_CITY) == 0 || strcmp(payer, FX_PAYER_DISTRICT) == 0;
+}
+
+static slq_err expect_settle(const model *m, int signer, int claim, int64_t amount,
+                             const char *payer) {
     if (m->role[signer] != SLQ__ROLE__ROLE_FINANCE) return SLQ_ROLE_FORBIDDEN;
+    if (payer[0] == '\0') return SLQ_FIELD_INVALID;
+    if (!payer_listed(payer)) return SLQ_PAYER_UNKNOWN;
     if (claim == NONE) return SLQ_CLAIM_UNKNOWN;
-    return m->c[claim].settled ? SLQ_CLAIM_SETTLED : SLQ_OK;
+    const mclaim *c = &m->c[claim];
+    if (c->settled) return SLQ_CLAIM_SETTLED;
+    if (c->review != MC_APPROVED) return SLQ_CLAIM_NOT_APPROVED;
+    if (amount < 0) return SLQ_AMOUNT_MUST_BE_POSITIVE;
+    return amount > c->amount ? SLQ_AMOUNT_EXCEEDS_CLAIM : SLQ_OK;
+}
+
+static slq_err expect_review(const model *m, int signer, int claim, bool blank) {
+    if (m->role[signer] != SLQ__ROLE__ROLE_FINANCE && m->role[signer] != SLQ__ROLE__ROLE_REGULATOR)
+        return SLQ_ROLE_FORBIDDEN;
+    if (blank) return SLQ_FIELD_INVALID;
+    if (claim == NONE) return SLQ_CLAIM_UNKNOWN;
+    if (m->c[claim].settled) return SLQ_CLAIM_SETTLED;
+    return m->c[claim].review != MC_OPEN ? SLQ_CLAIM_REVIEWED : SLQ_OK;
 }
 
 static slq_err expect_revoke(const model *m, int signer, int voucher, int64_t t) {
@@ -406,6 +435,7 @@ enum {
     KIND_APPLY,
     KIND_ISSUE_APP,
     KIND_REJECT_APP,
+    KIND_REVIEW,
     KINDS
 };
 
@@ -558,7 +588,8 @@ static bool totals_equal(const Slq__YearTotals *t, const mtotals *m) {
     return t->issued_fen == m->issued && t->revoked_fen == m->revoked &&
            t->redeemed_fen == m->redeemed && t->settled_fen == m->settled &&
            t->transferred_fen == m->transferred && t->cap_used_fen == m->cap_used &&
-           t->issued_count == m->count;
+           t->issued_count == m->count && t->clawed_back_fen == m->clawed_back &&
+           t->rejected_count == m->rejected;
 }
 
 static int64_t quota_row(fx *f, uint32_t year, int program, int who) {
@@ -608,7 +639,9 @@ static void check_claim(world *w, size_t i) {
     Slq__Claim *c = NULL;
     if (ledger_state_get(w->f->st, k.bytes, k.len, &v, &n) == SLQ_OK)
         c = slq__claim__unpack(NULL, n, v);
-    bool ok = c != NULL && c->amount_fen == mc->amount && c->settled == mc->settled;
+    bool ok = c != NULL && c->amount_fen == mc->amount && c->settled == mc->settled &&
+              (int) c->review == (int) mc->review && c->paid_fen == mc->paid &&
+              strcmp(c->payer, mc->payer == NULL ? "" : mc->payer) == 0;
     for (size_t j = 0; ok && j < c->n_years; j++) {
         const Slq__YearAmount *ya = c->years[j];
         ok = ya->budget_year >= BASE_YEAR && ya->budget_year < BASE_YEAR + YEARS_MAX &&
@@ -816,15 +849,37 @@ static void apply_redeem(world *w, const redeem_args *a) {
     check_claim(w, w->m.nc - 1);
 }
 
-static void apply_settle(world *w, int claim) {
+static void apply_settle(world *w, int claim, int64_t amount, const char *payer) {
     mclaim *c = &w->m.c[claim];
     c->settled = true;
+    c->paid = amount == 0 ? c->amount : amount;
+    c->payer = payer;
     for (size_t y = 0; y < YEARS_MAX; y++) {
         bool touched = false;
         for (int p = 0; p < P_COUNT; p++) {
             w->m.city[y].settled += c->by[y][p];
             w->m.prog[y][p].settled += c->by[y][p];
             touched = touched || c->by[y][p] != 0;
+        }
+        if (touched) check_year(w, (uint32_t) y + BASE_YEAR);
+    }
+    check_claim(w, (size_t) claim);
+}
+
+/* A rejection claws every part of the claim back into its (year, program) pool. */
+static void apply_review(world *w, int claim, bool approve) {
+    mclaim *c = &w->m.c[claim];
+    c->review = approve ? MC_APPROVED : MC_REJECTED;
+    for (size_t y = 0; !approve && y < YEARS_MAX; y++) {
+        bool touched = false;
+        for (int p = 0; p < P_COUNT; p++) {
+            int64_t part = c->by[y][p];
+            if (part == 0) continue;
+            w->m.city[y].clawed_back += part, w->m.city[y].rejected++;
+            w->m.prog[y][p].clawed_back += part, w->m.prog[y][p].rejected++;
+            w->m.prog[y][p].cap_used -= part;
+            if (p != P_OUTSIDE) w->m.city[y].cap_used -= part;
+            touched = true;
         }
         if (touched) check_year(w, (uint32_t) y + BASE_YEAR);
     }
@@ -1121,15 +1176,59 @@ static slq_err do_settle(world *w) {
     static const uint8_t none[32] = {0x66};
     int claim = w->m.nc == 0 || below(&w->r, 10) == 0 ? NONE : (int) below(&w->r, w->m.nc);
     for (size_t i = 0; claim != NONE && below(&w->r, 4) != 0 && i < w->m.nc; i++)
-        if (!w->m.c[i].settled) {
+        if (!w->m.c[i].settled && w->m.c[i].review != MC_REJECTED) {
             claim = (int) i; /* mostly the oldest open one */
             break;
         }
     int signer = signer_or(w, K_FINANCE);
-    slq_err want = expect_signed(&w->m, signer, expect_settle(&w->m, signer, claim));
-    slq_err got = fx_settle(w->f, signer, claim == NONE ? none : w->m.c[claim].id, "PAY");
+    static const char *payers[] = {FX_PAYER_CITY, FX_PAYER_DISTRICT, "锦江区", "", "City"};
+    const char *payer = payers[below(&w->r, 8) < 4 ? below(&w->r, 2) : below(&w->r, 5)];
+    int64_t whole = claim == NONE ? 100 : w->m.c[claim].amount, amount = 0;
+    switch (below(&w->r, 8)) { /* the edges: all (0), exactly the claim, one fen over */
+        case 0:
+        case 1:
+        case 2:
+            amount = 0;
+            break;
+        case 3:
+            amount = whole;
+            break;
+        case 4:
+            amount = whole + 1;
+            break;
+        case 5:
+            amount = -(int64_t) below(&w->r, 2) - 1;
+            break;
+        default:
+            amount = 1 + (int64_t) below(&w->r, (uint64_t) whole);
+            break;
+    }
+    slq_err want = expect_signed(&w->m, signer, expect_settle(&w->m, signer, claim, amount, payer));
+    slq_err got =
+        fx_settle_pay(w->f, signer, claim == NONE ? none : w->m.c[claim].id, "PAY", amount, payer);
     judge(w, "settle", got, want);
-    if (got == SLQ_OK && want == SLQ_OK) apply_settle(w, claim);
+    if (got == SLQ_OK && want == SLQ_OK) apply_settle(w, claim, amount, payer);
+    return got;
+}
+
+/* A claim to review: mostly the oldest unreviewed one, now and then any or none. */
+static slq_err do_review(world *w) {
+    static const uint8_t none[32] = {0x67};
+    int claim = w->m.nc == 0 || below(&w->r, 10) == 0 ? NONE : (int) below(&w->r, w->m.nc);
+    for (size_t i = 0; claim != NONE && below(&w->r, 4) != 0 && i < w->m.nc; i++)
+        if (w->m.c[i].review == MC_OPEN && !w->m.c[i].settled) {
+            claim = (int) i;
+            break;
+        }
+    int signer = signer_or(w, below(&w->r, 3) == 0 ? K_REGULATOR : K_FINANCE);
+    bool approve = below(&w->r, 4) != 0, blank = below(&w->r, 16) == 0;
+    slq_err want = expect_signed(&w->m, signer, expect_review(&w->m, signer, claim, blank));
+    slq_err got = fx_review(w->f, signer, claim == NONE ? none : w->m.c[claim].id, approve,
+                            blank     ? ""
+                            : approve ? "invoice checked"
+                                      : "no delivery proof");
+    judge(w, "review", got, want);
+    if (got == SLQ_OK && want == SLQ_OK) apply_review(w, claim, approve);
     return got;
 }
 
@@ -1330,6 +1429,7 @@ static slq_err random_tx(world *w, int *kind) {
                                             : KIND_REJECT_APP)
             : k < 66 ? KIND_TRANSFER
             : k < 82 ? KIND_REDEEM
+            : k < 86 ? KIND_REVIEW
             : k < 90 ? KIND_SETTLE
             : k < 96 ? KIND_REVOKE
             : k < 97 ? KIND_REGISTER
@@ -1344,6 +1444,8 @@ static slq_err random_tx(world *w, int *kind) {
             return do_redeem(w);
         case KIND_SETTLE:
             return do_settle(w);
+        case KIND_REVIEW:
+            return do_review(w);
         case KIND_REVOKE:
             return do_revoke(w);
         case KIND_REGISTER:
@@ -1535,6 +1637,10 @@ static void check_coverage(const int seen[CODES], const int edges[8]) {
                                    SLQ_SELF_TRANSFER,
                                    SLQ_CLAIM_UNKNOWN,
                                    SLQ_CLAIM_SETTLED,
+                                   SLQ_CLAIM_NOT_APPROVED,
+                                   SLQ_AMOUNT_EXCEEDS_CLAIM,
+                                   SLQ_PAYER_UNKNOWN,
+                                   SLQ_CLAIM_REVIEWED,
                                    SLQ_FIELD_INVALID,
                                    SLQ_TX_KIND_MISMATCH,
                                    SLQ_APPLICATION_UNKNOWN,

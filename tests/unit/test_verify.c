@@ -315,6 +315,16 @@ static void q_settle(env *e, txlist *l, const uint8_t claim[32], const char *pay
     BODY(TX_SETTLE, settle, SETTLE, s);
     s.claim_id = (ProtobufCBinaryData){32, (uint8_t *) claim};
     s.payment_ref = (char *) payment;
+    s.payer = FX_PAYER_CITY;
+    queue(e, l, K_FINANCE, &b, NULL);
+}
+
+static void q_review(env *e, txlist *l, const uint8_t claim[32], bool approve) {
+    Slq__ReviewClaim r = SLQ__REVIEW_CLAIM__INIT;
+    BODY(TX_REVIEW_CLAIM, review_claim, REVIEW_CLAIM, r);
+    r.claim_id = (ProtobufCBinaryData){32, (uint8_t *) claim};
+    r.approve = approve;
+    r.reason = approve ? "invoice checked" : "no delivery proof";
     queue(e, l, K_FINANCE, &b, NULL);
 }
 
@@ -358,6 +368,7 @@ static void scenario_end(env *e) {
     commit(e, &l, 4);
     q_transfer(e, &l, K_H3, e->v4b, K_CENTRE1, 20000, e->v4c, NULL);
     q_redeem(e, &l, K_CENTRE2, e->v3b, "SC-2", e->claim_b);
+    q_review(e, &l, e->claim_a, true);
     q_settle(e, &l, e->claim_a, "PAY-1");
     q_revoke(e, &l, e->c1);
     commit(e, &l, 5);
@@ -581,7 +592,7 @@ static void test_a_clean_chain_verifies_with_every_count(void) {
         const verify_summary *s = verify_result(v);
         CHECK_EQ_INT(s->height, 6);
         CHECK_EQ_INT(s->certs, 6);
-        CHECK_EQ_INT(s->txs, 20);
+        CHECK_EQ_INT(s->txs, 21);
         CHECK(s->rows > 40);
         CHECK_MEM(s->tip_hash, tip.hash, 32);
         CHECK_MEM(s->app_hash, tip.app_hash, 32);
