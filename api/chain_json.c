@@ -85,8 +85,9 @@ slq_err api_block_json(api *a, uint64_t height, json_t **out) {
 /* ------------------------------------------------------------------ transactions */
 
 static const char *kind_name(Slq__TxKind k) {
-    static const char *names[] = {"unknown", "register", "issue", "transfer",          "redeem",
-                                  "settle",  "revoke",   "apply", "reject_application"};
+    static const char *names[] = {
+        "unknown", "register", "issue", "transfer",           "redeem",
+        "settle",  "revoke",   "apply", "reject_application", "review_claim"};
     return (unsigned) k < sizeof names / sizeof names[0] ? names[k] : "unknown";
 }
 
@@ -134,6 +135,13 @@ static json_t *body_json(const Slq__TxBody *b) {
     } else if (b->payload_case == SLQ__TX_BODY__PAYLOAD_SETTLE) {
         codec_json_set_hex(o, "claim", b->settle->claim_id.data, b->settle->claim_id.len);
         codec_json_set_str(o, "payment_ref", b->settle->payment_ref);
+        codec_json_set_i64(o, "amount_fen", b->settle->amount_fen);
+        codec_json_set_str(o, "payer", b->settle->payer);
+    } else if (b->payload_case == SLQ__TX_BODY__PAYLOAD_REVIEW_CLAIM) {
+        codec_json_set_hex(o, "claim", b->review_claim->claim_id.data,
+                           b->review_claim->claim_id.len);
+        codec_json_set_bool(o, "approve", b->review_claim->approve);
+        codec_json_set_str(o, "reason", b->review_claim->reason);
     } else if (b->payload_case == SLQ__TX_BODY__PAYLOAD_REVOKE) {
         codec_json_set_hex(o, "voucher", b->revoke->voucher_id.data, b->revoke->voucher_id.len);
         codec_json_set_str(o, "reason", b->revoke->reason);

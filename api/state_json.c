@@ -233,6 +233,17 @@ static json_t *claim_json(const Slq__Claim *c) {
     codec_json_set_i64(o, "settled_at_ms", c->settled_at_ms);
     bytes_or_null(o, "redeem_tx", &c->redeem_tx);
     bytes_or_null(o, "settle_tx", &c->settle_tx);
+    codec_json_set_str(o, "review",
+                       c->review == SLQ__CLAIM_REVIEW__CLAIM_REVIEW_APPROVED   ? "approved"
+                       : c->review == SLQ__CLAIM_REVIEW__CLAIM_REVIEW_REJECTED ? "rejected"
+                                                                               : "open");
+    bytes_or_null(o, "reviewer", &c->reviewer);
+    codec_json_set_str(o, "review_reason", c->review_reason);
+    codec_json_set_u64(o, "reviewed_height", c->reviewed_height);
+    codec_json_set_i64(o, "reviewed_at_ms", c->reviewed_at_ms);
+    bytes_or_null(o, "review_tx", &c->review_tx);
+    codec_json_set_i64(o, "paid_fen", c->paid_fen);
+    codec_json_set_str(o, "payer", c->payer);
     json_t *vs = codec_json_add_array(o, "vouchers");
     for (size_t i = 0; i < c->n_voucher_ids; i++) {
         char hex[2 * CRYPTO_HASH_BYTES + 1];
@@ -289,10 +300,13 @@ static void totals_json(json_t *o, const Slq__YearTotals *t) {
     codec_json_set_i64(o, "revoked_fen", t->revoked_fen);
     codec_json_set_i64(o, "transferred_fen", t->transferred_fen);
     codec_json_set_u64(o, "issued_count", t->issued_count);
+    codec_json_set_i64(o, "clawed_back_fen", t->clawed_back_fen);
+    codec_json_set_u64(o, "rejected_claims", t->rejected_count);
 }
 
 /* Every fen issued in the year is active, expired, redeemed or revoked, the stored totals
- * agree with the vouchers, and what was redeemed is settled or in an open claim. */
+ * agree with the vouchers, and what was redeemed is settled, in an open claim or clawed back
+ * (a rejected claim's). */
 static bool conservation_holds(const report_figures *f) {
     const report_totals *c = &f->city;
     const Slq__YearTotals *t = &f->stored_city;
@@ -300,7 +314,8 @@ static bool conservation_holds(const report_figures *f) {
     return amount_add(&accounted, c->active, c->expired) == SLQ_OK &&
            amount_add(&accounted, accounted, c->redeemed) == SLQ_OK &&
            amount_add(&accounted, accounted, c->revoked) == SLQ_OK &&
-           amount_add(&paid, t->settled_fen, c->open) == SLQ_OK && c->issued == t->issued_fen &&
+           amount_add(&paid, t->settled_fen, c->open) == SLQ_OK &&
+           amount_add(&paid, paid, t->clawed_back_fen) == SLQ_OK && c->issued == t->issued_fen &&
            c->redeemed == t->redeemed_fen && c->revoked == t->revoked_fen &&
            c->issued == accounted && t->redeemed_fen == paid;
 }

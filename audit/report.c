@@ -114,9 +114,18 @@ typedef struct {
     const Slq__Account *centre; /* affiliated */
 } ranom;
 
+/* What one payer (the policy's payers, or "city") settled in a year: the claim parts of the
+ * year, and of them what was paid (a partial payment covers a claim's parts in ascending
+ * (year, program) order). */
+typedef struct {
+    int64_t settled, paid;
+    uint64_t parts;
+} rpayer;
+
 typedef struct {
     uint32_t year;
     rtot city, prog[SLQ_PROGRAMS_MAX];
+    rpayer payers[SLQ_PAYERS_MAX];
     const Slq__YearTotals *row_city, *row_prog[SLQ_PROGRAMS_MAX];
     rcentre *centres;
     size_t n_centres, cap_centres;
@@ -598,8 +607,42 @@ static slq_err tally_vouchers(rep *r) {
     return SLQ_OK;
 }
 
+/* ------------------------------------------------------------------ claims reviewed */
+
+static size_t payers_count(const Slq__Policy *pol) {
+    return pol->n_payers == 0 ? 1 : pol->n_payers;
+}
+
+static const char *payer_name(const Slq__Policy *pol, size_t i) {
+    return pol->n_payers == 0 ? LEDGER_PAYER_DEFAULT : pol->payers[i];
+}
+
+/* A rejected claim's part: clawed back into its pool (cap_used down, the city's only for a
+ * program inside the city cap), as REVIEW_CLAIM booked it. */
+static bool tally_clawed_back(rep *r, ryear *y, uint32_t program, int64_t amt) {
+    rtot *pt = &y->prog[program], *ct = &y->city;
+    bool counts = !r->pol->programs[program]->outside_city_cap;
+    pt->rejected++, ct->rejected++;
+    return add(&pt->clawed_back, amt) && add(&ct->clawed_back, amt) && add(&pt->cap_used, -amt) &&
+           (!counts || add(&ct->cap_used, -amt));
+}
+
+/* A settled claim's part: to its payer's line of the year; *left is what of the claim's
+ * payment the earlier parts did not take. */
+static slq_err tally_payer(rep *r, ryear *y, const Slq__Claim *c, int64_t amt, int64_t *left) {
+    size_t i = 0, n = payers_count(r->pol);
+    while (i < n && strcmp(payer_name(r->pol, i), c->payer) != 0) i++;
+    if (i == n) return SLQ_STORAGE_CORRUPT; /* SETTLE takes only a listed payer */
+    int64_t paid = *left < amt ? *left : amt;
+    *left -= paid;
+    y->payers[i].parts++;
+    bool ok = add(&y->payers[i].settled, amt) && add(&y->payers[i].paid, paid);
+    return ok ? SLQ_OK : SLQ_AMOUNT_OVERFLOW;
+}
+
 /* Adds one (year, program) part of a claim to its centre and to the year's totals. */
-static slq_err tally_claim_part(rep *r, const Slq__Claim *c, const Slq__YearAmount *part) {
+static slq_err tally_claim_part(rep *r, const Slq__Claim *c, const Slq__YearAmount *part,
+                                int64_t *paid_left) {
     ryear *y = year_of(r, part->budget_year);
     if (y == NULL) return SLQ_OK;
     SLQ_ASSERT(part->program < r->pol->n_programs); /* claim_ok checked them on load */
@@ -611,9 +654,13 @@ static slq_err tally_claim_part(rep *r, const Slq__Claim *c, const Slq__YearAmou
     bool ok = add(&ce->redeemed, amt);
     if (c->settled)
         ok = ok && add(&ce->settled, amt) && add(&y->city.settled, amt) && add(&pt->settled, amt);
+    else if (c->review == SLQ__CLAIM_REVIEW__CLAIM_REVIEW_REJECTED)
+        ok = ok && tally_clawed_back(r, y, part->program, amt);
     else
         ok = ok && add(&ce->open, amt) && add(&y->city.open, amt) && add(&pt->open, amt);
     if (!ok) return SLQ_AMOUNT_OVERFLOW;
+    slq_err err = c->settled ? tally_payer(r, y, c, amt, paid_left) : SLQ_OK;
+    if (err != SLQ_OK) return err;
     if (ce->n_claims > 0 && ce->claims[ce->n_claims - 1].c == c) /* another program, same year */
         return add(&ce->claims[ce->n_claims - 1].amount, amt) ? SLQ_OK : SLQ_AMOUNT_OVERFLOW;
     rclaim rc = {.c = c, .amount = amt};
@@ -621,11 +668,13 @@ static slq_err tally_claim_part(rep *r, const Slq__Claim *c, const Slq__YearAmou
 }
 
 static slq_err tally_claims(rep *r) {
-    for (size_t i = 0; i < r->n_claims; i++)
+    for (size_t i = 0; i < r->n_claims; i++) {
+        int64_t paid_left = r->claims[i]->paid_fen;
         for (size_t k = 0; k < r->claims[i]->n_years; k++) {
-            slq_err err = tally_claim_part(r, r->claims[i], r->claims[i]->years[k]);
+            slq_err err = tally_claim_part(r, r->claims[i], r->claims[i]->years[k], &paid_left);
             if (err != SLQ_OK) return err;
         }
+    }
     return SLQ_OK;
 }
 
@@ -656,11 +705,33 @@ static slq_err tx_location(const rep *r, const ProtobufCBinaryData *tx, revent *
     return e->height == 0 ? SLQ_STORAGE_CORRUPT : SLQ_OK;
 }
 
+/* The clawed-back part of every rejected claim of the reported years (-, the pools only),
+ * placed at its REVIEW_CLAIM. */
+static slq_err claw_events(const rep *r, revent *ev, size_t *n) {
+    for (size_t i = 0; i < r->n_claims; i++) {
+        const Slq__Claim *c = r->claims[i];
+        if (c->review != SLQ__CLAIM_REVIEW__CLAIM_REVIEW_REJECTED) continue;
+        for (size_t k = 0; k < c->n_years; k++) {
+            if (year_of(r, c->years[k]->budget_year) == NULL) continue;
+            revent e = {.year = c->years[k]->budget_year,
+                        .program = c->years[k]->program,
+                        .delta = -c->years[k]->amount_fen,
+                        .pool = true};
+            slq_err err = tx_location(r, &c->review_tx, &e);
+            if (err != SLQ_OK) return err;
+            ev[(*n)++] = e;
+        }
+    }
+    return SLQ_OK;
+}
+
 /* Every ISSUE (+) and REVOKE (-) of the reported years, and every pass-on that charged a
- * holder (+, its line only), placed at its transaction. At most two per voucher. */
+ * holder (+, its line only), placed at its transaction. At most two per voucher; then the
+ * claw-backs of rejected claims (claw_events). */
 static slq_err events_collect(const rep *r, revent **out, size_t *count) {
-    size_t n = 0;
-    revent *ev = malloc((2 * r->n_vouchers + 1) * sizeof *ev);
+    size_t n = 0, parts = 0;
+    for (size_t i = 0; i < r->n_claims; i++) parts += r->claims[i]->n_years;
+    revent *ev = malloc((2 * r->n_vouchers + parts + 1) * sizeof *ev);
     if (ev == NULL) return SLQ_NO_MEMORY;
     slq_err err = SLQ_OK;
     for (size_t i = 0; err == SLQ_OK && i < r->n_vouchers; i++) {
@@ -684,6 +755,7 @@ static slq_err events_collect(const rep *r, revent **out, size_t *count) {
             if (err == SLQ_OK) ev[n++] = e;
         }
     }
+    if (err == SLQ_OK) err = claw_events(r, ev, &n);
     if (err != SLQ_OK) {
         free(ev);
         return err;
@@ -770,11 +842,13 @@ static slq_err timeline(rep *r) {
 static bool row_matches(const Slq__YearTotals *t, const rtot *x) {
     if (t == NULL)
         return x->issued == 0 && x->revoked == 0 && x->redeemed == 0 && x->settled == 0 &&
-               x->transferred == 0 && x->cap_used == 0 && x->count == 0;
+               x->transferred == 0 && x->cap_used == 0 && x->count == 0 && x->clawed_back == 0 &&
+               x->rejected == 0;
     return t->issued_fen == x->issued && t->revoked_fen == x->revoked &&
            t->redeemed_fen == x->redeemed && t->settled_fen == x->settled &&
            t->transferred_fen == x->transferred && t->cap_used_fen == x->cap_used &&
-           t->issued_count == x->count;
+           t->issued_count == x->count && t->clawed_back_fen == x->clawed_back &&
+           t->rejected_count == x->rejected;
 }
 
 /* Compares the stored holder quotas with the recomputed ones, both ways. */
@@ -866,6 +940,8 @@ static void j_amounts(jb *j, json_t *o, const rtot *t, int64_t outstanding) {
     j_i64(j, o, "redeemed_fen", t->redeemed);
     j_i64(j, o, "settled_fen", t->settled);
     j_i64(j, o, "open_claims_fen", t->open);
+    j_i64(j, o, "clawed_back_fen", t->clawed_back);
+    j_u64(j, o, "rejected_claims", t->rejected);
     j_i64(j, o, "transferred_fen", t->transferred);
     j_i64(j, o, "revoked_fen", t->revoked);
     j_i64(j, o, "expired_fen", t->expired);
@@ -873,14 +949,15 @@ static void j_amounts(jb *j, json_t *o, const rtot *t, int64_t outstanding) {
     j_i64(j, o, "outstanding_fen", outstanding);
 }
 
-/* issued = active + redeemed + revoked + expired, and redeemed = settled + open claims. */
+/* issued = active + redeemed + revoked + expired, and redeemed = settled + open claims +
+ * clawed back (rejected claims). */
 static bool conserved(const rtot *t, int64_t *outstanding) {
     SLQ_ASSERT(t->issued >= 0); /* sums of amounts that are never negative */
     SLQ_ASSERT(t->active >= 0);
     int64_t out = 0, sum = 0, claims = 0;
     bool ok = add(&out, t->active) && add(&out, t->expired);
     ok = ok && add(&sum, out) && add(&sum, t->redeemed) && add(&sum, t->revoked);
-    ok = ok && add(&claims, t->settled) && add(&claims, t->open);
+    ok = ok && add(&claims, t->settled) && add(&claims, t->open) && add(&claims, t->clawed_back);
     *outstanding = out;
     return ok && sum == t->issued && claims == t->redeemed;
 }
@@ -916,6 +993,33 @@ static void j_account(jb *j, const rep *r, json_t *o, const uint8_t *addr) {
     j_str(j, o, "affiliation", a != NULL ? a->affiliation : "");
 }
 
+static const char *review_name(Slq__ClaimReview v) {
+    return v == SLQ__CLAIM_REVIEW__CLAIM_REVIEW_APPROVED   ? "approved"
+           : v == SLQ__CLAIM_REVIEW__CLAIM_REVIEW_REJECTED ? "rejected"
+                                                           : "open";
+}
+
+/* A claim's review and payment, after its other fields. */
+static void j_claim_review(jb *j, const Slq__Claim *c, json_t *o) {
+    j_str(j, o, "review", review_name(c->review));
+    j_str(j, o, "review_reason", c->review_reason);
+    j_u64(j, o, "reviewed_height", c->reviewed_height);
+    j_i64(j, o, "paid_fen", c->paid_fen);
+    j_str(j, o, "payer", c->payer);
+}
+
+/* What each payer settled and paid in the year: the city and the districts. */
+static void j_payers(jb *j, const rep *r, const ryear *y, json_t *arr) {
+    for (size_t i = 0; i < payers_count(r->pol); i++) {
+        json_t *o = j_item(j, arr);
+        if (o == NULL) return;
+        j_str(j, o, "payer", payer_name(r->pol, i));
+        j_i64(j, o, "settled_fen", y->payers[i].settled);
+        j_i64(j, o, "paid_fen", y->payers[i].paid);
+        j_u64(j, o, "claim_parts", y->payers[i].parts);
+    }
+}
+
 static void j_claims(jb *j, const rcentre *ce, json_t *arr) {
     for (size_t k = 0; k < ce->n_claims; k++) {
         const Slq__Claim *c = ce->claims[k].c;
@@ -929,6 +1033,7 @@ static void j_claims(jb *j, const rcentre *ce, json_t *arr) {
         j_hex(j, o, "evidence_hash", c->evidence_hash.data, c->evidence_hash.len);
         j_i64(j, o, "opened_at_ms", c->opened_at_ms);
         j_i64(j, o, "settled_at_ms", c->settled_at_ms);
+        j_claim_review(j, c, o);
     }
 }
 
@@ -1042,6 +1147,8 @@ static void j_year(jb *j, const rep *r, const ryear *y, json_t *o) {
     json_t *holders = j_array(j, o, "holders");
     if (progs != NULL) j_programs(j, r, y, progs);
     if (centres != NULL) j_centres(j, r, y, centres);
+    json_t *payers = j_array(j, o, "payers");
+    if (payers != NULL) j_payers(j, r, y, payers);
     j_bool(j, o, "holder_caps_held", holders != NULL && j_holders(j, r, y, holders));
     json_t *anoms = j_array(j, o, "anomalies");
     if (anoms != NULL) j_anomalies(j, r, y, anoms);
@@ -1109,6 +1216,8 @@ static Slq__YearTotals totals_copy(const Slq__YearTotals *t) {
     c.revoked_fen = t->revoked_fen;
     c.transferred_fen = t->transferred_fen;
     c.issued_count = t->issued_count;
+    c.clawed_back_fen = t->clawed_back_fen;
+    c.rejected_count = t->rejected_count;
     return c;
 }
 

@@ -59,6 +59,10 @@ typedef struct {
     int64_t issued, cap_used, cap_peak, redeemed, settled, open, revoked, expired, active,
         transferred;
     uint64_t count; /* vouchers issued */
+    /* Claims (report.c, "claims reviewed"): the parts of rejected claims, back in the pool
+     * (redeemed = settled + open + clawed_back; cap_used is net of them), and how many. */
+    int64_t clawed_back;
+    uint64_t rejected;
 } report_totals;
 
 /* The figures of the audit summary (GET /v1/audit/YEAR) of one year. cap_peak is not

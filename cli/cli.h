@@ -65,6 +65,7 @@ int cli_cmd_issue(cli *c, const cli_command *cmd, int argc, char **argv);
 int cli_cmd_transfer(cli *c, const cli_command *cmd, int argc, char **argv);
 int cli_cmd_redeem(cli *c, const cli_command *cmd, int argc, char **argv);
 int cli_cmd_settle(cli *c, const cli_command *cmd, int argc, char **argv);
+int cli_cmd_review(cli *c, const cli_command *cmd, int argc, char **argv);
 int cli_cmd_revoke(cli *c, const cli_command *cmd, int argc, char **argv);
 int cli_cmd_apply(cli *c, const cli_command *cmd, int argc, char **argv);
 int cli_cmd_reject(cli *c, const cli_command *cmd, int argc, char **argv);

@@ -17,7 +17,8 @@ const char cli_global_help[] =
     "  issue      the issuer issues a voucher (发放)\n"
     "  transfer   a holder pays a centre or an intermediary passes a voucher on (使用/流转)\n"
     "  redeem     a centre redeems vouchers against a service contract (兑现)\n"
-    "  settle     the finance bureau marks a claim paid (拨付/核销)\n"
+    "  review     finance or the regulator approves or rejects a claim (审核)\n"
+    "  settle     the finance bureau pays an approved claim (拨付/核销)\n"
     "  revoke     the issuer cancels a voucher (追回/撤销)\n"
     "  apply      a holder applies for a voucher against a compute contract (申领)\n"
     "  reject     the issuer turns an application down (审核不通过)\n"
@@ -116,8 +117,16 @@ const cli_command cli_commands[] = {
      "a settlement claim; prints the claim id (\"claim ID\"). The contract reference can be\n"
      "claimed once on the whole chain. --evidence FILE: the evidence hash is the chain hash\n"
      "of the file's bytes (invoice, delivery proof); without it, the hash of REF.\n" TX_HELP},
-    {"settle", cli_cmd_settle, "settle --key FINANCE_KEY --claim ID --payment REF",
-     "The finance bureau marks claim ID paid with payment reference REF.\n" TX_HELP},
+    {"review", cli_cmd_review,
+     "review --key FINANCE_KEY --claim ID --approve|--reject --reason TEXT",
+     "Finance (or the regulator, with its key) reviews claim ID once, with a reason: --approve\n"
+     "lets it be settled; --reject closes it unpaid and returns its amount to the pools of\n"
+     "its vouchers' budget years and programs (reported as clawed_back).\n" TX_HELP},
+    {"settle", cli_cmd_settle,
+     "settle --key FINANCE_KEY --claim ID --payment REF --payer NAME [--amount YUAN]",
+     "The finance bureau pays approved claim ID with payment reference REF. --payer: who\n"
+     "pays, one of the payers the genesis policy lists (\"city\", a district; none listed:\n"
+     "\"city\"). --amount: the amount paid, at most the claim's (default: all of it).\n" TX_HELP},
     {"revoke", cli_cmd_revoke, "revoke --key ISSUER_KEY --voucher ID --reason TEXT",
      "The issuer cancels an active voucher; its amount returns to its year's pool.\n" TX_HELP},
     {"apply", cli_cmd_apply,

@@ -348,22 +348,56 @@ int cli_cmd_redeem(cli *c, const cli_command *cmd, int argc, char **argv) {
     return rc;
 }
 
-/* ------------------------------------------------------------------ settle, revoke */
+/* ------------------------------------------------------------------ settle, review, revoke */
 
 int cli_cmd_settle(cli *c, const cli_command *cmd, int argc, char **argv) {
-    cli_flag fl[] = {TX_FLAGS, {"--claim", true, NULL}, {"--payment", true, NULL}};
+    cli_flag fl[] = {TX_FLAGS,
+                     {"--claim", true, NULL},
+                     {"--payment", true, NULL},
+                     {"--payer", true, NULL},
+                     {"--amount", true, NULL}};
     cli_args a = {.flags = fl, .flags_count = FLAGS_COUNT(fl)};
-    int rc = parse(c, cmd, &a, argc, argv, (const char *const[]){"--claim", "--payment", NULL});
+    int rc = parse(c, cmd, &a, argc, argv,
+                   (const char *const[]){"--claim", "--payment", "--payer", NULL});
     uint8_t id[CRYPTO_HASH_BYTES];
     if (rc == CLI_PROCEED) rc = cli_parse_id(cmd, "--claim", cli_flag_get(&a, "--claim"), id, NULL);
-    if (rc != CLI_PROCEED) return rc;
     Slq__Settle st = SLQ__SETTLE__INIT;
+    const char *amount = rc == CLI_PROCEED ? cli_flag_get(&a, "--amount") : NULL;
+    if (amount != NULL) rc = cli_parse_yuan(cmd, "--amount", amount, &st.amount_fen);
+    if (rc != CLI_PROCEED) return rc;
     st.claim_id = (ProtobufCBinaryData){CRYPTO_HASH_BYTES, id};
     st.payment_ref = (char *) cli_flag_get(&a, "--payment");
+    st.payer = (char *) cli_flag_get(&a, "--payer");
     Slq__TxBody body = SLQ__TX_BODY__INIT;
     body.kind = SLQ__TX_KIND__TX_SETTLE;
     body.payload_case = SLQ__TX_BODY__PAYLOAD_SETTLE;
     body.settle = &st;
+    return run_tx(c, &a, &body, NULL, NULL);
+}
+
+int cli_cmd_review(cli *c, const cli_command *cmd, int argc, char **argv) {
+    cli_flag fl[] = {TX_FLAGS,
+                     {"--claim", true, NULL},
+                     {"--approve", false, NULL},
+                     {"--reject", false, NULL},
+                     {"--reason", true, NULL}};
+    cli_args a = {.flags = fl, .flags_count = FLAGS_COUNT(fl)};
+    int rc = parse(c, cmd, &a, argc, argv, (const char *const[]){"--claim", "--reason", NULL});
+    bool approve = rc == CLI_PROCEED && cli_flag_get(&a, "--approve") != NULL;
+    bool reject = rc == CLI_PROCEED && cli_flag_get(&a, "--reject") != NULL;
+    if (rc == CLI_PROCEED && approve == reject)
+        rc = cli_usage(cmd, "give exactly one of --approve and --reject");
+    uint8_t id[CRYPTO_HASH_BYTES];
+    if (rc == CLI_PROCEED) rc = cli_parse_id(cmd, "--claim", cli_flag_get(&a, "--claim"), id, NULL);
+    if (rc != CLI_PROCEED) return rc;
+    Slq__ReviewClaim r = SLQ__REVIEW_CLAIM__INIT;
+    r.claim_id = (ProtobufCBinaryData){CRYPTO_HASH_BYTES, id};
+    r.approve = approve;
+    r.reason = (char *) cli_flag_get(&a, "--reason");
+    Slq__TxBody body = SLQ__TX_BODY__INIT;
+    body.kind = SLQ__TX_KIND__TX_REVIEW_CLAIM;
+    body.payload_case = SLQ__TX_BODY__PAYLOAD_REVIEW_CLAIM;
+    body.review_claim = &r;
     return run_tx(c, &a, &body, NULL, NULL);
 }
 

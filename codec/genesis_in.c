@@ -275,9 +275,26 @@ static slq_err read_program(reader *rd, const json_t *obj, const char *path, Slq
     return err;
 }
 
+/* Optional `payers`: the names that may pay a settled claim ("city", districts). */
+static slq_err read_payers(reader *rd, const json_t *obj, Slq__Policy *pol) {
+    if (json_object_get(obj, "payers") == NULL) return SLQ_OK;
+    void **items = NULL;
+    slq_err err = get_array(rd, obj, "policy", "payers", SLQ_PAYERS_MAX, &items, &pol->n_payers);
+    if (err != SLQ_OK) return err;
+    pol->payers = (char **) items;
+    char ip[PATH_BYTES];
+    for (size_t i = 0; i < pol->n_payers; i++) {
+        const char *text = json_string_value(array_item(obj, "payers", i)); /* NULL unless one */
+        path_index(ip, "policy.payers", i);
+        if (text == NULL) return fail(rd, ip, "must be a string");
+        pol->payers[i] = (char *) text; /* read only while the tree lives, as get_string's */
+    }
+    return SLQ_OK;
+}
+
 static slq_err read_policy(reader *rd, const json_t *root, Slq__Policy *pol) {
     static const char *const keys[] = {"valid_from_ms", "valid_until_ms", "city_annual_cap_fen",
-                                       "programs"};
+                                       "programs", "payers"};
     static const int_spec from = {"valid_from_ms", true, 0, INT64_MAX};
     static const int_spec until = {"valid_until_ms", true, 0, INT64_MAX};
     static const int_spec cap = {"city_annual_cap_fen", true, 0, INT64_MAX};
@@ -299,6 +316,7 @@ static slq_err read_policy(reader *rd, const json_t *root, Slq__Policy *pol) {
         if (pol->programs[i] == NULL) return SLQ_NO_MEMORY;
         err = read_program(rd, array_item(obj, "programs", i), p, pol->programs[i]);
     }
+    if (err == SLQ_OK) err = read_payers(rd, obj, pol);
     return err;
 }
 

@@ -111,6 +111,10 @@ static void add_policy(writer *w, json_t *root, const Slq__Policy *pol) {
     json_t *arr = checked(w, codec_json_add_array(o, "programs"));
     for (size_t i = 0; arr != NULL && i < pol->n_programs; i++)
         add_program(w, arr, pol->programs[i]);
+    if (pol->n_payers == 0) return;
+    json_t *payers = checked(w, codec_json_add_array(o, "payers"));
+    for (size_t i = 0; payers != NULL && i < pol->n_payers; i++)
+        add_string(w, payers, NULL, pol->payers[i]);
 }
 
 static void add_validators(writer *w, json_t *root, const Slq__Genesis *g) {

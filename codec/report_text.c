@@ -216,6 +216,9 @@ static void year_totals(sbuf *b, const json_t *y) {
     summary_line(b, "redeemed", yuan(v[0], y, "redeemed_fen"));
     summary_line(b, "  settled", yuan(v[0], y, "settled_fen"));
     summary_line(b, "  open claims", yuan(v[0], y, "open_claims_fen"));
+    snprintf(line, sizeof line, "%s in %lld claim parts", yuan(v[0], y, "clawed_back_fen"),
+             (long long) num(y, "rejected_claims"));
+    summary_line(b, "  clawed back (rejected)", line);
     summary_line(b, "transferred", yuan(v[0], y, "transferred_fen"));
     summary_line(b, "revoked", yuan(v[0], y, "revoked_fen"));
     summary_line(b, "expired unredeemed", yuan(v[0], y, "expired_fen"));
@@ -226,9 +229,9 @@ static void year_totals(sbuf *b, const json_t *y) {
              yuan(v[2], y, "redeemed_fen"), yuan(v[3], y, "revoked_fen"),
              yuan(v[4], y, "expired_fen"));
     summary_line(b, "conservation", line);
-    snprintf(line, sizeof line, "redeemed %s = settled %s + open claims %s",
+    snprintf(line, sizeof line, "redeemed %s = settled %s + open claims %s + clawed back %s",
              yuan(v[0], y, "redeemed_fen"), yuan(v[1], y, "settled_fen"),
-             yuan(v[2], y, "open_claims_fen"));
+             yuan(v[2], y, "open_claims_fen"), yuan(v[3], y, "clawed_back_fen"));
     summary_line(b, "", line);
     summary_line(b, "conservation holds", yes_no(y, "conservation_holds"));
     summary_line(b, "totals rows match", yes_no(y, "totals_match"));
@@ -259,12 +262,12 @@ static void year_programs(sbuf *b, const json_t *y) {
 
 static void year_centres(sbuf *b, const json_t *y) {
     static const char *const head[] = {"CENTRE", "NAME", "REDEEMED", "SETTLED", "OPEN"};
-    static const char *const chead[] = {"CENTRE", "CLAIM",   "CONTRACT",
-                                        "AMOUNT", "SETTLED", "PAYMENT"};
-    tbl t = tbl_make(5, head), c = tbl_make(6, chead);
+    static const char *const chead[] = {"CENTRE",  "CLAIM",   "CONTRACT", "AMOUNT", "REVIEW",
+                                        "SETTLED", "PAYMENT", "PAID",     "PAYER"};
+    tbl t = tbl_make(5, head), c = tbl_make(9, chead);
     const json_t *ce;
     for (size_t ce_i = 0; (ce = json_array_get(list(y, "centres"), ce_i)) != NULL; ce_i++) {
-        char v[3][CODEC_YUAN_TEXT_BYTES];
+        char v[3][CODEC_YUAN_TEXT_BYTES], paid[CODEC_YUAN_TEXT_BYTES];
         const char *row[] = {str(ce, "centre"), str(ce, "name"), yuan(v[0], ce, "redeemed_fen"),
                              yuan(v[1], ce, "settled_fen"), yuan(v[2], ce, "open_claims_fen")};
         tbl_row(&t, row);
@@ -272,12 +275,38 @@ static void year_centres(sbuf *b, const json_t *y) {
         for (size_t cl_i = 0; (cl = json_array_get(list(ce, "claims"), cl_i)) != NULL; cl_i++) {
             const char *crow[] = {str(ce, "name"),         str(cl, "claim"),
                                   str(cl, "contract_ref"), yuan(v[0], cl, "amount_fen"),
-                                  yes_no(cl, "settled"),   str(cl, "payment_ref")};
+                                  str(cl, "review"),       yes_no(cl, "settled"),
+                                  str(cl, "payment_ref"),  yuan(paid, cl, "paid_fen"),
+                                  str(cl, "payer")};
             tbl_row(&c, crow);
         }
     }
     tbl_emit(b, &t, "redeemed by centre");
     tbl_emit(b, &c, "settlement claims");
+}
+
+/* Claims reviewed: what rejections clawed back per program, and what each payer (the city,
+ * a district) settled and paid. */
+static void year_reviews(sbuf *b, const json_t *y) {
+    static const char *const head[] = {"PROGRAM", "REJECTED PARTS", "CLAWED BACK"};
+    static const char *const phead[] = {"PAYER", "SETTLED", "PAID", "CLAIM PARTS"};
+    tbl t = tbl_make(3, head), u = tbl_make(4, phead);
+    const json_t *p;
+    for (size_t p_i = 0; (p = json_array_get(list(y, "programs"), p_i)) != NULL; p_i++) {
+        char n[24], v[CODEC_YUAN_TEXT_BYTES];
+        snprintf(n, sizeof n, "%lld", (long long) num(p, "rejected_claims"));
+        const char *row[] = {str(p, "name"), n, yuan(v, p, "clawed_back_fen")};
+        tbl_row(&t, row);
+    }
+    for (size_t p_i = 0; (p = json_array_get(list(y, "payers"), p_i)) != NULL; p_i++) {
+        char n[24], v[2][CODEC_YUAN_TEXT_BYTES];
+        snprintf(n, sizeof n, "%lld", (long long) num(p, "claim_parts"));
+        const char *row[] = {str(p, "payer"), yuan(v[0], p, "settled_fen"),
+                             yuan(v[1], p, "paid_fen"), n};
+        tbl_row(&u, row);
+    }
+    tbl_emit(b, &t, "claims rejected, clawed back to the pool");
+    tbl_emit(b, &u, "settled by payer");
 }
 
 static void year_holders(sbuf *b, const json_t *y) {
@@ -335,6 +364,7 @@ static void year_table(sbuf *b, const json_t *y) {
     year_totals(b, y);
     year_programs(b, y);
     year_centres(b, y);
+    year_reviews(b, y);
     year_holders(b, y);
     tbl t = tbl_make(3, head);
     const json_t *a;
@@ -459,6 +489,8 @@ static void csv_year(sbuf *b, const json_t *y) {
     const json_t *p;
     for (size_t p_i = 0; (p = json_array_get(list(y, "programs"), p_i)) != NULL; p_i++)
         csv_object(b, &(csv_row){year, "program", str(p, "name")}, p, "name");
+    for (size_t p_i = 0; (p = json_array_get(list(y, "payers"), p_i)) != NULL; p_i++)
+        csv_object(b, &(csv_row){year, "payer", str(p, "payer")}, p, "payer");
     csv_nested(b, year, y);
 }
 

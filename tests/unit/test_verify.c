@@ -634,6 +634,59 @@ static void test_the_report_has_every_figure_of_the_known_chain(void) {
     env_deinit(&e);
 }
 
+/* Block 7 rejects claim b: its 50000 fen leave the open claims for clawed_back and the cap use
+ * of general (and the city's); the replay reproduces the rows, the report's equation holds
+ * with the new term, and the city paid claim a. */
+static void test_a_rejected_claim_is_clawed_back_in_the_report(void) {
+    env e;
+    env_init(&e, CRYPTO_SUITE_ED25519_SHA256);
+    scenario(&e);
+    txlist l = {.n = 0};
+    q_review(&e, &l, e.claim_b, false);
+    commit(&e, &l, 7);
+    chain_close(e.c);
+    e.c = NULL;
+    lines ln = {.len = 0};
+    verify *v = NULL;
+    CHECK_EQ_INT(run_verify(&e, e.data, &ln, &v), 0);
+    if (ln.lines > 0) fprintf(stderr, "%s", ln.text);
+    char *json = NULL, *text = NULL, *csv = NULL;
+    size_t len = 0;
+    CHECK_ERR(verify_report(v, YEAR, &json, &len), SLQ_OK);
+    json_t *y = json != NULL ? codec_json_parse(json, len, NULL, 0) : NULL;
+    CHECK(y != NULL);
+    if (y != NULL) {
+        CHECK_EQ_INT(num(y, "redeemed_fen"), 90000);
+        CHECK_EQ_INT(num(y, "settled_fen"), 40000);
+        CHECK_EQ_INT(num(y, "open_claims_fen"), 0);
+        CHECK_EQ_INT(num(y, "clawed_back_fen"), 50000);
+        CHECK_EQ_INT(num(y, "rejected_claims"), 1);
+        CHECK_EQ_INT(num(y, "cap_used_fen"), 149415000 - 50000);
+        CHECK_EQ_INT(num(y, "cap_peak_fen"), 149475000);
+        CHECK(yes(y, "conservation_holds"));
+        CHECK(yes(y, "totals_match"));
+        const json_t *g = find(y, "programs", "name", "general");
+        CHECK(g != NULL && num(g, "clawed_back_fen") == 50000 && num(g, "cap_used_fen") == 45000 &&
+              yes(g, "conservation_holds") && yes(g, "totals_match"));
+        const json_t *city = find(y, "payers", "payer", FX_PAYER_CITY);
+        CHECK(city != NULL && num(city, "settled_fen") == 40000 && num(city, "paid_fen") == 40000);
+        const json_t *d = find(y, "payers", "payer", FX_PAYER_DISTRICT);
+        CHECK(d != NULL && num(d, "settled_fen") == 0);
+    }
+    CHECK_ERR(codec_report_format(&text, json, len, CODEC_REPORT_TABLE), SLQ_OK);
+    CHECK(text != NULL && strstr(text, "clawed back 500.00") != NULL);
+    CHECK(text != NULL && strstr(text, "settled by payer") != NULL);
+    CHECK_ERR(codec_report_format(&csv, json, len, CODEC_REPORT_CSV), SLQ_OK);
+    CHECK(csv != NULL && strstr(csv, ",year,,clawed_back_fen,50000\n") != NULL);
+    CHECK(csv != NULL && strstr(csv, ",payer,city,paid_fen,40000\n") != NULL);
+    json_decref(y);
+    free(json);
+    free(text);
+    free(csv);
+    verify_free(v);
+    env_deinit(&e);
+}
+
 static void test_the_report_over_the_store_is_the_report_over_the_replay(void) {
     env e;
     env_init(&e, CRYPTO_SUITE_ED25519_SHA256);
@@ -1267,6 +1320,7 @@ static void test_verify_main_exits_0_verified_1_failed_2_unusable(void) {
 TEST_MAIN("verify", TEST(test_a_clean_chain_verifies_with_every_count),
           TEST(test_the_report_has_every_figure_of_the_known_chain),
           TEST(test_the_report_over_the_store_is_the_report_over_the_replay),
+          TEST(test_a_rejected_claim_is_clawed_back_in_the_report),
           TEST(test_a_year_without_vouchers_reports_zeros_and_a_held_cap),
           TEST(test_a_centres_voucher_in_its_grace_is_active_until_the_grace_ends),
           TEST(test_verify_leaves_the_data_directory_untouched),
