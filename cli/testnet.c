@@ -217,6 +217,9 @@ static int make_genesis(testnet *t) {
     pol.city_annual_cap_fen = t->cap_fen;
     pol.n_programs = 3;
     pol.programs = pp;
+    static char *payers[] = {"city", "高新区"}; /* the city and one district pay claims */
+    pol.n_payers = 2;
+    pol.payers = payers;
     g.chain_id = CHAIN_ID;
     g.suite = (char *) crypto_suite_name(t->suite);
     g.time_ms = t->from_ms - DAY_MS; /* before any block of the policy window */
@@ -322,7 +325,7 @@ static void print_human(const testnet *t) {
                parties[i].in_genesis ? codec_role_name(parties[i].role) : "(not registered)");
     }
     printf("policy: %.10s .. %.10s CST, city cap %s yuan a year, programs general, "
-           "national-major, provincial-major\n",
+           "national-major, provincial-major; claims paid by city or 高新区\n",
            from, until, cap);
     printf("start:  slqd --home %s/node0   (one per node)\n", t->dir);
     printf("API:    http://127.0.0.1:%u\n", t->base_port + 1);

@@ -22,7 +22,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 CHAIN_ID = "slq-testnet"
 PORT, LOG, MODE = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 KNOWN = sys.argv[4] if len(sys.argv) > 4 else ""
-KINDS = {1: "register", 2: "issue", 3: "transfer", 4: "redeem", 5: "settle", 6: "revoke"}
+KINDS = {1: "register", 2: "issue", 3: "transfer", 4: "redeem", 5: "settle", 6: "revoke",
+         9: "review_claim"}
 polls = {}
 kinds = {}
 

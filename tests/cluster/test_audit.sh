@@ -94,7 +94,8 @@ V3B=$(voucher 0)
 tx redeem --key "$K/centre-1.pem" --voucher "$P1" --contract SC-1
 CLAIM_A=$(jget 'd["claim"]' <"$T/tx.out")
 tx redeem --key "$K/centre-1.pem" --voucher "$V3B" --contract SC-2
-tx settle --key "$K/finance.pem" --claim "$CLAIM_A" --payment PAY-1
+tx review --key "$K/finance.pem" --claim "$CLAIM_A" --approve --reason "invoice checked"
+tx settle --key "$K/finance.pem" --claim "$CLAIM_A" --payment PAY-1 --payer city
 tx revoke --key "$K/issuer.pem" --voucher "$CH1" --reason "audit finding"
 sleep 3.5 # the 5-yuan voucher expires; the next block's time measures it
 tx issue --key "$K/issuer.pem" --to "$H2" --amount 1 --program general --ref A5

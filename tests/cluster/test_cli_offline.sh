@@ -198,7 +198,12 @@ expect 3 "a centre needs no credit code (sent: the node is unreachable)" "$SLQ" 
 expect 1 "transfer with a bad voucher id" "$SLQ" transfer --key $ISSUER --voucher abc --to "$H1" --amount 1
 expect 1 "redeem with a bad id in the list" "$SLQ" redeem --key $ISSUER --voucher "$ID,xyz" --contract C
 expect 1 "redeem with a missing evidence file" "$SLQ" redeem --key $ISSUER --voucher "$ID" --contract C --evidence nofile
-expect 1 "settle with a bad claim id" "$SLQ" settle --key $ISSUER --claim 12 --payment P
+expect 1 "settle with a bad claim id" "$SLQ" settle --key $ISSUER --claim 12 --payment P --payer city
+expect 1 "settle without --payer" "$SLQ" settle --key $ISSUER --claim "$ID" --payment P
+expect 1 "settle with a bad --amount" "$SLQ" settle --key $ISSUER --claim "$ID" --payment P --payer city --amount 1.234
+expect 1 "review with neither --approve nor --reject" "$SLQ" review --key $ISSUER --claim "$ID" --reason r
+expect 1 "review with both" "$SLQ" review --key $ISSUER --claim "$ID" --reason r --approve --reject
+expect 1 "review without --reason" "$SLQ" review --key $ISSUER --claim "$ID" --approve
 expect 1 "revoke without --reason" "$SLQ" revoke --key $ISSUER --voucher "$ID"
 expect 1 "balance of a bad address" "$SLQ" balance slq1abc
 expect 1 "balance without an address" "$SLQ" balance
@@ -265,7 +270,10 @@ check "redeem sends two vouchers" test "$(mock_field 'len(d["payload"]["1"])')" 
 check "evidence hash is the file's sha256" test "$(mock_field 'd["payload"]["3"][0]')" = "$(sha256sum ev.txt | cut -d' ' -f1)"
 expect 0 "register" "$SLQ" --node "$NODE" register --key $ISSUER --address "$H1" --role enterprise --name 企业 --credit-code 91350100m000100y43
 check "the credit code is sent as the hash of its upper case" test "$(mock_field 'd["payload"]["4"][0]')" = "$(printf 91350100M000100Y43 | sha256sum | cut -d' ' -f1)"
-expect 0 "settle --no-wait" "$SLQ" --node "$NODE" settle --key net/keys/finance.pem --claim "$ID" --payment PAY-1 --no-wait
+expect 0 "settle --no-wait" "$SLQ" --node "$NODE" settle --key net/keys/finance.pem --claim "$ID" --payment PAY-1 --payer 高新区 --amount 12.34 --no-wait
+check "settle sends the amount and the payer" test "$(mock_field '[d["payload"]["3"][0], bytes.fromhex(d["payload"]["4"][0]).decode()]')" = "[1234, '高新区']"
+expect 0 "review --no-wait" "$SLQ" --node "$NODE" review --key net/keys/finance.pem --claim "$ID" --reject --reason "no proof" --no-wait
+check "review sends kind 9, the claim, approve false (absent) and the reason" test "$(mock_field '[d["kind"], d["payload"]["1"][0] == "'"$ID"'", "2" in d["payload"], bytes.fromhex(d["payload"]["3"][0]).decode()]')" = "['review_claim', True, False, 'no proof']"
 check "--no-wait reports pending" grep -q "pending" "$T/out"
 expect 0 "balance" "$SLQ" --node "$NODE" balance "$H1"
 check "balance shows yuan" grep -q "1234.56 yuan" "$T/out"

@@ -120,7 +120,13 @@ CHANGE=$(jget 'd["vouchers"][1]' <"$T/out")
 expect 0 "the centre redeems" tx redeem --key "$K/centre-1.pem" --voucher "$P" --contract SC-1
 CLAIM=$(jget 'd["claim"]' <"$T/out")
 check "redeem answers a claim id" test ${#CLAIM} -eq 64
-expect 0 "finance settles" "$SLQ" settle --key "$K/finance.pem" --claim "$CLAIM" --payment PAY-1
+expect 2 "finance cannot settle an unreviewed claim" "$SLQ" settle --key "$K/finance.pem" \
+    --claim "$CLAIM" --payment PAY-1 --payer city
+check "... CLAIM_NOT_APPROVED" grep -q CLAIM_NOT_APPROVED "$T/err"
+expect 0 "finance approves the claim" "$SLQ" review --key "$K/finance.pem" --claim "$CLAIM" \
+    --approve --reason "invoice checked"
+expect 0 "finance settles, paid by the district" "$SLQ" settle --key "$K/finance.pem" \
+    --claim "$CLAIM" --payment PAY-1 --payer 高新区
 expect 0 "the issuer revokes the change" "$SLQ" revoke --key "$K/issuer.pem" \
     --voucher "$CHANGE" --reason "audit finding"
 expect 0 "balance" "$SLQ" --json balance "$H2"
@@ -139,6 +145,9 @@ check "block 1 has height 1" test "$(jget 'd["height"]' <"$T/out")" = 1
 expect 0 "claims" "$SLQ" claims
 expect 0 "claims of a centre" "$SLQ" --json claims --centre "$C1"
 check "the claim is settled" test "$(jget 'd["claims"][0]["settled"]' <"$T/out")" = True
+check "... approved, and paid in full by the district" \
+    test "$(jget '[d["claims"][0][k] for k in ("review", "paid_fen", "payer")]' <"$T/out")" = \
+    "['approved', 40000, '高新区']"
 expect 0 "audit" "$SLQ" --json audit --year "$YEAR"
 check "audit figures" test "$(jget '[d[k] for k in ("issued_fen","redeemed_fen","settled_fen","revoked_fen","cap_held","conservation_holds")]' <"$T/out")" = \
     "[400000, 40000, 40000, 60000, True, True]"
@@ -250,11 +259,34 @@ reject VOUCHER_LISTED_TWICE "a voucher listed twice" redeem --key "$K/centre-1.p
 reject NOT_HOLDER "a voucher the centre does not hold" redeem --key "$K/centre-1.pem" \
     --voucher "$V3" --contract SC-4
 reject CLAIM_SETTLED "a claim settled twice" settle --key "$K/finance.pem" --claim "$CLAIM" \
-    --payment PAY-2
+    --payment PAY-2 --payer city
 reject CLAIM_UNKNOWN "no such claim" settle --key "$K/finance.pem" \
-    --claim "$(printf '%064d' 9)" --payment PAY-3
+    --claim "$(printf '%064d' 9)" --payment PAY-3 --payer city
 reject ROLE_FORBIDDEN "only finance settles" settle --key "$K/issuer.pem" --claim "$CLAIM" \
-    --payment PAY-4
+    --payment PAY-4 --payer city
+reject PAYER_UNKNOWN "a payer the genesis does not list" settle --key "$K/finance.pem" \
+    --claim "$CLAIM" --payment PAY-5 --payer 锦江区
+reject CLAIM_REVIEWED "a claim reviewed twice" review --key "$K/finance.pem" --claim "$CLAIM" \
+    --reject --reason "second thoughts"
+reject ROLE_FORBIDDEN "a holder cannot review" review --key "$K/holder-1.pem" --claim "$CLAIM" \
+    --approve --reason "mine"
+expect 1 "review needs exactly one of --approve and --reject" "$SLQ" review \
+    --key "$K/finance.pem" --claim "$CLAIM" --approve --reject --reason x
+tx redeem --key "$K/centre-1.pem" --voucher "$P2" --contract SC-5 >"$T/out"
+CLAIM2=$(jget 'd["claim"]' <"$T/out")
+"$SLQ" --json audit --year "$YEAR" >"$T/out"
+CAP_BEFORE=$(jget 'd["cap_used_fen"]' <"$T/out")
+expect 0 "the regulator rejects the second claim" "$SLQ" review --key "$K/regulator.pem" \
+    --claim "$CLAIM2" --reject --reason "no delivery proof"
+reject CLAIM_NOT_APPROVED "a rejected claim is never settled" settle --key "$K/finance.pem" \
+    --claim "$CLAIM2" --payment PAY-6 --payer city
+"$SLQ" --json audit --year "$YEAR" >"$T/out"
+check "the audit shows it clawed back, out of the cap's use, and still balances" \
+    test "$(jget '[d["clawed_back_fen"], d["rejected_claims"], d["cap_used_fen"], d["conservation_holds"]]' <"$T/out")" = \
+    "[1000, 1, $((CAP_BEFORE - 1000)), True]"
+expect 0 "slq audit in tables" "$SLQ" audit --year "$YEAR"
+check "... shows what was clawed back" grep -q "clawed back (rejected)" "$T/out"
+check "... and who settled" grep -q "settled by payer" "$T/out"
 NOW_MS=$(($(date +%s%3N) + 1500))
 tx issue --key "$K/issuer.pem" --to "$H1" --amount 5 --program general --ref B3 \
     --expires-ms "$NOW_MS" >"$T/out"
