@@ -266,8 +266,8 @@ reject ROLE_FORBIDDEN "only finance settles" settle --key "$K/issuer.pem" --clai
     --payment PAY-4 --payer city
 reject PAYER_UNKNOWN "a payer the genesis does not list" settle --key "$K/finance.pem" \
     --claim "$CLAIM" --payment PAY-5 --payer 锦江区
-reject CLAIM_REVIEWED "a claim reviewed twice" review --key "$K/finance.pem" --claim "$CLAIM" \
-    --reject --reason "second thoughts"
+reject CLAIM_SETTLED "a settled claim is not reviewed again" review --key "$K/finance.pem" \
+    --claim "$CLAIM" --reject --reason "second thoughts"
 reject ROLE_FORBIDDEN "a holder cannot review" review --key "$K/holder-1.pem" --claim "$CLAIM" \
     --approve --reason "mine"
 expect 1 "review needs exactly one of --approve and --reject" "$SLQ" review \
@@ -278,6 +278,8 @@ CLAIM2=$(jget 'd["claim"]' <"$T/out")
 CAP_BEFORE=$(jget 'd["cap_used_fen"]' <"$T/out")
 expect 0 "the regulator rejects the second claim" "$SLQ" review --key "$K/regulator.pem" \
     --claim "$CLAIM2" --reject --reason "no delivery proof"
+reject CLAIM_REVIEWED "a claim reviewed twice" review --key "$K/finance.pem" --claim "$CLAIM2" \
+    --approve --reason "second thoughts"
 reject CLAIM_NOT_APPROVED "a rejected claim is never settled" settle --key "$K/finance.pem" \
     --claim "$CLAIM2" --payment PAY-6 --payer city
 "$SLQ" --json audit --year "$YEAR" >"$T/out"
