@@ -5,8 +5,8 @@
  *   - every committed block has a certificate that consensus_cert_verify accepts;
  *   - all correct nodes that committed height h have the same state digest after h, and that
  *     state keeps the ledger's accounting (as test_ledger_random.c): per budget year
- *     issued = active + redeemed + revoked + expired, redeemed = settled + open claims, the
- *     year and program rows agree, no cap is exceeded (checked once per height: the digest
+ *     issued = active + redeemed + revoked + expired, redeemed = settled + open claims +
+ *     clawed back, the year and program rows agree, no cap is exceeded (checked once per height: the digest
  *     covers every row, so equal digests are equal states);
  *   - no evidence names a correct validator, and no correct validator signs two different
  *     messages for one (height, round, step), across crashes (node.c);
