@@ -220,30 +220,49 @@ int cli_cmd_block(cli *c, const cli_command *cmd, int argc, char **argv) {
 
 /* ------------------------------------------------------------------ claims, status */
 
+/* The REVIEW cell: open, or approved/rejected with the reason. */
+static void review_cell(char out[160], const json_t *v) {
+    const char *review = cli_json_str(v, "review"), *reason = cli_json_str(v, "review_reason");
+    if (review == NULL) review = "open";
+    bool done = strcmp(review, "open") != 0 && reason != NULL && reason[0] != '\0';
+    snprintf(out, 160, "%s%s%s%s", review, done ? " (" : "", done ? reason : "", done ? ")" : "");
+}
+
+/* The SETTLED cell: no, or yes with the payment reference, the payer and the amount paid. */
+static void settled_cell(char out[256], const json_t *v) {
+    if (!json_is_true(json_object_get(v, "settled"))) {
+        snprintf(out, 256, "no");
+        return;
+    }
+    const char *pay = cli_json_str(v, "payment_ref"), *payer = cli_json_str(v, "payer");
+    char paid[CODEC_YUAN_TEXT_BYTES];
+    yuan_cell(paid, v, "paid_fen");
+    snprintf(out, 256, "yes: %s, %s paid %s", pay != NULL ? pay : "-",
+             payer != NULL && payer[0] != '\0' ? payer : "-", paid);
+}
+
 static void show_claims(const json_t *j) {
-    static const char *const head[] = {"CLAIM",    "CENTRE",       "AMOUNT",
-                                       "CONTRACT", "OPENED (CST)", "SETTLED"};
+    static const char *const head[] = {"CLAIM",        "CENTRE", "AMOUNT", "CONTRACT",
+                                       "OPENED (CST)", "REVIEW", "SETTLED"};
     const json_t *list = json_object_get(j, "claims");
     if (json_array_size(list) == 0) { /* 0 too when not an array */
         printf("no claims\n");
         return;
     }
-    cli_table *t = cli_table_create(6, head);
+    cli_table *t = cli_table_create(7, head);
     const json_t *v;
     for (size_t i = 0; t != NULL && (v = json_array_get(list, i)) != NULL; i++) {
-        char amount[CODEC_YUAN_TEXT_BYTES], opened[32], settled[160];
+        char amount[CODEC_YUAN_TEXT_BYTES], opened[32], review[160], settled[256];
         yuan_cell(amount, v, "amount_fen");
         time_cell(opened, v, "opened_at_ms");
-        const json_t *s = json_object_get(v, "settled");
-        const char *pay = cli_json_str(v, "payment_ref");
-        snprintf(settled, sizeof settled, "%s%s%s", json_is_true(s) ? "yes" : "no",
-                 json_is_true(s) && pay != NULL ? ": " : "",
-                 json_is_true(s) && pay != NULL ? pay : "");
+        review_cell(review, v);
+        settled_cell(settled, v);
         const char *row[] = {cli_json_str(v, "id"),
                              cli_json_str(v, "centre"),
                              amount,
                              cli_json_str(v, "contract_ref"),
                              opened,
+                             review,
                              settled};
         if (!cli_table_add(t, row)) break;
     }

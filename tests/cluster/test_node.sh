@@ -143,6 +143,7 @@ expect 0 "latest block" "$SLQ" block
 expect 0 "block 1" "$SLQ" --json block 1
 check "block 1 has height 1" test "$(jget 'd["height"]' <"$T/out")" = 1
 expect 0 "claims" "$SLQ" claims
+check "claims shows the review and who paid" grep -q "approved (invoice checked) *yes: PAY-1, 高新区 paid 400.00" "$T/out"
 expect 0 "claims of a centre" "$SLQ" --json claims --centre "$C1"
 check "the claim is settled" test "$(jget 'd["claims"][0]["settled"]' <"$T/out")" = True
 check "... approved, and paid in full by the district" \
