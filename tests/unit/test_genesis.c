@@ -178,6 +178,24 @@ static void holder_with_another_holders_credit_code(Slq__Genesis *g) {
 static void account_bad_affiliation(Slq__Genesis *g) {
     g->accounts[1]->affiliation = "a\tb";
 }
+static char *payers[SLQ_PAYERS_MAX + 1];
+static void payer_twice(Slq__Genesis *g) {
+    payers[0] = payers[1] = "city";
+    g->policy->n_payers = 2;
+    g->policy->payers = payers;
+}
+static void payer_empty(Slq__Genesis *g) {
+    g->policy->payers[1] = "";
+}
+static void too_many_payers(Slq__Genesis *g) {
+    static char names[SLQ_PAYERS_MAX + 1][8];
+    for (size_t i = 0; i <= SLQ_PAYERS_MAX; i++) {
+        snprintf(names[i], sizeof names[i], "d%zu", i);
+        payers[i] = names[i];
+    }
+    g->policy->n_payers = SLQ_PAYERS_MAX + 1;
+    g->policy->payers = payers;
+}
 static void no_issuer(Slq__Genesis *g) {
     g->accounts[0]->role = SLQ__ROLE__ROLE_FINANCE;
 }
@@ -209,6 +227,9 @@ static const struct {
      "centre 1 is not a genesis account of role centre"},
     {"a centre twice", centre_twice, "program national-major: centre 1 is listed twice"},
     {"too many centres", too_many_centres, "too many centres"},
+    {"a payer twice", payer_twice, "payer city is listed twice"},
+    {"an empty payer", payer_empty, "payer 1 is empty or invalid"},
+    {"too many payers", too_many_payers, "more than 64 payers"},
     {"unknown suite", bad_suite, "unknown suite"},
     {"bad chain id", bad_chain_id, "chain id"},
     {"zero genesis time", zero_time, "genesis time must be positive"},
@@ -387,9 +408,42 @@ static void test_a_program_that_pays_no_centre_may_name_none(void) {
     fx_deinit(&f);
 }
 
+/* Who may pay a claim: the payers listed, exactly; none listed: the city alone. */
+static void test_payers_are_the_listed_ones_or_the_city(void) {
+    fx f;
+    fx_init(&f);
+    CHECK(ledger_payer_listed(f.l, FX_PAYER_CITY));
+    CHECK(ledger_payer_listed(f.l, FX_PAYER_DISTRICT));
+    CHECK(!ledger_payer_listed(f.l, "锦江区"));
+    CHECK(!ledger_payer_listed(f.l, "City"));
+    uint8_t *bytes;
+    size_t len;
+    fx_genesis_bytes(&f, &bytes, &len);
+    arena_used = 0;
+    Slq__Genesis *g = slq__genesis__unpack(&arena_allocator, len, bytes);
+    SLQ_ASSERT(g != NULL);
+    g->policy->n_payers = 0;
+    size_t n = slq__genesis__get_packed_size(g);
+    uint8_t *buf = malloc(n);
+    SLQ_ASSERT(buf != NULL);
+    slq__genesis__pack(g, buf);
+    ledger *l = NULL;
+    CHECK_ERR(ledger_create(&l, buf, n, NULL, 0), SLQ_OK);
+    if (l != NULL) {
+        CHECK(ledger_payer_listed(l, LEDGER_PAYER_DEFAULT));
+        CHECK(strcmp(LEDGER_PAYER_DEFAULT, "city") == 0);
+        CHECK(!ledger_payer_listed(l, FX_PAYER_DISTRICT));
+    }
+    ledger_destroy(l);
+    free(buf);
+    free(bytes);
+    fx_deinit(&f);
+}
+
 TEST_MAIN("genesis", TEST(test_each_broken_rule_of_genesis_is_refused_with_its_reason),
           TEST(test_genesis_larger_than_its_limit_or_undecodable_is_refused),
           TEST(test_names_must_be_printable_utf8_within_their_limit),
           TEST(test_chain_ids_are_short_lowercase_names),
           TEST(test_only_holder_classes_can_hold_vouchers),
-          TEST(test_a_program_that_pays_no_centre_may_name_none))
+          TEST(test_a_program_that_pays_no_centre_may_name_none),
+          TEST(test_payers_are_the_listed_ones_or_the_city))

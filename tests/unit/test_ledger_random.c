@@ -1564,12 +1564,12 @@ static void world_start(world *w, fx *f, uint64_t seed) {
 }
 
 static void report(const world *w, int steps) {
-    printf("seed %llu: accepted issue %d transfer %d redeem %d settle %d revoke %d register %d "
-           "apply %d issue-application %d reject %d of %d\n",
+    printf("seed %llu: accepted issue %d transfer %d redeem %d review %d settle %d revoke %d "
+           "register %d apply %d issue-application %d reject %d of %d\n",
            (unsigned long long) w->seed, w->accepted[KIND_ISSUE], w->accepted[KIND_TRANSFER],
-           w->accepted[KIND_REDEEM], w->accepted[KIND_SETTLE], w->accepted[KIND_REVOKE],
-           w->accepted[KIND_REGISTER], w->accepted[KIND_APPLY], w->accepted[KIND_ISSUE_APP],
-           w->accepted[KIND_REJECT_APP], steps);
+           w->accepted[KIND_REDEEM], w->accepted[KIND_REVIEW], w->accepted[KIND_SETTLE],
+           w->accepted[KIND_REVOKE], w->accepted[KIND_REGISTER], w->accepted[KIND_APPLY],
+           w->accepted[KIND_ISSUE_APP], w->accepted[KIND_REJECT_APP], steps);
 }
 
 static int run_seed(uint64_t seed, int steps, int seen[CODES], int edges[8]) {
