@@ -319,6 +319,17 @@ static void q_settle(env *e, txlist *l, const uint8_t claim[32], const char *pay
     queue(e, l, K_FINANCE, &b, NULL);
 }
 
+static void q_settle_part(env *e, txlist *l, const uint8_t claim[32], int64_t amount,
+                          const char *payer) {
+    Slq__Settle s = SLQ__SETTLE__INIT;
+    BODY(TX_SETTLE, settle, SETTLE, s);
+    s.claim_id = (ProtobufCBinaryData){32, (uint8_t *) claim};
+    s.payment_ref = "PAY-PART";
+    s.amount_fen = amount;
+    s.payer = (char *) payer;
+    queue(e, l, K_FINANCE, &b, NULL);
+}
+
 static void q_review(env *e, txlist *l, const uint8_t claim[32], bool approve) {
     Slq__ReviewClaim r = SLQ__REVIEW_CLAIM__INIT;
     BODY(TX_REVIEW_CLAIM, review_claim, REVIEW_CLAIM, r);
@@ -635,17 +646,21 @@ static void test_the_report_has_every_figure_of_the_known_chain(void) {
 }
 
 /* Block 7 rejects claim b: its 50000 fen leave the open claims for clawed_back and the cap use
- * of general (and the city's); block 8 issues 200000 more, so the peak is reached after the
- * claw-back, net of it. The replay reproduces the rows, the report's equation holds with the
- * new term, and the city paid claim a. */
+ * of general (and the city's), and centre-1 redeems v4c (20000, shared) as claim c; block 8
+ * approves claim c, settles it paying 15000 by the district, and issues 200000 more, so the
+ * peak is reached after the claw-back, net of it. The replay reproduces the rows, the
+ * report's equation holds with the new term, and each payer has its line. */
 static void test_a_rejected_claim_is_clawed_back_in_the_report(void) {
     env e;
     env_init(&e, CRYPTO_SUITE_ED25519_SHA256);
     scenario(&e);
     txlist l = {.n = 0};
     q_review(&e, &l, e.claim_b, false);
+    uint8_t claim_c[32], more[32];
+    q_redeem(&e, &l, K_CENTRE1, e.v4c, "SC-3", claim_c);
     commit(&e, &l, 7);
-    uint8_t more[32];
+    q_review(&e, &l, claim_c, true);
+    q_settle_part(&e, &l, claim_c, 15000, FX_PAYER_DISTRICT);
     q_issue(&e, &l, K_H1, "general", 200000, 0, 0, more);
     commit(&e, &l, 8);
     chain_close(e.c);
@@ -660,8 +675,8 @@ static void test_a_rejected_claim_is_clawed_back_in_the_report(void) {
     json_t *y = json != NULL ? codec_json_parse(json, len, NULL, 0) : NULL;
     CHECK(y != NULL);
     if (y != NULL) {
-        CHECK_EQ_INT(num(y, "redeemed_fen"), 90000);
-        CHECK_EQ_INT(num(y, "settled_fen"), 40000);
+        CHECK_EQ_INT(num(y, "redeemed_fen"), 110000);
+        CHECK_EQ_INT(num(y, "settled_fen"), 60000);
         CHECK_EQ_INT(num(y, "open_claims_fen"), 0);
         CHECK_EQ_INT(num(y, "clawed_back_fen"), 50000);
         CHECK_EQ_INT(num(y, "rejected_claims"), 1);
@@ -676,7 +691,11 @@ static void test_a_rejected_claim_is_clawed_back_in_the_report(void) {
         const json_t *city = find(y, "payers", "payer", FX_PAYER_CITY);
         CHECK(city != NULL && num(city, "settled_fen") == 40000 && num(city, "paid_fen") == 40000);
         const json_t *d = find(y, "payers", "payer", FX_PAYER_DISTRICT);
-        CHECK(d != NULL && num(d, "settled_fen") == 0);
+        CHECK(d != NULL && num(d, "settled_fen") == 20000 && num(d, "paid_fen") == 15000 &&
+              num(d, "claim_parts") == 1);
+        const json_t *sh = find(y, "programs", "name", "shared");
+        CHECK(sh != NULL && num(sh, "settled_fen") == 20000 && num(sh, "clawed_back_fen") == 0 &&
+              yes(sh, "conservation_holds"));
     }
     CHECK_ERR(codec_report_format(&text, json, len, CODEC_REPORT_TABLE), SLQ_OK);
     CHECK(text != NULL && strstr(text, "clawed back 500.00") != NULL);
