@@ -24,6 +24,7 @@
 #include "codec_json.h"
 #include "slq/amount.h"
 #include "slq/assert.h"
+#include "slq/cst.h"
 #include "slq/keys.h"
 #include "slq/limits.h"
 
@@ -103,6 +104,26 @@ typedef struct {
     bool quota_row[SLQ_PROGRAMS_MAX]; /* a stored quota row was compared */
 } rholder;
 
+/* The holder classes, in the order of their roles (ROLE_ENTERPRISE .. ROLE_INTERMEDIARY). */
+#define HOLDER_CLASSES 5
+
+typedef struct {
+    int64_t issued;   /* root vouchers issued to a party of the class */
+    int64_t redeemed; /* redeemed vouchers whose beneficiary (else payer) is of the class */
+    int64_t held;     /* active, unexpired vouchers held by a party of the class */
+} rclass;
+
+typedef struct {
+    uint8_t addr[ADDR]; /* first: the arrays are sorted by it */
+    int64_t paid;       /* transfers' recipient parts whose holder is this centre */
+} rpaid;
+
+typedef struct {
+    const Slq__Voucher *v;
+    uint64_t height; /* of the REVOKE */
+    uint32_t index;
+} rrevoke;
+
 enum { ANOM_HOPS, ANOM_NEAR_CAP, ANOM_AFFILIATED, ANOM_KINDS };
 
 typedef struct {
@@ -134,6 +155,11 @@ typedef struct {
     ranom *anoms;
     size_t n_anoms, cap_anoms;
     bool quota_match;
+    rclass classes[HOLDER_CLASSES];
+    rpaid *paid;
+    size_t n_paid, cap_paid;
+    rrevoke *revokes;
+    size_t n_revokes, cap_revokes;
 } ryear;
 
 typedef struct {
@@ -201,6 +227,8 @@ static void rep_free(rep *r) {
         free(yr->centres);
         free(yr->holders);
         free(yr->anoms);
+        free(yr->paid);
+        free(yr->revokes);
     }
     free(r->vouchers);
     free(r->claims);
@@ -837,6 +865,84 @@ static slq_err timeline(rep *r) {
     return err;
 }
 
+/* ------------------------------------------------------------------ classes, payments,
+ * revocations (docs/audit.md: holder_classes, centre_payments, revocations) */
+
+/* The class index of a holder-class account, or -1 (a centre, the issuer, unknown...). */
+static int class_of(const rep *r, const uint8_t *addr) {
+    const Slq__Account *a = account_find(r, addr);
+    if (a == NULL || a->role < SLQ__ROLE__ROLE_ENTERPRISE || a->role > SLQ__ROLE__ROLE_INTERMEDIARY)
+        return -1;
+    return (int) a->role - SLQ__ROLE__ROLE_ENTERPRISE;
+}
+
+static bool class_add(const rep *r, ryear *y, const uint8_t *addr, size_t field, int64_t amt) {
+    int k = class_of(r, addr);
+    if (k < 0) return true;
+    SLQ_ASSERT(k < HOLDER_CLASSES);
+    int64_t *f[] = {&y->classes[k].issued, &y->classes[k].redeemed, &y->classes[k].held};
+    return add(f[field], amt);
+}
+
+enum { CLASS_ISSUED, CLASS_REDEEMED, CLASS_HELD };
+
+/* The voucher's part in its year's class totals, its centre's payments and revocations. */
+static slq_err tally_extra(rep *r, ryear *y, const Slq__Voucher *v, const Slq__Voucher *parent) {
+    int64_t amt = v->original_fen;
+    bool ok = true;
+    if (parent == NULL) ok = class_add(r, y, v->holder.data, CLASS_ISSUED, amt);
+    if (v->state == SLQ__VOUCHER_STATE__VOUCHER_REDEEMED) {
+        const uint8_t *by = v->beneficiary.len == ADDR ? v->beneficiary.data
+                            : parent != NULL           ? parent->holder.data
+                                                       : v->holder.data;
+        ok = ok && class_add(r, y, by, CLASS_REDEEMED, amt);
+    }
+    if (v->state == SLQ__VOUCHER_STATE__VOUCHER_ACTIVE && !expired(r, v))
+        ok = ok && class_add(r, y, v->holder.data, CLASS_HELD, v->remaining_fen);
+    if (!ok) return SLQ_AMOUNT_OVERFLOW;
+    if (parent != NULL && v->hops == parent->hops + 1 && is_centre(r, v->holder.data)) {
+        rpaid *p = addr_entry((void **) &y->paid, &y->n_paid, &y->cap_paid, sizeof(rpaid),
+                              v->holder.data, true);
+        if (p == NULL) return SLQ_NO_MEMORY;
+        if (!add(&p->paid, amt)) return SLQ_AMOUNT_OVERFLOW;
+    }
+    if (v->state != SLQ__VOUCHER_STATE__VOUCHER_REVOKED) return SLQ_OK;
+    revent at = {.height = 0};
+    slq_err err = tx_location(r, &v->closed_tx, &at);
+    if (err != SLQ_OK) return err;
+    rrevoke rv = {.v = v, .height = at.height, .index = at.index};
+    return PUSH(y->revokes, y->n_revokes, y->cap_revokes, rv);
+}
+
+/* Revocations in chain order: by height, then position in the block. */
+static int cmp_revoke(const void *a, const void *b) {
+    const rrevoke *x = a, *z = b;
+    if (x->height != z->height) return x->height < z->height ? -1 : 1;
+    return x->index < z->index ? -1 : x->index > z->index;
+}
+
+static slq_err tally_extras(rep *r) {
+    for (size_t i = 0; i < r->n_vouchers; i++) {
+        const Slq__Voucher *v = r->vouchers[i];
+        ryear *y = year_of(r, v->budget_year);
+        if (y == NULL) continue;
+        const Slq__Voucher *parent =
+            v->parent_id.len == HASH ? voucher_find(r, v->parent_id.data) : NULL;
+        if (v->parent_id.len == HASH && parent == NULL) return SLQ_STORAGE_CORRUPT;
+        slq_err err = tally_extra(r, y, v, parent);
+        if (err != SLQ_OK) return err;
+    }
+    for (size_t i = 0; i < r->n_years; i++) {
+        ryear *y = &r->years[i];
+        if (y->n_revokes > 1) qsort(y->revokes, y->n_revokes, sizeof(rrevoke), cmp_revoke);
+        for (size_t c = 0; c < y->n_centres; c++) /* a centre that claimed without a payment */
+            if (addr_entry((void **) &y->paid, &y->n_paid, &y->cap_paid, sizeof(rpaid),
+                           y->centres[c].addr, true) == NULL)
+                return SLQ_NO_MEMORY;
+    }
+    return SLQ_OK;
+}
+
 /* ------------------------------------------------------------------ checks */
 
 static bool row_matches(const Slq__YearTotals *t, const rtot *x) {
@@ -1123,6 +1229,69 @@ static void j_anomalies(jb *j, const rep *r, const ryear *y, json_t *arr) {
         }
 }
 
+/* The policy's validity window and whether the year's CST span [Jan 1, next Jan 1) meets it
+ * (some of the year lies in valid_from <= t < valid_until: ISSUE was possible in it). */
+static void j_policy_window(jb *j, const rep *r, const ryear *y, json_t *o) {
+    int64_t from = slq_budget_year_start_ms(y->year), until = slq_budget_year_start_ms(y->year + 1);
+    bool within = from < r->pol->valid_until_ms && r->pol->valid_from_ms < until;
+    j_i64(j, o, "policy_valid_from_ms", r->pol->valid_from_ms);
+    j_i64(j, o, "policy_valid_until_ms", r->pol->valid_until_ms);
+    j_bool(j, o, "year_in_policy_window", within);
+}
+
+static void j_holder_classes(jb *j, const ryear *y, json_t *arr) {
+    for (int k = 0; k < HOLDER_CLASSES; k++) {
+        json_t *o = j_item(j, arr);
+        if (o == NULL) return;
+        j_str(j, o, "class", codec_role_name((Slq__Role) (SLQ__ROLE__ROLE_ENTERPRISE + k)));
+        j_i64(j, o, "issued_fen", y->classes[k].issued);
+        j_i64(j, o, "redeemed_fen", y->classes[k].redeemed);
+        j_i64(j, o, "held_fen", y->classes[k].held);
+    }
+}
+
+/* Every centre paid or claiming in the year, by address. */
+static void j_centre_payments(jb *j, const rep *r, const ryear *y, json_t *arr) {
+    for (size_t i = 0; i < y->n_paid; i++) {
+        const rpaid *p = &y->paid[i];
+        const rcentre *ce = NULL;
+        for (size_t c = 0; ce == NULL && c < y->n_centres; c++)
+            if (memcmp(y->centres[c].addr, p->addr, ADDR) == 0) ce = &y->centres[c];
+        json_t *o = j_item(j, arr);
+        if (o == NULL) return;
+        j_addr(j, o, "centre", p->addr);
+        j_str(j, o, "name", account_find(r, p->addr) != NULL ? account_find(r, p->addr)->name : "");
+        j_i64(j, o, "paid_fen", p->paid);
+        j_u64(j, o, "claims_count", ce != NULL ? ce->n_claims : 0);
+        j_i64(j, o, "claimed_fen", ce != NULL ? ce->redeemed : 0);
+        j_i64(j, o, "settled_fen", ce != NULL ? ce->settled : 0);
+    }
+}
+
+static void j_revocations(jb *j, const ryear *y, json_t *arr) {
+    for (size_t i = 0; i < y->n_revokes; i++) {
+        const rrevoke *rv = &y->revokes[i];
+        json_t *o = j_item(j, arr);
+        if (o == NULL) return;
+        j_hex(j, o, "voucher", rv->v->id.data, rv->v->id.len);
+        j_i64(j, o, "amount_fen", rv->v->original_fen);
+        j_addr(j, o, "holder", rv->v->holder.data);
+        j_u64(j, o, "height", rv->height);
+        j_hex(j, o, "revoke_tx", rv->v->closed_tx.data, rv->v->closed_tx.len);
+    }
+}
+
+/* The members added for "the audit shows it", after the year's others. */
+static void j_year_shows(jb *j, const rep *r, const ryear *y, json_t *o) {
+    j_policy_window(j, r, y, o);
+    json_t *classes = j_array(j, o, "holder_classes");
+    if (classes != NULL) j_holder_classes(j, y, classes);
+    json_t *pays = j_array(j, o, "centre_payments");
+    if (pays != NULL) j_centre_payments(j, r, y, pays);
+    json_t *revokes = j_array(j, o, "revocations");
+    if (revokes != NULL) j_revocations(j, y, revokes);
+}
+
 /* The members of one budget year (also the top level of a one-year report). */
 static void j_year(jb *j, const rep *r, const ryear *y, json_t *o) {
     int64_t cap = r->pol->city_annual_cap_fen, headroom = 0, outstanding = 0;
@@ -1152,6 +1321,7 @@ static void j_year(jb *j, const rep *r, const ryear *y, json_t *o) {
     j_bool(j, o, "holder_caps_held", holders != NULL && j_holders(j, r, y, holders));
     json_t *anoms = j_array(j, o, "anomalies");
     if (anoms != NULL) j_anomalies(j, r, y, anoms);
+    j_year_shows(j, r, y, o);
 }
 
 static json_t *j_report(jb *j, const rep *r, uint32_t year) {
@@ -1185,6 +1355,7 @@ static slq_err compute(rep *r, uint32_t year) {
     if (err == SLQ_OK) err = tally_vouchers(r);
     if (err == SLQ_OK) err = tally_claims(r);
     if (err == SLQ_OK) err = timeline(r);
+    if (err == SLQ_OK) err = tally_extras(r);
     if (err != SLQ_OK) return err;
     quotas_check(r);
     for (size_t i = 0; err == SLQ_OK && i < r->n_years; i++) err = near_caps(r, &r->years[i]);

@@ -358,6 +358,52 @@ static void anomaly_row(tbl *t, const json_t *a) {
     tbl_row(t, row);
 }
 
+/* The policy window, holder classes, centre payments and revocations (docs/audit.md). */
+static void year_shows(sbuf *b, const json_t *y) {
+    char from[64], until[64], line[CELL_BYTES];
+    cst_text(from, num(y, "policy_valid_from_ms"));
+    cst_text(until, num(y, "policy_valid_until_ms"));
+    snprintf(line, sizeof line, "%s to %s; the year %s", from, until,
+             json_is_true(member(y, "year_in_policy_window")) ? "lies in it" : "lies OUTSIDE it");
+    sb_printf(b, "\n");
+    summary_line(b, "policy window", line);
+    static const char *const khead[] = {"CLASS", "ISSUED TO (YUAN)", "REDEEMED FROM (YUAN)",
+                                        "HOLDING (YUAN)"};
+    tbl k = tbl_make(4, khead);
+    const json_t *o;
+    for (size_t i = 0; (o = json_array_get(list(y, "holder_classes"), i)) != NULL; i++) {
+        char v[3][CODEC_YUAN_TEXT_BYTES];
+        const char *row[] = {str(o, "class"), yuan(v[0], o, "issued_fen"),
+                             yuan(v[1], o, "redeemed_fen"), yuan(v[2], o, "held_fen")};
+        tbl_row(&k, row);
+    }
+    tbl_emit(b, &k, "holder classes (REDEEMED FROM: by beneficiary)");
+    static const char *const chead[] = {"CENTRE", "NAME",           "PAID TO (YUAN)",
+                                        "CLAIMS", "CLAIMED (YUAN)", "SETTLED (YUAN)"};
+    tbl c = tbl_make(6, chead);
+    for (size_t i = 0; (o = json_array_get(list(y, "centre_payments"), i)) != NULL; i++) {
+        char v[3][CODEC_YUAN_TEXT_BYTES], n[24];
+        snprintf(n, sizeof n, "%lld", (long long) num(o, "claims_count"));
+        const char *row[] = {str(o, "centre"),
+                             str(o, "name"),
+                             yuan(v[0], o, "paid_fen"),
+                             n,
+                             yuan(v[1], o, "claimed_fen"),
+                             yuan(v[2], o, "settled_fen")};
+        tbl_row(&c, row);
+    }
+    tbl_emit(b, &c, "centres: paid to and claimed");
+    static const char *const rhead[] = {"VOUCHER", "AMOUNT (YUAN)", "HOLDER", "HEIGHT"};
+    tbl r = tbl_make(4, rhead);
+    for (size_t i = 0; (o = json_array_get(list(y, "revocations"), i)) != NULL; i++) {
+        char v[CODEC_YUAN_TEXT_BYTES], h[24];
+        snprintf(h, sizeof h, "%lld", (long long) num(o, "height"));
+        const char *row[] = {str(o, "voucher"), yuan(v, o, "amount_fen"), str(o, "holder"), h};
+        tbl_row(&r, row);
+    }
+    tbl_emit(b, &r, "revocations");
+}
+
 static void year_table(sbuf *b, const json_t *y) {
     static const char *const head[] = {"KIND", "SUBJECT", "DETAIL"};
     sb_printf(b, "\nbudget year %lld\n", (long long) num(y, "year"));
@@ -366,6 +412,7 @@ static void year_table(sbuf *b, const json_t *y) {
     year_centres(b, y);
     year_reviews(b, y);
     year_holders(b, y);
+    year_shows(b, y);
     tbl t = tbl_make(3, head);
     const json_t *a;
     for (size_t a_i = 0; (a = json_array_get(list(y, "anomalies"), a_i)) != NULL; a_i++)
@@ -466,6 +513,20 @@ static void csv_nested(sbuf *b, const char *year, const json_t *y) {
     }
 }
 
+/* The rows of year_shows' sections. */
+static void csv_shows(sbuf *b, const char *year, const json_t *y) {
+    char subject[CELL_BYTES];
+    const json_t *o;
+    for (size_t i = 0; (o = json_array_get(list(y, "holder_classes"), i)) != NULL; i++)
+        csv_object(b, &(csv_row){year, "holder_class", str(o, "class")}, o, "class");
+    for (size_t i = 0; (o = json_array_get(list(y, "centre_payments"), i)) != NULL; i++)
+        csv_object(b, &(csv_row){year, "centre_payment", str(o, "centre")}, o, "centre");
+    for (size_t i = 0; (o = json_array_get(list(y, "revocations"), i)) != NULL; i++) {
+        snprintf(subject, sizeof subject, "%zu", i + 1);
+        csv_object(b, &(csv_row){year, "revocation", subject}, o, NULL);
+    }
+}
+
 static const char *const report_header[] = {"chain_id", "suite",    "genesis_hash",
                                             "height",   "tip_hash", "time_ms"};
 
@@ -492,6 +553,7 @@ static void csv_year(sbuf *b, const json_t *y) {
     for (size_t p_i = 0; (p = json_array_get(list(y, "payers"), p_i)) != NULL; p_i++)
         csv_object(b, &(csv_row){year, "payer", str(p, "payer")}, p, "payer");
     csv_nested(b, year, y);
+    csv_shows(b, year, y);
 }
 
 static void csv_form(sbuf *b, const json_t *r) {

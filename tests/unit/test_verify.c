@@ -586,6 +586,50 @@ static void check_anomalies(const env *e, const json_t *y) {
     CHECK_EQ_INT((int) json_array_size(get(y, "anomalies")), 3);
 }
 
+/* The holder classes, centre payments, revocations and policy window of the known chain. */
+static void check_shows(const env *e, const json_t *y) {
+    CHECK_EQ_INT(num(y, "policy_valid_from_ms"), fx_valid_from_ms());
+    CHECK_EQ_INT(num(y, "policy_valid_until_ms"), fx_valid_until_ms());
+    CHECK(yes(y, "year_in_policy_window"));
+    /* Issued to: H1 (enterprise) 1000 + 200 yuan, H3 (maker) 50, H2 (university) 3000 +
+     * 1490000, the intermediary 500. Redeemed from, by beneficiary: H1's 400 at centre-1,
+     * and the intermediary's 500 that H3 (the beneficiary it passed them to) paid centre-2. */
+    static const struct {
+        const char *name;
+        long long issued, redeemed, held;
+    } want[] = {{"enterprise", 120000, 40000, 0},
+                {"maker", 5000, 50000, 0},
+                {"research", 0, 0, 0},
+                {"university", 149300000, 0, 149300000},
+                {"intermediary", 50000, 0, 0}};
+    CHECK_EQ_INT((int) json_array_size(get(y, "holder_classes")), 5);
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        const json_t *k = json_array_get(get(y, "holder_classes"), i);
+        CHECK(k != NULL &&
+              strcmp(json_string_value(json_object_get(k, "class")), want[i].name) == 0);
+        CHECK_EQ_INT(num(k, "issued_fen"), want[i].issued);
+        CHECK_EQ_INT(num(k, "redeemed_fen"), want[i].redeemed);
+        CHECK_EQ_INT(num(k, "held_fen"), want[i].held);
+    }
+    char c1[CRYPTO_ADDRESS_TEXT_BYTES], c2[CRYPTO_ADDRESS_TEXT_BYTES], id[65];
+    addr_text(c1, e, K_CENTRE1);
+    addr_text(c2, e, K_CENTRE2);
+    const json_t *a = find(y, "centre_payments", "centre", c1);
+    const json_t *b = find(y, "centre_payments", "centre", c2);
+    CHECK_EQ_INT((int) json_array_size(get(y, "centre_payments")), 2);
+    /* centre-1 was paid H1's 400 (redeemed, settled) and H3's 200 (not yet redeemed). */
+    CHECK(a != NULL && num(a, "paid_fen") == 60000 && num(a, "claims_count") == 1);
+    CHECK(a != NULL && num(a, "claimed_fen") == 40000 && num(a, "settled_fen") == 40000);
+    CHECK(b != NULL && num(b, "paid_fen") == 50000 && num(b, "claims_count") == 1);
+    CHECK(b != NULL && num(b, "claimed_fen") == 50000 && num(b, "settled_fen") == 0);
+    const json_t *revs = get(y, "revocations");
+    CHECK_EQ_INT((int) json_array_size(revs), 1);
+    const json_t *rv = json_array_get(revs, 0);
+    id_text(id, e->c1);
+    CHECK(rv != NULL && strcmp(json_string_value(json_object_get(rv, "voucher")), id) == 0);
+    CHECK(rv != NULL && num(rv, "amount_fen") == 60000 && num(rv, "height") == 5);
+}
+
 /* ------------------------------------------------------------------ tests */
 
 static void test_a_clean_chain_verifies_with_every_count(void) {
@@ -638,6 +682,7 @@ static void test_the_report_has_every_figure_of_the_known_chain(void) {
         check_centres(&e, y);
         check_holders(&e, y);
         check_anomalies(&e, y);
+        check_shows(&e, y);
     }
     json_decref(r);
     free(json);
@@ -755,6 +800,18 @@ static void test_a_year_without_vouchers_reports_zeros_and_a_held_cap(void) {
     CHECK(r != NULL && num(r, "issued_fen") == 0 && num(r, "headroom_fen") == FX_CITY_CAP);
     CHECK(r != NULL && yes(r, "cap_held") && yes(r, "conservation_holds"));
     CHECK(r != NULL && (int) json_array_size(get(r, "holders")) == 0);
+    CHECK(r != NULL && !yes(r, "year_in_policy_window")); /* the window ends in 2026 */
+    json_decref(r);
+    free(json);
+    /* The window opens on 10 February 2023: that year meets it, 2022 does not. */
+    CHECK_ERR(report_json(&json, &len, chain_ledger(e.c), &src, &tip, 2023), SLQ_OK);
+    r = json != NULL ? codec_json_parse(json, len, NULL, 0) : NULL;
+    CHECK(r != NULL && yes(r, "year_in_policy_window"));
+    json_decref(r);
+    free(json);
+    CHECK_ERR(report_json(&json, &len, chain_ledger(e.c), &src, &tip, 2022), SLQ_OK);
+    r = json != NULL ? codec_json_parse(json, len, NULL, 0) : NULL;
+    CHECK(r != NULL && !yes(r, "year_in_policy_window"));
     CHECK_ERR(report_json(&json, &len, chain_ledger(e.c), &src, &tip, 1999), SLQ_INVALID_ARGUMENT);
     json_decref(r);
     free(json);
