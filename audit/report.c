@@ -33,6 +33,65 @@
 
 /* ------------------------------------------------------------------ sources */
 
+typedef slq_err (*row_get_fn)(void *ctx, const uint8_t *key, size_t key_len, uint8_t **val,
+                              size_t *val_len);
+
+/* The stored block of `height`, decoded; *hdr its header. Both NULL-safe to free. */
+static slq_err block_read(row_get_fn get, void *ctx, uint64_t height, Slq__Block **b,
+                          Slq__BlockHeader **hdr) {
+    slq_key k = slq_key_height(SLQ_KEY_BLOCK, height);
+    uint8_t *v = NULL;
+    size_t len = 0;
+    slq_err err = get(ctx, k.bytes, k.len, &v, &len);
+    if (err != SLQ_OK) return err;
+    *b = slq__block__unpack(NULL, len, v);
+    free(v);
+    *hdr = *b != NULL ? slq__block_header__unpack(NULL, (*b)->header.len, (*b)->header.data) : NULL;
+    return *hdr != NULL ? SLQ_OK : SLQ_STORAGE_CORRUPT;
+}
+
+static slq_err rows_block_time(row_get_fn get, void *ctx, uint64_t height, int64_t *time_ms) {
+    Slq__Block *b = NULL;
+    Slq__BlockHeader *hdr = NULL;
+    slq_err err = block_read(get, ctx, height, &b, &hdr);
+    if (err == SLQ_OK) *time_ms = hdr->time_ms;
+    if (hdr != NULL) slq__block_header__free_unpacked(hdr, NULL);
+    if (b != NULL) slq__block__free_unpacked(b, NULL);
+    return err;
+}
+
+/* The reason of a committed REVOKE: its 'x' row, its block, the transaction's body. */
+static slq_err rows_revoke_reason(row_get_fn get, void *ctx, const uint8_t *tx_hash,
+                                  char **reason) {
+    slq_key k = slq_key_bytes(SLQ_KEY_TX, tx_hash, HASH);
+    uint8_t *v = NULL;
+    size_t len = 0;
+    slq_err err = get(ctx, k.bytes, k.len, &v, &len);
+    if (err != SLQ_OK) return err;
+    Slq__TxLocation *loc = slq__tx_location__unpack(NULL, len, v);
+    free(v);
+    if (loc == NULL) return SLQ_STORAGE_CORRUPT;
+    Slq__Block *b = NULL;
+    Slq__BlockHeader *hdr = NULL;
+    err = block_read(get, ctx, loc->height, &b, &hdr);
+    Slq__SignedTx *stx = NULL;
+    Slq__TxBody *body = NULL;
+    if (err == SLQ_OK && loc->index < b->n_txs)
+        stx = slq__signed_tx__unpack(NULL, b->txs[loc->index].len, b->txs[loc->index].data);
+    if (stx != NULL) body = slq__tx_body__unpack(NULL, stx->body.len, stx->body.data);
+    if (err == SLQ_OK)
+        err = body != NULL && body->payload_case == SLQ__TX_BODY__PAYLOAD_REVOKE
+                  ? SLQ_OK
+                  : SLQ_STORAGE_CORRUPT;
+    if (err == SLQ_OK && (*reason = strdup(body->revoke->reason)) == NULL) err = SLQ_NO_MEMORY;
+    if (body != NULL) slq__tx_body__free_unpacked(body, NULL);
+    if (stx != NULL) slq__signed_tx__free_unpacked(stx, NULL);
+    if (hdr != NULL) slq__block_header__free_unpacked(hdr, NULL);
+    if (b != NULL) slq__block__free_unpacked(b, NULL);
+    slq__tx_location__free_unpacked(loc, NULL);
+    return err;
+}
+
 static slq_err storage_scan_family(void *ctx, uint8_t family, report_row_cb cb, void *arg) {
     return storage_scan(ctx, &family, 1, cb, arg);
 }
@@ -42,8 +101,21 @@ static slq_err storage_get_row(void *ctx, const uint8_t *key, size_t key_len, ui
     return storage_get(ctx, key, key_len, val, val_len);
 }
 
+static slq_err storage_block_time(void *ctx, uint64_t height, int64_t *time_ms) {
+    return rows_block_time(storage_get_row, ctx, height, time_ms);
+}
+
+static slq_err storage_revoke_reason(void *ctx, const uint8_t *tx_hash, char **reason) {
+    return rows_revoke_reason(storage_get_row, ctx, tx_hash, reason);
+}
+
 report_source report_source_storage(storage *s) {
-    return (report_source){.ctx = s, .scan = storage_scan_family, .get = storage_get_row};
+    return (report_source){.ctx = s,
+                           .scan = storage_scan_family,
+                           .get = storage_get_row,
+                           .chain_ctx = s,
+                           .block_time = storage_block_time,
+                           .revoke_reason = storage_revoke_reason};
 }
 
 static slq_err pin_scan_family(void *ctx, uint8_t family, report_row_cb cb, void *arg) {
@@ -55,8 +127,21 @@ static slq_err pin_get_row(void *ctx, const uint8_t *key, size_t key_len, uint8_
     return storage_pin_get(ctx, key, key_len, val, val_len);
 }
 
+static slq_err pin_block_time(void *ctx, uint64_t height, int64_t *time_ms) {
+    return rows_block_time(pin_get_row, ctx, height, time_ms);
+}
+
+static slq_err pin_revoke_reason(void *ctx, const uint8_t *tx_hash, char **reason) {
+    return rows_revoke_reason(pin_get_row, ctx, tx_hash, reason);
+}
+
 report_source report_source_pin(storage_pin *p) {
-    return (report_source){.ctx = p, .scan = pin_scan_family, .get = pin_get_row};
+    return (report_source){.ctx = p,
+                           .scan = pin_scan_family,
+                           .get = pin_get_row,
+                           .chain_ctx = p,
+                           .block_time = pin_block_time,
+                           .revoke_reason = pin_revoke_reason};
 }
 
 static slq_err state_scan_family(void *ctx, uint8_t family, report_row_cb cb, void *arg) {
@@ -122,7 +207,22 @@ typedef struct {
     const Slq__Voucher *v;
     uint64_t height; /* of the REVOKE */
     uint32_t index;
+    char *reason; /* owned: the REVOKE's, from its block */
 } rrevoke;
+
+/* Applications of one (year, program), by the year of their APPLY block. */
+typedef struct {
+    uint64_t count, issued_count, rejected_count, open_count;
+    int64_t asked, issued, rejected, open; /* issued: granted; rejected, open: asked */
+} rapps;
+
+/* One contract (ContractShare row), with its figures recomputed from its applications. */
+typedef struct {
+    uint8_t key[HASH]; /* first: sorted by it */
+    const Slq__ContractShare *row;
+    int64_t asked, issued;
+    uint64_t applications;
+} rcontract;
 
 enum { ANOM_HOPS, ANOM_NEAR_CAP, ANOM_AFFILIATED, ANOM_KINDS };
 
@@ -160,6 +260,9 @@ typedef struct {
     size_t n_paid, cap_paid;
     rrevoke *revokes;
     size_t n_revokes, cap_revokes;
+    rapps apps[SLQ_PROGRAMS_MAX];
+    const rcontract **contracts; /* those applied for in the year, by key */
+    size_t n_contracts, cap_contracts;
 } ryear;
 
 typedef struct {
@@ -191,6 +294,12 @@ typedef struct {
     size_t n_quotas, cap_quotas;
     ryear *years;
     size_t n_years;
+    Slq__Application **apps;
+    size_t n_apps, cap_apps;
+    Slq__ContractShare **shares; /* owned rows; contracts point into them */
+    size_t n_shares, cap_shares;
+    rcontract *contracts;
+    size_t n_contracts, cap_contracts;
 } rep;
 
 #define ROOM_FIRST 16u /* elements of an array's first allocation; it doubles after */
@@ -228,8 +337,15 @@ static void rep_free(rep *r) {
         free(yr->holders);
         free(yr->anoms);
         free(yr->paid);
+        for (size_t i = 0; i < yr->n_revokes; i++) free(yr->revokes[i].reason);
         free(yr->revokes);
+        free(yr->contracts);
     }
+    for (size_t i = 0; i < r->n_apps; i++) slq__application__free_unpacked(r->apps[i], NULL);
+    for (size_t i = 0; i < r->n_shares; i++) slq__contract_share__free_unpacked(r->shares[i], NULL);
+    free(r->apps);
+    free(r->shares);
+    free(r->contracts);
     free(r->vouchers);
     free(r->claims);
     free(r->accounts);
@@ -911,7 +1027,12 @@ static slq_err tally_extra(rep *r, ryear *y, const Slq__Voucher *v, const Slq__V
     slq_err err = tx_location(r, &v->closed_tx, &at);
     if (err != SLQ_OK) return err;
     rrevoke rv = {.v = v, .height = at.height, .index = at.index};
-    return PUSH(y->revokes, y->n_revokes, y->cap_revokes, rv);
+    err = r->src->revoke_reason != NULL
+              ? r->src->revoke_reason(r->src->chain_ctx, v->closed_tx.data, &rv.reason)
+              : SLQ_NOT_FOUND;
+    if (err == SLQ_OK && (err = PUSH(y->revokes, y->n_revokes, y->cap_revokes, rv)) != SLQ_OK)
+        free(rv.reason);
+    return err;
 }
 
 /* Revocations in chain order: by height, then position in the block. */
@@ -939,6 +1060,118 @@ static slq_err tally_extras(rep *r) {
             if (addr_entry((void **) &y->paid, &y->n_paid, &y->cap_paid, sizeof(rpaid),
                            y->centres[c].addr, true) == NULL)
                 return SLQ_NO_MEMORY;
+    }
+    return SLQ_OK;
+}
+
+/* ------------------------------------------------------------------ applications and
+ * contracts (docs/audit.md: applications, contracts) */
+
+/* 'n' id -> Application. */
+static bool load_application(void *arg, const uint8_t *key, size_t key_len, const uint8_t *val,
+                             size_t val_len) {
+    load_ctx *c = arg;
+    Slq__Application *a = slq__application__unpack(NULL, val_len, val);
+    if (a == NULL) return stop(c, SLQ_STORAGE_CORRUPT);
+    bool ok = key_len == 1 + HASH && a->id.len == HASH && memcmp(key + 1, a->id.data, HASH) == 0 &&
+              a->applicant.len == ADDR && a->contract_key.len == HASH &&
+              a->program < c->r->pol->n_programs && a->asked_fen >= 0 && a->issued_fen >= 0;
+    if (!ok || PUSH(c->r->apps, c->r->n_apps, c->r->cap_apps, a) != SLQ_OK) {
+        slq__application__free_unpacked(a, NULL);
+        return stop(c, ok ? SLQ_NO_MEMORY : SLQ_STORAGE_CORRUPT);
+    }
+    return true;
+}
+
+/* 'K' contract key -> ContractShare. */
+static bool load_contract(void *arg, const uint8_t *key, size_t key_len, const uint8_t *val,
+                          size_t val_len) {
+    load_ctx *c = arg;
+    Slq__ContractShare *cs = slq__contract_share__unpack(NULL, val_len, val);
+    if (cs == NULL) return stop(c, SLQ_STORAGE_CORRUPT);
+    bool ok =
+        key_len == 1 + HASH && cs->applicant.len == ADDR && cs->program < c->r->pol->n_programs;
+    if (!ok || PUSH(c->r->shares, c->r->n_shares, c->r->cap_shares, cs) != SLQ_OK) {
+        slq__contract_share__free_unpacked(cs, NULL);
+        return stop(c, ok ? SLQ_NO_MEMORY : SLQ_STORAGE_CORRUPT);
+    }
+    rcontract rc = {.row = cs};
+    memcpy(rc.key, key + 1, HASH);
+    return PUSH(c->r->contracts, c->r->n_contracts, c->r->cap_contracts, rc) == SLQ_OK
+               ? true
+               : stop(c, SLQ_NO_MEMORY);
+}
+
+static int cmp_contract(const void *a, const void *b) {
+    return memcmp(((const rcontract *) a)->key, ((const rcontract *) b)->key, HASH);
+}
+
+static int cmp_contract_ptr(const void *a, const void *b) {
+    return cmp_contract(*(const rcontract *const *) a, *(const rcontract *const *) b);
+}
+
+static rcontract *contract_find(rep *r, const uint8_t *key) {
+    rcontract k;
+    memcpy(k.key, key, HASH);
+    return r->n_contracts > 0 ? bsearch(&k, r->contracts, r->n_contracts, sizeof k, cmp_contract)
+                              : NULL;
+}
+
+/* One application in its contract's sums and, by the year of its APPLY block, in its year. */
+static slq_err tally_application(rep *r, const Slq__Application *a) {
+    rcontract *ct = contract_find(r, a->contract_key.data);
+    if (ct == NULL) return SLQ_STORAGE_CORRUPT; /* written with the application */
+    bool issued = a->status == SLQ__APPLICATION_STATUS__APPLICATION_ISSUED;
+    bool rejected = a->status == SLQ__APPLICATION_STATUS__APPLICATION_REJECTED;
+    bool open = a->status == SLQ__APPLICATION_STATUS__APPLICATION_OPEN;
+    if (!issued && !rejected && !open) return SLQ_STORAGE_CORRUPT;
+    if (!add(&ct->asked, a->asked_fen) || !add(&ct->issued, issued ? a->issued_fen : 0))
+        return SLQ_AMOUNT_OVERFLOW;
+    ct->applications++;
+    if (r->src->block_time == NULL) return SLQ_NOT_FOUND; /* report.h: no blocks to read */
+    int64_t at = 0;
+    slq_err err = r->src->block_time(r->src->chain_ctx, a->applied_height, &at);
+    if (err != SLQ_OK) return err;
+    ryear *y = year_of(r, slq_budget_year(at));
+    if (y == NULL) return SLQ_OK;
+    rapps *t = &y->apps[a->program];
+    t->count++;
+    bool ok = add(&t->asked, a->asked_fen);
+    if (issued) {
+        t->issued_count++;
+        ok = ok && add(&t->issued, a->issued_fen);
+    } else if (rejected) {
+        t->rejected_count++;
+        ok = ok && add(&t->rejected, a->asked_fen);
+    } else {
+        t->open_count++;
+        ok = ok && add(&t->open, a->asked_fen);
+    }
+    if (!ok) return SLQ_AMOUNT_OVERFLOW;
+    const rcontract *cp = ct;
+    return PUSH(y->contracts, y->n_contracts, y->cap_contracts, cp);
+}
+
+/* Loads the applications and contracts, tallies them, and lists each year's contracts once. */
+static slq_err tally_applications(rep *r) {
+    load_ctx c = {.r = r, .err = SLQ_OK};
+    slq_err err = r->src->scan(r->src->ctx, SLQ_KEY_APPLICATION, load_application, &c);
+    if (err == SLQ_OK) err = c.err;
+    if (err == SLQ_OK) err = r->src->scan(r->src->ctx, SLQ_KEY_CONTRACT, load_contract, &c);
+    if (err == SLQ_OK) err = c.err;
+    if (err != SLQ_OK) return err;
+    if (r->n_contracts > 1) qsort(r->contracts, r->n_contracts, sizeof *r->contracts, cmp_contract);
+    for (size_t i = 0; i < r->n_apps; i++)
+        if ((err = tally_application(r, r->apps[i])) != SLQ_OK) return err;
+    for (size_t i = 0; i < r->n_years; i++) {
+        ryear *y = &r->years[i];
+        if (y->n_contracts > 1)
+            qsort(y->contracts, y->n_contracts, sizeof *y->contracts, cmp_contract_ptr);
+        size_t n = 0;
+        for (size_t k = 0; k < y->n_contracts; k++)
+            if (n == 0 || y->contracts[n - 1] != y->contracts[k])
+                y->contracts[n++] = y->contracts[k];
+        y->n_contracts = n;
     }
     return SLQ_OK;
 }
@@ -1276,8 +1509,56 @@ static void j_revocations(jb *j, const ryear *y, json_t *arr) {
         j_hex(j, o, "voucher", rv->v->id.data, rv->v->id.len);
         j_i64(j, o, "amount_fen", rv->v->original_fen);
         j_addr(j, o, "holder", rv->v->holder.data);
+        j_str(j, o, "reason", rv->reason);
         j_u64(j, o, "height", rv->height);
         j_hex(j, o, "revoke_tx", rv->v->closed_tx.data, rv->v->closed_tx.len);
+    }
+}
+
+static void j_applications(jb *j, const rep *r, const ryear *y, json_t *arr) {
+    for (uint32_t p = 0; p < r->pol->n_programs; p++) {
+        const rapps *t = &y->apps[p];
+        json_t *o = j_item(j, arr);
+        if (o == NULL) return;
+        j_str(j, o, "program", r->pol->programs[p]->name);
+        j_u64(j, o, "count", t->count);
+        j_i64(j, o, "asked_fen", t->asked);
+        j_u64(j, o, "issued_count", t->issued_count);
+        j_i64(j, o, "issued_fen", t->issued);
+        j_u64(j, o, "rejected_count", t->rejected_count);
+        j_i64(j, o, "rejected_fen", t->rejected);
+        j_u64(j, o, "open_count", t->open_count);
+        j_i64(j, o, "open_fen", t->open);
+    }
+}
+
+static void j_contracts(jb *j, const rep *r, const ryear *y, json_t *arr) {
+    for (size_t i = 0; i < y->n_contracts; i++) {
+        const rcontract *ct = y->contracts[i];
+        const Slq__ContractShare *row = ct->row;
+        uint32_t bp = r->pol->programs[row->program]->max_share_bp;
+        int64_t limit = 0, used_bp = 0;
+        if (bp > 0 && amount_share_bp(&limit, row->cost_fen, bp) != SLQ_OK) j->overflow = true;
+        /* issued / cost in basis points, rounded down; the cap keeps issued <= cost */
+        if (row->cost_fen > 0)
+            used_bp = (int64_t) (((__int128) ct->issued * 10000) / row->cost_fen);
+        json_t *o = j_item(j, arr);
+        if (o == NULL) return;
+        j_hex(j, o, "contract_key", ct->key, HASH);
+        j_str(j, o, "contract_ref", row->contract_ref);
+        j_addr(j, o, "applicant", row->applicant.data);
+        j_str(j, o, "program", r->pol->programs[row->program]->name);
+        j_i64(j, o, "cost_fen", row->cost_fen);
+        j_u64(j, o, "applications", ct->applications);
+        j_i64(j, o, "asked_fen", ct->asked);
+        j_i64(j, o, "issued_fen", ct->issued);
+        j_u64(j, o, "share_limit_bp", bp);
+        j_i64(j, o, "share_limit_fen", limit);
+        j_i64(j, o, "share_used_bp", used_bp);
+        j_bool(j, o, "share_held", bp == 0 || ct->issued <= limit);
+        j_bool(j, o, "row_matches",
+               row->asked_fen == ct->asked && row->issued_fen == ct->issued &&
+                   row->applications == ct->applications);
     }
 }
 
@@ -1290,6 +1571,10 @@ static void j_year_shows(jb *j, const rep *r, const ryear *y, json_t *o) {
     if (pays != NULL) j_centre_payments(j, r, y, pays);
     json_t *revokes = j_array(j, o, "revocations");
     if (revokes != NULL) j_revocations(j, y, revokes);
+    json_t *apps = j_array(j, o, "applications");
+    if (apps != NULL) j_applications(j, r, y, apps);
+    json_t *contracts = j_array(j, o, "contracts");
+    if (contracts != NULL) j_contracts(j, r, y, contracts);
 }
 
 /* The members of one budget year (also the top level of a one-year report). */
@@ -1356,6 +1641,7 @@ static slq_err compute(rep *r, uint32_t year) {
     if (err == SLQ_OK) err = tally_claims(r);
     if (err == SLQ_OK) err = timeline(r);
     if (err == SLQ_OK) err = tally_extras(r);
+    if (err == SLQ_OK) err = tally_applications(r);
     if (err != SLQ_OK) return err;
     quotas_check(r);
     for (size_t i = 0; err == SLQ_OK && i < r->n_years; i++) err = near_caps(r, &r->years[i]);

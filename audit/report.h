@@ -30,6 +30,16 @@ typedef struct {
     slq_err (*scan)(void *ctx, uint8_t family, report_row_cb cb, void *arg);
     /* Reads one row: SLQ_OK with *val malloc'd (free()), SLQ_NOT_FOUND, or an error. */
     slq_err (*get)(void *ctx, const uint8_t *key, size_t key_len, uint8_t **val, size_t *val_len);
+    /* What the committed blocks say and no state row keeps (an application's time, a
+     * revocation's reason), over chain_ctx. The storage sources read the block rows; `slqd
+     * verify` answers from the blocks it walked (verify.c). NULL on report_source_state:
+     * report_json then refuses a chain with applications or revocations (SLQ_NOT_FOUND). */
+    void *chain_ctx;
+    /* *time_ms = the block time of `height` (1..tip): SLQ_OK, SLQ_NOT_FOUND, or an error. */
+    slq_err (*block_time)(void *chain_ctx, uint64_t height, int64_t *time_ms);
+    /* The reason of the committed REVOKE whose tx hash is tx_hash (32 bytes): SLQ_OK with
+     * *reason malloc'd (free()), SLQ_NOT_FOUND, or an error. */
+    slq_err (*revoke_reason)(void *chain_ctx, const uint8_t *tx_hash, char **reason);
 } report_source;
 
 /* A source over a node's store (reads committed rows) or over an in-memory state without

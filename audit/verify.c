@@ -46,6 +46,11 @@
 #define QUOTA_HOLDER_AT        9u /* 'q' year u32 program u32, then the holder */
 #define QUOTA_KEY_BYTES        (QUOTA_HOLDER_AT + CRYPTO_ADDRESS_BYTES)
 
+typedef struct {
+    uint8_t tx[HASH]; /* first: sorted and searched by it */
+    char *reason;     /* owned */
+} vrevoke;
+
 struct verify {
     ledger *l;
     crypto_suite suite;
@@ -62,6 +67,11 @@ struct verify {
     bool diverged; /* a header's app_hash left the replay: later ones are not compared */
     uint64_t h_rows;
     struct timespec shown;
+    /* What the report needs from the blocks and no state row keeps (report_source). */
+    int64_t *times; /* times[h - 1]: block h's time */
+    size_t n_times, cap_times;
+    vrevoke *revokes; /* every REVOKE that applied, sorted by tx hash once the walk ends */
+    size_t n_revokes, cap_revokes;
 };
 
 static void fail(verify *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -187,6 +197,28 @@ static slq_err commit_block(verify *v, uint64_t h) {
     return err;
 }
 
+/* Grows *arr (elements of `size` bytes) to hold one more. */
+static slq_err grow(void **arr, size_t *cap, size_t n, size_t size) {
+    if (n < *cap) return SLQ_OK;
+    size_t c = *cap == 0 ? 64 : 2 * *cap;
+    void *p = realloc(*arr, c * size);
+    if (p == NULL) return SLQ_NO_MEMORY;
+    *arr = p;
+    *cap = c;
+    return SLQ_OK;
+}
+
+/* Keeps the reason of a REVOKE that applied, for the report's revocations. */
+static slq_err revoke_record(verify *v, const uint8_t hash[HASH], const char *reason) {
+    slq_err err = grow((void **) &v->revokes, &v->cap_revokes, v->n_revokes, sizeof(vrevoke));
+    if (err != SLQ_OK) return err;
+    vrevoke *r = &v->revokes[v->n_revokes];
+    memcpy(r->tx, hash, HASH);
+    if ((r->reason = strdup(reason)) == NULL) return SLQ_NO_MEMORY;
+    v->n_revokes++;
+    return SLQ_OK;
+}
+
 /* Decodes (signature included) and applies transaction i of block h. */
 static slq_err replay_tx(verify *v, uint64_t h, int64_t time_ms, size_t i,
                          const ProtobufCBinaryData *bytes, const uint8_t hash[HASH]) {
@@ -201,6 +233,8 @@ static slq_err replay_tx(verify *v, uint64_t h, int64_t time_ms, size_t i,
     ledger_block_ctx ctx = {.height = h, .time_ms = time_ms, .index = (uint32_t) i};
     ledger_outcome out;
     err = ledger_apply(v->l, v->st, &ctx, &tx, &out);
+    if (err == SLQ_OK && tx.body->payload_case == SLQ__TX_BODY__PAYLOAD_REVOKE)
+        err = revoke_record(v, hash, tx.body->revoke->reason);
     ledger_tx_free(&tx);
     if (err == SLQ_NO_MEMORY || err == SLQ_STORAGE_IO) return err; /* ours, not the tx's */
     if (err != SLQ_OK)
@@ -372,6 +406,10 @@ static slq_err check_block(verify *v, uint64_t h, const uint8_t *raw, size_t len
         v->sum.height = h;
         memcpy(v->sum.tip_hash, hash, HASH);
         v->sum.tip_time_ms = hdr->time_ms;
+        SLQ_ASSERT(v->n_times == h - 1); /* one time per block walked, in order */
+        if (err == SLQ_OK)
+            err = grow((void **) &v->times, &v->cap_times, v->n_times, sizeof *v->times);
+        if (err == SLQ_OK) v->times[v->n_times++] = hdr->time_ms;
     }
     if (hdr != NULL) slq__block_header__free_unpacked(hdr, NULL);
     if (b != NULL) slq__block__free_unpacked(b, NULL);
@@ -659,6 +697,10 @@ static slq_err setup(verify *v, const uint8_t *genesis, size_t len, const char *
     return err;
 }
 
+static int cmp_revoke(const void *a, const void *b) {
+    return memcmp(((const vrevoke *) a)->tx, ((const vrevoke *) b)->tx, HASH);
+}
+
 slq_err verify_run(verify **out, const uint8_t *genesis, size_t genesis_len, const char *data_dir,
                    const verify_opts *o, char *why, size_t why_cap) {
     verify *v = calloc(1, sizeof *v);
@@ -679,6 +721,7 @@ slq_err verify_run(verify **out, const uint8_t *genesis, size_t genesis_len, con
         verify_free(v);
         return err;
     }
+    if (v->n_revokes > 1) qsort(v->revokes, v->n_revokes, sizeof *v->revokes, cmp_revoke);
     *out = v;
     return SLQ_OK;
 }
@@ -691,8 +734,29 @@ const char *verify_chain_id(const verify *v) {
     return ledger_chain_id(v->l);
 }
 
+/* report_source's block_time and revoke_reason over the blocks walked. */
+static slq_err walked_block_time(void *ctx, uint64_t height, int64_t *time_ms) {
+    const verify *v = ctx;
+    if (height == 0 || height > v->n_times) return SLQ_NOT_FOUND;
+    *time_ms = v->times[height - 1];
+    return SLQ_OK;
+}
+
+static slq_err walked_revoke_reason(void *ctx, const uint8_t *tx_hash, char **reason) {
+    const verify *v = ctx;
+    vrevoke key;
+    memcpy(key.tx, tx_hash, HASH);
+    const vrevoke *r =
+        v->n_revokes > 0 ? bsearch(&key, v->revokes, v->n_revokes, sizeof key, cmp_revoke) : NULL;
+    if (r == NULL) return SLQ_NOT_FOUND;
+    return (*reason = strdup(r->reason)) != NULL ? SLQ_OK : SLQ_NO_MEMORY;
+}
+
 slq_err verify_report(const verify *v, uint32_t year, char **out, size_t *len) {
     report_source src = report_source_state(v->base);
+    src.chain_ctx = (void *) v; /* only read */
+    src.block_time = walked_block_time;
+    src.revoke_reason = walked_revoke_reason;
     report_tip tip = {.height = v->sum.height, .time_ms = v->sum.tip_time_ms};
     memcpy(tip.hash, v->sum.tip_hash, HASH);
     return report_json(out, len, v->l, &src, &tip, year);
@@ -704,5 +768,8 @@ void verify_free(verify *v) {
     ledger_state_destroy(v->st);
     ledger_state_destroy(v->base);
     ledger_destroy(v->l);
+    for (size_t i = 0; i < v->n_revokes; i++) free(v->revokes[i].reason);
+    free(v->revokes);
+    free(v->times);
     free(v);
 }

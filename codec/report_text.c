@@ -358,6 +358,49 @@ static void anomaly_row(tbl *t, const json_t *a) {
     tbl_row(t, row);
 }
 
+/* Applications per program and the contracts applied for in the year (docs/audit.md). */
+static void year_applications(sbuf *b, const json_t *y) {
+    static const char *const ahead[] = {"PROGRAM",         "APPLIED",       "ASKED (YUAN)",
+                                        "ISSUED",          "ISSUED (YUAN)", "REJECTED",
+                                        "REJECTED (YUAN)", "OPEN",          "OPEN (YUAN)"};
+    static const char *const counts[] = {"count", "issued_count", "rejected_count", "open_count"};
+    static const char *const amounts[] = {"asked_fen", "issued_fen", "rejected_fen", "open_fen"};
+    tbl a = tbl_make(9, ahead);
+    const json_t *o;
+    for (size_t i = 0; (o = json_array_get(list(y, "applications"), i)) != NULL; i++) {
+        char n[4][24], v[4][CODEC_YUAN_TEXT_BYTES];
+        const char *row[9] = {str(o, "program")};
+        for (size_t k = 0; k < 4; k++) {
+            snprintf(n[k], sizeof n[k], "%lld", (long long) num(o, counts[k]));
+            row[1 + 2 * k] = n[k];
+            row[2 + 2 * k] = yuan(v[k], o, amounts[k]);
+        }
+        tbl_row(&a, row);
+    }
+    tbl_emit(b, &a, "applications (by the year they were made; REJECTED and OPEN: asked)");
+    static const char *const chead[] = {
+        "CONTRACT",      "APPLICANT",    "PROGRAM",    "COST (YUAN)", "ASKED (YUAN)",
+        "ISSUED (YUAN)", "LIMIT (YUAN)", "SHARE (BP)", "LIMIT (BP)",  "SHARE HELD"};
+    tbl c = tbl_make(10, chead);
+    for (size_t i = 0; (o = json_array_get(list(y, "contracts"), i)) != NULL; i++) {
+        char v[4][CODEC_YUAN_TEXT_BYTES], used[24], lim[24];
+        snprintf(used, sizeof used, "%lld", (long long) num(o, "share_used_bp"));
+        snprintf(lim, sizeof lim, "%lld", (long long) num(o, "share_limit_bp"));
+        const char *row[] = {str(o, "contract_ref"),
+                             str(o, "applicant"),
+                             str(o, "program"),
+                             yuan(v[0], o, "cost_fen"),
+                             yuan(v[1], o, "asked_fen"),
+                             yuan(v[2], o, "issued_fen"),
+                             yuan(v[3], o, "share_limit_fen"),
+                             used,
+                             lim,
+                             yes_no(o, "share_held")};
+        tbl_row(&c, row);
+    }
+    tbl_emit(b, &c, "cost and share per contract (all its applications)");
+}
+
 /* The policy window, holder classes, centre payments and revocations (docs/audit.md). */
 static void year_shows(sbuf *b, const json_t *y) {
     char from[64], until[64], line[CELL_BYTES];
@@ -393,15 +436,17 @@ static void year_shows(sbuf *b, const json_t *y) {
         tbl_row(&c, row);
     }
     tbl_emit(b, &c, "centres: paid to and claimed");
-    static const char *const rhead[] = {"VOUCHER", "AMOUNT (YUAN)", "HOLDER", "HEIGHT"};
-    tbl r = tbl_make(4, rhead);
+    static const char *const rhead[] = {"VOUCHER", "AMOUNT (YUAN)", "HOLDER", "HEIGHT", "REASON"};
+    tbl r = tbl_make(5, rhead);
     for (size_t i = 0; (o = json_array_get(list(y, "revocations"), i)) != NULL; i++) {
         char v[CODEC_YUAN_TEXT_BYTES], h[24];
         snprintf(h, sizeof h, "%lld", (long long) num(o, "height"));
-        const char *row[] = {str(o, "voucher"), yuan(v, o, "amount_fen"), str(o, "holder"), h};
+        const char *row[] = {str(o, "voucher"), yuan(v, o, "amount_fen"), str(o, "holder"), h,
+                             str(o, "reason")};
         tbl_row(&r, row);
     }
     tbl_emit(b, &r, "revocations");
+    year_applications(b, y);
 }
 
 static void year_table(sbuf *b, const json_t *y) {
@@ -525,6 +570,10 @@ static void csv_shows(sbuf *b, const char *year, const json_t *y) {
         snprintf(subject, sizeof subject, "%zu", i + 1);
         csv_object(b, &(csv_row){year, "revocation", subject}, o, NULL);
     }
+    for (size_t i = 0; (o = json_array_get(list(y, "applications"), i)) != NULL; i++)
+        csv_object(b, &(csv_row){year, "application", str(o, "program")}, o, "program");
+    for (size_t i = 0; (o = json_array_get(list(y, "contracts"), i)) != NULL; i++)
+        csv_object(b, &(csv_row){year, "contract", str(o, "contract_ref")}, o, "contract_ref");
 }
 
 static const char *const report_header[] = {"chain_id", "suite",    "genesis_hash",

@@ -347,6 +347,47 @@ static void q_revoke(env *e, txlist *l, const uint8_t v[32]) {
     queue(e, l, K_ISSUER, &b, NULL);
 }
 
+static void q_apply(env *e, txlist *l, int who, const char *program, int64_t amount,
+                    const char *contract, int64_t cost, uint8_t id[32]) {
+    static uint8_t evidence[32] = {0xa9};
+    Slq__Apply ap = SLQ__APPLY__INIT;
+    BODY(TX_APPLY, apply, APPLY, ap);
+    ap.program = (char *) program;
+    ap.amount_fen = amount;
+    ap.contract_ref = (char *) contract;
+    ap.cost_fen = cost;
+    ap.evidence_hash = (ProtobufCBinaryData){32, evidence};
+    uint8_t h[32];
+    queue(e, l, who, &b, h);
+    ledger_application_id(e->f.suite, id, h);
+}
+
+static void q_issue_app(env *e, txlist *l, const uint8_t app[32], int64_t amount, uint8_t id[32]) {
+    Slq__Issue is = SLQ__ISSUE__INIT;
+    BODY(TX_ISSUE, issue, ISSUE, is);
+    is.application_id = (ProtobufCBinaryData){32, (uint8_t *) app};
+    is.amount_fen = amount;
+    uint8_t h[32];
+    queue(e, l, K_ISSUER, &b, h);
+    ledger_voucher_id(e->f.suite, id, h, 0);
+}
+
+static void q_reject_app(env *e, txlist *l, const uint8_t app[32], const char *reason) {
+    Slq__RejectApplication r = SLQ__REJECT_APPLICATION__INIT;
+    BODY(TX_REJECT_APPLICATION, reject_application, REJECT_APPLICATION, r);
+    r.application_id = (ProtobufCBinaryData){32, (uint8_t *) app};
+    r.reason = (char *) reason;
+    queue(e, l, K_ISSUER, &b, NULL);
+}
+
+static void q_revoke_for(env *e, txlist *l, const uint8_t v[32], const char *reason) {
+    Slq__Revoke r = SLQ__REVOKE__INIT;
+    BODY(TX_REVOKE, revoke, REVOKE, r);
+    r.voucher_id = (ProtobufCBinaryData){32, (uint8_t *) v};
+    r.reason = (char *) reason;
+    queue(e, l, K_ISSUER, &b, NULL);
+}
+
 /* Blocks 1..3: parties, six issues, three transfers. */
 static void scenario_start(env *e) {
     txlist l = {.n = 0};
@@ -892,6 +933,105 @@ static void test_a_centres_voucher_in_its_grace_is_active_until_the_grace_ends(v
     env_deinit(&e);
 }
 
+/* Applications of the year: H1 applies twice against contract SC-A (cost 2000 yuan, a 30%
+ * share: 600 yuan) and both are issued (300 + 200 yuan, then revoked with their reasons); H2
+ * applies twice against SC-B, one rejected, one still open. */
+static void apply_scenario(env *e, uint8_t v[2][32]) {
+    uint8_t a[4][32];
+    txlist l = {.n = 0};
+    q_register(e, &l, K_H1, SLQ__ROLE__ROLE_ENTERPRISE, "");
+    q_register(e, &l, K_H2, SLQ__ROLE__ROLE_UNIVERSITY, "");
+    commit(e, &l, 1);
+    q_apply(e, &l, K_H1, "national-major", 30000, "SC-A", 200000, a[0]);
+    q_apply(e, &l, K_H1, "national-major", 20000, " sc-a ", 200000, a[1]);
+    q_apply(e, &l, K_H2, "national-major", 10000, "SC-B", 100000, a[2]);
+    q_apply(e, &l, K_H2, "national-major", 5000, "SC-B", 100000, a[3]);
+    commit(e, &l, 2);
+    q_issue_app(e, &l, a[0], 30000, v[0]);
+    q_issue_app(e, &l, a[1], 20000, v[1]);
+    q_reject_app(e, &l, a[2], "incomplete evidence");
+    commit(e, &l, 3);
+    q_revoke_for(e, &l, v[0], "duplicate funding");
+    q_revoke_for(e, &l, v[1], "contract cancelled");
+    commit(e, &l, 4);
+}
+
+static void check_applications(const env *e, const json_t *y, const uint8_t v[2][32]) {
+    const json_t *nm = find(y, "applications", "program", "national-major");
+    CHECK_EQ_INT((int) json_array_size(get(y, "applications")), P_COUNT);
+    CHECK(nm != NULL && num(nm, "count") == 4 && num(nm, "asked_fen") == 65000);
+    CHECK(nm != NULL && num(nm, "issued_count") == 2 && num(nm, "issued_fen") == 50000);
+    CHECK(nm != NULL && num(nm, "rejected_count") == 1 && num(nm, "rejected_fen") == 10000);
+    CHECK(nm != NULL && num(nm, "open_count") == 1 && num(nm, "open_fen") == 5000);
+    const json_t *gen = find(y, "applications", "program", "general");
+    CHECK(gen != NULL && num(gen, "count") == 0 && num(gen, "asked_fen") == 0);
+    char h1[CRYPTO_ADDRESS_TEXT_BYTES], h2[CRYPTO_ADDRESS_TEXT_BYTES], id[65];
+    addr_text(h1, e, K_H1);
+    addr_text(h2, e, K_H2);
+    CHECK_EQ_INT((int) json_array_size(get(y, "contracts")), 2);
+    const json_t *ca = find(y, "contracts", "contract_ref", "SC-A"); /* as first given */
+    const json_t *cb = find(y, "contracts", "contract_ref", "SC-B");
+    CHECK(ca != NULL && strcmp(json_string_value(json_object_get(ca, "applicant")), h1) == 0);
+    CHECK(ca != NULL && num(ca, "cost_fen") == 200000 && num(ca, "applications") == 2);
+    CHECK(ca != NULL && num(ca, "asked_fen") == 50000 && num(ca, "issued_fen") == 50000);
+    CHECK(ca != NULL && num(ca, "share_limit_bp") == FX_SHARE_BP);
+    CHECK(ca != NULL && num(ca, "share_limit_fen") == 60000 && num(ca, "share_used_bp") == 2500);
+    CHECK(ca != NULL && yes(ca, "share_held") && yes(ca, "row_matches"));
+    CHECK(cb != NULL && strcmp(json_string_value(json_object_get(cb, "applicant")), h2) == 0);
+    CHECK(cb != NULL && num(cb, "asked_fen") == 15000 && num(cb, "issued_fen") == 0);
+    CHECK(cb != NULL && num(cb, "share_used_bp") == 0 && num(cb, "share_limit_fen") == 30000);
+    const json_t *revs = get(y, "revocations");
+    CHECK_EQ_INT((int) json_array_size(revs), 2);
+    static const char *const reasons[] = {"duplicate funding", "contract cancelled"};
+    static const long long amounts[] = {30000, 20000};
+    for (size_t i = 0; i < 2; i++) {
+        const json_t *rv = json_array_get(revs, i);
+        id_text(id, v[i]);
+        CHECK(rv != NULL && strcmp(json_string_value(json_object_get(rv, "voucher")), id) == 0);
+        CHECK(rv != NULL &&
+              strcmp(json_string_value(json_object_get(rv, "reason")), reasons[i]) == 0);
+        CHECK(rv != NULL && num(rv, "amount_fen") == amounts[i] && num(rv, "height") == 4);
+    }
+    const json_t *ent = json_array_get(get(y, "holder_classes"), 0);
+    CHECK(ent != NULL && num(ent, "issued_fen") == 50000 && num(ent, "held_fen") == 0);
+}
+
+static void test_the_report_shows_applications_contracts_and_revocations(void) {
+    env e;
+    env_init(&e, CRYPTO_SUITE_ED25519_SHA256);
+    uint8_t v[2][32];
+    apply_scenario(&e, v);
+    report_source src = report_source_storage(chain_storage(e.c));
+    report_tip tip = {.height = chain_tip(e.c)->height, .time_ms = chain_tip_time_ms(e.c)};
+    memcpy(tip.hash, chain_tip(e.c)->hash, 32);
+    char *node = NULL, *offline = NULL;
+    size_t node_len = 0, offline_len = 0;
+    CHECK_ERR(report_json(&node, &node_len, chain_ledger(e.c), &src, &tip, YEAR), SLQ_OK);
+    chain_close(e.c);
+    e.c = NULL;
+    lines l = {.len = 0};
+    verify *vf = NULL;
+    CHECK_EQ_INT(run_verify(&e, e.data, &l, &vf), 0);
+    if (vf != NULL) CHECK_ERR(verify_report(vf, YEAR, &offline, &offline_len), SLQ_OK);
+    /* the same bytes from the node's rows and blocks as from the replay of the blocks */
+    CHECK(node != NULL && offline != NULL && node_len == offline_len &&
+          memcmp(node, offline, node_len) == 0);
+    json_t *r = offline != NULL ? codec_json_parse(offline, offline_len, NULL, 0) : NULL;
+    CHECK(r != NULL);
+    if (r != NULL) check_applications(&e, r, (const uint8_t(*)[32]) v);
+    char *csv = NULL;
+    CHECK_ERR(codec_report_format(&csv, offline, offline_len, CODEC_REPORT_CSV), SLQ_OK);
+    CHECK(csv != NULL && strstr(csv, "\n2024,application,national-major,rejected_fen,10000\n"));
+    CHECK(csv != NULL && strstr(csv, ",revocation,2,reason,contract cancelled\n"));
+    CHECK(csv != NULL && strstr(csv, ",contract,SC-A,share_used_bp,2500\n"));
+    free(csv);
+    json_decref(r);
+    free(node);
+    free(offline);
+    verify_free(vf);
+    env_deinit(&e);
+}
+
 static void test_verify_leaves_the_data_directory_untouched(void) {
     env e;
     env_init(&e, CRYPTO_SUITE_ED25519_SHA256);
@@ -1400,6 +1540,7 @@ static void test_verify_main_exits_0_verified_1_failed_2_unusable(void) {
 
 TEST_MAIN("verify", TEST(test_a_clean_chain_verifies_with_every_count),
           TEST(test_the_report_has_every_figure_of_the_known_chain),
+          TEST(test_the_report_shows_applications_contracts_and_revocations),
           TEST(test_the_report_over_the_store_is_the_report_over_the_replay),
           TEST(test_a_rejected_claim_is_clawed_back_in_the_report),
           TEST(test_a_year_without_vouchers_reports_zeros_and_a_held_cap),
