@@ -1117,8 +1117,18 @@ static rcontract *contract_find(rep *r, const uint8_t *key) {
                               : NULL;
 }
 
-/* One application in its contract's sums and, by the year of its APPLY block, in its year. */
-static slq_err tally_application(rep *r, const Slq__Application *a) {
+/* By height of the APPLY, then id: each block's time is read once (tally_application). */
+static int cmp_app(const void *a, const void *b) {
+    const Slq__Application *x = *(Slq__Application *const *) a, *z = *(Slq__Application *const *) b;
+    if (x->applied_height != z->applied_height)
+        return x->applied_height < z->applied_height ? -1 : 1;
+    return memcmp(x->id.data, z->id.data, HASH);
+}
+
+/* One application in its contract's sums and, by the year of its APPLY block, in its year.
+ * *at_height / *at_ms: the last block time read (0: none yet). */
+static slq_err tally_application(rep *r, const Slq__Application *a, uint64_t *at_height,
+                                 int64_t *at_ms) {
     rcontract *ct = contract_find(r, a->contract_key.data);
     if (ct == NULL) return SLQ_STORAGE_CORRUPT; /* written with the application */
     bool issued = a->status == SLQ__APPLICATION_STATUS__APPLICATION_ISSUED;
@@ -1128,11 +1138,15 @@ static slq_err tally_application(rep *r, const Slq__Application *a) {
     if (!add(&ct->asked, a->asked_fen) || !add(&ct->issued, issued ? a->issued_fen : 0))
         return SLQ_AMOUNT_OVERFLOW;
     ct->applications++;
-    if (r->src->block_time == NULL) return SLQ_NOT_FOUND; /* report.h: no blocks to read */
-    int64_t at = 0;
-    slq_err err = r->src->block_time(r->src->chain_ctx, a->applied_height, &at);
-    if (err != SLQ_OK) return err;
-    ryear *y = year_of(r, slq_budget_year(at));
+    if (r->src->block_time == NULL) return SLQ_NOT_FOUND;   /* report.h: no blocks to read */
+    if (a->applied_height == 0) return SLQ_STORAGE_CORRUPT; /* APPLY is a block's tx */
+    if (*at_height != a->applied_height) {
+        slq_err err = r->src->block_time(r->src->chain_ctx, a->applied_height, at_ms);
+        if (err == SLQ_NOT_FOUND) err = SLQ_STORAGE_CORRUPT; /* an application of no block */
+        if (err != SLQ_OK) return err;
+        *at_height = a->applied_height;
+    }
+    ryear *y = year_of(r, slq_budget_year(*at_ms));
     if (y == NULL) return SLQ_OK;
     rapps *t = &y->apps[a->program];
     t->count++;
@@ -1161,8 +1175,11 @@ static slq_err tally_applications(rep *r) {
     if (err == SLQ_OK) err = c.err;
     if (err != SLQ_OK) return err;
     if (r->n_contracts > 1) qsort(r->contracts, r->n_contracts, sizeof *r->contracts, cmp_contract);
+    if (r->n_apps > 1) qsort(r->apps, r->n_apps, sizeof *r->apps, cmp_app);
+    uint64_t at_height = 0;
+    int64_t at_ms = 0;
     for (size_t i = 0; i < r->n_apps; i++)
-        if ((err = tally_application(r, r->apps[i])) != SLQ_OK) return err;
+        if ((err = tally_application(r, r->apps[i], &at_height, &at_ms)) != SLQ_OK) return err;
     for (size_t i = 0; i < r->n_years; i++) {
         ryear *y = &r->years[i];
         if (y->n_contracts > 1)
