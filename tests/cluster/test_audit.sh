@@ -127,12 +127,32 @@ figure '[[c["used_fen"], c["cap_fen"], c["cap_held"]] for h in d["holders"]
 figure '[[a["voucher"], a["party"], a["affiliation"]]
     for a in d["anomalies"] if a["kind"] == "affiliated_redemption"]' \
     "[['$V3B', '$I2', 'scc-group']]"
+# What the audit shows: applications, contracts, holder classes, centres, revocations.
+figure '[[a["count"], a["asked_fen"], a["issued_count"], a["issued_fen"], a["rejected_count"],
+    a["open_count"]] for a in d["applications"] if a["program"] == "national-major"]' \
+    "[[1, 300000, 1, 300000, 0, 0]]"
+figure '[[c["contract_ref"], c["applicant"], c["cost_fen"], c["issued_fen"], c["share_used_bp"],
+    c["share_held"], c["row_matches"]] for c in d["contracts"]]' \
+    "[['QC-2', '$H2', 1000000, 300000, 3000, True, True]]"
+figure '[[k["class"], k["issued_fen"], k["redeemed_fen"], k["held_fen"]]
+    for k in d["holder_classes"] if k["class"] in ("enterprise", "university")]' \
+    "[['enterprise', 100000, 90000, 0], ['university', 300100, 0, 300100]]"
+figure '[[c["paid_fen"], c["claims_count"], c["claimed_fen"], c["settled_fen"]]
+    for c in d["centre_payments"] if c["centre"] == "'"$C1"'"]' "[[90000, 2, 90000, 40000]]"
+figure '[[r["voucher"], r["amount_fen"], r["reason"]] for r in d["revocations"]]' \
+    "[['$CH1', 60000, 'audit finding']]"
+figure 'd["year_in_policy_window"]' True
 expect 0 "audit table" "$SLQ" audit --year "$YEAR"
 check "the table says the cap held" grep -q "cap held at every block *yes" "$T/out"
+check "the table has the contracts with their units" grep -q "ASKED (YUAN)" "$T/out"
 check "the table shows the conservation equation" grep -q \
     "issued 4506.00 = active 3001.00 + redeemed 900.00 + revoked 600.00 + expired 5.00" "$T/out"
 expect 0 "audit --csv" "$SLQ" audit --year "$YEAR" --csv
 check "the CSV has one fact per row" grep -qx "$YEAR,year,,issued_fen,450600" "$T/out"
+check "the CSV has the revocation's reason" grep -qx "$YEAR,revocation,1,reason,audit finding" \
+    "$T/out"
+check "the CSV has the contract's share" grep -qx "$YEAR,contract,QC-2,share_used_bp,3000" \
+    "$T/out"
 expect 1 "audit with a year out of range" "$SLQ" audit --year 1999
 expect 2 "verify-report of an empty file" "$SLQ" audit verify-report /dev/null
 
