@@ -1510,7 +1510,8 @@ static void j_centre_payments(jb *j, const rep *r, const ryear *y, json_t *arr) 
         json_t *o = j_item(j, arr);
         if (o == NULL) return;
         j_addr(j, o, "centre", p->addr);
-        j_str(j, o, "name", account_find(r, p->addr) != NULL ? account_find(r, p->addr)->name : "");
+        const Slq__Account *a = account_find(r, p->addr);
+        j_str(j, o, "name", a != NULL ? a->name : "");
         j_i64(j, o, "paid_fen", p->paid);
         j_u64(j, o, "claims_count", ce != NULL ? ce->n_claims : 0);
         j_i64(j, o, "claimed_fen", ce != NULL ? ce->redeemed : 0);
@@ -1549,6 +1550,8 @@ static void j_applications(jb *j, const rep *r, const ryear *y, json_t *arr) {
     }
 }
 
+#define BP_WHOLE 10000 /* basis points in the whole (amount_share_bp's divisor) */
+
 static void j_contracts(jb *j, const rep *r, const ryear *y, json_t *arr) {
     for (size_t i = 0; i < y->n_contracts; i++) {
         const rcontract *ct = y->contracts[i];
@@ -1558,7 +1561,7 @@ static void j_contracts(jb *j, const rep *r, const ryear *y, json_t *arr) {
         if (bp > 0 && amount_share_bp(&limit, row->cost_fen, bp) != SLQ_OK) j->overflow = true;
         /* issued / cost in basis points, rounded down; the cap keeps issued <= cost */
         if (row->cost_fen > 0)
-            used_bp = (int64_t) (((__int128) ct->issued * 10000) / row->cost_fen);
+            used_bp = (int64_t) (((__int128) ct->issued * BP_WHOLE) / row->cost_fen);
         json_t *o = j_item(j, arr);
         if (o == NULL) return;
         j_hex(j, o, "contract_key", ct->key, HASH);
