@@ -1,4 +1,4 @@
-/* report.c: the report of report.h, in four steps:
+/* report.c: the report of report.h, in five steps:
  *
  *   1. load: every voucher, claim and account row, the year and program totals and the
  *      holder quotas, each decoded strictly and checked for shape (a row that does not
@@ -10,7 +10,10 @@
  *      (holder, program), so that cap_held says the cap held after every transaction, not
  *      only at the tip; a holder's line also counts what an intermediary passed on to it
  *      (the TRANSFER that made it the voucher's beneficiary), as the ledger charges it;
- *   4. emit: JSON with members in a fixed order, lists in id or address order.
+ *   4. what the audit shows (tally_extras, tally_applications): classes, centres' payments,
+ *      revocations with their REVOKE's reason, applications by the year of their APPLY block
+ *      and the contracts they name (the two block facts through report_source);
+ *   5. emit: JSON with members in a fixed order, lists in id or address order.
  *
  * All sums are overflow-checked. Pointers into the loaded rows stay valid until the report
  * is freed (the rows are never moved; only the arrays of pointers are sorted). */

@@ -1,8 +1,9 @@
 /* report.h: the regulator's report of budget years (issue 5, docs/audit.md).
  *
  * The report is a pure function of the genesis, the state rows of one height (vouchers,
- * claims, accounts, tx locations, year totals, holder quotas) and that height's tip (height,
- * hash, block time). The same rows give the same bytes, so the report of one height is
+ * claims, accounts, tx locations, year totals, holder quotas, applications, contracts), two
+ * facts of the committed blocks (an APPLY's block time, a REVOKE's reason) and that height's
+ * tip (height, hash, block time). The same rows give the same bytes, so the report of one height is
  * byte-identical on every node: the node's API builds it over its store (GET
  * /v1/report/YEAR) and `slqd verify --report` over the state it replayed from the blocks,
  * with this one function. No clock: expiry is measured at the tip's block time. The output
