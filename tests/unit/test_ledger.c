@@ -723,13 +723,14 @@ static void test_payment_to_a_centre_the_program_does_not_name_is_refused(void) 
 /* Moves voucher `id` to `holder` behind the ledger's back, as a ledger bug would. */
 static void plant_holder(fx *f, const uint8_t id[32], int holder) {
     Slq__Voucher *v = voucher_row(f, id);
+    ProtobufCBinaryData own = v->holder; /* the row's bytes: freed with it below */
     v->holder = (ProtobufCBinaryData){CRYPTO_ADDRESS_BYTES, f->addr[holder]};
     uint8_t buf[512];
     SLQ_ASSERT(slq__voucher__get_packed_size(v) <= sizeof buf);
     size_t n = slq__voucher__pack(v, buf);
     slq_key k = slq_key_bytes(SLQ_KEY_VOUCHER, id, 32);
     SLQ_ASSERT(ledger_state_put(f->st, k.bytes, k.len, buf, n) == SLQ_OK);
-    v->holder = (ProtobufCBinaryData){0, NULL}; /* not the row's own bytes: not freed */
+    v->holder = own;
     slq__voucher__free_unpacked(v, NULL);
 }
 
