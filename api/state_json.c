@@ -55,6 +55,23 @@ static const char *program_name(const ledger *l, uint32_t i) {
     return i < p->n_programs ? p->programs[i]->name : "unknown";
 }
 
+/* Whether v counts as expired at the view's time, as the ledger and the report judge it: a
+ * centre may still redeem a voucher it holds during its programme's redemption grace, so
+ * until the grace ends that voucher is live (its state "active", in the balance). */
+static bool voucher_lapsed(const api_view *view, const Slq__Voucher *v) {
+    if (!ledger_voucher_expired(v, view->time_ms)) return false;
+    const Slq__Policy *pol = ledger_genesis(view->l)->policy;
+    int64_t grace = v->program < pol->n_programs ? pol->programs[v->program]->redeem_grace_ms : 0;
+    if (grace <= 0 || v->holder.len != CRYPTO_ADDRESS_BYTES) return true;
+    slq_key k = slq_key_bytes(SLQ_KEY_ACCOUNT, v->holder.data, CRYPTO_ADDRESS_BYTES);
+    Slq__Account *acct = NULL;
+    if (view_row(view, &k, &slq__account__descriptor, (ProtobufCMessage **) &acct) != SLQ_OK)
+        return true;
+    bool centre = acct->role == SLQ__ROLE__ROLE_CENTRE;
+    slq__account__free_unpacked(acct, NULL);
+    return !centre || ledger_voucher_grace_over(v, grace, view->time_ms);
+}
+
 static json_t *voucher_json(const api_view *view, const Slq__Voucher *v) {
     json_t *o = json_object();
     codec_json_set_hex(o, "id", v->id.data, v->id.len);
@@ -66,8 +83,7 @@ static json_t *voucher_json(const api_view *view, const Slq__Voucher *v) {
     bytes_or_null(o, "beneficiary", &v->beneficiary);
     codec_json_set_i64(o, "issued_at_ms", v->issued_at_ms);
     codec_json_set_i64(o, "expires_at_ms", v->expires_at_ms);
-    codec_json_set_str(
-        o, "state", codec_voucher_state_name(v->state, ledger_voucher_expired(v, view->time_ms)));
+    codec_json_set_str(o, "state", codec_voucher_state_name(v->state, voucher_lapsed(view, v)));
     bytes_or_null(o, "parent_id", &v->parent_id);
     bytes_or_null(o, "created_tx", &v->created_tx);
     bytes_or_null(o, "closed_tx", &v->closed_tx);
@@ -135,7 +151,7 @@ static bool balance_cb(void *arg, const uint8_t id[32]) {
     b->err = voucher_get(b->view, id, &v);
     if (b->err == SLQ_NOT_FOUND) b->err = SLQ_STORAGE_CORRUPT; /* the index names it */
     if (b->err != SLQ_OK) return false;
-    bool expired = ledger_voucher_expired(v, b->view->time_ms);
+    bool expired = voucher_lapsed(b->view, v);
     if (!expired) b->total += v->remaining_fen; /* sum of held amounts: bounded by the caps */
     if (!expired || b->all) codec_json_set(b->list, NULL, voucher_json(b->view, v));
     slq__voucher__free_unpacked(v, NULL);

@@ -290,13 +290,24 @@ check "the audit shows it clawed back, out of the cap's use, and still balances"
 expect 0 "slq audit in tables" "$SLQ" audit --year "$YEAR"
 check "... shows what was clawed back" grep -q "clawed back (rejected)" "$T/out"
 check "... and who settled" grep -q "settled by payer" "$T/out"
-NOW_MS=$(($(date +%s%3N) + 1500))
+NOW_MS=$(($(date +%s%3N) + 2500))
 tx issue --key "$K/issuer.pem" --to "$H1" --amount 5 --program general --ref B3 \
     --expires-ms "$NOW_MS" >"$T/out"
 V4=$(jget 'd["vouchers"][0]' <"$T/out")
-sleep 2
+# A voucher of the same instant paid to the centre before it expires: redeemable in the grace.
+tx issue --key "$K/issuer.pem" --to "$H1" --amount 6 --program general --ref B3G \
+    --expires-ms "$NOW_MS" >"$T/out"
+tx transfer --key "$K/holder-1.pem" --voucher "$(jget 'd["vouchers"][0]' <"$T/out")" \
+    --to "$C1" --amount 6 >"$T/out"
+VG=$(jget 'd["vouchers"][0]' <"$T/out")
+while [ "$(date +%s%3N)" -le $((NOW_MS + 300)) ]; do sleep 0.2; done
 reject VOUCHER_EXPIRED "an expired voucher" transfer --key "$K/holder-1.pem" --voucher "$V4" \
     --to "$C1" --amount 1
+check "the centre's expired voucher, in its programme's grace, counts in its balance as active" \
+    test "$("$SLQ" --json balance "$C1" | jget "[v['state'] for v in d['vouchers'] if v['id'] == '$VG']")" \
+    = "['active']"
+check "... and the holder's is expired" test "$("$SLQ" --json vouchers "$H1" | \
+    jget "[v['state'] for v in d['vouchers'] if v['id'] == '$V4']")" = "['expired']"
 
 echo "== one account per credit code: a second address of the same enterprise gets no caps"
 # Per-holder caps are per address; registering a second address with the SME's credit code
