@@ -791,7 +791,11 @@ static slq_err tally_payer(rep *r, ryear *y, const Slq__Claim *c, int64_t amt, i
 static slq_err tally_claim_part(rep *r, const Slq__Claim *c, const Slq__YearAmount *part,
                                 int64_t *paid_left) {
     ryear *y = year_of(r, part->budget_year);
-    if (y == NULL) return SLQ_OK;
+    if (y == NULL) { /* a year not reported: its share of the payment is still taken */
+        int64_t paid = *paid_left < part->amount_fen ? *paid_left : part->amount_fen;
+        if (c->settled && paid > 0) *paid_left -= paid;
+        return SLQ_OK;
+    }
     SLQ_ASSERT(part->program < r->pol->n_programs); /* claim_ok checked them on load */
     SLQ_ASSERT(part->amount_fen >= 0);
     rcentre *ce = centre_entry(y, c->centre.data);

@@ -1030,6 +1030,18 @@ static slq_err apply_fields(apply_ctx *a, const Slq__Apply *ap, int *program) {
     const Slq__Program *p = pol->programs[*program];
     if (p->max_share_bp > 0 && ap->cost_fen == 0)
         return reject(a, SLQ_COST_REQUIRED, "program %s", p->name);
+    /* An ask is bounded by what could ever be granted on it: the share of its cost where the
+     * program has one, and the city's annual cap (the report sums a year's asks). */
+    int64_t limit = 0;
+    if (p->max_share_bp > 0 && amount_share_bp(&limit, ap->cost_fen, p->max_share_bp) != SLQ_OK)
+        return reject(a, SLQ_AMOUNT_OVERFLOW, "cost share");
+    if (p->max_share_bp > 0 && ap->amount_fen > limit)
+        return reject(a, SLQ_SHARE_EXCEEDED, "asks %lld fen > %u bp of %lld fen = %lld fen",
+                      (long long) ap->amount_fen, p->max_share_bp, (long long) ap->cost_fen,
+                      (long long) limit);
+    if (ap->amount_fen > pol->city_annual_cap_fen)
+        return reject(a, SLQ_CITY_CAP_EXCEEDED, "asks %lld fen > the city's annual cap %lld fen",
+                      (long long) ap->amount_fen, (long long) pol->city_annual_cap_fen);
     if (!is_hash(&ap->evidence_hash))
         return reject(a, SLQ_FIELD_INVALID, "evidence hash must be 32 bytes");
     return check_text(a, ap->contract_ref, SLQ_REF_BYTES_MAX, "contract reference");

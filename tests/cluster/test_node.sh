@@ -195,8 +195,9 @@ apply_as() {
 }
 apply_as holder-2 --program national-major --amount 2997001 --contract QC-R3 --cost 10000000
 reject HOLDER_CAP_EXCEEDED "over the holder's cap" issue --key "$K/issuer.pem" --application "$APP"
-apply_as holder-2 --program national-major --amount 3000.01 --contract QC-R4 --cost 10000
-reject SHARE_EXCEEDED "over 30% of the cost" issue --key "$K/issuer.pem" --application "$APP"
+reject SHARE_EXCEEDED "an ask over 30% of the cost" apply --key "$K/holder-2.pem" \
+    --evidence "$T/quote.txt" --program national-major --amount 3000.01 --contract QC-R4 \
+    --cost 10000
 reject COST_REQUIRED "no cost for a share program" apply --key "$K/holder-2.pem" \
     --program national-major --amount 100 --contract QC-R5 --evidence "$T/quote.txt"
 reject APPLICATION_REQUIRED "a direct issue in a program that requires applications" issue \

@@ -254,8 +254,8 @@ static void test_a_refused_issue_changes_neither_application_nor_contract(void) 
     fx f;
     setup(&f, ALL_UP);
     uint8_t app[32];
-    CHECK_ERR(fx_apply(&f, K_H1, P_NATIONAL, SHARE + 1, "SC-1", COST, app), SLQ_OK);
-    CHECK_ERR(fx_issue_app(&f, K_ISSUER, app, SHARE + 1, NULL), SLQ_SHARE_EXCEEDED);
+    CHECK_ERR(fx_apply(&f, K_H1, P_NATIONAL, SHARE, "SC-1", COST, app), SLQ_OK);
+    CHECK_ERR(fx_issue_app(&f, K_ISSUER, app, SHARE + 1, NULL), SLQ_APPLICATION_MISMATCH);
     Slq__Application *a = fx_application(&f, app);
     CHECK(a != NULL && a->status == SLQ__APPLICATION_STATUS__APPLICATION_OPEN);
     slq__application__free_unpacked(a, NULL);
@@ -266,7 +266,23 @@ static void test_a_refused_issue_changes_neither_application_nor_contract(void) 
     fx_deinit(&f);
 }
 
-TEST_MAIN("ledger_applications", TEST(test_apply_opens_an_application_with_a_derived_id),
+/* An ask is bounded by what could ever be granted on it: the share of its cost, and the city's
+ * annual cap (a year's asks are summed by the report, which one huge ask would overflow). */
+static void test_an_ask_is_at_most_its_share_and_the_city_cap(void) {
+    fx f;
+    setup(&f, ALL_UP);
+    CHECK_ERR(fx_apply(&f, K_H1, P_NATIONAL, SHARE + 1, "SC-1", COST, NULL), SLQ_SHARE_EXCEEDED);
+    CHECK(strstr(f.out.reason, "asks") != NULL);
+    CHECK_ERR(fx_apply(&f, K_H1, P_NATIONAL, SHARE, "SC-1", COST, NULL), SLQ_OK);
+    CHECK_ERR(fx_apply(&f, K_H2, P_GENERAL, FX_CITY_CAP + 1, "SC-2", 0, NULL),
+              SLQ_CITY_CAP_EXCEEDED);
+    CHECK_ERR(fx_apply(&f, K_H2, P_GENERAL, INT64_MAX, "SC-2", 0, NULL), SLQ_CITY_CAP_EXCEEDED);
+    CHECK_ERR(fx_apply(&f, K_H2, P_GENERAL, FX_CITY_CAP, "SC-2", 0, NULL), SLQ_OK);
+    fx_deinit(&f);
+}
+
+TEST_MAIN("ledger_applications", TEST(test_an_ask_is_at_most_its_share_and_the_city_cap),
+          TEST(test_apply_opens_an_application_with_a_derived_id),
           TEST(test_share_is_cumulative_per_contract), TEST(test_issue_is_at_most_the_amount_asked),
           TEST(test_issue_without_an_amount_grants_the_amount_asked),
           TEST(test_only_an_open_application_is_issued_or_rejected),

@@ -274,6 +274,8 @@ static slq_err expect_apply(const model *m, const apply_args *a, int64_t t) {
     if (a->cost < 0) return SLQ_FIELD_INVALID;
     bool share = a->program == P_NATIONAL || a->program == P_PROVINCIAL;
     if (share && a->cost == 0) return SLQ_COST_REQUIRED;
+    if (share && a->amount > share_limit(a->cost)) return SLQ_SHARE_EXCEEDED;
+    if (a->amount > FX_CITY_CAP) return SLQ_CITY_CAP_EXCEEDED;
     if (a->blank) return SLQ_CONTRACT_REF_INVALID;
     const mcontract *k = &m->k[a->contract];
     if (k->used && (k->applicant != a->signer || k->program != a->program || k->cost != a->cost))
