@@ -21,8 +21,7 @@ typedef struct {
 } fixture;
 
 static void fixture_init(fixture *f) {
-    snprintf(f->dir, sizeof f->dir, "/tmp/slq-amnesia-XXXXXX");
-    SLQ_ASSERT(mkdtemp(f->dir) != NULL);
+    check_mkdtemp(f->dir, sizeof f->dir, "amnesia");
     snprintf(f->path, sizeof f->path, "%s/consensus.wal", f->dir);
     SLQ_ASSERT(wal_open(&f->w, f->path) == SLQ_OK);
 }
